@@ -1,0 +1,4 @@
+/* error.c — the PC_ERROR domain. */
+#include "error.h"
+
+G_DEFINE_QUARK(pc-error-quark, pc_error)

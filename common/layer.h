@@ -1,0 +1,111 @@
+/* layer.h — the table of layer kinds.
+ *
+ * Each kind lives in one file under common/layers/ and exports one `const pc_layer_ops` that
+ * says, in one place, everything both halves of pipecast need to know about it: the attributes
+ * the model language accepts, the output shape, the parameter count, forward and backward FLOPs,
+ * and the activation bytes kept for backward. The simulator's analytic costs and the executor's
+ * kernels read this same table. Per-kind attributes sit behind `pc_layer.attrs` (a struct of the
+ * kind's own), never in a union of every kind's fields. */
+#ifndef PC_LAYER_H
+#define PC_LAYER_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shape.h"
+
+typedef enum {
+  PC_LAYER_KIND_FC,
+  PC_LAYER_KIND_CONV,
+  PC_LAYER_KIND_MAXPOOL,
+  PC_LAYER_KIND_AVGPOOL,
+  PC_LAYER_KIND_GAP,
+  PC_LAYER_KIND_BN,
+  PC_LAYER_KIND_RELU,
+  PC_LAYER_KIND_ADD,
+  PC_LAYER_KIND_FLATTEN,
+  PC_LAYER_KIND_SOFTMAX_XENT,
+  PC_LAYER_KIND_COUNT
+} pc_layer_kind;
+
+#define PC_LAYER_MAX_INPUTS 2
+
+typedef struct pc_layer {
+  char *name;                         /* hierarchical, stable: "layer3.2.conv1" */
+  pc_layer_kind kind;
+  int index;                          /* position in file order (a topological order) */
+  int ninputs;
+  int inputs[PC_LAYER_MAX_INPUTS];    /* producing layer, or -1 for the model's input */
+  pc_shape in[PC_LAYER_MAX_INPUTS];   /* shape of each input, per sample */
+  pc_shape out;                       /* output shape, per sample */
+  void *attrs;                        /* the kind's attribute struct (pc_fc_attrs, ...) */
+  int line, column;                   /* where the model file defined it (1-based) */
+} pc_layer;
+
+/* An attribute as written in a model file: `conv out=64 k=3 stride=2`. */
+typedef enum { PC_ATTR_INT, PC_ATTR_FLOAT } pc_attr_type;
+
+typedef struct {
+  const char *name;
+  pc_attr_type type;
+  size_t offset;   /* into the kind's attribute struct: int64_t for INT, double for FLOAT */
+  bool required;
+  double fallback; /* value when absent and not required */
+  double min;      /* smallest legal value */
+} pc_attr_spec;
+
+typedef struct {
+  const char *name;                 /* the keyword in the model language */
+  const char *summary;              /* one line for docs and --help */
+  int ninputs;                      /* 1, or 2 for add */
+  size_t attrs_size;                /* sizeof the kind's attribute struct (0: none) */
+  const pc_attr_spec *attrs;        /* terminated by an entry with name == NULL */
+  /* Fills l->out from l->in and l->attrs; false with PC_ERROR_SHAPE and a message saying what
+   * was expected when the input does not fit. */
+  bool (*infer)(pc_layer *l, GError **error);
+  int64_t (*params)(const pc_layer *l);      /* trainable parameters */
+  double (*fwd_flops)(const pc_layer *l);    /* per sample; a multiply-add counts 2 */
+  double (*bwd_flops)(const pc_layer *l);    /* per sample, input and weight gradients */
+  double (*fwd_macs)(const pc_layer *l);     /* per sample multiply-adds of fc/conv; NULL: 0 */
+  int64_t (*saved_bytes)(const pc_layer *l); /* per sample, activations kept for backward */
+} pc_layer_ops;
+
+/* Attribute structs, one per kind that has attributes. */
+typedef struct { int64_t out, bias; } pc_fc_attrs;
+typedef struct { int64_t out, k, stride, pad, bias; } pc_conv_attrs;
+typedef struct { int64_t k, stride, pad; } pc_pool_attrs;   /* stride 0: same as k */
+typedef struct { double eps, momentum; } pc_bn_attrs;
+
+extern const pc_layer_ops pc_layer_fc;
+extern const pc_layer_ops pc_layer_conv;
+extern const pc_layer_ops pc_layer_maxpool;
+extern const pc_layer_ops pc_layer_avgpool;
+extern const pc_layer_ops pc_layer_gap;
+extern const pc_layer_ops pc_layer_bn;
+extern const pc_layer_ops pc_layer_relu;
+extern const pc_layer_ops pc_layer_add;
+extern const pc_layer_ops pc_layer_flatten;
+extern const pc_layer_ops pc_layer_softmax_xent;
+
+/* The table, indexed by pc_layer_kind. */
+extern const pc_layer_ops *const pc_layer_table[PC_LAYER_KIND_COUNT];
+
+static inline const pc_layer_ops *pc_layer_ops_of(pc_layer_kind kind) {
+  return pc_layer_table[kind];
+}
+
+/* The kind whose keyword is NAME, or -1. */
+int pc_layer_kind_from_name(const char *name);
+
+/* Convenience wrappers over the table. */
+int64_t pc_layer_params(const pc_layer *l);
+double pc_layer_fwd_flops(const pc_layer *l);
+double pc_layer_bwd_flops(const pc_layer *l);
+int64_t pc_layer_saved_bytes(const pc_layer *l);
+double pc_layer_fwd_macs(const pc_layer *l);
+/* Bytes of the layer's output tensor per sample (float32). */
+int64_t pc_layer_out_bytes(const pc_layer *l);
+
+#endif

@@ -1,0 +1,54 @@
+/* fc.c — fully connected layer: out (N, OUT) = in (N, IN) · w^T + b; w is (OUT, IN). */
+#include "layer-private.h"
+
+static const pc_attr_spec fc_attrs[] = {
+  {"out", PC_ATTR_INT, offsetof(pc_fc_attrs, out), true, 0, 1},
+  {"bias", PC_ATTR_INT, offsetof(pc_fc_attrs, bias), false, 1, 0},
+  {NULL, 0, 0, false, 0, 0},
+};
+
+static bool fc_infer(pc_layer *l, GError **error) {
+  if (!pc_layer_need_flat(l, error)) return false;
+  l->out.ndim = 1;
+  l->out.d[0] = PC_ATTRS(l, pc_fc_attrs)->out;
+  return true;
+}
+
+static double fc_macs(const pc_layer *l) {
+  return pc_layer_in_elems(l) * (double)PC_ATTRS(l, pc_fc_attrs)->out;
+}
+
+static int64_t fc_params(const pc_layer *l) {
+  const pc_fc_attrs *a = PC_ATTRS(l, pc_fc_attrs);
+  return pc_shape_numel(&l->in[0]) * a->out + (a->bias ? a->out : 0);
+}
+
+static double fc_fwd_flops(const pc_layer *l) {
+  const pc_fc_attrs *a = PC_ATTRS(l, pc_fc_attrs);
+  return 2.0 * fc_macs(l) + (a->bias ? (double)a->out : 0.0);
+}
+
+/* Input gradient and weight gradient each cost one GEMM the size of the forward one. */
+static double fc_bwd_flops(const pc_layer *l) {
+  const pc_fc_attrs *a = PC_ATTRS(l, pc_fc_attrs);
+  return 4.0 * fc_macs(l) + (a->bias ? (double)a->out : 0.0);
+}
+
+/* Keeps its input for the weight gradient. */
+static int64_t fc_saved(const pc_layer *l) {
+  return pc_shape_numel(&l->in[0]) * (int64_t)sizeof(float);
+}
+
+const pc_layer_ops pc_layer_fc = {
+  .name = "fc",
+  .summary = "fully connected: out=N [bias=1]",
+  .ninputs = 1,
+  .attrs_size = sizeof(pc_fc_attrs),
+  .attrs = fc_attrs,
+  .infer = fc_infer,
+  .params = fc_params,
+  .fwd_flops = fc_fwd_flops,
+  .bwd_flops = fc_bwd_flops,
+  .fwd_macs = fc_macs,
+  .saved_bytes = fc_saved,
+};

@@ -1,0 +1,63 @@
+/* model.c — queries over a parsed model (the parser is parse.c). */
+#include "model.h"
+
+#include <string.h>
+
+void pc_model_free(pc_model *model) {
+  if (model == NULL) return;
+  for (int i = 0; i < model->nlayers; i++) {
+    g_free(model->layers[i].name);
+    g_free(model->layers[i].attrs);
+  }
+  for (int i = 0; i < model->nparams; i++) {
+    g_free(model->params[i].name);
+    g_free(model->params[i].value);
+  }
+  g_free(model->params);
+  g_free(model->layers);
+  g_free(model->splits);
+  g_free(model->name);
+  g_free(model->path);
+  g_free(model);
+}
+
+int pc_model_find(const pc_model *model, const char *name) {
+  for (int i = 0; i < model->nlayers; i++)
+    if (strcmp(model->layers[i].name, name) == 0) return i;
+  return -1;
+}
+
+bool pc_model_lookup_range(const pc_model *model, const char *name, int *first, int *last) {
+  int i = pc_model_find(model, name);
+  if (i >= 0) {
+    *first = *last = i;
+    return true;
+  }
+  size_t n = strlen(name);
+  *first = *last = -1;
+  for (i = 0; i < model->nlayers; i++) {
+    const char *ln = model->layers[i].name;
+    if (strncmp(ln, name, n) == 0 && ln[n] == '.') {
+      if (*first < 0) *first = i;
+      *last = i;
+    }
+  }
+  return *first >= 0;
+}
+
+int64_t pc_model_params(const pc_model *model) {
+  int64_t n = 0;
+  for (int i = 0; i < model->nlayers; i++) n += pc_layer_params(&model->layers[i]);
+  return n;
+}
+
+double pc_model_fwd_flops(const pc_model *model) {
+  double f = 0;
+  for (int i = 0; i < model->nlayers; i++) f += pc_layer_fwd_flops(&model->layers[i]);
+  return f;
+}
+
+int pc_model_loss_layer(const pc_model *model) {
+  int last = model->nlayers - 1;
+  return last >= 0 && model->layers[last].kind == PC_LAYER_KIND_SOFTMAX_XENT ? last : -1;
+}

@@ -1,0 +1,74 @@
+/* cli.c — option and model loading helpers shared by pipecast-sim's subcommands. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+void pc_cli_model_entries(pc_cli_model_opts *o, GOptionEntry out[5]) {
+  GOptionEntry e[5] = {
+    {"set", 0, 0, G_OPTION_ARG_STRING, &o->sets, "Override model parameters", "K=V,..."},
+    {"partition", 'p', 0, G_OPTION_ARG_STRING, &o->partition,
+     "Partition: 'a..b | c..d', '8,8,8,8', 'auto:flops', 'auto:params' or 'split'", "SPEC"},
+    {"stages", 's', 0, G_OPTION_ARG_INT, &o->stages, "Stage count for automatic partitioning", "N"},
+    {"by", 0, 0, G_OPTION_ARG_STRING, &o->by, "Balance by flops (default) or params", "WHAT"},
+    G_OPTION_ENTRY_NULL,
+  };
+  memcpy(out, e, sizeof e);
+}
+
+gboolean pc_cli_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv) {
+  GError *error = NULL;
+  if (!g_option_context_parse(ctx, argc, argv, &error)) {
+    fprintf(stderr, PC_CLI_PROG " %s: %s\n", cmd, error->message);
+    g_error_free(error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int pc_cli_fail(const char *cmd, GError *error) {
+  fprintf(stderr, PC_CLI_PROG " %s: %s\n", cmd, error->message);
+  g_error_free(error);
+  return PC_EXIT_INPUT;
+}
+
+gboolean pc_cli_load(const pc_cli_model_opts *o, const char *path, pc_model **model,
+                     pc_partition **part, GError **error) {
+  *part = NULL;
+  if (o->stages < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--stages must be positive, got %d", o->stages);
+    return FALSE;
+  }
+  pc_partition_by by = PC_PARTITION_BY_FLOPS;
+  if (o->by) {
+    if (strcmp(o->by, "params") == 0) by = PC_PARTITION_BY_PARAMS;
+    else if (strcmp(o->by, "flops") != 0) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--by '%s': expected flops or params", o->by);
+      return FALSE;
+    }
+    if (o->partition) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                  "--by goes with --stages; with --partition write auto:%s instead", o->by);
+      return FALSE;
+    }
+  }
+  *model = pc_model_load(path, o->sets, error);
+  if (*model == NULL) return FALSE;
+  if (o->partition) {
+    *part = pc_partition_parse(*model, o->partition, o->stages, error);
+  } else if (o->stages > 0) {
+    *part = pc_partition_auto(*model, by, o->stages, error);
+  } else if ((*model)->nsplits > 0) {
+    *part = pc_partition_parse(*model, "split", 0, error);
+  } else {
+    return TRUE;
+  }
+  if (*part == NULL) {
+    pc_model_free(*model);
+    *model = NULL;
+    return FALSE;
+  }
+  return TRUE;
+}

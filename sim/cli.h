@@ -1,0 +1,37 @@
+/* cli.h — helpers shared by pipecast-sim's subcommands: option parsing, loading a model and its
+ * partition from flags, and the exit status convention (2 for usage and input errors). */
+#ifndef PC_CLI_H
+#define PC_CLI_H
+
+#include <glib.h>
+
+#include "model.h"
+#include "partition.h"
+
+#define PC_CLI_PROG "pipecast-sim"
+
+/* Flags every model-reading subcommand takes. */
+typedef struct {
+  char *sets;      /* --set k=v,... */
+  char *partition; /* --partition SPEC */
+  int stages;      /* --stages N */
+  char *by;        /* --by flops|params */
+} pc_cli_model_opts;
+
+/* GOptionEntry rows for pc_cli_model_opts (terminated). */
+void pc_cli_model_entries(pc_cli_model_opts *o, GOptionEntry out[5]);
+
+/* Parses argv with ctx; on error prints "pipecast-sim CMD: message" and returns false. */
+gboolean pc_cli_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv);
+
+/* Loads the model; makes the partition when flags (or split markers) ask for one, else sets
+ * *part to NULL. False with a message in error. */
+gboolean pc_cli_load(const pc_cli_model_opts *o, const char *path, pc_model **model,
+                     pc_partition **part, GError **error);
+
+/* Prints "pipecast-sim CMD: message" on stderr and returns the exit status for the error. */
+int pc_cli_fail(const char *cmd, GError *error);
+
+int pc_cmd_describe(int argc, char **argv);
+
+#endif

@@ -1,0 +1,188 @@
+/* describe.c — `pipecast-sim describe`: what a model is made of and how a partition cuts it.
+ *
+ * Prints one row per layer (name, kind, output shape, parameters, forward GFLOPs, activation
+ * bytes kept for backward, all per sample) and, with a partition, one row per stage and the
+ * tensors that cross stage boundaries. --format csv prints the same tables as CSV blocks
+ * separated by a blank line (gnuplot's `index 0`, `index 1`, `index 2`). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+
+typedef struct {
+  int layers;
+  int64_t params;
+  double fwd, bwd, macs;
+  int64_t saved, sent;
+} totals;
+
+static totals sum_range(const pc_model *m, int a, int b) {
+  totals t = {0};
+  for (int i = a; i < b; i++) {
+    const pc_layer *l = &m->layers[i];
+    t.layers++;
+    t.params += pc_layer_params(l);
+    t.fwd += pc_layer_fwd_flops(l);
+    t.bwd += pc_layer_bwd_flops(l);
+    t.macs += pc_layer_fwd_macs(l);
+    t.saved += pc_layer_saved_bytes(l);
+  }
+  return t;
+}
+
+static char *with_commas(int64_t v) {
+  char raw[32], out[48];
+  snprintf(raw, sizeof raw, "%lld", (long long)(v < 0 ? -v : v));
+  size_t n = strlen(raw), o = 0;
+  if (v < 0) out[o++] = '-';
+  for (size_t i = 0; i < n; i++) {
+    if (i && (n - i) % 3 == 0) out[o++] = ',';
+    out[o++] = raw[i];
+  }
+  out[o] = '\0';
+  return g_strdup(out);
+}
+
+static void print_table(const pc_model *m, const pc_partition *part, const GArray *xfers) {
+  int w = 5;
+  for (int i = 0; i < m->nlayers; i++) w = MAX(w, (int)strlen(m->layers[i].name));
+  char shape[PC_SHAPE_STRLEN];
+  printf("model %s: input %s, %d layers", m->name, pc_shape_format(&m->input, shape, sizeof shape),
+         m->nlayers);
+  for (int i = 0; i < m->nparams; i++)
+    printf("%s%s=%s%s", i ? ", " : "; parameters ", m->params[i].name, m->params[i].value,
+           m->params[i].overridden ? " (set)" : "");
+  printf("\n\n%5s  %-*s  %-12s  %-12s  %14s  %14s  %14s%s\n", "#", w, "layer", "kind", "output",
+         "params", "fwd GFLOP", "saved bytes", part ? "  stage" : "");
+  for (int i = 0; i < m->nlayers; i++) {
+    const pc_layer *l = &m->layers[i];
+    char *params = with_commas(pc_layer_params(l));
+    char *saved = with_commas(pc_layer_saved_bytes(l));
+    printf("%5d  %-*s  %-12s  %-12s  %14s  %14.6f  %14s", i, w, l->name,
+           pc_layer_ops_of(l->kind)->name, pc_shape_format(&l->out, shape, sizeof shape), params,
+           pc_layer_fwd_flops(l) / 1e9, saved);
+    if (part) printf("  %5d", pc_partition_stage_of(part, i));
+    printf("\n");
+    g_free(params);
+    g_free(saved);
+  }
+  totals t = sum_range(m, 0, m->nlayers);
+  char *params = with_commas(t.params), *saved = with_commas(t.saved);
+  printf("%5s  %-*s  %-12s  %-12s  %14s  %14.6f  %14s\n", "", w, "total", "", "", params,
+         t.fwd / 1e9, saved);
+  printf("\nper sample: %s parameters, %.4f G multiply-adds (fc and conv), %.4f GFLOP forward, "
+         "%.4f GFLOP backward, %s bytes of activations kept for backward\n",
+         params, t.macs / 1e9, t.fwd / 1e9, t.bwd / 1e9, saved);
+  g_free(params);
+  g_free(saved);
+  if (part == NULL) return;
+
+  char *spec = pc_partition_format(m, part);
+  printf("\npartition (%d stages): %s\n\n", part->nstages, spec);
+  g_free(spec);
+  printf("%5s  %6s  %14s  %12s  %12s  %7s  %14s  %-s\n", "stage", "layers", "params", "fwd GFLOP",
+         "f+b GFLOP", "share", "sends bytes", "range");
+  for (int s = 0; s < part->nstages; s++) {
+    totals st = sum_range(m, part->first[s], part->first[s + 1]);
+    for (guint x = 0; x < xfers->len; x++) {
+      const pc_xfer *xf = &g_array_index(xfers, pc_xfer, x);
+      if (xf->src == s) st.sent += xf->bytes;
+    }
+    char *sp = with_commas(st.params), *sent = with_commas(st.sent);
+    printf("%5d  %6d  %14s  %12.6f  %12.6f  %6.1f%%  %14s  %s..%s\n", s, st.layers, sp,
+           st.fwd / 1e9, (st.fwd + st.bwd) / 1e9, 100.0 * (st.fwd + st.bwd) / (t.fwd + t.bwd),
+           sent, m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name);
+    g_free(sp);
+    g_free(sent);
+  }
+  if (xfers->len) {
+    printf("\ntensors crossing stages (bytes per sample; gradients go back the same way):\n");
+    for (guint x = 0; x < xfers->len; x++) {
+      const pc_xfer *xf = &g_array_index(xfers, pc_xfer, x);
+      const pc_layer *l = &m->layers[xf->tensor];
+      char *b = with_commas(xf->bytes);
+      printf("  %-*s  stage %d -> %d  %s  %14s%s\n", w, l->name, xf->src, xf->dst,
+             pc_shape_format(&l->out, shape, sizeof shape), b,
+             xf->dst > xf->src + 1 ? "  (skips stages)" : "");
+      g_free(b);
+    }
+  }
+}
+
+static void print_csv(const pc_model *m, const pc_partition *part, const GArray *xfers) {
+  char shape[PC_SHAPE_STRLEN];
+  printf("index,layer,kind,output,params,fwd_flops,bwd_flops,fwd_macs,saved_bytes,out_bytes,stage\n");
+  for (int i = 0; i < m->nlayers; i++) {
+    const pc_layer *l = &m->layers[i];
+    printf("%d,%s,%s,%s,%lld,%.0f,%.0f,%.0f,%lld,%lld,%d\n", i, l->name,
+           pc_layer_ops_of(l->kind)->name, pc_shape_format(&l->out, shape, sizeof shape),
+           (long long)pc_layer_params(l), pc_layer_fwd_flops(l), pc_layer_bwd_flops(l),
+           pc_layer_fwd_macs(l), (long long)pc_layer_saved_bytes(l),
+           (long long)pc_layer_out_bytes(l), part ? pc_partition_stage_of(part, i) : 0);
+  }
+  if (part == NULL) return;
+  printf("\n\nstage,first,last,layers,params,fwd_flops,bwd_flops,sent_bytes\n");
+  for (int s = 0; s < part->nstages; s++) {
+    totals st = sum_range(m, part->first[s], part->first[s + 1]);
+    for (guint x = 0; x < xfers->len; x++) {
+      const pc_xfer *xf = &g_array_index(xfers, pc_xfer, x);
+      if (xf->src == s) st.sent += xf->bytes;
+    }
+    printf("%d,%s,%s,%d,%lld,%.0f,%.0f,%lld\n", s, m->layers[part->first[s]].name,
+           m->layers[part->first[s + 1] - 1].name, st.layers, (long long)st.params, st.fwd, st.bwd,
+           (long long)st.sent);
+  }
+  printf("\n\ntensor,src,dst,bytes\n");
+  for (guint x = 0; x < xfers->len; x++) {
+    const pc_xfer *xf = &g_array_index(xfers, pc_xfer, x);
+    printf("%s,%d,%d,%lld\n", m->layers[xf->tensor].name, xf->src, xf->dst, (long long)xf->bytes);
+  }
+}
+
+int pc_cmd_describe(int argc, char **argv) {
+  pc_cli_model_opts o = {0};
+  char *format = NULL;
+  GOptionEntry model_entries[5];
+  pc_cli_model_entries(&o, model_entries);
+  GOptionEntry entries[] = {
+    {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "table (default) or csv", "FORMAT"},
+    G_OPTION_ENTRY_NULL,
+  };
+  GOptionContext *ctx = g_option_context_new("MODEL - describe a model and a partition");
+  g_option_context_add_main_entries(ctx, model_entries, NULL);
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int status = PC_EXIT_INPUT;
+  pc_model *model = NULL;
+  pc_partition *part = NULL;
+  GError *error = NULL;
+  if (!pc_cli_parse(ctx, "describe", &argc, &argv)) goto out;
+  if (argc != 2) {
+    fprintf(stderr, PC_CLI_PROG " describe: expected one MODEL file, got %d arguments\n", argc - 1);
+    goto out;
+  }
+  bool csv = false;
+  if (format && strcmp(format, "csv") == 0) csv = true;
+  else if (format && strcmp(format, "table") != 0) {
+    fprintf(stderr, PC_CLI_PROG " describe: --format '%s': expected table or csv\n", format);
+    goto out;
+  }
+  if (!pc_cli_load(&o, argv[1], &model, &part, &error)) {
+    status = pc_cli_fail("describe", error);
+    goto out;
+  }
+  GArray *xfers = part ? pc_partition_transfers(model, part) : NULL;
+  if (csv) print_csv(model, part, xfers);
+  else print_table(model, part, xfers);
+  if (xfers) g_array_unref(xfers);
+  status = fflush(stdout) == 0 ? 0 : 1;
+out:
+  pc_partition_free(part);
+  pc_model_free(model);
+  g_option_context_free(ctx);
+  g_free(o.sets);
+  g_free(o.partition);
+  g_free(o.by);
+  g_free(format);
+  return status;
+}

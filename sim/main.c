@@ -1,0 +1,41 @@
+/* main.c — pipecast-sim: the command line of the simulator.
+ * Subcommands: describe (model and partition tables). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: " PC_CLI_PROG " COMMAND [OPTIONS] MODEL\n"
+          "\n"
+          "commands:\n"
+          "  describe   per-layer and per-stage table of a model and a partition\n"
+          "\n"
+          "'" PC_CLI_PROG " COMMAND --help' shows a command's options.\n");
+}
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} commands[] = {
+  {"describe", pc_cmd_describe},
+};
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return PC_EXIT_INPUT;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, PC_CLI_PROG ": unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return PC_EXIT_INPUT;
+}
