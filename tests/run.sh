@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# run.sh — set up, build and run pipecast's tests (meson test), then print the line
+# `N passed, N failed` (N skipped when some were). Exits non-zero when a test fails.
+# Usage: tests/run.sh [SUITE...]   (default: every suite but slow)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+experiments/setup.sh build || exit 1
+source experiments/env.sh
+args=()
+if (($#)); then for s in "$@"; do args+=(--suite "$s"); done
+else args+=(--no-suite slow); fi
+meson test -C build --print-errorlogs "${args[@]}" </dev/null
+status=$?
+# meson writes one JSON object per test program; count the TAP results inside each (a program
+# that crashed or timed out counts as one more failure).
+log=build/meson-logs/testlog.json
+if [ -f "$log" ]; then
+  python3 - "$log" <<'PY'
+import json, re, sys
+passed = failed = skipped = 0
+for line in open(sys.argv[1]):
+    if not line.strip():
+        continue
+    t = json.loads(line)
+    result = t.get("result", "ERROR")
+    ok = nok = skip = 0
+    for out in (t.get("stdout") or "").splitlines():
+        if re.match(r"ok\b", out):
+            if re.search(r"#\s*skip", out, re.I): skip += 1
+            else: ok += 1
+        elif re.match(r"not ok\b", out):
+            if re.search(r"#\s*todo", out, re.I): ok += 1
+            else: nok += 1
+    if ok + nok + skip == 0:  # not TAP, or nothing ran
+        ok, nok, skip = (result in ("OK", "EXPECTEDFAIL")), (result not in ("OK", "EXPECTEDFAIL", "SKIP")), (result == "SKIP")
+    elif result not in ("OK", "EXPECTEDFAIL", "SKIP") and nok == 0:
+        nok = 1  # the program failed after its last TAP line
+    passed += ok; failed += nok; skipped += skip
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+else
+  echo "0 passed, 1 failed"
+  status=1
+fi
+exit $status
