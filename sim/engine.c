@@ -1,0 +1,525 @@
+/* engine.c — the discrete-event engine: replays per-stage op lists against a cost model.
+ *
+ * See engine.h for the model. Layout of one run:
+ *   setup    check every op against the schedule, count the messages of each channel
+ *            (transfer and direction), give each channel its link and a slice of the message
+ *            slots (arrival time and microbatch of the k-th message sent on it);
+ *   loop     pop the earliest event (time, sequence) = "stage s free at time t", run the stage's
+ *            next op, and put the stage back at the op's end (a replace-top, one sift-down);
+ *            a RECV whose message is not sent yet parks the stage on its channel, and the SEND
+ *            that provides it completes the RECV and pushes the stage again;
+ *   finish   stages left unfinished are a deadlock; statistics.
+ * Links need no events: a link is fed by one sender in that sender's program order, so a
+ * message's departure and arrival are known when it is sent. */
+#include "engine.h"
+
+#include <string.h>
+
+#include "error.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Event heap */
+
+#define PREFETCH_AHEAD 12 /* ops: 3 cache lines of ops and of spans */
+#define STAGE_BITS 24
+#define STAGE_MASK ((UINT64_C(1) << STAGE_BITS) - 1)
+
+/* 16 bytes: the time's bit pattern, then (insertion sequence << STAGE_BITS | stage). Times are
+ * >= +0 (costs are checked), and the IEEE 754 bit patterns of non-negative doubles order as the
+ * values do, so two integer compares decide; the sequence is unique, so key order is insertion
+ * order. */
+typedef struct {
+  uint64_t t;
+  uint64_t key;
+} ev;
+
+static inline uint64_t time_bits(double t) {
+  t += 0.0; /* -0 -> +0 */
+  uint64_t u;
+  memcpy(&u, &t, sizeof u);
+  return u;
+}
+
+static inline double bits_time(uint64_t u) {
+  double t;
+  memcpy(&t, &u, sizeof t);
+  return t;
+}
+
+static inline bool ev_less(ev a, ev b) {
+  return (a.t < b.t) | ((a.t == b.t) & (a.key < b.key)); /* branch-free */
+}
+
+typedef struct {
+  ev *a;
+  int n;
+  uint64_t seq;
+} heap;
+
+static inline void heap_push(heap *h, double t, int stage) {
+  ev e = {time_bits(t), (h->seq++ << STAGE_BITS) | (uint64_t)stage};
+  int i = h->n++;
+  while (i > 0) {
+    int p = (i - 1) >> 1;
+    if (!ev_less(e, h->a[p]))
+      break;
+    h->a[i] = h->a[p];
+    i = p;
+  }
+  h->a[i] = e;
+}
+
+/* Sifts E down from the root (the root's old value is dropped). */
+static inline void heap_sift_root(heap *h, ev e) {
+  ev *a = h->a;
+  int n = h->n, i = 0;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= n)
+      break;
+    if (c + 1 < n)
+      c += (int)ev_less(a[c + 1], a[c]);
+    if (!ev_less(a[c], e))
+      break;
+    a[i] = a[c];
+    i = c;
+  }
+  a[i] = e;
+}
+
+static inline void heap_replace_top(heap *h, double t, int stage) {
+  heap_sift_root(h, (ev){time_bits(t), (h->seq++ << STAGE_BITS) | (uint64_t)stage});
+}
+
+static inline void heap_pop(heap *h) {
+  h->n--;
+  if (h->n > 0)
+    heap_sift_root(h, h->a[h->n]);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Engine state */
+
+typedef struct {
+  int recv_rank;  /* the receiving rank */
+  int link;       /* index in links */
+  int64_t base;   /* first message slot */
+  int nsent;      /* messages sent so far */
+  int nrecv;      /* messages received so far */
+  int nslots;     /* SENDs of this channel in the schedule */
+  bool waiting;   /* recv_rank is parked at a RECV of message nrecv */
+} channel;
+
+struct pc_engine {
+  /* per stage */
+  int stage_cap;
+  int *pc;              /* next op */
+  pc_sim_stage *stats;
+  const pc_span **tl_ptr;
+  ev *heap_mem;
+  /* per channel */
+  int chan_cap;
+  channel *chans;
+  /* links */
+  int link_cap;
+  pc_sim_link *links;
+  double *link_free;
+  /* message slots */
+  int64_t slot_cap;
+  double *arrival;
+  int32_t *slot_mb;
+  /* timeline */
+  size_t span_cap;
+  pc_span *spans;
+  pc_sim_result result;
+};
+
+pc_engine *pc_engine_new(void) { return g_new0(pc_engine, 1); }
+
+void pc_engine_free(pc_engine *e) {
+  if (e == NULL)
+    return;
+  g_free(e->pc);
+  g_free(e->stats);
+  g_free(e->tl_ptr);
+  g_free(e->heap_mem);
+  g_free(e->chans);
+  g_free(e->links);
+  g_free(e->link_free);
+  g_free(e->arrival);
+  g_free(e->slot_mb);
+  g_free(e->spans);
+  g_free(e);
+}
+
+static void reserve(pc_engine *e, int nstages, int nchans, int nlinks, int64_t nslots,
+                    size_t nspans) {
+  if (nstages > e->stage_cap) {
+    e->pc = g_renew(int, e->pc, nstages);
+    e->stats = g_renew(pc_sim_stage, e->stats, nstages);
+    e->tl_ptr = g_renew(const pc_span *, e->tl_ptr, nstages);
+    e->heap_mem = g_renew(ev, e->heap_mem, nstages);
+    e->stage_cap = nstages;
+  }
+  if (nchans > e->chan_cap) {
+    e->chans = g_renew(channel, e->chans, nchans);
+    e->chan_cap = nchans;
+  }
+  if (nlinks > e->link_cap) {
+    e->links = g_renew(pc_sim_link, e->links, nlinks);
+    e->link_free = g_renew(double, e->link_free, nlinks);
+    e->link_cap = nlinks;
+  }
+  if (nslots > e->slot_cap) {
+    e->arrival = g_renew(double, e->arrival, (size_t)nslots);
+    e->slot_mb = g_renew(int32_t, e->slot_mb, (size_t)nslots);
+    e->slot_cap = nslots;
+  }
+  if (nspans > e->span_cap) {
+    e->spans = g_renew(pc_span, e->spans, nspans);
+    e->span_cap = nspans;
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Costs */
+
+static double uniform_compute(void *ud, int stage, const pc_op *op) {
+  const pc_sim_uniform *u = ud;
+  (void)stage;
+  switch (op->kind) {
+  case PC_OP_FWD: return u->fwd;
+  case PC_OP_BWD: return u->bwd;
+  case PC_OP_BWD_W: return u->bwd_w;
+  default: return u->opt;
+  }
+}
+
+static double uniform_message(void *ud, const pc_xfer *x, bool grad) {
+  const pc_sim_uniform *u = ud;
+  (void)x;
+  (void)grad;
+  return u->message;
+}
+
+void pc_sim_costs_uniform(pc_sim_costs *costs, const pc_sim_uniform *u) {
+  *costs = (pc_sim_costs){.compute = uniform_compute,
+                          .message = uniform_message,
+                          .send_overhead = u->send_overhead,
+                          .recv_overhead = u->recv_overhead,
+                          .ud = (void *)u};
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Setup */
+
+#define OPBUF 96
+
+static void set_op_error(GError **error, int code, const pc_schedule *s, int stage, int i,
+                         const char *fmt, ...) G_GNUC_PRINTF(6, 7);
+
+static void set_op_error(GError **error, int code, const pc_schedule *s, int stage, int i,
+                         const char *fmt, ...) {
+  char buf[OPBUF];
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, PC_ERROR, code, "stage %d op %d %s: %s", stage, i,
+              pc_op_format(&s->stages[stage].ops[i], buf, sizeof buf), msg);
+  g_free(msg);
+}
+
+/* Checks every op, counts each channel's SENDs, assigns links and slots. */
+static bool setup(pc_engine *e, const pc_schedule *s, GError **error) {
+  const int P = s->nstages, nch = 2 * s->nxfers;
+  size_t nspans = pc_schedule_total_ops(s);
+  reserve(e, P, nch, nch, 0, nspans);
+
+  for (int ch = 0; ch < nch; ch++) {
+    const pc_xfer *x = &s->xfers[ch / 2];
+    bool grad = ch & 1;
+    if (x->src < 0 || x->dst <= x->src || x->dst >= P * s->nchunks) {
+      g_set_error(error, PC_ERROR, PC_ERROR_SCHEDULE, "transfer %d goes from %d to %d", ch / 2,
+                  x->src, x->dst);
+      return false;
+    }
+    e->chans[ch] = (channel){.recv_rank = pc_schedule_rank_of(s, grad ? x->src : x->dst)};
+  }
+
+  for (int r = 0; r < P; r++) {
+    const pc_stage_ops *st = &s->stages[r];
+    for (int i = 0; i < st->nops; i++) {
+      const pc_op *op = &st->ops[i];
+      if (op->kind >= PC_OP_KIND_COUNT) {
+        g_set_error(error, PC_ERROR, PC_ERROR_SCHEDULE, "stage %d op %d: unknown op kind %d", r,
+                    i, op->kind);
+        return false;
+      }
+      if (op->kind != PC_OP_SEND && op->kind != PC_OP_RECV)
+        continue;
+      if (op->xfer < 0 || op->xfer >= s->nxfers) {
+        set_op_error(error, PC_ERROR_SCHEDULE, s, r, i, "transfer %d out of range", op->xfer);
+        return false;
+      }
+      const pc_xfer *x = &s->xfers[op->xfer];
+      int from = pc_schedule_rank_of(s, op->grad ? x->dst : x->src);
+      int to = pc_schedule_rank_of(s, op->grad ? x->src : x->dst);
+      bool sending = op->kind == PC_OP_SEND;
+      if ((sending ? from : to) != r || (sending ? to : from) != op->peer) {
+        set_op_error(error, PC_ERROR_SCHEDULE, s, r, i,
+                     "transfer %d's %s goes from stage %d to stage %d", op->xfer,
+                     op->grad ? "gradient" : "activation", from, to);
+        return false;
+      }
+      if (sending)
+        e->chans[pc_op_tag(op)].nslots++;
+    }
+  }
+
+  /* Links, deduplicated by (src, dst) in channel order; slots. */
+  GHashTable *ids = g_hash_table_new(g_int64_hash, g_int64_equal);
+  int64_t *keys = g_new(int64_t, MAX(nch, 1));
+  int nlinks = 0;
+  int64_t nslots = 0;
+  for (int ch = 0; ch < nch; ch++) {
+    const pc_xfer *x = &s->xfers[ch / 2];
+    bool grad = ch & 1;
+    int from = pc_schedule_rank_of(s, grad ? x->dst : x->src);
+    int to = e->chans[ch].recv_rank;
+    keys[ch] = (int64_t)from * P + to;
+    gpointer id;
+    if (g_hash_table_lookup_extended(ids, &keys[ch], NULL, &id)) {
+      e->chans[ch].link = GPOINTER_TO_INT(id);
+    } else {
+      e->links[nlinks] = (pc_sim_link){.src = from, .dst = to};
+      e->link_free[nlinks] = 0.0;
+      g_hash_table_insert(ids, &keys[ch], GINT_TO_POINTER(nlinks));
+      e->chans[ch].link = nlinks++;
+    }
+    e->chans[ch].base = nslots;
+    nslots += e->chans[ch].nslots;
+  }
+  g_hash_table_destroy(ids);
+  g_free(keys);
+  reserve(e, P, nch, nlinks, nslots, nspans);
+  e->result.nlinks = nlinks;
+
+  size_t off = 0;
+  for (int r = 0; r < P; r++) {
+    e->tl_ptr[r] = e->spans + off;
+    off += (size_t)s->stages[r].nops;
+    e->pc[r] = 0;
+    e->stats[r] = (pc_sim_stage){.peak_inflight = s->stages[r].peak_inflight};
+  }
+  return true;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Run */
+
+/* "deadlock: stage 1 waits at op 7 RECV act mb 3 from stage 0; ..." */
+static void report_deadlock(const pc_engine *e, const pc_schedule *s, GError **error) {
+  GString *msg = g_string_new("deadlock: ");
+  int nstuck = 0;
+  for (int r = 0; r < s->nstages; r++) {
+    int i = e->pc[r];
+    if (i == s->stages[r].nops)
+      continue;
+    if (nstuck < 8) {
+      char buf[OPBUF];
+      g_string_append_printf(msg, "%sstage %d waits at op %d %s", nstuck ? "; " : "", r, i,
+                             pc_op_format(&s->stages[r].ops[i], buf, sizeof buf));
+    }
+    nstuck++;
+  }
+  if (nstuck > 8)
+    g_string_append_printf(msg, "; and %d more stages", nstuck - 8);
+  g_set_error_literal(error, PC_ERROR, PC_ERROR_SCHEDULE, msg->str);
+  g_string_free(msg, TRUE);
+}
+
+/* The first message sent and never received: "stage 0 op 5 SEND act mb 2 to stage 1: ...". */
+static bool check_all_received(const pc_engine *e, const pc_schedule *s, GError **error) {
+  for (int ch = 0; ch < 2 * s->nxfers; ch++) {
+    const channel *c = &e->chans[ch];
+    if (c->nrecv == c->nsent)
+      continue;
+    const pc_xfer *x = &s->xfers[ch / 2];
+    int from = pc_schedule_rank_of(s, (ch & 1) ? x->dst : x->src);
+    const pc_stage_ops *st = &s->stages[from];
+    int k = 0;
+    for (int i = 0; i < st->nops; i++)
+      if (st->ops[i].kind == PC_OP_SEND && pc_op_tag(&st->ops[i]) == ch && k++ == c->nrecv) {
+        set_op_error(error, PC_ERROR_SCHEDULE, s, from, i, "is never received");
+        return false;
+      }
+    PC_ASSERT(!"unreceived message not found");
+  }
+  return true;
+}
+
+const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs,
+                                   GError **error) {
+  PC_ASSERT(e != NULL && s != NULL && costs != NULL);
+  PC_ASSERT(s->nstages >= 1 && (uint64_t)s->nstages <= STAGE_MASK);
+  if (!setup(e, s, error))
+    return NULL;
+
+  const int P = s->nstages;
+  const double so = costs->send_overhead, ro = costs->recv_overhead;
+  if (!(so >= 0 && ro >= 0)) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "negative or NaN message overhead");
+    return NULL;
+  }
+  double (*compute)(void *, int, const pc_op *) = costs->compute;
+  double (*message)(void *, const pc_xfer *, bool) = costs->message;
+  void *ud = costs->ud;
+  int *pcs = e->pc;
+  pc_sim_stage *stats = e->stats;
+  pc_span *const *tl = (pc_span *const *)e->tl_ptr;
+  channel *chans = e->chans;
+  double *arrival = e->arrival;
+  int32_t *slot_mb = e->slot_mb;
+  double *link_free = e->link_free;
+  pc_sim_link *links = e->links;
+
+  heap h = {.a = e->heap_mem, .n = 0, .seq = 0};
+  for (int r = 0; r < P; r++)
+    if (s->stages[r].nops > 0)
+      heap_push(&h, 0.0, r);
+    else
+      stats[r].finish = 0.0;
+
+  uint64_t nevents = 0;
+  while (h.n > 0) {
+    const double t = bits_time(h.a[0].t);
+    const int r = (int)(h.a[0].key & STAGE_MASK);
+    nevents++;
+    const int i = pcs[r];
+    const pc_stage_ops *st = &s->stages[r];
+    const pc_op *op = &st->ops[i];
+    pc_span *span = &tl[r][i];
+    double next;
+#if defined(__GNUC__)
+    /* Hundreds of stages interleave, too many streams for the hardware prefetcher: fetch this
+     * stage's ops and spans a few lines ahead, long before it runs again. */
+    {
+      int ahead = MIN(i + PREFETCH_AHEAD, st->nops - 1);
+      __builtin_prefetch(&st->ops[ahead], 0, 3);
+      __builtin_prefetch(&tl[r][ahead], 1, 3);
+    }
+#endif
+
+    switch (op->kind) {
+    case PC_OP_SEND: {
+      channel *c = &chans[pc_op_tag(op)];
+      next = t + so;
+      double wire = message ? message(ud, &s->xfers[op->xfer], op->grad) : 0.0;
+      if (G_UNLIKELY(!(wire >= 0))) {
+        set_op_error(error, PC_ERROR_USAGE, s, r, i, "message time %g", wire);
+        return NULL;
+      }
+      double depart = MAX(link_free[c->link], next);
+      double arrive = depart + wire;
+      link_free[c->link] = arrive;
+      links[c->link].busy += wire;
+      links[c->link].nmessages++;
+      int k = c->nsent++;
+      arrival[c->base + k] = arrive;
+      slot_mb[c->base + k] = op->mb;
+      stats[r].comm += so;
+      span->start = t;
+      span->end = next;
+      if (c->waiting && c->nrecv == k) {
+        /* Complete the receiver's parked RECV. */
+        int q = c->recv_rank;
+        int j = pcs[q];
+        const pc_op *rop = &s->stages[q].ops[j];
+        if (G_UNLIKELY(rop->mb != op->mb)) {
+          set_op_error(error, PC_ERROR_SCHEDULE, s, q, j,
+                       "receives mb %d (messages of a channel arrive in the order sent)",
+                       op->mb);
+          return NULL;
+        }
+        pc_span *rspan = &tl[q][j];
+        double end = MAX(rspan->start, arrive) + ro;
+        rspan->end = end;
+        stats[q].comm += ro;
+        c->nrecv++;
+        c->waiting = false;
+        pcs[q] = ++j;
+        if (j < s->stages[q].nops)
+          heap_push(&h, end, q);
+        else
+          stats[q].finish = end;
+      }
+      break;
+    }
+    case PC_OP_RECV: {
+      channel *c = &chans[pc_op_tag(op)];
+      span->start = t;
+      if (c->nrecv == c->nsent) {
+        c->waiting = true; /* parked: the SEND will push this stage */
+        heap_pop(&h);
+        continue;
+      }
+      int64_t slot = c->base + c->nrecv;
+      if (G_UNLIKELY(slot_mb[slot] != op->mb)) {
+        set_op_error(error, PC_ERROR_SCHEDULE, s, r, i,
+                     "receives mb %d (messages of a channel arrive in the order sent)",
+                     slot_mb[slot]);
+        return NULL;
+      }
+      c->nrecv++;
+      next = MAX(t, arrival[slot]) + ro;
+      stats[r].comm += ro;
+      span->end = next;
+      break;
+    }
+    default: {
+      double d = compute ? compute(ud, r, op) : 0.0;
+      if (G_UNLIKELY(!(d >= 0))) {
+        set_op_error(error, PC_ERROR_USAGE, s, r, i, "compute time %g", d);
+        return NULL;
+      }
+      next = t + d;
+      stats[r].busy += d;
+      span->start = t;
+      span->end = next;
+      break;
+    }
+    }
+
+    pcs[r] = i + 1;
+    if (i + 1 < st->nops) {
+      heap_replace_top(&h, next, r);
+    } else {
+      stats[r].finish = next;
+      heap_pop(&h);
+    }
+  }
+
+  for (int r = 0; r < P; r++)
+    if (pcs[r] != s->stages[r].nops) {
+      report_deadlock(e, s, error);
+      return NULL;
+    }
+  if (!check_all_received(e, s, error))
+    return NULL;
+
+  double makespan = 0.0;
+  for (int r = 0; r < P; r++)
+    makespan = MAX(makespan, stats[r].finish);
+  for (int r = 0; r < P; r++) {
+    stats[r].idle = makespan - stats[r].busy - stats[r].comm;
+    stats[r].bubble = makespan > 0 ? stats[r].idle / makespan : 0.0;
+  }
+  e->result.nstages = P;
+  e->result.makespan = makespan;
+  e->result.nevents = nevents;
+  e->result.stages = stats;
+  e->result.timeline = e->tl_ptr;
+  e->result.links = links;
+  return &e->result;
+}

@@ -1,0 +1,113 @@
+/* engine.h — the discrete-event engine of pipecast-sim: replays a schedule's op lists (the same
+ * lists pipecast-exec runs) against a cost model and predicts the timeline of one iteration.
+ *
+ * Model. Each stage (rank) is a process that runs its op list strictly in order on one compute
+ * resource; each directed link (src rank -> dst rank) is a FIFO resource.
+ *   FWD/BWD/BWD_W/OPT  occupy the stage for costs->compute(ud, stage, op) seconds.
+ *   SEND               is non-blocking: it occupies the sender for send_overhead, then the
+ *                      message waits for the link src->dst (FIFO, in the order the sender posts)
+ *                      and occupies it for costs->message(ud, xfer, grad) seconds; it has
+ *                      arrived when it leaves the link. The sender goes on after send_overhead.
+ *   RECV               waits until its message has arrived, then occupies the receiver for
+ *                      recv_overhead. Its span runs from when the stage reached it to the end of
+ *                      that overhead, so it includes the wait.
+ * Messages of one channel (transfer and direction) are matched in FIFO order: the k-th RECV
+ * gets the k-th SEND (see schedule.h); a microbatch mismatch is an error.
+ *
+ * Implementation. A binary min-heap of events keyed on (time, insertion sequence), so that equal
+ * times always resolve the same way; an event is "stage s is free at time t to start its next
+ * op". A stage blocked at a RECV has no event; the SEND that provides its message completes the
+ * RECV and schedules the stage again. The heap holds at most one event per stage, events are 16
+ * bytes, and all buffers belong to the engine and are reused by later runs: nothing is allocated
+ * per event. There are no globals; engines are independent (one per thread).
+ *
+ * Outputs are a pure function of (schedule, costs): the same inputs give byte-identical
+ * timelines and statistics. A schedule that cannot finish is reported as a deadlock naming the
+ * stuck ops, never a hang. */
+#ifndef PC_ENGINE_H
+#define PC_ENGINE_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "partition.h"
+#include "schedule.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Costs */
+
+/* The cost model the engine asks; every duration in seconds, >= 0 (a negative or NaN result
+ * fails the run with PC_ERROR_USAGE). */
+typedef struct {
+  /* Duration of a FWD, BWD, BWD_W or OPT op of STAGE. NULL: 0. */
+  double (*compute)(void *ud, int stage, const pc_op *op);
+  /* Wire time of one microbatch message of transfer X, gradient if GRAD. NULL: 0. */
+  double (*message)(void *ud, const pc_xfer *x, bool grad);
+  double send_overhead; /* sender's compute resource busy per SEND */
+  double recv_overhead; /* receiver's compute resource busy per RECV */
+  void *ud;             /* passed to the callbacks */
+} pc_sim_costs;
+
+/* Uniform costs: every stage takes the same time per op kind, every message the same time. */
+typedef struct {
+  double fwd, bwd, bwd_w, opt; /* per op */
+  double message;              /* wire time per message */
+  double send_overhead, recv_overhead;
+} pc_sim_uniform;
+
+/* Fills COSTS to read U (which must outlive the runs that use COSTS). */
+void pc_sim_costs_uniform(pc_sim_costs *costs, const pc_sim_uniform *u);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Results */
+
+/* One stage over the iteration. busy + comm + idle = makespan. */
+typedef struct {
+  double busy;       /* seconds computing (FWD, BWD, BWD_W, OPT) */
+  double comm;       /* seconds in send and receive overheads */
+  double idle;       /* the rest of the iteration: waiting in RECVs, and after the last op */
+  double bubble;     /* idle / makespan (0 when the makespan is 0) */
+  double finish;     /* end of the stage's last op */
+  int peak_inflight; /* most microbatch activations held at once (from the schedule) */
+} pc_sim_stage;
+
+/* One directed link. */
+typedef struct {
+  int src, dst;   /* ranks */
+  int nmessages;  /* messages carried */
+  double busy;    /* seconds occupied by messages */
+} pc_sim_link;
+
+/* The prediction of one iteration. Owned by the engine; valid until its next run or free. */
+typedef struct {
+  int nstages;
+  double makespan;                /* iteration time: the latest stage finish */
+  uint64_t nevents;               /* events the engine processed */
+  const pc_sim_stage *stages;     /* (nstages) */
+  const pc_span *const *timeline; /* (nstages); timeline[s] is parallel to the schedule's
+                                   * stages[s].ops: when each op started and ended */
+  int nlinks;
+  const pc_sim_link *links;       /* (nlinks) in order of first use by the transfer list */
+} pc_sim_result;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Engine */
+
+typedef struct pc_engine pc_engine;
+
+/* A new engine with no buffers yet; they grow to the largest schedule run and are kept. */
+pc_engine *pc_engine_new(void);
+
+void pc_engine_free(pc_engine *engine);
+
+/* Simulates one iteration of SCHED with COSTS. The schedule need not have been validated: an
+ * op whose fields do not fit the schedule (transfer out of range, wrong stage or peer) fails
+ * with PC_ERROR_SCHEDULE; a run that cannot finish fails with PC_ERROR_SCHEDULE listing the
+ * stuck ops ("deadlock: stage 1 waits at op 7 RECV act mb 3 from stage 0; ..."); a message that
+ * is sent but never received, or received for the wrong microbatch, fails the same way. Returns
+ * the result (owned by the engine) or NULL. */
+const pc_sim_result *pc_engine_run(pc_engine *engine, const pc_schedule *sched,
+                                   const pc_sim_costs *costs, GError **error);
+
+#endif

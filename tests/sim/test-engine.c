@@ -1,0 +1,344 @@
+/* test-engine.c — the discrete-event engine: closed-form pipeline times (GPipe, 1F1B), bubble
+ * fractions, hand-computed timelines with overheads, link FIFO and skip transfers, deadlock and
+ * broken-schedule reports, determinism. */
+#include <string.h>
+
+#include "sim-test-util.h"
+
+static const int Ps[] = {1, 2, 3, 4, 8};
+static const int Ms[] = {1, 2, 5, 8, 16};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Closed forms with uniform stages and free communication */
+
+static void check_uniform(pc_schedule_kind kind, double F, double B) {
+  pc_engine *e = pc_engine_new();
+  pc_sim_uniform u = {.fwd = F, .bwd = B};
+  pc_sim_costs costs;
+  pc_sim_costs_uniform(&costs, &u);
+  for (size_t a = 0; a < G_N_ELEMENTS(Ps); a++)
+    for (size_t b = 0; b < G_N_ELEMENTS(Ms); b++) {
+      int P = Ps[a], M = Ms[b];
+      pc_schedule *s = test_chain_schedule(kind, P, M);
+      GError *err = NULL;
+      const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+      g_assert_no_error(err);
+      g_assert_nonnull(res);
+      /* exact: F and B are binary fractions */
+      g_assert_cmpfloat(res->makespan, ==, (M + P - 1) * (F + B));
+      g_assert_cmpint(res->nstages, ==, P);
+      g_assert_cmpuint(res->nevents, ==, pc_schedule_total_ops(s));
+      for (int r = 0; r < P; r++) {
+        const pc_sim_stage *st = &res->stages[r];
+        g_assert_cmpfloat(st->busy, ==, M * (F + B));
+        g_assert_cmpfloat(st->comm, ==, 0.0);
+        g_assert_cmpfloat_with_epsilon(st->bubble, (double)(P - 1) / (M + P - 1), 1e-12);
+        g_assert_cmpint(st->peak_inflight, ==,
+                        kind == PC_SCHEDULE_1F1B ? MIN(P - r, M) : M);
+        /* spans are ordered and non-overlapping */
+        for (int i = 0; i < s->stages[r].nops; i++) {
+          g_assert_cmpfloat(res->timeline[r][i].start, <=, res->timeline[r][i].end);
+          if (i > 0)
+            g_assert_cmpfloat(res->timeline[r][i - 1].end, <=, res->timeline[r][i].start);
+        }
+      }
+      /* the last stage's first FWD starts after P-1 forwards */
+      int f = test_find(s, P - 1, PC_OP_FWD, 0, false, -1);
+      g_assert_cmpfloat(res->timeline[P - 1][f].start, ==, (P - 1) * F);
+      pc_schedule_free(s);
+    }
+  pc_engine_free(e);
+}
+
+static void test_gpipe_uniform(void) {
+  check_uniform(PC_SCHEDULE_GPIPE, 1.0, 2.0);
+  check_uniform(PC_SCHEDULE_GPIPE, 0.5, 1.25);
+}
+
+static void test_1f1b_uniform(void) {
+  check_uniform(PC_SCHEDULE_1F1B, 1.0, 2.0);
+  check_uniform(PC_SCHEDULE_1F1B, 0.5, 1.25);
+  check_uniform(PC_SCHEDULE_1F1B, 1.0, 1.0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Hand-computed timelines */
+
+static void assert_span(const pc_sim_result *res, int stage, int op, double start, double end) {
+  g_assert_cmpfloat(res->timeline[stage][op].start, ==, start);
+  g_assert_cmpfloat(res->timeline[stage][op].end, ==, end);
+}
+
+/* 2 stages, 2 microbatches, F = B = 1, send overhead 1/4, receive overhead 1/2, wire time 2:
+ * the second activation queues behind the first on link 0->1, and so does the second
+ * gradient on link 1->0. */
+static void test_overheads_and_link(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 2, 2);
+  pc_sim_uniform u = {.fwd = 1, .bwd = 1, .message = 2, .send_overhead = 0.25,
+                      .recv_overhead = 0.5};
+  pc_sim_costs costs;
+  pc_sim_costs_uniform(&costs, &u);
+  pc_engine *e = pc_engine_new();
+  GError *err = NULL;
+  const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  /* stage 0: F0 S0 F1 S1 r0 B0 r1 B1 O */
+  assert_span(res, 0, 0, 0, 1);
+  assert_span(res, 0, 1, 1, 1.25);   /* departs 1.25, arrives 3.25 */
+  assert_span(res, 0, 2, 1.25, 2.25);
+  assert_span(res, 0, 3, 2.25, 2.5); /* link busy until 3.25: arrives 5.25 */
+  assert_span(res, 0, 4, 2.5, 10.5); /* gradient 0 arrives 10 */
+  assert_span(res, 0, 5, 10.5, 11.5);
+  assert_span(res, 0, 6, 11.5, 12.5); /* gradient 1 arrived 12 */
+  assert_span(res, 0, 7, 12.5, 13.5);
+  assert_span(res, 0, 8, 13.5, 13.5);
+  /* stage 1: R0 F0 R1 F1 B0 s0 B1 s1 O */
+  assert_span(res, 1, 0, 0, 3.75);
+  assert_span(res, 1, 1, 3.75, 4.75);
+  assert_span(res, 1, 2, 4.75, 5.75);
+  assert_span(res, 1, 3, 5.75, 6.75);
+  assert_span(res, 1, 4, 6.75, 7.75);
+  assert_span(res, 1, 5, 7.75, 8.0); /* arrives 10 */
+  assert_span(res, 1, 6, 8.0, 9.0);
+  assert_span(res, 1, 7, 9.0, 9.25); /* waits for the link until 10: arrives 12 */
+  assert_span(res, 1, 8, 9.25, 9.25);
+  g_assert_cmpfloat(res->makespan, ==, 13.5);
+  g_assert_cmpfloat(res->stages[0].busy, ==, 4);
+  g_assert_cmpfloat(res->stages[0].comm, ==, 1.5);
+  g_assert_cmpfloat(res->stages[0].idle, ==, 8);
+  g_assert_cmpfloat(res->stages[1].finish, ==, 9.25);
+  g_assert_cmpfloat(res->stages[1].idle, ==, 13.5 - 4 - 1.5);
+  g_assert_cmpint(res->nlinks, ==, 2);
+  g_assert_cmpint(res->links[0].src, ==, 0);
+  g_assert_cmpint(res->links[0].dst, ==, 1);
+  g_assert_cmpint(res->links[0].nmessages, ==, 2);
+  g_assert_cmpfloat(res->links[0].busy, ==, 4);
+  g_assert_cmpint(res->links[1].src, ==, 1);
+  pc_engine_free(e);
+  pc_schedule_free(s);
+}
+
+/* Wire time 10 for a transfer that skips a stage, 1 otherwise. */
+static double skip_message(void *ud, const pc_xfer *x, bool grad) {
+  (void)ud;
+  (void)grad;
+  return x->dst - x->src > 1 ? 10 : 1;
+}
+
+static double unit_compute(void *ud, int stage, const pc_op *op) {
+  (void)ud;
+  (void)stage;
+  return op->kind == PC_OP_OPT ? 0 : 1;
+}
+
+static void test_skip(void) {
+  const pc_xfer x[] = {{.src = 0, .dst = 1}, {.src = 1, .dst = 2}, {.src = 0, .dst = 2}};
+  GError *err = NULL;
+  pc_schedule *s = pc_schedule_new(PC_SCHEDULE_GPIPE, 3, 1, x, 3, &err);
+  g_assert_no_error(err);
+  pc_sim_costs costs = {.compute = unit_compute, .message = skip_message};
+  pc_engine *e = pc_engine_new();
+  const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  /* stage 2: R(x1) R(x2) F B s(x1) s(x2) O — the skip activation arrives at 1 + 10 */
+  assert_span(res, 2, 0, 0, 4);
+  assert_span(res, 2, 1, 4, 11);
+  assert_span(res, 2, 2, 11, 12);
+  assert_span(res, 2, 3, 12, 13);
+  /* stage 1: R F S r B s O — gradient from 2 at 14 */
+  assert_span(res, 1, 3, 3, 14);
+  assert_span(res, 1, 4, 14, 15);
+  /* stage 0: F S S r(x0) r(x2) B O — gradients at 16 (via 1) and 23 (skip) */
+  assert_span(res, 0, 3, 1, 16);
+  assert_span(res, 0, 4, 16, 23);
+  assert_span(res, 0, 5, 23, 24);
+  g_assert_cmpfloat(res->makespan, ==, 24);
+  g_assert_cmpint(res->nlinks, ==, 6); /* both directions of 0-1, 1-2 and 0-2 */
+  pc_engine_free(e);
+  pc_schedule_free(s);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Broken schedules */
+
+static void expect_failure(const pc_schedule *s, const char *expect_exact,
+                           const char *expect_part) {
+  pc_sim_uniform u = {.fwd = 1, .bwd = 2, .message = 0.5};
+  pc_sim_costs costs;
+  pc_sim_costs_uniform(&costs, &u);
+  pc_engine *e = pc_engine_new();
+  GError *err = NULL;
+  g_assert_null(pc_engine_run(e, s, &costs, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_SCHEDULE);
+  if (g_test_verbose())
+    g_test_message("%s", err->message);
+  if (expect_exact)
+    g_assert_cmpstr(err->message, ==, expect_exact);
+  if (expect_part)
+    g_assert_nonnull(strstr(err->message, expect_part));
+  g_clear_error(&err);
+  /* the engine stays usable after a failed run */
+  pc_schedule *ok = test_chain_schedule(PC_SCHEDULE_1F1B, 3, 4);
+  const pc_sim_result *res = pc_engine_run(e, ok, &costs, &err);
+  g_assert_no_error(err);
+  g_assert_nonnull(res);
+  pc_schedule_free(ok);
+  pc_engine_free(e);
+}
+
+static void test_deadlock_missing_send(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 3, 4);
+  /* (without the SEND of mb 1, mb 2 would take its place in FIFO order: a mismatch) */
+  pc_schedule_remove_op(s, 0, test_find(s, 0, PC_OP_SEND, 3, false, 0));
+  expect_failure(s,
+                 "deadlock: stage 0 waits at op 7 RECV grad mb 0 from stage 1; "
+                 "stage 1 waits at op 9 RECV act mb 3 from stage 0; "
+                 "stage 2 waits at op 6 RECV act mb 3 from stage 1",
+                 NULL);
+  pc_schedule_free(s);
+}
+
+static void test_deadlock_cycle(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_1F1B, 2, 1);
+  int send = test_find(s, 0, PC_OP_SEND, 0, false, 0);
+  int recv = test_find(s, 0, PC_OP_RECV, 0, true, 0);
+  pc_op tmp = s->stages[0].ops[send];
+  pc_schedule_set_op(s, 0, send, s->stages[0].ops[recv]);
+  pc_schedule_set_op(s, 0, recv, tmp);
+  expect_failure(s,
+                 "deadlock: stage 0 waits at op 1 RECV grad mb 0 from stage 1; "
+                 "stage 1 waits at op 0 RECV act mb 0 from stage 0",
+                 NULL);
+  pc_schedule_free(s);
+}
+
+static void test_unreceived(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 2, 4);
+  pc_schedule_remove_op(s, 1, test_find(s, 1, PC_OP_RECV, 3, false, 0));
+  int send = test_find(s, 0, PC_OP_SEND, 3, false, 0);
+  char *expect = g_strdup_printf("stage 0 op %d SEND act mb 3 to stage 1: is never received",
+                                 send);
+  expect_failure(s, expect, NULL);
+  g_free(expect);
+  pc_schedule_free(s);
+}
+
+static void test_fifo_mismatch(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 2, 2);
+  pc_op r0 = s->stages[1].ops[0], f0 = s->stages[1].ops[1];
+  pc_op r1 = s->stages[1].ops[2], f1 = s->stages[1].ops[3];
+  pc_schedule_set_op(s, 1, 0, r1);
+  pc_schedule_set_op(s, 1, 1, f1);
+  pc_schedule_set_op(s, 1, 2, r0);
+  pc_schedule_set_op(s, 1, 3, f0);
+  expect_failure(s, NULL, "stage 1 op 0 RECV act mb 1 from stage 0: receives mb 0");
+  pc_schedule_free(s);
+}
+
+static void test_bad_ops(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 2, 2);
+  pc_op op = s->stages[0].ops[1];
+  g_assert_cmpint(op.kind, ==, PC_OP_SEND);
+  op.xfer = 7;
+  pc_schedule_set_op(s, 0, 1, op);
+  expect_failure(s, NULL, "stage 0 op 1 SEND act mb 0 to stage 1: transfer 7 out of range");
+  op.xfer = 0;
+  op.peer = 0;
+  pc_schedule_set_op(s, 0, 1, op);
+  expect_failure(s, NULL, "goes from stage 0 to stage 1");
+  pc_schedule_free(s);
+}
+
+static double negative_compute(void *ud, int stage, const pc_op *op) {
+  (void)ud;
+  return stage == 1 && op->kind == PC_OP_BWD ? -1.0 : 1.0;
+}
+
+static void test_bad_costs(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 2, 2);
+  pc_sim_costs costs = {.compute = negative_compute};
+  pc_engine *e = pc_engine_new();
+  GError *err = NULL;
+  g_assert_null(pc_engine_run(e, s, &costs, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_assert_nonnull(strstr(err->message, "stage 1 op 4 BWD mb 0: compute time -1"));
+  g_clear_error(&err);
+  pc_engine_free(e);
+  pc_schedule_free(s);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Determinism */
+
+static double varied_compute(void *ud, int stage, const pc_op *op) {
+  (void)ud;
+  double base = op->kind == PC_OP_FWD ? 1e-3 : op->kind == PC_OP_BWD ? 2.1e-3 : 3e-4;
+  return base * (1.0 + 0.1 * ((stage * 7 + op->mb * 3) % 5));
+}
+
+static double varied_message(void *ud, const pc_xfer *x, bool grad) {
+  (void)ud;
+  return 1.7e-4 * (1 + x->src % 3) + (grad ? 3.3e-5 : 0);
+}
+
+static const pc_sim_result *run_varied(pc_engine *e, const pc_schedule *s) {
+  pc_sim_costs costs = {.compute = varied_compute, .message = varied_message,
+                        .send_overhead = 1.3e-5, .recv_overhead = 2.9e-5};
+  GError *err = NULL;
+  const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  return res;
+}
+
+static void test_determinism(void) {
+  for (int k = 0; k < PC_SCHEDULE_KIND_COUNT; k++) {
+    pc_schedule *s = test_chain_schedule(k, 16, 32);
+    pc_schedule *other = test_chain_schedule(PC_SCHEDULE_GPIPE, 5, 7);
+    pc_engine *e1 = pc_engine_new(), *e2 = pc_engine_new();
+    const pc_sim_result *a = run_varied(e1, s);
+    /* keep a copy of run 1; run 2 on another engine; run 3 on the first after another job */
+    double makespan = a->makespan;
+    uint64_t nevents = a->nevents;
+    pc_sim_stage *stats = g_memdup2(a->stages, sizeof(pc_sim_stage) * 16);
+    pc_span **tl = g_new(pc_span *, 16);
+    for (int r = 0; r < 16; r++)
+      tl[r] = g_memdup2(a->timeline[r], sizeof(pc_span) * (size_t)s->stages[r].nops);
+    g_assert_cmpfloat(makespan, >, 0);
+    const pc_sim_result *b = run_varied(e2, s);
+    run_varied(e1, other);
+    const pc_sim_result *c = run_varied(e1, s);
+    const pc_sim_result *runs[] = {b, c};
+    for (int j = 0; j < 2; j++) {
+      g_assert_true(memcmp(&runs[j]->makespan, &makespan, sizeof makespan) == 0);
+      g_assert_cmpuint(runs[j]->nevents, ==, nevents);
+      g_assert_true(memcmp(runs[j]->stages, stats, sizeof(pc_sim_stage) * 16) == 0);
+      for (int r = 0; r < 16; r++)
+        g_assert_true(memcmp(runs[j]->timeline[r], tl[r],
+                             sizeof(pc_span) * (size_t)s->stages[r].nops) == 0);
+    }
+    for (int r = 0; r < 16; r++)
+      g_free(tl[r]);
+    g_free(tl);
+    g_free(stats);
+    pc_engine_free(e1);
+    pc_engine_free(e2);
+    pc_schedule_free(s);
+    pc_schedule_free(other);
+  }
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/engine/gpipe/uniform", test_gpipe_uniform);
+  g_test_add_func("/engine/1f1b/uniform", test_1f1b_uniform);
+  g_test_add_func("/engine/overheads-and-link", test_overheads_and_link);
+  g_test_add_func("/engine/skip", test_skip);
+  g_test_add_func("/engine/deadlock/missing-send", test_deadlock_missing_send);
+  g_test_add_func("/engine/deadlock/cycle", test_deadlock_cycle);
+  g_test_add_func("/engine/broken/unreceived", test_unreceived);
+  g_test_add_func("/engine/broken/fifo", test_fifo_mismatch);
+  g_test_add_func("/engine/broken/ops", test_bad_ops);
+  g_test_add_func("/engine/broken/costs", test_bad_costs);
+  g_test_add_func("/engine/determinism", test_determinism);
+  return g_test_run();
+}

@@ -1,0 +1,313 @@
+/* test-schedule.c — schedule generation (GPipe, 1F1B, skip transfers), editing and validation
+ * (unmatched messages, FIFO order, deadlock, compute-op rules). */
+#include <string.h>
+
+#include "sim-test-util.h"
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_names(void) {
+  g_assert_cmpint(pc_schedule_kind_from_name("gpipe"), ==, PC_SCHEDULE_GPIPE);
+  g_assert_cmpint(pc_schedule_kind_from_name("GPipe"), ==, PC_SCHEDULE_GPIPE);
+  g_assert_cmpint(pc_schedule_kind_from_name("1f1b"), ==, PC_SCHEDULE_1F1B);
+  g_assert_cmpint(pc_schedule_kind_from_name("2f2b"), ==, -1);
+  g_assert_cmpint(pc_schedule_kind_from_name(NULL), ==, -1);
+  for (int k = 0; k < PC_SCHEDULE_KIND_COUNT; k++)
+    g_assert_cmpint(pc_schedule_kind_from_name(pc_schedule_kind_name(k)), ==, k);
+  g_assert_cmpstr(pc_schedule_kind_name(PC_SCHEDULE_KIND_COUNT), ==, "custom");
+  g_assert_cmpstr(pc_op_kind_name(PC_OP_BWD_W), ==, "BWD_W");
+  g_assert_cmpstr(pc_op_kind_name(PC_OP_RECV), ==, "RECV");
+
+  char buf[96];
+  pc_op recv = {.kind = PC_OP_RECV, .mb = 3, .peer = 0, .xfer = 0, .grad = false};
+  g_assert_cmpstr(pc_op_format(&recv, buf, sizeof buf), ==, "RECV act mb 3 from stage 0");
+  pc_op send = {.kind = PC_OP_SEND, .mb = 2, .peer = 1, .xfer = 0, .grad = true};
+  g_assert_cmpstr(pc_op_format(&send, buf, sizeof buf), ==, "SEND grad mb 2 to stage 1");
+  pc_op fwd = {.kind = PC_OP_FWD, .mb = 5, .chunk = 1};
+  g_assert_cmpstr(pc_op_format(&fwd, buf, sizeof buf), ==, "FWD mb 5 chunk 1");
+  pc_op opt = {.kind = PC_OP_OPT, .mb = -1};
+  g_assert_cmpstr(pc_op_format(&opt, buf, sizeof buf), ==, "OPT");
+  g_assert_cmpint(sizeof(pc_op), ==, 16);
+}
+
+/* Compact text of a stage's list: "R0 F0 S0 ..." (r/s for gradients). */
+static char *stage_string(const pc_schedule *s, int stage) {
+  GString *str = g_string_new(NULL);
+  for (int i = 0; i < s->stages[stage].nops; i++) {
+    const pc_op *op = &s->stages[stage].ops[i];
+    char c = "FBWSRO"[op->kind];
+    if (op->grad)
+      c = (char)(c == 'S' ? 's' : 'r');
+    if (op->kind == PC_OP_OPT)
+      g_string_append_printf(str, "%sO", i ? " " : "");
+    else
+      g_string_append_printf(str, "%s%c%d", i ? " " : "", c, op->mb);
+  }
+  return g_string_free(str, FALSE);
+}
+
+static void assert_stage(const pc_schedule *s, int stage, const char *expect) {
+  char *got = stage_string(s, stage);
+  g_assert_cmpstr(got, ==, expect);
+  g_free(got);
+}
+
+static void test_gpipe_ops(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 3, 3);
+  g_assert_cmpint(s->kind, ==, PC_SCHEDULE_GPIPE);
+  assert_stage(s, 0, "F0 S0 F1 S1 F2 S2 r0 B0 r1 B1 r2 B2 O");
+  assert_stage(s, 1, "R0 F0 S0 R1 F1 S1 R2 F2 S2 r0 B0 s0 r1 B1 s1 r2 B2 s2 O");
+  assert_stage(s, 2, "R0 F0 R1 F1 R2 F2 B0 s0 B1 s1 B2 s2 O");
+  /* peers and transfers of the middle stage */
+  const pc_op *ops = s->stages[1].ops;
+  g_assert_cmpint(ops[0].peer, ==, 0);
+  g_assert_cmpint(ops[0].xfer, ==, 0);
+  g_assert_cmpint(ops[2].peer, ==, 2);
+  g_assert_cmpint(ops[2].xfer, ==, 1);
+  g_assert_cmpint(ops[9].peer, ==, 2);
+  g_assert_cmpint(ops[11].peer, ==, 0);
+  g_assert_cmpint(ops[11].xfer, ==, 0);
+  for (int r = 0; r < 3; r++)
+    g_assert_cmpint(s->stages[r].peak_inflight, ==, 3);
+  g_assert_cmpuint(pc_schedule_total_ops(s), ==, 13 + 19 + 13);
+  GError *err = NULL;
+  g_assert_true(pc_schedule_validate(s, &err));
+  g_assert_no_error(err);
+  pc_schedule_free(s);
+}
+
+static void test_1f1b_ops(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_1F1B, 3, 4);
+  assert_stage(s, 0, "F0 S0 F1 S1 F2 S2 r0 B0 F3 S3 r1 B1 r2 B2 r3 B3 O");
+  assert_stage(s, 1, "R0 F0 S0 R1 F1 S1 r0 B0 s0 R2 F2 S2 r1 B1 s1 R3 F3 S3 r2 B2 s2 r3 B3 s3 O");
+  assert_stage(s, 2, "R0 F0 B0 s0 R1 F1 B1 s1 R2 F2 B2 s2 R3 F3 B3 s3 O");
+  GError *err = NULL;
+  g_assert_true(pc_schedule_validate(s, &err));
+  g_assert_no_error(err);
+  pc_schedule_free(s);
+}
+
+static void test_1f1b_peak(void) {
+  const int Ps[] = {1, 2, 3, 4, 8}, Ms[] = {1, 2, 3, 5, 8, 16};
+  for (size_t a = 0; a < G_N_ELEMENTS(Ps); a++)
+    for (size_t b = 0; b < G_N_ELEMENTS(Ms); b++) {
+      int P = Ps[a], M = Ms[b];
+      pc_schedule *s = test_chain_schedule(PC_SCHEDULE_1F1B, P, M);
+      pc_schedule *g = test_chain_schedule(PC_SCHEDULE_GPIPE, P, M);
+      for (int r = 0; r < P; r++) {
+        g_assert_cmpint(s->stages[r].peak_inflight, ==, MIN(P - r, M));
+        g_assert_cmpint(g->stages[r].peak_inflight, ==, M);
+        g_assert_cmpint(s->stages[r].nops, ==, g->stages[r].nops);
+      }
+      GError *err = NULL;
+      g_assert_true(pc_schedule_validate(s, &err));
+      g_assert_no_error(err);
+      g_assert_true(pc_schedule_validate(g, &err));
+      g_assert_no_error(err);
+      pc_schedule_free(s);
+      pc_schedule_free(g);
+    }
+}
+
+static void test_skip(void) {
+  /* 0 -> 1, 1 -> 2 and a skip 0 -> 2 (a residual cut in the middle). */
+  const pc_xfer x[] = {{.tensor = 3, .src = 0, .dst = 1, .bytes = 64},
+                       {.tensor = 5, .src = 1, .dst = 2, .bytes = 64},
+                       {.tensor = 3, .src = 0, .dst = 2, .bytes = 64}};
+  for (int k = 0; k < PC_SCHEDULE_KIND_COUNT; k++) {
+    GError *err = NULL;
+    pc_schedule *s = pc_schedule_new(k, 3, 2, x, 3, &err);
+    g_assert_no_error(err);
+    /* stage 2 receives both activations (transfer-list order) before each FWD */
+    int f = test_find(s, 2, PC_OP_FWD, 1, false, -1);
+    g_assert_cmpint(s->stages[2].ops[f - 2].kind, ==, PC_OP_RECV);
+    g_assert_cmpint(s->stages[2].ops[f - 2].xfer, ==, 1);
+    g_assert_cmpint(s->stages[2].ops[f - 2].peer, ==, 1);
+    g_assert_cmpint(s->stages[2].ops[f - 1].xfer, ==, 2);
+    g_assert_cmpint(s->stages[2].ops[f - 1].peer, ==, 0);
+    g_assert_cmpint(s->stages[2].ops[f - 1].mb, ==, 1);
+    /* stage 0 sends to 1 and 2 after FWD, receives both gradients before BWD */
+    f = test_find(s, 0, PC_OP_FWD, 0, false, -1);
+    g_assert_cmpint(s->stages[0].ops[f + 1].peer, ==, 1);
+    g_assert_cmpint(s->stages[0].ops[f + 2].peer, ==, 2);
+    int b = test_find(s, 0, PC_OP_BWD, 1, false, -1);
+    g_assert_true(s->stages[0].ops[b - 1].grad && s->stages[0].ops[b - 1].peer == 2);
+    g_assert_true(s->stages[0].ops[b - 2].grad && s->stages[0].ops[b - 2].peer == 1);
+    /* stage 2 sends both gradients back after BWD */
+    b = test_find(s, 2, PC_OP_BWD, 0, false, -1);
+    g_assert_cmpint(s->stages[2].ops[b + 1].peer, ==, 1);
+    g_assert_cmpint(s->stages[2].ops[b + 2].peer, ==, 0);
+    g_assert_true(s->stages[2].ops[b + 2].grad);
+    g_assert_true(pc_schedule_validate(s, &err));
+    g_assert_no_error(err);
+    pc_schedule_free(s);
+  }
+}
+
+static void test_bad_params(void) {
+  const pc_xfer ok = {.src = 0, .dst = 1};
+  const pc_xfer back = {.src = 1, .dst = 1};
+  const pc_xfer far = {.src = 0, .dst = 4};
+  struct {
+    int kind, P, M, nx;
+    const pc_xfer *x;
+  } cases[] = {
+    {PC_SCHEDULE_GPIPE, 0, 4, 0, NULL}, {PC_SCHEDULE_GPIPE, 2, 0, 1, &ok},
+    {PC_SCHEDULE_1F1B, 2, 4, 1, &back}, {PC_SCHEDULE_1F1B, 4, 4, 1, &far},
+    {PC_SCHEDULE_KIND_COUNT, 2, 4, 1, &ok}, {-1, 2, 4, 1, &ok},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    GError *err = NULL;
+    pc_schedule *s = pc_schedule_new(cases[i].kind, cases[i].P, cases[i].M, cases[i].x,
+                                     cases[i].nx, &err);
+    g_assert_null(s);
+    g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+    g_clear_error(&err);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Validation of broken schedules */
+
+static void expect_invalid(const pc_schedule *s, const char *part1, const char *part2) {
+  GError *err = NULL;
+  g_assert_false(pc_schedule_validate(s, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_SCHEDULE);
+  if (g_test_verbose())
+    g_test_message("%s", err->message);
+  g_assert_nonnull(strstr(err->message, part1));
+  if (part2)
+    g_assert_nonnull(strstr(err->message, part2));
+  g_error_free(err);
+}
+
+static void test_unmatched_recv(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 3, 4);
+  pc_schedule_remove_op(s, 0, test_find(s, 0, PC_OP_SEND, 1, false, 0));
+  int at = test_find(s, 1, PC_OP_RECV, 1, false, 0);
+  char *expect = g_strdup_printf("stage 1 op %d RECV act mb 1 from stage 0: has no matching SEND",
+                                 at);
+  expect_invalid(s, expect, NULL);
+  g_free(expect);
+  pc_schedule_free(s);
+}
+
+static void test_unreceived_send(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_1F1B, 3, 4);
+  pc_schedule_remove_op(s, 0, test_find(s, 0, PC_OP_RECV, 2, true, 0));
+  expect_invalid(s, "stage 1 op", "SEND grad mb 2 to stage 0: is never received");
+  pc_schedule_free(s);
+}
+
+static void test_fifo(void) {
+  /* Stage 1 of 2 runs the forward of mb 1 before that of mb 0: each RECV still precedes its
+   * FWD, but stage 0 sends mb 0 first. */
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 2, 2);
+  pc_op r0 = s->stages[1].ops[0], f0 = s->stages[1].ops[1];
+  pc_op r1 = s->stages[1].ops[2], f1 = s->stages[1].ops[3];
+  g_assert_true(r0.kind == PC_OP_RECV && f1.kind == PC_OP_FWD && f1.mb == 1);
+  pc_schedule_set_op(s, 1, 0, r1);
+  pc_schedule_set_op(s, 1, 1, f1);
+  pc_schedule_set_op(s, 1, 2, r0);
+  pc_schedule_set_op(s, 1, 3, f0);
+  expect_invalid(s, "stage 1 op 0 RECV act mb 1 from stage 0: out of FIFO order", "mb 0");
+  pc_schedule_free(s);
+}
+
+static void test_deadlock(void) {
+  /* Stage 0 waits for the gradient before sending the activation that produces it. */
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 2, 1);
+  int send = test_find(s, 0, PC_OP_SEND, 0, false, 0);
+  int recv = test_find(s, 0, PC_OP_RECV, 0, true, 0);
+  g_assert_cmpint(send + 1, ==, recv);
+  pc_op tmp = s->stages[0].ops[send];
+  pc_schedule_set_op(s, 0, send, s->stages[0].ops[recv]);
+  pc_schedule_set_op(s, 0, recv, tmp);
+  expect_invalid(s,
+                 "deadlock: stage 0 waits at op 1 RECV grad mb 0 from stage 1; "
+                 "stage 1 waits at op 0 RECV act mb 0 from stage 0",
+                 NULL);
+  pc_schedule_free(s);
+}
+
+static void test_compute_rules(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_1F1B, 2, 3);
+  pc_schedule *t = pc_schedule_copy(s);
+  pc_schedule_remove_op(t, 1, test_find(t, 1, PC_OP_BWD, 2, false, -1));
+  expect_invalid(t, "stage 1 has no BWD of mb 2", NULL);
+  pc_schedule_free(t);
+
+  t = pc_schedule_copy(s);
+  pc_schedule_insert_op(t, 0, 0, (pc_op){.kind = PC_OP_OPT, .mb = -1, .xfer = -1, .peer = -1});
+  expect_invalid(t, "stage 0 op 13 OPT: second OPT (first at op 0)", NULL);
+  pc_schedule_remove_op(t, 0, t->stages[0].nops - 1);
+  expect_invalid(t, "stage 0 op 0 OPT: is not the last op", NULL);
+  pc_schedule_free(t);
+
+  t = pc_schedule_copy(s);
+  int f = test_find(t, 0, PC_OP_FWD, 1, false, -1);
+  pc_schedule_insert_op(t, 0, f + 1, t->stages[0].ops[f]);
+  g_assert_cmpint(t->stages[0].peak_inflight, ==, s->stages[0].peak_inflight + 1);
+  expect_invalid(t, "FWD mb 1: runs twice", NULL);
+  pc_schedule_free(t);
+
+  t = pc_schedule_copy(s);
+  pc_op bad = t->stages[0].ops[test_find(t, 0, PC_OP_SEND, 0, false, 0)];
+  bad.peer = 0;
+  pc_schedule_set_op(t, 0, 1, bad);
+  expect_invalid(t, "stage 0 op 1 SEND act mb 0 to stage 0", "goes from stage 0 to stage 1");
+  pc_schedule_free(t);
+
+  /* the copy was independent: the original still validates */
+  GError *err = NULL;
+  g_assert_true(pc_schedule_validate(s, &err));
+  g_assert_no_error(err);
+  pc_schedule_free(s);
+}
+
+static void test_hand_built(void) {
+  /* Two stages built op by op; then broken by moving the SEND after the RECV of the gradient. */
+  const pc_xfer x = {.src = 0, .dst = 1, .bytes = 8};
+  GError *err = NULL;
+  pc_schedule *s = pc_schedule_new_empty(2, 1, &x, 1, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(s->kind, ==, PC_SCHEDULE_KIND_COUNT);
+  const pc_op ops0[] = {{.kind = PC_OP_FWD, .mb = 0},
+                        {.kind = PC_OP_SEND, .mb = 0, .peer = 1, .xfer = 0},
+                        {.kind = PC_OP_RECV, .mb = 0, .peer = 1, .xfer = 0, .grad = true},
+                        {.kind = PC_OP_BWD, .mb = 0},
+                        {.kind = PC_OP_OPT, .mb = -1}};
+  const pc_op ops1[] = {{.kind = PC_OP_RECV, .mb = 0, .peer = 0, .xfer = 0},
+                        {.kind = PC_OP_FWD, .mb = 0},
+                        {.kind = PC_OP_BWD, .mb = 0},
+                        {.kind = PC_OP_SEND, .mb = 0, .peer = 0, .xfer = 0, .grad = true},
+                        {.kind = PC_OP_OPT, .mb = -1}};
+  for (size_t i = 0; i < G_N_ELEMENTS(ops0); i++)
+    pc_schedule_append_op(s, 0, ops0[i]);
+  for (size_t i = 0; i < G_N_ELEMENTS(ops1); i++)
+    pc_schedule_append_op(s, 1, ops1[i]);
+  g_assert_cmpint(s->stages[0].peak_inflight, ==, 1);
+  g_assert_true(pc_schedule_validate(s, &err));
+  g_assert_no_error(err);
+  pc_schedule_remove_op(s, 1, 3);
+  pc_schedule_insert_op(s, 1, 0, ops1[3]);
+  expect_invalid(s, "stage 1 op 0 SEND grad mb 0 to stage 0: comes before the BWD", NULL);
+  pc_schedule_free(s);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/schedule/names", test_names);
+  g_test_add_func("/schedule/gpipe/ops", test_gpipe_ops);
+  g_test_add_func("/schedule/1f1b/ops", test_1f1b_ops);
+  g_test_add_func("/schedule/1f1b/peak", test_1f1b_peak);
+  g_test_add_func("/schedule/skip", test_skip);
+  g_test_add_func("/schedule/bad-params", test_bad_params);
+  g_test_add_func("/schedule/validate/unmatched-recv", test_unmatched_recv);
+  g_test_add_func("/schedule/validate/unreceived-send", test_unreceived_send);
+  g_test_add_func("/schedule/validate/fifo", test_fifo);
+  g_test_add_func("/schedule/validate/deadlock", test_deadlock);
+  g_test_add_func("/schedule/validate/compute", test_compute_rules);
+  g_test_add_func("/schedule/validate/hand-built", test_hand_built);
+  return g_test_run();
+}
