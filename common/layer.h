@@ -56,6 +56,28 @@ typedef struct {
   double min;      /* smallest legal value */
 } pc_attr_spec;
 
+/* The buffers of one microbatch of n samples as a layer's forward and backward see them. Shapes
+ * are per layer: in[k] (n, in[k]), out (n, out). Gradients accumulate (+=): din[k] may be NULL
+ * when nobody needs that gradient (the model's input). */
+typedef struct {
+  size_t n;                /* samples in the microbatch */
+  bool train;              /* training mode (batch norm uses microbatch statistics) */
+  const float *in[PC_LAYER_MAX_INPUTS];
+  float *out;
+  float *w, *b;            /* parameters: weights, then bias (or beta); NULL when absent */
+  float *dw, *db;          /* their gradients */
+  float *buf;              /* non-trained state (batch norm: running mean, then running var) */
+  float *saved;            /* per-microbatch state kept from forward to backward */
+  int32_t *isaved;         /* the same, integers (max pool argmax) */
+  float *scratch;          /* temporary memory, contents not kept */
+  const int32_t *labels;   /* (n) class labels, for the loss */
+  float scale;             /* loss gradient scale: 1 / minibatch size */
+  float *din[PC_LAYER_MAX_INPUTS];
+  const float *dout;
+  double loss_sum;         /* loss: sum of the per-sample losses of this forward */
+  size_t correct;          /* loss: samples whose argmax is the label */
+} pc_layer_io;
+
 typedef struct {
   const char *name;                 /* the keyword in the model language */
   const char *summary;              /* one line for docs and --help */
@@ -70,6 +92,19 @@ typedef struct {
   double (*bwd_flops)(const pc_layer *l);    /* per sample, input and weight gradients */
   double (*fwd_macs)(const pc_layer *l);     /* per sample multiply-adds of fc/conv; NULL: 0 */
   int64_t (*saved_bytes)(const pc_layer *l); /* per sample, activations kept for backward */
+
+  /* Runtime (the executor): sizes for a microbatch of n samples, initialisation, kernels. Any
+   * size function may be NULL for 0. The layer's output buffer always exists; `saved` is what
+   * the kind keeps beyond its inputs and output. */
+  size_t (*weight_count)(const pc_layer *l);                 /* the rest of params() is bias */
+  size_t (*buffer_count)(const pc_layer *l);                 /* non-trained state */
+  size_t (*saved_floats)(const pc_layer *l, size_t n);
+  size_t (*saved_ints)(const pc_layer *l, size_t n);
+  size_t (*scratch_floats)(const pc_layer *l, size_t n);
+  /* Deterministic initial parameters and buffers from a seed and the layer's name. */
+  void (*init)(const pc_layer *l, float *w, float *b, float *buf, uint64_t seed);
+  void (*forward)(const pc_layer *l, pc_layer_io *io);
+  void (*backward)(const pc_layer *l, pc_layer_io *io);
 } pc_layer_ops;
 
 /* Attribute structs, one per kind that has attributes. */

@@ -270,6 +270,10 @@ static pc_partition *parse_names(const pc_model *model, const char *spec, GError
       ok = false;
     }
   }
+  /* The loss is not a layer to PyTorch users: a spec that ends at the layer before it (as in
+   * "... | layer4..fc") gives it to the last stage. */
+  if (ok && hi[n - 1] == model->nlayers - 2 && pc_model_loss_layer(model) == model->nlayers - 1)
+    hi[n - 1] = model->nlayers - 1;
   if (ok && hi[n - 1] != model->nlayers - 1) {
     g_set_error(error, PC_ERROR, PC_ERROR_PARTITION,
                 "partition '%s': layers %s..%s after the last stage are in no stage", spec,

@@ -1,4 +1,5 @@
 /* add.c — residual add: out = a + b, the join of a `residual` block's main and skip paths. */
+#include "kernels.h"
 #include "layer-private.h"
 
 static bool add_infer(pc_layer *l, GError **error) {
@@ -20,6 +21,14 @@ static double add_bwd_flops(const pc_layer *l) {
   return 0.0;
 }
 
+static void add_forward(const pc_layer *l, pc_layer_io *io) {
+  pc_add_forward(io->out, io->in[0], io->in[1], io->n * (size_t)pc_shape_numel(&l->out));
+}
+
+static void add_backward(const pc_layer *l, pc_layer_io *io) {
+  pc_add_backward(io->din[0], io->din[1], io->dout, io->n * (size_t)pc_shape_numel(&l->out));
+}
+
 const pc_layer_ops pc_layer_add = {
   .name = "add",
   .summary = "residual add of two tensors (made by `residual`)",
@@ -29,4 +38,6 @@ const pc_layer_ops pc_layer_add = {
   .fwd_flops = pc_layer_out_elems,
   .bwd_flops = add_bwd_flops,
   .saved_bytes = pc_layer_saves_nothing,
+  .forward = add_forward,
+  .backward = add_backward,
 };

@@ -1,4 +1,5 @@
 /* conv.c — 2-D convolution: weights (OC, IC, K, K), square kernel, stride, zero padding. */
+#include "kernels.h"
 #include "layer-private.h"
 
 static const pc_attr_spec conv_attrs[] = {
@@ -43,6 +44,37 @@ static int64_t conv_saved(const pc_layer *l) {
   return pc_shape_numel(&l->in[0]) * (int64_t)sizeof(float);
 }
 
+/* Runtime */
+
+#define CONV_ARGS(l)                                                                         \
+  (size_t) l->in[0].d[0], (size_t)l->in[0].d[1], (size_t)l->in[0].d[2],                      \
+      (size_t)PC_ATTRS(l, pc_conv_attrs)->out, (size_t)PC_ATTRS(l, pc_conv_attrs)->k,        \
+      (size_t)PC_ATTRS(l, pc_conv_attrs)->stride, (size_t)PC_ATTRS(l, pc_conv_attrs)->pad
+
+static size_t conv_weights(const pc_layer *l) {
+  const pc_conv_attrs *a = PC_ATTRS(l, pc_conv_attrs);
+  return (size_t)(a->out * l->in[0].d[0] * a->k * a->k);
+}
+
+static size_t conv_scratch(const pc_layer *l, size_t n) {
+  return pc_conv_scratch_floats(n, CONV_ARGS(l));
+}
+
+static void conv_init(const pc_layer *l, float *w, float *b, float *buf, uint64_t seed) {
+  (void)buf;
+  const pc_conv_attrs *a = PC_ATTRS(l, pc_conv_attrs);
+  pc_init_conv(w, b, (size_t)l->in[0].d[0], (size_t)a->out, (size_t)a->k, seed, l->name);
+}
+
+static void conv_forward(const pc_layer *l, pc_layer_io *io) {
+  pc_conv_forward(io->out, io->in[0], io->w, io->b, io->scratch, io->n, CONV_ARGS(l));
+}
+
+static void conv_backward(const pc_layer *l, pc_layer_io *io) {
+  pc_conv_backward(io->din[0], io->dw, io->db, io->dout, io->in[0], io->w, io->scratch, io->n,
+                   CONV_ARGS(l));
+}
+
 const pc_layer_ops pc_layer_conv = {
   .name = "conv",
   .summary = "2-D convolution: out=C k=K [stride=1] [pad=0] [bias=1]",
@@ -55,4 +87,9 @@ const pc_layer_ops pc_layer_conv = {
   .bwd_flops = conv_bwd_flops,
   .fwd_macs = conv_macs,
   .saved_bytes = conv_saved,
+  .weight_count = conv_weights,
+  .scratch_floats = conv_scratch,
+  .init = conv_init,
+  .forward = conv_forward,
+  .backward = conv_backward,
 };

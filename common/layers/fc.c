@@ -1,4 +1,5 @@
 /* fc.c — fully connected layer: out (N, OUT) = in (N, IN) · w^T + b; w is (OUT, IN). */
+#include "kernels.h"
 #include "layer-private.h"
 
 static const pc_attr_spec fc_attrs[] = {
@@ -39,6 +40,28 @@ static int64_t fc_saved(const pc_layer *l) {
   return pc_shape_numel(&l->in[0]) * (int64_t)sizeof(float);
 }
 
+/* Runtime */
+
+static size_t fc_weights(const pc_layer *l) {
+  return (size_t)(pc_shape_numel(&l->in[0]) * PC_ATTRS(l, pc_fc_attrs)->out);
+}
+
+static void fc_init(const pc_layer *l, float *w, float *b, float *buf, uint64_t seed) {
+  (void)buf;
+  pc_init_fc(w, b, (size_t)pc_shape_numel(&l->in[0]), (size_t)PC_ATTRS(l, pc_fc_attrs)->out, seed,
+             l->name);
+}
+
+static void fc_forward(const pc_layer *l, pc_layer_io *io) {
+  pc_fc_forward(io->out, io->in[0], io->w, io->b, io->n, (size_t)pc_shape_numel(&l->in[0]),
+                (size_t)PC_ATTRS(l, pc_fc_attrs)->out);
+}
+
+static void fc_backward(const pc_layer *l, pc_layer_io *io) {
+  pc_fc_backward(io->din[0], io->dw, io->db, io->dout, io->in[0], io->w, io->n,
+                 (size_t)pc_shape_numel(&l->in[0]), (size_t)PC_ATTRS(l, pc_fc_attrs)->out);
+}
+
 const pc_layer_ops pc_layer_fc = {
   .name = "fc",
   .summary = "fully connected: out=N [bias=1]",
@@ -51,4 +74,8 @@ const pc_layer_ops pc_layer_fc = {
   .bwd_flops = fc_bwd_flops,
   .fwd_macs = fc_macs,
   .saved_bytes = fc_saved,
+  .weight_count = fc_weights,
+  .init = fc_init,
+  .forward = fc_forward,
+  .backward = fc_backward,
 };

@@ -1,6 +1,7 @@
 /* pool.c — max and average pooling over KxK windows (stride defaults to K, zero padding).
  * Max pooling keeps the argmax of each output (int32) for backward; average pooling keeps
  * nothing. Both share the window geometry, so both kinds live in this one file. */
+#include "kernels.h"
 #include "layer-private.h"
 
 static const pc_attr_spec pool_attrs[] = {
@@ -42,6 +43,37 @@ static int64_t maxpool_saved(const pc_layer *l) {
   return pc_shape_numel(&l->out) * (int64_t)sizeof(int32_t);
 }
 
+/* Runtime */
+
+#define POOL_ARGS(l)                                                                         \
+  (size_t) l->in[0].d[0], (size_t)l->in[0].d[1], (size_t)l->in[0].d[2],                      \
+      (size_t)PC_ATTRS(l, pc_pool_attrs)->k, (size_t)PC_ATTRS(l, pc_pool_attrs)->stride,      \
+      (size_t)PC_ATTRS(l, pc_pool_attrs)->pad
+
+static size_t maxpool_ints(const pc_layer *l, size_t n) {
+  return n * (size_t)pc_shape_numel(&l->out);
+}
+
+static void maxpool_forward(const pc_layer *l, pc_layer_io *io) {
+  pc_maxpool_forward(io->out, io->isaved, io->in[0], io->n, POOL_ARGS(l));
+}
+
+static void maxpool_backward(const pc_layer *l, pc_layer_io *io) {
+  if (io->din[0] == NULL) return;
+  pc_maxpool_backward(io->din[0], io->dout, io->isaved, io->n, (size_t)l->in[0].d[0],
+                      (size_t)l->in[0].d[1], (size_t)l->in[0].d[2], (size_t)l->out.d[1],
+                      (size_t)l->out.d[2]);
+}
+
+static void avgpool_forward(const pc_layer *l, pc_layer_io *io) {
+  pc_avgpool_forward(io->out, io->in[0], io->n, POOL_ARGS(l));
+}
+
+static void avgpool_backward(const pc_layer *l, pc_layer_io *io) {
+  if (io->din[0] == NULL) return;
+  pc_avgpool_backward(io->din[0], io->dout, io->n, POOL_ARGS(l));
+}
+
 const pc_layer_ops pc_layer_maxpool = {
   .name = "maxpool",
   .summary = "max pooling: k=K [stride=K] [pad=0]",
@@ -53,6 +85,9 @@ const pc_layer_ops pc_layer_maxpool = {
   .fwd_flops = pool_fwd_flops,
   .bwd_flops = maxpool_bwd_flops,
   .saved_bytes = maxpool_saved,
+  .saved_ints = maxpool_ints,
+  .forward = maxpool_forward,
+  .backward = maxpool_backward,
 };
 
 const pc_layer_ops pc_layer_avgpool = {
@@ -66,4 +101,6 @@ const pc_layer_ops pc_layer_avgpool = {
   .fwd_flops = pool_fwd_flops,
   .bwd_flops = avgpool_bwd_flops,
   .saved_bytes = pc_layer_saves_nothing,
+  .forward = avgpool_forward,
+  .backward = avgpool_backward,
 };

@@ -1,0 +1,406 @@
+/* runtime.c — the memory plan of a stage and forward/backward through it; see runtime.h. */
+#include "runtime.h"
+
+#include <string.h>
+
+#include "error.h"
+#include "kernels.h"
+
+#define NONE SIZE_MAX
+
+typedef struct {
+  size_t w, nw, b, nb;   /* offsets and counts in the parameter block */
+  size_t buf, nbuf;      /* in the buffer block */
+  size_t out;            /* output, in a slot's activations */
+  size_t saved, isaved;  /* kept state, in a slot's float and int32 activations */
+  size_t dact;           /* gradient of the output, in the one gradient block */
+} layer_mem;
+
+struct pc_runtime {
+  const pc_model *model;
+  int stage, first, last;
+  size_t mb;
+  int slots;
+  GArray *xfers;                 /* pc_xfer, the partition's */
+  layer_mem *L;                  /* (last - first) */
+  size_t nparams, nbuffers, nacts, niacts, ndacts, nscratch;
+  size_t data_off, labels_off;   /* in a slot's acts / iacts; NONE when absent */
+  size_t *xact, *xgrad;          /* per transfer, offset in a slot's acts; NONE when absent */
+  float *params, *grads, *momentum, *buffers;
+  float *acts;                   /* (slots, nacts) */
+  int32_t *iacts;                /* (slots, niacts) */
+  float *dacts;                  /* (ndacts) */
+  float *scratch;                /* (nscratch) */
+  double *loss_sum;              /* (slots) */
+  size_t *correct;               /* (slots) */
+  float scale;                   /* loss gradient scale of the backward in progress */
+  GPtrArray *names;              /* tensor names, see pc_runtime_tensors */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* The plan: every offset and size, computed without allocating. */
+
+static size_t layer_size(const pc_layer *l, size_t (*f)(const pc_layer *)) {
+  return f ? f(l) : 0;
+}
+
+static size_t layer_size_n(const pc_layer *l, size_t (*f)(const pc_layer *, size_t), size_t n) {
+  return f ? f(l, n) : 0;
+}
+
+static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, int stage,
+                 size_t mb) {
+  rt->model = m;
+  rt->stage = stage;
+  rt->first = part->first[stage];
+  rt->last = part->first[stage + 1];
+  rt->mb = mb;
+  rt->xfers = pc_partition_transfers(m, part);
+  int n = rt->last - rt->first;
+  rt->L = g_new0(layer_mem, (size_t)n);
+  rt->data_off = rt->labels_off = NONE;
+  for (int i = 0; i < n; i++) {
+    const pc_layer *l = &m->layers[rt->first + i];
+    const pc_layer_ops *ops = pc_layer_ops_of(l->kind);
+    layer_mem *lm = &rt->L[i];
+    size_t np = (size_t)pc_layer_params(l);
+    lm->nw = layer_size(l, ops->weight_count);
+    lm->nb = np - lm->nw;
+    lm->w = rt->nparams;
+    lm->b = lm->w + lm->nw;
+    rt->nparams += np;
+    lm->nbuf = layer_size(l, ops->buffer_count);
+    lm->buf = rt->nbuffers;
+    rt->nbuffers += lm->nbuf;
+    size_t out = mb * (size_t)pc_shape_numel(&l->out);
+    lm->out = rt->nacts;
+    rt->nacts += out;
+    lm->saved = rt->nacts;
+    rt->nacts += layer_size_n(l, ops->saved_floats, mb);
+    lm->isaved = rt->niacts;
+    rt->niacts += layer_size_n(l, ops->saved_ints, mb);
+    lm->dact = rt->ndacts;
+    rt->ndacts += out;
+    rt->nscratch = MAX(rt->nscratch, layer_size_n(l, ops->scratch_floats, mb));
+    for (int k = 0; k < l->ninputs; k++) {
+      if (l->inputs[k] == -1 && rt->data_off == NONE) {
+        rt->data_off = rt->nacts;
+        rt->nacts += mb * (size_t)pc_shape_numel(&m->input);
+      }
+    }
+    if (l->kind == PC_LAYER_KIND_SOFTMAX_XENT) {
+      rt->labels_off = rt->niacts;
+      rt->niacts += mb;
+    }
+  }
+  rt->xact = g_new(size_t, rt->xfers->len);
+  rt->xgrad = g_new(size_t, rt->xfers->len);
+  for (guint x = 0; x < rt->xfers->len; x++) {
+    const pc_xfer *xf = &g_array_index(rt->xfers, pc_xfer, x);
+    size_t count = mb * (size_t)xf->bytes / sizeof(float);
+    rt->xact[x] = rt->xgrad[x] = NONE;
+    if (xf->dst == stage) { /* received activation, gradient to send back */
+      rt->xact[x] = rt->nacts;
+      rt->nacts += count;
+    }
+    if (xf->dst == stage || xf->src == stage) {
+      rt->xgrad[x] = rt->nacts;
+      rt->nacts += count;
+    }
+    if (xf->src == stage) rt->xact[x] = rt->L[xf->tensor - rt->first].out;
+  }
+}
+
+static size_t plan_bytes(const pc_runtime *rt, int slots) {
+  return sizeof(float) * (3 * rt->nparams + rt->nbuffers + (size_t)slots * rt->nacts +
+                          rt->ndacts + rt->nscratch) +
+         sizeof(int32_t) * (size_t)slots * rt->niacts;
+}
+
+static void plan_clear(pc_runtime *rt) {
+  g_free(rt->L);
+  g_free(rt->xact);
+  g_free(rt->xgrad);
+  if (rt->xfers) g_array_unref(rt->xfers);
+}
+
+size_t pc_runtime_bytes(const pc_model *model, const pc_partition *part, int stage, size_t mb,
+                        int slots) {
+  pc_runtime rt = {0};
+  plan(&rt, model, part, stage, mb);
+  size_t bytes = plan_bytes(&rt, slots);
+  plan_clear(&rt);
+  return bytes;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Life cycle */
+
+static float *alloc_floats(size_t n) {
+  return n ? g_malloc0_n(n, sizeof(float)) : NULL;
+}
+
+pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int stage, size_t mb,
+                           int slots, uint64_t seed, size_t max_bytes, GError **error) {
+  PC_ASSERT(stage >= 0 && stage < part->nstages && mb > 0 && slots > 0);
+  pc_runtime *rt = g_new0(pc_runtime, 1);
+  plan(rt, model, part, stage, mb);
+  rt->slots = slots;
+  size_t bytes = plan_bytes(rt, slots);
+  if (max_bytes && bytes > max_bytes) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "stage %d needs %.2f GiB (%.2f GiB of parameters, gradients and momentum; "
+                "%.2f GiB of activations for %d microbatches of %zu), more than the %.2f GiB "
+                "available",
+                stage, bytes / 1073741824.0, 3.0 * sizeof(float) * rt->nparams / 1073741824.0,
+                (double)sizeof(float) * slots * rt->nacts / 1073741824.0, slots, mb,
+                max_bytes / 1073741824.0);
+    plan_clear(rt);
+    g_free(rt);
+    return NULL;
+  }
+  rt->params = alloc_floats(rt->nparams);
+  rt->grads = alloc_floats(rt->nparams);
+  rt->momentum = alloc_floats(rt->nparams);
+  rt->buffers = alloc_floats(rt->nbuffers);
+  rt->acts = alloc_floats((size_t)slots * rt->nacts);
+  rt->iacts = rt->niacts ? g_malloc0_n((size_t)slots * rt->niacts, sizeof(int32_t)) : NULL;
+  rt->dacts = alloc_floats(rt->ndacts);
+  rt->scratch = alloc_floats(rt->nscratch);
+  rt->loss_sum = g_new0(double, (size_t)slots);
+  rt->correct = g_new0(size_t, (size_t)slots);
+  rt->names = g_ptr_array_new_with_free_func(g_free);
+  for (int i = rt->first; i < rt->last; i++) {
+    const pc_layer *l = &model->layers[i];
+    const pc_layer_ops *ops = pc_layer_ops_of(l->kind);
+    const layer_mem *lm = &rt->L[i - rt->first];
+    if (ops->init)
+      ops->init(l, rt->params + lm->w, lm->nb ? rt->params + lm->b : NULL,
+                lm->nbuf ? rt->buffers + lm->buf : NULL, seed);
+  }
+  return rt;
+}
+
+void pc_runtime_free(pc_runtime *rt) {
+  if (rt == NULL) return;
+  g_free(rt->params);
+  g_free(rt->grads);
+  g_free(rt->momentum);
+  g_free(rt->buffers);
+  g_free(rt->acts);
+  g_free(rt->iacts);
+  g_free(rt->dacts);
+  g_free(rt->scratch);
+  g_free(rt->loss_sum);
+  g_free(rt->correct);
+  g_ptr_array_unref(rt->names);
+  plan_clear(rt);
+  g_free(rt);
+}
+
+size_t pc_runtime_param_bytes(const pc_runtime *rt) {
+  return sizeof(float) * (3 * rt->nparams + rt->nbuffers);
+}
+
+size_t pc_runtime_activation_bytes(const pc_runtime *rt) {
+  return sizeof(float) * ((size_t)rt->slots * rt->nacts + rt->ndacts + rt->nscratch) +
+         sizeof(int32_t) * (size_t)rt->slots * rt->niacts;
+}
+
+const GArray *pc_runtime_transfers(const pc_runtime *rt) {
+  return rt->xfers;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Buffers */
+
+static float *slot_acts(const pc_runtime *rt, int slot) {
+  PC_ASSERT(slot >= 0 && slot < rt->slots);
+  return rt->acts + (size_t)slot * rt->nacts;
+}
+
+float *pc_runtime_xfer_act(pc_runtime *rt, int x, int slot) {
+  PC_ASSERT(x >= 0 && (guint)x < rt->xfers->len);
+  return rt->xact[x] == NONE ? NULL : slot_acts(rt, slot) + rt->xact[x];
+}
+
+float *pc_runtime_xfer_grad(pc_runtime *rt, int x, int slot) {
+  PC_ASSERT(x >= 0 && (guint)x < rt->xfers->len);
+  return rt->xgrad[x] == NONE ? NULL : slot_acts(rt, slot) + rt->xgrad[x];
+}
+
+float *pc_runtime_data(pc_runtime *rt, int slot) {
+  return rt->data_off == NONE ? NULL : slot_acts(rt, slot) + rt->data_off;
+}
+
+int32_t *pc_runtime_labels(pc_runtime *rt, int slot) {
+  PC_ASSERT(slot >= 0 && slot < rt->slots);
+  return rt->labels_off == NONE ? NULL : rt->iacts + (size_t)slot * rt->niacts + rt->labels_off;
+}
+
+const float *pc_runtime_layer_output(const pc_runtime *rt, int layer, int slot) {
+  PC_ASSERT(layer >= rt->first && layer < rt->last);
+  return slot_acts(rt, slot) + rt->L[layer - rt->first].out;
+}
+
+double pc_runtime_loss_sum(const pc_runtime *rt, int slot) {
+  return rt->loss_sum[slot];
+}
+
+size_t pc_runtime_correct(const pc_runtime *rt, int slot) {
+  return rt->correct[slot];
+}
+
+float *pc_runtime_params(pc_runtime *rt, size_t *count) {
+  *count = rt->nparams;
+  return rt->params;
+}
+
+float *pc_runtime_grads(pc_runtime *rt, size_t *count) {
+  *count = rt->nparams;
+  return rt->grads;
+}
+
+/* The transfer carrying tensor t into this stage. */
+static int xfer_in(const pc_runtime *rt, int t) {
+  for (guint x = 0; x < rt->xfers->len; x++) {
+    const pc_xfer *xf = &g_array_index(rt->xfers, pc_xfer, x);
+    if (xf->tensor == t && xf->dst == rt->stage) return (int)x;
+  }
+  PC_ASSERT(!"no transfer brings this tensor to the stage");
+  return -1;
+}
+
+/* Activation and gradient of tensor t as the layers of this stage see it. */
+static float *tensor_act(pc_runtime *rt, int t, int slot) {
+  if (t < 0) return pc_runtime_data(rt, slot);
+  if (t >= rt->first) return slot_acts(rt, slot) + rt->L[t - rt->first].out;
+  return pc_runtime_xfer_act(rt, xfer_in(rt, t), slot);
+}
+
+static float *tensor_grad(pc_runtime *rt, int t, int slot) {
+  if (t < 0) return NULL; /* nobody needs the gradient of the data */
+  if (t >= rt->first) return rt->dacts + rt->L[t - rt->first].dact;
+  return pc_runtime_xfer_grad(rt, xfer_in(rt, t), slot);
+}
+
+static void layer_io(pc_runtime *rt, int layer, int slot, bool train, pc_layer_io *io) {
+  const pc_layer *l = &rt->model->layers[layer];
+  const layer_mem *lm = &rt->L[layer - rt->first];
+  float *acts = slot_acts(rt, slot);
+  *io = (pc_layer_io){.n = rt->mb, .train = train};
+  for (int k = 0; k < l->ninputs; k++) io->in[k] = tensor_act(rt, l->inputs[k], slot);
+  io->out = acts + lm->out;
+  io->w = lm->nw ? rt->params + lm->w : NULL;
+  io->b = lm->nb ? rt->params + lm->b : NULL;
+  io->dw = lm->nw ? rt->grads + lm->w : NULL;
+  io->db = lm->nb ? rt->grads + lm->b : NULL;
+  io->buf = lm->nbuf ? rt->buffers + lm->buf : NULL;
+  io->saved = acts + lm->saved;
+  io->isaved = rt->iacts ? rt->iacts + (size_t)slot * rt->niacts + lm->isaved : NULL;
+  io->scratch = rt->scratch;
+  io->labels = pc_runtime_labels(rt, slot);
+  io->dout = rt->dacts + lm->dact;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Forward, backward, step */
+
+void pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train) {
+  pc_layer_io io;
+  layer_io(rt, layer, slot, train, &io);
+  const pc_layer *l = &rt->model->layers[layer];
+  pc_layer_ops_of(l->kind)->forward(l, &io);
+  if (l->kind == PC_LAYER_KIND_SOFTMAX_XENT) {
+    rt->loss_sum[slot] = io.loss_sum;
+    rt->correct[slot] = io.correct;
+  }
+}
+
+void pc_runtime_forward(pc_runtime *rt, int slot, bool train) {
+  for (int i = rt->first; i < rt->last; i++) pc_runtime_forward_layer(rt, i, slot, train);
+}
+
+void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
+  pc_layer_io io;
+  layer_io(rt, layer, slot, true, &io);
+  const pc_layer *l = &rt->model->layers[layer];
+  for (int k = 0; k < l->ninputs; k++) io.din[k] = tensor_grad(rt, l->inputs[k], slot);
+  io.scale = rt->scale;
+  pc_layer_ops_of(l->kind)->backward(l, &io);
+}
+
+void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {
+  rt->scale = scale;
+  memset(rt->dacts, 0, rt->ndacts * sizeof(float));
+  /* Gradients this stage sends back are sums too: they start from zero. */
+  for (guint x = 0; x < rt->xfers->len; x++) {
+    const pc_xfer *xf = &g_array_index(rt->xfers, pc_xfer, x);
+    if (xf->dst == rt->stage)
+      memset(pc_runtime_xfer_grad(rt, (int)x, slot), 0, rt->mb * (size_t)xf->bytes);
+  }
+  /* Gradients from later stages first, latest consumer first: the order in which the one-process
+   * run's reverse pass adds them (transfers are sorted by tensor, then consumer stage). */
+  for (guint x = rt->xfers->len; x-- > 0;) {
+    const pc_xfer *xf = &g_array_index(rt->xfers, pc_xfer, x);
+    if (xf->src != rt->stage) continue;
+    float *d = rt->dacts + rt->L[xf->tensor - rt->first].dact;
+    const float *g = pc_runtime_xfer_grad(rt, (int)x, slot);
+    size_t n = rt->mb * (size_t)xf->bytes / sizeof(float);
+    for (size_t i = 0; i < n; i++) d[i] += g[i];
+  }
+  for (int i = rt->last; i-- > rt->first;) pc_runtime_backward_layer(rt, i, slot);
+}
+
+void pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd) {
+  for (int i = 0; i < rt->last - rt->first; i++) {
+    const layer_mem *lm = &rt->L[i];
+    size_t n = lm->nw + lm->nb;
+    if (n == 0) continue;
+    pc_sgd_step(rt->params + lm->w, rt->momentum + lm->w, rt->grads + lm->w, n, sgd->lr,
+                sgd->momentum, sgd->weight_decay);
+  }
+  memset(rt->grads, 0, rt->nparams * sizeof(float));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Named state, for weights files and checkpoints */
+
+int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float **data,
+                       size_t *counts) {
+  if (rt->names->len == 0) { /* built on first use: "<layer>.weight", ... */
+    for (int pass = 0; pass < 2; pass++) {
+      for (int i = rt->first; i < rt->last; i++) {
+        const char *ln = rt->model->layers[i].name;
+        const layer_mem *lm = &rt->L[i - rt->first];
+        const char *suffix = pass ? ".momentum" : "";
+        if (lm->nw) g_ptr_array_add(rt->names, g_strconcat(ln, ".weight", suffix, NULL));
+        if (lm->nb) g_ptr_array_add(rt->names, g_strconcat(ln, ".bias", suffix, NULL));
+        if (lm->nbuf && !pass) {
+          g_ptr_array_add(rt->names, g_strconcat(ln, ".running_mean", NULL));
+          g_ptr_array_add(rt->names, g_strconcat(ln, ".running_var", NULL));
+        }
+      }
+    }
+  }
+  int k = 0;
+  for (int pass = 0; pass < (optimizer ? 2 : 1); pass++) {
+    float *base = pass ? rt->momentum : rt->params;
+    for (int i = 0; i < rt->last - rt->first; i++) {
+      const layer_mem *lm = &rt->L[i];
+      struct { float *p; size_t n; } t[4] = {
+        {base + lm->w, lm->nw}, {base + lm->b, lm->nb},
+        {rt->buffers + lm->buf, pass ? 0 : lm->nbuf / 2},
+        {rt->buffers + lm->buf + lm->nbuf / 2, pass ? 0 : lm->nbuf / 2},
+      };
+      for (int j = 0; j < 4; j++) {
+        if (t[j].n == 0) continue;
+        if (names) names[k] = g_ptr_array_index(rt->names, k);
+        if (data) data[k] = t[j].p;
+        if (counts) counts[k] = t[j].n;
+        k++;
+      }
+    }
+  }
+  return k;
+}

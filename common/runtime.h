@@ -1,0 +1,100 @@
+/* runtime.h — one pipeline stage of a model (or the whole model) made runnable.
+ *
+ * A runtime owns the memory of one pipeline stage (or of the whole model, for the one-process
+ * trainer), all of it sized and allocated up front in one block per kind, as llm.c does:
+ * parameters, their gradients, the momentum of SGD, non-trained buffers (batch norm's running
+ * statistics), and, for each of `slots` microbatches in flight, every layer's output and the
+ * state kept from forward to backward. Nothing is allocated while training.
+ *
+ * Tensors crossing the stage's boundary are the partition's transfers (pc_xfer): each has an
+ * activation buffer and a gradient buffer per slot (pc_runtime_xfer_act, pc_runtime_xfer_grad)
+ * that the caller receives into or sends from. The model's input is read by whichever stage
+ * holds its consumers, from pc_runtime_data.
+ *
+ * Gradient sums follow one fixed order whatever the partition (gradients from later stages
+ * first, then this range's layers in reverse file order), so a pipelined run ends with the same
+ * bits as the one-process run with the same microbatching. */
+#ifndef PC_RUNTIME_H
+#define PC_RUNTIME_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "partition.h"
+
+typedef struct {
+  float lr;           /* learning rate */
+  float momentum;     /* SGD momentum (PyTorch semantics) */
+  float weight_decay; /* L2 penalty added to the gradient */
+} pc_sgd_config;
+
+typedef struct pc_runtime pc_runtime;
+
+/* The runtime of stage `stage` of PART (a one-stage partition for the whole model), for
+ * microbatches of `mb` samples with `slots` of them in flight. Parameters are initialised from
+ * `seed` and each layer's name, so every partition starts from the same weights. NULL with
+ * PC_ERROR_USAGE when the memory needed exceeds `max_bytes` (0: no limit), giving the estimate. */
+pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int stage, size_t mb,
+                           int slots, uint64_t seed, size_t max_bytes, GError **error);
+void pc_runtime_free(pc_runtime *rt);
+
+/* Bytes pc_runtime_new would allocate for these arguments. */
+size_t pc_runtime_bytes(const pc_model *model, const pc_partition *part, int stage, size_t mb,
+                        int slots);
+
+/* Bytes allocated, by kind: parameters+gradients+momentum+buffers, and activations. */
+size_t pc_runtime_param_bytes(const pc_runtime *rt);
+size_t pc_runtime_activation_bytes(const pc_runtime *rt);
+
+/* The transfers of the partition (pc_partition_transfers), shared with the caller. */
+const GArray *pc_runtime_transfers(const pc_runtime *rt);
+
+/* Activation of transfer x in slot, (mb, numel) floats: for a transfer into this stage the buffer
+ * to receive into before the forward; for one out of it the producing layer's output, to send
+ * after the forward. NULL for transfers that do not touch this stage. */
+float *pc_runtime_xfer_act(pc_runtime *rt, int x, int slot);
+/* Gradient of transfer x in slot: for a transfer out of this stage the buffer to receive into
+ * before the backward; for one into it the gradient the backward wrote, to send. */
+float *pc_runtime_xfer_grad(pc_runtime *rt, int x, int slot);
+
+/* The model's input for the microbatch in slot, (mb, numel(input)), when this stage reads it
+ * (else NULL). */
+float *pc_runtime_data(pc_runtime *rt, int slot);
+
+/* Labels of the microbatch in `slot` (for a range holding the loss layer), (mb) int32. */
+int32_t *pc_runtime_labels(pc_runtime *rt, int slot);
+
+/* Forward of the microbatch in `slot`. With train false batch norm uses running statistics. */
+void pc_runtime_forward(pc_runtime *rt, int slot, bool train);
+/* Backward of the microbatch in `slot`; gradients of the parameters accumulate. `scale` is the
+ * loss gradient's scale: 1 / (minibatch size). */
+void pc_runtime_backward(pc_runtime *rt, int slot, float scale);
+/* SGD step over every parameter of the range, then gradients back to zero. */
+void pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd);
+
+/* Loss of the last forward in `slot`: sum over its samples, and how many were right. */
+double pc_runtime_loss_sum(const pc_runtime *rt, int slot);
+size_t pc_runtime_correct(const pc_runtime *rt, int slot);
+
+/* Named tensors of the range's state, in a fixed order: "<layer>.weight", "<layer>.bias",
+ * "<layer>.running_mean", "<layer>.running_var" (PyTorch's names), then with `optimizer` the
+ * momentum buffers "<layer>.weight.momentum", ... Returns the count; fills names, data and counts
+ * when they are not NULL. */
+int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float **data,
+                       size_t *counts);
+
+/* All parameters and their gradients as flat arrays (for all-reduce and for tests). */
+float *pc_runtime_params(pc_runtime *rt, size_t *count);
+float *pc_runtime_grads(pc_runtime *rt, size_t *count);
+
+/* The layer output of the last forward in slot (for tests and profiles). */
+const float *pc_runtime_layer_output(const pc_runtime *rt, int layer, int slot);
+
+/* Forward or backward of one layer alone, for profiling: the same kernels as a whole pass. */
+void pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train);
+void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot);
+
+#endif
