@@ -1,46 +1,94 @@
-/* main.c — pipecast-exec: the MPI executor of pipecast.
- *
- * Its subcommands (train, profile, calibrate) arrive with the kernel and executor work; until
- * then this front end reads the model and partition the same way pipecast-sim does, so that a
- * job script can be checked before it is launched. */
-#include <mpi.h>
+/* main.c — pipecast-exec: the MPI executor. One rank per pipeline stage (times the replicas of
+ * data parallelism); without mpirun it runs as one process (MPI singleton start).
+ * Commands: train (and, with the profiling work, profile and calibrate). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "error.h"
-#include "model.h"
+#include "exec.h"
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: pipecast-exec check MODEL [--set K=V,...]\n"
-             "  check   read MODEL and report its size (train, profile and calibrate: not yet)\n");
+  fprintf(f,
+          "usage: " PC_EXEC_PROG " COMMAND [OPTIONS] MODEL\n"
+          "       mpirun -n P " PC_EXEC_PROG " train MODEL --stages P ...\n"
+          "\n"
+          "commands:\n"
+          "  train       train MODEL, pipelined over the MPI ranks (one process without mpirun)\n"
+          "\n"
+          "'" PC_EXEC_PROG " COMMAND --help' shows a command's options.\n");
+}
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} commands[] = {
+  {"train", pc_cmd_train},
+};
+
+int pc_exec_rank(void) {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+int pc_exec_size(void) {
+  int s = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
+
+int pc_exec_input_error(const char *cmd, GError *error) {
+  if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " %s: %s\n", cmd, error->message);
+  g_error_free(error);
+  return PC_EXIT_INPUT;
+}
+
+void pc_exec_die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  fprintf(stderr, PC_EXEC_PROG ": rank %d: %s\n", pc_exec_rank(), msg);
+  fflush(stderr);
+  g_free(msg);
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  abort();
+}
+
+bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv) {
+  GError *error = NULL;
+  if (g_option_context_parse(ctx, argc, argv, &error)) return true;
+  if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " %s: %s\n", cmd, error->message);
+  g_error_free(error);
+  return false;
+}
+
+size_t pc_exec_peak_rss(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL) return 0;
+  char line[256];
+  size_t kb = 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %zu kB", &kb) == 1) break;
+  fclose(f);
+  return kb * 1024;
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    usage(stdout);
-    return 0;
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? PC_EXIT_INPUT : 0;
   }
-  const char *sets = NULL;
-  if (argc == 5 && strcmp(argv[3], "--set") == 0) sets = argv[4];
-  if (argc < 3 || strcmp(argv[1], "check") != 0 || (argc != 3 && sets == NULL)) {
-    usage(stderr);
-    return PC_EXIT_INPUT;
+  for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+    if (strcmp(argv[1], commands[i].name) != 0) continue;
+    MPI_Init(&argc, &argv);
+    int status = commands[i].run(argc - 1, argv + 1);
+    MPI_Finalize();
+    return status;
   }
-  MPI_Init(&argc, &argv);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  GError *error = NULL;
-  pc_model *m = pc_model_load(argv[2], sets, &error);
-  int status = 0;
-  if (m == NULL) {
-    if (rank == 0) fprintf(stderr, "pipecast-exec: %s\n", error->message);
-    g_error_free(error);
-    status = PC_EXIT_INPUT;
-  } else if (rank == 0) {
-    printf("%s: %d layers, %lld parameters\n", m->name, m->nlayers,
-           (long long)pc_model_params(m));
-  }
-  pc_model_free(m);
-  MPI_Finalize();
-  return status;
+  fprintf(stderr, PC_EXEC_PROG ": unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return PC_EXIT_INPUT;
 }

@@ -1,0 +1,35 @@
+/* exec.h — pipecast-exec's commands and the helpers they share (MPI-aware error reporting). */
+#ifndef PC_EXEC_H
+#define PC_EXEC_H
+
+#include <glib.h>
+#include <mpi.h>
+#include <stdbool.h>
+
+#define PC_EXEC_PROG "pipecast-exec"
+
+/* Each command runs on every rank with the same arguments and returns the process exit
+ * status; the caller finalises MPI. */
+int pc_cmd_train(int argc, char **argv);
+int pc_cmd_profile(int argc, char **argv);
+int pc_cmd_calibrate(int argc, char **argv);
+
+/* This process's rank and the world size. */
+int pc_exec_rank(void);
+int pc_exec_size(void);
+
+/* Prints "pipecast-exec CMD: message" once (on rank 0) and returns status 2. Every rank calls
+ * it with the same error: the arguments are the same everywhere. */
+int pc_exec_input_error(const char *cmd, GError *error);
+
+/* A fatal error on one rank: prints "pipecast-exec: rank R: message" and ends the whole job
+ * (MPI_Abort). */
+G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) void pc_exec_die(const char *fmt, ...);
+
+/* Parses options; on error prints the message once and returns false. */
+bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv);
+
+/* Peak resident memory of this process (VmHWM), in bytes; 0 when unknown. */
+size_t pc_exec_peak_rss(void);
+
+#endif

@@ -1,0 +1,597 @@
+/* train.c — `pipecast-exec train`: pipeline-parallel training on MPI.
+ *
+ * Every rank builds the same model, partition and schedule, then only its own stage's runtime
+ * (common/runtime.h), and runs its stage's op list (common/schedule.h) every iteration: FWD and
+ * BWD through the stage's layers with real kernels, SEND as MPI_Isend from the stage's buffers,
+ * RECV as a wait on an MPI_Irecv posted as early as its buffer is free, OPT as the SGD step.
+ * Ranks are laid out replica-major: rank = replica * P + stage; with --replicas D > 1 each stage
+ * all-reduces its gradients over its D replicas before the step (data parallelism).
+ *
+ * One process (no mpirun) is the one-stage pipeline: the reference run that every pipelined
+ * run with the same microbatching must reproduce bit for bit. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "error.h"
+#include "exec.h"
+#include "model.h"
+#include "partition.h"
+#include "runtime.h"
+#include "schedule.h"
+#include "trace.h"
+#include "weights.h"
+
+typedef struct {
+  char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace;
+  int stages, batch, micro, iters, warmup, replicas, print_every;
+  double lr, momentum, weight_decay, timeout;
+  gint64 seed;
+} train_opts;
+
+/* Everything one rank needs while it runs its op list. */
+typedef struct {
+  const train_opts *o;
+  pc_model *model;
+  pc_partition *part;
+  pc_schedule *sched;
+  pc_runtime *rt;
+  pc_dataset *data;
+  int rank, stage, replica, P, D;
+  size_t mb;                 /* samples per microbatch */
+  int slots;                 /* microbatches in flight at this stage */
+  const pc_stage_ops *ops;   /* this stage's list */
+  MPI_Request *req;          /* per op: its send or receive */
+  int *post_after;           /* per RECV op: index of the op after which it may be posted */
+  MPI_Comm stage_comm;       /* this stage's replicas */
+  pc_span *spans;            /* per op, last iteration */
+  bool reads_data, has_loss;
+} stage_run;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Messages */
+
+static size_t xfer_count(const stage_run *r, int x) {
+  return r->mb * (size_t)r->sched->xfers[x].bytes / sizeof(float);
+}
+
+static float *op_buffer(stage_run *r, const pc_op *op) {
+  int slot = op->mb % r->slots;
+  return op->grad ? pc_runtime_xfer_grad(r->rt, op->xfer, slot)
+                  : pc_runtime_xfer_act(r->rt, op->xfer, slot);
+}
+
+static int peer_rank(const stage_run *r, const pc_op *op) {
+  return r->replica * r->P + op->peer;
+}
+
+static void post_recv(stage_run *r, int i) {
+  const pc_op *op = &r->ops->ops[i];
+  MPI_Irecv(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
+            pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
+}
+
+/* Waits for request i; with --timeout a wait that lasts too long ends the job. */
+static void wait_op(stage_run *r, int i) {
+  if (r->req[i] == MPI_REQUEST_NULL) return;
+  if (r->o->timeout <= 0) {
+    MPI_Wait(&r->req[i], MPI_STATUS_IGNORE);
+    return;
+  }
+  double start = MPI_Wtime();
+  for (int done = 0;;) {
+    MPI_Test(&r->req[i], &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    if (MPI_Wtime() - start > r->o->timeout) {
+      char what[96];
+      pc_op_format(&r->ops->ops[i], what, sizeof what);
+      pc_exec_die("stage %d timed out after %g s waiting at op %d (%s)", r->stage, r->o->timeout,
+                  i, what);
+    }
+  }
+}
+
+/* Sends still reading the buffers of `slot` must finish before a FWD or BWD rewrites them. */
+static void finish_sends(stage_run *r, int upto, int slot) {
+  for (int i = 0; i < upto; i++) {
+    const pc_op *op = &r->ops->ops[i];
+    if (op->kind == PC_OP_SEND && r->req[i] != MPI_REQUEST_NULL && op->mb % r->slots == slot)
+      wait_op(r, i);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* One iteration */
+
+static int64_t sample_index(const stage_run *r, int iter, int mb) {
+  size_t per_replica = r->mb * (size_t)r->sched->nmicro;
+  return (int64_t)iter * (int64_t)(per_replica * (size_t)r->D) +
+         (int64_t)(r->replica * per_replica + (size_t)mb * r->mb);
+}
+
+typedef struct {
+  double loss_sum;
+  size_t correct;
+} iter_stats;
+
+static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter_stats *st) {
+  const pc_stage_ops *so = r->ops;
+  float scale = 1.0f / (float)(r->mb * (size_t)r->sched->nmicro * (size_t)r->D);
+  int next_recv = 0; /* the next RECV op to post, in list order */
+  double t0 = MPI_Wtime();
+  *st = (iter_stats){0};
+  for (int i = 0; i < so->nops; i++) r->req[i] = MPI_REQUEST_NULL;
+  for (int i = -1; i < so->nops; i++) {
+    /* Post the receives whose buffers are free once op i is done, in list order. */
+    while (next_recv < so->nops &&
+           (so->ops[next_recv].kind != PC_OP_RECV || r->post_after[next_recv] <= i)) {
+      if (so->ops[next_recv].kind == PC_OP_RECV) post_recv(r, next_recv);
+      next_recv++;
+    }
+    if (i < 0) continue;
+    const pc_op *op = &so->ops[i];
+    int slot = op->mb >= 0 ? op->mb % r->slots : 0;
+    r->spans[i].start = MPI_Wtime() - t0;
+    switch ((pc_op_kind)op->kind) {
+    case PC_OP_FWD:
+      finish_sends(r, i, slot);
+      if (r->reads_data || r->has_loss) {
+        int64_t first = sample_index(r, iter, op->mb);
+        float *x = pc_runtime_data(r->rt, slot);
+        int32_t *labels = pc_runtime_labels(r->rt, slot);
+        pc_dataset_get(r->data, first, r->mb, x, labels);
+      }
+      pc_runtime_forward(r->rt, slot, true);
+      if (r->has_loss) {
+        double loss = pc_runtime_loss_sum(r->rt, slot);
+        if (!isfinite(loss))
+          pc_exec_die("stage %d: the loss of microbatch %d is %g (iteration %d): training "
+                      "diverged; lower --lr", r->stage, op->mb, loss, iter);
+        st->loss_sum += loss;
+        st->correct += pc_runtime_correct(r->rt, slot);
+      }
+      break;
+    case PC_OP_BWD:
+      finish_sends(r, i, slot);
+      pc_runtime_backward(r->rt, slot, scale);
+      break;
+    case PC_OP_BWD_W:
+      break; /* no split-backward schedule yet: BWD computed the weight gradient */
+    case PC_OP_SEND:
+      MPI_Isend(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
+                pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
+      break;
+    case PC_OP_RECV:
+      wait_op(r, i);
+      break;
+    case PC_OP_OPT:
+      if (r->D > 1) {
+        size_t n;
+        float *g = pc_runtime_grads(r->rt, &n);
+        MPI_Allreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, r->stage_comm);
+      }
+      pc_runtime_step(r->rt, sgd);
+      break;
+    default:
+      PC_ASSERT(!"op kind");
+    }
+    r->spans[i].end = MPI_Wtime() - t0;
+  }
+  for (int i = 0; i < so->nops; i++) wait_op(r, i);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Set-up */
+
+/* RECV op i may be posted once the previous microbatch using its slot has finished BWD. */
+static void plan_receives(stage_run *r) {
+  const pc_stage_ops *so = r->ops;
+  r->post_after = g_new(int, (size_t)so->nops);
+  for (int i = 0; i < so->nops; i++) {
+    const pc_op *op = &so->ops[i];
+    r->post_after[i] = -1;
+    if (op->kind != PC_OP_RECV || op->mb < r->slots) continue;
+    int prev = pc_schedule_find_op(r->sched, r->stage, PC_OP_BWD, op->mb - r->slots, 0, false, -1);
+    PC_ASSERT(prev >= 0 && prev < i);
+    r->post_after[i] = prev;
+  }
+}
+
+static bool check_numbers(const train_opts *o, GError **error) {
+  const struct { const char *flag; int v, min; } ints[] = {
+    {"--batch", o->batch, 1}, {"--microbatches", o->micro, 1}, {"--iters", o->iters, 1},
+    {"--warmup", o->warmup, 0}, {"--replicas", o->replicas, 1}, {"--stages", o->stages, 0},
+    {"--print-every", o->print_every, 1},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(ints); i++) {
+    if (ints[i].v < ints[i].min) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be at least %d, got %d", ints[i].flag,
+                  ints[i].min, ints[i].v);
+      return false;
+    }
+  }
+  if (o->warmup >= o->iters) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--warmup %d leaves no timed iteration of --iters %d", o->warmup, o->iters);
+    return false;
+  }
+  if (!(o->lr > 0 && isfinite(o->lr)) || !(o->momentum >= 0 && o->momentum < 1) ||
+      !(o->weight_decay >= 0 && isfinite(o->weight_decay)) || !(o->timeout >= 0)) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "need --lr > 0, 0 <= --momentum < 1, --weight-decay >= 0, --timeout >= 0");
+    return false;
+  }
+  if (o->batch % o->replicas != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--batch %d is not divisible by --replicas %d", o->batch, o->replicas);
+    return false;
+  }
+  int per = o->batch / o->replicas;
+  if (o->micro > per) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--microbatches %d is more than the %d samples of a replica's minibatch",
+                o->micro, per);
+    return false;
+  }
+  if (per % o->micro != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "the minibatch of %d samples%s is not divisible by --microbatches %d", per,
+                o->replicas > 1 ? " per replica" : "", o->micro);
+    return false;
+  }
+  return true;
+}
+
+/* Output files are checked before any work, so a typo does not cost a run. */
+static bool check_writable(const char *path, const char *flag, GError **error) {
+  if (path == NULL) return true;
+  char *dir = g_path_get_dirname(path);
+  bool ok = g_file_test(dir, G_FILE_TEST_IS_DIR) && access(dir, W_OK) == 0 &&
+            !g_file_test(path, G_FILE_TEST_IS_DIR);
+  if (!ok)
+    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s %s: cannot write there (%s)", flag, path,
+                g_file_test(path, G_FILE_TEST_IS_DIR) ? "it is a directory"
+                                                      : "no such writable directory");
+  g_free(dir);
+  return ok;
+}
+
+/* The model, partition and schedule, identical on every rank; errors are input errors. */
+static bool setup(stage_run *r, const train_opts *o, char *model_path, GError **error) {
+  int size = pc_exec_size();
+  if (!check_numbers(o, error)) return false;
+  if (!check_writable(o->save, "--save", error) || !check_writable(o->times, "--times", error) ||
+      !check_writable(o->trace, "--trace", error))
+    return false;
+  int kind = pc_schedule_kind_from_name(o->schedule ? o->schedule : "gpipe");
+  if (kind < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--schedule '%s': expected gpipe or 1f1b",
+                o->schedule);
+    return false;
+  }
+  pc_partition_by by = PC_PARTITION_BY_FLOPS;
+  if (o->by && strcmp(o->by, "params") == 0) by = PC_PARTITION_BY_PARAMS;
+  else if (o->by && strcmp(o->by, "flops") != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--by '%s': expected flops or params", o->by);
+    return false;
+  }
+  r->D = o->replicas;
+  if (size % r->D != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%d ranks cannot hold %d replicas: the rank count must be stages x replicas",
+                size, r->D);
+    return false;
+  }
+  r->model = pc_model_load(model_path, o->sets, error);
+  if (r->model == NULL) return false;
+  if (pc_model_loss_layer(r->model) < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%s has no loss: its last layer must be softmax_xent to train", model_path);
+    return false;
+  }
+  int want = o->stages ? o->stages : size / r->D;
+  if (o->partition) r->part = pc_partition_parse(r->model, o->partition, o->stages, error);
+  else if (r->model->nsplits > 0 && o->stages == 0 && want == r->model->nsplits + 1)
+    r->part = pc_partition_parse(r->model, "split", 0, error);
+  else r->part = pc_partition_auto(r->model, by, want, error);
+  if (r->part == NULL) return false;
+  r->P = r->part->nstages;
+  if (r->P * r->D != size) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "the partition has %d stages%s, so the job needs %d ranks, but it has %d "
+                "(mpirun -n %d)", r->P, r->D > 1 ? " times the replicas" : "", r->P * r->D, size,
+                r->P * r->D);
+    return false;
+  }
+  GArray *xfers = pc_partition_transfers(r->model, r->part);
+  r->sched = pc_schedule_new(kind, r->P, o->micro, (const pc_xfer *)xfers->data, (int)xfers->len,
+                             error);
+  g_array_unref(xfers);
+  if (r->sched == NULL || !pc_schedule_validate(r->sched, error)) return false;
+  return true;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Weights: one file for the whole model, gathered on rank 0 */
+
+static char *pack_names(pc_runtime *rt, int n, const char **names) {
+  GString *s = g_string_new(NULL);
+  for (int i = 0; i < n; i++) g_string_append_printf(s, "%s\n", names[i]);
+  (void)rt;
+  return g_string_free(s, FALSE);
+}
+
+static bool save_weights(stage_run *r, const char *path, GError **error) {
+  int n = pc_runtime_tensors(r->rt, false, NULL, NULL, NULL);
+  const char **names = g_new(const char *, (size_t)n);
+  float **data = g_new(float *, (size_t)n);
+  size_t *counts = g_new(size_t, (size_t)n), total = 0;
+  pc_runtime_tensors(r->rt, false, names, data, counts);
+  for (int i = 0; i < n; i++) total += counts[i];
+  bool ok = true;
+  if (r->replica == 0 && r->stage > 0) { /* send to rank 0: names, counts, data */
+    char *packed = pack_names(r->rt, n, names);
+    int len = (int)strlen(packed) + 1;
+    MPI_Send(&n, 1, MPI_INT, 0, 100, MPI_COMM_WORLD);
+    MPI_Send(&len, 1, MPI_INT, 0, 101, MPI_COMM_WORLD);
+    MPI_Send(packed, len, MPI_CHAR, 0, 102, MPI_COMM_WORLD);
+    MPI_Send(counts, n * (int)sizeof(size_t), MPI_BYTE, 0, 103, MPI_COMM_WORLD);
+    for (int i = 0; i < n; i++) MPI_Send(data[i], (int)counts[i], MPI_FLOAT, 0, 104, MPI_COMM_WORLD);
+    g_free(packed);
+  } else if (r->rank == 0) {
+    GPtrArray *all_names = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *all_data = g_ptr_array_new_with_free_func(g_free);
+    GArray *all_counts = g_array_new(FALSE, FALSE, sizeof(size_t));
+    for (int i = 0; i < n; i++) {
+      g_ptr_array_add(all_names, g_strdup(names[i]));
+      g_ptr_array_add(all_data, g_memdup2(data[i], counts[i] * sizeof(float)));
+      g_array_append_val(all_counts, counts[i]);
+    }
+    for (int s = 1; s < r->P; s++) {
+      int m, len;
+      MPI_Recv(&m, 1, MPI_INT, s, 100, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Recv(&len, 1, MPI_INT, s, 101, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      char *packed = g_malloc((size_t)len);
+      MPI_Recv(packed, len, MPI_CHAR, s, 102, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      size_t *c = g_new(size_t, (size_t)m);
+      MPI_Recv(c, m * (int)sizeof(size_t), MPI_BYTE, s, 103, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      gchar **lines = g_strsplit(packed, "\n", -1);
+      for (int i = 0; i < m; i++) {
+        float *d = g_new(float, c[i]);
+        MPI_Recv(d, (int)c[i], MPI_FLOAT, s, 104, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        g_ptr_array_add(all_names, g_strdup(lines[i]));
+        g_ptr_array_add(all_data, d);
+        g_array_append_val(all_counts, c[i]);
+      }
+      g_strfreev(lines);
+      g_free(c);
+      g_free(packed);
+    }
+    ok = pc_weights_save(path, r->model->name, (int)all_names->len,
+                         (const char *const *)all_names->pdata, (float *const *)all_data->pdata,
+                         (const size_t *)all_counts->data, NULL, error);
+    g_ptr_array_unref(all_names);
+    g_ptr_array_unref(all_data);
+    g_array_free(all_counts, TRUE);
+  }
+  g_free(names);
+  g_free(data);
+  g_free(counts);
+  return ok;
+}
+
+static bool load_weights(stage_run *r, const char *path, GError **error) {
+  int n = pc_runtime_tensors(r->rt, false, NULL, NULL, NULL);
+  const char **names = g_new(const char *, (size_t)n);
+  float **data = g_new(float *, (size_t)n);
+  size_t *counts = g_new(size_t, (size_t)n);
+  pc_runtime_tensors(r->rt, false, names, data, counts);
+  /* a one-stage run needs exactly the model's tensors; a stage reads its share of the file */
+  bool ok = pc_weights_load(path, r->model->name, n, (const char *const *)names, data, counts,
+                            r->P == 1, NULL, error);
+  g_free(names);
+  g_free(data);
+  g_free(counts);
+  return ok;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The command */
+
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Any rank's input error ends every rank the same way: collective agreement, then exit 2. */
+static bool all_ok(bool ok) {
+  int mine = ok, all = 0;
+  MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  return all;
+}
+
+int pc_cmd_train(int argc, char **argv) {
+  train_opts o = {.batch = 32, .micro = 1, .iters = 10, .warmup = 1, .replicas = 1,
+                  .print_every = 1, .lr = 0.01, .momentum = 0.9, .seed = 1};
+  GOptionEntry entries[] = {
+    {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
+    {"partition", 'p', 0, G_OPTION_ARG_STRING, &o.partition, "Partition spec (see models/README.md)", "SPEC"},
+    {"stages", 's', 0, G_OPTION_ARG_INT, &o.stages, "Stages for automatic partitioning (default: ranks / replicas)", "P"},
+    {"by", 0, 0, G_OPTION_ARG_STRING, &o.by, "Balance stages by flops (default) or params", "WHAT"},
+    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedule, "gpipe (default) or 1f1b", "NAME"},
+    {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size, all replicas together (32)", "B"},
+    {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro, "Microbatches per minibatch of a replica (1)", "M"},
+    {"iters", 'n', 0, G_OPTION_ARG_INT, &o.iters, "Iterations (10)", "N"},
+    {"warmup", 0, 0, G_OPTION_ARG_INT, &o.warmup, "Iterations left out of the timings (1)", "W"},
+    {"replicas", 0, 0, G_OPTION_ARG_INT, &o.replicas, "Data-parallel copies of the pipeline (1)", "D"},
+    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Learning rate (0.01)", "X"},
+    {"momentum", 0, 0, G_OPTION_ARG_DOUBLE, &o.momentum, "SGD momentum (0.9)", "X"},
+    {"weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o.weight_decay, "L2 weight decay (0)", "X"},
+    {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Seed of the weights and synthetic data (1)", "S"},
+    {"data", 0, 0, G_OPTION_ARG_STRING, &o.data, "synthetic (default), cifar10:DIR or mnist:DIR", "SPEC"},
+    {"save", 0, 0, G_OPTION_ARG_FILENAME, &o.save, "Write the trained weights to FILE", "FILE"},
+    {"load", 0, 0, G_OPTION_ARG_FILENAME, &o.load, "Start from the weights in FILE", "FILE"},
+    {"times", 0, 0, G_OPTION_ARG_FILENAME, &o.times, "Write per-iteration seconds as CSV", "FILE"},
+    {"trace", 0, 0, G_OPTION_ARG_FILENAME, &o.trace, "Write the last iteration as a Chrome trace", "FILE"},
+    {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &o.timeout, "End the job when a wait lasts S seconds", "S"},
+    {"print-every", 0, 0, G_OPTION_ARG_INT, &o.print_every, "Print every K-th iteration (1)", "K"},
+    G_OPTION_ENTRY_NULL,
+  };
+  GOptionContext *ctx = g_option_context_new("MODEL - train MODEL with pipeline parallelism");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  stage_run r = {.o = &o, .stage_comm = MPI_COMM_NULL};
+  GError *error = NULL;
+  int status = PC_EXIT_INPUT;
+  double *times = NULL;
+  if (!pc_exec_parse(ctx, "train", &argc, &argv)) goto out;
+  if (argc != 2) {
+    if (pc_exec_rank() == 0)
+      fprintf(stderr, PC_EXEC_PROG " train: expected one MODEL file, got %d arguments\n", argc - 1);
+    goto out;
+  }
+  if (!setup(&r, &o, argv[1], &error)) {
+    status = pc_exec_input_error("train", error);
+    goto out;
+  }
+  r.rank = pc_exec_rank();
+  r.stage = r.rank % r.P;
+  r.replica = r.rank / r.P;
+  r.mb = (size_t)(o.batch / o.replicas / o.micro);
+  r.ops = &r.sched->stages[r.stage];
+  r.slots = MAX(1, r.ops->peak_inflight);
+  MPI_Comm_split(MPI_COMM_WORLD, r.stage, r.replica, &r.stage_comm);
+  r.rt = pc_runtime_new(r.model, r.part, r.stage, r.mb, r.slots, (uint64_t)o.seed, 0, &error);
+  bool ok = r.rt != NULL;
+  r.reads_data = ok && pc_runtime_data(r.rt, 0) != NULL;
+  r.has_loss = ok && pc_runtime_labels(r.rt, 0) != NULL;
+  if (ok && (r.reads_data || r.has_loss)) {
+    r.data = pc_dataset_open(o.data ? o.data : "synthetic", &r.model->input,
+                             r.model->layers[pc_model_loss_layer(r.model)].in[0].d[0],
+                             (uint64_t)o.seed, true, &error);
+    ok = r.data != NULL;
+  }
+  if (ok && o.load) ok = load_weights(&r, o.load, &error);
+  /* Stage 0 (or the failing rank) reports; the others learn of it collectively. */
+  if (!all_ok(ok)) {
+    if (error) {
+      fprintf(stderr, PC_EXEC_PROG " train: %s%s\n", r.P > 1 ? "" : "", error->message);
+      g_clear_error(&error);
+    }
+    goto out;
+  }
+  r.req = g_new(MPI_Request, (size_t)r.ops->nops);
+  r.spans = g_new0(pc_span, (size_t)r.ops->nops);
+  plan_receives(&r);
+  if (r.rank == 0) {
+    char *spec = pc_partition_format(r.model, r.part);
+    printf("pipecast train %s: %d stage%s x %d replica%s, %s, batch %d = %d x %zu, %d iterations\n"
+           "partition: %s\n", r.model->name, r.P, r.P > 1 ? "s" : "", r.D, r.D > 1 ? "s" : "",
+           pc_schedule_kind_name(r.sched->kind), o.batch, o.micro * r.D, r.mb, o.iters, spec);
+    if (r.data) printf("data: %s\n", pc_dataset_describe(r.data));
+    fflush(stdout);
+    g_free(spec);
+  }
+  pc_sgd_config sgd = {(float)o.lr, (float)o.momentum, (float)o.weight_decay};
+  times = g_new0(double, (size_t)o.iters);
+  for (int it = 0; it < o.iters; it++) {
+    iter_stats st;
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = MPI_Wtime();
+    run_iteration(&r, it, &sgd, &st);
+    double dt = MPI_Wtime() - t0, slowest;
+    MPI_Reduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    times[it] = slowest;
+    /* Only the loss stage's ranks contribute: a sum over the world reaches rank 0. */
+    double sums[2] = {st.loss_sum, (double)st.correct}, total[2];
+    MPI_Reduce(sums, total, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (r.rank == 0 && ((it + 1) % o.print_every == 0 || it + 1 == o.iters)) {
+      printf("iter %4d  loss %.4f  accuracy %.4f  time %.4f s\n", it + 1, total[0] / o.batch,
+             total[1] / o.batch, slowest);
+      fflush(stdout);
+    }
+  }
+  status = 0;
+  if (r.rank == 0) {
+    int n = o.iters - o.warmup;
+    double *sorted = g_memdup2(times + o.warmup, (size_t)n * sizeof(double)), sum = 0;
+    qsort(sorted, (size_t)n, sizeof(double), compare_doubles);
+    for (int i = 0; i < n; i++) sum += sorted[i];
+    printf("time per iteration over %d iterations (after %d warm-up): median %.4f s, mean %.4f s, "
+           "min %.4f s; %.1f samples/s\n", n, o.warmup, sorted[n / 2], sum / n, sorted[0],
+           o.batch / sorted[n / 2]);
+    g_free(sorted);
+    if (o.times) {
+      FILE *f = fopen(o.times, "w");
+      if (f == NULL) {
+        fprintf(stderr, PC_EXEC_PROG " train: --times %s: %s\n", o.times, g_strerror(errno));
+        status = 1;
+      } else {
+        fprintf(f, "iteration,seconds,warmup\n");
+        for (int i = 0; i < o.iters; i++) fprintf(f, "%d,%.9f,%d\n", i + 1, times[i], i < o.warmup);
+        if (fclose(f) != 0) status = 1;
+      }
+    }
+  }
+  /* Memory: measured peak and as accounted, per stage, gathered on rank 0. */
+  double mem[2] = {(double)pc_exec_peak_rss(),
+                   (double)(pc_runtime_param_bytes(r.rt) + pc_runtime_activation_bytes(r.rt))};
+  double *all = r.rank == 0 ? g_new(double, 2 * (size_t)pc_exec_size()) : NULL;
+  MPI_Gather(mem, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  if (r.rank == 0) {
+    for (int s = 0; s < r.P; s++)
+      printf("stage %d: peak memory %.1f MiB measured (process), %.1f MiB accounted (runtime)\n", s,
+             all[2 * s] / 1048576.0, all[2 * s + 1] / 1048576.0);
+    g_free(all);
+  }
+  if (o.trace) {
+    /* Each stage of replica 0 sends its spans to rank 0. */
+    if (r.replica == 0 && r.rank != 0)
+      MPI_Send(r.spans, r.ops->nops * 2, MPI_DOUBLE, 0, 200, MPI_COMM_WORLD);
+    if (r.rank == 0) {
+      pc_span **tl = g_new0(pc_span *, (size_t)r.P);
+      tl[0] = r.spans;
+      for (int s = 1; s < r.P; s++) {
+        tl[s] = g_new(pc_span, (size_t)r.sched->stages[s].nops);
+        MPI_Recv(tl[s], r.sched->stages[s].nops * 2, MPI_DOUBLE, s, 200, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
+      }
+      if (!pc_trace_write(o.trace, "pipecast-exec (measured)", r.sched,
+                          (const pc_span *const *)tl, &error)) {
+        fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+        g_clear_error(&error);
+        status = 1;
+      }
+      for (int s = 1; s < r.P; s++) g_free(tl[s]);
+      g_free(tl);
+    }
+  }
+  if (o.save && !save_weights(&r, o.save, &error)) {
+    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+    g_clear_error(&error);
+    status = 1;
+  }
+  {
+    int worst = status, any;
+    MPI_Allreduce(&worst, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    status = any;
+  }
+out:
+  if (r.stage_comm != MPI_COMM_NULL) MPI_Comm_free(&r.stage_comm);
+  g_free(times);
+  g_free(r.req);
+  g_free(r.spans);
+  g_free(r.post_after);
+  pc_dataset_free(r.data);
+  pc_runtime_free(r.rt);
+  pc_schedule_free(r.sched);
+  pc_partition_free(r.part);
+  pc_model_free(r.model);
+  g_option_context_free(ctx);
+  g_free(o.sets); g_free(o.partition); g_free(o.by); g_free(o.schedule); g_free(o.data);
+  g_free(o.save); g_free(o.load); g_free(o.times); g_free(o.trace);
+  return status;
+}
