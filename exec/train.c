@@ -125,14 +125,13 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
   double t0 = MPI_Wtime();
   *st = (iter_stats){0};
   for (int i = 0; i < so->nops; i++) r->req[i] = MPI_REQUEST_NULL;
-  for (int i = -1; i < so->nops; i++) {
-    /* Post the receives whose buffers are free once op i is done, in list order. */
+  for (int i = 0; i < so->nops; i++) {
+    /* Ops 0..i-1 are done: post, in list order, the receives whose buffers are free now. */
     while (next_recv < so->nops &&
-           (so->ops[next_recv].kind != PC_OP_RECV || r->post_after[next_recv] <= i)) {
+           (so->ops[next_recv].kind != PC_OP_RECV || r->post_after[next_recv] < i)) {
       if (so->ops[next_recv].kind == PC_OP_RECV) post_recv(r, next_recv);
       next_recv++;
     }
-    if (i < 0) continue;
     const pc_op *op = &so->ops[i];
     int slot = op->mb >= 0 ? op->mb % r->slots : 0;
     r->spans[i].start = MPI_Wtime() - t0;

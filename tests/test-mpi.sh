@@ -1,0 +1,79 @@
+#!/bin/sh
+# test-mpi.sh — the executor's exactness under MPI: after N iterations the weights of a pipelined
+# run (2 ranks, and 4 ranks oversubscribed; gpipe and 1f1b; cuts inside residual blocks; batch
+# norm) are bit-identical to the one-process run with the same microbatching. Also: the job's
+# errors (rank count, bad partition, microbatches) are printed once with exit status 2.
+# TAP on stdout. Needs PC_EXEC and PC_MODELS_DIR.
+set -u
+x=${PC_EXEC:?PC_EXEC is not set}
+models=${PC_MODELS_DIR:?PC_MODELS_DIR is not set}
+export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/log" | tail -15; }
+
+# same MODEL ARGS -- NAME RANKS PARTITION SCHEDULE: one-process reference vs a pipelined run.
+same() {
+  model=$1 args=$2 name=$3 ranks=$4 part=$5 sched=$6
+  ref="$tmp/$name.ref.pcw"
+  if [ ! -f "$ref" ]; then
+    # shellcheck disable=SC2086
+    "$x" train "$models/$model" $args --save "$ref" >"$tmp/log" 2>&1 </dev/null || { not_ok "$name: one-process run"; return; }
+  fi
+  out="$tmp/$name.$ranks.$sched.pcw"
+  # shellcheck disable=SC2086
+  if mpirun -n "$ranks" "$x" train "$models/$model" $args -p "$part" --schedule "$sched" --timeout 60 \
+       --save "$out" >"$tmp/log" 2>&1 </dev/null && cmp -s "$ref" "$out"; then
+    ok "$name: $ranks stages ($part), $sched: weights bit-identical to one process"
+  else
+    not_ok "$name: $ranks stages ($part), $sched: weights bit-identical to one process"
+  fi
+}
+
+mlp="--batch 32 --microbatches 4 --iters 3 --lr 0.05"
+same tiny-mlp.model "$mlp" mlp 2 "fc1..relu2 | fc3.." gpipe
+same tiny-mlp.model "$mlp" mlp 2 "fc1..relu2 | fc3.." 1f1b
+same tiny-mlp.model "$mlp" mlp 4 "2,2,2,2" gpipe
+same tiny-mlp.model "$mlp" mlp 4 "1,3,3,1" 1f1b
+res="--batch 16 --microbatches 4 --iters 3"
+# cut inside block1: the skip tensor crosses; with 3+ stages it skips a stage
+same tiny-resnet.model "$res" resnet 2 "..block1.conv1 | block1.bn1.." gpipe
+same tiny-resnet.model "$res" resnet 2 "..block1.relu1 | block1.conv2.." 1f1b
+same tiny-resnet.model "$res" resnet 4 "..block1.conv1 | block1.bn1..block1.bn2 | block1.downsample..block2.conv2 | block2.bn2.." gpipe
+same tiny-resnet.model "$res" resnet 4 "..block1.conv1 | block1.bn1..block1.bn2 | block1.downsample..block2.conv2 | block2.bn2.." 1f1b
+cnn="--batch 24 --microbatches 3 --iters 3"
+same tiny-cnn.model "$cnn" cnn 2 "..relu1 | pool1.." gpipe
+same tiny-cnn.model "$cnn" cnn 4 "2,3,4,3" 1f1b
+
+# A different microbatching is a different computation: with batch norm it must differ.
+"$x" train "$models/tiny-cnn.model" --batch 24 --microbatches 1 --iters 3 --save "$tmp/m1.pcw" >"$tmp/log" 2>&1
+if ! cmp -s "$tmp/m1.pcw" "$tmp/cnn.ref.pcw"; then ok "batch norm: other microbatching, other weights"
+else not_ok "batch norm: other microbatching, other weights"; fi
+
+# Errors: exit status 2, the message once.
+expect_input_error() {
+  what=$1 frag=$2
+  shift 2
+  "$@" >"$tmp/log" 2>&1 </dev/null
+  st=$?
+  count=$(grep -cF -- "$frag" "$tmp/log")
+  if [ "$st" -eq 2 ] && [ "$count" -eq 1 ]; then ok "$what"
+  else echo "# exit $st, '$frag' seen $count times"; not_ok "$what"; fi
+}
+expect_input_error "rank count not matching the stages" "so the job needs 4 ranks, but it has 2" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p 2,2,2,2
+expect_input_error "partition error" "no layer or scope is called 'fc9'" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p "fc1..fc2 | fc9.."
+expect_input_error "microbatches not dividing the batch" "not divisible by --microbatches 5" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 32 --microbatches 5
+expect_input_error "unwritable --save" "--save /nonexistent/w.pcw: cannot write there" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" --save /nonexistent/w.pcw
+expect_input_error "weights of another model" "holds weights of the model 'tiny-mlp', not 'tiny-cnn'" \
+  "$x" train "$models/tiny-cnn.model" --load "$tmp/mlp.ref.pcw"
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
