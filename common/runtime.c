@@ -331,6 +331,11 @@ void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
 }
 
 void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {
+  pc_runtime_backward_begin(rt, slot, scale);
+  for (int i = rt->last; i-- > rt->first;) pc_runtime_backward_layer(rt, i, slot);
+}
+
+void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale) {
   rt->scale = scale;
   memset(rt->dacts, 0, rt->ndacts * sizeof(float));
   /* Gradients this stage sends back are sums too: they start from zero. */
@@ -349,18 +354,19 @@ void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {
     size_t n = rt->mb * (size_t)xf->bytes / sizeof(float);
     for (size_t i = 0; i < n; i++) d[i] += g[i];
   }
-  for (int i = rt->last; i-- > rt->first;) pc_runtime_backward_layer(rt, i, slot);
+}
+
+void pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd) {
+  const layer_mem *lm = &rt->L[layer - rt->first];
+  size_t n = lm->nw + lm->nb;
+  if (n == 0) return;
+  pc_sgd_step(rt->params + lm->w, rt->momentum + lm->w, rt->grads + lm->w, n, sgd->lr,
+              sgd->momentum, sgd->weight_decay);
+  memset(rt->grads + lm->w, 0, n * sizeof(float));
 }
 
 void pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd) {
-  for (int i = 0; i < rt->last - rt->first; i++) {
-    const layer_mem *lm = &rt->L[i];
-    size_t n = lm->nw + lm->nb;
-    if (n == 0) continue;
-    pc_sgd_step(rt->params + lm->w, rt->momentum + lm->w, rt->grads + lm->w, n, sgd->lr,
-                sgd->momentum, sgd->weight_decay);
-  }
-  memset(rt->grads, 0, rt->nparams * sizeof(float));
+  for (int i = rt->first; i < rt->last; i++) pc_runtime_step_layer(rt, i, sgd);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -93,8 +93,12 @@ float *pc_runtime_grads(pc_runtime *rt, size_t *count);
 /* The layer output of the last forward in slot (for tests and profiles). */
 const float *pc_runtime_layer_output(const pc_runtime *rt, int layer, int slot);
 
-/* Forward or backward of one layer alone, for profiling: the same kernels as a whole pass. */
+/* The pieces of a pass, for profiling: pc_runtime_forward is forward_layer over the stage's
+ * layers in order; pc_runtime_backward is backward_begin (gradients zeroed, gradients from later
+ * stages added) then backward_layer in reverse order; pc_runtime_step is step_layer in order. */
 void pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train);
+void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale);
 void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot);
+void pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd);
 
 #endif

@@ -1,6 +1,6 @@
 /* main.c — pipecast-exec: the MPI executor. One rank per pipeline stage (times the replicas of
  * data parallelism); without mpirun it runs as one process (MPI singleton start).
- * Commands: train (and, with the profiling work, profile and calibrate). */
+ * Commands: train, profile, calibrate. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +15,8 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  train       train MODEL, pipelined over the MPI ranks (one process without mpirun)\n"
+          "  profile     per-layer forward/backward seconds at several microbatch sizes (TSV)\n"
+          "  calibrate   MPI ping-pong as a piecewise alpha-beta table; sgemm rates (TSV)\n"
           "\n"
           "'" PC_EXEC_PROG " COMMAND --help' shows a command's options.\n");
 }
@@ -24,6 +26,8 @@ static const struct {
   int (*run)(int argc, char **argv);
 } commands[] = {
   {"train", pc_cmd_train},
+  {"profile", pc_cmd_profile},
+  {"calibrate", pc_cmd_calibrate},
 };
 
 int pc_exec_rank(void) {

@@ -1,0 +1,250 @@
+/* calibrate.c — `pipecast-exec calibrate`: the network and compute rates pipecast-sim needs.
+ *
+ * Network: an MPI ping-pong between ranks 2i and 2i+1 (all pairs at once, so a busy machine is
+ * measured) over message sizes from 0 bytes to --max-bytes; the one-way time of each size is half
+ * the median round trip, and consecutive sizes give a piecewise alpha-beta table:
+ * time(B) = latency + B * seconds_per_byte for the segment holding B. It also measures the CPU
+ * time a rank spends posting a non-blocking send and completing a receive (the per-message
+ * overheads). Compute: with --gemm FILE and a MODEL, the single-thread sgemm rate at the GEMM
+ * shapes of the model's fc and conv layers for the given microbatch sizes. */
+#include <cblas.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "exec.h"
+#include "kernels.h"
+#include "model.h"
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* One-way seconds of a message of `bytes` between this rank and `peer` (median of reps). */
+static double pingpong(char *buf, size_t bytes, int peer, bool first, int reps) {
+  double *t = g_new(double, (size_t)reps);
+  for (int r = -2; r < reps; r++) {
+    double t0 = MPI_Wtime();
+    if (first) {
+      MPI_Send(buf, (int)bytes, MPI_BYTE, peer, 1, MPI_COMM_WORLD);
+      MPI_Recv(buf, (int)bytes, MPI_BYTE, peer, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    } else {
+      MPI_Recv(buf, (int)bytes, MPI_BYTE, peer, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Send(buf, (int)bytes, MPI_BYTE, peer, 1, MPI_COMM_WORLD);
+    }
+    if (r >= 0) t[r] = (MPI_Wtime() - t0) / 2;
+  }
+  double m = median(t, reps);
+  g_free(t);
+  return m;
+}
+
+/* Seconds of one sgemm (M,N,K), median of reps. */
+static double gemm_seconds(int M, int N, int K, int reps) {
+  float *a = g_new0(float, (size_t)M * K), *b = g_new0(float, (size_t)K * N),
+        *c = g_new0(float, (size_t)M * N);
+  for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
+  for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
+  double *t = g_new(double, (size_t)reps);
+  for (int r = -1; r < reps; r++) {
+    double t0 = MPI_Wtime();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+    if (r >= 0) t[r] = MPI_Wtime() - t0;
+  }
+  double m = median(t, reps);
+  g_free(t);
+  g_free(a);
+  g_free(b);
+  g_free(c);
+  return m;
+}
+
+static FILE *open_out(const char *path, const char *flag) {
+  if (path == NULL) return stdout;
+  FILE *f = fopen(path, "w");
+  if (f == NULL) fprintf(stderr, PC_EXEC_PROG " calibrate: %s %s: %s\n", flag, path, g_strerror(errno));
+  return f;
+}
+
+int pc_cmd_calibrate(int argc, char **argv) {
+  char *out = NULL, *gemm = NULL, *sets = NULL, *sizes_text = NULL;
+  gint64 max_bytes = 64 << 20;
+  int reps = 20;
+  GOptionEntry entries[] = {
+    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the net table here (default: stdout)", "FILE"},
+    {"max-bytes", 0, 0, G_OPTION_ARG_INT64, &max_bytes, "Largest message (64 MiB)", "B"},
+    {"reps", 'r', 0, G_OPTION_ARG_INT, &reps, "Round trips per size (20)", "R"},
+    {"gemm", 0, 0, G_OPTION_ARG_FILENAME, &gemm, "Also write the sgemm rates of MODEL's shapes to FILE", "FILE"},
+    {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
+    {"microbatch-sizes", 0, 0, G_OPTION_ARG_STRING, &sizes_text, "For --gemm (1,2,4,8,16,32)", "LIST"},
+    G_OPTION_ENTRY_NULL,
+  };
+  GOptionContext *ctx = g_option_context_new("[MODEL] - network and GEMM rates for pipecast-sim");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int status = PC_EXIT_INPUT;
+  GError *error = NULL;
+  pc_model *m = NULL;
+  int rank = pc_exec_rank(), size = pc_exec_size();
+  if (!pc_exec_parse(ctx, "calibrate", &argc, &argv)) goto done;
+  if (size < 2 || reps < 1 || max_bytes < 1 || max_bytes > (1 << 30) || argc > 2 ||
+      (gemm && argc != 2)) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "%s",
+                size < 2 ? "needs at least 2 ranks for the ping-pong (mpirun -n 2)"
+                : argc > 2 ? "expected at most one MODEL"
+                : gemm && argc != 2 ? "--gemm needs a MODEL whose GEMM shapes to measure"
+                                    : "--reps and --max-bytes must be positive (at most 1 GiB)");
+    status = pc_exec_input_error("calibrate", error);
+    goto done;
+  }
+  if (argc == 2 && (m = pc_model_load(argv[1], sets, &error)) == NULL) {
+    status = pc_exec_input_error("calibrate", error);
+    goto done;
+  }
+  /* Network. */
+  GArray *bytes = g_array_new(FALSE, FALSE, sizeof(size_t));
+  for (size_t b = 0; b <= (size_t)max_bytes; b = b ? b * 4 : 4) g_array_append_val(bytes, b);
+  char *buf = g_malloc0((size_t)max_bytes);
+  int peer = rank ^ 1;
+  bool active = peer < size;
+  double *oneway = g_new0(double, bytes->len);
+  for (guint i = 0; i < bytes->len; i++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    size_t b = g_array_index(bytes, size_t, i);
+    int r = b >= (1 << 20) ? MAX(3, reps / 4) : reps;
+    if (active) oneway[i] = pingpong(buf, b, peer, rank % 2 == 0, r);
+  }
+  /* Overheads: posting an Isend, and completing an Irecv whose message is already there. */
+  double send_ov = 0, recv_ov = 0;
+  if (active) {
+    double ts[64], tr[64];
+    for (int r = 0; r < 64; r++) {
+      MPI_Request q;
+      MPI_Barrier(MPI_COMM_WORLD);
+      if (rank % 2 == 0) {
+        double t0 = MPI_Wtime();
+        MPI_Isend(buf, 8, MPI_BYTE, peer, 2, MPI_COMM_WORLD, &q);
+        ts[r] = MPI_Wtime() - t0;
+        MPI_Wait(&q, MPI_STATUS_IGNORE);
+        MPI_Recv(buf, 8, MPI_BYTE, peer, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      } else {
+        MPI_Recv(buf, 8, MPI_BYTE, peer, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Send(buf, 8, MPI_BYTE, peer, 3, MPI_COMM_WORLD);
+      }
+      tr[r] = 0;
+    }
+    for (int r = 0; r < 64; r++) {
+      MPI_Request q;
+      if (rank % 2 == 1) MPI_Send(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD);
+      MPI_Barrier(MPI_COMM_WORLD);
+      if (rank % 2 == 0) {
+        double t0 = MPI_Wtime();
+        MPI_Irecv(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD, &q);
+        MPI_Wait(&q, MPI_STATUS_IGNORE);
+        tr[r] = MPI_Wtime() - t0;
+      }
+    }
+    send_ov = median(ts, 64);
+    recv_ov = median(tr, 64);
+  } else {
+    for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
+    for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
+  }
+  if (rank == 0) {
+    FILE *f = open_out(out, "--out");
+    if (f) {
+      fprintf(f, "# pipecast net v1\n# ranks %d (pairs measured at once)\n"
+                 "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
+                 "link\tbytes\tlatency_s\tseconds_per_byte\n", size, send_ov, recv_ov);
+      for (guint i = 0; i < bytes->len; i++) {
+        size_t b0 = g_array_index(bytes, size_t, i);
+        guint j = i + 1 < bytes->len ? i + 1 : i; /* last segment continues the previous slope */
+        guint k = j == i ? i - 1 : i;
+        double x0 = (double)g_array_index(bytes, size_t, k), x1 = (double)g_array_index(bytes, size_t, j);
+        double slope = (oneway[j] - oneway[k]) / (x1 - x0);
+        if (slope < 0) slope = 0;
+        double lat = oneway[i] - slope * (double)b0;
+        if (lat < 0) lat = 0;
+        fprintf(f, "intra\t%zu\t%.9e\t%.9e\n", b0, lat, slope);
+      }
+      status = (f == stdout || fclose(f) == 0) ? 0 : 1;
+      fprintf(stderr, "calibrate: one-way %.2f us at 0 B, %.2f GB/s at %zu B\n", oneway[0] * 1e6,
+              (double)g_array_index(bytes, size_t, bytes->len - 1) / oneway[bytes->len - 1] / 1e9,
+              g_array_index(bytes, size_t, bytes->len - 1));
+    } else {
+      status = 1;
+    }
+  } else {
+    status = 0;
+  }
+  g_free(oneway);
+  g_free(buf);
+  g_array_unref(bytes);
+  /* GEMM rates of the model's shapes, measured by every rank at once, written by rank 0. */
+  if (m && gemm) {
+    GArray *shapes = g_array_new(FALSE, FALSE, sizeof(int) * 3);
+    gchar **items = g_strsplit(sizes_text ? sizes_text : "1,2,4,8,16,32", ",", -1);
+    for (gchar **it = items; *it; it++) {
+      int mb = atoi(*it);
+      if (mb < 1) continue;
+      for (int l = 0; l < m->nlayers; l++) {
+        const pc_layer *ly = &m->layers[l];
+        int s[3];
+        if (ly->kind == PC_LAYER_KIND_FC) {
+          s[0] = mb; s[1] = (int)ly->out.d[0]; s[2] = (int)pc_shape_numel(&ly->in[0]);
+        } else if (ly->kind == PC_LAYER_KIND_CONV) {
+          const pc_conv_attrs *a = ly->attrs;
+          s[0] = (int)a->out; s[1] = mb * (int)(ly->out.d[1] * ly->out.d[2]);
+          s[2] = (int)(ly->in[0].d[0] * a->k * a->k);
+        } else continue;
+        bool seen = false;
+        for (guint j = 0; j < shapes->len && !seen; j++)
+          seen = memcmp(&g_array_index(shapes, int, 3 * j), s, sizeof s) == 0;
+        if (!seen) g_array_append_vals(shapes, s, 1);
+      }
+    }
+    g_strfreev(items);
+    double *rate = g_new(double, shapes->len);
+    for (guint j = 0; j < shapes->len; j++) {
+      const int *s = (const int *)shapes->data + 3 * j;
+      MPI_Barrier(MPI_COMM_WORLD);
+      rate[j] = 2.0 * s[0] * s[1] * s[2] / gemm_seconds(s[0], s[1], s[2], 5) / 1e9;
+    }
+    double *all = rank == 0 ? g_new(double, (size_t)size * shapes->len) : NULL;
+    MPI_Gather(rate, (int)shapes->len, MPI_DOUBLE, all, (int)shapes->len, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+      FILE *f = open_out(gemm, "--gemm");
+      if (f) {
+        fprintf(f, "# pipecast gemm v1\n# model %s\n# ranks %d (all busy)\nm\tn\tk\tgflops\n",
+                m->name, size);
+        for (guint j = 0; j < shapes->len; j++) {
+          double v[size];
+          for (int r = 0; r < size; r++) v[r] = all[(size_t)r * shapes->len + j];
+          const int *s = (const int *)shapes->data + 3 * j;
+          fprintf(f, "%d\t%d\t%d\t%.3f\n", s[0], s[1], s[2], median(v, size));
+        }
+        if (fclose(f) != 0) status = 1;
+      } else {
+        status = 1;
+      }
+    }
+    g_free(all);
+    g_free(rate);
+    g_array_unref(shapes);
+  }
+done:
+  pc_model_free(m);
+  g_option_context_free(ctx);
+  g_free(out);
+  g_free(gemm);
+  g_free(sets);
+  g_free(sizes_text);
+  return status;
+}

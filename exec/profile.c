@@ -1,0 +1,183 @@
+/* profile.c — `pipecast-exec profile`: per-layer forward, backward and optimizer seconds at
+ * several microbatch sizes, written as the TSV profile that pipecast-sim reads.
+ *
+ * Run it with as many ranks as the pipeline will have (mpirun -n P): every rank times the whole
+ * model at the same time, so the contention of a fully busy machine (shared caches, memory
+ * bandwidth) is inside the numbers; rank 0 writes, for each layer, the median over ranks of each
+ * rank's median over repetitions. Each repetition runs the layers in the order a training pass
+ * does, with the same kernels (common/runtime.h), timing each layer alone. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+#include "error.h"
+#include "exec.h"
+#include "model.h"
+#include "partition.h"
+#include "runtime.h"
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* "1,2,4" into a sorted array of distinct positive sizes. */
+static int *parse_sizes(const char *text, int *count, GError **error) {
+  gchar **items = g_strsplit(text, ",", -1);
+  int n = (int)g_strv_length(items);
+  int *v = g_new(int, (size_t)MAX(n, 1));
+  bool ok = n > 0;
+  for (int i = 0; ok && i < n; i++) {
+    char *end;
+    errno = 0;
+    long x = strtol(g_strstrip(items[i]), &end, 10);
+    ok = *items[i] && *end == '\0' && errno == 0 && x >= 1 && x <= 1 << 20;
+    v[i] = (int)x;
+    for (int j = 0; ok && j < i; j++) ok = v[j] < v[i];
+  }
+  g_strfreev(items);
+  if (!ok) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--microbatch-sizes '%s': expected increasing positive integers like 1,2,4,8",
+                text);
+    g_free(v);
+    return NULL;
+  }
+  *count = n;
+  return v;
+}
+
+int pc_cmd_profile(int argc, char **argv) {
+  char *sets = NULL, *sizes_text = NULL, *out = NULL;
+  int reps = 5;
+  GOptionEntry entries[] = {
+    {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
+    {"microbatch-sizes", 0, 0, G_OPTION_ARG_STRING, &sizes_text,
+     "Microbatch sizes to measure (1,2,4,8,16,32)", "LIST"},
+    {"reps", 'r', 0, G_OPTION_ARG_INT, &reps, "Timed repetitions per size (5)", "R"},
+    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the profile here (default: stdout)", "FILE"},
+    G_OPTION_ENTRY_NULL,
+  };
+  GOptionContext *ctx = g_option_context_new("MODEL - per-layer costs for the simulator");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int status = PC_EXIT_INPUT, nsizes = 0, *sizes = NULL;
+  GError *error = NULL;
+  pc_model *m = NULL;
+  pc_partition *whole = NULL;
+  FILE *f = NULL;
+  if (!pc_exec_parse(ctx, "profile", &argc, &argv)) goto done;
+  if (argc != 2) {
+    if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " profile: expected one MODEL file\n");
+    goto done;
+  }
+  if (reps < 1) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--reps must be at least 1, got %d", reps);
+    status = pc_exec_input_error("profile", error);
+    goto done;
+  }
+  sizes = parse_sizes(sizes_text ? sizes_text : "1,2,4,8,16,32", &nsizes, &error);
+  if (sizes == NULL || (m = pc_model_load(argv[1], sets, &error)) == NULL ||
+      (whole = pc_partition_from_counts(m, &m->nlayers, 1, &error)) == NULL) {
+    status = pc_exec_input_error("profile", error);
+    goto done;
+  }
+  int rank = pc_exec_rank(), size = pc_exec_size();
+  if (rank == 0 && out && (f = fopen(out, "w")) == NULL) {
+    fprintf(stderr, PC_EXEC_PROG " profile: --out %s: %s\n", out, g_strerror(errno));
+  }
+  int opened = rank != 0 || out == NULL || f != NULL;
+  MPI_Bcast(&opened, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (!opened) goto done;
+  if (f == NULL) f = stdout;
+  int L = m->nlayers, loss = pc_model_loss_layer(m);
+  /* times[(size, layer, what)] medians of this rank; what: 0 fwd, 1 bwd, 2 opt */
+  double *mine = g_new0(double, (size_t)nsizes * (size_t)L * 3);
+  double *samples = g_new(double, (size_t)reps * (size_t)L * 3);
+  pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as initialised */
+  for (int si = 0; si < nsizes; si++) {
+    size_t mb = (size_t)sizes[si];
+    pc_runtime *rt = pc_runtime_new(m, whole, 0, mb, 1, 1, 0, &error);
+    PC_ASSERT(rt != NULL);
+    pc_dataset *ds = NULL;
+    if (loss >= 0) {
+      ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 1, true, &error);
+      PC_ASSERT(ds != NULL);
+      pc_dataset_get(ds, 0, mb, pc_runtime_data(rt, 0), pc_runtime_labels(rt, 0));
+    }
+    for (int rep = -1; rep < reps; rep++) { /* rep -1 warms caches and pages up */
+      MPI_Barrier(MPI_COMM_WORLD);
+      for (int l = 0; l < L; l++) {
+        double t = MPI_Wtime();
+        pc_runtime_forward_layer(rt, l, 0, true);
+        if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 0] = MPI_Wtime() - t;
+      }
+      pc_runtime_backward_begin(rt, 0, 1.0f / (float)mb);
+      for (int l = L; l-- > 0;) {
+        double t = MPI_Wtime();
+        pc_runtime_backward_layer(rt, l, 0);
+        if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 1] = MPI_Wtime() - t;
+      }
+      for (int l = 0; l < L; l++) {
+        double t = MPI_Wtime();
+        pc_runtime_step_layer(rt, l, &sgd);
+        if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 2] = MPI_Wtime() - t;
+      }
+    }
+    for (int l = 0; l < L; l++)
+      for (int w = 0; w < 3; w++) {
+        double v[reps];
+        for (int rep = 0; rep < reps; rep++) v[rep] = samples[(size_t)(rep * L + l) * 3 + w];
+        mine[((size_t)si * L + l) * 3 + w] = median(v, reps);
+      }
+    pc_dataset_free(ds);
+    pc_runtime_free(rt);
+  }
+  size_t count = (size_t)nsizes * (size_t)L * 3;
+  double *all = rank == 0 ? g_new(double, count * (size_t)size) : NULL;
+  MPI_Gather(mine, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  if (rank == 0) {
+    fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
+               "# reps %d\n# overhead_s 0\n", m->name, size, reps);
+    for (int i = 0; i < m->nparams; i++)
+      fprintf(f, "# param %s=%s\n", m->params[i].name, m->params[i].value);
+    fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
+    for (int l = 0; l < L; l++) {
+      for (int si = 0; si < nsizes; si++) {
+        double v[3];
+        for (int w = 0; w < 3; w++) {
+          double across[size];
+          for (int r = 0; r < size; r++) across[r] = all[(size_t)r * count + ((size_t)si * L + l) * 3 + w];
+          v[w] = median(across, size);
+        }
+        fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", m->layers[l].name,
+                pc_layer_ops_of(m->layers[l].kind)->name, sizes[si], v[0], v[1], v[2]);
+      }
+    }
+  }
+  status = 0;
+  if (rank == 0 && f != stdout && fclose(f) != 0) {
+    fprintf(stderr, PC_EXEC_PROG " profile: --out %s: %s\n", out, g_strerror(errno));
+    status = 1;
+  }
+  f = NULL;
+  g_free(all);
+  g_free(mine);
+  g_free(samples);
+done:
+  if (f && f != stdout) fclose(f);
+  g_free(sizes);
+  pc_partition_free(whole);
+  pc_model_free(m);
+  g_option_context_free(ctx);
+  g_free(sets);
+  g_free(sizes_text);
+  g_free(out);
+  return status;
+}
