@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "data.h"
 #include "error.h"
 #include "exec.h"
@@ -28,7 +29,8 @@
 
 typedef struct {
   char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace;
-  int stages, batch, micro, iters, warmup, replicas, print_every;
+  char *checkpoint, *resume;
+  int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every;
   double lr, momentum, weight_decay, timeout;
   gint64 seed;
 } train_opts;
@@ -204,7 +206,7 @@ static bool check_numbers(const train_opts *o, GError **error) {
   const struct { const char *flag; int v, min; } ints[] = {
     {"--batch", o->batch, 1}, {"--microbatches", o->micro, 1}, {"--iters", o->iters, 1},
     {"--warmup", o->warmup, 0}, {"--replicas", o->replicas, 1}, {"--stages", o->stages, 0},
-    {"--print-every", o->print_every, 1},
+    {"--print-every", o->print_every, 1}, {"--checkpoint-every", o->checkpoint_every, 0},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(ints); i++) {
     if (ints[i].v < ints[i].min) {
@@ -406,11 +408,16 @@ static int compare_doubles(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Any rank's input error ends every rank the same way: collective agreement, then exit 2. */
-static bool all_ok(bool ok) {
-  int mine = ok, all = 0;
-  MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  return all;
+/* Any rank's input error ends every rank the same way: collective agreement, then exit 2. The
+ * lowest failing rank prints its message; the others (often failing the same way) stay quiet. */
+static bool all_ok(bool ok, GError **error) {
+  int mine = ok ? pc_exec_size() : pc_exec_rank(), first = 0;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first == pc_exec_size()) return true;
+  if (first == pc_exec_rank() && error && *error)
+    fprintf(stderr, PC_EXEC_PROG " train: %s\n", (*error)->message);
+  g_clear_error(error);
+  return false;
 }
 
 int pc_cmd_train(int argc, char **argv) {
@@ -438,6 +445,9 @@ int pc_cmd_train(int argc, char **argv) {
     {"trace", 0, 0, G_OPTION_ARG_FILENAME, &o.trace, "Write the last iteration as a Chrome trace", "FILE"},
     {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &o.timeout, "End the job when a wait lasts S seconds", "S"},
     {"print-every", 0, 0, G_OPTION_ARG_INT, &o.print_every, "Print every K-th iteration (1)", "K"},
+    {"checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &o.checkpoint, "Checkpoint into DIR (at the end, and every --checkpoint-every)", "DIR"},
+    {"checkpoint-every", 0, 0, G_OPTION_ARG_INT, &o.checkpoint_every, "Checkpoint every K iterations", "K"},
+    {"resume", 0, 0, G_OPTION_ARG_FILENAME, &o.resume, "Continue from the checkpoint in DIR", "DIR"},
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new("MODEL - train MODEL with pipeline parallelism");
@@ -474,29 +484,42 @@ int pc_cmd_train(int argc, char **argv) {
     ok = r.data != NULL;
   }
   if (ok && o.load) ok = load_weights(&r, o.load, &error);
-  /* Stage 0 (or the failing rank) reports; the others learn of it collectively. */
-  if (!all_ok(ok)) {
-    if (error) {
-      fprintf(stderr, PC_EXEC_PROG " train: %s%s\n", r.P > 1 ? "" : "", error->message);
-      g_clear_error(&error);
+  char *spec = r.model ? pc_partition_format(r.model, r.part) : NULL;
+  char *config = g_strdup_printf("partition=%s batch=%d microbatches=%d replicas=%d seed=%lld "
+                                 "data=%s set=%s", spec, o.batch, o.micro, o.replicas,
+                                 (long long)o.seed, o.data ? o.data : "synthetic",
+                                 o.sets ? o.sets : "");
+  int start = 0;
+  if (ok && o.resume) {
+    ok = pc_checkpoint_load(o.resume, r.model->name, r.P, config, r.rt, r.stage, &start, &error);
+    if (ok && start >= o.iters) {
+      g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+                  "--resume %s: the checkpoint is at iteration %d, --iters is %d: nothing to do",
+                  o.resume, start, o.iters);
+      ok = false;
     }
+  }
+  /* Stage 0 (or the failing rank) reports; the others learn of it collectively. */
+  if (!all_ok(ok, &error)) {
+    g_free(spec);
+    g_free(config);
     goto out;
   }
   r.req = g_new(MPI_Request, (size_t)r.ops->nops);
   r.spans = g_new0(pc_span, (size_t)r.ops->nops);
   plan_receives(&r);
   if (r.rank == 0) {
-    char *spec = pc_partition_format(r.model, r.part);
     printf("pipecast train %s: %d stage%s x %d replica%s, %s, batch %d = %d x %zu, %d iterations\n"
            "partition: %s\n", r.model->name, r.P, r.P > 1 ? "s" : "", r.D, r.D > 1 ? "s" : "",
            pc_schedule_kind_name(r.sched->kind), o.batch, o.micro * r.D, r.mb, o.iters, spec);
     if (r.data) printf("data: %s\n", pc_dataset_describe(r.data));
+    if (start) printf("resumed from %s at iteration %d\n", o.resume, start);
     fflush(stdout);
-    g_free(spec);
   }
+  g_free(spec);
   pc_sgd_config sgd = {(float)o.lr, (float)o.momentum, (float)o.weight_decay};
   times = g_new0(double, (size_t)o.iters);
-  for (int it = 0; it < o.iters; it++) {
+  for (int it = start; it < o.iters; it++) {
     iter_stats st;
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
@@ -512,27 +535,39 @@ int pc_cmd_train(int argc, char **argv) {
              total[1] / o.batch, slowest);
       fflush(stdout);
     }
+    bool due = o.checkpoint && (it + 1 == o.iters ||
+                                (o.checkpoint_every > 0 && (it + 1) % o.checkpoint_every == 0));
+    if (due && !pc_checkpoint_save(o.checkpoint, it + 1, r.model->name, r.P, config, r.rt,
+                                   r.stage, r.replica, &error)) {
+      if (error) fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+      g_clear_error(&error);
+      g_free(config);
+      status = 1;
+      goto out;
+    }
   }
+  g_free(config);
   status = 0;
-  if (r.rank == 0) {
-    int n = o.iters - o.warmup;
-    double *sorted = g_memdup2(times + o.warmup, (size_t)n * sizeof(double)), sum = 0;
+  int timed0 = start + o.warmup, n = o.iters - timed0;
+  if (r.rank == 0 && n > 0) {
+    double *sorted = g_memdup2(times + timed0, (size_t)n * sizeof(double)), sum = 0;
     qsort(sorted, (size_t)n, sizeof(double), compare_doubles);
     for (int i = 0; i < n; i++) sum += sorted[i];
     printf("time per iteration over %d iterations (after %d warm-up): median %.4f s, mean %.4f s, "
            "min %.4f s; %.1f samples/s\n", n, o.warmup, sorted[n / 2], sum / n, sorted[0],
            o.batch / sorted[n / 2]);
     g_free(sorted);
-    if (o.times) {
-      FILE *f = fopen(o.times, "w");
-      if (f == NULL) {
-        fprintf(stderr, PC_EXEC_PROG " train: --times %s: %s\n", o.times, g_strerror(errno));
-        status = 1;
-      } else {
-        fprintf(f, "iteration,seconds,warmup\n");
-        for (int i = 0; i < o.iters; i++) fprintf(f, "%d,%.9f,%d\n", i + 1, times[i], i < o.warmup);
-        if (fclose(f) != 0) status = 1;
-      }
+  }
+  if (r.rank == 0 && o.times) {
+    FILE *f = fopen(o.times, "w");
+    if (f == NULL) {
+      fprintf(stderr, PC_EXEC_PROG " train: --times %s: %s\n", o.times, g_strerror(errno));
+      status = 1;
+    } else {
+      fprintf(f, "iteration,seconds,warmup\n");
+      for (int i = start; i < o.iters; i++)
+        fprintf(f, "%d,%.9f,%d\n", i + 1, times[i], i < timed0);
+      if (fclose(f) != 0) status = 1;
     }
   }
   /* Memory: measured peak and as accounted, per stage, gathered on rank 0. */
@@ -592,5 +627,6 @@ out:
   g_option_context_free(ctx);
   g_free(o.sets); g_free(o.partition); g_free(o.by); g_free(o.schedule); g_free(o.data);
   g_free(o.save); g_free(o.load); g_free(o.times); g_free(o.trace);
+  g_free(o.checkpoint); g_free(o.resume);
   return status;
 }
