@@ -46,7 +46,7 @@
 /* Least ratio of prototype to noise per element (RMS). */
 #define PC_SYNTH_SNR_MIN 0.6
 /* Largest weight of the other class's prototype in a sample. */
-#define PC_SYNTH_MIX 0.45f
+#define PC_SYNTH_MIX 0.35f
 /* Largest prototype table (classes * numel floats) kept in memory: 64 MiB. */
 #define PC_SYNTH_CACHE_FLOATS ((int64_t)16 << 20)
 /* Plane waves in an image prototype. */

@@ -108,8 +108,9 @@ typedef struct {
 } pc_layer_ops;
 
 /* Attribute structs, one per kind that has attributes. */
-typedef struct { int64_t out, bias; } pc_fc_attrs;
-typedef struct { int64_t out, k, stride, pad, bias; } pc_conv_attrs;
+/* gain: weights drawn uniform in +-gain*sqrt(3/fan_in) (default sqrt(2), He et al.). */
+typedef struct { int64_t out, bias; double gain; } pc_fc_attrs;
+typedef struct { int64_t out, k, stride, pad, bias; double gain; } pc_conv_attrs;
 typedef struct { int64_t k, stride, pad; } pc_pool_attrs;   /* stride 0: same as k */
 typedef struct { double eps, momentum; } pc_bn_attrs;
 

@@ -519,6 +519,8 @@ int pc_cmd_train(int argc, char **argv) {
   g_free(spec);
   pc_sgd_config sgd = {(float)o.lr, (float)o.momentum, (float)o.weight_decay};
   times = g_new0(double, (size_t)o.iters);
+  double window[2] = {0, 0};
+  int window_iters = 0;
   for (int it = start; it < o.iters; it++) {
     iter_stats st;
     MPI_Barrier(MPI_COMM_WORLD);
@@ -530,10 +532,17 @@ int pc_cmd_train(int argc, char **argv) {
     /* Only the loss stage's ranks contribute: a sum over the world reaches rank 0. */
     double sums[2] = {st.loss_sum, (double)st.correct}, total[2];
     MPI_Reduce(sums, total, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    window[0] += total[0];
+    window[1] += total[1];
+    window_iters++;
     if (r.rank == 0 && ((it + 1) % o.print_every == 0 || it + 1 == o.iters)) {
-      printf("iter %4d  loss %.4f  accuracy %.4f  time %.4f s\n", it + 1, total[0] / o.batch,
-             total[1] / o.batch, slowest);
+      /* loss and accuracy: means over the iterations since the last line */
+      double samples = (double)o.batch * window_iters;
+      printf("iter %4d  loss %.4f  accuracy %.4f  time %.4f s\n", it + 1, window[0] / samples,
+             window[1] / samples, slowest);
       fflush(stdout);
+      window[0] = window[1] = 0;
+      window_iters = 0;
     }
     bool due = o.checkpoint && (it + 1 == o.iters ||
                                 (o.checkpoint_every > 0 && (it + 1) % o.checkpoint_every == 0));

@@ -77,24 +77,28 @@ void pc_fill_normal(float *x, size_t n, float mean, float std, uint64_t key, uin
   for (size_t i = 0; i < n; i++) x[i] = mean + std * pc_rng_normal(key, first + i);
 }
 
-// kaiming_uniform_(a=sqrt(5)) on the weight and uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) on the
-// bias, as torch's Linear and Conv2d reset_parameters do: both bounds are 1/sqrt(fan_in).
-static void init_kaiming(float *w, size_t nw, float *b, size_t nb, size_t fan_in, uint64_t seed,
-                         const char *name) {
-  float bound = (float)(1.0 / sqrt((double)fan_in));
-  pc_fill_uniform(w, nw, -bound, bound, key_with_suffix(seed, name, ".weight"), 0);
-  if (b != NULL) pc_fill_uniform(b, nb, -bound, bound, key_with_suffix(seed, name, ".bias"), 0);
+// Weights uniform in +-gain * sqrt(3 / fan_in), whose standard deviation is gain / sqrt(fan_in)
+// (kaiming_uniform_ with that gain); bias uniform in +-1/sqrt(fan_in), as torch's Linear and
+// Conv2d reset_parameters do. gain = 1/sqrt(3) is torch's default layer initialisation;
+// gain = sqrt(2) keeps the variance of activations through ReLU layers (He et al.).
+static void init_kaiming(float *w, size_t nw, float *b, size_t nb, size_t fan_in, float gain,
+                         uint64_t seed, const char *name) {
+  float wbound = (float)(gain * sqrt(3.0 / (double)fan_in));
+  float bbound = (float)(1.0 / sqrt((double)fan_in));
+  pc_fill_uniform(w, nw, -wbound, wbound, key_with_suffix(seed, name, ".weight"), 0);
+  if (b != NULL) pc_fill_uniform(b, nb, -bbound, bbound, key_with_suffix(seed, name, ".bias"), 0);
 }
 
-void pc_init_fc(float *w, float *b, size_t IN, size_t OUT, uint64_t seed, const char *name) {
+void pc_init_fc(float *w, float *b, size_t IN, size_t OUT, float gain, uint64_t seed,
+                const char *name) {
   // w: (OUT, IN)  b: (OUT) or NULL
-  init_kaiming(w, OUT * IN, b, OUT, IN, seed, name);
+  init_kaiming(w, OUT * IN, b, OUT, IN, gain, seed, name);
 }
 
-void pc_init_conv(float *w, float *b, size_t IC, size_t OC, size_t K, uint64_t seed,
+void pc_init_conv(float *w, float *b, size_t IC, size_t OC, size_t K, float gain, uint64_t seed,
                   const char *name) {
   // w: (OC, IC, K, K)  b: (OC) or NULL
-  init_kaiming(w, OC * IC * K * K, b, OC, IC * K * K, seed, name);
+  init_kaiming(w, OC * IC * K * K, b, OC, IC * K * K, gain, seed, name);
 }
 
 void pc_init_bn(float *gamma, float *beta, float *running_mean, float *running_var, size_t C) {

@@ -229,14 +229,15 @@ void pc_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t key, uint6
 /* x[i] = mean + std * pc_rng_normal(key, first + i), for i < n.   x: (n). */
 void pc_fill_normal(float *x, size_t n, float mean, float std, uint64_t key, uint64_t first);
 
-/* PyTorch's default nn.Linear initialisation: w and b uniform in [-1/sqrt(IN), 1/sqrt(IN)]
- * (kaiming_uniform with a = sqrt(5)), from the streams (seed, "<name>.weight") and
- * (seed, "<name>.bias").   w: (OUT, IN)   b: (OUT) or NULL. */
-void pc_init_fc(float *w, float *b, size_t IN, size_t OUT, uint64_t seed, const char *name);
+/* Kaiming-uniform initialisation with a gain: w uniform in +-gain*sqrt(3/IN) (standard
+ * deviation gain/sqrt(IN)), b uniform in +-1/sqrt(IN), from the streams (seed, "<name>.weight")
+ * and (seed, "<name>.bias"). gain = 1/sqrt(3) is PyTorch's default nn.Linear initialisation;
+ * sqrt(2) (He et al.) keeps deep ReLU networks trainable.   w: (OUT, IN)   b: (OUT) or NULL. */
+void pc_init_fc(float *w, float *b, size_t IN, size_t OUT, float gain, uint64_t seed,
+                const char *name);
 
-/* PyTorch's default nn.Conv2d initialisation: bound 1/sqrt(fan_in), fan_in = IC*K*K, same
- * streams as pc_init_fc.   w: (OC, IC, K, K)   b: (OC) or NULL. */
-void pc_init_conv(float *w, float *b, size_t IC, size_t OC, size_t K, uint64_t seed,
+/* The same for a convolution, fan_in = IC*K*K.   w: (OC, IC, K, K)   b: (OC) or NULL. */
+void pc_init_conv(float *w, float *b, size_t IC, size_t OC, size_t K, float gain, uint64_t seed,
                   const char *name);
 
 /* nn.BatchNorm2d's initial state: gamma = 1, beta = 0, running_mean = 0, running_var = 1.

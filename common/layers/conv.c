@@ -8,6 +8,7 @@ static const pc_attr_spec conv_attrs[] = {
   {"stride", PC_ATTR_INT, offsetof(pc_conv_attrs, stride), false, 1, 1},
   {"pad", PC_ATTR_INT, offsetof(pc_conv_attrs, pad), false, 0, 0},
   {"bias", PC_ATTR_INT, offsetof(pc_conv_attrs, bias), false, 1, 0},
+  {"gain", PC_ATTR_FLOAT, offsetof(pc_conv_attrs, gain), false, G_SQRT2, 0},
   {NULL, 0, 0, false, 0, 0},
 };
 
@@ -63,7 +64,8 @@ static size_t conv_scratch(const pc_layer *l, size_t n) {
 static void conv_init(const pc_layer *l, float *w, float *b, float *buf, uint64_t seed) {
   (void)buf;
   const pc_conv_attrs *a = PC_ATTRS(l, pc_conv_attrs);
-  pc_init_conv(w, b, (size_t)l->in[0].d[0], (size_t)a->out, (size_t)a->k, seed, l->name);
+  pc_init_conv(w, b, (size_t)l->in[0].d[0], (size_t)a->out, (size_t)a->k, (float)a->gain, seed,
+               l->name);
 }
 
 static void conv_forward(const pc_layer *l, pc_layer_io *io) {
@@ -77,7 +79,7 @@ static void conv_backward(const pc_layer *l, pc_layer_io *io) {
 
 const pc_layer_ops pc_layer_conv = {
   .name = "conv",
-  .summary = "2-D convolution: out=C k=K [stride=1] [pad=0] [bias=1]",
+  .summary = "2-D convolution: out=C k=K [stride=1] [pad=0] [bias=1] [gain=1.414]",
   .ninputs = 1,
   .attrs_size = sizeof(pc_conv_attrs),
   .attrs = conv_attrs,

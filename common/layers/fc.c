@@ -5,6 +5,7 @@
 static const pc_attr_spec fc_attrs[] = {
   {"out", PC_ATTR_INT, offsetof(pc_fc_attrs, out), true, 0, 1},
   {"bias", PC_ATTR_INT, offsetof(pc_fc_attrs, bias), false, 1, 0},
+  {"gain", PC_ATTR_FLOAT, offsetof(pc_fc_attrs, gain), false, G_SQRT2, 0},
   {NULL, 0, 0, false, 0, 0},
 };
 
@@ -48,7 +49,8 @@ static size_t fc_weights(const pc_layer *l) {
 
 static void fc_init(const pc_layer *l, float *w, float *b, float *buf, uint64_t seed) {
   (void)buf;
-  pc_init_fc(w, b, (size_t)pc_shape_numel(&l->in[0]), (size_t)PC_ATTRS(l, pc_fc_attrs)->out, seed,
+  const pc_fc_attrs *a = PC_ATTRS(l, pc_fc_attrs);
+  pc_init_fc(w, b, (size_t)pc_shape_numel(&l->in[0]), (size_t)a->out, (float)a->gain, seed,
              l->name);
 }
 
@@ -64,7 +66,7 @@ static void fc_backward(const pc_layer *l, pc_layer_io *io) {
 
 const pc_layer_ops pc_layer_fc = {
   .name = "fc",
-  .summary = "fully connected: out=N [bias=1]",
+  .summary = "fully connected: out=N [bias=1] [gain=1.414]",
   .ninputs = 1,
   .attrs_size = sizeof(pc_fc_attrs),
   .attrs = fc_attrs,

@@ -14,6 +14,9 @@
 
 #include "kernels.h"
 
+/* PyTorch's default layer initialisation: weight bound 1/sqrt(fan_in). */
+#define TORCH_GAIN ((float)(1.0 / 1.7320508075688772))
+
 /* ------------------------------------------------------------------------------------------ */
 /* helpers */
 
@@ -799,20 +802,22 @@ static void test_init(void) {
   size_t IN = 300, OUT = 40, n = IN * OUT;
   float *w1 = g_new(float, n), *b1 = g_new(float, OUT), *w2 = g_new(float, n);
   float *b2 = g_new(float, OUT), *w3 = g_new(float, n), *b3 = g_new(float, OUT);
-  pc_init_fc(w1, b1, IN, OUT, 42, "block1.fc");
-  pc_init_fc(w2, b2, IN, OUT, 42, "block1.fc");
+  pc_init_fc(w1, b1, IN, OUT, TORCH_GAIN, 42, "block1.fc");
+  pc_init_fc(w2, b2, IN, OUT, TORCH_GAIN, 42, "block1.fc");
   g_assert_cmpmem(w1, n * sizeof(float), w2, n * sizeof(float));
   g_assert_cmpmem(b1, OUT * sizeof(float), b2, OUT * sizeof(float));
   size_t same = 0;
-  pc_init_fc(w3, b3, IN, OUT, 42, "block2.fc"); // different name
+  pc_init_fc(w3, b3, IN, OUT, TORCH_GAIN, 42, "block2.fc"); // different name
   for (size_t i = 0; i < n; i++) same += w3[i] == w1[i];
   g_assert_cmpuint(same, <, n / 100);
   same = 0;
-  pc_init_fc(w3, b3, IN, OUT, 43, "block1.fc"); // different seed
+  pc_init_fc(w3, b3, IN, OUT, TORCH_GAIN, 43, "block1.fc"); // different seed
   for (size_t i = 0; i < n; i++) same += w3[i] == w1[i];
   g_assert_cmpuint(same, <, n / 100);
-  // range and moments: uniform in [-1/sqrt(IN), 1/sqrt(IN)], variance bound^2 / 3
-  double bound = 1.0 / sqrt((double)IN), mean = 0.0, var = 0.0, mx = 0.0;
+  // range and moments: uniform in [-1/sqrt(IN), 1/sqrt(IN)] (the bound, computed as init.c does
+  // from the float gain, is within 1e-7 of that), variance bound^2 / 3
+  double bound = (float)(TORCH_GAIN * sqrt(3.0 / (double)IN)), mean = 0.0, var = 0.0, mx = 0.0;
+  g_assert_cmpfloat(fabs(bound * sqrt((double)IN) - 1.0), <, 1e-6);
   for (size_t i = 0; i < n; i++) {
     mx = fmax(mx, fabs(w1[i]));
     mean += w1[i];
@@ -828,8 +833,9 @@ static void test_init(void) {
   // conv: fan_in = IC*K*K
   size_t IC = 16, OC = 8, K = 3, nc = OC * IC * K * K;
   float *cw = g_new(float, nc), *cb = g_new(float, OC);
-  pc_init_conv(cw, cb, IC, OC, K, 7, "conv1");
-  double cbound = 1.0 / sqrt((double)(IC * K * K)), cmx = 0.0;
+  pc_init_conv(cw, cb, IC, OC, K, TORCH_GAIN, 7, "conv1");
+  double cbound = (float)(TORCH_GAIN * sqrt(3.0 / (double)(IC * K * K))), cmx = 0.0;
+  double bbound = (float)(1.0 / sqrt((double)(IC * K * K)));
   for (size_t i = 0; i < nc; i++) cmx = fmax(cmx, fabs(cw[i]));
   g_assert_cmpfloat(cmx, <=, cbound);
   g_assert_cmpfloat(cmx, >, 0.95 * cbound);
@@ -837,7 +843,14 @@ static void test_init(void) {
   g_assert_cmpfloat(cw[5], ==,
                     (float)-cbound + (float)(2 * cbound) * pc_rand_uniform(7, "conv1.weight", 5));
   g_assert_cmpfloat(cb[3], ==,
-                    (float)-cbound + (float)(2 * cbound) * pc_rand_uniform(7, "conv1.bias", 3));
+                    (float)-bbound + (float)(2 * bbound) * pc_rand_uniform(7, "conv1.bias", 3));
+  // the He gain (the layers' default) widens the weights by sqrt(6) over torch's default
+  pc_init_conv(cw, cb, IC, OC, K, (float)G_SQRT2, 7, "conv1");
+  double hbound = (float)(G_SQRT2 * sqrt(3.0 / (double)(IC * K * K))), hmx = 0.0;
+  for (size_t i = 0; i < nc; i++) hmx = fmax(hmx, fabs(cw[i]));
+  g_assert_cmpfloat(hmx, <=, hbound);
+  g_assert_cmpfloat(hmx, >, 0.95 * hbound);
+  g_assert_cmpfloat(fabs(hbound / cbound - sqrt(6.0)), <, 1e-5);
   // bn
   float gm[3], bt[3], rm[3], rv[3];
   pc_init_bn(gm, bt, rm, rv, 3);
