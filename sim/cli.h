@@ -34,4 +34,10 @@ int pc_cli_fail(const char *cmd, GError *error);
 
 int pc_cmd_describe(int argc, char **argv);
 
+/* `run`: predicts one iteration of a pipelined model (sim/run.c). */
+int pc_cmd_run(int argc, char **argv);
+
+/* `sweep`: predicts a grid of schedules, stage counts and microbatch counts (sim/sweep.c). */
+int pc_cmd_sweep(int argc, char **argv);
+
 #endif

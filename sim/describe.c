@@ -3,7 +3,9 @@
  * Prints one row per layer (name, kind, output shape, parameters, forward GFLOPs, activation
  * bytes kept for backward, all per sample) and, with a partition, one row per stage and the
  * tensors that cross stage boundaries. --format csv prints the same tables as CSV blocks
- * separated by a blank line (gnuplot's `index 0`, `index 1`, `index 2`). */
+ * separated by a blank line (gnuplot's `index 0`, `index 1`, `index 2`); its layer table also
+ * gives each layer's inputs and attributes, enough to rebuild the network elsewhere (the PyTorch
+ * crosscheck in tests/crosscheck does). */
 #include <stdio.h>
 #include <string.h>
 
@@ -110,17 +112,53 @@ static void print_table(const pc_model *m, const pc_partition *part, const GArra
   }
 }
 
+/* The producing layers of l, ';'-separated (-1: the model's input), e.g. "3;7". */
+static void format_inputs(const pc_layer *l, GString *s) {
+  g_string_truncate(s, 0);
+  for (int k = 0; k < l->ninputs; k++)
+    g_string_append_printf(s, "%s%d", k ? ";" : "", l->inputs[k]);
+}
+
+/* The layer's attributes after defaults, from its kind's attribute table, as space-separated
+ * key=value pairs in the table's order ("out=64 k=3 stride=1 pad=1 bias=1"); empty for kinds
+ * without attributes. */
+static void format_attrs(const pc_layer *l, GString *s) {
+  g_string_truncate(s, 0);
+  const pc_layer_ops *ops = pc_layer_ops_of(l->kind);
+  if (ops->attrs == NULL || l->attrs == NULL) return;
+  for (const pc_attr_spec *a = ops->attrs; a->name; a++) {
+    const char *field = (const char *)l->attrs + a->offset;
+    if (s->len) g_string_append_c(s, ' ');
+    if (a->type == PC_ATTR_INT) {
+      int64_t v;
+      memcpy(&v, field, sizeof v);
+      g_string_append_printf(s, "%s=%lld", a->name, (long long)v);
+    } else {
+      double v;
+      memcpy(&v, field, sizeof v);
+      g_string_append_printf(s, "%s=%.15g", a->name, v);
+    }
+  }
+}
+
 static void print_csv(const pc_model *m, const pc_partition *part, const GArray *xfers) {
   char shape[PC_SHAPE_STRLEN];
-  printf("index,layer,kind,output,params,fwd_flops,bwd_flops,fwd_macs,saved_bytes,out_bytes,stage\n");
+  GString *inputs = g_string_new(NULL), *attrs = g_string_new(NULL);
+  printf("index,layer,kind,output,params,fwd_flops,bwd_flops,fwd_macs,saved_bytes,out_bytes,stage,"
+         "inputs,attrs\n");
   for (int i = 0; i < m->nlayers; i++) {
     const pc_layer *l = &m->layers[i];
-    printf("%d,%s,%s,%s,%lld,%.0f,%.0f,%.0f,%lld,%lld,%d\n", i, l->name,
+    format_inputs(l, inputs);
+    format_attrs(l, attrs);
+    printf("%d,%s,%s,%s,%lld,%.0f,%.0f,%.0f,%lld,%lld,%d,%s,%s\n", i, l->name,
            pc_layer_ops_of(l->kind)->name, pc_shape_format(&l->out, shape, sizeof shape),
            (long long)pc_layer_params(l), pc_layer_fwd_flops(l), pc_layer_bwd_flops(l),
            pc_layer_fwd_macs(l), (long long)pc_layer_saved_bytes(l),
-           (long long)pc_layer_out_bytes(l), part ? pc_partition_stage_of(part, i) : 0);
+           (long long)pc_layer_out_bytes(l), part ? pc_partition_stage_of(part, i) : 0, inputs->str,
+           attrs->str);
   }
+  g_string_free(inputs, TRUE);
+  g_string_free(attrs, TRUE);
   if (part == NULL) return;
   printf("\n\nstage,first,last,layers,params,fwd_flops,bwd_flops,sent_bytes\n");
   for (int s = 0; s < part->nstages; s++) {

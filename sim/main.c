@@ -1,5 +1,6 @@
 /* main.c — pipecast-sim: the command line of the simulator.
- * Subcommands: describe (model and partition tables). */
+ * Subcommands: describe (model and partition tables), run (predict one iteration), sweep
+ * (predict a grid of configurations). */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,8 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  describe   per-layer and per-stage table of a model and a partition\n"
+          "  run        predict one pipelined training iteration (times, speedup, memory)\n"
+          "  sweep      predict a grid of schedules x stages x microbatches (CSV, figures)\n"
           "\n"
           "'" PC_CLI_PROG " COMMAND --help' shows a command's options.\n");
 }
@@ -21,6 +24,8 @@ static const struct {
   int (*run)(int argc, char **argv);
 } commands[] = {
   {"describe", pc_cmd_describe},
+  {"run", pc_cmd_run},
+  {"sweep", pc_cmd_sweep},
 };
 
 int main(int argc, char **argv) {

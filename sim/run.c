@@ -1,0 +1,296 @@
+/* run.c — `pipecast-sim run`: predicts one training iteration of a model cut into a pipeline.
+ *
+ * Builds the partition (a spec, --stages N --by flops|params|time, the model's split markers, or
+ * one stage), the transfers, the schedule (validated), the costs (profile, or analytic) and runs
+ * the discrete-event engine; also simulates the one-stage runs it compares against. Prints the
+ * iteration time, throughput, speedups (over one stage with the same microbatching and over one
+ * stage with one microbatch), the ideal speedup, and per stage: compute, communication,
+ * all-reduce and idle seconds, bubble fraction, peak in-flight microbatches and the executor's
+ * memory plan (pc_runtime_bytes). --format csv prints the same as two CSV blocks; --trace writes
+ * the Chrome trace and --gantt a gnuplot Gantt chart. With --replicas D the pipeline is one of D
+ * data-parallel replicas whose stages all-reduce their gradients before the optimizer step. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "costs.h"
+#include "error.h"
+#include "plot.h"
+#include "trace.h"
+
+#define UNSET INT_MIN
+
+typedef struct {
+  char *sets, *partition, *by, *schedule, *profile, *net, *gemm, *trace, *gantt, *format;
+  int stages, batch, micro, replicas, rpn;
+  gboolean extrapolate;
+} run_opts;
+
+static bool positive(const char *flag, int v, GError **error) {
+  if (v != UNSET && v < 1) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be positive, got %d", flag, v);
+    return false;
+  }
+  return true;
+}
+
+static bool check(run_opts *o, GError **error) {
+  if (!positive("--stages", o->stages, error) || !positive("--batch", o->batch, error) ||
+      !positive("--microbatches", o->micro, error) || !positive("--replicas", o->replicas, error) ||
+      !positive("--ranks-per-node", o->rpn, error))
+    return false;
+  if (o->batch == UNSET) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--batch B is required");
+    return false;
+  }
+  if (o->micro == UNSET) o->micro = 1;
+  if (o->replicas == UNSET) o->replicas = 1;
+  if (o->batch % o->replicas != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--batch %d is not divisible by --replicas %d", o->batch, o->replicas);
+    return false;
+  }
+  int per = o->batch / o->replicas;
+  if (o->micro > per) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--microbatches %d is more than the %d samples of a%s batch", o->micro, per,
+                o->replicas > 1 ? " replica's" : "");
+    return false;
+  }
+  if (per % o->micro != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "a%s batch of %d is not divisible into %d microbatches (--microbatches must "
+                "divide it)", o->replicas > 1 ? " replica's" : "", per, o->micro);
+    return false;
+  }
+  if (o->format && strcmp(o->format, "table") != 0 && strcmp(o->format, "csv") != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--format '%s': expected table or csv",
+                o->format);
+    return false;
+  }
+  if (o->schedule && pc_schedule_kind_from_name(o->schedule) < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--schedule '%s': expected gpipe or 1f1b",
+                o->schedule);
+    return false;
+  }
+  if (o->gantt && !pc_plot_check_path(o->gantt, error)) return false;
+  return true;
+}
+
+/* One-stage baseline; NULL (and a note in *why) when it cannot be simulated. */
+static pc_prediction *baseline(pc_engine *e, const pc_model *m, pc_schedule_kind kind, int batch,
+                               int micro, const pc_cost_config *cfg, char **why) {
+  int n = m->nlayers;
+  GError *error = NULL;
+  pc_partition *one = pc_partition_from_counts(m, &n, 1, &error);
+  pc_prediction *p = one ? pc_predict(e, m, one, kind, batch, micro, cfg, &error) : NULL;
+  if (p == NULL) {
+    *why = g_strdup(error->message);
+    g_error_free(error);
+  }
+  pc_partition_free(one);
+  return p;
+}
+
+static void print_speedup(const char *label, const char *what, const pc_prediction *base,
+                          const char *why, double t) {
+  if (base)
+    printf("%-22s%.4f over %s (%.6g s)\n", label, base->makespan / t, what, base->makespan);
+  else
+    printf("%-22sn/a over %s: %s\n", label, what, why);
+}
+
+static void print_table(const pc_model *m, const pc_partition *part, const pc_prediction *p,
+                        const pc_prediction *b1, const char *w1, const pc_prediction *b11,
+                        const char *w11, const pc_prediction *rank1, const char *wr,
+                        const char *sources) {
+  char *spec = pc_partition_format(m, part);
+  printf("model %s (%d layers), schedule %s, %d stage%s", m->name, m->nlayers,
+         pc_schedule_kind_name(p->sched->kind), p->nstages, p->nstages == 1 ? "" : "s");
+  if (p->replicas > 1) printf(" x %d replicas (%d ranks)", p->replicas, p->replicas * p->nstages);
+  printf(", batch %d", p->batch);
+  if (p->replicas > 1) printf(" (%d per replica)", p->batch / p->replicas);
+  printf(" in %d microbatch%s of %d\n", p->nmicro, p->nmicro == 1 ? "" : "es", p->mb);
+  printf("partition: %s\n%s", spec, sources);
+  g_free(spec);
+  if (p->costs->extrapolated)
+    printf("note: microbatches of %d samples are outside the profile's measured range; its "
+           "costs were extrapolated linearly\n", p->mb);
+  double t = p->makespan;
+  printf("\n%-22s%.6g s\n", "iteration time", t);
+  printf("%-22s%.6g samples/s\n", "throughput", p->batch / t);
+  char what[96];
+  snprintf(what, sizeof what, "1 stage with %d microbatch%s", p->nmicro,
+           p->nmicro == 1 ? "" : "es");
+  print_speedup("speedup", what, b1, w1, t);
+  print_speedup("", "1 stage with 1 microbatch", b11, w11, t);
+  if (p->replicas > 1) print_speedup("", "1 rank (no replicas, 1 microbatch)", rank1, wr, t);
+  printf("%-22s%.4f = P*M/(M+P-1)\n", "ideal speedup", pc_ideal_speedup(p->nstages, p->nmicro));
+  printf("%-22s%.4f (mean over stages)\n", "bubble", pc_prediction_bubble(p));
+  printf("%-22s%zu bytes (largest stage)\n", "peak memory", pc_prediction_peak_memory(p));
+  printf("\n%5s  %6s  %11s  %11s  %11s  %11s  %11s  %11s  %7s  %8s  %14s  %s\n", "stage",
+         "layers", "fwd_s", "bwd_s", "busy_s", "comm_s", "allreduce_s", "idle_s", "bubble",
+         "inflight", "memory_bytes", "range");
+  for (int s = 0; s < p->nstages; s++) {
+    const pc_sim_stage *st = &p->stages[s];
+    double ar = p->costs->allreduce[s];
+    printf("%5d  %6d  %11.6g  %11.6g  %11.6g  %11.6g  %11.6g  %11.6g  %7.4f  %8d  %14zu  %s..%s\n",
+           s, part->first[s + 1] - part->first[s], p->costs->fwd[s], p->costs->bwd[s],
+           st->busy - ar, st->comm, ar, st->idle, st->bubble, st->peak_inflight, p->memory[s],
+           m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name);
+  }
+}
+
+static void csv_speedup(const pc_prediction *base, double t) {
+  if (base) printf(",%.9g", base->makespan / t);
+  else printf(",");
+}
+
+static void print_csv(const pc_model *m, const pc_partition *part, const pc_prediction *p,
+                      const pc_prediction *b1, const pc_prediction *b11,
+                      const pc_prediction *rank1) {
+  double t = p->makespan;
+  printf("model,schedule,stages,replicas,microbatches,batch,microbatch_size,iteration_s,"
+         "throughput,speedup,speedup_vs_1mb,speedup_vs_1rank,ideal_speedup,bubble,"
+         "peak_memory_bytes,extrapolated\n");
+  printf("%s,%s,%d,%d,%d,%d,%d,%.9g,%.9g", m->name, pc_schedule_kind_name(p->sched->kind),
+         p->nstages, p->replicas, p->nmicro, p->batch, p->mb, t, p->batch / t);
+  csv_speedup(b1, t);
+  csv_speedup(b11, t);
+  csv_speedup(p->replicas > 1 ? rank1 : b11, t);
+  printf(",%.9g,%.9g,%zu,%d\n", pc_ideal_speedup(p->nstages, p->nmicro), pc_prediction_bubble(p),
+         pc_prediction_peak_memory(p), p->costs->extrapolated ? 1 : 0);
+  printf("\n\nstage,first,last,layers,fwd_s,bwd_s,opt_s,allreduce_s,busy_s,comm_s,idle_s,"
+         "bubble,peak_inflight,memory_bytes\n");
+  for (int s = 0; s < p->nstages; s++) {
+    const pc_sim_stage *st = &p->stages[s];
+    double ar = p->costs->allreduce[s];
+    printf("%d,%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%zu\n", s,
+           m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name,
+           part->first[s + 1] - part->first[s], p->costs->fwd[s], p->costs->bwd[s],
+           p->costs->opt[s], ar, st->busy - ar, st->comm, st->idle, st->bubble,
+           st->peak_inflight, p->memory[s]);
+  }
+}
+
+int pc_cmd_run(int argc, char **argv) {
+  run_opts o = {.stages = UNSET, .batch = UNSET, .micro = UNSET, .replicas = UNSET,
+                .rpn = UNSET};
+  GOptionEntry entries[] = {
+    {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
+    {"partition", 'p', 0, G_OPTION_ARG_STRING, &o.partition,
+     "Partition: 'a..b | c..d', '8,8,8,8', 'auto:flops', 'auto:params', 'auto:time' or 'split'",
+     "SPEC"},
+    {"stages", 's', 0, G_OPTION_ARG_INT, &o.stages, "Stage count for automatic partitioning", "N"},
+    {"by", 0, 0, G_OPTION_ARG_STRING, &o.by,
+     "Balance by flops (default), params or time (needs --profile)", "WHAT"},
+    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedule, "gpipe or 1f1b (default)", "KIND"},
+    {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
+    {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro,
+     "Microbatches per minibatch (per replica), must divide it (default 1)", "M"},
+    {"profile", 0, 0, G_OPTION_ARG_FILENAME, &o.profile,
+     "Measured layer costs (pipecast-exec profile); default: analytic", "FILE"},
+    {"extrapolate", 0, 0, G_OPTION_ARG_NONE, &o.extrapolate,
+     "Extrapolate the profile linearly outside its measured microbatch sizes", NULL},
+    {"net", 0, 0, G_OPTION_ARG_FILENAME, &o.net,
+     "Network calibration (pipecast-exec calibrate); default: a shared-memory link", "FILE"},
+    {"gemm", 0, 0, G_OPTION_ARG_FILENAME, &o.gemm, "GEMM rates for analytic costs", "FILE"},
+    {"replicas", 'd', 0, G_OPTION_ARG_INT, &o.replicas,
+     "Data-parallel replicas of the pipeline (default 1)", "D"},
+    {"ranks-per-node", 0, 0, G_OPTION_ARG_INT, &o.rpn,
+     "Ranks per node; links between nodes use the net file's 'inter' rows", "R"},
+    {"trace", 0, 0, G_OPTION_ARG_FILENAME, &o.trace, "Write the Chrome trace JSON", "FILE"},
+    {"gantt", 0, 0, G_OPTION_ARG_FILENAME, &o.gantt, "Draw a Gantt chart (.png, .pdf, .svg)",
+     "FILE"},
+    {"format", 'f', 0, G_OPTION_ARG_STRING, &o.format, "table (default) or csv", "FORMAT"},
+    G_OPTION_ENTRY_NULL,
+  };
+  GOptionContext *ctx = g_option_context_new("MODEL - predict one pipelined training iteration");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int status = PC_EXIT_INPUT;
+  pc_model *model = NULL;
+  pc_partition *part = NULL;
+  pc_engine *engine = NULL;
+  pc_prediction *p = NULL, *b1 = NULL, *b11 = NULL, *rank1 = NULL;
+  char *w1 = NULL, *w11 = NULL, *wr = NULL, *sources = NULL;
+  pc_cost_config cfg = {0};
+  GError *error = NULL;
+  if (!pc_cli_parse(ctx, "run", &argc, &argv)) goto out;
+  if (argc != 2) {
+    fprintf(stderr, PC_CLI_PROG " run: expected one MODEL file, got %d arguments\n", argc - 1);
+    goto out;
+  }
+  if (!check(&o, &error)) goto fail;
+  pc_schedule_kind kind = o.schedule ? (pc_schedule_kind)pc_schedule_kind_from_name(o.schedule)
+                                     : PC_SCHEDULE_1F1B;
+  cfg.extrapolate = o.extrapolate;
+  cfg.replicas = o.replicas;
+  cfg.ranks_per_node = o.rpn == UNSET ? 0 : o.rpn;
+  if (!pc_cost_config_load(&cfg, o.profile, o.net, o.gemm, &error)) goto fail;
+  model = pc_model_load(argv[1], o.sets, &error);
+  if (model == NULL) goto fail;
+  int mb = o.batch / o.replicas / o.micro;
+  part = pc_costs_make_partition(model, o.partition, o.stages == UNSET ? 0 : o.stages, o.by,
+                                 &cfg, mb, &error);
+  if (part == NULL) goto fail;
+  engine = pc_engine_new();
+  p = pc_predict(engine, model, part, kind, o.batch, o.micro, &cfg, &error);
+  if (p == NULL) goto fail;
+  b1 = baseline(engine, model, kind, o.batch, o.micro, &cfg, &w1);
+  b11 = baseline(engine, model, kind, o.batch, 1, &cfg, &w11);
+  if (o.replicas > 1) {
+    pc_cost_config one = cfg;
+    one.replicas = 1;
+    rank1 = baseline(engine, model, kind, o.batch, 1, &one, &wr);
+  }
+  if (o.trace && !pc_trace_write(o.trace, "predicted", p->sched,
+                                 (const pc_span *const *)p->timeline, &error))
+    goto fail;
+  if (o.gantt) {
+    char *spec = pc_partition_format(model, part);
+    char reps[48] = "";
+    if (p->replicas > 1) snprintf(reps, sizeof reps, " x %d replicas", p->replicas);
+    char *title = g_strdup_printf("%s, %s, %d stages%s, %d microbatches of %d: %.6g s (%s)",
+                                  model->name, pc_schedule_kind_name(kind), p->nstages, reps,
+                                  p->nmicro, p->mb, p->makespan, spec);
+    bool ok = pc_plot_gantt(p->sched, (const pc_span *const *)p->timeline,
+                            p->costs->costs.recv_overhead, p->costs->allreduce, title, o.gantt,
+                            &error);
+    g_free(title);
+    g_free(spec);
+    if (!ok) goto fail;
+  }
+  sources = pc_cost_config_describe(&cfg, o.profile, o.net, o.gemm);
+  if (o.format && strcmp(o.format, "csv") == 0) print_csv(model, part, p, b1, b11, rank1);
+  else print_table(model, part, p, b1, w1, b11, w11, rank1, wr, sources);
+  status = fflush(stdout) == 0 ? 0 : 1;
+  goto out;
+fail:
+  status = pc_cli_fail("run", error);
+out:
+  pc_prediction_free(p);
+  pc_prediction_free(b1);
+  pc_prediction_free(b11);
+  pc_prediction_free(rank1);
+  g_free(w1);
+  g_free(w11);
+  g_free(wr);
+  g_free(sources);
+  pc_engine_free(engine);
+  pc_partition_free(part);
+  pc_model_free(model);
+  pc_cost_config_clear(&cfg);
+  g_option_context_free(ctx);
+  g_free(o.sets);
+  g_free(o.partition);
+  g_free(o.by);
+  g_free(o.schedule);
+  g_free(o.profile);
+  g_free(o.net);
+  g_free(o.gemm);
+  g_free(o.trace);
+  g_free(o.gantt);
+  g_free(o.format);
+  return status;
+}

@@ -1,0 +1,625 @@
+/* test-costs.c — the simulator's cost models (sim/costs.h): the profile, net and GEMM-rate
+ * readers on good files and on each kind of bad one, interpolation and extrapolation values
+ * computed by hand, the ring all-reduce formula, link choice by node placement, stage costs,
+ * auto:time against brute force over every partition, and pc_predict's checks. */
+#include <math.h>
+#include <string.h>
+
+#include "../test-util.h"
+#include "costs.h"
+#include "error.h"
+#include "runtime.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Profile */
+
+static const char *tiny_model =
+  "input 4\n"
+  "fc fc1 out=8\n"
+  "relu relu1\n"
+  "fc fc2 out=3\n"
+  "softmax_xent loss\n";
+
+/* fc1 at mb 2 and 6; the others at mb 2, 4, 6 or a single size. */
+static const char *good_profile =
+  "# model test\n"
+  "# overhead_s 0.25\n"
+  "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n"
+  "fc1\tfc\t6\t3.0\t5.0\t0.5\n"
+  "fc1\tfc\t2\t1.0\t3.0\t1.5\n"
+  "relu1\trelu\t2\t0.5\t0.5\t0\n"
+  "relu1\trelu\t4\t1.0\t1.0\t0\n"
+  "relu1\trelu\t6\t2.0\t2.0\t0\n"
+  "fc2\tfc\t4\t2.0\t4.0\t0.25\n"
+  "\n"
+  "loss\tsoftmax_xent\t2\t0.125\t0.125\t0\n"
+  "loss\tsoftmax_xent\t6\t0.125\t0.125\t0\n";
+
+static pc_profile *profile_ok(const char *text) {
+  GError *err = NULL;
+  pc_profile *p = pc_profile_parse(text, "p.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_nonnull(p);
+  return p;
+}
+
+static void test_profile_good(void) {
+  pc_profile *p = profile_ok(good_profile);
+  pc_model *m = pc_test_model(tiny_model);
+  GError *err = NULL;
+  g_assert_true(pc_profile_check(p, m, &err));
+  g_assert_no_error(err);
+  g_assert_cmpstr(pc_profile_model(p), ==, "test");
+  g_assert_cmpfloat(pc_profile_overhead(p), ==, 0.25);
+  double f, b, o;
+  bool ex = false;
+  /* measured sizes exactly */
+  g_assert_true(pc_profile_layer(p, "fc1", 2, false, &f, &b, &o, &ex, &err));
+  g_assert_cmpfloat(f, ==, 1.0);
+  g_assert_cmpfloat(b, ==, 3.0);
+  g_assert_cmpfloat(o, ==, 1.0); /* mean of 0.5 and 1.5 */
+  /* between: fwd 1 + (3 - 1) (3 - 2) / (6 - 2) = 1.5; bwd 3 + 2 / 4 = 3.5 */
+  g_assert_true(pc_profile_layer(p, "fc1", 3, false, &f, &b, NULL, &ex, &err));
+  g_assert_cmpfloat(f, ==, 1.5);
+  g_assert_cmpfloat(b, ==, 3.5);
+  g_assert_true(pc_profile_layer(p, "fc1", 5, false, &f, &b, NULL, &ex, &err));
+  g_assert_cmpfloat(f, ==, 2.5);
+  g_assert_cmpfloat(b, ==, 4.5);
+  /* three sizes: 5 is between 4 and 6 -> 1.5 */
+  g_assert_true(pc_profile_layer(p, "relu1", 5, false, &f, &b, NULL, &ex, &err));
+  g_assert_cmpfloat(f, ==, 1.5);
+  g_assert_true(pc_profile_layer(p, "relu1", 3, false, &f, NULL, NULL, &ex, &err));
+  g_assert_cmpfloat(f, ==, 0.75);
+  g_assert_false(ex);
+  g_assert_no_error(err);
+  pc_model_free(m);
+  pc_profile_free(p);
+}
+
+static void test_profile_extrapolate(void) {
+  pc_profile *p = profile_ok(good_profile);
+  GError *err = NULL;
+  double f, b;
+  bool ex = false;
+  /* outside the range: an error that names the layer and the range */
+  g_assert_false(pc_profile_layer(p, "fc1", 8, false, &f, &b, NULL, &ex, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_assert_nonnull(strstr(err->message, "'fc1'"));
+  g_assert_nonnull(strstr(err->message, "2 to 6"));
+  g_assert_nonnull(strstr(err->message, "--extrapolate"));
+  g_clear_error(&err);
+  g_assert_false(ex);
+  /* the line through (2, 1) and (6, 3) at 8: 4; at 1: 0.5 */
+  g_assert_true(pc_profile_layer(p, "fc1", 8, true, &f, &b, NULL, &ex, &err));
+  g_assert_cmpfloat(f, ==, 4.0);
+  g_assert_cmpfloat(b, ==, 6.0);
+  g_assert_true(ex);
+  g_assert_true(pc_profile_layer(p, "fc1", 1, true, &f, &b, NULL, NULL, &err));
+  g_assert_cmpfloat(f, ==, 0.5);
+  g_assert_cmpfloat(b, ==, 2.5);
+  /* from the two nearest sizes: relu1 (4, 1) and (6, 2) at 8: 3 */
+  g_assert_true(pc_profile_layer(p, "relu1", 8, true, &f, NULL, NULL, NULL, &err));
+  g_assert_cmpfloat(f, ==, 3.0);
+  /* one size only: through the origin, fc2 2 s at 4 -> 4 s at 8 */
+  g_assert_true(pc_profile_layer(p, "fc2", 8, true, &f, &b, NULL, NULL, &err));
+  g_assert_cmpfloat(f, ==, 4.0);
+  g_assert_cmpfloat(b, ==, 8.0);
+  /* clamped at zero: a line falling below the origin */
+  pc_profile *q = profile_ok("layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n"
+                             "x\tfc\t2\t1\t1\t0\nx\tfc\t4\t4\t4\t0\n");
+  g_assert_true(pc_profile_layer(q, "x", 1, true, &f, NULL, NULL, NULL, &err));
+  g_assert_cmpfloat(f, ==, 0.0);
+  g_assert_no_error(err);
+  pc_profile_free(q);
+  pc_profile_free(p);
+}
+
+typedef struct {
+  const char *text;
+  const char *fragment; /* of the message */
+} bad_case;
+
+static void check_bad_profile(const bad_case *c) {
+  GError *err = NULL;
+  pc_profile *p = pc_profile_parse(c->text, "p.tsv", &err);
+  g_assert_null(p);
+  g_assert_error(err, PC_ERROR, PC_ERROR_FORMAT);
+  if (!strstr(err->message, c->fragment))
+    g_error("message '%s' lacks '%s'", err->message, c->fragment);
+  g_clear_error(&err);
+}
+
+#define HDR "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n"
+
+static void test_profile_bad(void) {
+  static const bad_case cases[] = {
+    {"layer\tkind\tmb\tfwd\tbwd_s\topt_s\nfc1\tfc\t1\t1\t1\t1\n", "p.tsv:1: bad header"},
+    {"# only comments\n", "no header line"},
+    {"", "no header line"},
+    {"# c\n" HDR, "p.tsv: no rows"},
+    {HDR "fc1\tfc\t1\t-1\t1\t1\n", "p.tsv:2: fwd_s is -1"},
+    {HDR "fc1\tfc\t1\t1\tnan\t1\n", "p.tsv:2: bwd_s is nan"},
+    {HDR "fc1\tfc\t1\t1\t1\tinf\n", "p.tsv:2: opt_s is inf"},
+    {HDR "fc1\tfc\t1\t1\t1\t1\nfc1\tfc\t1\t2\t2\t2\n", "p.tsv:3: duplicate row for layer 'fc1'"},
+    {HDR "fc1\tfc\tfour\t1\t1\t1\n", "p.tsv:2: mb: expected a number, got 'four'"},
+    {HDR "fc1\tfc\t0\t1\t1\t1\n", "p.tsv:2: mb is 0"},
+    {HDR "fc1\tfc\t1\t1\t1\n", "p.tsv:2: expected 6 fields, got 5"},
+    {HDR "fc1\tfc\t1\t1\t1\t1\nfc1\trelu\t2\t1\t1\t1\n", "p.tsv:3: layer 'fc1' is relu here"},
+    {"# overhead_s -3\n" HDR "fc1\tfc\t1\t1\t1\t1\n", "p.tsv:1: overhead_s is -3"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) check_bad_profile(&cases[i]);
+}
+
+static void test_profile_model_mismatch(void) {
+  pc_model *m = pc_test_model(tiny_model);
+  GError *err = NULL;
+  /* a layer of the model is missing */
+  pc_profile *p = profile_ok(HDR "fc1\tfc\t1\t1\t1\t1\nrelu1\trelu\t1\t1\t1\t1\n"
+                                 "loss\tsoftmax_xent\t1\t1\t1\t1\n");
+  g_assert_false(pc_profile_check(p, m, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_FORMAT);
+  g_assert_nonnull(strstr(err->message, "no rows for layer 'fc2'"));
+  g_clear_error(&err);
+  pc_profile_free(p);
+  /* a row names a layer the model lacks */
+  p = profile_ok(HDR "fc1\tfc\t1\t1\t1\t1\nrelu1\trelu\t1\t1\t1\t1\nfc2\tfc\t1\t1\t1\t1\n"
+                     "loss\tsoftmax_xent\t1\t1\t1\t1\nfc9\tfc\t1\t1\t1\t1\n");
+  g_assert_false(pc_profile_check(p, m, &err));
+  g_assert_nonnull(strstr(err->message, "p.tsv:6: layer 'fc9' is not in model"));
+  g_clear_error(&err);
+  pc_profile_free(p);
+  /* a layer of another kind */
+  p = profile_ok(HDR "fc1\tfc\t1\t1\t1\t1\nrelu1\tbn\t1\t1\t1\t1\nfc2\tfc\t1\t1\t1\t1\n"
+                     "loss\tsoftmax_xent\t1\t1\t1\t1\n");
+  g_assert_false(pc_profile_check(p, m, &err));
+  g_assert_nonnull(strstr(err->message, "p.tsv:3: layer 'relu1' is bn in the profile but relu"));
+  g_clear_error(&err);
+  pc_profile_free(p);
+  /* a file that does not exist */
+  g_assert_null(pc_profile_load("/nonexistent/p.tsv", &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_IO);
+  g_clear_error(&err);
+  pc_model_free(m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Net */
+
+#define NHDR "link\tbytes\tlatency_s\tseconds_per_byte\n"
+
+static const char *good_net =
+  "# send_overhead_s 0.125\n"
+  "# recv_overhead_s 0.25\n"
+  NHDR
+  "intra\t0\t1\t0.5\n"
+  "intra\t100\t2\t0.25\n"
+  "inter\t0\t10\t1\n";
+
+static void test_net_good(void) {
+  GError *err = NULL;
+  pc_net *n = pc_net_parse(good_net, "n.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat(n->send_overhead, ==, 0.125);
+  g_assert_cmpfloat(n->recv_overhead, ==, 0.25);
+  g_assert_true(pc_net_has(n, PC_LINK_INTRA));
+  g_assert_true(pc_net_has(n, PC_LINK_INTER));
+  /* the piece with the largest bytes <= B */
+  g_assert_cmpfloat(pc_net_time(n, PC_LINK_INTRA, 10), ==, 1 + 10 * 0.5);
+  g_assert_cmpfloat(pc_net_time(n, PC_LINK_INTRA, 99), ==, 1 + 99 * 0.5);
+  g_assert_cmpfloat(pc_net_time(n, PC_LINK_INTRA, 100), ==, 2 + 100 * 0.25);
+  g_assert_cmpfloat(pc_net_time(n, PC_LINK_INTRA, 1000), ==, 2 + 1000 * 0.25);
+  g_assert_cmpfloat(pc_net_time(n, PC_LINK_INTER, 8), ==, 10 + 8);
+  pc_net_free(n);
+  /* without inter */
+  n = pc_net_parse(NHDR "intra\t0\t1\t1\n", "n.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_false(pc_net_has(n, PC_LINK_INTER));
+  pc_net_free(n);
+}
+
+static void test_net_bad(void) {
+  static const bad_case cases[] = {
+    {NHDR, "n.tsv: no rows"},
+    {"# x\n", "no header line"},
+    {"link\tbytes\tlatency\tseconds_per_byte\nintra\t0\t1\t1\n", "n.tsv:1: bad header"},
+    {NHDR "inter\t0\t1\t1\n", "no row for link 'intra'"},
+    {NHDR "intra\t100\t1\t1\nintra\t50\t1\t1\n", "n.tsv:3: message sizes of link intra must increase"},
+    {NHDR "intra\t100\t1\t1\nintra\t100\t1\t1\n", "n.tsv:3: message sizes"},
+    {NHDR "intra\t0\t-1\t1\n", "n.tsv:2: latency_s is -1"},
+    {NHDR "intra\t0\t1\tNaN\n", "n.tsv:2: seconds_per_byte is NaN"},
+    {NHDR "wifi\t0\t1\t1\n", "n.tsv:2: unknown link 'wifi'"},
+    {"# send_overhead_s x\n" NHDR "intra\t0\t1\t1\n", "n.tsv:1: send_overhead_s: expected a number"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    GError *err = NULL;
+    pc_net *n = pc_net_parse(cases[i].text, "n.tsv", &err);
+    g_assert_null(n);
+    g_assert_error(err, PC_ERROR, PC_ERROR_FORMAT);
+    if (!strstr(err->message, cases[i].fragment))
+      g_error("message '%s' lacks '%s'", err->message, cases[i].fragment);
+    g_clear_error(&err);
+  }
+}
+
+/* 2(D-1)/D * bytes * spb + 2(D-1) * latency, with the piece for bytes / D */
+static void test_allreduce_formula(void) {
+  GError *err = NULL;
+  pc_net *n = pc_net_parse(NHDR "intra\t0\t1e-6\t1e-9\nintra\t200000\t4e-6\t5e-10\n", "n.tsv",
+                           &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 1), ==, 0.0);
+  /* D = 2: chunks of 500000 -> second piece: 2 * 1/2 * 1e6 * 5e-10 + 2 * 4e-6 */
+  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 2), 5e-4 + 8e-6, 1e-15);
+  /* D = 8: chunks of 125000 -> first piece: 2 * 7/8 * 1e6 * 1e-9 + 14 * 1e-6 */
+  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 8), 1.75e-3 + 14e-6,
+                                 1e-15);
+  /* large D: the bandwidth term tends to 2 * bytes * spb, latency grows linearly */
+  double t = pc_net_allreduce(n, PC_LINK_INTRA, 1e9, 1000);
+  g_assert_cmpfloat_with_epsilon(t, 2.0 * 999 / 1000 * 1e9 * 5e-10 + 2 * 999 * 4e-6, 1e-12);
+  pc_net_free(n);
+  /* the default link: 0.5 us, 5 GB/s */
+  n = pc_net_default();
+  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 4e6, 4),
+                                 1.5 * 4e6 / 5e9 + 6 * 0.5e-6, 1e-15);
+  g_assert_cmpfloat_with_epsilon(pc_net_time(n, PC_LINK_INTRA, 5e3), 0.5e-6 + 1e-6, 1e-18);
+  pc_net_free(n);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* GEMM rates */
+
+static void test_gemm(void) {
+  /* default curve: about 60 GFLOP/s large, about 35 at m = 8, n = k = 1024 */
+  double big = pc_gemm_rate(NULL, 4096, 4096, 4096), small = pc_gemm_rate(NULL, 8, 1024, 1024);
+  g_assert_cmpfloat(big, >, 59e9);
+  g_assert_cmpfloat(big, <=, 60e9);
+  g_assert_cmpfloat(small, >, 33e9);
+  g_assert_cmpfloat(small, <, 37e9);
+  g_assert_cmpfloat(pc_gemm_rate(NULL, 1, 1024, 1024), <, small);
+  GError *err = NULL;
+  pc_gemm *g = pc_gemm_parse("# measured\nm\tn\tk\tgflops\n8\t1024\t1024\t40\n"
+                             "1024\t1024\t1024\t70\n64\t1024\t1024\t55\n", "g.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(g->n, ==, 3);
+  /* nearest in log distance */
+  g_assert_cmpfloat(pc_gemm_rate(g, 8, 1024, 1024), ==, 40e9);
+  g_assert_cmpfloat(pc_gemm_rate(g, 4, 1024, 1024), ==, 40e9);
+  g_assert_cmpfloat(pc_gemm_rate(g, 48, 1024, 1024), ==, 55e9);  /* log 48/64 < log 48/8 */
+  g_assert_cmpfloat(pc_gemm_rate(g, 512, 1024, 1024), ==, 70e9);
+  g_assert_cmpfloat(pc_gemm_rate(g, 4096, 4096, 4096), ==, 70e9);
+  pc_gemm_free(g);
+  static const bad_case cases[] = {
+    {"m\tn\tk\n8\t8\t8\n", "g.tsv:1: bad header"},
+    {"m\tn\tk\tgflops\n", "g.tsv: no rows"},
+    {"m\tn\tk\tgflops\n8\t8\t8\t0\n", "g.tsv:2: gflops is 0"},
+    {"m\tn\tk\tgflops\n8\t8\t8\t-5\n", "g.tsv:2: gflops is -5"},
+    {"m\tn\tk\tgflops\n8\tx\t8\t5\n", "g.tsv:2: n: expected a number"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_assert_null(pc_gemm_parse(cases[i].text, "g.tsv", &err));
+    g_assert_error(err, PC_ERROR, PC_ERROR_FORMAT);
+    if (!strstr(err->message, cases[i].fragment))
+      g_error("message '%s' lacks '%s'", err->message, cases[i].fragment);
+    g_clear_error(&err);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Stage costs */
+
+static void test_stage_costs(void) {
+  pc_model *m = pc_test_model(tiny_model);
+  pc_profile *p = profile_ok(good_profile);
+  GError *err = NULL;
+  pc_net *n = pc_net_parse(good_net, "n.tsv", &err);
+  g_assert_no_error(err);
+  int counts[] = {2, 2};
+  pc_partition *part = pc_partition_from_counts(m, counts, 2, &err);
+  g_assert_no_error(err);
+  GArray *x = pc_partition_transfers(m, part);
+  g_assert_cmpuint(x->len, ==, 1);
+  pc_cost_config cfg = {.profile = p, .net = n};
+  pc_stage_costs *sc = pc_stage_costs_new(m, part, x, 4, &cfg, &err);
+  g_assert_no_error(err);
+  /* at mb 4: fc1 2/4, relu1 1/1, fc2 2/4, loss 0.125/0.125; overhead 0.25 per op */
+  g_assert_cmpfloat(sc->fwd[0], ==, 0.25 + 2 + 1);
+  g_assert_cmpfloat(sc->bwd[0], ==, 0.25 + 4 + 1);
+  g_assert_cmpfloat(sc->fwd[1], ==, 0.25 + 2 + 0.125);
+  g_assert_cmpfloat(sc->opt[0], ==, 0.25 + 1.0 + 0);
+  g_assert_cmpfloat(sc->opt[1], ==, 0.25 + 0.25 + 0);
+  g_assert_cmpfloat(sc->allreduce[0], ==, 0.0);
+  /* relu1's output: 8 floats per sample, 4 samples = 128 bytes -> second piece */
+  g_assert_cmpfloat(sc->message[0], ==, 2 + 128 * 0.25);
+  g_assert_cmpfloat(sc->costs.send_overhead, ==, 0.125);
+  g_assert_cmpfloat(sc->costs.recv_overhead, ==, 0.25);
+  pc_op fwd = {.kind = PC_OP_FWD, .mb = 0, .peer = -1, .xfer = -1};
+  g_assert_cmpfloat(sc->costs.compute(sc->costs.ud, 1, &fwd), ==, sc->fwd[1]);
+  /* found by (tensor, src, dst) without xfer_base */
+  pc_xfer copy = g_array_index(x, pc_xfer, 0);
+  g_assert_cmpfloat(sc->costs.message(sc->costs.ud, &copy, true), ==, sc->message[0]);
+  pc_stage_costs_free(sc);
+  /* outside the profile's range */
+  g_assert_null(pc_stage_costs_new(m, part, x, 7, &cfg, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  cfg.extrapolate = true;
+  sc = pc_stage_costs_new(m, part, x, 7, &cfg, &err);
+  g_assert_no_error(err);
+  g_assert_true(sc->extrapolated);
+  pc_stage_costs_free(sc);
+
+  /* placement: P = 2, D = 2. Ranks-per-node 2: each replica on its node, transfers intra,
+   * all-reduce across nodes: inter. Ranks-per-node 1: everything inter. */
+  cfg.extrapolate = false;
+  cfg.replicas = 2;
+  cfg.ranks_per_node = 2;
+  sc = pc_stage_costs_new(m, part, x, 4, &cfg, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(sc->xfer_link[0], ==, PC_LINK_INTRA);
+  g_assert_cmpint(sc->ar_link[0], ==, PC_LINK_INTER);
+  /* fc1: (4*8+8) params * 4 bytes = 160 bytes; D = 2: 160 * 1 + 2 * 10 over inter */
+  g_assert_cmpfloat(sc->grad_bytes[0], ==, 160.0);
+  g_assert_cmpfloat(sc->allreduce[0], ==, 160.0 * 1 + 2 * 10);
+  pc_stage_costs_free(sc);
+  cfg.ranks_per_node = 1;
+  sc = pc_stage_costs_new(m, part, x, 4, &cfg, &err);
+  g_assert_cmpint(sc->xfer_link[0], ==, PC_LINK_INTER);
+  g_assert_cmpfloat(sc->message[0], ==, 10 + 128 * 1.0);
+  pc_stage_costs_free(sc);
+  cfg.ranks_per_node = 4; /* all four ranks on one node */
+  sc = pc_stage_costs_new(m, part, x, 4, &cfg, &err);
+  g_assert_cmpint(sc->ar_link[0], ==, PC_LINK_INTRA);
+  /* 160 bytes / 2 = 80 -> first piece: 160 * 0.5 + 2 * 1 */
+  g_assert_cmpfloat(sc->allreduce[0], ==, 160 * 0.5 + 2 * 1);
+  pc_stage_costs_free(sc);
+
+  g_array_unref(x);
+  pc_partition_free(part);
+  pc_net_free(n);
+  pc_profile_free(p);
+  pc_model_free(m);
+}
+
+/* Analytic costs: fc as GEMMs at the curve's rate, positive and growing with the microbatch. */
+static void test_analytic(void) {
+  pc_model *m = pc_test_load("mlp32.model", NULL);
+  int L = m->nlayers;
+  double *f = g_new(double, L), *b = g_new(double, L), *o = g_new(double, L), ov;
+  double *f2 = g_new(double, L), *b2 = g_new(double, L);
+  pc_cost_config cfg = {0};
+  GError *err = NULL;
+  g_assert_true(pc_costs_layers(m, &cfg, 8, f, b, o, &ov, NULL, &err));
+  g_assert_true(pc_costs_layers(m, &cfg, 64, f2, b2, o, &ov, NULL, &err));
+  g_assert_no_error(err);
+  g_assert_cmpfloat(ov, ==, PC_COSTS_DEFAULT_OVERHEAD);
+  /* fc2: 8 samples of its forward FLOPs (2 * 1024 * 1024 and the bias) at the rate of
+   * (8, 1024, 1024) */
+  int fc2 = pc_model_find(m, "fc2");
+  double flops = pc_layer_fwd_flops(&m->layers[fc2]);
+  g_assert_cmpfloat(flops, >=, 2.0 * 1024 * 1024);
+  g_assert_cmpfloat(flops, <=, 2.0 * 1024 * 1025);
+  g_assert_cmpfloat_with_epsilon(f[fc2], 8 * flops / pc_gemm_rate(NULL, 8, 1024, 1024), 1e-12);
+  /* relu2: reads and writes 8 * 1024 floats at 10 GB/s */
+  int relu2 = pc_model_find(m, "relu2");
+  g_assert_cmpfloat_with_epsilon(f[relu2], 4.0 * 8 * 2048 / 10e9, 1e-15);
+  /* the optimizer: 24 bytes per parameter */
+  g_assert_cmpfloat_with_epsilon(o[fc2], 24.0 * (1024 * 1024 + 1024) / 10e9, 1e-12);
+  for (int i = 0; i < L; i++) {
+    g_assert_cmpfloat(f[i], >, 0);
+    g_assert_cmpfloat(b[i], >, 0);
+    g_assert_cmpfloat(f2[i], >, f[i]);
+    g_assert_cmpfloat(b2[i], >, b[i]);
+  }
+  g_free(f);
+  g_free(b);
+  g_free(o);
+  g_free(f2);
+  g_free(b2);
+  pc_model_free(m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* auto:time against brute force */
+
+/* Stage times of PART computed from the partition's own transfer list. */
+static double brute_bottleneck(const pc_model *m, const pc_partition *part, const double *compute,
+                               const double *tensor, double fixed) {
+  GArray *x = pc_partition_transfers(m, part);
+  double worst = 0;
+  for (int s = 0; s < part->nstages; s++) {
+    double t = fixed;
+    for (int i = part->first[s]; i < part->first[s + 1]; i++) t += compute[i];
+    for (guint k = 0; k < x->len; k++) {
+      const pc_xfer *xf = &g_array_index(x, pc_xfer, k);
+      if (xf->dst == s) t += tensor[xf->tensor];
+      if (xf->src == s) {
+        bool first = true; /* each tensor sent counts once */
+        for (guint j = 0; j < k; j++)
+          first = first && !(g_array_index(x, pc_xfer, j).src == s &&
+                             g_array_index(x, pc_xfer, j).tensor == xf->tensor);
+        if (first) t += tensor[xf->tensor];
+      }
+    }
+    worst = MAX(worst, t);
+  }
+  g_array_unref(x);
+  return worst;
+}
+
+/* Every partition of L layers into S stages: cuts c[1..S-1]. */
+static double brute_force(const pc_model *m, int S, const double *compute, const double *tensor,
+                          double fixed, int64_t *count) {
+  int L = m->nlayers;
+  pc_partition part = {.nstages = S, .first = g_new0(int, S + 1)};
+  for (int s = 0; s <= S; s++) part.first[s] = s < S ? s : L;
+  double best = INFINITY;
+  for (;;) {
+    best = MIN(best, brute_bottleneck(m, &part, compute, tensor, fixed));
+    (*count)++;
+    /* next combination of cuts 0 < first[1] < ... < first[S-1] < L */
+    int s = S - 1;
+    while (s >= 1 && part.first[s] == L - (S - s)) s--;
+    if (s < 1) break;
+    part.first[s]++;
+    for (int t = s + 1; t < S; t++) part.first[t] = part.first[t - 1] + 1;
+  }
+  g_free(part.first);
+  return best;
+}
+
+static void check_min_time(const char *model_file) {
+  pc_model *m = pc_test_load(model_file, NULL);
+  int L = m->nlayers;
+  GRand *r = g_rand_new_with_seed(42);
+  double *compute = g_new(double, L), *tensor = g_new(double, L);
+  for (int trial = 0; trial < 4; trial++) {
+    for (int i = 0; i < L; i++) {
+      compute[i] = g_rand_double_range(r, 0.1, 3.0);
+      /* communication from free to as costly as compute */
+      tensor[i] = trial == 0 ? 0 : g_rand_double_range(r, 0, trial * 0.8);
+    }
+    for (int S = 1; S <= MIN(L, 5); S++) {
+      GError *err = NULL;
+      double dp;
+      pc_partition *p = pc_partition_min_time(m, compute, tensor, 0.5, S, &dp, &err);
+      g_assert_no_error(err);
+      g_assert_true(pc_partition_validate(m, p, &err));
+      int64_t count = 0;
+      double bf = brute_force(m, S, compute, tensor, 0.5, &count);
+      g_assert_cmpfloat_with_epsilon(dp, bf, 1e-9);
+      /* the partition returned achieves it, measured the brute-force way */
+      g_assert_cmpfloat_with_epsilon(brute_bottleneck(m, p, compute, tensor, 0.5), bf, 1e-9);
+      g_assert_cmpint(count, >, 0);
+      pc_partition_free(p);
+    }
+  }
+  GError *err = NULL;
+  g_assert_null(pc_partition_min_time(m, compute, tensor, 0, L + 1, NULL, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_PARTITION);
+  g_clear_error(&err);
+  g_free(compute);
+  g_free(tensor);
+  g_rand_free(r);
+  pc_model_free(m);
+}
+
+static void test_min_time_mlp(void) { check_min_time("tiny-mlp.model"); }
+/* cuts inside residual blocks: skip tensors cross stages */
+static void test_min_time_resnet(void) { check_min_time("tiny-resnet.model"); }
+
+/* Communication changes the answer: with a costly tensor between two layers, the cut avoids it. */
+static void test_min_time_avoids_costly_cut(void) {
+  pc_model *m = pc_test_model("input 4\nfc a out=4\nfc b out=4\nfc c out=4\nfc d out=4\n");
+  double compute[] = {1, 1, 1, 1};
+  double cheap[] = {0, 0, 0, 0}, costly[] = {0, 5, 0, 0}; /* b's output */
+  GError *err = NULL;
+  double bn;
+  pc_partition *p = pc_partition_min_time(m, compute, cheap, 0, 2, &bn, &err);
+  g_assert_cmpint(p->first[1], ==, 2);
+  g_assert_cmpfloat(bn, ==, 2);
+  pc_partition_free(p);
+  p = pc_partition_min_time(m, compute, costly, 0, 2, &bn, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(p->first[1], !=, 2);
+  g_assert_cmpfloat(bn, ==, 3);
+  pc_partition_free(p);
+  pc_model_free(m);
+}
+
+/* auto:time from a profile needs a profile, and uses it */
+static void test_partition_time_cfg(void) {
+  pc_model *m = pc_test_model(tiny_model);
+  pc_cost_config cfg = {0};
+  GError *err = NULL;
+  g_assert_null(pc_costs_make_partition(m, "auto:time", 2, NULL, &cfg, 4, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_assert_nonnull(strstr(err->message, "--profile"));
+  g_clear_error(&err);
+  g_assert_null(pc_costs_make_partition(m, NULL, 2, "weight", &cfg, 4, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  pc_profile *p = profile_ok(good_profile);
+  cfg.profile = p;
+  pc_partition *a = pc_costs_make_partition(m, "auto:time", 2, NULL, &cfg, 4, &err);
+  pc_partition *b = pc_costs_make_partition(m, NULL, 2, "time", &cfg, 4, &err);
+  g_assert_no_error(err);
+  g_assert_true(pc_partition_equal(a, b));
+  /* at mb 4: fc1 + relu1 = 6 + 2 against fc2 + loss = 6 + 0.25; cutting after fc1 gives 8.25 */
+  g_assert_cmpint(a->first[1], ==, 2);
+  pc_partition_free(a);
+  pc_partition_free(b);
+  /* no spec, no stages, no split markers: one stage */
+  a = pc_costs_make_partition(m, NULL, 0, NULL, &cfg, 4, &err);
+  g_assert_cmpint(a->nstages, ==, 1);
+  pc_partition_free(a);
+  pc_profile_free(p);
+  pc_model_free(m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* pc_predict */
+
+static void test_predict(void) {
+  pc_model *m = pc_test_load("tiny-mlp.model", NULL);
+  GError *err = NULL;
+  pc_partition *part = pc_partition_parse(m, "split", 0, &err);
+  pc_engine *e = pc_engine_new();
+  pc_cost_config cfg = {0};
+  pc_prediction *p = pc_predict(e, m, part, PC_SCHEDULE_1F1B, 16, 4, &cfg, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(p->mb, ==, 4);
+  g_assert_cmpfloat(p->makespan, >, 0);
+  for (int s = 0; s < p->nstages; s++) {
+    g_assert_cmpuint(p->memory[s], ==,
+                     pc_runtime_bytes(m, part, s, 4, p->stages[s].peak_inflight));
+    g_assert_cmpfloat(p->stages[s].finish, <=, p->makespan);
+  }
+  /* deterministic */
+  pc_prediction *q = pc_predict(e, m, part, PC_SCHEDULE_1F1B, 16, 4, &cfg, &err);
+  g_assert_cmpfloat(p->makespan, ==, q->makespan);
+  pc_prediction_free(q);
+  /* replicas: the per-replica batch, and the all-reduce lengthens the iteration */
+  cfg.replicas = 4;
+  q = pc_predict(e, m, part, PC_SCHEDULE_1F1B, 64, 4, &cfg, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(q->mb, ==, 4);
+  g_assert_cmpfloat(q->makespan, >, p->makespan);
+  g_assert_cmpfloat(q->costs->allreduce[0], >, 0);
+  pc_prediction_free(q);
+  pc_prediction_free(p);
+  /* bad batches */
+  cfg.replicas = 1;
+  g_assert_null(pc_predict(e, m, part, PC_SCHEDULE_1F1B, 10, 4, &cfg, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  g_assert_null(pc_predict(e, m, part, PC_SCHEDULE_1F1B, 2, 4, &cfg, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  g_assert_null(pc_predict(e, m, part, PC_SCHEDULE_1F1B, 0, 1, &cfg, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  g_assert_cmpfloat(pc_ideal_speedup(4, 8), ==, 32.0 / 11);
+  pc_engine_free(e);
+  pc_partition_free(part);
+  pc_model_free(m);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/costs/profile/good", test_profile_good);
+  g_test_add_func("/costs/profile/extrapolate", test_profile_extrapolate);
+  g_test_add_func("/costs/profile/bad", test_profile_bad);
+  g_test_add_func("/costs/profile/model-mismatch", test_profile_model_mismatch);
+  g_test_add_func("/costs/net/good", test_net_good);
+  g_test_add_func("/costs/net/bad", test_net_bad);
+  g_test_add_func("/costs/net/allreduce", test_allreduce_formula);
+  g_test_add_func("/costs/gemm", test_gemm);
+  g_test_add_func("/costs/stage", test_stage_costs);
+  g_test_add_func("/costs/analytic", test_analytic);
+  g_test_add_func("/costs/auto-time/brute-force-mlp", test_min_time_mlp);
+  g_test_add_func("/costs/auto-time/brute-force-resnet", test_min_time_resnet);
+  g_test_add_func("/costs/auto-time/costly-cut", test_min_time_avoids_costly_cut);
+  g_test_add_func("/costs/auto-time/config", test_partition_time_cfg);
+  g_test_add_func("/costs/predict", test_predict);
+  return g_test_run();
+}

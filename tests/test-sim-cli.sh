@@ -1,0 +1,147 @@
+#!/bin/sh
+# test-sim-cli.sh — pipecast-sim run and sweep from the command line: outputs on the tiny models
+# and mlp32 with analytic costs and with a profile, determinism (byte-identical output and
+# traces), figures (when gnuplot is on PATH), and exit status 2 with a message naming the problem
+# for each kind of bad input. TAP on stdout. Needs PC_SIM and PC_MODELS_DIR.
+set -u
+sim=${PC_SIM:?PC_SIM is not set}
+models=${PC_MODELS_DIR:?PC_MODELS_DIR is not set}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/err" "$tmp/out" 2>/dev/null | head -20; }
+
+# expect STATUS FRAGMENT DESCRIPTION -- COMMAND...: exit status and a fragment of stderr.
+expect() {
+  want=$1 frag=$2 what=$3
+  shift 4
+  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  got=$?
+  if [ "$got" -eq "$want" ] && { [ -z "$frag" ] || grep -qF -- "$frag" "$tmp/err"; }; then ok "$what"
+  else echo "# exit $got (want $want), stderr should contain: $frag"; not_ok "$what"; fi
+}
+stdout_has() {
+  if grep -qF -- "$1" "$tmp/out"; then ok "$2"; else echo "# stdout should contain: $1"; not_ok "$2"; fi
+}
+nonempty() {
+  if [ -s "$1" ]; then ok "$2"; else echo "# $1 is missing or empty"; not_ok "$2"; fi
+}
+
+# A profile of tiny-mlp at microbatches 1 and 8 (every layer 10/20 us at 1, 40/80 us at 8).
+{
+  printf '# model tiny-mlp\n# overhead_s 1e-6\nlayer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n'
+  for l in fc1:fc relu1:relu fc2:fc relu2:relu fc3:fc relu3:relu fc4:fc loss:softmax_xent; do
+    name=${l%%:*} kind=${l#*:}
+    printf '%s\t%s\t1\t1e-5\t2e-5\t1e-6\n%s\t%s\t8\t4e-5\t8e-5\t1e-6\n' "$name" "$kind" "$name" "$kind"
+  done
+} >"$tmp/prof.tsv"
+grep -v '^relu2' "$tmp/prof.tsv" >"$tmp/prof-missing.tsv"
+sed 's/^fc3\tfc\t8\t4e-5/fc3\tfc\t8\t-4e-5/' "$tmp/prof.tsv" >"$tmp/prof-negative.tsv"
+sed 's/^fc3\tfc\t8\t4e-5/fc3\tfc\t8\tnan/' "$tmp/prof.tsv" >"$tmp/prof-nan.tsv"
+printf '# send_overhead_s 1e-6\nlink\tbytes\tlatency_s\tseconds_per_byte\nintra\t0\t1e-6\t2e-10\ninter\t0\t5e-6\t1e-9\n' >"$tmp/net.tsv"
+printf '# calibrated\nlink\tbytes\tlatency_s\tseconds_per_byte\n' >"$tmp/net-empty.tsv"
+printf 'link\tsize\tlatency_s\tseconds_per_byte\nintra\t0\t1e-6\t1e-9\n' >"$tmp/net-header.tsv"
+printf 'm\tn\tk\tgflops\n8\t1024\t1024\t40\n256\t1024\t1024\t70\n' >"$tmp/gemm.tsv"
+
+# --- run: outputs
+expect 0 "" "run mlp32, 4 stages, 1f1b, analytic" -- "$sim" run "$models/mlp32.model" --stages 4 --schedule 1f1b --batch 256 --microbatches 8
+stdout_has "iteration time" "run: iteration time"
+stdout_has "samples/s" "run: throughput"
+stdout_has "over 1 stage with 8 microbatches" "run: speedup over one stage, same microbatching"
+stdout_has "over 1 stage with 1 microbatch" "run: speedup over one stage, one microbatch"
+stdout_has "2.9091 = P*M/(M+P-1)" "run: ideal speedup 4*8/11"
+stdout_has "memory_bytes" "run: per-stage table"
+if [ "$(grep -cE '^ +[0-3] +1[5-7] ' "$tmp/out")" -eq 4 ]; then ok "run: one row per stage"; else not_ok "run: one row per stage"; fi
+expect 0 "" "run tiny-mlp (split markers), gpipe, csv" -- "$sim" run "$models/tiny-mlp.model" --schedule gpipe --batch 8 --microbatches 4 --format csv
+stdout_has "model,schedule,stages,replicas,microbatches,batch,microbatch_size,iteration_s" "run csv: summary header"
+stdout_has "tiny-mlp,gpipe,2,1,4,8,2," "run csv: summary row"
+stdout_has "stage,first,last,layers,fwd_s,bwd_s,opt_s,allreduce_s,busy_s,comm_s,idle_s,bubble,peak_inflight,memory_bytes" "run csv: stage header"
+stdout_has "1,fc3,loss,4," "run csv: the second stage from the split marker"
+expect 0 "" "run tiny-cnn, 3 stages by params" -- "$sim" run "$models/tiny-cnn.model" --stages 3 --by params --batch 16 --microbatches 4
+expect 0 "" "run tiny-resnet cut inside a block" -- "$sim" run "$models/tiny-resnet.model" -p "conv1..block1.bn1 | block1.relu1..loss" --batch 8 --microbatches 2 --gemm "$tmp/gemm.tsv"
+stdout_has "GEMM rates of" "run: --gemm named in the output"
+expect 0 "" "run with a profile and a net file" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/prof.tsv" --net "$tmp/net.tsv"
+stdout_has "costs: profile" "run: profile named in the output"
+expect 0 "" "run --by time" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/prof.tsv" --stages 3 --by time
+expect 0 "" "run -p auto:time" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/prof.tsv" --stages 3 -p auto:time
+expect 0 "" "run --extrapolate" -- "$sim" run "$models/tiny-mlp.model" --batch 32 --microbatches 2 --profile "$tmp/prof.tsv" --extrapolate
+stdout_has "extrapolated linearly" "run: extrapolation is reported"
+expect 0 "" "run with 1024 replicas" -- "$sim" run "$models/mlp32.model" --stages 8 --batch 65536 --microbatches 16 --replicas 1024 --ranks-per-node 16 --net "$tmp/net.tsv"
+stdout_has "8 stages x 1024 replicas (8192 ranks)" "run: pipeline x data-parallel layout"
+stdout_has "over 1 rank" "run: speedup over one rank"
+
+# --- determinism
+"$sim" run "$models/tiny-resnet.model" --stages 3 --batch 16 --microbatches 4 --trace "$tmp/t1.json" >"$tmp/r1" 2>&1
+"$sim" run "$models/tiny-resnet.model" --stages 3 --batch 16 --microbatches 4 --trace "$tmp/t2.json" >"$tmp/r2" 2>&1
+if cmp -s "$tmp/r1" "$tmp/r2"; then ok "run output is deterministic"; else not_ok "run output is deterministic"; fi
+if [ -s "$tmp/t1.json" ] && cmp -s "$tmp/t1.json" "$tmp/t2.json"; then ok "traces are byte-identical"; else not_ok "traces are byte-identical"; fi
+if grep -q '"name":"FWD"' "$tmp/t1.json" && grep -q '"name":"RECV"' "$tmp/t1.json" && grep -q '"name":"OPT"' "$tmp/t1.json"; then ok "trace has the executor's op names"; else not_ok "trace has the executor's op names"; fi
+if command -v python3 >/dev/null 2>&1; then
+  if python3 -m json.tool "$tmp/t1.json" >/dev/null 2>&1; then ok "trace is valid JSON"; else not_ok "trace is valid JSON"; fi
+else skip "trace is valid JSON" "no python3"; fi
+
+# --- sweep
+expect 0 "" "sweep mlp32" -- "$sim" sweep "$models/mlp32.model" --batch 64 --stages 1,2,4 --microbatches 1,2,4,8,128 --out "$tmp/sw" --no-plot
+if head -1 "$tmp/sw/sweep.csv" | grep -q '^model,schedule,stages,replicas,microbatches,batch,microbatch_size,iteration_s,throughput,speedup,speedup_vs_1mb,ideal_speedup,bubble,peak_memory_bytes'; then ok "sweep.csv header"; else not_ok "sweep.csv header"; fi
+# 2 schedules x 3 stage counts x 4 valid microbatch counts (128 does not divide 64)
+if [ "$(tail -n +2 "$tmp/sw/sweep.csv" | wc -l)" -eq 24 ]; then ok "sweep: one row per valid configuration"; else not_ok "sweep: one row per valid configuration"; fi
+if grep -q '^mlp32,gpipe,1,1,4,64,16,[^,]*,[^,]*,1,' "$tmp/sw/sweep.csv"; then ok "sweep: one stage has speedup 1"; else not_ok "sweep: one stage has speedup 1"; fi
+if grep -q '^mlp32,1f1b,4,1,8,64,8,.*,2.90909091,' "$tmp/sw/sweep.csv"; then ok "sweep: ideal 4*8/11"; else not_ok "sweep: ideal 4*8/11"; fi
+"$sim" sweep "$models/mlp32.model" --batch 64 --stages 1,2,4 --microbatches 1,2,4,8 --out "$tmp/sw2" --no-plot >/dev/null 2>&1
+if cmp -s "$tmp/sw2/sweep.csv" "$tmp/sw/sweep.csv"; then ok "sweep is deterministic"; else not_ok "sweep is deterministic"; fi
+expect 0 "" "sweep --by time with a profile" -- "$sim" sweep "$models/tiny-mlp.model" --batch 8 --stages 1,2,3 --microbatches 1,2,4,8 --profile "$tmp/prof.tsv" --by time --out "$tmp/sw3" --no-plot
+
+# --- figures
+if command -v gnuplot >/dev/null 2>&1; then
+  expect 0 "" "run --gantt png" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 4 --gantt "$tmp/g.png"
+  nonempty "$tmp/g.png" "gantt png written"
+  expect 0 "" "run --gantt pdf" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 4 --gantt "$tmp/g.pdf"
+  nonempty "$tmp/g.pdf" "gantt pdf written"
+  expect 0 "" "run --gantt svg" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 4 --gantt "$tmp/g.svg"
+  nonempty "$tmp/g.svg" "gantt svg written"
+  expect 0 "" "sweep with figures" -- "$sim" sweep "$models/mlp32.model" --batch 64 --stages 1,2,4 --microbatches 1,2,4,8 --out "$tmp/sw4"
+  nonempty "$tmp/sw4/sweep.png" "sweep.png written"
+  nonempty "$tmp/sw4/sweep.pdf" "sweep.pdf written"
+  expect 2 "gnuplot is not installed" "gantt without gnuplot on PATH" -- env PATH=/nonexistent "$sim" run "$models/tiny-mlp.model" --batch 8 --gantt "$tmp/x.png"
+else
+  for t in "gantt png" "gantt pdf" "gantt svg" "sweep figures" "gnuplot missing"; do skip "$t" "gnuplot not on PATH"; done
+fi
+
+# --- bad input: exit status 2 and a clear message
+m32="$models/mlp32.model"
+expect 2 "--batch must be positive, got 0" "run: batch 0" -- "$sim" run "$m32" --batch 0
+expect 2 "--batch must be positive, got -4" "run: negative batch" -- "$sim" run "$m32" --batch -4
+expect 2 "--batch B is required" "run: no batch" -- "$sim" run "$m32"
+expect 2 "Cannot parse integer" "run: batch not a number" -- "$sim" run "$m32" --batch many
+expect 2 "not divisible into 3 microbatches" "run: M does not divide B" -- "$sim" run "$m32" --batch 8 --microbatches 3
+expect 2 "--microbatches 16 is more than the 8 samples" "run: M > B" -- "$sim" run "$m32" --batch 8 --microbatches 16
+expect 2 "--microbatches must be positive" "run: M = 0" -- "$sim" run "$m32" --batch 8 --microbatches 0
+expect 2 "--schedule 'zb': expected gpipe or 1f1b" "run: unknown schedule" -- "$sim" run "$m32" --batch 8 --schedule zb
+expect 2 "--format 'xml'" "run: unknown format" -- "$sim" run "$m32" --batch 8 --format xml
+expect 2 "--replicas must be positive" "run: replicas 0" -- "$sim" run "$m32" --batch 8 --replicas 0
+expect 2 "not divisible by --replicas 3" "run: replicas do not divide B" -- "$sim" run "$m32" --batch 8 --replicas 3
+expect 2 "--ranks-per-node must be positive" "run: ranks per node 0" -- "$sim" run "$m32" --batch 8 --ranks-per-node 0
+expect 2 "needs measured layer times: give --profile" "run: --by time without a profile" -- "$sim" run "$m32" --batch 8 --stages 2 --by time
+expect 2 "--by 'weight'" "run: unknown --by" -- "$sim" run "$m32" --batch 8 --stages 2 --by weight
+expect 2 "65 stages but only 64 layers" "run: too many stages" -- "$sim" run "$m32" --batch 8 --stages 65
+expect 2 "must end in .png, .pdf or .svg" "run: bad gantt extension" -- "$sim" run "$m32" --batch 8 --gantt "$tmp/g.gif"
+expect 2 "no rows for layer 'relu2'" "run: profile missing a layer" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/prof-missing.tsv"
+expect 2 "prof-negative.tsv:13: fwd_s is -4e-5" "run: negative cost" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/prof-negative.tsv"
+expect 2 "prof-nan.tsv:13: fwd_s is nan" "run: NaN cost" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/prof-nan.tsv"
+expect 2 "profiled for microbatches of 1 to 8 samples, not 16" "run: microbatch outside the profile" -- "$sim" run "$models/tiny-mlp.model" --batch 16 --profile "$tmp/prof.tsv"
+expect 2 "net-empty.tsv: no rows" "run: net file without rows" -- "$sim" run "$m32" --batch 8 --net "$tmp/net-empty.tsv"
+expect 2 "net-header.tsv:1: bad header" "run: net file with a bad header" -- "$sim" run "$m32" --batch 8 --net "$tmp/net-header.tsv"
+expect 2 "No such file" "run: missing profile" -- "$sim" run "$m32" --batch 8 --profile "$tmp/nope.tsv"
+expect 2 "expected one MODEL" "run: no model" -- "$sim" run --batch 8
+expect 2 "--stages '1,x': expected a comma-separated list of positive integers" "sweep: bad stage list" -- "$sim" sweep "$m32" --batch 8 --stages 1,x --out "$tmp/bad"
+expect 2 "--microbatches '0,2'" "sweep: zero microbatches" -- "$sim" sweep "$m32" --batch 8 --microbatches 0,2 --out "$tmp/bad"
+expect 2 "unknown schedule 'pipedream'" "sweep: unknown schedule" -- "$sim" sweep "$m32" --batch 8 --schedule gpipe,pipedream --out "$tmp/bad"
+expect 2 "--batch must be positive" "sweep: batch 0" -- "$sim" sweep "$m32" --batch 0 --out "$tmp/bad"
+expect 2 "--by time needs measured layer times" "sweep: --by time without a profile" -- "$sim" sweep "$m32" --batch 8 --by time --out "$tmp/bad"
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
