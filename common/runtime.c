@@ -1,6 +1,7 @@
 /* runtime.c — the memory plan of a stage and forward/backward through it; see runtime.h. */
 #include "runtime.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "error.h"
@@ -150,10 +151,14 @@ pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int 
   if (max_bytes && bytes > max_bytes) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                 "stage %d needs %.2f GiB (%.2f GiB of parameters, gradients and momentum; "
-                "%.2f GiB of activations for %d microbatches of %zu), more than the %.2f GiB "
-                "available",
-                stage, bytes / 1073741824.0, 3.0 * sizeof(float) * rt->nparams / 1073741824.0,
-                (double)sizeof(float) * slots * rt->nacts / 1073741824.0, slots, mb,
+                "%.2f GiB of activations kept for %d microbatch%s of %zu; %.2f GiB of "
+                "gradient and scratch buffers), more than the %.2f GiB available to it",
+                stage, bytes / 1073741824.0,
+                sizeof(float) * (3.0 * rt->nparams + rt->nbuffers) / 1073741824.0,
+                (double)slots * (sizeof(float) * rt->nacts + sizeof(int32_t) * rt->niacts) /
+                    1073741824.0,
+                slots, slots == 1 ? "" : "es", mb,
+                (double)sizeof(float) * (rt->ndacts + rt->nscratch) / 1073741824.0,
                 max_bytes / 1073741824.0);
     plan_clear(rt);
     g_free(rt);
@@ -409,4 +414,32 @@ int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float
     }
   }
   return k;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Health checks */
+
+/* A sum is finite only when every term is (an overflow of the sum also counts as trouble). */
+static bool all_finite(const float *x, size_t n) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; i++) sum += x[i] * 0.0f;
+  return isfinite(sum);
+}
+
+int pc_runtime_nonfinite_output(const pc_runtime *rt, int slot) {
+  const float *acts = rt->acts + (size_t)slot * rt->nacts;
+  for (int i = rt->first; i < rt->last; i++) {
+    const pc_layer *l = &rt->model->layers[i];
+    if (!all_finite(acts + rt->L[i - rt->first].out, rt->mb * (size_t)pc_shape_numel(&l->out)))
+      return i;
+  }
+  return -1;
+}
+
+int pc_runtime_nonfinite_grad(const pc_runtime *rt) {
+  for (int i = rt->first; i < rt->last; i++) {
+    const layer_mem *lm = &rt->L[i - rt->first];
+    if (!all_finite(rt->grads + lm->w, lm->nw + lm->nb)) return i;
+  }
+  return -1;
 }

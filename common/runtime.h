@@ -86,6 +86,12 @@ size_t pc_runtime_correct(const pc_runtime *rt, int slot);
 int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float **data,
                        size_t *counts);
 
+/* Health checks, cheap enough for every iteration: the first layer of the stage (file order)
+ * whose output in `slot` holds a NaN or an infinity, or whose parameter gradients do; -1 when all
+ * are finite. */
+int pc_runtime_nonfinite_output(const pc_runtime *rt, int slot);
+int pc_runtime_nonfinite_grad(const pc_runtime *rt);
+
 /* All parameters and their gradients as flat arrays (for all-reduce and for tests). */
 float *pc_runtime_params(pc_runtime *rt, size_t *count);
 float *pc_runtime_grads(pc_runtime *rt, size_t *count);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +110,15 @@ static void finish_sends(stage_run *r, int upto, int slot) {
 /* ------------------------------------------------------------------------------------------ */
 /* One iteration */
 
+/* A NaN or infinity in a layer's output ends the job, naming the first layer that made one. */
+static void check_outputs(stage_run *r, int slot, int mb, int iter) {
+  int bad = pc_runtime_nonfinite_output(r->rt, slot);
+  if (bad >= 0)
+    pc_exec_die("stage %d, layer '%s': a NaN or infinite output in microbatch %d of iteration "
+                "%d; training diverged (lower --lr?) or the input or weights hold NaN", r->stage,
+                r->model->layers[bad].name, mb, iter + 1);
+}
+
 static int64_t sample_index(const stage_run *r, int iter, int mb) {
   size_t per_replica = r->mb * (size_t)r->sched->nmicro;
   return (int64_t)iter * (int64_t)(per_replica * (size_t)r->D) +
@@ -147,11 +157,9 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
         pc_dataset_get(r->data, first, r->mb, x, labels);
       }
       pc_runtime_forward(r->rt, slot, true);
+      check_outputs(r, slot, op->mb, iter);
       if (r->has_loss) {
         double loss = pc_runtime_loss_sum(r->rt, slot);
-        if (!isfinite(loss))
-          pc_exec_die("stage %d: the loss of microbatch %d is %g (iteration %d): training "
-                      "diverged; lower --lr", r->stage, op->mb, loss, iter);
         st->loss_sum += loss;
         st->correct += pc_runtime_correct(r->rt, slot);
       }
@@ -175,6 +183,10 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
         float *g = pc_runtime_grads(r->rt, &n);
         MPI_Allreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, r->stage_comm);
       }
+      int bad = pc_runtime_nonfinite_grad(r->rt);
+      if (bad >= 0)
+        pc_exec_die("stage %d, layer '%s': a NaN or infinite gradient in iteration %d; training "
+                    "diverged (lower --lr?)", r->stage, r->model->layers[bad].name, iter + 1);
       pc_runtime_step(r->rt, sgd);
       break;
     default:
@@ -400,6 +412,16 @@ static bool load_weights(stage_run *r, const char *path, GError **error) {
   return ok;
 }
 
+/* The machine's memory shared by the ranks on it: a stage that needs more is refused up front,
+ * before any work, with the estimate. */
+static size_t memory_per_rank(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const char *local = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  long ranks = local ? atol(local) : 1;
+  if (pages <= 0 || page <= 0) return 0;
+  return (size_t)pages * (size_t)page / (size_t)MAX(ranks, 1);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The command */
 
@@ -473,7 +495,8 @@ int pc_cmd_train(int argc, char **argv) {
   r.ops = &r.sched->stages[r.stage];
   r.slots = MAX(1, r.ops->peak_inflight);
   MPI_Comm_split(MPI_COMM_WORLD, r.stage, r.replica, &r.stage_comm);
-  r.rt = pc_runtime_new(r.model, r.part, r.stage, r.mb, r.slots, (uint64_t)o.seed, 0, &error);
+  r.rt = pc_runtime_new(r.model, r.part, r.stage, r.mb, r.slots, (uint64_t)o.seed,
+                        memory_per_rank(), &error);
   bool ok = r.rt != NULL;
   r.reads_data = ok && pc_runtime_data(r.rt, 0) != NULL;
   r.has_loss = ok && pc_runtime_labels(r.rt, 0) != NULL;

@@ -1,19 +1,41 @@
 #!/usr/bin/env bash
 # run.sh — set up, build and run pipecast's tests (meson test), then print the line
-# `N passed, N failed` (N skipped when some were). Exits non-zero when a test fails.
-# Usage: tests/run.sh [SUITE...]   (default: every suite but slow)
+# `N passed, N failed` (", N skipped" when some were), counting every TAP subtest.
+# Exits non-zero when a test fails.
+#
+# Usage: tests/run.sh [--sanitize] [SUITE...]
+#   default         every suite but slow, in build/
+#   --sanitize      the same under AddressSanitizer and UndefinedBehaviorSanitizer, in
+#                   build-asan/ (the crosscheck suite, which runs PyTorch, is left out there)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+build=build
+sanitize=0
+if [ "${1:-}" = "--sanitize" ]; then
+  sanitize=1
+  build=build-asan
+  shift
+fi
 experiments/setup.sh build || exit 1
 source experiments/env.sh
 args=()
 if (($#)); then for s in "$@"; do args+=(--suite "$s"); done
 else args+=(--no-suite slow); fi
-meson test -C build --print-errorlogs "${args[@]}" </dev/null
+if [ "$sanitize" = 1 ]; then
+  if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false >&2 || exit 1
+  fi
+  meson compile -C "$build" >&2 || exit 1
+  (($#)) || args+=(--no-suite crosscheck)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0
+  export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+fi
+meson test -C "$build" --print-errorlogs "${args[@]}" </dev/null
 status=$?
 # meson writes one JSON object per test program; count the TAP results inside each (a program
 # that crashed or timed out counts as one more failure).
-log=build/meson-logs/testlog.json
+log=$build/meson-logs/testlog.json
 if [ -f "$log" ]; then
   python3 - "$log" <<'PY'
 import json, re, sys
@@ -32,7 +54,9 @@ for line in open(sys.argv[1]):
             if re.search(r"#\s*todo", out, re.I): ok += 1
             else: nok += 1
     if ok + nok + skip == 0:  # not TAP, or nothing ran
-        ok, nok, skip = (result in ("OK", "EXPECTEDFAIL")), (result not in ("OK", "EXPECTEDFAIL", "SKIP")), (result == "SKIP")
+        ok = result in ("OK", "EXPECTEDFAIL")
+        skip = result == "SKIP"
+        nok = not ok and not skip
     elif result not in ("OK", "EXPECTEDFAIL", "SKIP") and nok == 0:
         nok = 1  # the program failed after its last TAP line
     passed += ok; failed += nok; skipped += skip
