@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bad-inputs.sh — the catalogue of bad input: runs every kind of mistake a user can make against
+# the built programs and writes, for each, the exit status and what the user sees, as the table
+# docs/bad-input.md. Re-run it after changing a message: the table stays true.
+# Usage: experiments/bad-inputs.sh [OUT.md]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-docs/bad-input.md}
+[ -x build/sim/pipecast-sim ] && [ -x build/exec/pipecast-exec ] || experiments/setup.sh build >/dev/null 2>&1 || { echo "bad-inputs: build failed" >&2; exit 1; }
+source experiments/env.sh
+sim=build/sim/pipecast-sim
+x=build/exec/pipecast-exec
+m=models
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+
+# Inputs to be wrong with.
+printf 'input 3x8x8\nflatten\nconv out=4 k=3\n' >"$t/conv-after-flatten.model"
+printf 'input 4\nconv3d x out=1\n' >"$t/unknown-kind.model"
+printf 'input 4\nfc out=widht\n' >"$t/unknown-param.model"
+printf 'param width 1024\ninput 4\n' >"$t/malformed-param.model"
+printf 'input 4\nb(1)\nblock b(x) { fc out=x }\n' >"$t/block-before.model"
+printf 'block b(x) { fc out=x }\ninput 4\nb(1, 2)\n' >"$t/block-args.model"
+printf 'input 4\nseq s {\n  fc out=2\n' >"$t/unterminated.model"
+: >"$t/empty.model"
+printf 'input 4\nfc out=2\n\0junk' >"$t/binary.model"
+printf 'input 4\nfc a out=2\nfc a out=2\n' >"$t/duplicate.model"
+printf 'input 4\nsoftmax_xent\nfc out=2\n' >"$t/loss-not-last.model"
+"$x" train "$m/tiny-mlp.model" --iters 1 --warmup 0 --save "$t/w.pcw" >/dev/null 2>&1
+head -c 300 "$t/w.pcw" >"$t/truncated.pcw"
+printf 'layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t1\t1e-5\t2e-5\t0\n' >"$t/missing-layer.tsv"
+printf 'link\tbytes\tlatency_s\tseconds_per_byte\n' >"$t/net-empty.tsv"
+mkdir -p "$t/ck" && printf 'pipecast-checkpoint 1\niteration x\n' >"$t/ck/checkpoint"
+mkdir -p "$t/cifar" && head -c 5000 /dev/zero >"$t/cifar/data_batch_1.bin"
+
+rows=()
+# entry WHAT -- COMMAND...: one row of the table.
+entry() {
+  local what=$1
+  shift 2
+  "$@" >"$t/stdout" 2>"$t/stderr" </dev/null
+  local st=$?
+  local said
+  said=$(grep -m1 -E '^(pipecast-(sim|exec)|usage:)' "$t/stderr" | sed "s|$t/|/tmp/|g; s/|/\\\\|/g")
+  local cmd
+  cmd=$(printf '%s ' "$@" | sed "s|$t/|/tmp/|g; s|build/[a-z]*/||g; s/|/\\\\|/g; s/ $//")
+  rows+=("| $what | \`$cmd\` | $st | $said |")
+}
+
+entry "unknown layer kind" -- "$sim" describe "$t/unknown-kind.model"
+entry "unknown parameter" -- "$sim" describe "$t/unknown-param.model"
+entry "malformed parameter" -- "$sim" describe "$t/malformed-param.model"
+entry "shape that does not fit (conv after flatten)" -- "$sim" describe "$t/conv-after-flatten.model"
+entry "block used before it is defined" -- "$sim" describe "$t/block-before.model"
+entry "block with the wrong number of arguments" -- "$sim" describe "$t/block-args.model"
+entry "unterminated block" -- "$sim" describe "$t/unterminated.model"
+entry "empty file" -- "$sim" describe "$t/empty.model"
+entry "binary file" -- "$sim" describe "$t/binary.model"
+entry "duplicate layer name" -- "$sim" describe "$t/duplicate.model"
+entry "loss that is not the last layer" -- "$sim" describe "$t/loss-not-last.model"
+entry "missing model file" -- "$sim" describe "$t/nope.model"
+entry "--set of an unknown parameter" -- "$sim" describe "$m/mlp32.model" --set widht=3
+entry "--set with a malformed value" -- "$sim" describe "$m/mlp32.model" --set width=wide
+entry "partition naming an unknown layer" -- "$sim" describe "$m/resnet50.model" -p "conv1..layer9 | layer2.."
+entry "overlapping ranges" -- "$sim" describe "$m/mlp32.model" -p "fc1..fc10 | fc5..loss"
+entry "out-of-order ranges" -- "$sim" describe "$m/mlp32.model" -p "fc9..loss | fc1..relu8"
+entry "more stages than layers" -- "$sim" describe "$m/mlp32.model" --stages 65
+entry "counts that do not add up" -- "$sim" describe "$m/mlp32.model" -p 16,16,16
+entry "unknown flag" -- "$sim" describe "$m/mlp32.model" --frobnicate
+entry "unknown schedule" -- "$sim" run "$m/mlp32.model" --batch 8 --schedule pipedream
+entry "microbatches not dividing the batch (simulator)" -- "$sim" run "$m/mlp32.model" --batch 10 --microbatches 4
+entry "profile missing a layer" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/missing-layer.tsv"
+entry "net file with no rows" -- "$sim" run "$m/mlp32.model" --batch 8 --net "$t/net-empty.tsv"
+entry "rank count not matching the stages" -- mpirun -n 2 "$x" train "$m/tiny-mlp.model" -p 2,2,2,2
+entry "microbatches not dividing the batch (executor)" -- "$x" train "$m/tiny-mlp.model" --batch 32 --microbatches 5
+entry "more microbatches than samples" -- "$x" train "$m/tiny-mlp.model" --batch 4 --microbatches 8
+entry "unwritable output path" -- "$x" train "$m/tiny-mlp.model" --save /nonexistent/w.pcw
+entry "weights file of another model" -- "$x" train "$m/tiny-cnn.model" --load "$t/w.pcw"
+entry "truncated weights file" -- "$x" train "$m/tiny-mlp.model" --load "$t/truncated.pcw"
+entry "corrupt checkpoint" -- "$x" train "$m/tiny-mlp.model" --resume "$t/ck"
+entry "missing data directory" -- "$x" train "$m/vgg16.model" --data cifar10:"$t/none"
+entry "truncated CIFAR-10 file" -- "$x" train "$m/vgg16.model" --data cifar10:"$t/cifar"
+entry "images of the wrong size for the model" -- "$x" train "$m/tiny-cnn.model" --data mnist:"$t/cifar"
+entry "model too big for the machine" -- mpirun -n 2 "$x" train "$m/vgg16.model" --set input=3x512x512 --batch 512
+entry "unknown command" -- "$x" trian "$m/mlp32.model"
+
+{
+  echo "# Bad input: what the user sees"
+  echo
+  echo "Every mistake below was made against the built programs by \`experiments/bad-inputs.sh\`,"
+  echo "which wrote this table (exit status 2 means a usage or input error; files under /tmp are the"
+  echo "script's own). Each has a test in tests/ as well. Runtime faults (a killed or hung rank, a"
+  echo "kill during a checkpoint, NaN during training) are in tests/test-faults.sh."
+  echo
+  echo "| input | command | exit | what the user sees |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+} >"$out"
+echo "bad-inputs: ${#rows[@]} cases written to $out"
