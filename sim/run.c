@@ -185,7 +185,7 @@ int pc_cmd_run(int argc, char **argv) {
     {"stages", 's', 0, G_OPTION_ARG_INT, &o.stages, "Stage count for automatic partitioning", "N"},
     {"by", 0, 0, G_OPTION_ARG_STRING, &o.by,
      "Balance by flops (default), params or time (needs --profile)", "WHAT"},
-    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedule, "gpipe or 1f1b (default)", "KIND"},
+    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedule, "gpipe (default, as pipecast-exec) or 1f1b", "KIND"},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro,
      "Microbatches per minibatch (per replica), must divide it (default 1)", "M"},
@@ -223,7 +223,7 @@ int pc_cmd_run(int argc, char **argv) {
   }
   if (!check(&o, &error)) goto fail;
   pc_schedule_kind kind = o.schedule ? (pc_schedule_kind)pc_schedule_kind_from_name(o.schedule)
-                                     : PC_SCHEDULE_1F1B;
+                                     : PC_SCHEDULE_GPIPE; /* as pipecast-exec */
   cfg.extrapolate = o.extrapolate;
   cfg.replicas = o.replicas;
   cfg.ranks_per_node = o.rpn == UNSET ? 0 : o.rpn;
