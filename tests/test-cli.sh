@@ -6,26 +6,7 @@ sim=${PC_SIM:?PC_SIM is not set}
 models=${PC_MODELS_DIR:?PC_MODELS_DIR is not set}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/err" "$tmp/out" 2>/dev/null | head -20; }
-
-# expect STATUS FRAGMENT DESCRIPTION -- COMMAND...: exit status and a fragment of stderr.
-expect() {
-  want=$1 frag=$2 what=$3
-  shift 4
-  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  got=$?
-  if [ "$got" -eq "$want" ] && { [ -z "$frag" ] || grep -qF -- "$frag" "$tmp/err"; }; then ok "$what"
-  else echo "# exit $got (want $want), stderr should contain: $frag"; not_ok "$what"; fi
-}
-
-# stdout contains FRAGMENT
-stdout_has() {
-  if grep -qF -- "$1" "$tmp/out"; then ok "$2"; else echo "# stdout should contain: $1"; not_ok "$2"; fi
-}
+. "$(dirname "$0")/tap.sh"
 
 expect 0 "" "describe vgg16 at ImageNet size" -- "$sim" describe "$models/vgg16.model" --set input=3x224x224,classes=1000
 stdout_has "138,357,544 parameters, 15.4703 G multiply-adds" "vgg16: torchvision's parameter and multiply-add counts"
@@ -70,5 +51,4 @@ expect 2 "expected one MODEL" "no model" -- "$sim" describe
 expect 2 "unknown command 'descrbe'" "unknown command" -- "$sim" descrbe "$models/mlp32.model"
 expect 0 "" "--help" -- "$sim" --help
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_end

@@ -14,10 +14,8 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d)
 job=
 trap '[ -n "$job" ] && kill -9 $job 2>/dev/null; pkill -9 -f "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/log" | tail -12; }
+TAP_LOGS="$tmp/log"
+. "$(dirname "$0")/tap.sh"
 
 # PID of the rank R of the job whose command line mentions $tmp (ranks read OMPI_COMM_WORLD_RANK).
 rank_pid() {
@@ -141,5 +139,4 @@ else
   not_ok "too big for the machine: refused up front with the estimate"
 fi
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_end

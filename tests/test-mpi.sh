@@ -11,10 +11,8 @@ export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CO
 export OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/log" | tail -15; }
+TAP_LOGS="$tmp/log"
+. "$(dirname "$0")/tap.sh"
 
 # same MODEL ARGS -- NAME RANKS PARTITION SCHEDULE: one-process reference vs a pipelined run.
 same() {
@@ -75,5 +73,4 @@ expect_input_error "unwritable --save" "--save /nonexistent/w.pcw: cannot write 
 expect_input_error "weights of another model" "holds weights of the model 'tiny-mlp', not 'tiny-cnn'" \
   "$x" train "$models/tiny-cnn.model" --load "$tmp/mlp.ref.pcw"
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_end

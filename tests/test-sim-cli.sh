@@ -8,28 +8,7 @@ sim=${PC_SIM:?PC_SIM is not set}
 models=${PC_MODELS_DIR:?PC_MODELS_DIR is not set}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/err" "$tmp/out" 2>/dev/null | head -20; }
-
-# expect STATUS FRAGMENT DESCRIPTION -- COMMAND...: exit status and a fragment of stderr.
-expect() {
-  want=$1 frag=$2 what=$3
-  shift 4
-  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  got=$?
-  if [ "$got" -eq "$want" ] && { [ -z "$frag" ] || grep -qF -- "$frag" "$tmp/err"; }; then ok "$what"
-  else echo "# exit $got (want $want), stderr should contain: $frag"; not_ok "$what"; fi
-}
-stdout_has() {
-  if grep -qF -- "$1" "$tmp/out"; then ok "$2"; else echo "# stdout should contain: $1"; not_ok "$2"; fi
-}
-nonempty() {
-  if [ -s "$1" ]; then ok "$2"; else echo "# $1 is missing or empty"; not_ok "$2"; fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # A profile of tiny-mlp at microbatches 1 and 8 (every layer 10/20 us at 1, 40/80 us at 8).
 {
@@ -143,5 +122,4 @@ expect 2 "unknown schedule 'pipedream'" "sweep: unknown schedule" -- "$sim" swee
 expect 2 "--batch must be positive" "sweep: batch 0" -- "$sim" sweep "$m32" --batch 0 --out "$tmp/bad"
 expect 2 "--by time needs measured layer times" "sweep: --by time without a profile" -- "$sim" sweep "$m32" --batch 8 --by time --out "$tmp/bad"
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_end
