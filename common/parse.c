@@ -11,6 +11,13 @@
 
 #define MAX_DEPTH 64          /* nested block calls */
 #define MAX_LAYERS 1000000    /* guards against `repeat 1000000000` */
+/* Bounds that keep hostile input from exhausting the stack, the clock or 64-bit sizes: */
+#define MAX_NESTING 200       /* brackets, braces, unary operators and `else if` in the text */
+#define MAX_EXPR_HEIGHT 1000  /* operators on one path of an expression tree (1+1+...+1) */
+#define MAX_EVAL_NESTING 1000 /* statements inside statements while evaluating, calls included */
+#define MAX_STEPS 4000000     /* statements evaluated and repeat iterations, in all */
+#define MAX_SIZE 2147483648.0 /* 2^31: an integer attribute, a dimension, a tensor's elements */
+#define MAX_WORK 4.6e18       /* ~2^62: elements in x (largest integer attribute)^3, per layer */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Syntax tree. All nodes live in one arena (a GPtrArray that frees them). */
@@ -23,6 +30,7 @@ typedef struct expr {
   int64_t ival;
   double fval;
   pc_shape shape;
+  int height;         /* 1 for a leaf, else 1 + the highest operand's */
   char op[3];         /* UNARY and BINARY */
   const char *var;    /* VAR */
   struct expr *a, *b; /* operands */
@@ -70,6 +78,7 @@ typedef struct {
   GPtrArray *arrays;        /* every GPtrArray of the tree */
   GHashTable *block_names;  /* blocks defined so far, for a hint on misuse */
   GError **error;
+  int nesting;              /* open brackets, braces, unary operators and `else if`s */
 } parser;
 
 static void *arena_new(parser *p, size_t size) {
@@ -165,7 +174,30 @@ static expr *new_expr(parser *p, expr_kind kind, const pc_token *at) {
   e->kind = kind;
   e->line = at->line;
   e->column = at->column;
+  e->height = 1;
   return e;
+}
+
+/* Enters one more level of nesting at token AT; false (with the error) past MAX_NESTING. Every
+ * successful nest_enter is paired with p->nesting--. */
+static bool nest_enter(parser *p, const pc_token *at) {
+  if (p->nesting >= MAX_NESTING) {
+    fail_at(p->error, p->file, at->line, at->column, "nested more than %d deep", MAX_NESTING);
+    return false;
+  }
+  p->nesting++;
+  return true;
+}
+
+/* Sets the height of operator node E from its operands; false past MAX_EXPR_HEIGHT. */
+static bool set_height(parser *p, expr *e) {
+  e->height = 1 + MAX(e->a->height, e->b ? e->b->height : 0);
+  if (e->height > MAX_EXPR_HEIGHT) {
+    fail_at(p->error, p->file, e->line, e->column, "expression with more than %d operators in a row",
+            MAX_EXPR_HEIGHT);
+    return false;
+  }
+  return true;
 }
 
 static expr *parse_primary(parser *p) {
@@ -198,17 +230,21 @@ static expr *parse_primary(parser *p) {
     break;
   }
   if (is_punct(&t, "(")) {
+    if (!nest_enter(p, &t)) return NULL;
     if (!advance(p)) return NULL;
     e = parse_expr(p);
     if (e == NULL || !accept_punct(p, ")", "')'")) return NULL;
+    p->nesting--;
     return e;
   }
   if (is_punct(&t, "-") || is_punct(&t, "!")) {
+    if (!nest_enter(p, &t)) return NULL;
     if (!advance(p)) return NULL;
     e = new_expr(p, E_UNARY, &t);
     g_strlcpy(e->op, t.text, sizeof e->op);
     e->a = parse_primary(p);
-    return e->a ? e : NULL;
+    p->nesting--;
+    return e->a && set_height(p, e) ? e : NULL;
   }
   expected(p, "a value (a number, a shape like 3x32x32, a parameter or '(')");
   return NULL;
@@ -237,7 +273,7 @@ static expr *parse_level(parser *p, size_t level) {
     g_strlcpy(e->op, op, sizeof e->op);
     e->a = left;
     e->b = parse_level(p, level + 1);
-    if (e->b == NULL) return NULL;
+    if (e->b == NULL || !set_height(p, e)) return NULL;
     left = e;
   }
   return left;
@@ -301,9 +337,11 @@ static GPtrArray *parse_braced(parser *p) {
     return NULL;
   }
   pc_token open = p->cur;
+  if (!nest_enter(p, &open)) return NULL;
   if (!advance(p)) return NULL;
   GPtrArray *body = parse_body(p, false, &open);
   if (body == NULL) return NULL;
+  p->nesting--;
   return advance(p) ? body : NULL; /* the '}' */
 }
 
@@ -451,8 +489,10 @@ static stmt *parse_stmt(parser *p, bool top) {
     if (is_word(&p->cur, "else")) {
       if (!advance(p)) return NULL;
       if (is_word(&p->cur, "if")) {
+        if (!nest_enter(p, &p->cur)) return NULL;
         stmt *inner = parse_stmt(p, false);
         if (inner == NULL) return NULL;
+        p->nesting--;
         s->body2 = arena_array(p);
         g_ptr_array_add(s->body2, inner);
         return s; /* the inner `if` ended the statement */
@@ -581,6 +621,8 @@ typedef struct {
   pc_shape input;
   int cursor;              /* tensor the next layer reads: a layer, or -1 (the input) */
   int depth;
+  int nesting;             /* statements being evaluated, one inside the other */
+  int64_t steps;           /* statements evaluated and repeat iterations so far */
 } eval;
 
 #define FAIL(ev, node, ...) (fail_at((ev)->error, (ev)->file, (node)->line, (node)->column, \
@@ -818,6 +860,9 @@ static bool set_attrs(eval *ev, const frame *f, const stmt *s, const pc_layer_op
       } else if ((double)v.i < spec->min) {
         ok = FAIL(ev, aa, "%s: '%s' must be at least %g, got %lld", ops->name, aa->key, spec->min,
                   (long long)v.i);
+      } else if ((double)v.i > MAX_SIZE) {
+        ok = FAIL(ev, aa, "%s: '%s' is %lld, more than %.0f", ops->name, aa->key, (long long)v.i,
+                  MAX_SIZE);
       } else {
         *(int64_t *)((char *)attrs + spec->offset) = v.i;
       }
@@ -839,6 +884,36 @@ static bool set_attrs(eval *ev, const frame *f, const stmt *s, const pc_layer_op
 
 static pc_shape tensor_shape(const eval *ev, int t) {
   return t < 0 ? ev->input : g_array_index(ev->layers, pc_layer, t).out;
+}
+
+/* Elements of S in floating point (no overflow), or -1 when a dimension is out of [1, MAX_SIZE]. */
+static double shape_elems(const pc_shape *s) {
+  double n = 1;
+  for (int i = 0; i < s->ndim; i++) {
+    if (s->d[i] < 1 || (double)s->d[i] > MAX_SIZE) return -1;
+    n *= (double)s->d[i];
+  }
+  return n;
+}
+
+/* Whether the sizes of layer L stay far enough from 64-bit overflow for the layer table's
+ * integer arithmetic (parameters, bytes, MACs): its output at most MAX_SIZE elements, and its
+ * input's elements times the cube of its largest integer attribute at most MAX_WORK. */
+static bool layer_size_ok(const pc_layer *l, const pc_layer_ops *ops, const char **why) {
+  double out = shape_elems(&l->out);
+  if (out < 0 || out > MAX_SIZE) {
+    *why = "its output is too large";
+    return false;
+  }
+  double in = 0, attr = 1;
+  for (int i = 0; i < l->ninputs; i++) in = MAX(in, shape_elems(&l->in[i]));
+  for (const pc_attr_spec *a = ops->attrs; l->attrs && a && a->name; a++)
+    if (a->type == PC_ATTR_INT) attr = MAX(attr, (double)*(const int64_t *)((const char *)l->attrs + a->offset));
+  if (in * attr * attr * attr > MAX_WORK) {
+    *why = "its sizes are too large (input elements x largest attribute^3 over 2^62)";
+    return false;
+  }
+  return true;
 }
 
 /* Appends a layer reading `inputs`; it becomes the cursor. Takes `name` and `attrs`. */
@@ -864,9 +939,12 @@ static bool add_layer(eval *ev, const stmt *s, pc_layer_kind kind, char *name, v
       l.in[i] = tensor_shape(ev, inputs[i]);
     }
     GError *shape_error = NULL;
+    const char *why = NULL;
     if (!pc_layer_ops_of(kind)->infer(&l, &shape_error)) {
       ok = FAIL(ev, s, "layer '%s': %s", name, shape_error->message);
       g_error_free(shape_error);
+    } else if (!layer_size_ok(&l, pc_layer_ops_of(kind), &why)) {
+      ok = FAIL(ev, s, "layer '%s': %s", name, why);
     }
   }
   if (!ok) {
@@ -949,6 +1027,10 @@ static bool eval_input(eval *ev, const frame *f, const stmt *s) {
   }
   for (int i = 0; i < ev->input.ndim; i++)
     if (ev->input.d[i] < 1) return FAIL(ev, s->e, "the input's dimensions must be positive");
+  double elems = shape_elems(&ev->input);
+  if (elems < 0 || elems > MAX_SIZE)
+    return FAIL(ev, s->e, "the input is too large (over %.0f elements, or a dimension over)",
+                MAX_SIZE);
   ev->have_input = true;
   return true;
 }
@@ -1048,7 +1130,21 @@ static bool eval_residual(eval *ev, const frame *f, scope *sc, const stmt *s) {
   return add_layer(ev, s, PC_LAYER_KIND_ADD, name, NULL, 2, inputs);
 }
 
+static bool eval_stmt_in(eval *ev, const frame *f, scope *sc, const stmt *s);
+
 static bool eval_stmt(eval *ev, const frame *f, scope *sc, const stmt *s) {
+  if (++ev->steps > MAX_STEPS)
+    return FAIL(ev, s, "the model takes more than %d steps to evaluate", MAX_STEPS);
+  if (ev->nesting >= MAX_EVAL_NESTING)
+    return FAIL(ev, s, "statements nested more than %d deep, block calls included",
+                MAX_EVAL_NESTING);
+  ev->nesting++;
+  bool ok = eval_stmt_in(ev, f, sc, s);
+  ev->nesting--;
+  return ok;
+}
+
+static bool eval_stmt_in(eval *ev, const frame *f, scope *sc, const stmt *s) {
   switch (s->kind) {
   case S_PARAM: return eval_param(ev, s);
   case S_INPUT: return eval_input(ev, f, s);
@@ -1071,6 +1167,10 @@ static bool eval_stmt(eval *ev, const frame *f, scope *sc, const stmt *s) {
                    .vars = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free)};
     bool ok = true;
     for (int64_t i = 0; ok && i < n; i++) {
+      if (++ev->steps > MAX_STEPS) {
+        ok = FAIL(ev, s, "the model takes more than %d steps to evaluate", MAX_STEPS);
+        break;
+      }
       if (s->ident) {
         value *v = g_new(value, 1);
         *v = (value){.t = V_INT, .i = i};

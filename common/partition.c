@@ -247,7 +247,13 @@ static pc_partition *parse_names(const pc_model *model, const char *spec, GError
   }
   for (int s = 0; ok && s < n; s++) {
     const char *prev = s ? model->layers[hi[s - 1]].name : NULL;
-    if (hi[s] < lo[s]) {
+    if (hi[s] < lo[s] && (hi[s] < 0 || lo[s] >= model->nlayers)) {
+      /* An open end with nothing left between the neighbours ("a.. | a..", "..loss | ..x"). */
+      g_set_error(error, PC_ERROR, PC_ERROR_PARTITION,
+                  "partition '%s': stage %d has no layers (its open end leaves none to it)", spec,
+                  s);
+      ok = false;
+    } else if (hi[s] < lo[s]) {
       g_set_error(error, PC_ERROR, PC_ERROR_PARTITION,
                   "partition '%s': stage %d runs backwards ('%s' comes after '%s' in the model)",
                   spec, s, model->layers[lo[s]].name, model->layers[hi[s]].name);

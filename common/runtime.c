@@ -399,15 +399,16 @@ int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float
     float *base = pass ? rt->momentum : rt->params;
     for (int i = 0; i < rt->last - rt->first; i++) {
       const layer_mem *lm = &rt->L[i];
-      struct { float *p; size_t n; } t[4] = {
-        {base + lm->w, lm->nw}, {base + lm->b, lm->nb},
-        {rt->buffers + lm->buf, pass ? 0 : lm->nbuf / 2},
-        {rt->buffers + lm->buf + lm->nbuf / 2, pass ? 0 : lm->nbuf / 2},
+      /* block, offset, count; a block is only indexed when the count is not 0 (it may be NULL) */
+      struct { float *block; size_t at, n; } t[4] = {
+        {base, lm->w, lm->nw}, {base, lm->b, lm->nb},
+        {rt->buffers, lm->buf, pass ? 0 : lm->nbuf / 2},
+        {rt->buffers, lm->buf + lm->nbuf / 2, pass ? 0 : lm->nbuf / 2},
       };
       for (int j = 0; j < 4; j++) {
         if (t[j].n == 0) continue;
         if (names) names[k] = g_ptr_array_index(rt->names, k);
-        if (data) data[k] = t[j].p;
+        if (data) data[k] = t[j].block + t[j].at;
         if (counts) counts[k] = t[j].n;
         k++;
       }

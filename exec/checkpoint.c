@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,16 +138,21 @@ bool pc_checkpoint_load(const char *dir, const char *model, int nstages, const c
     return false;
   }
   char *it = field(text, "iteration"), *m = field(text, "model"), *st = field(text, "stages"),
-       *cf = field(text, "config"), *end = NULL;
+       *cf = field(text, "config"), *end = NULL, *st_end = NULL;
+  errno = 0;
   long iter = it ? strtol(it, &end, 10) : -1;
-  if (!g_str_has_prefix(text, MAGIC "\n") || !it || *end || iter < 0 || !m || !st || !cf) {
+  bool iter_ok = it && *it && !*end && errno == 0 && iter >= 0 && iter <= INT_MAX;
+  errno = 0;
+  long stages = st ? strtol(st, &st_end, 10) : -1;
+  if (st && (!*st || *st_end || errno)) stages = -1;
+  if (!g_str_has_prefix(text, MAGIC "\n") || !iter_ok || !m || !st || !cf) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: not a pipecast checkpoint (corrupt)", path);
     ok = false;
   } else if (strcmp(m, model) != 0) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: a checkpoint of the model '%s', not '%s'",
                 path, m, model);
     ok = false;
-  } else if (atoi(st) != nstages) {
+  } else if (stages != nstages) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
                 "%s: a checkpoint of %s stages, this run has %d", path, st, nstages);
     ok = false;
@@ -163,7 +169,9 @@ bool pc_checkpoint_load(const char *dir, const char *model, int nstages, const c
     ok = pc_weights_load(spath, model, t.n, t.names, t.data, t.counts, true, &meta, error);
     if (ok) {
       const char *mi = g_hash_table_lookup(meta, "iteration");
-      if (mi == NULL || atol(mi) != iter) {
+      char *mi_end = NULL;
+      errno = 0;
+      if (mi == NULL || strtol(mi, &mi_end, 10) != iter || *mi_end || errno) {
         g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: holds iteration %s, the checkpoint "
                     "says %ld", spath, mi ? mi : "(none)", iter);
         ok = false;

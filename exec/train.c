@@ -331,10 +331,9 @@ static bool setup(stage_run *r, const train_opts *o, char *model_path, GError **
 /* ------------------------------------------------------------------------------------------ */
 /* Weights: one file for the whole model, gathered on rank 0 */
 
-static char *pack_names(pc_runtime *rt, int n, const char **names) {
+static char *pack_names(int n, const char **names) {
   GString *s = g_string_new(NULL);
   for (int i = 0; i < n; i++) g_string_append_printf(s, "%s\n", names[i]);
-  (void)rt;
   return g_string_free(s, FALSE);
 }
 
@@ -342,12 +341,11 @@ static bool save_weights(stage_run *r, const char *path, GError **error) {
   int n = pc_runtime_tensors(r->rt, false, NULL, NULL, NULL);
   const char **names = g_new(const char *, (size_t)n);
   float **data = g_new(float *, (size_t)n);
-  size_t *counts = g_new(size_t, (size_t)n), total = 0;
+  size_t *counts = g_new(size_t, (size_t)n);
   pc_runtime_tensors(r->rt, false, names, data, counts);
-  for (int i = 0; i < n; i++) total += counts[i];
   bool ok = true;
   if (r->replica == 0 && r->stage > 0) { /* send to rank 0: names, counts, data */
-    char *packed = pack_names(r->rt, n, names);
+    char *packed = pack_names(n, names);
     int len = (int)strlen(packed) + 1;
     MPI_Send(&n, 1, MPI_INT, 0, 100, MPI_COMM_WORLD);
     MPI_Send(&len, 1, MPI_INT, 0, 101, MPI_COMM_WORLD);

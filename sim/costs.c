@@ -308,8 +308,10 @@ bool pc_profile_check(const pc_profile *p, const pc_model *model, GError **error
   return true;
 }
 
+/* The fraction first: (y1 - y0) * (x - x0) overflows to an infinity for large finite values,
+ * where an interpolation must stay between y0 and y1. */
 static double line_at(double x0, double y0, double x1, double y1, double x) {
-  return y0 + (y1 - y0) * (x - x0) / (x1 - x0);
+  return y0 + (y1 - y0) * ((x - x0) / (x1 - x0));
 }
 
 bool pc_profile_layer(const pc_profile *p, const char *name, double mb, bool extrapolate,
