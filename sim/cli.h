@@ -40,4 +40,7 @@ int pc_cmd_run(int argc, char **argv);
 /* `sweep`: predicts a grid of schedules, stage counts and microbatch counts (sim/sweep.c). */
 int pc_cmd_sweep(int argc, char **argv);
 
+/* `compare`: a measured trace against a predicted one, op by op (sim/compare.c). */
+int pc_cmd_compare(int argc, char **argv);
+
 #endif

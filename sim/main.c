@@ -1,6 +1,6 @@
 /* main.c — pipecast-sim: the command line of the simulator.
  * Subcommands: describe (model and partition tables), run (predict one iteration), sweep
- * (predict a grid of configurations). */
+ * (predict a grid of configurations), compare (measured against predicted trace). */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +15,7 @@ static void usage(FILE *f) {
           "  describe   per-layer and per-stage table of a model and a partition\n"
           "  run        predict one pipelined training iteration (times, speedup, memory)\n"
           "  sweep      predict a grid of schedules x stages x microbatches (CSV, figures)\n"
+          "  compare    a measured trace against a predicted one, op by op\n"
           "\n"
           "'" PC_CLI_PROG " COMMAND --help' shows a command's options.\n");
 }
@@ -26,6 +27,7 @@ static const struct {
   {"describe", pc_cmd_describe},
   {"run", pc_cmd_run},
   {"sweep", pc_cmd_sweep},
+  {"compare", pc_cmd_compare},
 };
 
 int main(int argc, char **argv) {

@@ -1,0 +1,124 @@
+#!/bin/sh
+# test-compare.sh — `pipecast-sim compare MEASURED.json PREDICTED.json` on real traces the test
+# makes (tiny-mlp trained by pipecast-exec, one process, and two stages under mpirun when it is
+# installed; predicted by pipecast-sim run), on a hand-written pair with known numbers, and its
+# input errors (exit status 2 and a message naming the problem). TAP on stdout.
+# Needs PC_SIM, PC_EXEC and PC_MODELS_DIR.
+set -u
+sim=${PC_SIM:?PC_SIM is not set}
+x=${PC_EXEC:?PC_EXEC is not set}
+models=${PC_MODELS_DIR:?PC_MODELS_DIR is not set}
+export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/err" "$tmp/out" 2>/dev/null | head -20; }
+
+# expect STATUS FRAGMENT DESCRIPTION -- COMMAND...: exit status and a fragment of stderr.
+expect() {
+  want=$1 frag=$2 what=$3
+  shift 4
+  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  got=$?
+  if [ "$got" -eq "$want" ] && { [ -z "$frag" ] || grep -qF -- "$frag" "$tmp/err"; }; then ok "$what"
+  else echo "# exit $got (want $want), stderr should contain: $frag"; not_ok "$what"; fi
+}
+# check DESCRIPTION AWK-PROGRAM: the awk program run on the last stdout must exit 0.
+check() {
+  if awk -F, "$2" "$tmp/out"; then ok "$1"; else echo "# awk: $2"; not_ok "$1"; fi
+}
+
+mlp="$models/tiny-mlp.model"
+args="--batch 8 --microbatches 2 --schedule gpipe"
+
+# --- one process: measured against predicted ----------------------------------------------
+"$x" train "$mlp" -p 8 $args --iters 2 --warmup 1 --trace "$tmp/m1.json" >"$tmp/out" 2>"$tmp/err" </dev/null ||
+  { not_ok "pipecast-exec train --trace (one process)"; }
+"$sim" run "$mlp" -p 8 $args --trace "$tmp/p1.json" >"$tmp/out" 2>"$tmp/err" ||
+  { not_ok "pipecast-sim run --trace (one stage)"; }
+expect 0 "" "compare: one stage, table" -- "$sim" compare "$tmp/m1.json" "$tmp/p1.json"
+if grep -q '^ *0  FWD *2 ' "$tmp/out" && grep -q '^ *0  BWD *2 ' "$tmp/out" &&
+   grep -q '^ *0  OPT *1 ' "$tmp/out" && grep -q 'largest absolute error' "$tmp/out"; then
+  ok "table: stage 0 has FWD x2, BWD x2, OPT x1 and the largest errors"
+else not_ok "table: stage 0 has FWD x2, BWD x2, OPT x1 and the largest errors"; fi
+expect 0 "" "compare --format csv" -- "$sim" compare --format csv "$tmp/m1.json" "$tmp/p1.json"
+check "csv: header, 3 rows per kind, positive means, ratio = measured / predicted" '
+  NR == 1 { ok = $0 == "stage,op,count,measured_mean_s,predicted_mean_s,ratio,measured_total_s,predicted_total_s"; next }
+  NF == 0 { exit }
+  { rows++; if (!($4 > 0 && $5 > 0)) ok = 0; r = $4 / $5; if (r / $6 > 1.001 || r / $6 < 0.999) ok = 0 }
+  END { exit !(ok && rows == 3) }'
+expect 0 "" "a trace against itself" -- "$sim" compare -f csv "$tmp/m1.json" "$tmp/m1.json"
+check "a trace against itself: every ratio 1, every error 0" '
+  /^stage,index/ { part = 2; next } NR == 1 || NF == 0 { next }
+  part != 2 && $6 != 1 { exit 1 } part == 2 && $7 != 0 { exit 1 }'
+
+# --- known numbers -------------------------------------------------------------------------
+ev() { printf '{"name":"%s","cat":"compute","ph":"X","pid":%d,"tid":%d,"ts":%s,"dur":%s,"args":{"op":%d,"mb":%d}}' "$@"; }
+{
+  printf '{"traceEvents":[\n{"name":"process_name","ph":"M","pid":0,"tid":0,"args":{"name":"m"}},\n'
+  ev FWD 0 0 0 10 0 0; printf ',\n'; ev FWD 0 0 10 30 1 1; printf ',\n'
+  ev BWD 0 0 40 100 2 1; printf ',\n'; ev BWD 0 0 140 100 3 0; printf ',\n'; ev OPT 0 0 240 60 4 -1
+  printf '\n],"displayTimeUnit":"ms"}\n'
+} >"$tmp/known-m.json"
+{
+  printf '{"displayTimeUnit":"ms","traceEvents":[ '
+  # the same ops in another order, with other spacing
+  ev OPT 0 0 200 50 4 -1; printf ' , '; ev BWD 0 0 100 50 3 0; printf ','; ev BWD 0 0 50 50 2 1
+  printf ','; ev FWD 0 0 0 10 0 0; printf ','; ev FWD 0 0 10 10 1 1
+  printf ']}'
+} >"$tmp/known-p.json"
+expect 0 "" "compare: hand-written pair" -- "$sim" compare -f csv -n 2 "$tmp/known-m.json" "$tmp/known-p.json"
+check "known numbers: FWD 20 us vs 10 us (ratio 2), BWD 100 vs 50, OPT 60 vs 50; top op BWD" '
+  $2 == "FWD" && !($3 == 2 && $4 == 2e-05 && $5 == 1e-05 && $6 == 2) { exit 1 }
+  $2 == "BWD" && !($3 == 2 && $4 == 1e-04 && $5 == 5e-05 && $6 == 2) { exit 1 }
+  $2 == "OPT" && !($3 == 1 && $6 == 1.2) { exit 1 }
+  /^stage,index/ { part = 2; next }
+  part == 2 && NF == 7 { top++; if (top == 1 && !($3 == "BWD" && $2 == 2 && $7 == -5e-05)) exit 1 }
+  END { exit top != 2 }'
+expect 0 "" "table mode: iteration times" -- "$sim" compare "$tmp/known-m.json" "$tmp/known-p.json"
+if grep -q 'iteration 0.000300 s' "$tmp/out" && grep -q 'iteration 0.000250 s, -16.7%' "$tmp/out"; then
+  ok "table: iteration = latest end (300 us measured, 250 us predicted, -16.7%)"
+else not_ok "table: iteration = latest end (300 us measured, 250 us predicted, -16.7%)"; fi
+
+# --- two stages under mpirun ---------------------------------------------------------------
+if command -v mpirun >/dev/null 2>&1; then
+  if mpirun -n 2 "$x" train "$mlp" -p "fc1..relu2 | fc3.." $args --iters 2 --warmup 1 --timeout 60 \
+       --trace "$tmp/m2.json" >"$tmp/out" 2>"$tmp/err" </dev/null &&
+     "$sim" run "$mlp" -p "fc1..relu2 | fc3.." $args --trace "$tmp/p2.json" >"$tmp/out" 2>"$tmp/err"; then
+    expect 0 "" "compare: two stages" -- "$sim" compare -f csv "$tmp/m2.json" "$tmp/p2.json"
+    check "two stages: SEND and RECV rows on both stages" '
+      $2 == "SEND" { s[$1]++ } $2 == "RECV" { r[$1]++ } NF == 0 { exit }
+      END { exit !(s[0] && s[1] && r[0] && r[1]) }'
+    expect 2 "traces of different schedules" "one stage against two: error" -- \
+      "$sim" compare "$tmp/m1.json" "$tmp/p2.json"
+  else
+    not_ok "two-stage traces (mpirun -n 2 pipecast-exec train, pipecast-sim run)"
+  fi
+else
+  skip "compare: two stages" "mpirun not installed"
+fi
+
+# --- input errors ----------------------------------------------------------------------------
+"$sim" run "$mlp" -p 8 --batch 8 --microbatches 4 --schedule gpipe --trace "$tmp/p4.json" >/dev/null 2>&1
+expect 2 "traces of different schedules: stage 0 has" "other microbatch count: error" -- \
+  "$sim" compare "$tmp/m1.json" "$tmp/p4.json"
+expect 2 "nope.json" "missing file: error naming it" -- "$sim" compare "$tmp/nope.json" "$tmp/p1.json"
+printf '{"traceEvents":[{"name":"FWD","ph":"X","pid":0,\n' >"$tmp/cut.json"
+expect 2 "cut.json:2:1: not a Chrome trace" "truncated JSON: error with line and column" -- \
+  "$sim" compare "$tmp/m1.json" "$tmp/cut.json"
+printf 'FWD 0 10\n' >"$tmp/text.json"
+expect 2 "text.json:1:1: not a Chrome trace" "not JSON: error" -- "$sim" compare "$tmp/text.json" "$tmp/p1.json"
+printf '{"traceEvents":[{"name":"FWD","ph":"X","pid":0,"ts":0,"dur":1}]}' >"$tmp/noop.json"
+expect 2 "without pid, ts, dur or args.op" "an op without args.op: error" -- \
+  "$sim" compare "$tmp/noop.json" "$tmp/p1.json"
+printf '{"traceEvents":[]}\n' >"$tmp/empty.json"
+expect 2 "no op events" "no ops: error" -- "$sim" compare "$tmp/empty.json" "$tmp/p1.json"
+expect 2 "expected MEASURED.json PREDICTED.json" "one argument: usage error" -- "$sim" compare "$tmp/m1.json"
+expect 2 "--format 'xml'" "bad --format: error" -- "$sim" compare -f xml "$tmp/m1.json" "$tmp/p1.json"
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
