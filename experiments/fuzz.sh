@@ -19,24 +19,9 @@ targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 build=build-fuzz
 
-packages=(clang libclang-rt-14-dev gcc libc6-dev pkg-config meson ninja-build libglib2.0-dev
-          libopenblas-dev libopenmpi-dev openmpi-bin)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "fuzz: installing ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq "${missing[@]}" >&2
-  else
-    echo "fuzz: these Debian packages are missing: ${missing[*]}" >&2
-    echo "fuzz: install them as root:  sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+source experiments/packages.sh
+pc_need_packages fuzz clang libclang-rt-14-dev gcc libc6-dev pkg-config meson ninja-build \
+  libglib2.0-dev libopenblas-dev libopenmpi-dev openmpi-bin
 
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >&2
