@@ -273,12 +273,26 @@ static bool check_writable(const char *path, const char *flag, GError **error) {
   return ok;
 }
 
+/* A checkpoint folder must be writable, or creatable in a writable folder. */
+static bool check_dir(const char *dir, const char *flag, GError **error) {
+  if (dir == NULL) return true;
+  char *parent = g_path_get_dirname(dir);
+  bool exists = g_file_test(dir, G_FILE_TEST_EXISTS);
+  bool ok = exists ? g_file_test(dir, G_FILE_TEST_IS_DIR) && access(dir, W_OK) == 0
+                   : g_file_test(parent, G_FILE_TEST_IS_DIR) && access(parent, W_OK) == 0;
+  if (!ok)
+    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s %s: %s", flag, dir,
+                exists ? "not a writable folder" : "cannot be created (no writable parent folder)");
+  g_free(parent);
+  return ok;
+}
+
 /* The model, partition and schedule, identical on every rank; errors are input errors. */
 static bool setup(stage_run *r, const train_opts *o, char *model_path, GError **error) {
   int size = pc_exec_size();
   if (!check_numbers(o, error)) return false;
   if (!check_writable(o->save, "--save", error) || !check_writable(o->times, "--times", error) ||
-      !check_writable(o->trace, "--trace", error))
+      !check_writable(o->trace, "--trace", error) || !check_dir(o->checkpoint, "--checkpoint", error))
     return false;
   int kind = pc_schedule_kind_from_name(o->schedule ? o->schedule : "gpipe");
   if (kind < 0) {

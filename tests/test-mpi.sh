@@ -52,6 +52,37 @@ same tiny-cnn.model "$cnn" cnn 4 "2,3,4,3" 1f1b
 if ! cmp -s "$tmp/m1.pcw" "$tmp/cnn.ref.pcw"; then ok "batch norm: other microbatching, other weights"
 else not_ok "batch norm: other microbatching, other weights"; fi
 
+# Checkpoint and resume: 3 iterations, then 3 more from the checkpoint, equal 6 in one go.
+"$x" train "$models/tiny-resnet.model" $res --iters 6 --save "$tmp/six.pcw" >"$tmp/log" 2>&1
+mpirun -n 2 "$x" train "$models/tiny-resnet.model" $res -p "..block1.conv1 | block1.bn1.." --iters 3 \
+  --checkpoint "$tmp/ck" >"$tmp/log" 2>&1 </dev/null &&
+mpirun -n 2 "$x" train "$models/tiny-resnet.model" $res -p "..block1.conv1 | block1.bn1.." --iters 6 \
+  --resume "$tmp/ck" --schedule 1f1b --save "$tmp/resumed.pcw" >>"$tmp/log" 2>&1 </dev/null
+if cmp -s "$tmp/six.pcw" "$tmp/resumed.pcw" && grep -q "resumed from .* at iteration 3" "$tmp/log"; then
+  ok "checkpoint after 3 iterations, resumed to 6: bit-identical to 6 in one go"
+else
+  not_ok "checkpoint after 3 iterations, resumed to 6: bit-identical to 6 in one go"
+fi
+
+# Data parallelism: 2 replicas of one stage, and 2 replicas x 2 stages, train and agree on the loss
+# printed (the loss sums over replicas: the same minibatch as one process).
+"$x" train "$models/tiny-mlp.model" --batch 32 --microbatches 2 --iters 2 --warmup 0 >"$tmp/one.log" 2>&1
+mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 32 --replicas 2 --stages 1 --iters 2 --warmup 0 \
+  >"$tmp/log" 2>&1 </dev/null
+if grep -q "^iter    1  loss" "$tmp/log" &&
+   [ "$(grep '^iter    1' "$tmp/log" | cut -c1-30)" = "$(grep '^iter    1' "$tmp/one.log" | cut -c1-30)" ]; then
+  ok "data parallel, 2 replicas: the first iteration's loss equals the one-process run's"
+else
+  not_ok "data parallel, 2 replicas: the first iteration's loss equals the one-process run's"
+fi
+mpirun -n 4 "$x" train "$models/tiny-mlp.model" --batch 32 --replicas 2 --microbatches 2 --iters 2 \
+  --warmup 0 --timeout 60 >"$tmp/log" 2>&1 </dev/null
+if grep -q "2 stages x 2 replicas" "$tmp/log" && grep -q "^iter    2" "$tmp/log"; then
+  ok "pipeline x data parallel: 2 stages x 2 replicas on 4 ranks"
+else
+  not_ok "pipeline x data parallel: 2 stages x 2 replicas on 4 ranks"
+fi
+
 # Errors: exit status 2, the message once.
 expect_input_error() {
   what=$1 frag=$2
@@ -70,6 +101,8 @@ expect_input_error "microbatches not dividing the batch" "not divisible by --mic
   mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 32 --microbatches 5
 expect_input_error "unwritable --save" "--save /nonexistent/w.pcw: cannot write there" \
   mpirun -n 2 "$x" train "$models/tiny-mlp.model" --save /nonexistent/w.pcw
+expect_input_error "checkpoint folder that cannot be created" "--checkpoint /nonexistent/ck: cannot be created" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" --checkpoint /nonexistent/ck
 expect_input_error "weights of another model" "holds weights of the model 'tiny-mlp', not 'tiny-cnn'" \
   "$x" train "$models/tiny-cnn.model" --load "$tmp/mlp.ref.pcw"
 

@@ -1,0 +1,82 @@
+/* test-microbatch.c — for models without batch norm, training with M microbatches equals
+ * training with one microbatch of the same batch to 1e-5 relative: splitting a minibatch changes
+ * only the order in which the gradient sums are taken. (With batch norm the statistics are per
+ * microbatch, so the two are different computations, as in PyTorch.) */
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "data.h"
+#include "runtime.h"
+#include "test-util.h"
+
+/* Parameters after `iters` SGD steps of batch B split into M microbatches. */
+static float *train(const pc_model *m, size_t B, int M, int iters, size_t *count) {
+  pc_partition *whole = pc_partition_from_counts(m, &m->nlayers, 1, NULL);
+  size_t mb = B / (size_t)M;
+  pc_runtime *rt = pc_runtime_new(m, whole, 0, mb, 1, 7, 0, NULL);
+  g_assert_nonnull(rt);
+  int loss = pc_model_loss_layer(m);
+  pc_dataset *ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 7, true,
+                                   NULL);
+  g_assert_nonnull(ds);
+  pc_sgd_config sgd = {0.05f, 0.9f, 1e-4f};
+  for (int it = 0; it < iters; it++) {
+    for (int j = 0; j < M; j++) {
+      pc_dataset_get(ds, (int64_t)(it * B + (size_t)j * mb), mb, pc_runtime_data(rt, 0),
+                     pc_runtime_labels(rt, 0));
+      pc_runtime_forward(rt, 0, true);
+      pc_runtime_backward(rt, 0, 1.0f / (float)B);
+    }
+    pc_runtime_step(rt, &sgd);
+  }
+  float *p = pc_runtime_params(rt, count);
+  float *copy = g_memdup2(p, *count * sizeof(float));
+  pc_dataset_free(ds);
+  pc_runtime_free(rt);
+  pc_partition_free(whole);
+  return copy;
+}
+
+/* A small CNN without batch norm: conv, pools, residual, fc. */
+static const char cnn[] = "input 3x8x8\n"
+                          "conv c1 out=8 k=3 pad=1\nrelu r1\nmaxpool p1 k=2\n"
+                          "residual add { conv c2 out=8 k=3 pad=1\nrelu r2\nconv c3 out=8 k=1 }\n"
+                          "avgpool p2 k=2\nflatten f\nfc fc out=4\nsoftmax_xent loss\n";
+
+static void check(gconstpointer data) {
+  const char *file = data;
+  pc_model *m = strcmp(file, "cnn") == 0 ? pc_test_model(cnn) : pc_test_load(file, NULL);
+  size_t n1, n4, B = 32;
+  float *one = train(m, B, 1, 4, &n1);
+  g_assert_cmpuint(n1, >, 0);
+  for (int M = 2; M <= 8; M *= 2) {
+    float *many = train(m, B, M, 4, &n4);
+    g_assert_cmpuint(n1, ==, n4);
+    double worst = 0, scale = 0, moved = 0;
+    for (size_t i = 0; i < n1; i++) scale = fmax(scale, fabs(one[i]));
+    for (size_t i = 0; i < n1; i++) worst = fmax(worst, fabs(many[i] - one[i]) / scale);
+    /* the test is not vacuous: M microbatches are a different order of sums, not the same bits */
+    for (size_t i = 0; i < n1; i++) moved += many[i] != one[i];
+    if (g_test_verbose())
+      g_printerr("%s: M=%d: worst relative difference %.3g, %.0f of %zu parameters differ in "
+                 "their last bits\n", file, M, worst, moved, n1);
+    g_assert_cmpfloat(worst, <=, 1e-5);
+    g_free(many);
+  }
+  /* and training moved the weights: the comparison is between trained models */
+  float *untrained = train(m, B, 1, 0, &n4);
+  double change = 0;
+  for (size_t i = 0; i < n1; i++) change = fmax(change, fabs(untrained[i] - one[i]));
+  g_assert_cmpfloat(change, >, 1e-3);
+  g_free(untrained);
+  g_free(one);
+  pc_model_free(m);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_data_func("/microbatch/tiny-mlp", "tiny-mlp.model", check);
+  g_test_add_data_func("/microbatch/cnn", "cnn", check);
+  return g_test_run();
+}
