@@ -6,7 +6,8 @@
 # Usage: tests/run.sh [--sanitize] [SUITE...]
 #   default         every suite but slow, in build/
 #   --sanitize      the same under AddressSanitizer and UndefinedBehaviorSanitizer, in
-#                   build-asan/ (the crosscheck suite, which runs PyTorch, is left out there)
+#                   build-asan/ (without the crosscheck suite, which runs PyTorch, and the
+#                   valgrind one, which checks the plain build)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=build
@@ -26,7 +27,7 @@ if [ "$sanitize" = 1 ]; then
     meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false >&2 || exit 1
   fi
   meson compile -C "$build" >&2 || exit 1
-  (($#)) || args+=(--no-suite crosscheck)
+  (($#)) || args+=(--no-suite crosscheck --no-suite valgrind)
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0
   export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
