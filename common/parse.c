@@ -1163,22 +1163,24 @@ static bool eval_stmt_in(eval *ev, const frame *f, scope *sc, const stmt *s) {
     if (n < 0) return FAIL(ev, s->e, "the repeat count must not be negative, got %lld",
                            (long long)n);
     if (n > MAX_LAYERS) return FAIL(ev, s->e, "the repeat count %lld is too large", (long long)n);
-    frame local = {.parent = f,
-                   .vars = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free)};
+    /* The counter lives in a frame of its own, one value updated in place: no allocation per
+     * iteration. Without a counter the body sees the enclosing frame. */
+    value counter = {.t = V_INT};
+    frame local = {.parent = f, .vars = NULL};
+    if (s->ident) {
+      local.vars = g_hash_table_new(g_str_hash, g_str_equal);
+      g_hash_table_insert(local.vars, (gpointer)s->ident, &counter);
+    }
     bool ok = true;
     for (int64_t i = 0; ok && i < n; i++) {
       if (++ev->steps > MAX_STEPS) {
         ok = FAIL(ev, s, "the model takes more than %d steps to evaluate", MAX_STEPS);
         break;
       }
-      if (s->ident) {
-        value *v = g_new(value, 1);
-        *v = (value){.t = V_INT, .i = i};
-        g_hash_table_insert(local.vars, (gpointer)s->ident, v);
-      }
-      ok = eval_body(ev, &local, sc, s->body);
+      counter.i = i;
+      ok = eval_body(ev, s->ident ? &local : f, sc, s->body);
     }
-    g_hash_table_unref(local.vars);
+    if (local.vars) g_hash_table_unref(local.vars);
     return ok;
   }
   case S_IF: {

@@ -72,8 +72,9 @@ void pc_runtime_forward(pc_runtime *rt, int slot, bool train);
 /* Backward of the microbatch in `slot`; gradients of the parameters accumulate. `scale` is the
  * loss gradient's scale: 1 / (minibatch size). */
 void pc_runtime_backward(pc_runtime *rt, int slot, float scale);
-/* SGD step over every parameter of the range, then gradients back to zero. */
-void pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd);
+/* SGD step over every parameter of the range, then gradients back to zero. Returns the first
+ * layer whose gradient held a NaN or an infinity (checked in the same pass), or -1. */
+int pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd);
 
 /* Loss of the last forward in `slot`: sum over its samples, and how many were right. */
 double pc_runtime_loss_sum(const pc_runtime *rt, int slot);
@@ -86,11 +87,9 @@ size_t pc_runtime_correct(const pc_runtime *rt, int slot);
 int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float **data,
                        size_t *counts);
 
-/* Health checks, cheap enough for every iteration: the first layer of the stage (file order)
- * whose output in `slot` holds a NaN or an infinity, or whose parameter gradients do; -1 when all
- * are finite. */
+/* Health check: the first layer of the stage (file order) whose output in `slot` holds a NaN or
+ * an infinity, or -1. */
 int pc_runtime_nonfinite_output(const pc_runtime *rt, int slot);
-int pc_runtime_nonfinite_grad(const pc_runtime *rt);
 
 /* All parameters and their gradients as flat arrays (for all-reduce and for tests). */
 float *pc_runtime_params(pc_runtime *rt, size_t *count);
@@ -105,6 +104,6 @@ const float *pc_runtime_layer_output(const pc_runtime *rt, int layer, int slot);
 void pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train);
 void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale);
 void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot);
-void pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd);
+bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd);
 
 #endif

@@ -110,7 +110,9 @@ static void finish_sends(stage_run *r, int upto, int slot) {
 /* ------------------------------------------------------------------------------------------ */
 /* One iteration */
 
-/* A NaN or infinity in a layer's output ends the job, naming the first layer that made one. */
+/* A NaN or infinity in a layer's output ends the job, naming the first layer that made one. Every
+ * output is looked at, not only what leaves the stage: a ReLU turns NaN into 0 and would hide
+ * it. The scan is one vectorised pass over the microbatch's activations, under 1% of a FWD. */
 static void check_outputs(stage_run *r, int slot, int mb, int iter) {
   int bad = pc_runtime_nonfinite_output(r->rt, slot);
   if (bad >= 0)
@@ -183,11 +185,10 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
         float *g = pc_runtime_grads(r->rt, &n);
         MPI_Allreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, r->stage_comm);
       }
-      int bad = pc_runtime_nonfinite_grad(r->rt);
+      int bad = pc_runtime_step(r->rt, sgd);
       if (bad >= 0)
         pc_exec_die("stage %d, layer '%s': a NaN or infinite gradient in iteration %d; training "
                     "diverged (lower --lr?)", r->stage, r->model->layers[bad].name, iter + 1);
-      pc_runtime_step(r->rt, sgd);
       break;
     default:
       PC_ASSERT(!"op kind");

@@ -28,9 +28,11 @@ if [ "$sanitize" = 1 ]; then
   fi
   meson compile -C "$build" >&2 || exit 1
   (($#)) || args+=(--no-suite crosscheck --no-suite valgrind)
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0
+  # full unwinding, so that the suppressions see the Open MPI frames under an allocation
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_odr_violation=0:fast_unwind_on_malloc=0
   export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  args+=(--timeout-multiplier 4) # instrumented code runs a few times slower
 fi
 meson test -C "$build" --print-errorlogs "${args[@]}" </dev/null
 status=$?

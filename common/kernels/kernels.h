@@ -197,8 +197,10 @@ void pc_softmax_xent_backward(float *dlogits, const float *probs, const int32_t 
  *   g' = g + weight_decay * w;   v = momentum * v + g';   w -= lr * v
  * With momentum == 0 it is w -= lr * g' and `v` may be NULL. Start v at zero: torch's first
  * step (buffer = clone(g')) gives the same numbers, since momentum * 0 + g' == g' exactly.
+ * Returns false when a gradient was NaN or infinite (checked in the same pass, at no extra
+ * memory traffic; the step is taken all the same).
  *   w: (n)   v: (n) momentum buffer   g: (n) the gradient, not modified. */
-void pc_sgd_step(float *w, float *v, const float *g, size_t n, float lr, float momentum,
+bool pc_sgd_step(float *w, float *v, const float *g, size_t n, float lr, float momentum,
                  float weight_decay);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -1,14 +1,25 @@
 /* sgd.c — the optimizer step: torch.optim.SGD with momentum and weight decay (dampening 0,
  * nesterov off), one parameter tensor per call, with torch's order of float operations:
  *   g' = g + wd * w;   v = mu * v + g';   w = w + (-lr) * v. */
+#include <string.h>
+
 #include "kernels.h"
 
-void pc_sgd_step(float *w, float *v, const float *g, size_t n, float lr, float momentum,
+/* Exponent bits all ones: an infinity or a NaN. */
+static inline uint32_t nonfinite(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  return (bits & 0x7f800000u) == 0x7f800000u;
+}
+
+bool pc_sgd_step(float *w, float *v, const float *g, size_t n, float lr, float momentum,
                  float weight_decay) {
   // w: (n)  v: (n) or NULL when momentum == 0  g: (n)
+  uint32_t bad = 0; /* checked in the same pass, while g is in registers: no extra traffic */
   if (momentum != 0.0f) {
     for (size_t i = 0; i < n; i++) {
       float d = g[i];
+      bad |= nonfinite(d);
       if (weight_decay != 0.0f) d = d + weight_decay * w[i];
       v[i] = momentum * v[i] + d;
       w[i] = w[i] + (-lr) * v[i];
@@ -16,8 +27,10 @@ void pc_sgd_step(float *w, float *v, const float *g, size_t n, float lr, float m
   } else {
     for (size_t i = 0; i < n; i++) {
       float d = g[i];
+      bad |= nonfinite(d);
       if (weight_decay != 0.0f) d = d + weight_decay * w[i];
       w[i] = w[i] + (-lr) * d;
     }
   }
+  return bad == 0;
 }
