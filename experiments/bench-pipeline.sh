@@ -5,11 +5,14 @@
 #   speedup      = T(1 stage, same M) / T(P stages, M)   against the ideal P*M/(M+P-1)
 #   speedup_1mb  = T(1 stage, M=1) / T(P stages, M)       the figure users quote
 # and PyTorch's hand-written GPipe (gloo) on the same model beside it when torch is installed.
-# Usage: experiments/bench-pipeline.sh [ITERS] [P]
+# The machine is shared: every configuration runs REPS times, interleaved with the others, and
+# keeps its best median (the run least disturbed).
+# Usage: experiments/bench-pipeline.sh [ITERS] [P] [REPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-iters=${1:-6}
+iters=${1:-8}
 P=${2:-2}
+reps=${3:-3}
 experiments/setup.sh build >/dev/null 2>&1
 source experiments/env.sh
 source experiments/perf-env.sh
@@ -28,15 +31,28 @@ has_torch=0
 /usr/bin/python3 -c "import torch" 2>/dev/null && has_torch=1
 torch_run() { /usr/bin/python3 experiments/torch_gpipe.py "$@" "$iters" | awk '{print $2}' | median; }
 
-echo "# bench-pipeline: mlp32 width 1024, batch 256, $P stages, medians of $iters iterations," \
-     "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-default}"
-t1_1=$(run 1 --microbatches 1)
+echo "# bench-pipeline: mlp32 width 1024, batch 256, $P stages, best of $reps medians of $iters" \
+     "iterations, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-default}"
+configs=("1 --microbatches 1")
+for M in 8 16; do
+  configs+=("1 --microbatches $M")
+  for sched in gpipe 1f1b; do configs+=("$P --microbatches $M --schedule $sched"); done
+done
+declare -A best
+for ((r = 0; r < reps; r++)); do
+  for c in "${configs[@]}"; do
+    # shellcheck disable=SC2086
+    t=$(run $c)
+    if [ -z "${best[$c]:-}" ] || awk -v a="$t" -v b="${best[$c]}" 'BEGIN {exit !(a < b)}'; then best[$c]=$t; fi
+  done
+done
+t1_1=${best["1 --microbatches 1"]}
 echo "one stage, one microbatch: $t1_1 s"
 printf "%-8s %4s %10s %10s %9s %7s %9s %12s\n" schedule M T1_s TP_s speedup ideal "of_ideal" speedup_1mb
 for M in 8 16; do
-  t1=$(run 1 --microbatches "$M")
+  t1=${best["1 --microbatches $M"]}
   for sched in gpipe 1f1b; do
-    tp=$(run "$P" --microbatches "$M" --schedule "$sched")
+    tp=${best["$P --microbatches $M --schedule $sched"]}
     awk -v s="$sched" -v M="$M" -v P="$P" -v t1="$t1" -v tp="$tp" -v t11="$t1_1" 'BEGIN {
       ideal = P * M / (M + P - 1); sp = t1 / tp
       printf "%-8s %4d %10.4f %10.4f %9.3f %7.3f %8.1f%% %12.3f\n", s, M, t1, tp, sp, ideal, 100 * sp / ideal, t11 / tp }'
