@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# study.sh — one study of the seed paper, measured on this machine and predicted beyond it, with
+# the measured-against-predicted validation (docs/validation.md says what each output means).
+#
+#   experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR]     (default DIR results/MODEL)
+#
+# Steps (progress on stderr, one line per step and per measured cell):
+#   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
+#   2. calibrate the link (mpirun -n 2 calibrate); measure the memory a process holds beyond the
+#      runtime's plan on a tiny model (baseline-1.log, baseline-2.log);
+#   3. ROUNDS times (2; 1 for --quick CNNs): profile the model twice, with both cores busy
+#      (mpirun -n 2 profile: the condition of every multi-rank run) and with one core busy (one
+#      process: the condition of a one-stage run), at the microbatch sizes of the grid; then
+#      measure the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
+#      microbatches, each cell `pipecast-exec train` (median of the timed iterations, per-stage
+#      memory, the last iteration's trace); CNNs also measure data parallelism (--replicas 2, one
+#      stage). Each cell keeps its fastest try and each profile row its fastest round;
+#   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
+#      taken under the same load (and its trace);
+#   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages (and replicas for CNNs);
+#   6. experiments/validate.py: validation.csv/.md (time and memory, error of every cell, MAPE,
+#      worst cell, `pipecast-sim compare` of the worst cell's traces), speedup.csv and the
+#      figures (experiments/plot-speedup.gp, plot-dp.gp): speedup.png/.pdf, dp.png/.pdf.
+# Partitions are auto:time (the simulator's time-balanced cut for the microbatch size), and the
+# executor runs exactly that spec. --quick: a smaller grid for the main job (about a minute).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+usage() { echo "usage: experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+model=$1
+shift
+quick=0
+out=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
+    --out=*) out=${1#--out=} ;;
+    *) usage ;;
+  esac
+  shift
+done
+case $model in
+  mlp32)
+    if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=3 warmup=1 rounds=2
+    else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=2; fi
+    dp=0 ;;
+  vgg16|resnet50)
+    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=2 warmup=1 rounds=1
+    else batch=32 Ms="1 2 4 8 16 32" iters=3 warmup=1 rounds=2; fi
+    dp=1 ;;
+  *) usage ;;
+esac
+out=${out:-results/$model}
+build=${PC_BUILD:-build}
+mkdir -p "$out/runs"
+log() { echo "study $model: $*" >&2; }
+
+log "building in $build"
+if [ -f "$build/build.ninja" ]; then
+  if ! ninja -C "$build" exec/pipecast-exec sim/pipecast-sim >"$out/build.log" 2>&1; then
+    [ -x "$build/exec/pipecast-exec" ] && [ -x "$build/sim/pipecast-sim" ] ||
+      { cat "$out/build.log" >&2; exit 1; }
+    log "the build failed (see $out/build.log); using the programs already built"
+  fi
+else
+  experiments/setup.sh "$build" >&2
+fi
+source experiments/env.sh
+source experiments/perf-env.sh
+x=$build/exec/pipecast-exec
+sim=$build/sim/pipecast-sim
+mf=models/$model.model
+mpi=(mpirun -n 2 --bind-to core)
+
+# Microbatch sizes of the grid (and of the replicas' half batches).
+sizes=$(for M in $Ms; do echo $((batch / M)); if [ $dp = 1 ]; then echo $((batch / 2 / M)); fi; done |
+        awk '$1 >= 1' | sort -n | uniq | paste -sd, -)
+
+# busy CPU jiffies of the whole machine, and the CPU seconds of this shell's finished children
+busy_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+child_cpu() { awk 'NR == 2 {split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2]}'; }
+t_start=$(date +%s)
+b0=$(busy_jiffies)
+sleep 1
+other=$(( ($(busy_jiffies) - b0) * 100 / $(getconf CLK_TCK) / $(nproc) ))
+if [ "$other" -gt 20 ]; then
+  log "warning: other programs use $other% of the CPUs now; measurements will be noisy (each cell's"
+  log "         try with the lowest median is kept; the CPU share of other programs is recorded)"
+fi
+log "calibrating the link (2 ranks)"
+"${mpi[@]}" "$x" calibrate --out "$out/net.tsv" >/dev/null 2>&1
+reps=5
+[ $quick = 1 ] && reps=3
+# profile R: both profiles again (round R), then each row of profile-2r.tsv / profile-1r.tsv is the
+# fastest of the rounds so far (per layer, size and column: other programs only add time)
+profile() {
+  local r=$1 k
+  log "profiling (round $r) at microbatch sizes $sizes: 2 ranks busy, then 1"
+  "${mpi[@]}" "$x" profile "$mf" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-2r.r$r.tsv" >/dev/null
+  "$x" profile "$mf" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-1r.r$r.tsv" >/dev/null
+  for k in 2r 1r; do
+    awk -F'\t' -v OFS='\t' '
+      FNR == NR && (/^#/ || $1 == "layer") { print; next }
+      /^#/ || $1 == "layer" || NF != 6 { next }
+      { key = $1 SUBSEP $3
+        if (!(key in f)) { order[++n] = key; kind[key] = $2; f[key] = $4; b[key] = $5; o[key] = $6 }
+        else { if ($4 < f[key]) f[key] = $4; if ($5 < b[key]) b[key] = $5; if ($6 < o[key]) o[key] = $6 } }
+      END { for (i = 1; i <= n; i++) { split(order[i], kk, SUBSEP)
+              print kk[1], kind[order[i]], kk[2], f[order[i]], b[order[i]], o[order[i]] } }' \
+      "$out"/profile-$k.r*.tsv >"$out/profile-$k.tsv"
+  done
+}
+# the memory a process holds beyond the runtime's plan (code, MPI, OpenBLAS): a tiny model's
+# process peak minus its accounted bytes, one process and two ranks
+log "measuring the process baseline (tiny-mlp)"
+"$x" train models/tiny-mlp.model -p 8 --iters 1 --warmup 0 >"$out/baseline-1.log" 2>&1 </dev/null
+"${mpi[@]}" "$x" train models/tiny-mlp.model -p 4,4 --iters 1 --warmup 0 >"$out/baseline-2.log" 2>&1 </dev/null
+
+# Files of one cell under $out/runs/NAME.* (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>):
+# .log .times.csv .meas.json (the kept try), .tries (round,median_s,other_cpu_pct), .spec,
+# .pred.csv .pred.json (.pred-2r.csv).
+rm -f "$out"/runs/* "$out"/runs/.times? "$out"/profile-*.tsv
+ncells=0
+for M in $Ms; do ncells=$((ncells + 2 * 2)); done
+if [ $dp = 1 ]; then
+  for M in $Ms; do if [ $((batch / 2 % M)) = 0 ]; then ncells=$((ncells + 1)); fi; done
+fi
+ncells=$((ncells * rounds))
+i=0
+# This machine is shared: every round profiles again and runs the whole grid again (interleaved,
+# so that a burst of another program's work hits one try of a cell, not all); each cell keeps the
+# try with the lowest median and each profile row its lowest value (other programs only ever add
+# time). The CPU share that other programs used during each try is recorded beside it.
+measure() {
+  local r=$1 sched=$2 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" part=() launch=()
+  i=$((i + 1))
+  if [ $((P * D)) -gt 1 ]; then launch=("${mpi[@]}"); fi
+  local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
+  if [ "$P" -gt 1 ]; then
+    # auto:time from the first round's profile, kept for every try and for the prediction
+    [ -f "$out/runs/$name.spec" ] ||
+      "$sim" run "$mf" "${common[@]}" --stages "$P" --by time --profile "$out/profile-2r.tsv" \
+        --net "$out/net.tsv" | sed -n 's/^partition: //p' >"$out/runs/$name.spec"
+    part=(-p "$(cat "$out/runs/$name.spec")")
+  fi
+  if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
+  local t tk f b0 b1 c0 c1 w0 w1 other
+  b0=$(busy_jiffies) w0=$(date +%s.%N)
+  times >"$out/runs/.times0"
+  "${launch[@]}" "$x" train "$mf" "${part[@]}" "${common[@]}" --iters $((iters + warmup)) \
+    --warmup "$warmup" --print-every 1000000 --times "$out/runs/$name.try.times.csv" \
+    --trace "$out/runs/$name.try.meas.json" >"$out/runs/$name.try.log" 2>&1 </dev/null ||
+    { cat "$out/runs/$name.try.log" >&2; exit 1; }
+  times >"$out/runs/.times1"
+  b1=$(busy_jiffies) w1=$(date +%s.%N)
+  c0=$(child_cpu <"$out/runs/.times0") c1=$(child_cpu <"$out/runs/.times1")
+  # CPU share used by other programs while the cell ran (busy CPU time not ours / wall x cores)
+  other=$(awk -v b="$((b1 - b0))" -v hz="$(getconf CLK_TCK)" -v c="$c0" -v d="$c1" -v w0="$w0" \
+            -v w1="$w1" -v n="$(nproc)" 'BEGIN {o = (b / hz - (d - c)) / ((w1 - w0) * n);
+            printf "%.0f", 100 * (o < 0 ? 0 : o)}')
+  t=$(sed -n 's/.*median \([0-9.]*\) s.*/\1/p' "$out/runs/$name.try.log")
+  tk=$(sed -n 's/.*median \([0-9.]*\) s.*/\1/p' "$out/runs/$name.log" 2>/dev/null || true)
+  echo "$r,$t,$other" >>"$out/runs/$name.tries"
+  if [ -z "$tk" ] || awk -v a="$t" -v b="$tk" 'BEGIN {exit !(a < b)}'; then
+    for f in times.csv meas.json log; do mv "$out/runs/$name.try.$f" "$out/runs/$name.$f"; done
+  else
+    rm -f "$out/runs/$name".try.*
+  fi
+  log "[$i/$ncells] round $r: $sched, $P stage(s) x $D replica(s), $M microbatches: $t s (other programs: $other% CPU)"
+}
+
+# predict SCHED P D M: the cell's prediction with the profile taken under the run's load (one
+# busy core for one process, else two), and its trace; one-process cells also with the other one
+predict() {
+  local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() prof=$out/profile-2r.tsv
+  if [ $((P * D)) = 1 ]; then prof=$out/profile-1r.tsv; fi
+  local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
+  if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
+  if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
+  "$sim" run "$mf" "${part[@]}" "${common[@]}" --profile "$prof" --net "$out/net.tsv" \
+    --format csv --trace "$out/runs/$name.pred.json" >"$out/runs/$name.pred.csv"
+  if [ $((P * D)) = 1 ]; then
+    "$sim" run "$mf" "${common[@]}" --profile "$out/profile-2r.tsv" --net "$out/net.tsv" \
+      --format csv >"$out/runs/$name.pred-2r.csv"
+  fi
+}
+
+# grid FUNCTION ARGS...: FUNCTION ARGS SCHED P D M for every cell
+grid() {
+  local sched P M
+  for sched in gpipe 1f1b; do
+    for P in 1 2; do
+      for M in $Ms; do "$@" $sched $P 1 "$M"; done
+    done
+  done
+  if [ $dp = 1 ]; then
+    # data parallelism at the same process count: 2 replicas of a one-stage pipeline
+    for M in $Ms; do if [ $((batch / 2 % M)) = 0 ]; then "$@" gpipe 1 2 "$M"; fi; done
+  fi
+}
+
+for ((round = 1; round <= rounds; round++)); do
+  profile $round
+  grid measure $round
+done
+log "predicting the measured cells"
+grid predict
+
+# The predicted grid beyond this machine: 1..16 stages; baselines of one stage under one busy
+# core (profile-1r), the pipelines under all cores busy (profile-2r).
+mlist=$(echo $Ms | tr ' ' ,)
+log "predicting 1, 2, 4, 8, 16 stages x M in $mlist"
+"$sim" sweep "$mf" --batch "$batch" --stages 1,2,4,8,16 --microbatches "$mlist" --by time \
+  --profile "$out/profile-2r.tsv" --net "$out/net.tsv" --out "$out/sweep-2r" --no-plot >/dev/null
+"$sim" sweep "$mf" --batch "$batch" --stages 1 --microbatches "$mlist" --by time \
+  --profile "$out/profile-1r.tsv" --net "$out/net.tsv" --out "$out/sweep-1r" --no-plot >/dev/null
+if [ $dp = 1 ]; then
+  for D in 2 4 8 16; do
+    "$sim" sweep "$mf" --batch "$batch" --stages 1 --replicas "$D" --microbatches "$mlist" \
+      --by time --profile "$out/profile-2r.tsv" --net "$out/net.tsv" --extrapolate \
+      --out "$out/sweep-dp$D" --no-plot >/dev/null
+  done
+fi
+
+log "validating and drawing"
+/usr/bin/python3 experiments/validate.py --model "$model" --out "$out" --sim "$sim" \
+  --batch "$batch" --quick "$quick" --seconds $(($(date +%s) - t_start))

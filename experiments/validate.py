@@ -1,0 +1,351 @@
+#!/usr/bin/python3
+"""validate.py — the measured-against-predicted tables and the figures of one study.
+
+Run by experiments/study.sh after it measured and predicted; reads OUT/runs/NAME.{log,pred.csv,
+pred-2r.csv,meas.json,pred.json} (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/
+sweep.csv, and writes under OUT:
+  validation.csv   one row per measured cell: measured median and predicted iteration seconds,
+                   error (predicted - measured) / measured in percent; for one-process cells also
+                   the prediction from the two-busy-cores profile (what ignoring the load costs)
+  memory.csv       one row per (cell, stage): measured process peak (VmHWM), the runtime's
+                   accounted bytes, the simulator's plan, and the errors against both
+  compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces
+  speedup.csv      measured and predicted speedups over one stage (same M, and M = 1)
+  dp.csv           (CNNs) pipeline against data parallelism at equal process counts
+  validation.md    the same tables in Markdown (experiments/report.sh embeds it)
+  speedup.png/.pdf, dp.png/.pdf   figures (gnuplot: experiments/plot-speedup.gp, plot-dp.gp)
+and prints the validation table, MAPE and worst cell, and the figures' paths on stdout.
+Standard library only."""
+import argparse
+import csv
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MIB = 1048576.0
+
+
+def read_run_csv(path):
+    """The two CSV blocks of `pipecast-sim run --format csv`: (summary row, stage rows)."""
+    with open(path) as f:
+        blocks = [b for b in f.read().split("\n\n\n") if b.strip()]
+    summary = list(csv.DictReader(blocks[0].strip().splitlines()))[0]
+    stages = list(csv.DictReader(blocks[1].strip().splitlines())) if len(blocks) > 1 else []
+    return summary, stages
+
+
+def read_log(path):
+    """Median seconds and per-stage (process MiB, accounted MiB) from a train log."""
+    text = open(path).read()
+    m = re.search(r"median ([0-9.]+) s", text)
+    if not m:
+        raise SystemExit("validate: %s: no timing line (the run failed?):\n%s" % (path, text[-2000:]))
+    mem = {}
+    for s, proc, acc in re.findall(
+            r"stage (\d+): peak memory ([0-9.]+) MiB measured \(process\), ([0-9.]+) MiB accounted",
+            text):
+        mem[int(s)] = (float(proc), float(acc))
+    return float(m.group(1)), mem
+
+
+def read_sweep(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def pct(pred, meas):
+    return 100.0 * (pred - meas) / meas
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--sim", required=True)
+    ap.add_argument("--batch", type=int, required=True)
+    ap.add_argument("--quick", type=int, default=0)
+    ap.add_argument("--seconds", type=int, default=0)
+    a = ap.parse_args()
+    out = a.out
+
+    # ---------------------------------------------------------------- the measured grid
+    cells = []
+    for log in sorted(glob.glob(os.path.join(out, "runs", "*.log"))):
+        name = os.path.basename(log)[:-4]
+        m = re.fullmatch(r"(\w+)-P(\d+)-D(\d+)-M(\d+)", name)
+        if not m:
+            continue
+        sched, P, D, M = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+        meas, mem = read_log(log)
+        summ, stages = read_run_csv(os.path.join(out, "runs", name + ".pred.csv"))
+        pred = float(summ["iteration_s"])
+        alt = None
+        altp = os.path.join(out, "runs", name + ".pred-2r.csv")
+        if os.path.exists(altp):
+            alt = float(read_run_csv(altp)[0]["iteration_s"])
+        tries = []
+        tp = os.path.join(out, "runs", name + ".tries")
+        if os.path.exists(tp):
+            tries = [tuple(float(v) for v in l.strip().split(",")[1:3]) for l in open(tp) if l.strip()]
+        cells.append(dict(name=name, schedule=sched, stages=P, replicas=D, microbatches=M, tries=tries,
+                          measured=meas, predicted=pred, error=pct(pred, meas), alt=alt,
+                          mem=mem, pmem={int(r["stage"]): int(r["memory_bytes"]) / MIB for r in stages}))
+    if not cells:
+        raise SystemExit("validate: no measured cells under %s/runs" % out)
+    for c in cells:
+        c["other"] = min(c["tries"])[1] if c["tries"] else float("nan")
+    cells.sort(key=lambda c: (c["replicas"], c["schedule"] != "gpipe", c["stages"], c["microbatches"]))
+
+    with open(os.path.join(out, "validation.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "batch",
+                    "measured_s", "predicted_s", "error_pct", "predicted_2busy_s", "error_2busy_pct",
+                    "tries_s", "tries_other_cpu_pct"])
+        for c in cells:
+            w.writerow([a.model, c["schedule"], c["stages"], c["replicas"], c["microbatches"], a.batch,
+                        "%.6f" % c["measured"], "%.6f" % c["predicted"], "%.2f" % c["error"],
+                        "" if c["alt"] is None else "%.6f" % c["alt"],
+                        "" if c["alt"] is None else "%.2f" % pct(c["alt"], c["measured"]),
+                        ";".join("%.4f" % t[0] for t in c["tries"]),
+                        ";".join("%.0f" % t[1] for t in c["tries"])])
+    errs = [abs(c["error"]) for c in cells]
+    mape = sum(errs) / len(errs)
+    worst = max(cells, key=lambda c: abs(c["error"]))
+    ones = [c for c in cells if c["alt"] is not None]
+    mape_ones = sum(abs(c["error"]) for c in ones) / len(ones) if ones else None
+    mape_ones_2r = sum(abs(pct(c["alt"], c["measured"])) for c in ones) / len(ones) if ones else None
+
+    # memory, per stage. The process holds more than the runtime's plan (code, MPI and OpenBLAS
+    # buffers): that baseline is measured on a tiny model (process peak - accounted), one process
+    # and two ranks, and added to the plan for the "vs process + baseline" column.
+    base_mem = {}
+    for ranks in (1, 2):
+        bp = os.path.join(out, "baseline-%d.log" % ranks)
+        if os.path.exists(bp):
+            _, bm = read_log(bp)
+            if bm:
+                base_mem[ranks] = sum(p_ - a_ for p_, a_ in bm.values()) / len(bm)
+    mrows = []
+    for c in cells:
+        for s, (proc, acc) in sorted(c["mem"].items()):
+            pm = c["pmem"].get(s)
+            if pm is None:
+                continue
+            b = base_mem.get(1 if c["stages"] * c["replicas"] == 1 else 2, 0.0)
+            mrows.append(dict(cell=c, stage=s, proc=proc, acc=acc, pred=pm, base=b,
+                              e_proc=pct(pm, proc), e_acc=pct(pm, acc), e_base=pct(pm + b, proc)))
+    with open(os.path.join(out, "memory.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "stage",
+                    "measured_process_mib", "accounted_mib", "predicted_mib",
+                    "error_vs_process_pct", "error_vs_accounted_pct", "baseline_mib",
+                    "error_vs_process_with_baseline_pct"])
+        for r in mrows:
+            c = r["cell"]
+            w.writerow([a.model, c["schedule"], c["stages"], c["replicas"], c["microbatches"], r["stage"],
+                        "%.1f" % r["proc"], "%.1f" % r["acc"], "%.1f" % r["pred"],
+                        "%.2f" % r["e_proc"], "%.2f" % r["e_acc"], "%.1f" % r["base"], "%.2f" % r["e_base"]])
+    mem_proc = [abs(r["e_proc"]) for r in mrows]
+    mem_acc = [abs(r["e_acc"]) for r in mrows]
+    mem_base = [abs(r["e_base"]) for r in mrows]
+    # The process holds more than the runtime's plan: code, MPI and OpenBLAS buffers. Their size
+    # is the (process - accounted) gap; report it so the reader sees it is a constant, not a slope.
+    gaps = [r["proc"] - r["acc"] for r in mrows]
+
+    # the worst cell, op by op
+    cmp_text = ""
+    mj = os.path.join(out, "runs", worst["name"] + ".meas.json")
+    pj = os.path.join(out, "runs", worst["name"] + ".pred.json")
+    if os.path.exists(mj) and os.path.exists(pj):
+        r = subprocess.run([a.sim, "compare", mj, pj], capture_output=True, text=True)
+        cmp_text = r.stdout if r.returncode == 0 else "compare failed: " + r.stderr
+        with open(os.path.join(out, "compare-worst.txt"), "w") as f:
+            f.write(cmp_text)
+
+    # ---------------------------------------------------------------- speedups
+    meas_t = {(c["schedule"], c["stages"], c["microbatches"]): c["measured"] for c in cells if c["replicas"] == 1}
+    pred2 = read_sweep(os.path.join(out, "sweep-2r", "sweep.csv"))
+    pred1 = read_sweep(os.path.join(out, "sweep-1r", "sweep.csv"))
+    base = {(r["schedule"], int(r["microbatches"])): float(r["iteration_s"]) for r in pred1}
+    srows = []
+    for (sched, P, M), t in sorted(meas_t.items()):
+        if P == 1 or (sched, 1, M) not in meas_t:
+            continue
+        one = meas_t.get((sched, 1, 1))
+        srows.append(["measured", sched, P, M, t, meas_t[(sched, 1, M)] / t,
+                      one / t if one else "", P * M / (M + P - 1)])
+    for r in pred2:
+        sched, P, M = r["schedule"], int(r["stages"]), int(r["microbatches"])
+        t = float(r["iteration_s"])
+        if P == 1 or (sched, M) not in base:
+            continue
+        one = base.get((sched, 1))
+        srows.append(["predicted", sched, P, M, t, base[(sched, M)] / t, one / t if one else "",
+                      P * M / (M + P - 1)])
+    with open(os.path.join(out, "speedup.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["kind", "schedule", "stages", "microbatches", "iteration_s", "speedup",
+                    "speedup_vs_1mb", "ideal"])
+        for r in srows:
+            w.writerow(r[:4] + ["%.6g" % v if v != "" else "" for v in r[4:]])
+
+    # the error of the speedups themselves (what the figure shows), measured cells only
+    pk = {(r[1], r[2], r[3]): r for r in srows if r[0] == "predicted"}
+    sp_err = []
+    for r in srows:
+        q = pk.get((r[1], r[2], r[3]))
+        if r[0] == "measured" and q:
+            sp_err.append((abs(pct(q[5], r[5])), abs(pct(q[6], r[6])) if r[6] != "" and q[6] != "" else None))
+
+    # ---------------------------------------------------------------- pipeline vs data parallel
+    dprows = []
+    if any(c["replicas"] > 1 for c in cells):
+        def best(rows):
+            return min(rows, key=lambda r: r[0]) if rows else None
+        # measured: 1 process (best M), 2 processes as a pipeline (best schedule and M) and as
+        # 2 replicas (best M)
+        b1 = best([(c["measured"], "1 stage M=%d" % c["microbatches"]) for c in cells
+                   if c["stages"] == 1 and c["replicas"] == 1])
+        bp = best([(c["measured"], "%s M=%d" % (c["schedule"], c["microbatches"])) for c in cells
+                   if c["stages"] == 2 and c["replicas"] == 1])
+        bd = best([(c["measured"], "M=%d" % c["microbatches"]) for c in cells if c["replicas"] == 2])
+        for n, kind, b in [(1, "pipeline", b1), (1, "data", b1), (2, "pipeline", bp), (2, "data", bd)]:
+            if b:
+                dprows.append(["measured", kind, n, b[0], a.batch / b[0], b[1]])
+        p1 = best([(float(r["iteration_s"]), "1 stage M=%s" % r["microbatches"]) for r in pred1])
+        for n in (1, 2, 4, 8, 16):
+            rows = [(float(r["iteration_s"]), "%s M=%s" % (r["schedule"], r["microbatches"]))
+                    for r in pred2 if int(r["stages"]) == n]
+            bp = p1 if n == 1 else best(rows)
+            if bp:
+                dprows.append(["predicted", "pipeline", n, bp[0], a.batch / bp[0], bp[1]])
+            d = p1 if n == 1 else best([(float(r["iteration_s"]), "M=%s" % r["microbatches"])
+                                        for r in read_sweep(os.path.join(out, "sweep-dp%d" % n, "sweep.csv"))])
+            if d:
+                dprows.append(["predicted", "data", n, d[0], a.batch / d[0], d[1]])
+        with open(os.path.join(out, "dp.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["kind", "parallelism", "processes", "iteration_s", "throughput", "best_config"])
+            for r in dprows:
+                w.writerow(r[:3] + ["%.6g" % r[3], "%.6g" % r[4], r[5]])
+
+    # ---------------------------------------------------------------- figures
+    figs = []
+    if shutil.which("gnuplot"):
+        for ext, term in (("png", "pngcairo size 1100,800 font ',10'"), ("pdf", "pdfcairo size 8in,6in font ',9'")):
+            r = subprocess.run(["gnuplot", "-e", "data='%s'; term=\"%s\"; outfile='%s'; title='%s'"
+                                % (os.path.join(out, "speedup.csv"), term,
+                                   os.path.join(out, "speedup." + ext), a.model + (" (quick)" if a.quick else "")),
+                                os.path.join(HERE, "plot-speedup.gp")], capture_output=True, text=True)
+            if r.returncode != 0:
+                print("validate: gnuplot: " + r.stderr, file=sys.stderr)
+            else:
+                figs.append(os.path.join(out, "speedup." + ext))
+            if dprows:
+                r = subprocess.run(["gnuplot", "-e", "data='%s'; term=\"%s\"; outfile='%s'; title='%s'"
+                                    % (os.path.join(out, "dp.csv"), term, os.path.join(out, "dp." + ext), a.model),
+                                    os.path.join(HERE, "plot-dp.gp")], capture_output=True, text=True)
+                if r.returncode != 0:
+                    print("validate: gnuplot: " + r.stderr, file=sys.stderr)
+                else:
+                    figs.append(os.path.join(out, "dp." + ext))
+    else:
+        print("validate: gnuplot is not on PATH: no figures (the CSV files are written)", file=sys.stderr)
+
+    # ---------------------------------------------------------------- tables
+    def cfg(c):
+        return "%-6s %2d %2d %3d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
+    lines = []
+    lines.append("validation: %s, batch %d, predicted (pipecast-sim run, profile taken under the "
+                 "run's load) against measured (median iteration, pipecast-exec train)" % (a.model, a.batch))
+    lines.append("%-6s %2s %2s %3s %11s %11s %8s %7s" % ("sched", "P", "D", "M", "measured_s", "predicted_s", "error",
+                                                        "others"))
+    for c in cells:
+        lines.append("%s %11.4f %11.4f %+7.1f%% %6.0f%%" % (cfg(c), c["measured"], c["predicted"], c["error"], c["other"]))
+    lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s, %d stages x %d, M=%d)"
+                 % (len(cells), mape, worst["error"], worst["schedule"], worst["stages"],
+                    worst["replicas"], worst["microbatches"]))
+    if sp_err:
+        e1 = [e[0] for e in sp_err]
+        e2 = [e[1] for e in sp_err if e[1] is not None]
+        lines.append("speedup over 1 stage (the figure) over %d cells: same M MAPE %.1f%%, worst %.1f%%; "
+                     "vs M = 1 MAPE %.1f%%, worst %.1f%%" % (len(e1), sum(e1) / len(e1), max(e1),
+                                                          sum(e2) / max(len(e2), 1), max(e2 or [0])))
+    if ones:
+        lines.append("one-process cells: MAPE %.1f%% with the one-busy-core profile, %.1f%% with the "
+                     "two-busy-cores profile" % (mape_ones, mape_ones_2r))
+    if mrows:
+        wm = max(mrows, key=lambda r: abs(r["e_proc"]))
+        wb = max(mrows, key=lambda r: abs(r["e_base"]))
+        lines.append("per-stage memory over %d stages: plan vs accounted MAPE %.2f%%, worst %.2f%%; plan vs process "
+                     "peak MAPE %.1f%%, worst %+.1f%% (%s P=%d M=%d stage %d), process - accounted = %.1f..%.1f MiB; "
+                     "plan + tiny-model baseline (%s) vs process peak MAPE %.1f%%, worst %+.1f%%"
+                     % (len(mrows), sum(mem_acc) / len(mem_acc), max(mem_acc), sum(mem_proc) / len(mem_proc),
+                        wm["e_proc"], wm["cell"]["schedule"], wm["cell"]["stages"], wm["cell"]["microbatches"],
+                        wm["stage"], min(gaps), max(gaps),
+                        ", ".join("%.1f MiB at %d rank%s" % (v, k, "s" if k > 1 else "") for k, v in sorted(base_mem.items())) or "none",
+                        sum(mem_base) / len(mem_base), wb["e_base"]))
+    text = "\n".join(lines)
+
+    with open(os.path.join(out, "validation.md"), "w") as f:
+        f.write("### %s: predicted against measured iteration time\n\n" % a.model)
+        f.write("Batch %d; %s grid; measured = median of the timed iterations of `pipecast-exec train`; "
+                "predicted = `pipecast-sim run` with the profile taken under the same load "
+                "(one busy core for one process, two otherwise) and the calibrated link.\n\n"
+                % (a.batch, "quick" if a.quick else "full"))
+        f.write("| schedule | stages | replicas | M | measured s | predicted s | error | CPU of other programs |\n"
+                "|---|---:|---:|---:|---:|---:|---:|---:|\n")
+        for c in cells:
+            f.write("| %s | %d | %d | %d | %.4f | %.4f | %+.1f%% | %.0f%% |\n" % (c["schedule"], c["stages"], c["replicas"],
+                                                                                c["microbatches"], c["measured"],
+                                                                                c["predicted"], c["error"], c["other"]))
+        f.write("\n**MAPE %.1f%%, worst cell %+.1f%%** (%s, %d stages x %d replicas, M=%d).\n"
+                % (mape, worst["error"], worst["schedule"], worst["stages"], worst["replicas"],
+                   worst["microbatches"]))
+        if sp_err:
+            f.write(lines[[i for i, l in enumerate(lines) if l.startswith("speedup over")][0]] + ".\n\n")
+        if ones:
+            f.write("One-process cells: MAPE %.1f%% with the one-busy-core profile; %.1f%% had they "
+                    "been predicted with the two-busy-cores profile.\n" % (mape_ones, mape_ones_2r))
+        if cmp_text:
+            f.write("\nThe worst cell op by op (`pipecast-sim compare`, measured trace = last iteration):\n\n```\n%s```\n" % cmp_text)
+        if mrows:
+            f.write("\n### %s: per-stage peak memory\n\n" % a.model)
+            f.write("Predicted = the simulator's plan (`pc_runtime_bytes`); accounted = the executor's runtime "
+                    "(parameters, gradients, optimizer state, activations); process = VmHWM; baseline = a tiny "
+                    "model's process peak minus its accounted bytes (code, MPI, OpenBLAS).\n\n")
+            f.write("| schedule | stages | replicas | M | stage | process MiB | accounted MiB | predicted MiB | vs accounted | vs process | plan + baseline vs process |\n"
+                    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+            for r in mrows:
+                c = r["cell"]
+                f.write("| %s | %d | %d | %d | %d | %.1f | %.1f | %.1f | %+.2f%% | %+.1f%% | %+.1f%% |\n"
+                        % (c["schedule"], c["stages"], c["replicas"], c["microbatches"], r["stage"],
+                           r["proc"], r["acc"], r["pred"], r["e_acc"], r["e_proc"], r["e_base"]))
+            f.write("\n" + lines[-1] + ".\n")
+        if dprows:
+            f.write("\n### %s: pipeline against data parallelism (batch %d)\n\n" % (a.model, a.batch))
+            f.write("| | parallelism | processes | iteration s | samples/s | best configuration |\n|---|---|---:|---:|---:|---|\n")
+            for r in dprows:
+                f.write("| %s | %s | %d | %.4f | %.1f | %s |\n" % tuple(r))
+    if cmp_text:
+        print("worst cell op by op (%s):" % os.path.join(out, "compare-worst.txt"))
+        print("\n".join(cmp_text.splitlines()[:20]))
+        print()
+    print(text)
+    print("\ntables: %s/validation.csv, %s/memory.csv, %s/speedup.csv%s, %s/validation.md" %
+          (out, out, out, ", %s/dp.csv" % out if dprows else "", out))
+    if a.seconds:
+        print("study took %d s" % a.seconds)
+    for fig in figs:
+        print("figure: %s" % fig)
+
+
+if __name__ == "__main__":
+    main()
