@@ -353,10 +353,8 @@ void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale) {
   for (guint x = rt->xfers->len; x-- > 0;) {
     const pc_xfer *xf = &g_array_index(rt->xfers, pc_xfer, x);
     if (xf->src != rt->stage) continue;
-    float *d = rt->dacts + rt->L[xf->tensor - rt->first].dact;
-    const float *g = pc_runtime_xfer_grad(rt, (int)x, slot);
-    size_t n = rt->mb * (size_t)xf->bytes / sizeof(float);
-    for (size_t i = 0; i < n; i++) d[i] += g[i];
+    pc_accumulate(rt->dacts + rt->L[xf->tensor - rt->first].dact,
+                  pc_runtime_xfer_grad(rt, (int)x, slot), rt->mb * (size_t)xf->bytes / sizeof(float));
   }
 }
 

@@ -170,6 +170,9 @@ void pc_relu_backward(float *din, const float *dout, const float *out, size_t n)
 /* out = a + b (a residual join); out may alias a or b.   out, a, b: (n). */
 void pc_add_forward(float *out, const float *a, const float *b, size_t n);
 
+/* y += x, element by element (the accumulation of gradients).   y, x: (n). */
+void pc_accumulate(float *y, const float *x, size_t n);
+
 /* da += dout; db += dout (either may be NULL; they may be the same buffer).   all: (n). */
 void pc_add_backward(float *da, float *db, const float *dout, size_t n);
 

@@ -1,6 +1,7 @@
 /* flatten.c — (C, H, W) -> (C·H·W); a view, no arithmetic. */
 #include <string.h>
 
+#include "kernels.h"
 #include "layer-private.h"
 
 static bool flatten_infer(pc_layer *l, GError **error) {
@@ -22,8 +23,7 @@ static void flatten_forward(const pc_layer *l, pc_layer_io *io) {
 
 static void flatten_backward(const pc_layer *l, pc_layer_io *io) {
   if (io->din[0] == NULL) return;
-  size_t n = io->n * (size_t)pc_shape_numel(&l->out);
-  for (size_t i = 0; i < n; i++) io->din[0][i] += io->dout[i];
+  pc_accumulate(io->din[0], io->dout, io->n * (size_t)pc_shape_numel(&l->out));
 }
 
 const pc_layer_ops pc_layer_flatten = {
