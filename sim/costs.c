@@ -14,15 +14,23 @@
 /* ------------------------------------------------------------------------------------------ */
 /* TSV lines */
 
-/* A TSV file split into lines; fields of each data line split on tabs and spaces. */
+/* A TSV file split into lines; fields of each data line split on tabs and spaces. Read row by
+ * row with tsv_next, which skips blank lines, hands `# key value` comments to the reader, checks
+ * the header (the first other line) and the field count of every row. */
 typedef struct {
   const char *filename;
   gchar **lines;
   int nlines;
+  const char *const *cols; /* the header's column names */
+  int ncols;
+  int line;                /* index of the row tsv_next returned last */
+  bool header;             /* the header line was seen */
+  bool failed;             /* tsv_next stopped on an error */
 } tsv;
 
-static void tsv_init(tsv *t, const char *text, const char *filename) {
-  t->filename = filename;
+static void tsv_init(tsv *t, const char *text, const char *filename, const char *const *cols,
+                     int ncols) {
+  *t = (tsv){.filename = filename, .cols = cols, .ncols = ncols, .line = -1};
   t->lines = g_strsplit(text, "\n", -1);
   t->nlines = (int)g_strv_length(t->lines);
   for (int i = 0; i < t->nlines; i++) {
@@ -111,6 +119,59 @@ static bool tsv_header(const tsv *t, int i, const char *const *cols, int ncols, 
   return ok;
 }
 
+/* A reader's handler of `# key value` lines (key and value may be NULL for a plain comment). */
+typedef bool (*tsv_meta_fn)(void *ud, const tsv *t, int line, const char *key, const char *value,
+                            GError **error);
+
+/* The fields of the next data row, exactly t->ncols of them (g_strfreev() them); NULL at the end
+ * of the file, or on an error (then t->failed and *error are set). */
+static gchar **tsv_next(tsv *t, tsv_meta_fn meta, void *ud, GError **error) {
+  while (++t->line < t->nlines) {
+    int i = t->line;
+    char *key, *value;
+    if (tsv_blank(t->lines[i])) continue;
+    if (tsv_comment(t->lines[i], &key, &value)) {
+      bool ok = meta == NULL || meta(ud, t, i, key, value, error);
+      g_free(key);
+      g_free(value);
+      if (!ok) break;
+      continue;
+    }
+    if (!t->header) {
+      t->header = true;
+      if (!tsv_header(t, i, t->cols, t->ncols, error)) break;
+      continue;
+    }
+    int n;
+    gchar **f = tsv_fields(t, i, &n);
+    if (n == t->ncols) return f;
+    g_strfreev(f);
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: expected %d fields, got %d",
+                t->filename, i + 1, t->ncols, n);
+    break;
+  }
+  t->failed = t->line < t->nlines;
+  return NULL;
+}
+
+/* After the last row: false, with the message, when the file had no header or no row. */
+static bool tsv_finish(const tsv *t, int rows, GError **error) {
+  if (t->failed) return false;
+  if (!t->header) {
+    GString *want = g_string_new(NULL);
+    for (int c = 0; c < t->ncols; c++) g_string_append_printf(want, c ? "\\t%s" : "%s", t->cols[c]);
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no header line (expected '%s')",
+                t->filename, want->str);
+    g_string_free(want, TRUE);
+    return false;
+  }
+  if (rows == 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no rows after the header", t->filename);
+    return false;
+  }
+  return true;
+}
+
 static char *read_text(const char *path, GError **error) {
   char *text = NULL;
   GError *e = NULL;
@@ -167,44 +228,33 @@ static int cmp_row(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static bool profile_meta(void *ud, const tsv *t, int line, const char *key, const char *value,
+                         GError **error) {
+  pc_profile *p = ud;
+  if (key && strcmp(key, "model") == 0) {
+    g_free(p->model);
+    p->model = g_strdup(value);
+  } else if (key && strcmp(key, "overhead_s") == 0) {
+    return tsv_number(t, line, value, "overhead_s", &p->overhead, error);
+  }
+  return true;
+}
+
 pc_profile *pc_profile_parse(const char *text, const char *filename, GError **error) {
   static const char *const cols[] = {"layer", "kind", "mb", "fwd_s", "bwd_s", "opt_s"};
   tsv t;
-  tsv_init(&t, text, filename);
+  tsv_init(&t, text, filename, cols, 6);
   pc_profile *p = g_new0(pc_profile, 1);
   p->filename = g_strdup(filename);
   p->layers = g_ptr_array_new_with_free_func(prof_layer_free);
   p->by_name = g_hash_table_new(g_str_hash, g_str_equal);
-  bool header = false, ok = true;
+  bool ok = true;
   int nrows = 0;
-  for (int i = 0; ok && i < t.nlines; i++) {
-    char *key, *value;
-    if (tsv_blank(t.lines[i])) continue;
-    if (tsv_comment(t.lines[i], &key, &value)) {
-      if (key && strcmp(key, "model") == 0) {
-        g_free(p->model);
-        p->model = g_strdup(value);
-      } else if (key && strcmp(key, "overhead_s") == 0) {
-        ok = tsv_number(&t, i, value, "overhead_s", &p->overhead, error);
-      }
-      g_free(key);
-      g_free(value);
-      continue;
-    }
-    if (!header) {
-      ok = tsv_header(&t, i, cols, 6, error);
-      header = true;
-      continue;
-    }
-    int n;
-    gchar **f = tsv_fields(&t, i, &n);
-    if (n != 6) {
-      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: expected 6 fields, got %d",
-                  filename, i + 1, n);
-      ok = false;
-    }
+  gchar **f;
+  while (ok && (f = tsv_next(&t, profile_meta, p, error))) {
+    int i = t.line;
     prof_row r = {.line = i + 1};
-    ok = ok && tsv_number(&t, i, f[2], "mb", &r.mb, error) &&
+    ok = tsv_number(&t, i, f[2], "mb", &r.mb, error) &&
          tsv_number(&t, i, f[3], "fwd_s", &r.fwd, error) &&
          tsv_number(&t, i, f[4], "bwd_s", &r.bwd, error) &&
          tsv_number(&t, i, f[5], "opt_s", &r.opt, error);
@@ -245,15 +295,7 @@ pc_profile *pc_profile_parse(const char *text, const char *filename, GError **er
     }
     g_strfreev(f);
   }
-  if (ok && !header) {
-    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
-                "%s: no header line (expected 'layer\\tkind\\tmb\\tfwd_s\\tbwd_s\\topt_s')",
-                filename);
-    ok = false;
-  } else if (ok && nrows == 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no rows after the header", filename);
-    ok = false;
-  }
+  ok = ok && tsv_finish(&t, nrows, error);
   tsv_clear(&t);
   if (!ok) {
     pc_profile_free(p);
@@ -388,46 +430,33 @@ pc_net *pc_net_default(void) {
   return net;
 }
 
+static bool net_meta(void *ud, const tsv *t, int line, const char *key, const char *value,
+                     GError **error) {
+  pc_net *net = ud;
+  if (key && strcmp(key, "send_overhead_s") == 0)
+    return tsv_number(t, line, value, "send_overhead_s", &net->send_overhead, error);
+  if (key && strcmp(key, "recv_overhead_s") == 0)
+    return tsv_number(t, line, value, "recv_overhead_s", &net->recv_overhead, error);
+  return true;
+}
+
 pc_net *pc_net_parse(const char *text, const char *filename, GError **error) {
   static const char *const cols[] = {"link", "bytes", "latency_s", "seconds_per_byte"};
   tsv t;
-  tsv_init(&t, text, filename);
+  tsv_init(&t, text, filename, cols, 4);
   pc_net *net = g_new0(pc_net, 1);
   GArray *pieces[PC_LINK_COUNT];
   for (int l = 0; l < PC_LINK_COUNT; l++) pieces[l] = g_array_new(FALSE, FALSE, sizeof(pc_net_piece));
-  bool header = false, ok = true;
-  for (int i = 0; ok && i < t.nlines; i++) {
-    char *key, *value;
-    if (tsv_blank(t.lines[i])) continue;
-    if (tsv_comment(t.lines[i], &key, &value)) {
-      if (key && strcmp(key, "send_overhead_s") == 0)
-        ok = tsv_number(&t, i, value, "send_overhead_s", &net->send_overhead, error);
-      else if (key && strcmp(key, "recv_overhead_s") == 0)
-        ok = tsv_number(&t, i, value, "recv_overhead_s", &net->recv_overhead, error);
-      g_free(key);
-      g_free(value);
-      continue;
-    }
-    if (!header) {
-      ok = tsv_header(&t, i, cols, 4, error);
-      header = true;
-      continue;
-    }
-    int n;
-    gchar **f = tsv_fields(&t, i, &n);
-    int link = -1;
-    if (n != 4) {
-      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: expected 4 fields, got %d",
-                  filename, i + 1, n);
+  bool ok = true;
+  gchar **f;
+  while (ok && (f = tsv_next(&t, net_meta, net, error))) {
+    int i = t.line, link = -1;
+    for (int l = 0; l < PC_LINK_COUNT; l++)
+      if (strcmp(f[0], link_names[l]) == 0) link = l;
+    if (link < 0) {
+      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                  "%s:%d: unknown link '%s': expected intra or inter", filename, i + 1, f[0]);
       ok = false;
-    } else {
-      for (int l = 0; l < PC_LINK_COUNT; l++)
-        if (strcmp(f[0], link_names[l]) == 0) link = l;
-      if (link < 0) {
-        g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
-                    "%s:%d: unknown link '%s': expected intra or inter", filename, i + 1, f[0]);
-        ok = false;
-      }
     }
     pc_net_piece pc = {0};
     ok = ok && tsv_number(&t, i, f[1], "bytes", &pc.bytes, error) &&
@@ -444,15 +473,8 @@ pc_net *pc_net_parse(const char *text, const char *filename, GError **error) {
     if (ok) g_array_append_val(pieces[link], pc);
     g_strfreev(f);
   }
-  if (ok && !header) {
-    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
-                "%s: no header line (expected 'link\\tbytes\\tlatency_s\\tseconds_per_byte')",
-                filename);
-    ok = false;
-  } else if (ok && pieces[PC_LINK_INTRA]->len + pieces[PC_LINK_INTER]->len == 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no rows after the header", filename);
-    ok = false;
-  } else if (ok && pieces[PC_LINK_INTRA]->len == 0) {
+  ok = ok && tsv_finish(&t, (int)(pieces[PC_LINK_INTRA]->len + pieces[PC_LINK_INTER]->len), error);
+  if (ok && pieces[PC_LINK_INTRA]->len == 0) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no row for link 'intra'", filename);
     ok = false;
   }
@@ -512,50 +534,25 @@ void pc_gemm_free(pc_gemm *g) {
 pc_gemm *pc_gemm_parse(const char *text, const char *filename, GError **error) {
   static const char *const cols[] = {"m", "n", "k", "gflops"};
   tsv t;
-  tsv_init(&t, text, filename);
+  tsv_init(&t, text, filename, cols, 4);
   GArray *v[4];
   for (int c = 0; c < 4; c++) v[c] = g_array_new(FALSE, FALSE, sizeof(double));
-  bool header = false, ok = true;
-  for (int i = 0; ok && i < t.nlines; i++) {
-    char *key, *value;
-    if (tsv_blank(t.lines[i])) continue;
-    if (tsv_comment(t.lines[i], &key, &value)) {
-      g_free(key);
-      g_free(value);
-      continue;
-    }
-    if (!header) {
-      ok = tsv_header(&t, i, cols, 4, error);
-      header = true;
-      continue;
-    }
-    int n;
-    gchar **f = tsv_fields(&t, i, &n);
-    if (n != 4) {
-      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: expected 4 fields, got %d",
-                  filename, i + 1, n);
-      ok = false;
-    }
+  bool ok = true;
+  gchar **f;
+  while (ok && (f = tsv_next(&t, NULL, NULL, error))) {
     for (int c = 0; ok && c < 4; c++) {
       double x;
-      ok = tsv_number(&t, i, f[c], cols[c], &x, error);
+      ok = tsv_number(&t, t.line, f[c], cols[c], &x, error);
       if (ok && x <= 0) {
         g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: %s is %s: expected > 0",
-                    filename, i + 1, cols[c], f[c]);
+                    filename, t.line + 1, cols[c], f[c]);
         ok = false;
       }
       if (ok) g_array_append_val(v[c], x);
     }
     g_strfreev(f);
   }
-  if (ok && !header) {
-    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
-                "%s: no header line (expected 'm\\tn\\tk\\tgflops')", filename);
-    ok = false;
-  } else if (ok && v[0]->len == 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no rows after the header", filename);
-    ok = false;
-  }
+  ok = ok && tsv_finish(&t, (int)v[0]->len, error);
   tsv_clear(&t);
   pc_gemm *g = g_new0(pc_gemm, 1);
   g->n = (int)v[3]->len;
