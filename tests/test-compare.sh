@@ -12,21 +12,8 @@ export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CO
 export OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/err" "$tmp/out" 2>/dev/null | head -20; }
+. "$(dirname "$0")/tap.sh"
 
-# expect STATUS FRAGMENT DESCRIPTION -- COMMAND...: exit status and a fragment of stderr.
-expect() {
-  want=$1 frag=$2 what=$3
-  shift 4
-  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  got=$?
-  if [ "$got" -eq "$want" ] && { [ -z "$frag" ] || grep -qF -- "$frag" "$tmp/err"; }; then ok "$what"
-  else echo "# exit $got (want $want), stderr should contain: $frag"; not_ok "$what"; fi
-}
 # check DESCRIPTION AWK-PROGRAM: the awk program run on the last stdout must exit 0.
 check() {
   if awk -F, "$2" "$tmp/out"; then ok "$1"; else echo "# awk: $2"; not_ok "$1"; fi
@@ -120,5 +107,4 @@ expect 2 "no op events" "no ops: error" -- "$sim" compare "$tmp/empty.json" "$tm
 expect 2 "expected MEASURED.json PREDICTED.json" "one argument: usage error" -- "$sim" compare "$tmp/m1.json"
 expect 2 "--format 'xml'" "bad --format: error" -- "$sim" compare -f xml "$tmp/m1.json" "$tmp/p1.json"
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_end
