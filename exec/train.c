@@ -78,24 +78,30 @@ static void post_recv(stage_run *r, int i) {
             pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
 }
 
-/* Waits for request i; with --timeout a wait that lasts too long ends the job. */
-static void wait_op(stage_run *r, int i) {
-  if (r->req[i] == MPI_REQUEST_NULL) return;
+/* Waits for a request; with --timeout a wait that lasts too long ends the job, saying what it
+ * waited for. Every wait of the training loop goes through here, collectives included. */
+static void wait_timed(const stage_run *r, MPI_Request *req, const char *what) {
+  if (*req == MPI_REQUEST_NULL) return;
   if (r->o->timeout <= 0) {
-    MPI_Wait(&r->req[i], MPI_STATUS_IGNORE);
+    MPI_Wait(req, MPI_STATUS_IGNORE);
     return;
   }
   double start = MPI_Wtime();
   for (int done = 0;;) {
-    MPI_Test(&r->req[i], &done, MPI_STATUS_IGNORE);
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
     if (done) return;
-    if (MPI_Wtime() - start > r->o->timeout) {
-      char what[96];
-      pc_op_format(&r->ops->ops[i], what, sizeof what);
-      pc_exec_die("stage %d timed out after %g s waiting at op %d (%s)", r->stage, r->o->timeout,
-                  i, what);
-    }
+    if (MPI_Wtime() - start > r->o->timeout)
+      pc_exec_die("stage %d timed out after %g s waiting %s", r->stage, r->o->timeout, what);
   }
+}
+
+/* Waits for the request of op i. */
+static void wait_op(stage_run *r, int i) {
+  if (r->req[i] == MPI_REQUEST_NULL) return;
+  char op[96], what[128];
+  pc_op_format(&r->ops->ops[i], op, sizeof op);
+  snprintf(what, sizeof what, "at op %d (%s)", i, op);
+  wait_timed(r, &r->req[i], what);
 }
 
 /* Sends still reading the buffers of `slot` must finish before a FWD or BWD rewrites them. */
@@ -183,7 +189,9 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
       if (r->D > 1) {
         size_t n;
         float *g = pc_runtime_grads(r->rt, &n);
-        MPI_Allreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, r->stage_comm);
+        MPI_Request q;
+        MPI_Iallreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, r->stage_comm, &q);
+        wait_timed(r, &q, "in the all-reduce of the gradients");
       }
       int bad = pc_runtime_step(r->rt, sgd);
       if (bad >= 0)
@@ -559,15 +567,19 @@ int pc_cmd_train(int argc, char **argv) {
   int window_iters = 0;
   for (int it = start; it < o.iters; it++) {
     iter_stats st;
-    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Request q;
+    MPI_Ibarrier(MPI_COMM_WORLD, &q);
+    wait_timed(&r, &q, "for the other ranks to start the iteration");
     double t0 = MPI_Wtime();
     run_iteration(&r, it, &sgd, &st);
     double dt = MPI_Wtime() - t0, slowest;
-    MPI_Reduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Ireduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD, &q);
+    wait_timed(&r, &q, "for the other ranks to end the iteration");
     times[it] = slowest;
     /* Only the loss stage's ranks contribute: a sum over the world reaches rank 0. */
     double sums[2] = {st.loss_sum, (double)st.correct}, total[2];
-    MPI_Reduce(sums, total, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Ireduce(sums, total, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD, &q);
+    wait_timed(&r, &q, "for the losses of the iteration");
     window[0] += total[0];
     window[1] += total[1];
     window_iters++;
