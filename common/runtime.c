@@ -14,6 +14,10 @@ typedef struct {
   size_t out;            /* output, in a slot's activations */
   size_t saved, isaved;  /* kept state, in a slot's float and int32 activations */
   size_t dact;           /* gradient of the output, in the one gradient block */
+  int zero_by;           /* the layer whose backward first adds to dact (the last consumer in
+                            the stage), which zeroes it just before, while it is about to be
+                            used; -1: zeroed when the backward begins (gradients from later
+                            stages add to it, or no layer of the stage does) */
 } layer_mem;
 
 struct pc_runtime {
@@ -92,6 +96,9 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
       rt->labels_off = rt->niacts;
       rt->niacts += mb;
     }
+    lm->zero_by = -1;
+    for (int k = 0; k < l->ninputs; k++) /* the reverse pass meets the last consumer first */
+      if (l->inputs[k] >= rt->first) rt->L[l->inputs[k] - rt->first].zero_by = rt->first + i;
   }
   rt->xact = g_new(size_t, rt->xfers->len);
   rt->xgrad = g_new(size_t, rt->xfers->len);
@@ -107,7 +114,10 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
       rt->xgrad[x] = rt->nacts;
       rt->nacts += count;
     }
-    if (xf->src == stage) rt->xact[x] = rt->L[xf->tensor - rt->first].out;
+    if (xf->src == stage) {
+      rt->xact[x] = rt->L[xf->tensor - rt->first].out;
+      rt->L[xf->tensor - rt->first].zero_by = -1;
+    }
   }
 }
 
@@ -325,11 +335,21 @@ void pc_runtime_forward(pc_runtime *rt, int slot, bool train) {
   for (int i = rt->first; i < rt->last; i++) pc_runtime_forward_layer(rt, i, slot, train);
 }
 
+/* Zero the gradient of layer t's output (t in the stage) before the first contribution. */
+static void zero_dact(pc_runtime *rt, int t) {
+  size_t n = rt->mb * (size_t)pc_shape_numel(&rt->model->layers[t].out);
+  memset(rt->dacts + rt->L[t - rt->first].dact, 0, n * sizeof(float));
+}
+
 void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
   pc_layer_io io;
   layer_io(rt, layer, slot, true, &io);
   const pc_layer *l = &rt->model->layers[layer];
-  for (int k = 0; k < l->ninputs; k++) io.din[k] = tensor_grad(rt, l->inputs[k], slot);
+  for (int k = 0; k < l->ninputs; k++) {
+    int t = l->inputs[k];
+    io.din[k] = tensor_grad(rt, t, slot);
+    if (t >= rt->first && rt->L[t - rt->first].zero_by == layer) zero_dact(rt, t);
+  }
   io.scale = rt->scale;
   pc_layer_ops_of(l->kind)->backward(l, &io);
 }
@@ -341,7 +361,8 @@ void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {
 
 void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale) {
   rt->scale = scale;
-  memset(rt->dacts, 0, rt->ndacts * sizeof(float));
+  for (int t = rt->first; t < rt->last; t++) /* the rest: just before their first use */
+    if (rt->L[t - rt->first].zero_by < 0) zero_dact(rt, t);
   /* Gradients this stage sends back are sums too: they start from zero. */
   for (guint x = 0; x < rt->xfers->len; x++) {
     const pc_xfer *xf = &g_array_index(rt->xfers, pc_xfer, x);
@@ -362,10 +383,8 @@ bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd) 
   const layer_mem *lm = &rt->L[layer - rt->first];
   size_t n = lm->nw + lm->nb;
   if (n == 0) return true;
-  bool finite = pc_sgd_step(rt->params + lm->w, rt->momentum + lm->w, rt->grads + lm->w, n,
-                            sgd->lr, sgd->momentum, sgd->weight_decay);
-  memset(rt->grads + lm->w, 0, n * sizeof(float));
-  return finite;
+  return pc_sgd_step(rt->params + lm->w, rt->momentum + lm->w, rt->grads + lm->w, n, sgd->lr,
+                     sgd->momentum, sgd->weight_decay);
 }
 
 int pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd) {

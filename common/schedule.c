@@ -547,7 +547,7 @@ static bool check_compute(const pc_schedule *s, GError **error) {
 /* Messages: one SEND and one RECV per (channel, mb), in the same order on both sides. */
 static bool check_messages(const pc_schedule *s, GError **error) {
   const int nch = 2 * s->nxfers, M = s->nmicro;
-  if (nch == 0)
+  if (nch <= 0)
     return true;
   /* Where each (channel, mb) is sent and received: stage and op index, -1 if not. */
   size_t n = (size_t)nch * (size_t)M;

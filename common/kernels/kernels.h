@@ -202,9 +202,11 @@ void pc_softmax_xent_backward(float *dlogits, const float *probs, const int32_t 
  * step (buffer = clone(g')) gives the same numbers, since momentum * 0 + g' == g' exactly.
  * Returns false when a gradient was NaN or infinite (checked in the same pass, at no extra
  * memory traffic; the step is taken all the same).
- *   w: (n)   v: (n) momentum buffer   g: (n) the gradient, not modified. */
-bool pc_sgd_step(float *w, float *v, const float *g, size_t n, float lr, float momentum,
-                 float weight_decay);
+ * The same pass zeroes the gradient for the next accumulation.
+ *   w: (n)   v: (n) momentum buffer (NULL when momentum is 0)   g: (n) the gradient, zeroed;
+ *   three distinct arrays. */
+bool pc_sgd_step(float *restrict w, float *restrict v, float *restrict g, size_t n, float lr,
+                 float momentum, float weight_decay);
 
 /* ------------------------------------------------------------------------------------------ */
 /* deterministic random numbers and initialisation (init.c) */

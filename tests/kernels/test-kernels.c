@@ -775,15 +775,18 @@ static void test_sgd(void) {
   pc_sgd_step(w, v, g, 2, 0.1f, 0.9f, 0.01f);
   g_assert_cmpfloat_with_epsilon(v[0], 0.51, 1e-7);
   g_assert_cmpfloat_with_epsilon(w[0], 0.949, 1e-7);
+  g_assert_cmpfloat(g[0], ==, 0.0f); // zeroed for the next accumulation
+  g_assert_cmpfloat(g[1], ==, 0.0f);
+  g[0] = 0.5f, g[1] = 0.25f;
   pc_sgd_step(w, v, g, 2, 0.1f, 0.9f, 0.01f);
   g_assert_cmpfloat_with_epsilon(v[0], 0.96849, 1e-6);
   g_assert_cmpfloat_with_epsilon(w[0], 0.852151, 1e-6);
   // second element: d1 = 0.25 - 0.02 = 0.23, w = -2.023; d2 = 0.25 - 0.02023 = 0.22977,
   // buf = 0.207 + 0.22977 = 0.43677, w = -2.023 - 0.043677 = -2.066677
   g_assert_cmpfloat_with_epsilon(w[1], -2.066677, 1e-6);
-  g_assert_cmpfloat(g[0], ==, 0.5f); // the gradient is not modified
   // no momentum, no weight decay: plain w -= lr * g, v untouched (may be NULL)
   float w2[1] = {1.0f};
+  g[0] = 0.5f;
   pc_sgd_step(w2, NULL, g, 1, 0.1f, 0.0f, 0.0f);
   g_assert_cmpfloat_with_epsilon(w2[0], 0.95, 1e-7);
   // bit-for-bit torch's float operation order on the first step
