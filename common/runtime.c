@@ -320,7 +320,14 @@ static void layer_io(pc_runtime *rt, int layer, int slot, bool train, pc_layer_i
 /* ------------------------------------------------------------------------------------------ */
 /* Forward, backward, step */
 
-void pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train) {
+/* No element is an infinity or a NaN; one vectorised pass. */
+static bool all_finite(const float *x, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; i++) bad |= pc_nonfinite(x[i]);
+  return bad == 0;
+}
+
+bool pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train) {
   pc_layer_io io;
   layer_io(rt, layer, slot, train, &io);
   const pc_layer *l = &rt->model->layers[layer];
@@ -329,10 +336,14 @@ void pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train) {
     rt->loss_sum[slot] = io.loss_sum;
     rt->correct[slot] = io.correct;
   }
+  return all_finite(io.out, rt->mb * (size_t)pc_shape_numel(&l->out));
 }
 
-void pc_runtime_forward(pc_runtime *rt, int slot, bool train) {
-  for (int i = rt->first; i < rt->last; i++) pc_runtime_forward_layer(rt, i, slot, train);
+int pc_runtime_forward(pc_runtime *rt, int slot, bool train) {
+  int bad = -1;
+  for (int i = rt->first; i < rt->last; i++)
+    if (!pc_runtime_forward_layer(rt, i, slot, train) && bad < 0) bad = i;
+  return bad;
 }
 
 /* Zero the gradient of layer t's output (t in the stage) before the first contribution. */
@@ -437,36 +448,4 @@ int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float
   return k;
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* Health checks */
-
-/* No element has all exponent bits set (an infinity or a NaN). Blocks of 8 with a fixed inner
- * trip count, so that the compiler vectorises the OR even at -O2. */
-static bool all_finite(const float *x, size_t n) {
-  uint32_t bad[8] = {0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint32_t bits[8];
-    memcpy(bits, x + i, sizeof bits);
-    for (int k = 0; k < 8; k++) bad[k] |= (bits[k] & 0x7f800000u) == 0x7f800000u;
-  }
-  for (; i < n; i++) {
-    uint32_t bits;
-    memcpy(&bits, x + i, sizeof bits);
-    bad[0] |= (bits & 0x7f800000u) == 0x7f800000u;
-  }
-  uint32_t any = 0;
-  for (int k = 0; k < 8; k++) any |= bad[k];
-  return any == 0;
-}
-
-int pc_runtime_nonfinite_output(const pc_runtime *rt, int slot) {
-  const float *acts = rt->acts + (size_t)slot * rt->nacts;
-  for (int i = rt->first; i < rt->last; i++) {
-    const pc_layer *l = &rt->model->layers[i];
-    if (!all_finite(acts + rt->L[i - rt->first].out, rt->mb * (size_t)pc_shape_numel(&l->out)))
-      return i;
-  }
-  return -1;
-}
 

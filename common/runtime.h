@@ -67,8 +67,11 @@ float *pc_runtime_data(pc_runtime *rt, int slot);
 /* Labels of the microbatch in `slot` (for a range holding the loss layer), (mb) int32. */
 int32_t *pc_runtime_labels(pc_runtime *rt, int slot);
 
-/* Forward of the microbatch in `slot`. With train false batch norm uses running statistics. */
-void pc_runtime_forward(pc_runtime *rt, int slot, bool train);
+/* Forward of the microbatch in `slot`. With train false batch norm uses running statistics.
+ * Returns the first layer whose output holds a NaN or an infinity, or -1: each output is checked
+ * right after its layer made it, while it is still in cache (every output, not only what leaves
+ * the stage: a ReLU turns NaN into 0 and would hide it). */
+int pc_runtime_forward(pc_runtime *rt, int slot, bool train);
 /* Backward of the microbatch in `slot`; gradients of the parameters accumulate. `scale` is the
  * loss gradient's scale: 1 / (minibatch size). */
 void pc_runtime_backward(pc_runtime *rt, int slot, float scale);
@@ -87,10 +90,6 @@ size_t pc_runtime_correct(const pc_runtime *rt, int slot);
 int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float **data,
                        size_t *counts);
 
-/* Health check: the first layer of the stage (file order) whose output in `slot` holds a NaN or
- * an infinity, or -1. */
-int pc_runtime_nonfinite_output(const pc_runtime *rt, int slot);
-
 /* All parameters and their gradients as flat arrays (for all-reduce and for tests). */
 float *pc_runtime_params(pc_runtime *rt, size_t *count);
 float *pc_runtime_grads(pc_runtime *rt, size_t *count);
@@ -98,10 +97,10 @@ float *pc_runtime_grads(pc_runtime *rt, size_t *count);
 /* The layer output of the last forward in slot (for tests and profiles). */
 const float *pc_runtime_layer_output(const pc_runtime *rt, int layer, int slot);
 
-/* The pieces of a pass, for profiling: pc_runtime_forward is forward_layer over the stage's
- * layers in order; pc_runtime_backward is backward_begin (gradients zeroed, gradients from later
+/* The pieces of a pass, for profiling: pc_runtime_forward is forward_layer (false: the output
+ * holds a NaN or an infinity) over the stage's layers in order; pc_runtime_backward is backward_begin (gradients zeroed, gradients from later
  * stages added) then backward_layer in reverse order; pc_runtime_step is step_layer in order. */
-void pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train);
+bool pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train);
 void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale);
 void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot);
 bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd);

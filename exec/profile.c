@@ -4,8 +4,12 @@
  * Run it with as many ranks as the pipeline will have (mpirun -n P): every rank times the whole
  * model at the same time, so the contention of a fully busy machine (shared caches, memory
  * bandwidth) is inside the numbers; rank 0 writes, for each layer, the median over ranks of each
- * rank's median over repetitions. Each repetition runs the layers in the order a training pass
- * does, with the same kernels (common/runtime.h), timing each layer alone. */
+ * rank's median over repetitions (on a shared machine a layer's time is a quiet floor plus
+ * occasional bursts of other programs' work: the median keeps the floor). Each repetition runs
+ * the layers in the order a training pass does, with the same kernels (common/runtime.h), timing
+ * each layer alone as the executor runs it: a layer's forward includes the check of its output
+ * for NaNs, and the first layer that reads the input includes getting the microbatch's
+ * (synthetic) data. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,12 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
   qsort(v, (size_t)n, sizeof(double), cmp_double);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static bool reads_input(const pc_layer *l) {
+  for (int k = 0; k < l->ninputs; k++)
+    if (l->inputs[k] < 0) return true;
+  return false;
 }
 
 /* "1,2,4" into a sorted array of distinct positive sizes. */
@@ -54,14 +64,33 @@ static int *parse_sizes(const char *text, int *count, GError **error) {
   return v;
 }
 
+/* Received activations hold values like a real run's (small, both signs), not zeros. */
+static void fill_received(pc_runtime *rt, const pc_model *m, const pc_partition *part, int stage,
+                          size_t mb) {
+  GArray *xfers = pc_partition_transfers(m, part);
+  uint32_t state = 12345u;
+  for (guint x = 0; x < xfers->len; x++) {
+    const pc_xfer *xf = &g_array_index(xfers, pc_xfer, x);
+    if (xf->dst != stage) continue;
+    float *a = pc_runtime_xfer_act(rt, (int)x, 0);
+    for (size_t i = 0; i < mb * (size_t)xf->bytes / sizeof(float); i++) {
+      state = state * 1664525u + 1013904223u;
+      a[i] = (float)(state >> 8) / 16777216.0f - 0.5f;
+    }
+  }
+  g_array_unref(xfers);
+}
+
 int pc_cmd_profile(int argc, char **argv) {
-  char *sets = NULL, *sizes_text = NULL, *out = NULL;
+  char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL;
   int reps = 5;
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
     {"microbatch-sizes", 0, 0, G_OPTION_ARG_STRING, &sizes_text,
      "Microbatch sizes to measure (1,2,4,8,16,32)", "LIST"},
     {"reps", 'r', 0, G_OPTION_ARG_INT, &reps, "Timed repetitions per size (5)", "R"},
+    {"partition", 'p', 0, G_OPTION_ARG_STRING, &spec,
+     "Time each stage of this partition on its own rank (one rank per stage)", "SPEC"},
     {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the profile here (default: stdout)", "FILE"},
     G_OPTION_ENTRY_NULL,
   };
@@ -70,7 +99,7 @@ int pc_cmd_profile(int argc, char **argv) {
   int status = PC_EXIT_INPUT, nsizes = 0, *sizes = NULL;
   GError *error = NULL;
   pc_model *m = NULL;
-  pc_partition *whole = NULL;
+  pc_partition *part = NULL;
   FILE *f = NULL;
   if (!pc_exec_parse(ctx, "profile", &argc, &argv)) goto done;
   if (argc != 2) {
@@ -84,11 +113,23 @@ int pc_cmd_profile(int argc, char **argv) {
   }
   sizes = parse_sizes(sizes_text ? sizes_text : "1,2,4,8,16,32", &nsizes, &error);
   if (sizes == NULL || (m = pc_model_load(argv[1], sets, &error)) == NULL ||
-      (whole = pc_partition_from_counts(m, &m->nlayers, 1, &error)) == NULL) {
+      (part = spec ? pc_partition_parse(m, spec, g_str_has_prefix(spec, "auto") ? pc_exec_size() : 0,
+                                        &error)
+                   : pc_partition_from_counts(m, &m->nlayers, 1, &error)) == NULL) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
   int rank = pc_exec_rank(), size = pc_exec_size();
+  if (spec && part->nstages != size) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+                "--partition '%s' has %d stage%s: run it with one rank per stage (mpirun -n %d), "
+                "not %d", spec, part->nstages, part->nstages == 1 ? "" : "s", part->nstages, size);
+    status = pc_exec_input_error("profile", error);
+    goto done;
+  }
+  /* Without a partition every rank times the whole model; with one, rank r times stage r alone
+   * (its layers, its share of the caches), so each layer's row comes from one rank. */
+  int stage = spec ? rank : 0, lo = part->first[stage], hi = part->first[stage + 1];
   if (rank == 0 && out && (f = fopen(out, "w")) == NULL) {
     fprintf(stderr, PC_EXEC_PROG " profile: --out %s: %s\n", out, g_strerror(errno));
   }
@@ -96,41 +137,52 @@ int pc_cmd_profile(int argc, char **argv) {
   MPI_Bcast(&opened, 1, MPI_INT, 0, MPI_COMM_WORLD);
   if (!opened) goto done;
   if (f == NULL) f = stdout;
-  int L = m->nlayers, loss = pc_model_loss_layer(m);
+  int L = m->nlayers, loss = pc_model_loss_layer(m), data_layer = lo;
+  while (data_layer < hi - 1 && !reads_input(&m->layers[data_layer])) data_layer++;
   /* times[(size, layer, what)] medians of this rank; what: 0 fwd, 1 bwd, 2 opt */
   double *mine = g_new0(double, (size_t)nsizes * (size_t)L * 3);
   double *samples = g_new(double, (size_t)reps * (size_t)L * 3);
   pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as initialised */
   for (int si = 0; si < nsizes; si++) {
     size_t mb = (size_t)sizes[si];
-    pc_runtime *rt = pc_runtime_new(m, whole, 0, mb, 1, 1, 0, &error);
+    pc_runtime *rt = pc_runtime_new(m, part, stage, mb, 1, 1, 0, &error);
     PC_ASSERT(rt != NULL);
+    fill_received(rt, m, part, stage, mb);
     pc_dataset *ds = NULL;
-    if (loss >= 0) {
+    if (loss >= lo && loss < hi) {
       ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 1, true, &error);
       PC_ASSERT(ds != NULL);
-      pc_dataset_get(ds, 0, mb, pc_runtime_data(rt, 0), pc_runtime_labels(rt, 0));
     }
     for (int rep = -1; rep < reps; rep++) { /* rep -1 warms caches and pages up */
       MPI_Barrier(MPI_COMM_WORLD);
-      for (int l = 0; l < L; l++) {
-        double t = MPI_Wtime();
+      /* The executor's FWD gets the microbatch's data first: its time goes to the layer that
+       * reads the input. */
+      double t = MPI_Wtime(), data_s = 0;
+      if (ds != NULL) {
+        pc_dataset_get(ds, (int64_t)(rep + 1) * (int64_t)mb, mb, pc_runtime_data(rt, 0),
+                       pc_runtime_labels(rt, 0));
+        data_s = MPI_Wtime() - t;
+      }
+      for (int l = lo; l < hi; l++) {
+        t = MPI_Wtime();
         pc_runtime_forward_layer(rt, l, 0, true);
-        if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 0] = MPI_Wtime() - t;
+        double s = MPI_Wtime() - t;
+        if (l == data_layer) s += data_s;
+        if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 0] = s;
       }
       pc_runtime_backward_begin(rt, 0, 1.0f / (float)mb);
-      for (int l = L; l-- > 0;) {
-        double t = MPI_Wtime();
+      for (int l = hi; l-- > lo;) {
+        t = MPI_Wtime();
         pc_runtime_backward_layer(rt, l, 0);
         if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 1] = MPI_Wtime() - t;
       }
-      for (int l = 0; l < L; l++) {
-        double t = MPI_Wtime();
+      for (int l = lo; l < hi; l++) {
+        t = MPI_Wtime();
         pc_runtime_step_layer(rt, l, &sgd);
         if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 2] = MPI_Wtime() - t;
       }
     }
-    for (int l = 0; l < L; l++)
+    for (int l = lo; l < hi; l++)
       for (int w = 0; w < 3; w++) {
         double v[reps];
         for (int rep = 0; rep < reps; rep++) v[rep] = samples[(size_t)(rep * L + l) * 3 + w];
@@ -145,6 +197,11 @@ int pc_cmd_profile(int argc, char **argv) {
   if (rank == 0) {
     fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
                "# reps %d\n# overhead_s 0\n", m->name, size, reps);
+    if (spec) {
+      char *text = pc_partition_format(m, part);
+      fprintf(f, "# partition %s (each stage timed alone on its rank)\n", text);
+      g_free(text);
+    }
     for (int i = 0; i < m->nparams; i++)
       fprintf(f, "# param %s=%s\n", m->params[i].name, m->params[i].value);
     fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
@@ -154,7 +211,9 @@ int pc_cmd_profile(int argc, char **argv) {
         for (int w = 0; w < 3; w++) {
           double across[size];
           for (int r = 0; r < size; r++) across[r] = all[(size_t)r * count + ((size_t)si * L + l) * 3 + w];
-          v[w] = median(across, size);
+          int owner = 0;
+          while (spec && l >= part->first[owner + 1]) owner++;
+          v[w] = spec ? across[owner] : median(across, size);
         }
         fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", m->layers[l].name,
                 pc_layer_ops_of(m->layers[l].kind)->name, sizes[si], v[0], v[1], v[2]);
@@ -173,11 +232,12 @@ int pc_cmd_profile(int argc, char **argv) {
 done:
   if (f && f != stdout) fclose(f);
   g_free(sizes);
-  pc_partition_free(whole);
+  pc_partition_free(part);
   pc_model_free(m);
   g_option_context_free(ctx);
   g_free(sets);
   g_free(sizes_text);
+  g_free(spec);
   g_free(out);
   return status;
 }

@@ -116,11 +116,9 @@ static void finish_sends(stage_run *r, int upto, int slot) {
 /* ------------------------------------------------------------------------------------------ */
 /* One iteration */
 
-/* A NaN or infinity in a layer's output ends the job, naming the first layer that made one. Every
- * output is looked at, not only what leaves the stage: a ReLU turns NaN into 0 and would hide
- * it. The scan is one vectorised pass over the microbatch's activations, under 1% of a FWD. */
-static void check_outputs(stage_run *r, int slot, int mb, int iter) {
-  int bad = pc_runtime_nonfinite_output(r->rt, slot);
+/* A NaN or infinity in a layer's output (pc_runtime_forward checks each) ends the job, naming
+ * the first layer that made one. */
+static void check_outputs(stage_run *r, int bad, int mb, int iter) {
   if (bad >= 0)
     pc_exec_die("stage %d, layer '%s': a NaN or infinite output in microbatch %d of iteration "
                 "%d; training diverged (lower --lr?) or the input or weights hold NaN", r->stage,
@@ -164,8 +162,7 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
         int32_t *labels = pc_runtime_labels(r->rt, slot);
         pc_dataset_get(r->data, first, r->mb, x, labels);
       }
-      pc_runtime_forward(r->rt, slot, true);
-      check_outputs(r, slot, op->mb, iter);
+      check_outputs(r, pc_runtime_forward(r->rt, slot, true), op->mb, iter);
       if (r->has_loss) {
         double loss = pc_runtime_loss_sum(r->rt, slot);
         st->loss_sum += loss;

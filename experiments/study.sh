@@ -12,9 +12,10 @@
 #      (mpirun -n 2 profile: the condition of every multi-rank run) and with one core busy (one
 #      process: the condition of a one-stage run), at the microbatch sizes of the grid; then
 #      measure the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
-#      microbatches, each cell `pipecast-exec train` (median of the timed iterations, per-stage
+#      microbatches, each cell `pipecast-exec train` (the timed iterations' seconds, per-stage
 #      memory, the last iteration's trace); CNNs also measure data parallelism (--replicas 2, one
-#      stage). Each cell keeps its fastest try and each profile row its fastest round;
+#      stage). A cell's time is the median iteration of its fastest try, the profile at each
+#      microbatch size its fastest round;
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
 #      taken under the same load (and its trace);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages (and replicas for CNNs);
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
 done
 case $model in
   mlp32)
-    if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=3 warmup=1 rounds=2
+    if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=5 warmup=1 rounds=2
     else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=2; fi
     dp=0 ;;
   vgg16|resnet50)
@@ -85,31 +86,77 @@ b0=$(busy_jiffies)
 sleep 1
 other=$(( ($(busy_jiffies) - b0) * 100 / $(getconf CLK_TCK) / $(nproc) ))
 if [ "$other" -gt 20 ]; then
-  log "warning: other programs use $other% of the CPUs now; measurements will be noisy (each cell's"
-  log "         try with the lowest median is kept; the CPU share of other programs is recorded)"
+  log "warning: other programs use $other% of the CPUs now; measurements will be noisy (the CPU"
+  log "         share of other programs is recorded beside each try)"
 fi
 log "calibrating the link (2 ranks)"
 "${mpi[@]}" "$x" calibrate --out "$out/net.tsv" >/dev/null 2>&1
 reps=5
 [ $quick = 1 ] && reps=3
-# profile R: both profiles again (round R), then each row of profile-2r.tsv / profile-1r.tsv is the
-# fastest of the rounds so far (per layer, size and column: other programs only add time)
+# profile R: both profiles again (round R), then profile-2r.tsv / profile-1r.tsv hold, for each
+# microbatch size, the rows of the round whose total at that size is the lowest: the machine's
+# quiet phase, as a cell's kept try is (rows within a round share its phase: a row-by-row choice
+# would mix phases and pick each row's luck)
 profile() {
   local r=$1 k
   log "profiling (round $r) at microbatch sizes $sizes: 2 ranks busy, then 1"
   "${mpi[@]}" "$x" profile "$mf" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-2r.r$r.tsv" >/dev/null
   "$x" profile "$mf" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-1r.r$r.tsv" >/dev/null
-  for k in 2r 1r; do
-    awk -F'\t' -v OFS='\t' '
-      FNR == NR && (/^#/ || $1 == "layer") { print; next }
-      /^#/ || $1 == "layer" || NF != 6 { next }
-      { key = $1 SUBSEP $3
-        if (!(key in f)) { order[++n] = key; kind[key] = $2; f[key] = $4; b[key] = $5; o[key] = $6 }
-        else { if ($4 < f[key]) f[key] = $4; if ($5 < b[key]) b[key] = $5; if ($6 < o[key]) o[key] = $6 } }
-      END { for (i = 1; i <= n; i++) { split(order[i], kk, SUBSEP)
-              print kk[1], kind[order[i]], kk[2], f[order[i]], b[order[i]], o[order[i]] } }' \
-      "$out"/profile-$k.r*.tsv >"$out/profile-$k.tsv"
-  done
+  for k in 2r 1r; do fastest_rounds "$out/profile-$k.tsv" "$out"/profile-$k.r*.tsv; done
+}
+# fastest_rounds OUT ROUND-FILES...: for each microbatch size, the rows of the round whose total
+# at that size is the lowest
+fastest_rounds() {
+  local dest=$1
+  shift
+  awk -F'\t' -v OFS='\t' '
+    FNR == 1 { file++ }
+    file == 1 && (/^#/ || $1 == "layer") { print; next }
+    /^#/ || $1 == "layer" || NF != 6 { next }
+    { if (!(($1, $3) in seen)) { seen[$1, $3] = 1; order[++rows] = $1 SUBSEP $3 }
+      row[file, $1, $3] = $0; total[file, $3] += $4 + $5 + $6; files = file }
+    END { for (i = 1; i <= rows; i++) { split(order[i], k, SUBSEP); best = 0
+            for (f = 1; f <= files; f++)
+              if ((f, k[1], k[2]) in row && (best == 0 || total[f, k[2]] < total[best, k[2]]))
+                best = f
+            print row[best, k[1], k[2]] } }' "$@" >"$dest"
+}
+# spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-2r; kept
+# for every try and for the prediction
+spec() {
+  local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4"
+  [ "$P" -gt 1 ] && [ ! -f "$out/runs/$name.spec" ] || return 0
+  "$sim" run "$mf" --schedule "$sched" --batch "$batch" --microbatches "$M" --stages "$P" \
+    --by time --profile "$out/profile-2r.tsv" --net "$out/net.tsv" |
+    sed -n 's/^partition: //p' >"$out/runs/$name.spec"
+}
+# profile_parts R: every distinct partition of the grid's pipeline cells timed stage by stage, one
+# rank per stage at once, at its cells' microbatch sizes (profile-part<K>.r<R>.tsv, and
+# profile-part<K>.tsv its fastest round per size; <cell>.part names K). A stage alone holds only
+# its layers' weights, so at small microbatches its layers run faster than in the whole-model
+# profile, where every rank cycles through all the weights; the pipeline cells are predicted from
+# these.
+profile_parts() {
+  local r=$1 k P spec psizes f
+  for f in "$out"/runs/*.spec; do
+    f=${f##*/} f=${f%.spec}
+    printf '%s\t%s\t%s\n' "$(echo "$f" | sed 's/.*-P\([0-9]*\)-.*/\1/')" "$(cat "$out/runs/$f.spec")" \
+      "$((batch / ${f##*-M}))"
+  done | sort -t$'\t' -k1,2 -k3n | awk -F'\t' '{ key = $1 "\t" $2
+      if (!(key in s)) { order[++n] = key; s[key] = $3 } else if (index("," s[key] ",", "," $3 ",") == 0)
+        s[key] = s[key] "," $3 }
+    END { for (i = 1; i <= n; i++) print order[i] "\t" s[order[i]] }' >"$out/parts.tsv"
+  k=0
+  while IFS=$'\t' read -r P spec psizes; do
+    k=$((k + 1))
+    log "profiling partition $k ($spec) at microbatch sizes $psizes: one rank per stage"
+    mpirun -n "$P" --bind-to core "$x" profile "$mf" -p "$spec" --microbatch-sizes "$psizes" \
+      --reps $reps --out "$out/profile-part$k.r$r.tsv" >/dev/null </dev/null
+    fastest_rounds "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.tsv
+    for f in "$out"/runs/*.spec; do
+      if [ "$(cat "$f")" = "$spec" ]; then echo "$k" >"${f%.spec}.part"; fi
+    done
+  done <"$out/parts.tsv"
 }
 # the memory a process holds beyond the runtime's plan (code, MPI, OpenBLAS): a tiny model's
 # process peak minus its accounted bytes, one process and two ranks
@@ -118,9 +165,10 @@ log "measuring the process baseline (tiny-mlp)"
 "${mpi[@]}" "$x" train models/tiny-mlp.model -p 4,4 --iters 1 --warmup 0 >"$out/baseline-2.log" 2>&1 </dev/null
 
 # Files of one cell under $out/runs/NAME.* (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>):
-# .log .times.csv .meas.json (the kept try), .tries (round,median_s,other_cpu_pct), .spec,
-# .pred.csv .pred.json (.pred-2r.csv).
-rm -f "$out"/runs/* "$out"/runs/.times? "$out"/profile-*.tsv
+# .iters (round,seconds: every timed iteration of every try), .log .times.csv .meas.json (the kept
+# try, the fastest), .tries (round,median_s,other_cpu_pct), .spec, .pred.csv .pred.json
+# (.pred-2r.csv).
+rm -f "$out"/runs/* "$out"/runs/.times? "$out"/profile-*.tsv "$out"/parts.tsv
 ncells=0
 for M in $Ms; do ncells=$((ncells + 2 * 2)); done
 if [ $dp = 1 ]; then
@@ -129,21 +177,15 @@ fi
 ncells=$((ncells * rounds))
 i=0
 # This machine is shared: every round profiles again and runs the whole grid again (interleaved,
-# so that a burst of another program's work hits one try of a cell, not all); each cell keeps the
-# try with the lowest median and each profile row its lowest value (other programs only ever add
-# time). The CPU share that other programs used during each try is recorded beside it.
+# so that a burst of another program's work hits one try of a cell, not all); a cell's time is the
+# median iteration of its fastest try and the profile's rows at each microbatch size those of its
+# fastest round (each row a median over repetitions): the same statistic on both sides. The CPU share that other programs used during each try is recorded beside it.
 measure() {
   local r=$1 sched=$2 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" part=() launch=()
   i=$((i + 1))
   if [ $((P * D)) -gt 1 ]; then launch=("${mpi[@]}"); fi
   local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
-  if [ "$P" -gt 1 ]; then
-    # auto:time from the first round's profile, kept for every try and for the prediction
-    [ -f "$out/runs/$name.spec" ] ||
-      "$sim" run "$mf" "${common[@]}" --stages "$P" --by time --profile "$out/profile-2r.tsv" \
-        --net "$out/net.tsv" | sed -n 's/^partition: //p' >"$out/runs/$name.spec"
-    part=(-p "$(cat "$out/runs/$name.spec")")
-  fi
+  if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
   local t tk f b0 b1 c0 c1 w0 w1 other
   b0=$(busy_jiffies) w0=$(date +%s.%N)
@@ -159,10 +201,15 @@ measure() {
   other=$(awk -v b="$((b1 - b0))" -v hz="$(getconf CLK_TCK)" -v c="$c0" -v d="$c1" -v w0="$w0" \
             -v w1="$w1" -v n="$(nproc)" 'BEGIN {o = (b / hz - (d - c)) / ((w1 - w0) * n);
             printf "%.0f", 100 * (o < 0 ? 0 : o)}')
+  # a try's time is the median of its timed iterations (a quiet floor plus other programs'
+  # occasional bursts: the median keeps the floor, as the profile's medians do); the cell keeps
+  # its fastest try, as the profile keeps its fastest round; every iteration goes to .iters
+  awk -F, -v r="$r" 'NR > 1 && $3 == 0 { print r "," $2 }' "$out/runs/$name.try.times.csv" \
+    >>"$out/runs/$name.iters"
   t=$(sed -n 's/.*median \([0-9.]*\) s.*/\1/p' "$out/runs/$name.try.log")
   tk=$(sed -n 's/.*median \([0-9.]*\) s.*/\1/p' "$out/runs/$name.log" 2>/dev/null || true)
   echo "$r,$t,$other" >>"$out/runs/$name.tries"
-  if [ -z "$tk" ] || awk -v a="$t" -v b="$tk" 'BEGIN {exit !(a < b)}'; then
+  if [ -z "$tk" ] || awk -v a="$t" -v b="$tk" 'BEGIN { exit !(a < b) }'; then
     for f in times.csv meas.json log; do mv "$out/runs/$name.try.$f" "$out/runs/$name.$f"; done
   else
     rm -f "$out/runs/$name".try.*
@@ -170,11 +217,13 @@ measure() {
   log "[$i/$ncells] round $r: $sched, $P stage(s) x $D replica(s), $M microbatches: $t s (other programs: $other% CPU)"
 }
 
-# predict SCHED P D M: the cell's prediction with the profile taken under the run's load (one
-# busy core for one process, else two), and its trace; one-process cells also with the other one
+# predict SCHED P D M: the cell's prediction with the profile taken under the run's conditions
+# (one busy core for one process; the cell's partition stage by stage for a pipeline; the whole
+# model on every busy core for replicas), and its trace; one-process cells also with profile-2r
 predict() {
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() prof=$out/profile-2r.tsv
   if [ $((P * D)) = 1 ]; then prof=$out/profile-1r.tsv; fi
+  if [ "$P" -gt 1 ]; then prof=$out/profile-part$(cat "$out/runs/$name.part").tsv; fi
   local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
@@ -202,6 +251,8 @@ grid() {
 
 for ((round = 1; round <= rounds; round++)); do
   profile $round
+  grid spec
+  profile_parts $round
   grid measure $round
 done
 log "predicting the measured cells"

@@ -106,4 +106,27 @@ expect_input_error "checkpoint folder that cannot be created" "--checkpoint /non
 expect_input_error "weights of another model" "holds weights of the model 'tiny-mlp', not 'tiny-cnn'" \
   "$x" train "$models/tiny-cnn.model" --load "$tmp/mlp.ref.pcw"
 
+# profile: one row per layer and size, every time positive; whole model on each rank, or each
+# stage of a partition on its own rank (rows of both stages, the partition in the header)
+sim=${PC_SIM:?PC_SIM is not set}
+# rows FILE: "rows,all-positive" of a profile
+rows() { awk -F'\t' '!/^#/ && $1 != "layer" { n++; if (!($4 > 0 && $5 > 0 && $6 >= 0)) bad++ }
+                      END { printf "%d,%d", n, bad }' "$1"; }
+if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2,4 --reps 2 --out "$tmp/p1.tsv" \
+     >"$tmp/log" 2>&1 </dev/null && [ "$(rows "$tmp/p1.tsv")" = "16,0" ]; then
+  ok "profile: 8 layers x 2 sizes, every time positive"
+else echo "# $(rows "$tmp/p1.tsv" 2>&1)"; not_ok "profile: 8 layers x 2 sizes, every time positive"; fi
+if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --microbatch-sizes 4 \
+     --reps 2 --out "$tmp/pp.tsv" >"$tmp/log" 2>&1 </dev/null && [ "$(rows "$tmp/pp.tsv")" = "8,0" ] &&
+   grep -q '^# partition fc1..relu2 | fc3..loss' "$tmp/pp.tsv" &&
+   "$sim" run "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 8 --microbatches 2 \
+     --profile "$tmp/pp.tsv" >"$tmp/log" 2>&1; then
+  ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"
+else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"; fi
+expect_input_error "profile: partition stages not matching the ranks" \
+  "has 2 stages: run it with one rank per stage (mpirun -n 2), not 1" \
+  "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.."
+expect_input_error "profile: bad --microbatch-sizes" "expected increasing positive integers" \
+  "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 4,2
+
 tap_end

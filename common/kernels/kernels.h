@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------------------------------ */
 /* shapes */
@@ -194,6 +195,14 @@ void pc_softmax_xent_backward(float *dlogits, const float *probs, const int32_t 
                               size_t C, float scale);
 
 /* ------------------------------------------------------------------------------------------ */
+/* 1 when x is an infinity or a NaN (exponent bits all ones), else 0: a bit test that vectorises,
+ * for the health checks folded into other passes. */
+static inline uint32_t pc_nonfinite(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  return (bits & 0x7f800000u) == 0x7f800000u;
+}
+
 /* optimizer (sgd.c) */
 
 /* One step of torch.optim.SGD (dampening 0, nesterov off), for one parameter tensor:

@@ -3,16 +3,7 @@
  *   g' = g + wd * w;   v = mu * v + g';   w = w + (-lr) * v.
  * The same pass zeroes g for the next accumulation and checks it for infinities and NaNs, so the
  * step streams each of its three arrays through memory once. */
-#include <string.h>
-
 #include "kernels.h"
-
-/* Exponent bits all ones: an infinity or a NaN. */
-static inline uint32_t nonfinite(float x) {
-  uint32_t bits;
-  memcpy(&bits, &x, sizeof bits);
-  return (bits & 0x7f800000u) == 0x7f800000u;
-}
 
 bool pc_sgd_step(float *restrict w, float *restrict v, float *restrict g, size_t n, float lr,
                  float momentum, float weight_decay) {
@@ -22,7 +13,7 @@ bool pc_sgd_step(float *restrict w, float *restrict v, float *restrict g, size_t
     for (size_t i = 0; i < n; i++) {
       float d = g[i];
       g[i] = 0.0f;
-      bad |= nonfinite(d);
+      bad |= pc_nonfinite(d);
       if (weight_decay != 0.0f) d = d + weight_decay * w[i];
       v[i] = momentum * v[i] + d;
       w[i] = w[i] + (-lr) * v[i];
@@ -31,7 +22,7 @@ bool pc_sgd_step(float *restrict w, float *restrict v, float *restrict g, size_t
     for (size_t i = 0; i < n; i++) {
       float d = g[i];
       g[i] = 0.0f;
-      bad |= nonfinite(d);
+      bad |= pc_nonfinite(d);
       if (weight_decay != 0.0f) d = d + weight_decay * w[i];
       w[i] = w[i] + (-lr) * d;
     }
