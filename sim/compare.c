@@ -136,6 +136,70 @@ static bool literal(json_in *in, const char *word) {
 }
 
 /* Skips any value (depth-limited). */
+/* The members of an object, in->p at its '{' (else `expected` is the error): for each, `member`
+ * reads the value (in->p at it) by its key; NULL skips every value. `key` holds the key (NULL:
+ * keys are not kept, only when `member` is NULL). */
+typedef bool (*member_fn)(json_in *in, const char *key, void *ctx);
+
+static bool read_object(json_in *in, GString *key, member_fn member, void *ctx, int depth,
+                        const char *expected) {
+  skip_ws(in);
+  if (in->p >= in->end || *in->p != '{') return fail(in, expected);
+  in->p++;
+  skip_ws(in);
+  if (in->p < in->end && *in->p == '}') {
+    in->p++;
+    return true;
+  }
+  for (;;) {
+    skip_ws(in);
+    if (!read_string(in, key)) return false;
+    skip_ws(in);
+    if (in->p >= in->end || *in->p != ':') return fail(in, "expected ':'");
+    in->p++;
+    skip_ws(in);
+    if (!(member ? member(in, key->str, ctx) : skip_value(in, depth + 1))) return false;
+    skip_ws(in);
+    if (in->p < in->end && *in->p == ',') {
+      in->p++;
+      continue;
+    }
+    if (in->p < in->end && *in->p == '}') {
+      in->p++;
+      return true;
+    }
+    return fail(in, "expected ',' or '}'");
+  }
+}
+
+/* The elements of an array, in->p at its '[': `element` reads each (NULL skips them); `expected`
+ * is the error when an element is followed by neither ',' nor ']'. */
+typedef bool (*element_fn)(json_in *in, void *ctx);
+
+static bool read_array(json_in *in, element_fn element, void *ctx, int depth,
+                       const char *expected) {
+  in->p++;
+  skip_ws(in);
+  if (in->p < in->end && *in->p == ']') {
+    in->p++;
+    return true;
+  }
+  for (;;) {
+    skip_ws(in);
+    if (!(element ? element(in, ctx) : skip_value(in, depth + 1))) return false;
+    skip_ws(in);
+    if (in->p < in->end && *in->p == ',') {
+      in->p++;
+      continue;
+    }
+    if (in->p < in->end && *in->p == ']') {
+      in->p++;
+      return true;
+    }
+    return fail(in, expected);
+  }
+}
+
 static bool skip_value(json_in *in, int depth) {
   if (depth > 64) return fail(in, "nested too deeply");
   skip_ws(in);
@@ -145,119 +209,44 @@ static bool skip_value(json_in *in, int depth) {
   if (c == 't') return literal(in, "true");
   if (c == 'f') return literal(in, "false");
   if (c == 'n') return literal(in, "null");
-  if (c == '{' || c == '[') {
-    char close = c == '{' ? '}' : ']';
-    in->p++;
-    skip_ws(in);
-    if (in->p < in->end && *in->p == close) {
-      in->p++;
-      return true;
-    }
-    for (;;) {
-      if (c == '{') {
-        skip_ws(in);
-        if (!read_string(in, NULL)) return false;
-        skip_ws(in);
-        if (in->p >= in->end || *in->p != ':') return fail(in, "expected ':'");
-        in->p++;
-      }
-      if (!skip_value(in, depth + 1)) return false;
-      skip_ws(in);
-      if (in->p < in->end && *in->p == ',') {
-        in->p++;
-        continue;
-      }
-      if (in->p < in->end && *in->p == close) {
-        in->p++;
-        return true;
-      }
-      return fail(in, c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-  }
+  if (c == '{') return read_object(in, NULL, NULL, NULL, depth, "expected '{'");
+  if (c == '[') return read_array(in, NULL, NULL, depth, "expected ',' or ']'");
   return read_number(in, NULL);
 }
 
 /* Fields of one event that the comparison uses. */
 typedef struct {
-  GString *name, *ph;
+  GString *name, *ph, *key;
   double pid, ts, dur, op, mb;
   bool has_pid, has_ts, has_dur, has_op, has_mb;
 } event;
 
-/* The "args" object of an event: op and mb; the rest skipped. */
-static bool read_args(json_in *in, event *ev, GString *key) {
-  skip_ws(in);
-  if (in->p >= in->end || *in->p != '{') return skip_value(in, 1);
-  in->p++;
-  skip_ws(in);
-  if (in->p < in->end && *in->p == '}') {
-    in->p++;
-    return true;
-  }
-  for (;;) {
-    skip_ws(in);
-    if (!read_string(in, key)) return false;
-    skip_ws(in);
-    if (in->p >= in->end || *in->p != ':') return fail(in, "expected ':'");
-    in->p++;
-    skip_ws(in);
-    bool ok;
-    if (strcmp(key->str, "op") == 0) ok = (ev->has_op = read_number(in, &ev->op));
-    else if (strcmp(key->str, "mb") == 0) ok = (ev->has_mb = read_number(in, &ev->mb));
-    else ok = skip_value(in, 2);
-    if (!ok) return false;
-    skip_ws(in);
-    if (in->p < in->end && *in->p == ',') {
-      in->p++;
-      continue;
-    }
-    if (in->p < in->end && *in->p == '}') {
-      in->p++;
-      return true;
-    }
-    return fail(in, "expected ',' or '}'");
-  }
+/* A member of an event's "args": op and mb; the rest skipped. */
+static bool args_member(json_in *in, const char *key, void *ctx) {
+  event *ev = ctx;
+  if (strcmp(key, "op") == 0) return (ev->has_op = read_number(in, &ev->op));
+  if (strcmp(key, "mb") == 0) return (ev->has_mb = read_number(in, &ev->mb));
+  return skip_value(in, 2);
 }
 
-static bool read_event(json_in *in, event *ev, GString *key) {
-  skip_ws(in);
-  if (in->p >= in->end || *in->p != '{') return fail(in, "expected an event object");
-  in->p++;
+static bool event_member(json_in *in, const char *key, void *ctx) {
+  event *ev = ctx;
+  if (strcmp(key, "name") == 0) return read_string(in, ev->name);
+  if (strcmp(key, "ph") == 0) return read_string(in, ev->ph);
+  if (strcmp(key, "pid") == 0) return (ev->has_pid = read_number(in, &ev->pid));
+  if (strcmp(key, "ts") == 0) return (ev->has_ts = read_number(in, &ev->ts));
+  if (strcmp(key, "dur") == 0) return (ev->has_dur = read_number(in, &ev->dur));
+  if (strcmp(key, "args") == 0) /* an "args" that is not an object is skipped */
+    return in->p < in->end && *in->p == '{' ? read_object(in, ev->key, args_member, ev, 1, "expected '{'")
+                         : skip_value(in, 1);
+  return skip_value(in, 1);
+}
+
+static bool read_event(json_in *in, event *ev) {
   g_string_truncate(ev->name, 0);
   g_string_truncate(ev->ph, 0);
   ev->has_pid = ev->has_ts = ev->has_dur = ev->has_op = ev->has_mb = false;
-  skip_ws(in);
-  if (in->p < in->end && *in->p == '}') {
-    in->p++;
-    return true;
-  }
-  for (;;) {
-    skip_ws(in);
-    if (!read_string(in, key)) return false;
-    skip_ws(in);
-    if (in->p >= in->end || *in->p != ':') return fail(in, "expected ':'");
-    in->p++;
-    skip_ws(in);
-    bool ok;
-    if (strcmp(key->str, "name") == 0) ok = read_string(in, ev->name);
-    else if (strcmp(key->str, "ph") == 0) ok = read_string(in, ev->ph);
-    else if (strcmp(key->str, "pid") == 0) ok = (ev->has_pid = read_number(in, &ev->pid));
-    else if (strcmp(key->str, "ts") == 0) ok = (ev->has_ts = read_number(in, &ev->ts));
-    else if (strcmp(key->str, "dur") == 0) ok = (ev->has_dur = read_number(in, &ev->dur));
-    else if (strcmp(key->str, "args") == 0) ok = read_args(in, ev, key);
-    else ok = skip_value(in, 1);
-    if (!ok) return false;
-    skip_ws(in);
-    if (in->p < in->end && *in->p == ',') {
-      in->p++;
-      continue;
-    }
-    if (in->p < in->end && *in->p == '}') {
-      in->p++;
-      return true;
-    }
-    return fail(in, "expected ',' or '}'");
-  }
+  return read_object(in, ev->key, event_member, ev, 0, "expected an event object");
 }
 
 static int kind_from_name(const char *name) {
@@ -265,6 +254,38 @@ static int kind_from_name(const char *name) {
     if (strcmp(name, pc_op_kind_name((pc_op_kind)k)) == 0) return k;
   return -1;
 }
+
+/* Loading a trace: the op events of "traceEvents"; every other member skipped. */
+typedef struct {
+  trace *t;
+  event ev;
+  bool found; /* a "traceEvents" member */
+} loader;
+
+static bool trace_event(json_in *in, void *ctx) {
+  loader *ld = ctx;
+  const event *ev = &ld->ev;
+  const char *at = in->p;
+  if (!read_event(in, &ld->ev)) return false;
+  int kind = strcmp(ev->ph->str, "X") == 0 ? kind_from_name(ev->name->str) : -1;
+  if (kind < 0) return true;
+  if (!ev->has_pid || !ev->has_ts || !ev->has_dur || !ev->has_op) {
+    in->p = at;
+    return fail(in, "an op event without pid, ts, dur or args.op");
+  }
+  trace_op op = {(int)ev->pid, (int)ev->op, kind, ev->has_mb ? (int)ev->mb : -1, ev->ts, ev->dur};
+  g_array_append_val(ld->t->ops, op);
+  return true;
+}
+
+static bool top_member(json_in *in, const char *key, void *ctx) {
+  loader *ld = ctx;
+  if (strcmp(key, "traceEvents") != 0) return skip_value(in, 1);
+  ld->found = true;
+  if (in->p >= in->end || *in->p != '[') return fail(in, "traceEvents is not an array");
+  return read_array(in, trace_event, ld, 1, "expected ',' or ']' in traceEvents");
+}
+
 
 static int cmp_op(const void *a, const void *b) {
   const trace_op *x = a, *y = b;
@@ -290,87 +311,18 @@ static bool trace_load(const char *path, trace *t, GError **error) {
   }
   json_in in = {path, text, text, text + len, error};
   *t = (trace){.ops = g_array_new(FALSE, FALSE, sizeof(trace_op))};
-  GString *key = g_string_new(NULL);
-  event ev = {.name = g_string_new(NULL), .ph = g_string_new(NULL)};
-  bool ok = false, found = false;
-  skip_ws(&in);
-  if (in.p >= in.end || *in.p != '{') {
-    fail(&in, "expected a JSON object {\"traceEvents\":[...]}");
+  loader ld = {t, {.name = g_string_new(NULL), .ph = g_string_new(NULL), .key = g_string_new(NULL)},
+               false};
+  bool ok = false;
+  if (!read_object(&in, ld.ev.key, top_member, &ld, 0,
+                   "expected a JSON object {\"traceEvents\":[...]}"))
     goto out;
-  }
-  in.p++;
-  for (bool first = true;; first = false) {
-    skip_ws(&in);
-    if (first && in.p < in.end && *in.p == '}') break;
-    if (!read_string(&in, key)) goto out;
-    skip_ws(&in);
-    if (in.p >= in.end || *in.p != ':') {
-      fail(&in, "expected ':'");
-      goto out;
-    }
-    in.p++;
-    skip_ws(&in);
-    if (strcmp(key->str, "traceEvents") == 0) {
-      found = true;
-      if (in.p >= in.end || *in.p != '[') {
-        fail(&in, "traceEvents is not an array");
-        goto out;
-      }
-      in.p++;
-      skip_ws(&in);
-      if (in.p < in.end && *in.p == ']') {
-        in.p++;
-      } else {
-        for (;;) {
-          const char *at = in.p;
-          if (!read_event(&in, &ev, key)) goto out;
-          if (strcmp(ev.ph->str, "X") == 0) {
-            int kind = kind_from_name(ev.name->str);
-            if (kind >= 0) {
-              if (!ev.has_pid || !ev.has_ts || !ev.has_dur || !ev.has_op) {
-                in.p = at;
-                fail(&in, "an op event without pid, ts, dur or args.op");
-                goto out;
-              }
-              trace_op op = {(int)ev.pid, (int)ev.op, kind, ev.has_mb ? (int)ev.mb : -1, ev.ts,
-                             ev.dur};
-              g_array_append_val(t->ops, op);
-            }
-          }
-          skip_ws(&in);
-          if (in.p < in.end && *in.p == ',') {
-            in.p++;
-            continue;
-          }
-          if (in.p < in.end && *in.p == ']') {
-            in.p++;
-            break;
-          }
-          fail(&in, "expected ',' or ']' in traceEvents");
-          goto out;
-        }
-      }
-    } else if (!skip_value(&in, 1)) {
-      goto out;
-    }
-    skip_ws(&in);
-    if (in.p < in.end && *in.p == ',') {
-      in.p++;
-      continue;
-    }
-    if (in.p < in.end && *in.p == '}') {
-      in.p++;
-      break;
-    }
-    fail(&in, "expected ',' or '}'");
-    goto out;
-  }
   skip_ws(&in);
   if (in.p != in.end) {
     fail(&in, "text after the JSON object");
     goto out;
   }
-  if (!found || t->ops->len == 0) {
+  if (!ld.found || t->ops->len == 0) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
                 "%s: no op events (FWD, BWD, SEND, RECV, OPT) in the trace", path);
     goto out;
@@ -392,9 +344,9 @@ static bool trace_load(const char *path, trace *t, GError **error) {
   t->first[t->nstages] = n;
   ok = true;
 out:
-  g_string_free(key, TRUE);
-  g_string_free(ev.name, TRUE);
-  g_string_free(ev.ph, TRUE);
+  g_string_free(ld.ev.key, TRUE);
+  g_string_free(ld.ev.name, TRUE);
+  g_string_free(ld.ev.ph, TRUE);
   g_free(text);
   if (!ok) trace_free(t);
   return ok;
