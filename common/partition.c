@@ -81,25 +81,24 @@ bool pc_partition_validate(const pc_model *model, const pc_partition *part, GErr
  * cuts is taken, stage by stage, so the result does not depend on floating-point noise in the
  * order of evaluation. */
 
-pc_partition *pc_partition_balance(const double *cost, int nlayers, int nstages, GError **error) {
+pc_partition *pc_partition_min_max(int nlayers, int nstages,
+                                   double (*cost)(int i, int j, void *ctx), void *ctx,
+                                   double *bottleneck, GError **error) {
   if (too_many_stages(nstages, nlayers, error)) return NULL;
-  double *prefix = g_new0(double, (size_t)nlayers + 1);
-  for (int i = 0; i < nlayers; i++) prefix[i + 1] = prefix[i] + cost[i];
-  /* best[k][i]: smallest largest-stage for the suffix of layers i.. split into k stages. */
+  /* best[k][i]: smallest largest-stage cost for layers [i, nlayers) in k stages */
   size_t w = (size_t)nlayers + 1;
   double *best = g_new(double, (size_t)(nstages + 1) * w);
-  for (int i = 0; i <= nlayers; i++) best[1 * w + i] = i < nlayers ? prefix[nlayers] - prefix[i] : INFINITY;
-  for (int k = 2; k <= nstages; k++) {
+  for (int i = 0; i <= nlayers; i++) best[w + (size_t)i] = i < nlayers ? cost(i, nlayers, ctx) : INFINITY;
+  for (int k = 2; k <= nstages; k++)
     for (int i = 0; i <= nlayers; i++) {
       double b = INFINITY;
       for (int j = i + 1; j <= nlayers - (k - 1); j++) {
-        double m = fmax(prefix[j] - prefix[i], best[(k - 1) * w + j]);
+        double m = fmax(cost(i, j, ctx), best[(size_t)(k - 1) * w + (size_t)j]);
         if (m < b) b = m;
       }
-      best[k * w + i] = b;
+      best[(size_t)k * w + (size_t)i] = b;
     }
-  }
-  double target = best[nstages * w + 0];
+  double target = best[(size_t)nstages * w];
   pc_partition *p = partition_new(nstages);
   int i = 0;
   for (int s = 0; s < nstages; s++) {
@@ -109,12 +108,26 @@ pc_partition *pc_partition_balance(const double *cost, int nlayers, int nstages,
     /* The earliest cut that keeps the optimum reachable. */
     int j = i + 1;
     for (; j <= nlayers - (k - 1); j++)
-      if (prefix[j] - prefix[i] <= target && best[(k - 1) * w + j] <= target) break;
+      if (cost(i, j, ctx) <= target && best[(size_t)(k - 1) * w + (size_t)j] <= target) break;
     PC_ASSERT(j <= nlayers - (k - 1));
     i = j;
   }
   p->first[nstages] = nlayers;
+  if (bottleneck) *bottleneck = target;
   g_free(best);
+  return p;
+}
+
+/* A stage's cost as the sum of its layers' weights, from prefix sums. */
+static double range_sum(int i, int j, void *ctx) {
+  const double *prefix = ctx;
+  return prefix[j] - prefix[i];
+}
+
+pc_partition *pc_partition_balance(const double *cost, int nlayers, int nstages, GError **error) {
+  double *prefix = g_new0(double, (size_t)MAX(nlayers, 0) + 1);
+  for (int i = 0; i < nlayers; i++) prefix[i + 1] = prefix[i] + cost[i];
+  pc_partition *p = pc_partition_min_max(nlayers, nstages, range_sum, prefix, NULL, error);
   g_free(prefix);
   return p;
 }

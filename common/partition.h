@@ -46,9 +46,18 @@ typedef enum {
 pc_partition *pc_partition_parse(const pc_model *model, const char *spec, int nstages,
                                  GError **error);
 
-/* The exact contiguous partition of nlayers weights into nstages stages that minimises the
- * largest stage sum (ties broken towards earlier cuts, deterministically). NULL with
- * PC_ERROR_PARTITION when nstages < 1 or nstages > nlayers. */
+/* The exact contiguous partition of nlayers layers into nstages stages that minimises the
+ * largest stage cost, where cost(i, j, ctx) is the cost of a stage holding layers [i, j) (any
+ * function: a sum of per-layer weights, or one that also charges the tensors crossing the
+ * stage's ends). Dynamic programming over every cut, O(nstages * nlayers^2) calls of cost; among
+ * the optimal partitions each cut is the earliest, so the result is deterministic. *bottleneck
+ * (may be NULL) gets the largest stage cost. NULL with PC_ERROR_PARTITION when nstages < 1 or
+ * nstages > nlayers. */
+pc_partition *pc_partition_min_max(int nlayers, int nstages,
+                                   double (*cost)(int i, int j, void *ctx), void *ctx,
+                                   double *bottleneck, GError **error);
+
+/* pc_partition_min_max where a stage costs the sum of its layers' weights cost[i]. */
 pc_partition *pc_partition_balance(const double *cost, int nlayers, int nstages, GError **error);
 
 /* auto:flops / auto:params for MODEL. */

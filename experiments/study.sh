@@ -2,7 +2,10 @@
 # study.sh — one study of the seed paper, measured on this machine and predicted beyond it, with
 # the measured-against-predicted validation (docs/validation.md says what each output means).
 #
-#   experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR]     (default DIR results/MODEL)
+#   experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]
+#   (default DIR results/MODEL; --set overrides model parameters, e.g. input=3x224x224; --reuse
+#   skips steps 2 and 3 and predicts and validates again from the measurements already in DIR,
+#   made with the same arguments: after a change to the simulator, say)
 #
 # Steps (progress on stderr, one line per step and per measured cell):
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
@@ -26,17 +29,25 @@
 # executor runs exactly that spec. --quick: a smaller grid for the main job (about a minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { echo "usage: experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR]" >&2; exit 2; }
+usage() {
+  echo "usage: experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]" >&2
+  exit 2
+}
 [ $# -ge 1 ] || usage
 model=$1
 shift
 quick=0
 out=
+sets=
+reuse=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
     --out=*) out=${1#--out=} ;;
+    --set) [ $# -ge 2 ] || usage; sets=$2; shift ;;
+    --set=*) sets=${1#--set=} ;;
+    --reuse) reuse=1 ;;
     *) usage ;;
   esac
   shift
@@ -71,7 +82,8 @@ source experiments/env.sh
 source experiments/perf-env.sh
 x=$build/exec/pipecast-exec
 sim=$build/sim/pipecast-sim
-mf=models/$model.model
+mf=(models/$model.model)
+if [ -n "$sets" ]; then mf+=(--set "$sets"); fi
 mpi=(mpirun -n 2 --bind-to core)
 
 # Microbatch sizes of the grid (and of the replicas' half batches).
@@ -85,12 +97,18 @@ t_start=$(date +%s)
 b0=$(busy_jiffies)
 sleep 1
 other=$(( ($(busy_jiffies) - b0) * 100 / $(getconf CLK_TCK) / $(nproc) ))
-if [ "$other" -gt 20 ]; then
+if [ "$reuse" = 1 ]; then
+  [ -f "$out/net.tsv" ] && ls "$out"/runs/*.log >/dev/null 2>&1 ||
+    { log "--reuse: no measurements in $out (run the study without --reuse first)"; exit 2; }
+  log "reusing the measurements in $out"
+elif [ "$other" -gt 20 ]; then
   log "warning: other programs use $other% of the CPUs now; measurements will be noisy (the CPU"
   log "         share of other programs is recorded beside each try)"
 fi
-log "calibrating the link (2 ranks)"
-"${mpi[@]}" "$x" calibrate --out "$out/net.tsv" >/dev/null 2>&1
+if [ "$reuse" = 0 ]; then
+  log "calibrating the link (2 ranks)"
+  "${mpi[@]}" "$x" calibrate --out "$out/net.tsv" >/dev/null 2>&1
+fi
 reps=5
 [ $quick = 1 ] && reps=3
 # profile R: both profiles again (round R), then profile-2r.tsv / profile-1r.tsv hold, for each
@@ -100,8 +118,8 @@ reps=5
 profile() {
   local r=$1 k
   log "profiling (round $r) at microbatch sizes $sizes: 2 ranks busy, then 1"
-  "${mpi[@]}" "$x" profile "$mf" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-2r.r$r.tsv" >/dev/null
-  "$x" profile "$mf" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-1r.r$r.tsv" >/dev/null
+  "${mpi[@]}" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-2r.r$r.tsv" >/dev/null
+  "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-1r.r$r.tsv" >/dev/null
   for k in 2r 1r; do fastest_rounds "$out/profile-$k.tsv" "$out"/profile-$k.r*.tsv; done
 }
 # fastest_rounds OUT ROUND-FILES...: for each microbatch size, the rows of the round whose total
@@ -126,7 +144,7 @@ fastest_rounds() {
 spec() {
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4"
   [ "$P" -gt 1 ] && [ ! -f "$out/runs/$name.spec" ] || return 0
-  "$sim" run "$mf" --schedule "$sched" --batch "$batch" --microbatches "$M" --stages "$P" \
+  "$sim" run "${mf[@]}" --schedule "$sched" --batch "$batch" --microbatches "$M" --stages "$P" \
     --by time --profile "$out/profile-2r.tsv" --net "$out/net.tsv" |
     sed -n 's/^partition: //p' >"$out/runs/$name.spec"
 }
@@ -150,7 +168,7 @@ profile_parts() {
   while IFS=$'\t' read -r P spec psizes; do
     k=$((k + 1))
     log "profiling partition $k ($spec) at microbatch sizes $psizes: one rank per stage"
-    mpirun -n "$P" --bind-to core "$x" profile "$mf" -p "$spec" --microbatch-sizes "$psizes" \
+    mpirun -n "$P" --bind-to core "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$psizes" \
       --reps $reps --out "$out/profile-part$k.r$r.tsv" >/dev/null </dev/null
     fastest_rounds "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.tsv
     for f in "$out"/runs/*.spec; do
@@ -160,15 +178,18 @@ profile_parts() {
 }
 # the memory a process holds beyond the runtime's plan (code, MPI, OpenBLAS): a tiny model's
 # process peak minus its accounted bytes, one process and two ranks
-log "measuring the process baseline (tiny-mlp)"
-"$x" train models/tiny-mlp.model -p 8 --iters 1 --warmup 0 >"$out/baseline-1.log" 2>&1 </dev/null
-"${mpi[@]}" "$x" train models/tiny-mlp.model -p 4,4 --iters 1 --warmup 0 >"$out/baseline-2.log" 2>&1 </dev/null
+if [ "$reuse" = 0 ]; then
+  log "measuring the process baseline (tiny-mlp)"
+  "$x" train models/tiny-mlp.model -p 8 --iters 1 --warmup 0 >"$out/baseline-1.log" 2>&1 </dev/null
+  "${mpi[@]}" "$x" train models/tiny-mlp.model -p 4,4 --iters 1 --warmup 0 \
+    >"$out/baseline-2.log" 2>&1 </dev/null
+fi
 
 # Files of one cell under $out/runs/NAME.* (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>):
 # .iters (round,seconds: every timed iteration of every try), .log .times.csv .meas.json (the kept
 # try, the fastest), .tries (round,median_s,other_cpu_pct), .spec, .pred.csv .pred.json
 # (.pred-2r.csv).
-rm -f "$out"/runs/* "$out"/runs/.times? "$out"/profile-*.tsv "$out"/parts.tsv
+[ "$reuse" = 1 ] || rm -f "$out"/runs/* "$out"/runs/.times? "$out"/profile-*.tsv "$out"/parts.tsv
 ncells=0
 for M in $Ms; do ncells=$((ncells + 2 * 2)); done
 if [ $dp = 1 ]; then
@@ -179,7 +200,8 @@ i=0
 # This machine is shared: every round profiles again and runs the whole grid again (interleaved,
 # so that a burst of another program's work hits one try of a cell, not all); a cell's time is the
 # median iteration of its fastest try and the profile's rows at each microbatch size those of its
-# fastest round (each row a median over repetitions): the same statistic on both sides. The CPU share that other programs used during each try is recorded beside it.
+# fastest round (each row a median over repetitions): the same statistic on both sides. The CPU
+# share that other programs used during each try is recorded beside it.
 measure() {
   local r=$1 sched=$2 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" part=() launch=()
   i=$((i + 1))
@@ -190,7 +212,7 @@ measure() {
   local t tk f b0 b1 c0 c1 w0 w1 other
   b0=$(busy_jiffies) w0=$(date +%s.%N)
   times >"$out/runs/.times0"
-  "${launch[@]}" "$x" train "$mf" "${part[@]}" "${common[@]}" --iters $((iters + warmup)) \
+  "${launch[@]}" "$x" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters $((iters + warmup)) \
     --warmup "$warmup" --print-every 1000000 --times "$out/runs/$name.try.times.csv" \
     --trace "$out/runs/$name.try.meas.json" >"$out/runs/$name.try.log" 2>&1 </dev/null ||
     { cat "$out/runs/$name.try.log" >&2; exit 1; }
@@ -227,10 +249,10 @@ predict() {
   local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
-  "$sim" run "$mf" "${part[@]}" "${common[@]}" --profile "$prof" --net "$out/net.tsv" \
+  "$sim" run "${mf[@]}" "${part[@]}" "${common[@]}" --profile "$prof" --net "$out/net.tsv" \
     --format csv --trace "$out/runs/$name.pred.json" >"$out/runs/$name.pred.csv"
   if [ $((P * D)) = 1 ]; then
-    "$sim" run "$mf" "${common[@]}" --profile "$out/profile-2r.tsv" --net "$out/net.tsv" \
+    "$sim" run "${mf[@]}" "${common[@]}" --profile "$out/profile-2r.tsv" --net "$out/net.tsv" \
       --format csv >"$out/runs/$name.pred-2r.csv"
   fi
 }
@@ -249,6 +271,7 @@ grid() {
   fi
 }
 
+[ "$reuse" = 0 ] || rounds=0
 for ((round = 1; round <= rounds; round++)); do
   profile $round
   grid spec
@@ -262,18 +285,18 @@ grid predict
 # core (profile-1r), the pipelines under all cores busy (profile-2r).
 mlist=$(echo $Ms | tr ' ' ,)
 log "predicting 1, 2, 4, 8, 16 stages x M in $mlist"
-"$sim" sweep "$mf" --batch "$batch" --stages 1,2,4,8,16 --microbatches "$mlist" --by time \
+"$sim" sweep "${mf[@]}" --batch "$batch" --stages 1,2,4,8,16 --microbatches "$mlist" --by time \
   --profile "$out/profile-2r.tsv" --net "$out/net.tsv" --out "$out/sweep-2r" --no-plot >/dev/null
-"$sim" sweep "$mf" --batch "$batch" --stages 1 --microbatches "$mlist" --by time \
+"$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --microbatches "$mlist" --by time \
   --profile "$out/profile-1r.tsv" --net "$out/net.tsv" --out "$out/sweep-1r" --no-plot >/dev/null
 if [ $dp = 1 ]; then
   for D in 2 4 8 16; do
-    "$sim" sweep "$mf" --batch "$batch" --stages 1 --replicas "$D" --microbatches "$mlist" \
+    "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --replicas "$D" --microbatches "$mlist" \
       --by time --profile "$out/profile-2r.tsv" --net "$out/net.tsv" --extrapolate \
       --out "$out/sweep-dp$D" --no-plot >/dev/null
   done
 fi
 
 log "validating and drawing"
-/usr/bin/python3 experiments/validate.py --model "$model" --out "$out" --sim "$sim" \
+/usr/bin/python3 experiments/validate.py --model "$model${sets:+ $sets}" --out "$out" --sim "$sim" \
   --batch "$batch" --quick "$quick" --seconds $(($(date +%s) - t_start))

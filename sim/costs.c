@@ -824,14 +824,21 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
 /* ------------------------------------------------------------------------------------------ */
 /* auto:time */
 
+/* The cost of every stage [i, j), precomputed: cost[i * w + j]. */
+typedef struct {
+  const double *cost;
+  size_t w;
+} stage_costs;
+
+static double stage_cost(int i, int j, void *ctx) {
+  const stage_costs *sc = ctx;
+  return sc->cost[(size_t)i * sc->w + (size_t)j];
+}
+
 pc_partition *pc_partition_min_time(const pc_model *model, const double *compute,
                                     const double *tensor, double stage_fixed, int nstages,
                                     double *bottleneck, GError **error) {
   int L = model->nlayers;
-  if (nstages < 1 || nstages > L) {
-    g_set_error(error, PC_ERROR, PC_ERROR_PARTITION, "%d stages but only %d layers", nstages, L);
-    return NULL;
-  }
   size_t w = (size_t)L + 1;
   /* lastuse[t]: the last layer reading t's output (-1: none) */
   int *lastuse = g_new(int, (size_t)L);
@@ -863,38 +870,8 @@ pc_partition *pc_partition_min_time(const pc_model *model, const double *compute
       cost[(size_t)i * w + (size_t)j] = comp + in + out;
     }
   }
-  /* best[k][i]: smallest bottleneck for layers [i, L) in k stages */
-  double *best = g_new(double, (size_t)(nstages + 1) * w);
-  for (int i = 0; i <= L; i++) best[1 * w + (size_t)i] = i < L ? cost[(size_t)i * w + (size_t)L] : INFINITY;
-  for (int k = 2; k <= nstages; k++)
-    for (int i = 0; i <= L; i++) {
-      double b = INFINITY;
-      for (int j = i + 1; j <= L - (k - 1); j++) {
-        double m = fmax(cost[(size_t)i * w + (size_t)j], best[(size_t)(k - 1) * w + (size_t)j]);
-        if (m < b) b = m;
-      }
-      best[(size_t)k * w + (size_t)i] = b;
-    }
-  double target = best[(size_t)nstages * w];
-  pc_partition *p = g_new0(pc_partition, 1); /* freed by pc_partition_free */
-  p->nstages = nstages;
-  p->first = g_new0(int, (size_t)nstages + 1);
-  int i = 0;
-  for (int s = 0; s < nstages; s++) {
-    p->first[s] = i;
-    int k = nstages - s;
-    if (k == 1) break;
-    int j = i + 1;
-    for (; j <= L - (k - 1); j++)
-      if (cost[(size_t)i * w + (size_t)j] <= target &&
-          best[(size_t)(k - 1) * w + (size_t)j] <= target)
-        break;
-    PC_ASSERT(j <= L - (k - 1));
-    i = j;
-  }
-  p->first[nstages] = L;
-  if (bottleneck) *bottleneck = target;
-  g_free(best);
+  stage_costs sc = {cost, w};
+  pc_partition *p = pc_partition_min_max(L, nstages, stage_cost, &sc, bottleneck, error);
   g_free(cost);
   g_free(seen);
   g_free(lastuse);
