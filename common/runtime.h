@@ -25,6 +25,10 @@
 #include "model.h"
 #include "partition.h"
 
+/* Floats per message of the executor's gradient all-reduce among replicas (exec/allreduce.h),
+ * which pipecast-sim prices message by message. */
+#define PC_ALLREDUCE_PIECE ((size_t)262144)
+
 typedef struct {
   float lr;           /* learning rate */
   float momentum;     /* SGD momentum (PyTorch semantics) */

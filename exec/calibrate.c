@@ -5,7 +5,8 @@
  * the median round trip, and consecutive sizes give a piecewise alpha-beta table:
  * time(B) = latency + B * seconds_per_byte for the segment holding B. It also measures the CPU
  * time a rank spends posting a non-blocking send and completing a receive (the per-message
- * overheads). Compute: with --gemm FILE and a MODEL, the single-thread sgemm rate at the GEMM
+ * overheads), and the seconds per byte of the steps of the gradient all-reduce's ring, run
+ * among all ranks at once. Compute: with --gemm FILE and a MODEL, the single-thread sgemm rate at the GEMM
  * shapes of the model's fc and conv layers for the given microbatch sizes. */
 #include <cblas.h>
 #include <errno.h>
@@ -15,7 +16,9 @@
 
 #include "error.h"
 #include "exec.h"
+#include "allreduce.h"
 #include "kernels.h"
+#include "runtime.h"
 #include "model.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -26,6 +29,29 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
   qsort(v, (size_t)n, sizeof(double), cmp_double);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void wait_plain(void *ctx, MPI_Request *req, const char *what) {
+  (void)ctx, (void)what;
+  MPI_Wait(req, MPI_STATUS_IGNORE);
+}
+
+/* Seconds per chunk byte of one reduce-scatter and one all-gather step of the executor's ring
+ * all-reduce (exec/allreduce.h) among all ranks at once, over 64 MiB per rank (median of 3). */
+static void ring_rates(double *reduce_spb, double *gather_spb) {
+  int d = pc_exec_size();
+  size_t n = 64 * PC_ALLREDUCE_PIECE;
+  float *buf = g_new0(float, n);
+  double rs[3], ag[3], ph[2];
+  for (int r = -1; r < 3; r++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    pc_ring_allreduce(buf, n, MPI_COMM_WORLD, wait_plain, NULL, ph);
+    if (r >= 0) rs[r] = ph[0], ag[r] = ph[1];
+  }
+  double chunk = (double)n * sizeof(float) / d * (d - 1); /* bytes each rank passes per phase */
+  *reduce_spb = median(rs, 3) / chunk;
+  *gather_spb = median(ag, 3) / chunk;
+  g_free(buf);
 }
 
 /* One-way seconds of a message of `bytes` between this rank and `peer` (median of reps). */
@@ -122,7 +148,7 @@ int pc_cmd_calibrate(int argc, char **argv) {
     if (active) oneway[i] = pingpong(buf, b, peer, rank % 2 == 0, r);
   }
   /* Overheads: posting an Isend, and completing an Irecv whose message is already there. */
-  double send_ov = 0, recv_ov = 0;
+  double send_ov = 0, recv_ov = 0, ring_rs = 0, ring_ag = 0;
   if (active) {
     double ts[64], tr[64];
     for (int r = 0; r < 64; r++) {
@@ -153,16 +179,20 @@ int pc_cmd_calibrate(int argc, char **argv) {
     }
     send_ov = median(ts, 64);
     recv_ov = median(tr, 64);
+    ring_rates(&ring_rs, &ring_ag);
   } else {
     for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
     for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
+    ring_rates(&ring_rs, &ring_ag);
   }
   if (rank == 0) {
     FILE *f = open_out(out, "--out");
     if (f) {
       fprintf(f, "# pipecast net v1\n# ranks %d (pairs measured at once)\n"
                  "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
-                 "link\tbytes\tlatency_s\tseconds_per_byte\n", size, send_ov, recv_ov);
+                 "# ring_reduce_seconds_per_byte %.9e\n# ring_gather_seconds_per_byte %.9e\n"
+                 "link\tbytes\tlatency_s\tseconds_per_byte\n", size, send_ov, recv_ov, ring_rs,
+              ring_ag);
       for (guint i = 0; i < bytes->len; i++) {
         size_t b0 = g_array_index(bytes, size_t, i);
         guint j = i + 1 < bytes->len ? i + 1 : i; /* last segment continues the previous slope */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "allreduce.h"
 #include "checkpoint.h"
 #include "data.h"
 #include "error.h"
@@ -93,6 +94,10 @@ static void wait_timed(const stage_run *r, MPI_Request *req, const char *what) {
     if (MPI_Wtime() - start > r->o->timeout)
       pc_exec_die("stage %d timed out after %g s waiting %s", r->stage, r->o->timeout, what);
   }
+}
+
+static void wait_for(void *r, MPI_Request *req, const char *what) {
+  wait_timed(r, req, what);
 }
 
 /* Waits for the request of op i. */
@@ -186,9 +191,7 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
       if (r->D > 1) {
         size_t n;
         float *g = pc_runtime_grads(r->rt, &n);
-        MPI_Request q;
-        MPI_Iallreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, r->stage_comm, &q);
-        wait_timed(r, &q, "in the all-reduce of the gradients");
+        pc_ring_allreduce(g, n, r->stage_comm, wait_for, r, NULL);
       }
       int bad = pc_runtime_step(r->rt, sgd);
       if (bad >= 0)

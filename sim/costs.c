@@ -437,6 +437,12 @@ static bool net_meta(void *ud, const tsv *t, int line, const char *key, const ch
     return tsv_number(t, line, value, "send_overhead_s", &net->send_overhead, error);
   if (key && strcmp(key, "recv_overhead_s") == 0)
     return tsv_number(t, line, value, "recv_overhead_s", &net->recv_overhead, error);
+  if (key && strcmp(key, "ring_reduce_seconds_per_byte") == 0)
+    return tsv_number(t, line, value, "ring_reduce_seconds_per_byte", &net->ring_reduce_per_byte,
+                      error);
+  if (key && strcmp(key, "ring_gather_seconds_per_byte") == 0)
+    return tsv_number(t, line, value, "ring_gather_seconds_per_byte", &net->ring_gather_per_byte,
+                      error);
   return true;
 }
 
@@ -515,8 +521,12 @@ double pc_net_time(const pc_net *net, pc_link link, double bytes) {
 
 double pc_net_allreduce(const pc_net *net, pc_link link, double bytes, int d) {
   if (d <= 1) return 0;
-  const pc_net_piece *p = net_piece(net, link, bytes / d);
-  return 2.0 * (d - 1) / d * bytes * p->seconds_per_byte + 2.0 * (d - 1) * p->latency;
+  double chunk = bytes / d, piece = (double)PC_ALLREDUCE_PIECE * sizeof(float);
+  const pc_net_piece *p = net_piece(net, link, fmin(chunk, piece));
+  double ag = net->ring_gather_per_byte > 0 ? net->ring_gather_per_byte : p->seconds_per_byte;
+  double rs = net->ring_reduce_per_byte > 0 ? net->ring_reduce_per_byte
+                                            : fmax(p->seconds_per_byte, 1.0 / 4e9);
+  return (d - 1) * (2 * ceil(chunk / piece) * p->latency + chunk * (rs + ag));
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -81,9 +81,12 @@ typedef struct {
   pc_net_piece *pieces[PC_LINK_COUNT]; /* (npieces[link]) ascending bytes; inter may be empty */
   double send_overhead;                /* `# send_overhead_s`, seconds; 0 when absent */
   double recv_overhead;                /* `# recv_overhead_s` */
+  double ring_reduce_per_byte;         /* `# ring_reduce_seconds_per_byte`: 0 when absent */
+  double ring_gather_per_byte;         /* `# ring_gather_seconds_per_byte`: 0 when absent */
 } pc_net;
 
-/* Reads a net TSV: `#` comments (`# send_overhead_s X`, `# recv_overhead_s X`), the header
+/* Reads a net TSV: `#` comments (`# send_overhead_s X`, `# recv_overhead_s X`,
+ * `# ring_reduce_seconds_per_byte X`, `# ring_gather_seconds_per_byte X`; 0 when absent), the header
  * `link bytes latency_s seconds_per_byte`, rows with link `intra` or `inter`. Errors (FILE:LINE):
  * bad header, unknown link, a field that is not a number, negative/NaN/infinite values, sizes
  * not strictly increasing within a link, no rows, no `intra` row. */
@@ -91,7 +94,7 @@ pc_net *pc_net_load(const char *path, GError **error);
 pc_net *pc_net_parse(const char *text, const char *filename, GError **error);
 
 /* The built-in link used without a net file: shared memory, latency 0.5 us, 5 GB/s, send and
- * receive overheads 0.5 us each; `inter` is the same. */
+ * receive overheads 0.5 us each, no measured ring rates; `inter` is the same. */
 pc_net *pc_net_default(void);
 
 void pc_net_free(pc_net *net);
@@ -103,9 +106,12 @@ bool pc_net_has(const pc_net *net, pc_link link);
  * `bytes` <= BYTES (the first piece for smaller messages), latency + BYTES * seconds_per_byte. */
 double pc_net_time(const pc_net *net, pc_link link, double bytes);
 
-/* Ring all-reduce of BYTES among D ranks over LINK: 2(D-1) steps, each moving BYTES/D with the
- * piece for a BYTES/D message: 2(D-1)/D * BYTES * seconds_per_byte + 2(D-1) * latency. 0 when
- * D <= 1. */
+/* The executor's ring all-reduce (exec/allreduce.h) of BYTES among D ranks over LINK: D - 1
+ * reduce-scatter and D - 1 all-gather steps, each passing a chunk of c = BYTES/D in k messages
+ * of at most PC_ALLREDUCE_PIECE floats: (D - 1) * (2 k latency + c (rs + ag)), with the latency
+ * of the table's row for one message and, per chunk byte, rs and ag the measured
+ * ring_reduce/ring_gather rates; where the file lacks them, ag is the row's seconds_per_byte and
+ * rs the slower of it and a 4 GB/s sum. 0 when D <= 1. */
 double pc_net_allreduce(const pc_net *net, pc_link link, double bytes, int d);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -75,6 +75,25 @@ if grep -q "^iter    1  loss" "$tmp/log" &&
 else
   not_ok "data parallel, 2 replicas: the first iteration's loss equals the one-process run's"
 fi
+# Without batch norm, D replicas of 16 samples train the same minibatch as one process with D
+# microbatches: the weights after 3 iterations agree to 1e-5 (the all-reduce sums in another
+# order). Width 512 (8 M parameters) spans many pieces of the ring all-reduce; with 4 replicas
+# the width is 128, where 3 iterations do not amplify the other summation order past 1e-5.
+for run in "2 64" "2 512" "3 128" "4 128"; do
+  set -- $run
+  d=$1 w=$2
+  set -- --set width=$w --batch $((16 * d)) --iters 3 --warmup 0 --lr 0.01
+  "$x" train "$models/mlp32.model" "$@" --microbatches $d --save "$tmp/dp1.pcw" >"$tmp/log" 2>&1 </dev/null
+  mpirun -n $d "$x" train "$models/mlp32.model" "$@" --replicas $d --stages 1 --timeout 60 \
+    --save "$tmp/dp$d.pcw" >>"$tmp/log" 2>&1 </dev/null
+  what="data parallel, $d replicas (mlp32 width $w): weights within 1e-5 of one process with $d microbatches"
+  if python3 "$(dirname "$0")/weights-close.py" "$tmp/dp1.pcw" "$tmp/dp$d.pcw" 1e-5 >"$tmp/close" 2>&1; then
+    ok "$what; $(cat "$tmp/close")"
+  else
+    sed 's/^/# /' "$tmp/close"; tail -5 "$tmp/log" | sed 's/^/# /'
+    not_ok "$what"
+  fi
+done
 mpirun -n 4 "$x" train "$models/tiny-mlp.model" --batch 32 --replicas 2 --microbatches 2 --iters 2 \
   --warmup 0 --timeout 60 >"$tmp/log" 2>&1 </dev/null
 if grep -q "2 stages x 2 replicas" "$tmp/log" && grep -q "^iter    2" "$tmp/log"; then

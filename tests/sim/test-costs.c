@@ -241,26 +241,40 @@ static void test_net_bad(void) {
   }
 }
 
-/* 2(D-1)/D * bytes * spb + 2(D-1) * latency, with the piece for bytes / D */
+/* The executor's ring: (D - 1) * (2 k latency + c (rs + ag)), c = bytes / D in k messages of at
+ * most 1 MiB, the latency of the row for one message; without measured ring rates, ag is the
+ * row's seconds_per_byte and rs the slower of it and 4 GB/s. */
 static void test_allreduce_formula(void) {
   GError *err = NULL;
   pc_net *n = pc_net_parse(NHDR "intra\t0\t1e-6\t1e-9\nintra\t200000\t4e-6\t5e-10\n", "n.tsv",
                            &err);
   g_assert_no_error(err);
   g_assert_cmpfloat(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 1), ==, 0.0);
-  /* D = 2: chunks of 500000 -> second piece: 2 * 1/2 * 1e6 * 5e-10 + 2 * 4e-6 */
-  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 2), 5e-4 + 8e-6, 1e-15);
-  /* D = 8: chunks of 125000 -> first piece: 2 * 7/8 * 1e6 * 1e-9 + 14 * 1e-6 */
-  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 8), 1.75e-3 + 14e-6,
+  /* D = 2: a chunk of 500000 B in one message, second row: 2 * 4e-6 + 5e5 * (5e-10 + 5e-10) */
+  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 2), 8e-6 + 5e-4, 1e-15);
+  /* D = 8: chunks of 125000 B, first row: 7 * (2e-6 + 125000 * 2e-9) */
+  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 8), 7 * (2e-6 + 2.5e-4),
                                  1e-15);
+  /* D = 2, chunks of 4 MiB: 4 messages each way, each paying the latency */
+  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 8388608, 2),
+                                 8 * 4e-6 + 4194304 * 1e-9, 1e-15);
   /* large D: the bandwidth term tends to 2 * bytes * spb, latency grows linearly */
   double t = pc_net_allreduce(n, PC_LINK_INTRA, 1e9, 1000);
   g_assert_cmpfloat_with_epsilon(t, 2.0 * 999 / 1000 * 1e9 * 5e-10 + 2 * 999 * 4e-6, 1e-12);
   pc_net_free(n);
-  /* the default link: 0.5 us, 5 GB/s */
+  /* measured ring rates replace the link's */
+  n = pc_net_parse("# ring_reduce_seconds_per_byte 1e-9\n# ring_gather_seconds_per_byte 3e-10\n" NHDR
+                   "intra\t0\t4e-6\t5e-10\n", "n.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 1e6, 2),
+                                 8e-6 + 5e5 * 1.3e-9, 1e-15);
+  g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 3e6, 3),
+                                 2 * (8e-6 + 1e6 * 1.3e-9), 1e-15);
+  pc_net_free(n);
+  /* the default link: 0.5 us, 5 GB/s, a sum at 4 GB/s: D = 4, chunks of 1e6 B */
   n = pc_net_default();
   g_assert_cmpfloat_with_epsilon(pc_net_allreduce(n, PC_LINK_INTRA, 4e6, 4),
-                                 1.5 * 4e6 / 5e9 + 6 * 0.5e-6, 1e-15);
+                                 3 * (1e-6 + 1e6 * (2.5e-10 + 2e-10)), 1e-15);
   g_assert_cmpfloat_with_epsilon(pc_net_time(n, PC_LINK_INTRA, 5e3), 0.5e-6 + 1e-6, 1e-18);
   pc_net_free(n);
 }
