@@ -11,7 +11,7 @@
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
 #   2. calibrate the link (mpirun -n 2 calibrate); measure the memory a process holds beyond the
 #      runtime's plan on a tiny model (baseline-1.log, baseline-2.log);
-#   3. ROUNDS times (2; 1 for --quick CNNs): profile the model twice, with both cores busy
+#   3. ROUNDS times (2): profile the model twice, with both cores busy
 #      (mpirun -n 2 profile: the condition of every multi-rank run) and with one core busy (one
 #      process: the condition of a one-stage run), at the microbatch sizes of the grid; then
 #      measure the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
@@ -58,7 +58,7 @@ case $model in
     else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=2; fi
     dp=0 ;;
   vgg16|resnet50)
-    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=2 warmup=1 rounds=1
+    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=3 warmup=1 rounds=2
     else batch=32 Ms="1 2 4 8 16 32" iters=3 warmup=1 rounds=2; fi
     dp=1 ;;
   *) usage ;;

@@ -284,16 +284,18 @@ def main():
         lines.append("one-process cells: MAPE %.1f%% with the one-busy-core profile, %.1f%% with the "
                      "two-busy-cores profile" % (mape_ones, mape_ones_2r))
     if mrows:
+        def where(r):
+            c = r["cell"]
+            return "%s P=%d D=%d M=%d stage %d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"], r["stage"])
         wm = max(mrows, key=lambda r: abs(r["e_proc"]))
         wb = max(mrows, key=lambda r: abs(r["e_base"]))
         lines.append("per-stage memory over %d stages: plan vs accounted MAPE %.2f%%, worst %.2f%%; plan vs process "
-                     "peak MAPE %.1f%%, worst %+.1f%% (%s P=%d M=%d stage %d), process - accounted = %.1f..%.1f MiB; "
-                     "plan + tiny-model baseline (%s) vs process peak MAPE %.1f%%, worst %+.1f%%"
+                     "peak MAPE %.1f%%, worst %+.1f%% (%s), process - accounted = %.1f..%.1f MiB; "
+                     "plan + tiny-model baseline (%s) vs process peak MAPE %.1f%%, worst %+.1f%% (%s)"
                      % (len(mrows), sum(mem_acc) / len(mem_acc), max(mem_acc), sum(mem_proc) / len(mem_proc),
-                        wm["e_proc"], wm["cell"]["schedule"], wm["cell"]["stages"], wm["cell"]["microbatches"],
-                        wm["stage"], min(gaps), max(gaps),
+                        wm["e_proc"], where(wm), min(gaps), max(gaps),
                         ", ".join("%.1f MiB at %d rank%s" % (v, k, "s" if k > 1 else "") for k, v in sorted(base_mem.items())) or "none",
-                        sum(mem_base) / len(mem_base), wb["e_base"]))
+                        sum(mem_base) / len(mem_base), wb["e_base"], where(wb)))
     text = "\n".join(lines)
 
     with open(os.path.join(out, "validation.md"), "w") as f:
