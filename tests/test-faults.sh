@@ -82,6 +82,26 @@ else
   kill -9 "$job" 2>/dev/null; job=; not_ok "hung rank: the job did not start"
 fi
 
+# 2b. The same with data parallelism: a stopped replica leaves the other waiting in the ring
+# all-reduce of the gradients, which --timeout ends too.
+mpirun -n 2 "$x" train $long --replicas 2 --stages 1 --timeout 3 --save "$tmp/unused3.pcw" \
+  >"$tmp/log" 2>&1 </dev/null &
+job=$!
+if wait_for "^iter    3" "$tmp/log" 30 && pid=$(rank_pid 1) && [ -n "$pid" ]; then
+  kill -STOP "$pid"
+  finish
+  kill -9 "$pid" 2>/dev/null
+  if [ "$st" -ne 0 ] && [ "$secs" -le 10 ] &&
+     grep -q "rank 0: stage 0 timed out after 3 s waiting .*all-reduce of the gradients" "$tmp/log"; then
+    ok "hung replica: --timeout 3 ends the job in ${secs} s with status $st, naming the all-reduce"
+  else
+    echo "# status $st after $secs s"; sed 's/^/# /' "$tmp/log" | grep -v "^# iter" | head -5
+    not_ok "hung replica: --timeout ends the job"
+  fi
+else
+  kill -9 "$job" 2>/dev/null; job=; not_ok "hung replica: the job did not start"
+fi
+
 # 3. Killed during a checkpoint write: the previous checkpoint stays loadable.
 ck="$tmp/ck"
 big="$models/mlp32.model --batch 16 --microbatches 2 --print-every 1"
