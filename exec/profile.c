@@ -5,7 +5,9 @@
  * model at the same time, so the contention of a fully busy machine (shared caches, memory
  * bandwidth) is inside the numbers; rank 0 writes, for each layer, the median over ranks of each
  * rank's median over repetitions (on a shared machine a layer's time is a quiet floor plus
- * occasional bursts of other programs' work: the median keeps the floor). Each repetition runs
+ * occasional bursts of other programs' work: the median keeps the floor), or with --stat min
+ * the minimum over repetitions (the floor itself, for slow stretches that outlast several
+ * repetitions: the studies compare it with the fastest iteration). Each repetition runs
  * the layers in the order a training pass does, with the same kernels (common/runtime.h), timing
  * each layer alone as the executor runs it: a layer's forward includes the check of its output
  * for NaNs, and the first layer that reads the input includes getting the microbatch's
@@ -30,6 +32,12 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
   qsort(v, (size_t)n, sizeof(double), cmp_double);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double minimum(const double *v, int n) {
+  double m = v[0];
+  for (int i = 1; i < n; i++) m = MIN(m, v[i]);
+  return m;
 }
 
 static bool reads_input(const pc_layer *l) {
@@ -84,11 +92,14 @@ static void fill_received(pc_runtime *rt, const pc_model *m, const pc_partition 
 int pc_cmd_profile(int argc, char **argv) {
   char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL;
   int reps = 5;
+  char *stat = NULL;
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
     {"microbatch-sizes", 0, 0, G_OPTION_ARG_STRING, &sizes_text,
      "Microbatch sizes to measure (1,2,4,8,16,32)", "LIST"},
     {"reps", 'r', 0, G_OPTION_ARG_INT, &reps, "Timed repetitions per size (5)", "R"},
+    {"stat", 0, 0, G_OPTION_ARG_STRING, &stat,
+     "Statistic over repetitions: median (default) or min", "median|min"},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &spec,
      "Time each stage of this partition on its own rank (one rank per stage)", "SPEC"},
     {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the profile here (default: stdout)", "FILE"},
@@ -108,6 +119,12 @@ int pc_cmd_profile(int argc, char **argv) {
   }
   if (reps < 1) {
     g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--reps must be at least 1, got %d", reps);
+    status = pc_exec_input_error("profile", error);
+    goto done;
+  }
+  bool use_min = stat && strcmp(stat, "min") == 0;
+  if (stat && !use_min && strcmp(stat, "median") != 0) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--stat '%s': expected median or min", stat);
     status = pc_exec_input_error("profile", error);
     goto done;
   }
@@ -186,7 +203,7 @@ int pc_cmd_profile(int argc, char **argv) {
       for (int w = 0; w < 3; w++) {
         double v[reps];
         for (int rep = 0; rep < reps; rep++) v[rep] = samples[(size_t)(rep * L + l) * 3 + w];
-        mine[((size_t)si * L + l) * 3 + w] = median(v, reps);
+        mine[((size_t)si * L + l) * 3 + w] = use_min ? minimum(v, reps) : median(v, reps);
       }
     pc_dataset_free(ds);
     pc_runtime_free(rt);
@@ -196,7 +213,8 @@ int pc_cmd_profile(int argc, char **argv) {
   MPI_Gather(mine, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (rank == 0) {
     fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
-               "# reps %d\n# overhead_s 0\n", m->name, size, reps);
+               "# reps %d (%s over them)\n# overhead_s 0\n", m->name, size, reps,
+            use_min ? "minimum" : "median");
     if (spec) {
       char *text = pc_partition_format(m, part);
       fprintf(f, "# partition %s (each stage timed alone on its rank)\n", text);
@@ -238,6 +256,7 @@ done:
   g_free(sets);
   g_free(sizes_text);
   g_free(spec);
+  g_free(stat);
   g_free(out);
   return status;
 }

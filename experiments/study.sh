@@ -17,8 +17,8 @@
 #      measure the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
 #      microbatches, each cell `pipecast-exec train` (the timed iterations' seconds, per-stage
 #      memory, the last iteration's trace); CNNs also measure data parallelism (--replicas 2, one
-#      stage). A cell's time is the median iteration of its fastest try, the profile at each
-#      microbatch size its fastest round;
+#      stage). A cell's time is its fastest iteration over the rounds, each profile row the
+#      minimum over rounds and repetitions;
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
 #      taken under the same load (and its trace);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages (and replicas for CNNs);
@@ -111,33 +111,31 @@ if [ "$reuse" = 0 ]; then
 fi
 reps=5
 [ $quick = 1 ] && reps=3
-# profile R: both profiles again (round R), then profile-2r.tsv / profile-1r.tsv hold, for each
-# microbatch size, the rows of the round whose total at that size is the lowest: the machine's
-# quiet phase, as a cell's kept try is (rows within a round share its phase: a row-by-row choice
-# would mix phases and pick each row's luck)
+# profile R: both profiles again (round R), then each row of profile-2r.tsv / profile-1r.tsv is
+# the minimum over the rounds so far, per layer, size and column, of each round's minimum over
+# repetitions: the quiet floor of every layer, as a cell's time is its fastest iteration
 profile() {
   local r=$1 k
   log "profiling (round $r) at microbatch sizes $sizes: 2 ranks busy, then 1"
-  "${mpi[@]}" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-2r.r$r.tsv" >/dev/null
-  "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps --out "$out/profile-1r.r$r.tsv" >/dev/null
-  for k in 2r 1r; do fastest_rounds "$out/profile-$k.tsv" "$out"/profile-$k.r*.tsv; done
+  "${mpi[@]}" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps --stat min \
+    --out "$out/profile-2r.r$r.tsv" >/dev/null
+  "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps --stat min \
+    --out "$out/profile-1r.r$r.tsv" >/dev/null
+  for k in 2r 1r; do floor_rows "$out/profile-$k.tsv" "$out"/profile-$k.r*.tsv; done
 }
-# fastest_rounds OUT ROUND-FILES...: for each microbatch size, the rows of the round whose total
-# at that size is the lowest
-fastest_rounds() {
+# floor_rows OUT ROUND-FILES...: every (layer, size) row with the minimum of each column over the
+# files
+floor_rows() {
   local dest=$1
   shift
   awk -F'\t' -v OFS='\t' '
-    FNR == 1 { file++ }
-    file == 1 && (/^#/ || $1 == "layer") { print; next }
+    FNR == NR && (/^#/ || $1 == "layer") { print; next }
     /^#/ || $1 == "layer" || NF != 6 { next }
-    { if (!(($1, $3) in seen)) { seen[$1, $3] = 1; order[++rows] = $1 SUBSEP $3 }
-      row[file, $1, $3] = $0; total[file, $3] += $4 + $5 + $6; files = file }
-    END { for (i = 1; i <= rows; i++) { split(order[i], k, SUBSEP); best = 0
-            for (f = 1; f <= files; f++)
-              if ((f, k[1], k[2]) in row && (best == 0 || total[f, k[2]] < total[best, k[2]]))
-                best = f
-            print row[best, k[1], k[2]] } }' "$@" >"$dest"
+    { key = $1 SUBSEP $3
+      if (!(key in f)) { order[++n] = key; kind[key] = $2; f[key] = $4; b[key] = $5; o[key] = $6 }
+      else { if ($4 < f[key]) f[key] = $4; if ($5 < b[key]) b[key] = $5; if ($6 < o[key]) o[key] = $6 } }
+    END { for (i = 1; i <= n; i++) { split(order[i], k, SUBSEP)
+            print k[1], kind[order[i]], k[2], f[order[i]], b[order[i]], o[order[i]] } }' "$@" >"$dest"
 }
 # spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-2r; kept
 # for every try and for the prediction
@@ -150,7 +148,7 @@ spec() {
 }
 # profile_parts R: every distinct partition of the grid's pipeline cells timed stage by stage, one
 # rank per stage at once, at its cells' microbatch sizes (profile-part<K>.r<R>.tsv, and
-# profile-part<K>.tsv its fastest round per size; <cell>.part names K). A stage alone holds only
+# profile-part<K>.tsv the floor over rounds; <cell>.part names K). A stage alone holds only
 # its layers' weights, so at small microbatches its layers run faster than in the whole-model
 # profile, where every rank cycles through all the weights; the pipeline cells are predicted from
 # these.
@@ -169,8 +167,8 @@ profile_parts() {
     k=$((k + 1))
     log "profiling partition $k ($spec) at microbatch sizes $psizes: one rank per stage"
     mpirun -n "$P" --bind-to core "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$psizes" \
-      --reps $reps --out "$out/profile-part$k.r$r.tsv" >/dev/null </dev/null
-    fastest_rounds "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.tsv
+      --reps $reps --stat min --out "$out/profile-part$k.r$r.tsv" >/dev/null </dev/null
+    floor_rows "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.tsv
     for f in "$out"/runs/*.spec; do
       if [ "$(cat "$f")" = "$spec" ]; then echo "$k" >"${f%.spec}.part"; fi
     done
@@ -187,7 +185,7 @@ fi
 
 # Files of one cell under $out/runs/NAME.* (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>):
 # .iters (round,seconds: every timed iteration of every try), .log .times.csv .meas.json (the kept
-# try, the fastest), .tries (round,median_s,other_cpu_pct), .spec, .pred.csv .pred.json
+# try, the fastest), .tries (round,fastest_s,other_cpu_pct), .spec, .pred.csv .pred.json
 # (.pred-2r.csv).
 [ "$reuse" = 1 ] || rm -f "$out"/runs/* "$out"/runs/.times? "$out"/profile-*.tsv "$out"/parts.tsv
 ncells=0
@@ -198,10 +196,10 @@ fi
 ncells=$((ncells * rounds))
 i=0
 # This machine is shared: every round profiles again and runs the whole grid again (interleaved,
-# so that a burst of another program's work hits one try of a cell, not all); a cell's time is the
-# median iteration of its fastest try and the profile's rows at each microbatch size those of its
-# fastest round (each row a median over repetitions): the same statistic on both sides. The CPU
-# share that other programs used during each try is recorded beside it.
+# so that a burst of another program's work hits one try of a cell, not all); a cell's time is its
+# fastest iteration and each profile row the minimum over all its repetitions: the same statistic
+# on both sides, the machine's quiet floor. The CPU share that other programs used during each try
+# is recorded beside it.
 measure() {
   local r=$1 sched=$2 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" part=() launch=()
   i=$((i + 1))
@@ -223,13 +221,15 @@ measure() {
   other=$(awk -v b="$((b1 - b0))" -v hz="$(getconf CLK_TCK)" -v c="$c0" -v d="$c1" -v w0="$w0" \
             -v w1="$w1" -v n="$(nproc)" 'BEGIN {o = (b / hz - (d - c)) / ((w1 - w0) * n);
             printf "%.0f", 100 * (o < 0 ? 0 : o)}')
-  # a try's time is the median of its timed iterations (a quiet floor plus other programs'
-  # occasional bursts: the median keeps the floor, as the profile's medians do); the cell keeps
-  # its fastest try, as the profile keeps its fastest round; every iteration goes to .iters
+  # a try's time is its fastest timed iteration (a quiet floor plus other programs' bursts, some
+  # lasting several iterations: the minimum is the floor, as the profile's rows are); the cell
+  # keeps its fastest try; every iteration goes to .iters
   awk -F, -v r="$r" 'NR > 1 && $3 == 0 { print r "," $2 }' "$out/runs/$name.try.times.csv" \
     >>"$out/runs/$name.iters"
-  t=$(sed -n 's/.*median \([0-9.]*\) s.*/\1/p' "$out/runs/$name.try.log")
-  tk=$(sed -n 's/.*median \([0-9.]*\) s.*/\1/p' "$out/runs/$name.log" 2>/dev/null || true)
+  t=$(awk -F, -v r="$r" '$1 == r && (m == "" || $2 < m) { m = $2 } END { printf "%.6f", m }' \
+        "$out/runs/$name.iters")
+  tk=$(awk -F, -v r="$r" '$1 != r && (m == "" || $2 < m) { m = $2 } END { if (m != "") printf "%.6f", m }' \
+         "$out/runs/$name.iters")
   echo "$r,$t,$other" >>"$out/runs/$name.tries"
   if [ -z "$tk" ] || awk -v a="$t" -v b="$tk" 'BEGIN { exit !(a < b) }'; then
     for f in times.csv meas.json log; do mv "$out/runs/$name.try.$f" "$out/runs/$name.$f"; done
