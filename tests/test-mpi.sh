@@ -145,6 +145,13 @@ else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --partition: each stage on 
 expect_input_error "profile: partition stages not matching the ranks" \
   "has 2 stages: run it with one rank per stage (mpirun -n 2), not 1" \
   "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.."
+if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --reps 3 --stat min --out "$tmp/pm.tsv" \
+     >"$tmp/log" 2>&1 </dev/null && [ "$(rows "$tmp/pm.tsv")" = "8,0" ] &&
+   grep -q '^# reps 3 (minimum over them)' "$tmp/pm.tsv"; then
+  ok "profile --stat min: the minimum over repetitions, said in the header"
+else not_ok "profile --stat min: the minimum over repetitions, said in the header"; fi
+expect_input_error "profile: bad --stat" "--stat 'mean': expected median or min" \
+  "$x" profile "$models/tiny-mlp.model" --stat mean
 expect_input_error "profile: bad --microbatch-sizes" "expected increasing positive integers" \
   "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 4,2
 
