@@ -88,7 +88,8 @@ pc_partition *pc_partition_min_max(int nlayers, int nstages,
   /* best[k][i]: smallest largest-stage cost for layers [i, nlayers) in k stages */
   size_t w = (size_t)nlayers + 1;
   double *best = g_new(double, (size_t)(nstages + 1) * w);
-  for (int i = 0; i <= nlayers; i++) best[w + (size_t)i] = i < nlayers ? cost(i, nlayers, ctx) : INFINITY;
+  for (int i = 0; i <= nlayers; i++)
+    best[w + (size_t)i] = i < nlayers ? cost(i, nlayers, ctx) : INFINITY;
   for (int k = 2; k <= nstages; k++)
     for (int i = 0; i <= nlayers; i++) {
       double b = INFINITY;

@@ -386,7 +386,8 @@ void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale) {
     const pc_xfer *xf = &g_array_index(rt->xfers, pc_xfer, x);
     if (xf->src != rt->stage) continue;
     pc_accumulate(rt->dacts + rt->L[xf->tensor - rt->first].dact,
-                  pc_runtime_xfer_grad(rt, (int)x, slot), rt->mb * (size_t)xf->bytes / sizeof(float));
+                  pc_runtime_xfer_grad(rt, (int)x, slot),
+                  rt->mb * (size_t)xf->bytes / sizeof(float));
   }
 }
 
@@ -447,5 +448,3 @@ int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float
   }
   return k;
 }
-
-

@@ -102,8 +102,10 @@ float *pc_runtime_grads(pc_runtime *rt, size_t *count);
 const float *pc_runtime_layer_output(const pc_runtime *rt, int layer, int slot);
 
 /* The pieces of a pass, for profiling: pc_runtime_forward is forward_layer (false: the output
- * holds a NaN or an infinity) over the stage's layers in order; pc_runtime_backward is backward_begin (gradients zeroed, gradients from later
- * stages added) then backward_layer in reverse order; pc_runtime_step is step_layer in order. */
+ * holds a NaN or an infinity) over the stage's layers in order; pc_runtime_backward is
+ * backward_begin (the gradients no layer of the stage zeroes are zeroed, gradients from later
+ * stages added) then backward_layer in reverse order (each zeroes an input's gradient before the
+ * first contribution to it); pc_runtime_step is step_layer in order. */
 bool pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train);
 void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale);
 void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot);

@@ -11,9 +11,14 @@ typedef struct {
   int d, next, prev; /* ring size, the ranks sent to and received from */
   float *scratch;    /* (2, PC_ALLREDUCE_PIECE): pieces received for the sum */
   MPI_Comm comm;
-  pc_wait_fn wait;
+  pc_wait_fn wait; /* NULL: MPI_Wait */
   void *ctx;
 } ring;
+
+static void ring_wait(const ring *g, MPI_Request *req, const char *what) {
+  if (g->wait) g->wait(g->ctx, req, what);
+  else MPI_Wait(req, MPI_STATUS_IGNORE);
+}
 
 /* [*lo, *hi) of chunk c. */
 static void chunk(const ring *g, int c, size_t *lo, size_t *hi) {
@@ -49,10 +54,10 @@ static void step(const ring *g, int out, int in, bool reduce, const char *what) 
     }
     if (k > 0) { /* finish piece k - 1 */
       int b = (int)((k - 1) % 2);
-      g->wait(g->ctx, &recv[b], what);
+      ring_wait(g, &recv[b], what);
       if (reduce && (len = piece(ilo, ihi, k - 1, &at)) > 0)
         pc_accumulate(g->buf + at, g->scratch + (size_t)b * PC_ALLREDUCE_PIECE, len);
-      g->wait(g->ctx, &send[b], what);
+      ring_wait(g, &send[b], what);
     }
   }
 }

@@ -19,7 +19,8 @@
 
 #include "runtime.h"
 
-/* Waits for *req (the executor's timed wait); `what` names the wait in a timeout message. */
+/* Waits for *req (the executor's timed wait); `what` names the wait in a timeout message. A NULL
+ * wait function is a plain MPI_Wait. */
 typedef void (*pc_wait_fn)(void *ctx, MPI_Request *req, const char *what);
 
 /* buf (n floats) becomes the elementwise sum of every rank's buf in comm. phase_s (NULL, or two

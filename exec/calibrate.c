@@ -6,20 +6,20 @@
  * time(B) = latency + B * seconds_per_byte for the segment holding B. It also measures the CPU
  * time a rank spends posting a non-blocking send and completing a receive (the per-message
  * overheads), and the seconds per byte of the steps of the gradient all-reduce's ring, run
- * among all ranks at once. Compute: with --gemm FILE and a MODEL, the single-thread sgemm rate at the GEMM
- * shapes of the model's fc and conv layers for the given microbatch sizes. */
+ * among all ranks at once. Compute: with --gemm FILE and a MODEL, the single-thread sgemm rate
+ * at the GEMM shapes of the model's fc and conv layers for the given microbatch sizes. */
 #include <cblas.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "allreduce.h"
 #include "error.h"
 #include "exec.h"
-#include "allreduce.h"
 #include "kernels.h"
-#include "runtime.h"
 #include "model.h"
+#include "runtime.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -31,11 +31,6 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void wait_plain(void *ctx, MPI_Request *req, const char *what) {
-  (void)ctx, (void)what;
-  MPI_Wait(req, MPI_STATUS_IGNORE);
-}
-
 /* Seconds per chunk byte of one reduce-scatter and one all-gather step of the executor's ring
  * all-reduce (exec/allreduce.h) among all ranks at once, over 64 MiB per rank (median of 3). */
 static void ring_rates(double *reduce_spb, double *gather_spb) {
@@ -45,7 +40,7 @@ static void ring_rates(double *reduce_spb, double *gather_spb) {
   double rs[3], ag[3], ph[2];
   for (int r = -1; r < 3; r++) {
     MPI_Barrier(MPI_COMM_WORLD);
-    pc_ring_allreduce(buf, n, MPI_COMM_WORLD, wait_plain, NULL, ph);
+    pc_ring_allreduce(buf, n, MPI_COMM_WORLD, NULL, NULL, ph);
     if (r >= 0) rs[r] = ph[0], ag[r] = ph[1];
   }
   double chunk = (double)n * sizeof(float) / d * (d - 1); /* bytes each rank passes per phase */
@@ -179,12 +174,11 @@ int pc_cmd_calibrate(int argc, char **argv) {
     }
     send_ov = median(ts, 64);
     recv_ov = median(tr, 64);
-    ring_rates(&ring_rs, &ring_ag);
   } else {
     for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
     for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
-    ring_rates(&ring_rs, &ring_ag);
   }
+  ring_rates(&ring_rs, &ring_ag); /* every rank takes part in the ring */
   if (rank == 0) {
     FILE *f = open_out(out, "--out");
     if (f) {

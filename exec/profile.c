@@ -130,8 +130,8 @@ int pc_cmd_profile(int argc, char **argv) {
   }
   sizes = parse_sizes(sizes_text ? sizes_text : "1,2,4,8,16,32", &nsizes, &error);
   if (sizes == NULL || (m = pc_model_load(argv[1], sets, &error)) == NULL ||
-      (part = spec ? pc_partition_parse(m, spec, g_str_has_prefix(spec, "auto") ? pc_exec_size() : 0,
-                                        &error)
+      (part = spec ? pc_partition_parse(m, spec, g_str_has_prefix(spec, "auto") ? pc_exec_size()
+                                                                                 : 0, &error)
                    : pc_partition_from_counts(m, &m->nlayers, 1, &error)) == NULL) {
     status = pc_exec_input_error("profile", error);
     goto done;
@@ -223,15 +223,19 @@ int pc_cmd_profile(int argc, char **argv) {
     for (int i = 0; i < m->nparams; i++)
       fprintf(f, "# param %s=%s\n", m->params[i].name, m->params[i].value);
     fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
-    for (int l = 0; l < L; l++) {
+    for (int l = 0, owner = 0; l < L; l++) {
+      while (spec && l >= part->first[owner + 1]) owner++; /* the rank that timed layer l */
       for (int si = 0; si < nsizes; si++) {
         double v[3];
         for (int w = 0; w < 3; w++) {
+          const double *x = all + ((size_t)si * L + l) * 3 + w; /* rank r's value: x[r * count] */
+          if (spec) {
+            v[w] = x[(size_t)owner * count];
+            continue;
+          }
           double across[size];
-          for (int r = 0; r < size; r++) across[r] = all[(size_t)r * count + ((size_t)si * L + l) * 3 + w];
-          int owner = 0;
-          while (spec && l >= part->first[owner + 1]) owner++;
-          v[w] = spec ? across[owner] : median(across, size);
+          for (int r = 0; r < size; r++) across[r] = x[(size_t)r * count];
+          v[w] = median(across, size);
         }
         fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", m->layers[l].name,
                 pc_layer_ops_of(m->layers[l].kind)->name, sizes[si], v[0], v[1], v[2]);

@@ -79,34 +79,42 @@ static void post_recv(stage_run *r, int i) {
             pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
 }
 
-/* Waits for a request; with --timeout a wait that lasts too long ends the job, saying what it
- * waited for. Every wait of the training loop goes through here, collectives included. */
-static void wait_timed(const stage_run *r, MPI_Request *req, const char *what) {
-  if (*req == MPI_REQUEST_NULL) return;
+/* Waits for a request; false when --timeout passed first. Every wait of the training loop goes
+ * through here, collectives included. */
+static bool wait_within(const stage_run *r, MPI_Request *req) {
+  if (*req == MPI_REQUEST_NULL) return true;
   if (r->o->timeout <= 0) {
     MPI_Wait(req, MPI_STATUS_IGNORE);
-    return;
+    return true;
   }
   double start = MPI_Wtime();
   for (int done = 0;;) {
     MPI_Test(req, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    if (MPI_Wtime() - start > r->o->timeout)
-      pc_exec_die("stage %d timed out after %g s waiting %s", r->stage, r->o->timeout, what);
+    if (done) return true;
+    if (MPI_Wtime() - start > r->o->timeout) return false;
   }
+}
+
+/* A wait that lasted too long ends the job, saying what it waited for. */
+G_GNUC_NORETURN static void timed_out(const stage_run *r, const char *what) {
+  pc_exec_die("stage %d timed out after %g s waiting %s", r->stage, r->o->timeout, what);
+}
+
+static void wait_timed(const stage_run *r, MPI_Request *req, const char *what) {
+  if (!wait_within(r, req)) timed_out(r, what);
 }
 
 static void wait_for(void *r, MPI_Request *req, const char *what) {
   wait_timed(r, req, what);
 }
 
-/* Waits for the request of op i. */
+/* Waits for the request of op i (the op is described only if the wait times out). */
 static void wait_op(stage_run *r, int i) {
-  if (r->req[i] == MPI_REQUEST_NULL) return;
+  if (wait_within(r, &r->req[i])) return;
   char op[96], what[128];
   pc_op_format(&r->ops->ops[i], op, sizeof op);
   snprintf(what, sizeof what, "at op %d (%s)", i, op);
-  wait_timed(r, &r->req[i], what);
+  timed_out(r, what);
 }
 
 /* Sends still reading the buffers of `slot` must finish before a FWD or BWD rewrites them. */

@@ -237,8 +237,9 @@ static bool event_member(json_in *in, const char *key, void *ctx) {
   if (strcmp(key, "ts") == 0) return (ev->has_ts = read_number(in, &ev->ts));
   if (strcmp(key, "dur") == 0) return (ev->has_dur = read_number(in, &ev->dur));
   if (strcmp(key, "args") == 0) /* an "args" that is not an object is skipped */
-    return in->p < in->end && *in->p == '{' ? read_object(in, ev->key, args_member, ev, 1, "expected '{'")
-                         : skip_value(in, 1);
+    return in->p < in->end && *in->p == '{'
+               ? read_object(in, ev->key, args_member, ev, 1, "expected '{'")
+               : skip_value(in, 1);
   return skip_value(in, 1);
 }
 

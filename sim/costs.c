@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "error.h"
@@ -432,17 +433,18 @@ pc_net *pc_net_default(void) {
 
 static bool net_meta(void *ud, const tsv *t, int line, const char *key, const char *value,
                      GError **error) {
-  pc_net *net = ud;
-  if (key && strcmp(key, "send_overhead_s") == 0)
-    return tsv_number(t, line, value, "send_overhead_s", &net->send_overhead, error);
-  if (key && strcmp(key, "recv_overhead_s") == 0)
-    return tsv_number(t, line, value, "recv_overhead_s", &net->recv_overhead, error);
-  if (key && strcmp(key, "ring_reduce_seconds_per_byte") == 0)
-    return tsv_number(t, line, value, "ring_reduce_seconds_per_byte", &net->ring_reduce_per_byte,
-                      error);
-  if (key && strcmp(key, "ring_gather_seconds_per_byte") == 0)
-    return tsv_number(t, line, value, "ring_gather_seconds_per_byte", &net->ring_gather_per_byte,
-                      error);
+  static const struct {
+    const char *key;
+    size_t offset; /* of the double in pc_net */
+  } keys[] = {
+    {"send_overhead_s", offsetof(pc_net, send_overhead)},
+    {"recv_overhead_s", offsetof(pc_net, recv_overhead)},
+    {"ring_reduce_seconds_per_byte", offsetof(pc_net, ring_reduce_per_byte)},
+    {"ring_gather_seconds_per_byte", offsetof(pc_net, ring_gather_per_byte)},
+  };
+  for (size_t k = 0; key && k < G_N_ELEMENTS(keys); k++)
+    if (strcmp(key, keys[k].key) == 0)
+      return tsv_number(t, line, value, key, (double *)((char *)ud + keys[k].offset), error);
   return true;
 }
 

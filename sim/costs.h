@@ -86,8 +86,8 @@ typedef struct {
 } pc_net;
 
 /* Reads a net TSV: `#` comments (`# send_overhead_s X`, `# recv_overhead_s X`,
- * `# ring_reduce_seconds_per_byte X`, `# ring_gather_seconds_per_byte X`; 0 when absent), the header
- * `link bytes latency_s seconds_per_byte`, rows with link `intra` or `inter`. Errors (FILE:LINE):
+ * `# ring_reduce_seconds_per_byte X`, `# ring_gather_seconds_per_byte X`; 0 when absent), the
+ * header `link bytes latency_s seconds_per_byte`, rows with link `intra` or `inter`. Errors (FILE:LINE):
  * bad header, unknown link, a field that is not a number, negative/NaN/infinite values, sizes
  * not strictly increasing within a link, no rows, no `intra` row. */
 pc_net *pc_net_load(const char *path, GError **error);
