@@ -89,8 +89,45 @@ static void fill_received(pc_runtime *rt, const pc_model *m, const pc_partition 
   g_array_unref(xfers);
 }
 
+/* Where one sample of size index si, repetition rep, layer l and column w (0 fwd, 1 bwd, 2 opt)
+ * lies in a rank's samples. */
+static size_t sample_at(int si, int rep, int l, int w, int reps, int L) {
+  return (((size_t)si * (size_t)reps + (size_t)rep) * (size_t)L + (size_t)l) * 3 + (size_t)w;
+}
+
+static void write_header(FILE *f, const pc_model *m, const pc_partition *part, const char *spec,
+                         int ranks, int reps, const char *over) {
+  fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
+             "# reps %d (%s)\n# overhead_s 0\n", m->name, ranks, reps, over);
+  if (spec) {
+    char *text = pc_partition_format(m, part);
+    fprintf(f, "# partition %s (each stage timed alone on its rank)\n", text);
+    g_free(text);
+  }
+  for (int i = 0; i < m->nparams; i++)
+    fprintf(f, "# param %s=%s\n", m->params[i].name, m->params[i].value);
+}
+
+/* Opens PATH for writing on rank 0, and tells every rank whether that worked. */
+static bool open_out(const char *flag, const char *path, FILE **f) {
+  if (pc_exec_rank() == 0 && path && (*f = fopen(path, "w")) == NULL)
+    fprintf(stderr, PC_EXEC_PROG " profile: %s %s: %s\n", flag, path, g_strerror(errno));
+  int opened = pc_exec_rank() != 0 || path == NULL || *f != NULL;
+  MPI_Bcast(&opened, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return opened;
+}
+
+/* Closes F on rank 0; false (and a message) when what was written did not reach the file. */
+static bool close_out(const char *flag, const char *path, FILE *f) {
+  if (f == NULL || f == stdout) return true;
+  bool ok = !ferror(f);
+  ok = (fclose(f) == 0) && ok;
+  if (!ok) fprintf(stderr, PC_EXEC_PROG " profile: %s %s: %s\n", flag, path, g_strerror(errno));
+  return ok;
+}
+
 int pc_cmd_profile(int argc, char **argv) {
-  char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL;
+  char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL, *samples_out = NULL;
   int reps = 5;
   char *stat = NULL;
   GOptionEntry entries[] = {
@@ -103,6 +140,9 @@ int pc_cmd_profile(int argc, char **argv) {
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &spec,
      "Time each stage of this partition on its own rank (one rank per stage)", "SPEC"},
     {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the profile here (default: stdout)", "FILE"},
+    {"samples", 0, 0, G_OPTION_ARG_FILENAME, &samples_out,
+     "Also write every repetition's seconds here (one row per layer, size, rank and repetition)",
+     "FILE"},
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new("MODEL - per-layer costs for the simulator");
@@ -111,7 +151,7 @@ int pc_cmd_profile(int argc, char **argv) {
   GError *error = NULL;
   pc_model *m = NULL;
   pc_partition *part = NULL;
-  FILE *f = NULL;
+  FILE *f = NULL, *sf = NULL;
   if (!pc_exec_parse(ctx, "profile", &argc, &argv)) goto done;
   if (argc != 2) {
     if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " profile: expected one MODEL file\n");
@@ -147,18 +187,14 @@ int pc_cmd_profile(int argc, char **argv) {
   /* Without a partition every rank times the whole model; with one, rank r times stage r alone
    * (its layers, its share of the caches), so each layer's row comes from one rank. */
   int stage = spec ? rank : 0, lo = part->first[stage], hi = part->first[stage + 1];
-  if (rank == 0 && out && (f = fopen(out, "w")) == NULL) {
-    fprintf(stderr, PC_EXEC_PROG " profile: --out %s: %s\n", out, g_strerror(errno));
-  }
-  int opened = rank != 0 || out == NULL || f != NULL;
-  MPI_Bcast(&opened, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (!opened) goto done;
-  if (f == NULL) f = stdout;
+  if (!open_out("--out", out, &f) || !open_out("--samples", samples_out, &sf)) goto done;
+  if (rank == 0 && f == NULL) f = stdout;
   int L = m->nlayers, loss = pc_model_loss_layer(m), data_layer = lo;
   while (data_layer < hi - 1 && !reads_input(&m->layers[data_layer])) data_layer++;
-  /* times[(size, layer, what)] medians of this rank; what: 0 fwd, 1 bwd, 2 opt */
-  double *mine = g_new0(double, (size_t)nsizes * (size_t)L * 3);
-  double *samples = g_new(double, (size_t)reps * (size_t)L * 3);
+  /* every repetition's seconds of this rank: samples[((size * reps + rep) * L + layer) * 3 +
+   * what], what 0 fwd, 1 bwd, 2 opt (0 for the layers of other stages) */
+  size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
+  double *samples = g_new0(double, count);
   pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as initialised */
   for (int si = 0; si < nsizes; si++) {
     size_t mb = (size_t)sizes[si];
@@ -171,6 +207,7 @@ int pc_cmd_profile(int argc, char **argv) {
       PC_ASSERT(ds != NULL);
     }
     for (int rep = -1; rep < reps; rep++) { /* rep -1 warms caches and pages up */
+      double *x = samples + ((size_t)si * reps + (size_t)MAX(rep, 0)) * L * 3;
       MPI_Barrier(MPI_COMM_WORLD);
       /* The executor's FWD gets the microbatch's data first: its time goes to the layer that
        * reads the input. */
@@ -183,76 +220,69 @@ int pc_cmd_profile(int argc, char **argv) {
       for (int l = lo; l < hi; l++) {
         t = MPI_Wtime();
         pc_runtime_forward_layer(rt, l, 0, true);
-        double s = MPI_Wtime() - t;
-        if (l == data_layer) s += data_s;
-        if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 0] = s;
+        x[l * 3 + 0] = MPI_Wtime() - t + (l == data_layer ? data_s : 0);
       }
       pc_runtime_backward_begin(rt, 0, 1.0f / (float)mb);
       for (int l = hi; l-- > lo;) {
         t = MPI_Wtime();
         pc_runtime_backward_layer(rt, l, 0);
-        if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 1] = MPI_Wtime() - t;
+        x[l * 3 + 1] = MPI_Wtime() - t;
       }
       for (int l = lo; l < hi; l++) {
         t = MPI_Wtime();
         pc_runtime_step_layer(rt, l, &sgd);
-        if (rep >= 0) samples[(size_t)(rep * L + l) * 3 + 2] = MPI_Wtime() - t;
+        x[l * 3 + 2] = MPI_Wtime() - t;
       }
     }
-    for (int l = lo; l < hi; l++)
-      for (int w = 0; w < 3; w++) {
-        double v[reps];
-        for (int rep = 0; rep < reps; rep++) v[rep] = samples[(size_t)(rep * L + l) * 3 + w];
-        mine[((size_t)si * L + l) * 3 + w] = use_min ? minimum(v, reps) : median(v, reps);
-      }
     pc_dataset_free(ds);
     pc_runtime_free(rt);
   }
-  size_t count = (size_t)nsizes * (size_t)L * 3;
   double *all = rank == 0 ? g_new(double, count * (size_t)size) : NULL;
-  MPI_Gather(mine, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  MPI_Gather(samples, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (rank == 0) {
-    fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
-               "# reps %d (%s over them)\n# overhead_s 0\n", m->name, size, reps,
-            use_min ? "minimum" : "median");
-    if (spec) {
-      char *text = pc_partition_format(m, part);
-      fprintf(f, "# partition %s (each stage timed alone on its rank)\n", text);
-      g_free(text);
-    }
-    for (int i = 0; i < m->nparams; i++)
-      fprintf(f, "# param %s=%s\n", m->params[i].name, m->params[i].value);
+    write_header(f, m, part, spec, size, reps, use_min ? "minimum over them" : "median over them");
     fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
     for (int l = 0, owner = 0; l < L; l++) {
       while (spec && l >= part->first[owner + 1]) owner++; /* the rank that timed layer l */
       for (int si = 0; si < nsizes; si++) {
         double v[3];
         for (int w = 0; w < 3; w++) {
-          const double *x = all + ((size_t)si * L + l) * 3 + w; /* rank r's value: x[r * count] */
-          if (spec) {
-            v[w] = x[(size_t)owner * count];
-            continue;
+          /* each rank's statistic over its repetitions; the median over ranks */
+          double across[size], reps_of[reps];
+          for (int r = 0; r < size; r++) {
+            for (int rep = 0; rep < reps; rep++)
+              reps_of[rep] = all[(size_t)r * count + sample_at(si, rep, l, w, reps, L)];
+            across[r] = use_min ? minimum(reps_of, reps) : median(reps_of, reps);
           }
-          double across[size];
-          for (int r = 0; r < size; r++) across[r] = x[(size_t)r * count];
-          v[w] = median(across, size);
+          v[w] = spec ? across[owner] : median(across, size);
         }
         fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", m->layers[l].name,
                 pc_layer_ops_of(m->layers[l].kind)->name, sizes[si], v[0], v[1], v[2]);
       }
     }
+    if (sf) {
+      write_header(sf, m, part, spec, size, reps, "every one of them, a row each");
+      fprintf(sf, "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\n");
+      for (int l = 0, owner = 0; l < L; l++) {
+        while (spec && l >= part->first[owner + 1]) owner++;
+        for (int si = 0; si < nsizes; si++)
+          for (int r = spec ? owner : 0; r < (spec ? owner + 1 : size); r++)
+            for (int rep = 0; rep < reps; rep++) {
+              const double *x = all + (size_t)r * count + sample_at(si, rep, l, 0, reps, L);
+              fprintf(sf, "%s\t%s\t%d\t%d\t%d\t%.9e\t%.9e\t%.9e\n", m->layers[l].name,
+                      pc_layer_ops_of(m->layers[l].kind)->name, sizes[si], r, rep, x[0], x[1],
+                      x[2]);
+            }
+      }
+    }
   }
-  status = 0;
-  if (rank == 0 && f != stdout && fclose(f) != 0) {
-    fprintf(stderr, PC_EXEC_PROG " profile: --out %s: %s\n", out, g_strerror(errno));
-    status = 1;
-  }
-  f = NULL;
+  status = close_out("--out", out, f) && close_out("--samples", samples_out, sf) ? 0 : 1;
+  f = sf = NULL;
   g_free(all);
-  g_free(mine);
   g_free(samples);
 done:
   if (f && f != stdout) fclose(f);
+  if (sf) fclose(sf);
   g_free(sizes);
   pc_partition_free(part);
   pc_model_free(m);
@@ -262,5 +292,6 @@ done:
   g_free(spec);
   g_free(stat);
   g_free(out);
+  g_free(samples_out);
   return status;
 }

@@ -150,6 +150,29 @@ if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --reps 3 --stat mi
    grep -q '^# reps 3 (minimum over them)' "$tmp/pm.tsv"; then
   ok "profile --stat min: the minimum over repetitions, said in the header"
 else not_ok "profile --stat min: the minimum over repetitions, said in the header"; fi
+# --samples: every repetition, one row each (8 layers x 2 sizes x 3 reps; the partition's rows
+# from the rank that timed them), and their median per row is the profile's (median) row,
+# byte for byte, once experiments/pool-profile.py has pooled them
+pool=$(dirname "$0")/../experiments/pool-profile.py
+if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2,4 --reps 3 --samples "$tmp/s1.tsv" \
+     --out "$tmp/ps.tsv" >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(awk -F'\t' '!/^#/ && $1 != "layer"' "$tmp/s1.tsv" | wc -l)" = 48 ] &&
+   python3 "$pool" "$tmp/pooled.tsv" "$tmp/s1.tsv" >"$tmp/log" 2>&1 &&
+   grep -v '^#' "$tmp/ps.tsv" >"$tmp/ps.rows" && grep -v '^#' "$tmp/pooled.tsv" >"$tmp/pooled.rows" &&
+   [ -s "$tmp/ps.rows" ] && cmp -s "$tmp/ps.rows" "$tmp/pooled.rows"; then
+  ok "profile --samples: every repetition; pooled, the profile's median rows"
+else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --samples: every repetition; pooled, the profile's median rows"; fi
+if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --microbatch-sizes 4 \
+     --reps 2 --samples "$tmp/s2.tsv" --out /dev/null >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$tmp/s2.tsv" | sort -u | paste -sd' ')" = \
+     "fc1:0 fc2:0 fc3:1 fc4:1 loss:1 relu1:0 relu2:0 relu3:1" ]; then
+  ok "profile --samples --partition: each layer's samples from the rank of its stage"
+else cat "$tmp/log" "$tmp/s2.tsv" | sed 's/^/# /'; not_ok "profile --samples --partition: each layer's samples from the rank of its stage"; fi
+printf 'layer\tmb\tseconds\nfc1\t4\t0.1\n' >"$tmp/bad-samples.tsv"
+expect_input_error "pool-profile: not a samples file" "bad-samples.tsv:1: not a samples file" \
+  python3 "$pool" "$tmp/x.tsv" "$tmp/bad-samples.tsv"
+expect_input_error "profile: --samples in a missing folder" "--samples $tmp/no/s.tsv: No such file" \
+  "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --samples "$tmp/no/s.tsv"
 expect_input_error "profile: bad --stat" "--stat 'mean': expected median or min" \
   "$x" profile "$models/tiny-mlp.model" --stat mean
 expect_input_error "profile: bad --microbatch-sizes" "expected increasing positive integers" \
