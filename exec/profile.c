@@ -7,7 +7,10 @@
  * rank's median over repetitions (on a shared machine a layer's time is a quiet floor plus
  * occasional bursts of other programs' work: the median keeps the floor), or with --stat min
  * the minimum over repetitions (the floor itself, for slow stretches that outlast several
- * repetitions: the studies compare it with the fastest iteration). Each repetition runs
+ * repetitions). --samples writes every repetition's seconds as well, for statistics of one's
+ * own over many runs (experiments/pool-profile.py pools them: the studies take the median over
+ * all the samples they spread through a study, as they take a cell's median iteration). Each
+ * repetition runs
  * the layers in the order a training pass does, with the same kernels (common/runtime.h), timing
  * each layer alone as the executor runs it: a layer's forward includes the check of its output
  * for NaNs, and the first layer that reads the input includes getting the microbatch's

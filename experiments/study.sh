@@ -11,14 +11,14 @@
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
 #   2. calibrate the link (mpirun -n 2 calibrate); measure the memory a process holds beyond the
 #      runtime's plan on a tiny model (baseline-1.log, baseline-2.log);
-#   3. ROUNDS times (2): profile the model twice, with both cores busy
+#   3. ROUNDS times (3): profile the model twice, with both cores busy
 #      (mpirun -n 2 profile: the condition of every multi-rank run) and with one core busy (one
 #      process: the condition of a one-stage run), at the microbatch sizes of the grid; then
 #      measure the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
 #      microbatches, each cell `pipecast-exec train` (the timed iterations' seconds, per-stage
 #      memory, the last iteration's trace); CNNs also measure data parallelism (--replicas 2, one
-#      stage). A cell's time is its fastest iteration over the rounds, each profile row the
-#      minimum over rounds and repetitions;
+#      stage). A cell's time is its median iteration over the rounds, each profile row the
+#      median over rounds and repetitions (the same statistic on both sides);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
 #      taken under the same load (and its trace);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages (and replicas for CNNs);
@@ -54,19 +54,20 @@ while [ $# -gt 0 ]; do
 done
 case $model in
   mlp32)
-    if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=5 warmup=1 rounds=2
-    else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=2; fi
+    if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=3 warmup=1 rounds=3
+    else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=3; fi
     dp=0 ;;
   vgg16|resnet50)
-    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=3 warmup=1 rounds=2
-    else batch=32 Ms="1 2 4 8 16 32" iters=3 warmup=1 rounds=2; fi
+    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=3 warmup=1 rounds=3
+    else batch=32 Ms="1 2 4 8 16 32" iters=3 warmup=1 rounds=3; fi
     dp=1 ;;
   *) usage ;;
 esac
 out=${out:-results/$model}
 build=${PC_BUILD:-build}
 mkdir -p "$out/runs"
-log() { echo "study $model: $*" >&2; }
+t_start=$(date +%s)
+log() { printf "study %s [%3d s]: %s\n" "$model" $(($(date +%s) - t_start)) "$*" >&2; }
 
 log "building in $build"
 if [ -f "$build/build.ninja" ]; then
@@ -93,7 +94,6 @@ sizes=$(for M in $Ms; do echo $((batch / M)); if [ $dp = 1 ]; then echo $((batch
 # busy CPU jiffies of the whole machine, and the CPU seconds of this shell's finished children
 busy_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 child_cpu() { awk 'NR == 2 {split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2]}'; }
-t_start=$(date +%s)
 b0=$(busy_jiffies)
 sleep 1
 other=$(( ($(busy_jiffies) - b0) * 100 / $(getconf CLK_TCK) / $(nproc) ))
@@ -111,32 +111,28 @@ if [ "$reuse" = 0 ]; then
 fi
 reps=5
 [ $quick = 1 ] && reps=3
-# profile R: both profiles again (round R), then each row of profile-2r.tsv / profile-1r.tsv is
-# the minimum over the rounds so far, per layer, size and column, of each round's minimum over
-# repetitions: the quiet floor of every layer, as a cell's time is its fastest iteration
+# Profiles. The machine's speed wanders over seconds to minutes (other virtual machines on the
+# host), so the profile is taken in many short pieces spread over the study like the cells: before
+# every try of a cell, its layers at its microbatch size under its conditions (profile_cell), and
+# once a round the whole model on both cores (profile: the partitions and the predicted grid
+# beyond this machine need every size). Every repetition is kept (*.samples.tsv); a profile that
+# the simulator reads holds, per layer, size and column, the median of all the samples of one
+# condition (experiments/pool-profile.py): the typical speed of the study, as a cell's time is its
+# median iteration over all its tries.
+#   profile-2r.tsv       the whole model on each of 2 busy ranks (replicas, the sweep)
+#   profile-1r.tsv       the whole model in one process, one core busy (one-stage cells)
+#   profile-part<K>.tsv  partition K (parts.tsv) stage by stage, one rank per stage at once: a
+#                        stage alone holds only its layers' weights, so at small microbatches its
+#                        layers run faster than in the whole-model profile, where every rank
+#                        cycles through all the weights (pipeline cells; <cell>.part names K)
 profile() {
-  local r=$1 k
-  log "profiling (round $r) at microbatch sizes $sizes: 2 ranks busy, then 1"
-  "${mpi[@]}" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps --stat min \
-    --out "$out/profile-2r.r$r.tsv" >/dev/null
-  "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps --stat min \
-    --out "$out/profile-1r.r$r.tsv" >/dev/null
-  for k in 2r 1r; do floor_rows "$out/profile-$k.tsv" "$out"/profile-$k.r*.tsv; done
+  local r=$1
+  log "profiling (round $r) at microbatch sizes $sizes: the whole model on 2 busy ranks"
+  "${mpi[@]}" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
+    --samples "$out/profile-2r.r$r.samples.tsv" --out "$out/profile-2r.r$r.tsv" >/dev/null
+  pool "$out/profile-2r.tsv" "$out"/profile-2r.r*.samples.tsv
 }
-# floor_rows OUT ROUND-FILES...: every (layer, size) row with the minimum of each column over the
-# files
-floor_rows() {
-  local dest=$1
-  shift
-  awk -F'\t' -v OFS='\t' '
-    FNR == NR && (/^#/ || $1 == "layer") { print; next }
-    /^#/ || $1 == "layer" || NF != 6 { next }
-    { key = $1 SUBSEP $3
-      if (!(key in f)) { order[++n] = key; kind[key] = $2; f[key] = $4; b[key] = $5; o[key] = $6 }
-      else { if ($4 < f[key]) f[key] = $4; if ($5 < b[key]) b[key] = $5; if ($6 < o[key]) o[key] = $6 } }
-    END { for (i = 1; i <= n; i++) { split(order[i], k, SUBSEP)
-            print k[1], kind[order[i]], k[2], f[order[i]], b[order[i]], o[order[i]] } }' "$@" >"$dest"
-}
+pool() { /usr/bin/python3 experiments/pool-profile.py "$@"; }
 # spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-2r; kept
 # for every try and for the prediction
 spec() {
@@ -146,33 +142,40 @@ spec() {
     --by time --profile "$out/profile-2r.tsv" --net "$out/net.tsv" |
     sed -n 's/^partition: //p' >"$out/runs/$name.spec"
 }
-# profile_parts R: every distinct partition of the grid's pipeline cells timed stage by stage, one
-# rank per stage at once, at its cells' microbatch sizes (profile-part<K>.r<R>.tsv, and
-# profile-part<K>.tsv the floor over rounds; <cell>.part names K). A stage alone holds only
-# its layers' weights, so at small microbatches its layers run faster than in the whole-model
-# profile, where every rank cycles through all the weights; the pipeline cells are predicted from
-# these.
-profile_parts() {
-  local r=$1 k P spec psizes f
+# name_parts: number the distinct partitions of the pipeline cells (parts.tsv: K, stages, spec)
+# and write each cell's K to <cell>.part
+name_parts() {
+  local f
   for f in "$out"/runs/*.spec; do
-    f=${f##*/} f=${f%.spec}
-    printf '%s\t%s\t%s\n' "$(echo "$f" | sed 's/.*-P\([0-9]*\)-.*/\1/')" "$(cat "$out/runs/$f.spec")" \
-      "$((batch / ${f##*-M}))"
-  done | sort -t$'\t' -k1,2 -k3n | awk -F'\t' '{ key = $1 "\t" $2
-      if (!(key in s)) { order[++n] = key; s[key] = $3 } else if (index("," s[key] ",", "," $3 ",") == 0)
-        s[key] = s[key] "," $3 }
-    END { for (i = 1; i <= n; i++) print order[i] "\t" s[order[i]] }' >"$out/parts.tsv"
-  k=0
-  while IFS=$'\t' read -r P spec psizes; do
-    k=$((k + 1))
-    log "profiling partition $k ($spec) at microbatch sizes $psizes: one rank per stage"
-    mpirun -n "$P" --bind-to core "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$psizes" \
-      --reps $reps --stat min --out "$out/profile-part$k.r$r.tsv" >/dev/null </dev/null
-    floor_rows "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.tsv
-    for f in "$out"/runs/*.spec; do
-      if [ "$(cat "$f")" = "$spec" ]; then echo "$k" >"${f%.spec}.part"; fi
-    done
-  done <"$out/parts.tsv"
+    printf '%s\t%s\n' "$(echo "$f" | sed 's/.*-P\([0-9]*\)-.*/\1/')" "$(cat "$f")"
+  done | sort -u | awk -F'\t' -v OFS='\t' '{ print NR, $1, $2 }' >"$out/parts.tsv"
+  for f in "$out"/runs/*.spec; do
+    awk -F'\t' -v s="$(cat "$f")" '$3 == s { print $1 }' "$out/parts.tsv" >"${f%.spec}.part"
+  done
+}
+# profile_cell R SCHED P D M: the cell's layers at its microbatch size under its conditions, just
+# before its try of round R
+profile_cell() {
+  local r=$1 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" k
+  local common=("${mf[@]}" --microbatch-sizes "$((batch / D / M))" --reps $reps --out /dev/null)
+  if [ "$P" -gt 1 ]; then
+    k=$(cat "$out/runs/$name.part")
+    mpirun -n "$P" --bind-to core "$x" profile "${common[@]}" -p "$(cat "$out/runs/$name.spec")" \
+      --samples "$out/profile-part$k.r$r.$name.samples.tsv" >/dev/null </dev/null
+  elif [ "$D" -gt 1 ]; then
+    "${mpi[@]}" "$x" profile "${common[@]}" --samples "$out/profile-2r.r$r.$name.samples.tsv" \
+      >/dev/null </dev/null
+  else
+    "$x" profile "${common[@]}" --samples "$out/profile-1r.r$r.$name.samples.tsv" >/dev/null </dev/null
+  fi
+}
+# pool_profiles: every profile the simulator reads, from all the samples of its condition
+pool_profiles() {
+  local k
+  for k in 2r 1r; do pool "$out/profile-$k.tsv" "$out"/profile-$k.r*.samples.tsv; done
+  for k in $(cut -f1 "$out/parts.tsv"); do
+    pool "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.samples.tsv
+  done
 }
 # the memory a process holds beyond the runtime's plan (code, MPI, OpenBLAS): a tiny model's
 # process peak minus its accounted bytes, one process and two ranks
@@ -184,9 +187,10 @@ if [ "$reuse" = 0 ]; then
 fi
 
 # Files of one cell under $out/runs/NAME.* (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>):
-# .iters (round,seconds: every timed iteration of every try), .log .times.csv .meas.json (the kept
-# try, the fastest), .tries (round,fastest_s,other_cpu_pct), .spec, .pred.csv .pred.json
-# (.pred-2r.csv).
+# .iters (round,seconds: every timed iteration of every try), .rR.log .rR.times.csv .rR.meas.json
+# (try R: the executor's output, its times and the trace of its last iteration), .log .times.csv
+# .meas.json (the kept try: the one whose last iteration, the traced one, is nearest the cell's
+# time), .tries (round,median_s,other_cpu_pct), .spec, .pred.csv .pred.json (.pred-2r.csv).
 [ "$reuse" = 1 ] || rm -f "$out"/runs/* "$out"/runs/.times? "$out"/profile-*.tsv "$out"/parts.tsv
 ncells=0
 for M in $Ms; do ncells=$((ncells + 2 * 2)); done
@@ -195,25 +199,29 @@ if [ $dp = 1 ]; then
 fi
 ncells=$((ncells * rounds))
 i=0
-# This machine is shared: every round profiles again and runs the whole grid again (interleaved,
-# so that a burst of another program's work hits one try of a cell, not all); a cell's time is its
-# fastest iteration and each profile row the minimum over all its repetitions: the same statistic
-# on both sides, the machine's quiet floor. The CPU share that other programs used during each try
-# is recorded beside it.
+# This machine is shared, and its speed wanders (other virtual machines on the host): every round
+# profiles again and runs the whole grid again, so that both sides sample the same stretches of
+# time; a cell's time is its median iteration over all its tries, each profile row the median of
+# all its repetitions over the rounds: the same statistic on both sides, the typical speed of the
+# study. The CPU share that other programs used during each try is recorded beside it.
+median() {
+  sort -g | awk '{ v[NR] = $1 }
+    END { if (NR) printf "%.6f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 measure() {
   local r=$1 sched=$2 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" part=() launch=()
   i=$((i + 1))
+  profile_cell "$@"
   if [ $((P * D)) -gt 1 ]; then launch=("${mpi[@]}"); fi
   local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
-  local t tk f b0 b1 c0 c1 w0 w1 other
+  local t med kept f b0 b1 c0 c1 w0 w1 other try=$out/runs/$name.r$r
   b0=$(busy_jiffies) w0=$(date +%s.%N)
   times >"$out/runs/.times0"
   "${launch[@]}" "$x" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters $((iters + warmup)) \
-    --warmup "$warmup" --print-every 1000000 --times "$out/runs/$name.try.times.csv" \
-    --trace "$out/runs/$name.try.meas.json" >"$out/runs/$name.try.log" 2>&1 </dev/null ||
-    { cat "$out/runs/$name.try.log" >&2; exit 1; }
+    --warmup "$warmup" --print-every 1000000 --times "$try.times.csv" \
+    --trace "$try.meas.json" >"$try.log" 2>&1 </dev/null || { cat "$try.log" >&2; exit 1; }
   times >"$out/runs/.times1"
   b1=$(busy_jiffies) w1=$(date +%s.%N)
   c0=$(child_cpu <"$out/runs/.times0") c1=$(child_cpu <"$out/runs/.times1")
@@ -221,21 +229,14 @@ measure() {
   other=$(awk -v b="$((b1 - b0))" -v hz="$(getconf CLK_TCK)" -v c="$c0" -v d="$c1" -v w0="$w0" \
             -v w1="$w1" -v n="$(nproc)" 'BEGIN {o = (b / hz - (d - c)) / ((w1 - w0) * n);
             printf "%.0f", 100 * (o < 0 ? 0 : o)}')
-  # a try's time is its fastest timed iteration (a quiet floor plus other programs' bursts, some
-  # lasting several iterations: the minimum is the floor, as the profile's rows are); the cell
-  # keeps its fastest try; every iteration goes to .iters
-  awk -F, -v r="$r" 'NR > 1 && $3 == 0 { print r "," $2 }' "$out/runs/$name.try.times.csv" \
-    >>"$out/runs/$name.iters"
-  t=$(awk -F, -v r="$r" '$1 == r && (m == "" || $2 < m) { m = $2 } END { printf "%.6f", m }' \
-        "$out/runs/$name.iters")
-  tk=$(awk -F, -v r="$r" '$1 != r && (m == "" || $2 < m) { m = $2 } END { if (m != "") printf "%.6f", m }' \
-         "$out/runs/$name.iters")
+  awk -F, -v r="$r" 'NR > 1 && $3 == 0 { print r "," $2 }' "$try.times.csv" >>"$out/runs/$name.iters"
+  t=$(awk -F, -v r="$r" '$1 == r { print $2 }' "$out/runs/$name.iters" | median)
   echo "$r,$t,$other" >>"$out/runs/$name.tries"
-  if [ -z "$tk" ] || awk -v a="$t" -v b="$tk" 'BEGIN { exit !(a < b) }'; then
-    for f in times.csv meas.json log; do mv "$out/runs/$name.try.$f" "$out/runs/$name.$f"; done
-  else
-    rm -f "$out/runs/$name".try.*
-  fi
+  med=$(cut -d, -f2 "$out/runs/$name.iters" | median)
+  kept=$(awk -F, -v m="$med" '{ last[$1] = $2 } END { for (r in last) { d = last[r] - m
+           if (d < 0) d = -d; if (k == "" || d < best) { k = r; best = d } } print k }' \
+           "$out/runs/$name.iters")
+  for f in times.csv meas.json log; do cp "$out/runs/$name.r$kept.$f" "$out/runs/$name.$f"; done
   log "[$i/$ncells] round $r: $sched, $P stage(s) x $D replica(s), $M microbatches: $t s (other programs: $other% CPU)"
 }
 
@@ -274,10 +275,10 @@ grid() {
 [ "$reuse" = 0 ] || rounds=0
 for ((round = 1; round <= rounds; round++)); do
   profile $round
-  grid spec
-  profile_parts $round
+  if [ $round = 1 ]; then grid spec; name_parts; fi
   grid measure $round
 done
+pool_profiles
 log "predicting the measured cells"
 grid predict
 

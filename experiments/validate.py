@@ -4,7 +4,7 @@
 Run by experiments/study.sh after it measured and predicted; reads OUT/runs/NAME.{iters,log,
 pred.csv,pred-2r.csv,meas.json,pred.json} (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/
 sweep.csv, and writes under OUT:
-  validation.csv   one row per measured cell: measured (the cell's fastest iteration over all
+  validation.csv   one row per measured cell: measured (the cell's median iteration over all
                    its tries) and predicted iteration seconds,
                    error (predicted - measured) / measured in percent; for one-process cells also
                    the prediction from the two-busy-cores profile (what ignoring the load costs)
@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -95,14 +96,16 @@ def main():
         tp = os.path.join(out, "runs", name + ".tries")
         if os.path.exists(tp):
             tries = [tuple(float(v) for v in l.strip().split(",")[1:3]) for l in open(tp) if l.strip()]
-            meas = min(tries)[0]  # the fastest iteration of every try
+        ip = os.path.join(out, "runs", name + ".iters")
+        if os.path.exists(ip):  # the median of every timed iteration of every try
+            meas = statistics.median(float(l.split(",")[1]) for l in open(ip) if l.strip())
         cells.append(dict(name=name, schedule=sched, stages=P, replicas=D, microbatches=M, tries=tries,
                           measured=meas, predicted=pred, error=pct(pred, meas), alt=alt,
                           mem=mem, pmem={int(r["stage"]): int(r["memory_bytes"]) / MIB for r in stages}))
     if not cells:
         raise SystemExit("validate: no measured cells under %s/runs" % out)
     for c in cells:
-        c["other"] = min(c["tries"])[1] if c["tries"] else float("nan")
+        c["other"] = max(t[1] for t in c["tries"]) if c["tries"] else float("nan")
     cells.sort(key=lambda c: (c["replicas"], c["schedule"] != "gpipe", c["stages"], c["microbatches"]))
 
     with open(os.path.join(out, "validation.csv"), "w", newline="") as f:
@@ -266,7 +269,8 @@ def main():
         return "%-6s %2d %2d %3d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
     lines = []
     lines.append("validation: %s, batch %d, predicted (pipecast-sim run, profile taken under the "
-                 "run's load) against measured (fastest iteration, pipecast-exec train)" % (a.model, a.batch))
+                 "run's load, pooled over the rounds) against measured (median iteration over the "
+                 "tries, pipecast-exec train)" % (a.model, a.batch))
     lines.append("%-6s %2s %2s %3s %11s %11s %8s %7s" % ("sched", "P", "D", "M", "measured_s", "predicted_s", "error",
                                                         "others"))
     for c in cells:
@@ -312,7 +316,7 @@ def main():
 
     with open(os.path.join(out, "validation.md"), "w") as f:
         f.write("### %s: predicted against measured iteration time\n\n" % a.model)
-        f.write("Batch %d; %s grid; measured = the fastest timed iteration of `pipecast-exec train` over the cell's tries; "
+        f.write("Batch %d; %s grid; measured = the median timed iteration of `pipecast-exec train` over the cell's tries; "
                 "predicted = `pipecast-sim run` with the profile taken under the same load "
                 "(one busy core for one process, two otherwise) and the calibrated link.\n\n"
                 % (a.batch, "quick" if a.quick else "full"))
