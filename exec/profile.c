@@ -10,11 +10,10 @@
  * repetitions). --samples writes every repetition's seconds as well, for statistics of one's
  * own over many runs (experiments/pool-profile.py pools them: the studies take the median over
  * all the samples they spread through a study, as they take a cell's median iteration). Each
- * repetition runs
- * the layers in the order a training pass does, with the same kernels (common/runtime.h), timing
- * each layer alone as the executor runs it: a layer's forward includes the check of its output
- * for NaNs, and the first layer that reads the input includes getting the microbatch's
- * (synthetic) data. */
+ * repetition runs the layers in the order a training pass does, with the same kernels
+ * (common/runtime.h), timing each layer alone as the executor runs it: a layer's forward
+ * includes the check of its output for NaNs, and the first layer that reads the input includes
+ * getting the microbatch's (synthetic) data. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

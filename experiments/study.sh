@@ -11,14 +11,15 @@
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
 #   2. calibrate the link (mpirun -n 2 calibrate); measure the memory a process holds beyond the
 #      runtime's plan on a tiny model (baseline-1.log, baseline-2.log);
-#   3. ROUNDS times (3): profile the model twice, with both cores busy
-#      (mpirun -n 2 profile: the condition of every multi-rank run) and with one core busy (one
-#      process: the condition of a one-stage run), at the microbatch sizes of the grid; then
-#      measure the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
-#      microbatches, each cell `pipecast-exec train` (the timed iterations' seconds, per-stage
-#      memory, the last iteration's trace); CNNs also measure data parallelism (--replicas 2, one
-#      stage). A cell's time is its median iteration over the rounds, each profile row the
-#      median over rounds and repetitions (the same statistic on both sides);
+#   3. ROUNDS times (3): profile the whole model with both cores busy (mpirun -n 2 profile) at
+#      the microbatch sizes of the grid; then measure the grid: schedule (gpipe, 1f1b) x stages
+#      (1, and 2 = this machine's cores) x microbatches, each cell `pipecast-exec train` (the
+#      timed iterations' seconds, per-stage memory, the last iteration's trace), and just before
+#      each try, its own layers profiled at its microbatch size under its conditions (one
+#      process, its partition stage by stage, or 2 replicas); CNNs also measure data parallelism
+#      (--replicas 2, one stage). A cell's time is its median iteration over the rounds, each
+#      profile row the median of all the samples of its condition (the same statistic on both
+#      sides, over samples spread through the same stretch of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
 #      taken under the same load (and its trace);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages (and replicas for CNNs);
@@ -26,7 +27,7 @@
 #      worst cell, `pipecast-sim compare` of the worst cell's traces), speedup.csv and the
 #      figures (experiments/plot-speedup.gp, plot-dp.gp): speedup.png/.pdf, dp.png/.pdf.
 # Partitions are auto:time (the simulator's time-balanced cut for the microbatch size), and the
-# executor runs exactly that spec. --quick: a smaller grid for the main job (about a minute).
+# executor runs exactly that spec. --quick: a smaller grid for the main job (about 3.5 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() {
