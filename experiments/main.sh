@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # main.sh — the main job: set up (experiments/setup.sh), then the short form of the MLP-32 study
-# (experiments/study.sh mlp32 --quick, about 3.5 minutes here): profile and calibrate, measure
+# (experiments/study.sh mlp32 --quick, about three minutes here): profile and calibrate, measure
 # gpipe and 1f1b on 1 and 2 stages at a few microbatch counts, predict 1 to 16 stages, and end by
 # printing the validation table (predicted against measured iteration time and memory, MAPE,
 # worst cell and that cell op by op) and the path of the figure. Results in results/mlp32-quick/;

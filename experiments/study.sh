@@ -27,7 +27,7 @@
 #      worst cell, `pipecast-sim compare` of the worst cell's traces), speedup.csv and the
 #      figures (experiments/plot-speedup.gp, plot-dp.gp): speedup.png/.pdf, dp.png/.pdf.
 # Partitions are auto:time (the simulator's time-balanced cut for the microbatch size), and the
-# executor runs exactly that spec. --quick: a smaller grid for the main job (about 3.5 minutes).
+# executor runs exactly that spec. --quick: a smaller grid for the main job (about three minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() {
