@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""compare-stats.py — how a study's error depends on the statistics taken on each side.
+
+    experiments/compare-stats.py OUT [--sim build/sim/pipecast-sim]
+
+OUT is a study's folder (experiments/study.sh): it keeps every profile repetition
+(*.samples.tsv) and every timed iteration of every try (runs/NAME.iters). For each pair of
+statistics — a profile row's over its pooled samples (median, mean, minimum), a cell's over its
+iterations (median, fastest) — this predicts every measured cell again with `pipecast-sim run`
+(same partition, same profile condition as study.sh: one process, the cell's partition, or two
+ranks) and prints the mean absolute percentage error, the worst cell and the mean signed error.
+The first row is the study's own method and reproduces its validation.csv. Standard library
+only."""
+import argparse
+import csv
+import glob
+import io
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STATS = {"median": statistics.median, "mean": statistics.fmean, "minimum": min}
+
+
+def read_samples(paths):
+    """{(layer, mb): [(fwd, bwd, opt), ...]}, the layers' kinds, the header of the first file."""
+    rows, kinds, header = {}, {}, []
+    for path in paths:
+        cols = None
+        with open(path) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line.startswith("#"):
+                    if path == paths[0]:
+                        header.append(line)
+                    continue
+                v = line.split("\t")
+                if cols is None:
+                    cols = v
+                    continue
+                r = dict(zip(cols, v))
+                key = (r["layer"], int(r["mb"]))
+                kinds[r["layer"]] = r["kind"]
+                rows.setdefault(key, []).append(
+                    tuple(float(r[c]) for c in ("fwd_s", "bwd_s", "opt_s")))
+    return rows, kinds, header
+
+
+def write_profile(path, rows, kinds, header, stat):
+    with open(path, "w") as f:
+        f.write("".join(l + "\n" for l in header if not l.startswith("# reps ")))
+        f.write("# reps pooled (%s)\nlayer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n" % stat)
+        for (layer, mb), v in rows.items():
+            f.write("%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n" % ((layer, kinds[layer], mb) +
+                                                         tuple(STATS[stat](c) for c in zip(*v))))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("--sim", default=os.path.join(HERE, "..", "build", "sim", "pipecast-sim"))
+    a = ap.parse_args()
+    runs = os.path.join(a.out, "runs")
+    cells = []
+    for ip in sorted(glob.glob(os.path.join(runs, "*.iters"))):
+        name = os.path.basename(ip)[:-6]
+        m = re.fullmatch(r"(\w+)-P(\d+)-D(\d+)-M(\d+)", name)
+        pred = os.path.join(runs, name + ".pred.csv")
+        if not m or not os.path.exists(pred):
+            continue
+        with open(pred) as f:
+            batch = int(next(csv.DictReader(f))["batch"])
+        iters = [float(l.split(",")[1]) for l in open(ip) if l.strip()]
+        P, D = int(m.group(2)), int(m.group(3))
+        cond = "1r" if P * D == 1 else "2r"
+        spec = None
+        if P > 1:
+            cond = "part" + open(os.path.join(runs, name + ".part")).read().strip()
+            spec = open(os.path.join(runs, name + ".spec")).read().strip()
+        cells.append(dict(name=name, sched=m.group(1), P=P, D=D, M=int(m.group(4)), batch=batch,
+                          iters=iters, cond=cond, spec=spec))
+    if not cells:
+        sys.exit("compare-stats: no measured cells under %s (run experiments/study.sh first)" % runs)
+    pools = {}
+    for cond in sorted({c["cond"] for c in cells}):
+        paths = sorted(glob.glob(os.path.join(a.out, "profile-%s.r*.samples.tsv" % cond)))
+        if not paths:
+            sys.exit("compare-stats: no samples of profile-%s under %s (a study made before "
+                     "profile --samples?)" % (cond, a.out))
+        pools[cond] = read_samples(paths)
+    header = pools[cells[0]["cond"]][2]
+    model = next(l.split()[2] for l in header if l.startswith("# model "))
+    sets = ",".join(l.split(None, 2)[2] for l in header if l.startswith("# param "))
+    mf = [os.path.join(HERE, "..", "models", model + ".model")] + (["--set", sets] if sets else [])
+    net = os.path.join(a.out, "net.tsv")
+    tmp = os.path.join(a.out, "compare-stats.tmp.tsv")
+    print("%s: %d cells; error of each cell = (predicted - measured) / measured" % (a.out, len(cells)))
+    print("%-28s %7s %8s %8s  %s" % ("profile row / cell time", "MAPE", "worst", "bias", "worst cell"))
+    for pstat, cstat in [("median", "median"), ("mean", "median"), ("minimum", "median"),
+                         ("median", "fastest"), ("minimum", "fastest")]:
+        errs = []
+        for c in cells:
+            rows, kinds, hdr = pools[c["cond"]]
+            write_profile(tmp, rows, kinds, hdr, pstat)
+            cmd = [a.sim, "run"] + mf + ["--schedule", c["sched"], "--batch", str(c["batch"]),
+                                         "--microbatches", str(c["M"]), "--profile", tmp,
+                                         "--net", net, "--format", "csv"]
+            if c["spec"]:
+                cmd += ["-p", c["spec"]]
+            if c["D"] > 1:
+                cmd += ["--replicas", str(c["D"])]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit("compare-stats: %s: %s" % (" ".join(cmd), r.stderr.strip()))
+            pred = float(next(csv.DictReader(io.StringIO(r.stdout)))["iteration_s"])
+            meas = statistics.median(c["iters"]) if cstat == "median" else min(c["iters"])
+            errs.append((100 * (pred - meas) / meas, c["name"]))
+        worst = max(errs, key=lambda e: abs(e[0]))
+        print("%-28s %6.1f%% %+7.1f%% %+7.1f%%  %s" % (
+            pstat + " / " + cstat, sum(abs(e) for e, _ in errs) / len(errs), worst[0],
+            sum(e for e, _ in errs) / len(errs), worst[1]))
+    os.remove(tmp)
+
+
+if __name__ == "__main__":
+    main()
