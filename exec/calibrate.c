@@ -21,16 +21,6 @@
 #include "model.h"
 #include "runtime.h"
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Seconds per chunk byte of one reduce-scatter and one all-gather step of the executor's ring
  * all-reduce (exec/allreduce.h) among all ranks at once, over 64 MiB per rank (median of 3). */
 static void ring_rates(double *reduce_spb, double *gather_spb) {
@@ -44,8 +34,8 @@ static void ring_rates(double *reduce_spb, double *gather_spb) {
     if (r >= 0) rs[r] = ph[0], ag[r] = ph[1];
   }
   double chunk = (double)n * sizeof(float) / d * (d - 1); /* bytes each rank passes per phase */
-  *reduce_spb = median(rs, 3) / chunk;
-  *gather_spb = median(ag, 3) / chunk;
+  *reduce_spb = pc_exec_median(rs, 3) / chunk;
+  *gather_spb = pc_exec_median(ag, 3) / chunk;
   g_free(buf);
 }
 
@@ -63,7 +53,7 @@ static double pingpong(char *buf, size_t bytes, int peer, bool first, int reps) 
     }
     if (r >= 0) t[r] = (MPI_Wtime() - t0) / 2;
   }
-  double m = median(t, reps);
+  double m = pc_exec_median(t, reps);
   g_free(t);
   return m;
 }
@@ -80,7 +70,7 @@ static double gemm_seconds(int M, int N, int K, int reps) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
     if (r >= 0) t[r] = MPI_Wtime() - t0;
   }
-  double m = median(t, reps);
+  double m = pc_exec_median(t, reps);
   g_free(t);
   g_free(a);
   g_free(b);
@@ -172,8 +162,8 @@ int pc_cmd_calibrate(int argc, char **argv) {
         tr[r] = MPI_Wtime() - t0;
       }
     }
-    send_ov = median(ts, 64);
-    recv_ov = median(tr, 64);
+    send_ov = pc_exec_median(ts, 64);
+    recv_ov = pc_exec_median(tr, 64);
   } else {
     for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
     for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
@@ -252,7 +242,7 @@ int pc_cmd_calibrate(int argc, char **argv) {
           double v[size];
           for (int r = 0; r < size; r++) v[r] = all[(size_t)r * shapes->len + j];
           const int *s = (const int *)shapes->data + 3 * j;
-          fprintf(f, "%d\t%d\t%d\t%.3f\n", s[0], s[1], s[2], median(v, size));
+          fprintf(f, "%d\t%d\t%d\t%.3f\n", s[0], s[1], s[2], pc_exec_median(v, size));
         }
         if (fclose(f) != 0) status = 1;
       } else {

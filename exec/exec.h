@@ -29,6 +29,9 @@ G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) void pc_exec_die(const char *fmt, ...);
 /* Parses options; on error prints the message once and returns false. */
 bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv);
 
+/* The median of v[0..n-1] (n >= 1); sorts v. */
+double pc_exec_median(double *v, int n);
+
 /* Peak resident memory of this process (VmHWM), in bytes; 0 when unknown. */
 size_t pc_exec_peak_rss(void);
 

@@ -3,6 +3,7 @@
  * Commands: train, profile, calibrate. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -66,6 +67,16 @@ bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv
   if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " %s: %s\n", cmd, error->message);
   g_error_free(error);
   return false;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double pc_exec_median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 size_t pc_exec_peak_rss(void) {

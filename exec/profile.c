@@ -26,16 +26,6 @@
 #include "partition.h"
 #include "runtime.h"
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static double minimum(const double *v, int n) {
   double m = v[0];
   for (int i = 1; i < n; i++) m = MIN(m, v[i]);
@@ -242,7 +232,8 @@ int pc_cmd_profile(int argc, char **argv) {
   double *all = rank == 0 ? g_new(double, count * (size_t)size) : NULL;
   MPI_Gather(samples, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (rank == 0) {
-    write_header(f, m, part, spec, size, reps, use_min ? "minimum over them" : "median over them");
+    write_header(f, m, part, spec, size, reps,
+                 use_min ? "minimum over them" : "median over them");
     fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
     for (int l = 0, owner = 0; l < L; l++) {
       while (spec && l >= part->first[owner + 1]) owner++; /* the rank that timed layer l */
@@ -254,9 +245,9 @@ int pc_cmd_profile(int argc, char **argv) {
           for (int r = 0; r < size; r++) {
             for (int rep = 0; rep < reps; rep++)
               reps_of[rep] = all[(size_t)r * count + sample_at(si, rep, l, w, reps, L)];
-            across[r] = use_min ? minimum(reps_of, reps) : median(reps_of, reps);
+            across[r] = use_min ? minimum(reps_of, reps) : pc_exec_median(reps_of, reps);
           }
-          v[w] = spec ? across[owner] : median(across, size);
+          v[w] = spec ? across[owner] : pc_exec_median(across, size);
         }
         fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", m->layers[l].name,
                 pc_layer_ops_of(m->layers[l].kind)->name, sizes[si], v[0], v[1], v[2]);
