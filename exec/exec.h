@@ -29,6 +29,10 @@ G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) void pc_exec_die(const char *fmt, ...);
 /* Parses options; on error prints the message once and returns false. */
 bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv);
 
+/* The machine's memory shared by the ranks on it (0 when unknown): a stage that needs more is
+ * refused up front, before any work, with the estimate. */
+size_t pc_exec_memory_per_rank(void);
+
 /* The median of v[0..n-1] (n >= 1); sorts v. */
 double pc_exec_median(double *v, int n);
 

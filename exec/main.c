@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "exec.h"
@@ -77,6 +78,14 @@ static int cmp_double(const void *a, const void *b) {
 double pc_exec_median(double *v, int n) {
   qsort(v, (size_t)n, sizeof(double), cmp_double);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+size_t pc_exec_memory_per_rank(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const char *local = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  long ranks = local ? atol(local) : 1;
+  if (pages <= 0 || page <= 0) return 0;
+  return (size_t)pages * (size_t)page / (size_t)MAX(ranks, 1);
 }
 
 size_t pc_exec_peak_rss(void) {

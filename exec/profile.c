@@ -81,6 +81,9 @@ static void fill_received(pc_runtime *rt, const pc_model *m, const pc_partition 
   g_array_unref(xfers);
 }
 
+/* Every repetition is kept (and gathered on rank 0): this bounds that memory. */
+#define PROFILE_MAX_REPS 1000
+
 /* Where one sample of size index si, repetition rep, layer l and column w (0 fwd, 1 bwd, 2 opt)
  * lies in a rank's samples. */
 static size_t sample_at(int si, int rep, int l, int w, int reps, int L) {
@@ -149,8 +152,9 @@ int pc_cmd_profile(int argc, char **argv) {
     if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " profile: expected one MODEL file\n");
     goto done;
   }
-  if (reps < 1) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--reps must be at least 1, got %d", reps);
+  if (reps < 1 || reps > PROFILE_MAX_REPS) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--reps must be 1 to %d, got %d",
+                PROFILE_MAX_REPS, reps);
     status = pc_exec_input_error("profile", error);
     goto done;
   }
@@ -176,6 +180,20 @@ int pc_cmd_profile(int argc, char **argv) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
+  /* Every rank checks every stage that a rank will hold at every size (the same answer on all
+   * ranks, so all end the same way): a size too large for the machine is refused up front. */
+  size_t avail = pc_exec_memory_per_rank();
+  for (int k = 0; avail && k < part->nstages; k++)
+    for (int si = 0; si < nsizes; si++) {
+      size_t need = pc_runtime_bytes(m, part, k, (size_t)sizes[si], 1);
+      if (need <= avail) continue;
+      g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+                  "--microbatch-sizes: stage %d at microbatch %d needs %.2f GiB, more than the "
+                  "%.2f GiB available to a rank", k, sizes[si], need / 1073741824.0,
+                  avail / 1073741824.0);
+      status = pc_exec_input_error("profile", error);
+      goto done;
+    }
   /* Without a partition every rank times the whole model; with one, rank r times stage r alone
    * (its layers, its share of the caches), so each layer's row comes from one rank. */
   int stage = spec ? rank : 0, lo = part->first[stage], hi = part->first[stage + 1];
@@ -269,7 +287,9 @@ int pc_cmd_profile(int argc, char **argv) {
       }
     }
   }
-  status = close_out("--out", out, f) && close_out("--samples", samples_out, sf) ? 0 : 1;
+  bool closed = close_out("--out", out, f);
+  closed = close_out("--samples", samples_out, sf) && closed;
+  status = closed ? 0 : 1;
   f = sf = NULL;
   g_free(all);
   g_free(samples);

@@ -441,23 +441,8 @@ static bool load_weights(stage_run *r, const char *path, GError **error) {
   return ok;
 }
 
-/* The machine's memory shared by the ranks on it: a stage that needs more is refused up front,
- * before any work, with the estimate. */
-static size_t memory_per_rank(void) {
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  const char *local = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  long ranks = local ? atol(local) : 1;
-  if (pages <= 0 || page <= 0) return 0;
-  return (size_t)pages * (size_t)page / (size_t)MAX(ranks, 1);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* The command */
-
-static int compare_doubles(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* Any rank's input error ends every rank the same way: collective agreement, then exit 2. The
  * lowest failing rank prints its message; the others (often failing the same way) stay quiet. */
@@ -525,7 +510,7 @@ int pc_cmd_train(int argc, char **argv) {
   r.slots = MAX(1, r.ops->peak_inflight);
   MPI_Comm_split(MPI_COMM_WORLD, r.stage, r.replica, &r.stage_comm);
   r.rt = pc_runtime_new(r.model, r.part, r.stage, r.mb, r.slots, (uint64_t)o.seed,
-                        memory_per_rank(), &error);
+                        pc_exec_memory_per_rank(), &error);
   bool ok = r.rt != NULL;
   r.reads_data = ok && pc_runtime_data(r.rt, 0) != NULL;
   r.has_loss = ok && pc_runtime_labels(r.rt, 0) != NULL;
@@ -616,11 +601,11 @@ int pc_cmd_train(int argc, char **argv) {
   int timed0 = start + o.warmup, n = o.iters - timed0;
   if (r.rank == 0 && n > 0) {
     double *sorted = g_memdup2(times + timed0, (size_t)n * sizeof(double)), sum = 0;
-    qsort(sorted, (size_t)n, sizeof(double), compare_doubles);
+    double median = pc_exec_median(sorted, n); /* sorts */
     for (int i = 0; i < n; i++) sum += sorted[i];
     printf("time per iteration over %d iterations (after %d warm-up): median %.4f s, mean %.4f s, "
-           "min %.4f s; %.1f samples/s\n", n, o.warmup, sorted[n / 2], sum / n, sorted[0],
-           o.batch / sorted[n / 2]);
+           "min %.4f s; %.1f samples/s\n", n, o.warmup, median, sum / n, sorted[0],
+           o.batch / median);
     g_free(sorted);
   }
   if (r.rank == 0 && o.times) {

@@ -175,6 +175,10 @@ expect_input_error "profile: --samples in a missing folder" "--samples $tmp/no/s
   "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --samples "$tmp/no/s.tsv"
 expect_input_error "profile: bad --stat" "--stat 'mean': expected median or min" \
   "$x" profile "$models/tiny-mlp.model" --stat mean
+expect_input_error "profile: a microbatch too large for the machine (refused before allocating)" \
+  "at microbatch 1048576 needs" "$x" profile "$models/mlp32.model" --microbatch-sizes 8,1048576
+expect_input_error "profile: too many repetitions" "--reps must be 1 to 1000, got 1001" \
+  "$x" profile "$models/tiny-mlp.model" --reps 1001
 expect_input_error "profile: bad --microbatch-sizes" "expected increasing positive integers" \
   "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 4,2
 
