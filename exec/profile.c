@@ -8,7 +8,7 @@
  * occasional bursts of other programs' work: the median keeps the floor), or with --stat min
  * the minimum over repetitions (the floor itself, for slow stretches that outlast several
  * repetitions). --samples writes every repetition's seconds as well, for statistics of one's
- * own over many runs (experiments/pool-profile.py pools them: the studies take the median over
+ * own over many runs (experiments/pool_profile.py pools them: the studies take the median over
  * all the samples they spread through a study, as they take a cell's median iteration). Each
  * repetition runs the layers in the order a training pass does, with the same kernels
  * (common/runtime.h), timing each layer alone as the executor runs it: a layer's forward
@@ -217,7 +217,7 @@ int pc_cmd_profile(int argc, char **argv) {
       PC_ASSERT(ds != NULL);
     }
     for (int rep = -1; rep < reps; rep++) { /* rep -1 warms caches and pages up */
-      double *x = samples + ((size_t)si * reps + (size_t)MAX(rep, 0)) * L * 3;
+      double *x = samples + sample_at(si, MAX(rep, 0), 0, 0, reps, L);
       MPI_Barrier(MPI_COMM_WORLD);
       /* The executor's FWD gets the microbatch's data first: its time goes to the layer that
        * reads the input. */
@@ -253,37 +253,33 @@ int pc_cmd_profile(int argc, char **argv) {
     write_header(f, m, part, spec, size, reps,
                  use_min ? "minimum over them" : "median over them");
     fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
+    if (sf) {
+      write_header(sf, m, part, spec, size, reps, "every one of them, a row each");
+      fprintf(sf, "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\n");
+    }
     for (int l = 0, owner = 0; l < L; l++) {
-      while (spec && l >= part->first[owner + 1]) owner++; /* the rank that timed layer l */
+      while (spec && l >= part->first[owner + 1]) owner++;
+      int r0 = spec ? owner : 0, r1 = spec ? owner + 1 : size; /* the ranks that timed layer l */
+      const char *name = m->layers[l].name, *kind = pc_layer_ops_of(m->layers[l].kind)->name;
       for (int si = 0; si < nsizes; si++) {
         double v[3];
         for (int w = 0; w < 3; w++) {
           /* each rank's statistic over its repetitions; the median over ranks */
           double across[size], reps_of[reps];
-          for (int r = 0; r < size; r++) {
+          for (int r = r0; r < r1; r++) {
             for (int rep = 0; rep < reps; rep++)
               reps_of[rep] = all[(size_t)r * count + sample_at(si, rep, l, w, reps, L)];
-            across[r] = use_min ? minimum(reps_of, reps) : pc_exec_median(reps_of, reps);
+            across[r - r0] = use_min ? minimum(reps_of, reps) : pc_exec_median(reps_of, reps);
           }
-          v[w] = spec ? across[owner] : pc_exec_median(across, size);
+          v[w] = pc_exec_median(across, r1 - r0);
         }
-        fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", m->layers[l].name,
-                pc_layer_ops_of(m->layers[l].kind)->name, sizes[si], v[0], v[1], v[2]);
-      }
-    }
-    if (sf) {
-      write_header(sf, m, part, spec, size, reps, "every one of them, a row each");
-      fprintf(sf, "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\n");
-      for (int l = 0, owner = 0; l < L; l++) {
-        while (spec && l >= part->first[owner + 1]) owner++;
-        for (int si = 0; si < nsizes; si++)
-          for (int r = spec ? owner : 0; r < (spec ? owner + 1 : size); r++)
-            for (int rep = 0; rep < reps; rep++) {
-              const double *x = all + (size_t)r * count + sample_at(si, rep, l, 0, reps, L);
-              fprintf(sf, "%s\t%s\t%d\t%d\t%d\t%.9e\t%.9e\t%.9e\n", m->layers[l].name,
-                      pc_layer_ops_of(m->layers[l].kind)->name, sizes[si], r, rep, x[0], x[1],
-                      x[2]);
-            }
+        fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], v[0], v[1], v[2]);
+        for (int r = r0; sf && r < r1; r++)
+          for (int rep = 0; rep < reps; rep++) {
+            const double *x = all + (size_t)r * count + sample_at(si, rep, l, 0, reps, L);
+            fprintf(sf, "%s\t%s\t%d\t%d\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], r, rep,
+                    x[0], x[1], x[2]);
+          }
       }
     }
   }

@@ -41,7 +41,7 @@ entry() {
   "$@" >"$t/stdout" 2>"$t/stderr" </dev/null
   local st=$?
   local said
-  said=$(grep -m1 -E '^(pipecast-(sim|exec)|pool-profile|usage:)' "$t/stderr" | sed "s|$t/|/tmp/|g; s/|/\\\\|/g")
+  said=$(grep -m1 -E '^(pipecast-(sim|exec)|pool_profile|compare-stats|usage:)' "$t/stderr" | sed "s|$t/|/tmp/|g; s/|/\\\\|/g")
   local cmd
   cmd=$(printf '%s ' "$@" | sed "s|$t/|/tmp/|g; s|build/[a-z]*/||g; s/|/\\\\|/g; s/ $//")
   rows+=("| $what | \`$cmd\` | $st | $said |")
@@ -84,7 +84,7 @@ entry "images of the wrong size for the model" -- "$x" train "$m/tiny-cnn.model"
 entry "model too big for the machine" -- mpirun -n 2 "$x" train "$m/vgg16.model" --set input=3x512x512 --batch 512
 entry "profile: microbatch too large for the machine" -- "$x" profile "$m/mlp32.model" --microbatch-sizes 8,1048576
 entry "profile: samples file in a missing folder" -- "$x" profile "$m/tiny-mlp.model" --samples "$t/none/s.tsv"
-entry "pooling a file that is not profile samples" -- experiments/pool-profile.py "$t/p.tsv" "$t/net-empty.tsv"
+entry "pooling a file that is not profile samples" -- experiments/pool_profile.py "$t/p.tsv" "$t/net-empty.tsv"
 entry "unknown command" -- "$x" trian "$m/mlp32.model"
 
 {

@@ -22,40 +22,16 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STATS = {"median": statistics.median, "mean": statistics.fmean, "minimum": min}
+sys.path.insert(0, HERE)
+from pool_profile import fail, read_samples, write_profile  # noqa: E402
 
 
-def read_samples(paths):
-    """{(layer, mb): [(fwd, bwd, opt), ...]}, the layers' kinds, the header of the first file."""
-    rows, kinds, header = {}, {}, []
-    for path in paths:
-        cols = None
+def read_text(path):
+    try:
         with open(path) as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if line.startswith("#"):
-                    if path == paths[0]:
-                        header.append(line)
-                    continue
-                v = line.split("\t")
-                if cols is None:
-                    cols = v
-                    continue
-                r = dict(zip(cols, v))
-                key = (r["layer"], int(r["mb"]))
-                kinds[r["layer"]] = r["kind"]
-                rows.setdefault(key, []).append(
-                    tuple(float(r[c]) for c in ("fwd_s", "bwd_s", "opt_s")))
-    return rows, kinds, header
-
-
-def write_profile(path, rows, kinds, header, stat):
-    with open(path, "w") as f:
-        f.write("".join(l + "\n" for l in header if not l.startswith("# reps ")))
-        f.write("# reps pooled (%s)\nlayer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n" % stat)
-        for (layer, mb), v in rows.items():
-            f.write("%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n" % ((layer, kinds[layer], mb) +
-                                                         tuple(STATS[stat](c) for c in zip(*v))))
+            return f.read().strip()
+    except OSError as e:
+        fail("%s: %s" % (path, e.strerror))
 
 
 def main():
@@ -78,20 +54,20 @@ def main():
         cond = "1r" if P * D == 1 else "2r"
         spec = None
         if P > 1:
-            cond = "part" + open(os.path.join(runs, name + ".part")).read().strip()
-            spec = open(os.path.join(runs, name + ".spec")).read().strip()
+            cond = "part" + read_text(os.path.join(runs, name + ".part"))
+            spec = read_text(os.path.join(runs, name + ".spec"))
         cells.append(dict(name=name, sched=m.group(1), P=P, D=D, M=int(m.group(4)), batch=batch,
                           iters=iters, cond=cond, spec=spec))
     if not cells:
-        sys.exit("compare-stats: no measured cells under %s (run experiments/study.sh first)" % runs)
+        fail("no measured cells under %s (run experiments/study.sh first)" % runs)
     pools = {}
     for cond in sorted({c["cond"] for c in cells}):
         paths = sorted(glob.glob(os.path.join(a.out, "profile-%s.r*.samples.tsv" % cond)))
         if not paths:
-            sys.exit("compare-stats: no samples of profile-%s under %s (a study made before "
-                     "profile --samples?)" % (cond, a.out))
+            fail("no samples of profile-%s under %s (a study made before profile --samples?)"
+                 % (cond, a.out))
         pools[cond] = read_samples(paths)
-    header = pools[cells[0]["cond"]][2]
+    header = pools[cells[0]["cond"]][0]
     model = next(l.split()[2] for l in header if l.startswith("# model "))
     sets = ",".join(l.split(None, 2)[2] for l in header if l.startswith("# param "))
     mf = [os.path.join(HERE, "..", "models", model + ".model")] + (["--set", sets] if sets else [])
@@ -103,8 +79,8 @@ def main():
                          ("median", "fastest"), ("minimum", "fastest")]:
         errs = []
         for c in cells:
-            rows, kinds, hdr = pools[c["cond"]]
-            write_profile(tmp, rows, kinds, hdr, pstat)
+            hdr, rows = pools[c["cond"]]
+            write_profile(tmp, hdr, rows, pstat, "profile-%s.r*.samples.tsv" % c["cond"])
             cmd = [a.sim, "run"] + mf + ["--schedule", c["sched"], "--batch", str(c["batch"]),
                                          "--microbatches", str(c["M"]), "--profile", tmp,
                                          "--net", net, "--format", "csv"]
@@ -114,7 +90,7 @@ def main():
                 cmd += ["--replicas", str(c["D"])]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
-                sys.exit("compare-stats: %s: %s" % (" ".join(cmd), r.stderr.strip()))
+                fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
             pred = float(next(csv.DictReader(io.StringIO(r.stdout)))["iteration_s"])
             meas = statistics.median(c["iters"]) if cstat == "median" else min(c["iters"])
             errs.append((100 * (pred - meas) / meas, c["name"]))

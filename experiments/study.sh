@@ -118,7 +118,7 @@ reps=5
 # once a round the whole model on both cores (profile: the partitions and the predicted grid
 # beyond this machine need every size). Every repetition is kept (*.samples.tsv); a profile that
 # the simulator reads holds, per layer, size and column, the median of all the samples of one
-# condition (experiments/pool-profile.py): the typical speed of the study, as a cell's time is its
+# condition (experiments/pool_profile.py): the typical speed of the study, as a cell's time is its
 # median iteration over all its tries.
 #   profile-2r.tsv       the whole model on each of 2 busy ranks (replicas, the sweep)
 #   profile-1r.tsv       the whole model in one process, one core busy (one-stage cells)
@@ -133,7 +133,7 @@ profile() {
     --samples "$out/profile-2r.r$r.samples.tsv" --out "$out/profile-2r.r$r.tsv" >/dev/null
   pool "$out/profile-2r.tsv" "$out"/profile-2r.r*.samples.tsv
 }
-pool() { /usr/bin/python3 experiments/pool-profile.py "$@"; }
+pool() { /usr/bin/python3 experiments/pool_profile.py "$@"; }
 # spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-2r; kept
 # for every try and for the prediction
 spec() {

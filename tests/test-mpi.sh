@@ -152,8 +152,8 @@ if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --reps 3 --stat mi
 else not_ok "profile --stat min: the minimum over repetitions, said in the header"; fi
 # --samples: every repetition, one row each (8 layers x 2 sizes x 3 reps; the partition's rows
 # from the rank that timed them), and their median per row is the profile's (median) row,
-# byte for byte, once experiments/pool-profile.py has pooled them
-pool=$(dirname "$0")/../experiments/pool-profile.py
+# byte for byte, once experiments/pool_profile.py has pooled them
+pool=$(dirname "$0")/../experiments/pool_profile.py
 if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2,4 --reps 3 --samples "$tmp/s1.tsv" \
      --out "$tmp/ps.tsv" >"$tmp/log" 2>&1 </dev/null &&
    [ "$(awk -F'\t' '!/^#/ && $1 != "layer"' "$tmp/s1.tsv" | wc -l)" = 48 ] &&
@@ -169,7 +169,7 @@ if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --m
   ok "profile --samples --partition: each layer's samples from the rank of its stage"
 else cat "$tmp/log" "$tmp/s2.tsv" | sed 's/^/# /'; not_ok "profile --samples --partition: each layer's samples from the rank of its stage"; fi
 printf 'layer\tmb\tseconds\nfc1\t4\t0.1\n' >"$tmp/bad-samples.tsv"
-expect_input_error "pool-profile: not a samples file" "bad-samples.tsv:1: not a samples file" \
+expect_input_error "pool_profile: not a samples file" "bad-samples.tsv:1: not a samples file" \
   python3 "$pool" "$tmp/x.tsv" "$tmp/bad-samples.tsv"
 expect_input_error "profile: --samples in a missing folder" "--samples $tmp/no/s.tsv: No such file" \
   "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --samples "$tmp/no/s.tsv"
