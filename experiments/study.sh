@@ -3,9 +3,12 @@
 # the measured-against-predicted validation (docs/validation.md says what each output means).
 #
 #   experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]
+#                        [--batch B] [--microbatches M,...] [--rounds R] [--iters N]
 #   (default DIR results/MODEL; --set overrides model parameters, e.g. input=3x224x224; --reuse
 #   skips steps 2 and 3 and predicts and validates again from the measurements already in DIR,
-#   made with the same arguments: after a change to the simulator, say)
+#   made with the same arguments: after a change to the simulator, say; --batch, --microbatches,
+#   --rounds and --iters replace the grid's minibatch, microbatch counts, rounds and timed
+#   iterations per try, e.g. a larger input at a smaller batch)
 #
 # Steps (progress on stderr, one line per step and per measured cell):
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
@@ -32,8 +35,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() {
   echo "usage: experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]" >&2
+  echo "                            [--batch B] [--microbatches M,...] [--rounds R] [--iters N]" >&2
   exit 2
 }
+bad() { echo "study.sh: $*" >&2; exit 2; }
+# posint NAME VALUE: VALUE is a whole number from 1 to 1000000, or the study stops (exit 2)
+posint() { [[ $2 =~ ^[1-9][0-9]{0,6}$ ]] && [ "$2" -le 1000000 ] || bad "$1 must be a whole number from 1 to 1000000, got '$2'"; }
 [ $# -ge 1 ] || usage
 model=$1
 shift
@@ -41,8 +48,15 @@ quick=0
 out=
 sets=
 reuse=0
+o_batch= o_ms= o_rounds= o_iters=
 while [ $# -gt 0 ]; do
   case $1 in
+    --batch|--microbatches|--rounds|--iters)
+      [ $# -ge 2 ] || usage
+      case $1 in
+        --batch) o_batch=$2 ;; --microbatches) o_ms=$2 ;; --rounds) o_rounds=$2 ;; --iters) o_iters=$2 ;;
+      esac
+      shift ;;
     --quick) quick=1 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
     --out=*) out=${1#--out=} ;;
@@ -64,6 +78,22 @@ case $model in
     dp=1 ;;
   *) usage ;;
 esac
+if [ -n "$o_batch" ]; then posint --batch "$o_batch"; batch=$o_batch; fi
+if [ -n "$o_rounds" ]; then posint --rounds "$o_rounds"; rounds=$o_rounds; fi
+if [ -n "$o_iters" ]; then posint --iters "$o_iters"; iters=$o_iters; fi
+if [ -n "$o_ms" ]; then
+  Ms=
+  for M in ${o_ms//,/ }; do
+    posint --microbatches "$M"
+    [ $((batch % M)) = 0 ] || bad "--microbatches: $M does not divide the batch ($batch)"
+    Ms="$Ms $M"
+  done
+  [ -n "$Ms" ] || bad "--microbatches: no microbatch count in '$o_ms'"
+fi
+for M in $Ms; do
+  [ $((batch % M)) = 0 ] || bad "--batch: $batch is not a multiple of the grid's microbatch count $M (set --microbatches)"
+done
+grid="microbatches $(echo $Ms | tr ' ' ,); $rounds round(s) x $iters timed iteration(s)"
 out=${out:-results/$model}
 build=${PC_BUILD:-build}
 mkdir -p "$out/runs"
@@ -196,7 +226,7 @@ fi
 ncells=0
 for M in $Ms; do ncells=$((ncells + 2 * 2)); done
 if [ $dp = 1 ]; then
-  for M in $Ms; do if [ $((batch / 2 % M)) = 0 ]; then ncells=$((ncells + 1)); fi; done
+  for M in $Ms; do if [ $((batch % (2 * M))) = 0 ]; then ncells=$((ncells + 1)); fi; done
 fi
 ncells=$((ncells * rounds))
 i=0
@@ -269,7 +299,7 @@ grid() {
   done
   if [ $dp = 1 ]; then
     # data parallelism at the same process count: 2 replicas of a one-stage pipeline
-    for M in $Ms; do if [ $((batch / 2 % M)) = 0 ]; then "$@" gpipe 1 2 "$M"; fi; done
+    for M in $Ms; do if [ $((batch % (2 * M))) = 0 ]; then "$@" gpipe 1 2 "$M"; fi; done
   fi
 }
 
@@ -293,6 +323,7 @@ log "predicting 1, 2, 4, 8, 16 stages x M in $mlist"
   --profile "$out/profile-1r.tsv" --net "$out/net.tsv" --out "$out/sweep-1r" --no-plot >/dev/null
 if [ $dp = 1 ]; then
   for D in 2 4 8 16; do
+    [ $((batch % D)) = 0 ] || continue # a replica needs at least one sample
     "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --replicas "$D" --microbatches "$mlist" \
       --by time --profile "$out/profile-2r.tsv" --net "$out/net.tsv" --extrapolate \
       --out "$out/sweep-dp$D" --no-plot >/dev/null
@@ -301,4 +332,4 @@ fi
 
 log "validating and drawing"
 /usr/bin/python3 experiments/validate.py --model "$model${sets:+ $sets}" --out "$out" --sim "$sim" \
-  --batch "$batch" --quick "$quick" --seconds $(($(date +%s) - t_start))
+  --batch "$batch" --quick "$quick" --grid "$grid" --seconds $(($(date +%s) - t_start))

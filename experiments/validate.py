@@ -66,6 +66,11 @@ def pct(pred, meas):
     return 100.0 * (pred - meas) / meas
 
 
+def cell_name(c):
+    """A measured cell as the tables name it: gpipe P=2 D=1 M=16."""
+    return "%s P=%d D=%d M=%d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -73,6 +78,7 @@ def main():
     ap.add_argument("--sim", required=True)
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--quick", type=int, default=0)
+    ap.add_argument("--grid", default="", help="how the grid was chosen, for validation.md")
     ap.add_argument("--seconds", type=int, default=0)
     a = ap.parse_args()
     out = a.out
@@ -275,9 +281,8 @@ def main():
                                                         "others"))
     for c in cells:
         lines.append("%s %11.4f %11.4f %+7.1f%% %6.0f%%" % (cfg(c), c["measured"], c["predicted"], c["error"], c["other"]))
-    lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s, %d stages x %d, M=%d)"
-                 % (len(cells), mape, worst["error"], worst["schedule"], worst["stages"],
-                    worst["replicas"], worst["microbatches"]))
+    lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s)"
+                 % (len(cells), mape, worst["error"], cell_name(worst)))
     # The measurement's own repeatability: gpipe and 1f1b run the same ops with one stage (in
     # another order when M > 1) and the same op list when M = 1, so the two cells measure the same
     # work twice; no prediction can be expected closer than they agree.
@@ -288,7 +293,7 @@ def main():
         diffs = [(100.0 * abs(a - b) / ((a + b) / 2), k) for k, a, b in pairs]
         wd = max(diffs)
         lines.append("repeatability: the same work measured twice (gpipe and 1f1b cells with one stage, "
-                     "or M = 1; %d pairs) differs by %.1f%% on average, worst %.1f%% (%d stages, M=%d)"
+                     "or M = 1; %d pairs) differs by %.1f%% on average, worst %.1f%% (P=%d, M=%d)"
                      % (len(diffs), sum(d for d, _ in diffs) / len(diffs), wd[0], wd[1][1], wd[1][3]))
     if sp_err:
         e1 = [e[0] for e in sp_err]
@@ -301,8 +306,7 @@ def main():
                      "two-busy-cores profile" % (mape_ones, mape_ones_2r))
     if mrows:
         def where(r):
-            c = r["cell"]
-            return "%s P=%d D=%d M=%d stage %d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"], r["stage"])
+            return "%s stage %d" % (cell_name(r["cell"]), r["stage"])
         wm = max(mrows, key=lambda r: abs(r["e_proc"]))
         wb = max(mrows, key=lambda r: abs(r["e_base"]))
         lines.append("per-stage memory over %d stages: plan vs accounted MAPE %.2f%%, worst %.2f%%; plan vs process "
@@ -316,19 +320,17 @@ def main():
 
     with open(os.path.join(out, "validation.md"), "w") as f:
         f.write("### %s: predicted against measured iteration time\n\n" % a.model)
-        f.write("Batch %d; %s grid; measured = the median timed iteration of `pipecast-exec train` over the cell's tries; "
+        f.write("Batch %d; %s; measured = the median timed iteration of `pipecast-exec train` over the cell's tries; "
                 "predicted = `pipecast-sim run` with the profile taken under the same load "
                 "(one busy core for one process, two otherwise) and the calibrated link.\n\n"
-                % (a.batch, "quick" if a.quick else "full"))
+                % (a.batch, a.grid or ("quick grid" if a.quick else "full grid")))
         f.write("| schedule | stages | replicas | M | measured s | predicted s | error | CPU of other programs |\n"
                 "|---|---:|---:|---:|---:|---:|---:|---:|\n")
         for c in cells:
             f.write("| %s | %d | %d | %d | %.4f | %.4f | %+.1f%% | %.0f%% |\n" % (c["schedule"], c["stages"], c["replicas"],
                                                                                 c["microbatches"], c["measured"],
                                                                                 c["predicted"], c["error"], c["other"]))
-        f.write("\n**MAPE %.1f%%, worst cell %+.1f%%** (%s, %d stages x %d replicas, M=%d).\n"
-                % (mape, worst["error"], worst["schedule"], worst["stages"], worst["replicas"],
-                   worst["microbatches"]))
+        f.write("\n**MAPE %.1f%%, worst cell %+.1f%%** (%s).\n" % (mape, worst["error"], cell_name(worst)))
         for prefix in ("repeatability", "speedup over"):
             found = [l for l in lines if l.startswith(prefix)]
             if found:
