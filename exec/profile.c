@@ -13,7 +13,13 @@
  * repetition runs the layers in the order a training pass does, with the same kernels
  * (common/runtime.h), timing each layer alone as the executor runs it: a layer's forward
  * includes the check of its output for NaNs, and the first layer that reads the input includes
- * getting the microbatch's (synthetic) data. */
+ * getting the microbatch's (synthetic) data.
+ *
+ * With --partition each stage is timed alone, in a runtime that holds only its layers (a stage's
+ * share of the caches, as in a pipeline): stage s by rank s % ranks, the ranks' stages at once.
+ * So a partition of more stages than this machine has cores is profiled stage by stage as its
+ * stages would run on machines like this one, all cores busy (experiments/study.sh profiles the
+ * 4- to 16-stage partitions of its predicted lines this way). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,13 +96,63 @@ static size_t sample_at(int si, int rep, int l, int w, int reps, int L) {
   return (((size_t)si * (size_t)reps + (size_t)rep) * (size_t)L + (size_t)l) * 3 + (size_t)w;
 }
 
+/* Times STAGE's layers at microbatch MB, REPS repetitions after one that warms caches and pages
+ * up, each after a barrier (every rank runs as many): X[(rep * nlayers + layer) * 3 + what],
+ * what 0 fwd, 1 bwd, 2 opt. The stage runs alone in a runtime of its own, as in a pipeline. */
+static void time_stage(const pc_model *m, const pc_partition *part, int stage, size_t mb,
+                       int reps, int loss, double *x0) {
+  GError *error = NULL;
+  int lo = part->first[stage], hi = part->first[stage + 1], data_layer = lo;
+  while (data_layer < hi - 1 && !reads_input(&m->layers[data_layer])) data_layer++;
+  pc_runtime *rt = pc_runtime_new(m, part, stage, mb, 1, 1, 0, &error);
+  PC_ASSERT(rt != NULL);
+  fill_received(rt, m, part, stage, mb);
+  pc_dataset *ds = NULL;
+  if (loss >= lo && loss < hi) {
+    ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 1, true, &error);
+    PC_ASSERT(ds != NULL);
+  }
+  pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as initialised */
+  for (int rep = -1; rep < reps; rep++) {
+    double *x = x0 + (size_t)MAX(rep, 0) * (size_t)m->nlayers * 3;
+    MPI_Barrier(MPI_COMM_WORLD);
+    /* The executor's FWD gets the microbatch's data first: its time goes to the layer that
+     * reads the input. */
+    double t = MPI_Wtime(), data_s = 0;
+    if (ds != NULL) {
+      pc_dataset_get(ds, (int64_t)(rep + 1) * (int64_t)mb, mb, pc_runtime_data(rt, 0),
+                     pc_runtime_labels(rt, 0));
+      data_s = MPI_Wtime() - t;
+    }
+    for (int l = lo; l < hi; l++) {
+      t = MPI_Wtime();
+      pc_runtime_forward_layer(rt, l, 0, true);
+      x[l * 3 + 0] = MPI_Wtime() - t + (l == data_layer ? data_s : 0);
+    }
+    pc_runtime_backward_begin(rt, 0, 1.0f / (float)mb);
+    for (int l = hi; l-- > lo;) {
+      t = MPI_Wtime();
+      pc_runtime_backward_layer(rt, l, 0);
+      x[l * 3 + 1] = MPI_Wtime() - t;
+    }
+    for (int l = lo; l < hi; l++) {
+      t = MPI_Wtime();
+      pc_runtime_step_layer(rt, l, &sgd);
+      x[l * 3 + 2] = MPI_Wtime() - t;
+    }
+  }
+  pc_dataset_free(ds);
+  pc_runtime_free(rt);
+}
+
 static void write_header(FILE *f, const pc_model *m, const pc_partition *part, const char *spec,
                          int ranks, int reps, const char *over) {
   fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
              "# reps %d (%s)\n# overhead_s 0\n", m->name, ranks, reps, over);
   if (spec) {
     char *text = pc_partition_format(m, part);
-    fprintf(f, "# partition %s (each stage timed alone on its rank)\n", text);
+    fprintf(f, "# partition %s (each stage timed alone%s)\n", text,
+            part->nstages > ranks ? "; rank r timed stages r, r + ranks, ..." : " on its rank");
     g_free(text);
   }
   for (int i = 0; i < m->nparams; i++)
@@ -133,7 +189,7 @@ int pc_cmd_profile(int argc, char **argv) {
     {"stat", 0, 0, G_OPTION_ARG_STRING, &stat,
      "Statistic over repetitions: median (default) or min", "median|min"},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &spec,
-     "Time each stage of this partition on its own rank (one rank per stage)", "SPEC"},
+     "Time each stage of this partition alone (rank r: stages r, r + ranks, ...)", "SPEC"},
     {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the profile here (default: stdout)", "FILE"},
     {"samples", 0, 0, G_OPTION_ARG_FILENAME, &samples_out,
      "Also write every repetition's seconds here (one row per layer, size, rank and repetition)",
@@ -173,10 +229,11 @@ int pc_cmd_profile(int argc, char **argv) {
     goto done;
   }
   int rank = pc_exec_rank(), size = pc_exec_size();
-  if (spec && part->nstages != size) {
+  if (spec && part->nstages < size) {
     g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
-                "--partition '%s' has %d stage%s: run it with one rank per stage (mpirun -n %d), "
-                "not %d", spec, part->nstages, part->nstages == 1 ? "" : "s", part->nstages, size);
+                "--partition '%s' has %d stage%s: run it with at most one rank per stage "
+                "(mpirun -n %d or fewer), not %d",
+                spec, part->nstages, part->nstages == 1 ? "" : "s", part->nstages, size);
     status = pc_exec_input_error("profile", error);
     goto done;
   }
@@ -194,59 +251,26 @@ int pc_cmd_profile(int argc, char **argv) {
       status = pc_exec_input_error("profile", error);
       goto done;
     }
-  /* Without a partition every rank times the whole model; with one, rank r times stage r alone
-   * (its layers, its share of the caches), so each layer's row comes from one rank. */
-  int stage = spec ? rank : 0, lo = part->first[stage], hi = part->first[stage + 1];
+  /* Without a partition every rank times the whole model; with one, each stage is timed alone
+   * (its layers in a runtime of their own: its share of the caches), stage s by rank s % ranks
+   * in turn s / ranks, all ranks busy at once; each layer's row comes from one rank. */
   if (!open_out("--out", out, &f) || !open_out("--samples", samples_out, &sf)) goto done;
   if (rank == 0 && f == NULL) f = stdout;
-  int L = m->nlayers, loss = pc_model_loss_layer(m), data_layer = lo;
-  while (data_layer < hi - 1 && !reads_input(&m->layers[data_layer])) data_layer++;
+  int L = m->nlayers, loss = pc_model_loss_layer(m),
+      turns = spec ? (part->nstages + size - 1) / size : 1;
   /* every repetition's seconds of this rank: samples[((size * reps + rep) * L + layer) * 3 +
    * what], what 0 fwd, 1 bwd, 2 opt (0 for the layers of other stages) */
   size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
   double *samples = g_new0(double, count);
-  pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as initialised */
-  for (int si = 0; si < nsizes; si++) {
-    size_t mb = (size_t)sizes[si];
-    pc_runtime *rt = pc_runtime_new(m, part, stage, mb, 1, 1, 0, &error);
-    PC_ASSERT(rt != NULL);
-    fill_received(rt, m, part, stage, mb);
-    pc_dataset *ds = NULL;
-    if (loss >= lo && loss < hi) {
-      ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 1, true, &error);
-      PC_ASSERT(ds != NULL);
+  for (int si = 0; si < nsizes; si++)
+    for (int turn = 0; turn < turns; turn++) {
+      int stage = spec ? turn * size + rank : 0;
+      if (stage < part->nstages)
+        time_stage(m, part, stage, (size_t)sizes[si], reps, loss,
+                   samples + sample_at(si, 0, 0, 0, reps, L));
+      else
+        for (int rep = -1; rep < reps; rep++) MPI_Barrier(MPI_COMM_WORLD); /* no stage this turn */
     }
-    for (int rep = -1; rep < reps; rep++) { /* rep -1 warms caches and pages up */
-      double *x = samples + sample_at(si, MAX(rep, 0), 0, 0, reps, L);
-      MPI_Barrier(MPI_COMM_WORLD);
-      /* The executor's FWD gets the microbatch's data first: its time goes to the layer that
-       * reads the input. */
-      double t = MPI_Wtime(), data_s = 0;
-      if (ds != NULL) {
-        pc_dataset_get(ds, (int64_t)(rep + 1) * (int64_t)mb, mb, pc_runtime_data(rt, 0),
-                       pc_runtime_labels(rt, 0));
-        data_s = MPI_Wtime() - t;
-      }
-      for (int l = lo; l < hi; l++) {
-        t = MPI_Wtime();
-        pc_runtime_forward_layer(rt, l, 0, true);
-        x[l * 3 + 0] = MPI_Wtime() - t + (l == data_layer ? data_s : 0);
-      }
-      pc_runtime_backward_begin(rt, 0, 1.0f / (float)mb);
-      for (int l = hi; l-- > lo;) {
-        t = MPI_Wtime();
-        pc_runtime_backward_layer(rt, l, 0);
-        x[l * 3 + 1] = MPI_Wtime() - t;
-      }
-      for (int l = lo; l < hi; l++) {
-        t = MPI_Wtime();
-        pc_runtime_step_layer(rt, l, &sgd);
-        x[l * 3 + 2] = MPI_Wtime() - t;
-      }
-    }
-    pc_dataset_free(ds);
-    pc_runtime_free(rt);
-  }
   double *all = rank == 0 ? g_new(double, count * (size_t)size) : NULL;
   MPI_Gather(samples, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (rank == 0) {
@@ -259,7 +283,7 @@ int pc_cmd_profile(int argc, char **argv) {
     }
     for (int l = 0, owner = 0; l < L; l++) {
       while (spec && l >= part->first[owner + 1]) owner++;
-      int r0 = spec ? owner : 0, r1 = spec ? owner + 1 : size; /* the ranks that timed layer l */
+      int r0 = spec ? owner % size : 0, r1 = spec ? r0 + 1 : size; /* the ranks that timed l */
       const char *name = m->layers[l].name, *kind = pc_layer_ops_of(m->layers[l].kind)->name;
       for (int si = 0; si < nsizes; si++) {
         double v[3];

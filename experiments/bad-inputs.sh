@@ -41,7 +41,7 @@ entry() {
   "$@" >"$t/stdout" 2>"$t/stderr" </dev/null
   local st=$?
   local said
-  said=$(grep -m1 -E '^(pipecast-(sim|exec)|pool_profile|compare-stats|usage:)' "$t/stderr" | sed "s|$t/|/tmp/|g; s/|/\\\\|/g")
+  said=$(grep -m1 -E '^(pipecast-(sim|exec)|pool_profile|compare-stats|study.sh|usage:)' "$t/stderr" | sed "s|$t/|/tmp/|g; s/|/\\\\|/g")
   local cmd
   cmd=$(printf '%s ' "$@" | sed "s|$t/|/tmp/|g; s|build/[a-z]*/||g; s/|/\\\\|/g; s/ $//")
   rows+=("| $what | \`$cmd\` | $st | $said |")
@@ -84,6 +84,8 @@ entry "images of the wrong size for the model" -- "$x" train "$m/tiny-cnn.model"
 entry "model too big for the machine" -- mpirun -n 2 "$x" train "$m/vgg16.model" --set input=3x512x512 --batch 512
 entry "profile: microbatch too large for the machine" -- "$x" profile "$m/mlp32.model" --microbatch-sizes 8,1048576
 entry "profile: samples file in a missing folder" -- "$x" profile "$m/tiny-mlp.model" --samples "$t/none/s.tsv"
+entry "profile: more ranks than the partition has stages" -- mpirun -n 2 "$x" profile "$m/tiny-mlp.model" -p "fc1..loss"
+entry "study: a microbatch count that does not divide the batch" -- experiments/study.sh mlp32 --microbatches 1,3 --out "$t/study"
 entry "pooling a file that is not profile samples" -- experiments/pool_profile.py "$t/p.tsv" "$t/net-empty.tsv"
 entry "unknown command" -- "$x" trian "$m/mlp32.model"
 

@@ -9,7 +9,9 @@ statistics — a profile row's over its pooled samples (median, mean, minimum), 
 iterations (median, fastest) — this predicts every measured cell again with `pipecast-sim run`
 (same partition, same profile condition as study.sh: one process, the cell's partition, or two
 ranks) and prints the mean absolute percentage error, the worst cell and the mean signed error.
-The first row is the study's own method and reproduces its validation.csv. Standard library
+The first row is the study's own method and reproduces its validation.csv. The last row pairs
+each try with the profile taken just before it (median of that profile's samples against the
+try's median iteration; a cell's error is the median of its tries' errors). Standard library
 only."""
 import argparse
 import csv
@@ -49,7 +51,8 @@ def main():
             continue
         with open(pred) as f:
             batch = int(next(csv.DictReader(f))["batch"])
-        iters = [float(l.split(",")[1]) for l in open(ip) if l.strip()]
+        tries = [(int(l.split(",")[0]), float(l.split(",")[1])) for l in open(ip) if l.strip()]
+        iters = [t for _, t in tries]
         P, D = int(m.group(2)), int(m.group(3))
         cond = "1r" if P * D == 1 else "2r"
         spec = None
@@ -57,7 +60,7 @@ def main():
             cond = "part" + read_text(os.path.join(runs, name + ".part"))
             spec = read_text(os.path.join(runs, name + ".spec"))
         cells.append(dict(name=name, sched=m.group(1), P=P, D=D, M=int(m.group(4)), batch=batch,
-                          iters=iters, cond=cond, spec=spec))
+                          iters=iters, tries=tries, cond=cond, spec=spec))
     if not cells:
         fail("no measured cells under %s (run experiments/study.sh first)" % runs)
     pools = {}
@@ -73,31 +76,53 @@ def main():
     mf = [os.path.join(HERE, "..", "models", model + ".model")] + (["--set", sets] if sets else [])
     net = os.path.join(a.out, "net.tsv")
     tmp = os.path.join(a.out, "compare-stats.tmp.tsv")
+
+    def predict(c, hdr, rows, pstat, source):
+        """The cell's iteration time from a profile of ROWS' samples reduced by PSTAT."""
+        write_profile(tmp, hdr, rows, pstat, source)
+        cmd = [a.sim, "run"] + mf + ["--schedule", c["sched"], "--batch", str(c["batch"]),
+                                     "--microbatches", str(c["M"]), "--profile", tmp,
+                                     "--net", net, "--format", "csv"]
+        if c["spec"]:
+            cmd += ["-p", c["spec"]]
+        if c["D"] > 1:
+            cmd += ["--replicas", str(c["D"])]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+        return float(next(csv.DictReader(io.StringIO(r.stdout)))["iteration_s"])
+
+    def report(label, errs):
+        worst = max(errs, key=lambda e: abs(e[0]))
+        print("%-36s %6.1f%% %+7.1f%% %+7.1f%%  %s" % (
+            label, sum(abs(e) for e, _ in errs) / len(errs), worst[0],
+            sum(e for e, _ in errs) / len(errs), worst[1]))
+
     print("%s: %d cells; error of each cell = (predicted - measured) / measured" % (a.out, len(cells)))
-    print("%-28s %7s %8s %8s  %s" % ("profile row / cell time", "MAPE", "worst", "bias", "worst cell"))
+    print("%-36s %7s %8s %8s  %s" % ("profile row / cell time", "MAPE", "worst", "bias", "worst cell"))
     for pstat, cstat in [("median", "median"), ("mean", "median"), ("minimum", "median"),
                          ("median", "fastest"), ("minimum", "fastest")]:
         errs = []
         for c in cells:
-            hdr, rows = pools[c["cond"]]
-            write_profile(tmp, hdr, rows, pstat, "profile-%s.r*.samples.tsv" % c["cond"])
-            cmd = [a.sim, "run"] + mf + ["--schedule", c["sched"], "--batch", str(c["batch"]),
-                                         "--microbatches", str(c["M"]), "--profile", tmp,
-                                         "--net", net, "--format", "csv"]
-            if c["spec"]:
-                cmd += ["-p", c["spec"]]
-            if c["D"] > 1:
-                cmd += ["--replicas", str(c["D"])]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
-            pred = float(next(csv.DictReader(io.StringIO(r.stdout)))["iteration_s"])
+            pred = predict(c, *pools[c["cond"]], pstat, "profile-%s.r*.samples.tsv" % c["cond"])
             meas = statistics.median(c["iters"]) if cstat == "median" else min(c["iters"])
             errs.append((100 * (pred - meas) / meas, c["name"]))
-        worst = max(errs, key=lambda e: abs(e[0]))
-        print("%-28s %6.1f%% %+7.1f%% %+7.1f%%  %s" % (
-            pstat + " / " + cstat, sum(abs(e) for e, _ in errs) / len(errs), worst[0],
-            sum(e for e, _ in errs) / len(errs), worst[1]))
+        report(pstat + " / " + cstat, errs)
+    # each try against the profile taken just before it (profile_cell in study.sh)
+    errs = []
+    for c in cells:
+        per_try = []
+        for r in sorted({r for r, _ in c["tries"]}):
+            path = os.path.join(a.out, "profile-%s.r%d.%s.samples.tsv" % (c["cond"], r, c["name"]))
+            if not os.path.exists(path):
+                continue
+            pred = predict(c, *read_samples([path]), "median", os.path.basename(path))
+            meas = statistics.median([t for rr, t in c["tries"] if rr == r])
+            per_try.append(100 * (pred - meas) / meas)
+        if per_try:
+            errs.append((statistics.median(per_try), c["name"]))
+    if errs:
+        report("each try / its own profile, medians", errs)
     os.remove(tmp)
 
 

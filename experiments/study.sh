@@ -20,12 +20,14 @@
 #      timed iterations' seconds, per-stage memory, the last iteration's trace), and just before
 #      each try, its own layers profiled at its microbatch size under its conditions (one
 #      process, its partition stage by stage, or 2 replicas); CNNs also measure data parallelism
-#      (--replicas 2, one stage). A cell's time is its median iteration over the rounds, each
-#      profile row the median of all the samples of its condition (the same statistic on both
-#      sides, over samples spread through the same stretch of time);
+#      (--replicas 2, one stage); then the partitions of 4, 8 and 16 stages that the predicted
+#      lines use, each stage timed alone (profile_beyond). A cell's time is its median iteration
+#      over the rounds, each profile row the median of all the samples of its condition (the
+#      same statistic on both sides, over samples spread through the same stretch of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
 #      taken under the same load (and its trace);
-#   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages (and replicas for CNNs);
+#   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages, each stage count from its
+#      partitions' profiles (and replicas for CNNs, from the whole-model profile);
 #   6. experiments/validate.py: validation.csv/.md (time and memory, error of every cell, MAPE,
 #      worst cell, `pipecast-sim compare` of the worst cell's traces), speedup.csv and the
 #      figures (experiments/plot-speedup.gp, plot-dp.gp): speedup.png/.pdf, dp.png/.pdf.
@@ -200,6 +202,26 @@ profile_cell() {
     "$x" profile "${common[@]}" --samples "$out/profile-1r.r$r.$name.samples.tsv" >/dev/null </dev/null
   fi
 }
+# profile_beyond R: the predicted lines' pipelines, profiled in round R. For 2 stages at each
+# microbatch count the measured cells' partitions are profiled already (profile_cell); for 4, 8
+# and 16 stages, the auto:time partition (from profile-2r) is profiled stage by stage on both
+# cores, each stage alone in a runtime of its own, as it would run on a machine like this one of
+# its own (a stage holds a fraction of the weights, which at small microbatches is most of a
+# fully connected layer's time)
+beyond="4 8 16"
+profile_beyond() {
+  local r=$1 P M spec
+  log "profiling (round $r) the partitions of $(echo $beyond | tr ' ' ,) stages, each stage alone"
+  for P in $beyond; do
+    for M in $Ms; do
+      spec=$("$sim" run "${mf[@]}" --batch "$batch" --microbatches "$M" --stages "$P" --by time \
+               --profile "$out/profile-2r.tsv" --net "$out/net.tsv" | sed -n 's/^partition: //p')
+      "${mpi[@]}" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$((batch / M))" \
+        --reps $reps --out /dev/null --samples "$out/profile-stages$P.r$r.M$M.samples.tsv" \
+        >/dev/null </dev/null
+    done
+  done
+}
 # pool_profiles: every profile the simulator reads, from all the samples of its condition
 pool_profiles() {
   local k
@@ -207,6 +229,9 @@ pool_profiles() {
   for k in $(cut -f1 "$out/parts.tsv"); do
     pool "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.samples.tsv
   done
+  # the predicted lines: 2 stages from every partition profile, 4-16 from profile_beyond's
+  pool "$out/profile-stages2.tsv" "$out"/profile-part*.r*.samples.tsv
+  for k in $beyond; do pool "$out/profile-stages$k.tsv" "$out"/profile-stages$k.r*.samples.tsv; done
 }
 # the memory a process holds beyond the runtime's plan (code, MPI, OpenBLAS): a tiny model's
 # process peak minus its accounted bytes, one process and two ranks
@@ -308,17 +333,25 @@ for ((round = 1; round <= rounds; round++)); do
   profile $round
   if [ $round = 1 ]; then grid spec; name_parts; fi
   grid measure $round
+  profile_beyond $round
 done
 pool_profiles
 log "predicting the measured cells"
 grid predict
 
 # The predicted grid beyond this machine: 1..16 stages; baselines of one stage under one busy
-# core (profile-1r), the pipelines under all cores busy (profile-2r).
+# core (profile-1r); the pipelines under all cores busy, each stage count from its partitions'
+# profiles (sweep-stages<P>; the figure's lines), and all from the whole-model profile
+# (profile-2r, sweep-2r: what the partitions are cut from, and the data-parallel comparison)
 mlist=$(echo $Ms | tr ' ' ,)
 log "predicting 1, 2, 4, 8, 16 stages x M in $mlist"
 "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1,2,4,8,16 --microbatches "$mlist" --by time \
   --profile "$out/profile-2r.tsv" --net "$out/net.tsv" --out "$out/sweep-2r" --no-plot >/dev/null
+for P in 2 $beyond; do
+  "$sim" sweep "${mf[@]}" --batch "$batch" --stages "$P" --microbatches "$mlist" --by time \
+    --profile "$out/profile-stages$P.tsv" --net "$out/net.tsv" --out "$out/sweep-stages$P" \
+    --no-plot >/dev/null
+done
 "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --microbatches "$mlist" --by time \
   --profile "$out/profile-1r.tsv" --net "$out/net.tsv" --out "$out/sweep-1r" --no-plot >/dev/null
 if [ $dp = 1 ]; then

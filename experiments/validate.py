@@ -183,6 +183,11 @@ def main():
     # ---------------------------------------------------------------- speedups
     meas_t = {(c["schedule"], c["stages"], c["microbatches"]): c["measured"] for c in cells if c["replicas"] == 1}
     pred2 = read_sweep(os.path.join(out, "sweep-2r", "sweep.csv"))
+    # each stage count's pipelines from its own partitions' profiles, where the study made them
+    for n in (2, 4, 8, 16):
+        own = read_sweep(os.path.join(out, "sweep-stages%d" % n, "sweep.csv"))
+        if own:
+            pred2 = [r for r in pred2 if int(r["stages"]) != n] + own
     pred1 = read_sweep(os.path.join(out, "sweep-1r", "sweep.csv"))
     base = {(r["schedule"], int(r["microbatches"])): float(r["iteration_s"]) for r in pred1}
     srows = []

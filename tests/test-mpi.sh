@@ -142,9 +142,22 @@ if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --m
      --profile "$tmp/pp.tsv" >"$tmp/log" 2>&1; then
   ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"; fi
-expect_input_error "profile: partition stages not matching the ranks" \
-  "has 2 stages: run it with one rank per stage (mpirun -n 2), not 1" \
-  "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.."
+expect_input_error "profile: more ranks than the partition has stages" \
+  "has 1 stage: run it with at most one rank per stage (mpirun -n 1 or fewer), not 2" \
+  mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..loss"
+# more stages than ranks: rank r times stages r, r + ranks, ... (tiny-mlp "2,2,2,2": stages 0
+# and 2 on rank 0, 1 and 3 on rank 1), every layer's row, the same rows as one rank per stage
+if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "2,2,2,2" --microbatch-sizes 4 \
+     --reps 2 --samples "$tmp/s4.tsv" --out "$tmp/p4.tsv" >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(rows "$tmp/p4.tsv")" = "8,0" ] && grep -q 'rank r timed stages r, r + ranks' "$tmp/p4.tsv" &&
+   [ "$(awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$tmp/s4.tsv" | sort -u | paste -sd' ')" = \
+     "fc1:0 fc2:1 fc3:0 fc4:1 loss:1 relu1:0 relu2:1 relu3:0" ]; then
+  ok "profile --partition with more stages than ranks: stage s timed by rank s % ranks, every layer"
+else cat "$tmp/log" "$tmp/s4.tsv" | sed 's/^/# /'; not_ok "profile --partition with more stages than ranks: stage s timed by rank s % ranks, every layer"; fi
+if "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --microbatch-sizes 2,4 --reps 2 \
+     --out "$tmp/p2on1.tsv" >"$tmp/log" 2>&1 </dev/null && [ "$(rows "$tmp/p2on1.tsv")" = "16,0" ]; then
+  ok "profile --partition of 2 stages on one rank: both stages in turn, every layer and size"
+else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --partition of 2 stages on one rank: both stages in turn, every layer and size"; fi
 if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --reps 3 --stat min --out "$tmp/pm.tsv" \
      >"$tmp/log" 2>&1 </dev/null && [ "$(rows "$tmp/pm.tsv")" = "8,0" ] &&
    grep -q '^# reps 3 (minimum over them)' "$tmp/pm.tsv"; then

@@ -1,0 +1,138 @@
+#!/bin/sh
+# test-study.sh — experiments/study.sh end to end on a grid small enough for a test (MLP-32 at
+# width 64, batch 16, microbatches 1 and 4, one round of one timed iteration), and what its
+# tables must say: every cell's error is (predicted - measured) / measured of its own columns, a
+# cell's measured time is the median of its timed iterations, the MAPE it prints is the mean of
+# the table's errors, the memory table has a row per stage, the figures are a PNG and a PDF,
+# --reuse predicts the same, experiments/compare-stats.py reproduces the study's MAPE in its first
+# row. Also the study's input errors (exit 2). TAP on stdout. Needs PC_EXEC (the build's
+# pipecast-exec: the study uses the build it sits in).
+set -u
+x=${PC_EXEC:?PC_EXEC is not set}
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "$(dirname "$x")/.." && pwd)
+export PC_BUILD=$build
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/tap.sh"
+study="$root/experiments/study.sh"
+py=/usr/bin/python3
+
+# input errors: exit 2 and a message naming the option
+expect 2 "--batch must be a whole number" "study: --batch 0 is refused" -- \
+  "$study" mlp32 --batch 0 --out "$tmp/bad"
+expect 2 "3 does not divide the batch (256)" "study: a microbatch count that does not divide the batch" -- \
+  "$study" mlp32 --microbatches 1,3 --out "$tmp/bad"
+expect 2 "not a multiple of the grid's microbatch count" "study: a batch the grid's counts do not divide" -- \
+  "$study" mlp32 --batch 24 --out "$tmp/bad"
+expect 2 "--rounds must be a whole number" "study: --rounds x is refused" -- \
+  "$study" mlp32 --rounds x --out "$tmp/bad"
+expect 2 "usage:" "study: an unknown model is refused" -- "$study" lenet --out "$tmp/bad"
+expect 2 "no measurements in" "study: --reuse without measurements is refused" -- \
+  "$study" mlp32 --reuse --out "$tmp/empty"
+
+out=$tmp/s
+args="mlp32 --set width=64,input=64 --batch 16 --microbatches 1,4 --rounds 1 --iters 1 --out $out"
+# shellcheck disable=SC2086
+expect 0 "[8/8] round 1: 1f1b, 2 stage(s) x 1 replica(s), 4 microbatches" \
+  "study: a small grid runs end to end, a progress line per cell" -- "$study" $args
+stdout_has "figure: $out/speedup.png" "study: ends with the path of its figure"
+cp "$tmp/out" "$tmp/study.out"
+cp "$out/validation.csv" "$tmp/validation.first.csv"
+
+# check DESCRIPTION PYTHON: a Python check of the study's files (exit 0 = ok; what it prints
+# goes into the TAP log)
+check() {
+  if OUT=$out STDOUT=$tmp/study.out "$py" -c "$2" >"$tmp/err" 2>&1; then ok "$1"; else not_ok "$1"; fi
+}
+check "validation.csv: 8 cells, each error = (predicted - measured) / measured" '
+import csv, os, sys
+rows = list(csv.DictReader(open(os.environ["OUT"] + "/validation.csv")))
+cells = {(r["schedule"], r["stages"], r["microbatches"]) for r in rows}
+want = {(s, p, m) for s in ("gpipe", "1f1b") for p in ("1", "2") for m in ("1", "4")}
+assert cells == want, cells
+for r in rows:
+    m, p, e = float(r["measured_s"]), float(r["predicted_s"]), float(r["error_pct"])
+    assert m > 0 and p > 0, r
+    # the table rounds seconds to 1e-6: allow what that rounding moves the error by
+    assert abs(100 * (p - m) / m - e) < 0.01 + 100 * 1e-6 * (1 / m + p / m / m), r
+'
+check "validation.csv: a cell's time is the median of its timed iterations (runs/*.iters)" '
+import csv, os, statistics
+out = os.environ["OUT"]
+for r in csv.DictReader(open(out + "/validation.csv")):
+    name = "%s-P%s-D%s-M%s" % (r["schedule"], r["stages"], r["replicas"], r["microbatches"])
+    its = [float(l.split(",")[1]) for l in open(out + "/runs/" + name + ".iters") if l.strip()]
+    assert len(its) == 1, (name, its)
+    assert abs(statistics.median(its) - float(r["measured_s"])) < 1e-5, (name, its, r)
+'
+check "the printed MAPE and worst cell are those of validation.csv" '
+import csv, os, re
+rows = list(csv.DictReader(open(os.environ["OUT"] + "/validation.csv")))
+errs = [float(r["error_pct"]) for r in rows]
+text = open(os.environ["STDOUT"]).read()
+m = re.search(r"iteration time over (\d+) cells: MAPE ([\d.]+)%, worst ([-+][\d.]+)%", text)
+assert m, text
+assert int(m.group(1)) == len(rows)
+assert abs(float(m.group(2)) - sum(abs(e) for e in errs) / len(errs)) < 0.051, (m.group(2), errs)
+assert abs(float(m.group(3)) - max(errs, key=abs)) < 0.051, (m.group(3), errs)
+'
+check "memory.csv: a row per stage of every cell (12), plan and peak positive" '
+import csv, os
+rows = list(csv.DictReader(open(os.environ["OUT"] + "/memory.csv")))
+assert len(rows) == 12, len(rows)
+for r in rows:
+    nums = [float(v) for k, v in r.items() if k.endswith("_mib")]
+    assert nums and all(v > 0 for v in nums), r
+'
+check "speedup.csv: measured and predicted speedups, 2 to 16 stages predicted" '
+import csv, os
+rows = list(csv.DictReader(open(os.environ["OUT"] + "/speedup.csv")))
+kinds = {r["kind"] for r in rows}
+assert {"measured", "predicted"} <= kinds, kinds
+assert {int(r["stages"]) for r in rows if r["kind"] == "predicted"} == {2, 4, 8, 16}, rows
+assert all(float(r["speedup"]) > 0 for r in rows)
+'
+check "the predicted lines: each stage count from its own partitions' profiles (sweep-stages<P>)" '
+import csv, os
+out = os.environ["OUT"]
+lines = {(r["schedule"], r["stages"], r["microbatches"]): float(r["iteration_s"])
+         for r in csv.DictReader(open(out + "/speedup.csv")) if r["kind"] == "predicted"}
+n = 0
+for P in (2, 4, 8, 16):
+    layers = {l.split("\t")[0] for l in open("%s/profile-stages%d.tsv" % (out, P))
+              if not l.startswith("#") and not l.startswith("layer\t")}
+    assert len(layers) == 64, (P, len(layers))  # mlp32: every layer has its row
+    for r in csv.DictReader(open("%s/sweep-stages%d/sweep.csv" % (out, P))):
+        key = (r["schedule"], r["stages"], r["microbatches"])
+        assert abs(lines[key] - float(r["iteration_s"])) <= 1e-6 * lines[key] + 1e-9, (key, r)
+        n += 1
+assert n == 16, n
+'
+if head -c 8 "$out/speedup.png" | od -An -c | grep -q "P   N   G"; then ok "speedup.png is a PNG"
+else not_ok "speedup.png is a PNG"; fi
+if head -c 5 "$out/speedup.pdf" | grep -q "%PDF-"; then ok "speedup.pdf is a PDF"
+else not_ok "speedup.pdf is a PDF"; fi
+
+# --reuse predicts again from the same measurements: the same table
+# shellcheck disable=SC2086
+expect 0 "reusing the measurements in $out" "study --reuse: runs on the kept measurements" -- \
+  "$study" $args --reuse
+if cmp -s "$out/validation.csv" "$tmp/validation.first.csv"; then
+  ok "study --reuse: the same validation.csv"
+else
+  diff "$tmp/validation.first.csv" "$out/validation.csv" | sed 's/^/# /'
+  not_ok "study --reuse: the same validation.csv"
+fi
+
+# compare-stats: its first row (median profile rows, median iteration) is the study's method
+expect 0 "" "compare-stats: runs on the study's folder" -- \
+  "$py" "$root/experiments/compare-stats.py" "$out" --sim "$build/sim/pipecast-sim"
+mape=$(sed -n 's/.*iteration time over [0-9]* cells: MAPE \([0-9.]*\)%.*/\1/p' "$tmp/study.out")
+first=$(awk '$1 == "median" && $2 == "/" && $3 == "median" { sub("%", "", $4); print $4; exit }' "$tmp/out")
+if [ -n "$mape" ] && [ "$mape" = "$first" ]; then ok "compare-stats: its first row reproduces the study's MAPE ($mape%)"
+else echo "# study $mape, compare-stats $first"; not_ok "compare-stats: its first row reproduces the study's MAPE"; fi
+expect 2 "no measured cells under" "compare-stats: a folder without a study is refused" -- \
+  "$py" "$root/experiments/compare-stats.py" "$tmp/empty" --sim "$build/sim/pipecast-sim"
+
+tap_end
