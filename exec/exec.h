@@ -6,6 +6,10 @@
 #include <mpi.h>
 #include <stdbool.h>
 
+#include "model.h"
+#include "partition.h"
+#include "runtime.h"
+
 #define PC_EXEC_PROG "pipecast-exec"
 
 /* Each command runs on every rank with the same arguments and returns the process exit
@@ -38,5 +42,15 @@ double pc_exec_median(double *v, int n);
 
 /* Peak resident memory of this process (VmHWM), in bytes; 0 when unknown. */
 size_t pc_exec_peak_rss(void);
+
+/* Most repetitions of a profile: every one is kept in memory (and gathered on rank 0). */
+#define PC_EXEC_MAX_REPS 1000
+
+/* `train --profile-samples`: times STAGE's layers in RT, the run's own runtime at its microbatch
+ * size MB, REPS times after a warm-up, exactly as `profile --samples` does, and writes every
+ * rank's samples to PATH on rank 0 (profile's format; the header names the run). Collective over
+ * MPI_COMM_WORLD; false, with a message, when PATH could not be written. */
+bool pc_exec_profile_runtime(const char *path, pc_runtime *rt, const pc_model *m,
+                             const pc_partition *part, int stage, size_t mb, int reps);
 
 #endif

@@ -87,25 +87,21 @@ static void fill_received(pc_runtime *rt, const pc_model *m, const pc_partition 
   g_array_unref(xfers);
 }
 
-/* Every repetition is kept (and gathered on rank 0): this bounds that memory. */
-#define PROFILE_MAX_REPS 1000
-
 /* Where one sample of size index si, repetition rep, layer l and column w (0 fwd, 1 bwd, 2 opt)
  * lies in a rank's samples. */
 static size_t sample_at(int si, int rep, int l, int w, int reps, int L) {
   return (((size_t)si * (size_t)reps + (size_t)rep) * (size_t)L + (size_t)l) * 3 + (size_t)w;
 }
 
-/* Times STAGE's layers at microbatch MB, REPS repetitions after one that warms caches and pages
- * up, each after a barrier (every rank runs as many): X[(rep * nlayers + layer) * 3 + what],
- * what 0 fwd, 1 bwd, 2 opt. The stage runs alone in a runtime of its own, as in a pipeline. */
-static void time_stage(const pc_model *m, const pc_partition *part, int stage, size_t mb,
-                       int reps, int loss, double *x0) {
+/* Times STAGE's layers in RT (a runtime of that stage at microbatch MB; slot 0 is used) REPS
+ * repetitions after one that warms caches and pages up, each after a barrier (every rank runs
+ * as many): X[(rep * nlayers + layer) * 3 + what], what 0 fwd, 1 bwd, 2 opt. */
+static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *part, int stage,
+                       size_t mb, int reps, double *x0) {
   GError *error = NULL;
   int lo = part->first[stage], hi = part->first[stage + 1], data_layer = lo;
+  int loss = pc_model_loss_layer(m);
   while (data_layer < hi - 1 && !reads_input(&m->layers[data_layer])) data_layer++;
-  pc_runtime *rt = pc_runtime_new(m, part, stage, mb, 1, 1, 0, &error);
-  PC_ASSERT(rt != NULL);
   fill_received(rt, m, part, stage, mb);
   pc_dataset *ds = NULL;
   if (loss >= lo && loss < hi) {
@@ -142,7 +138,6 @@ static void time_stage(const pc_model *m, const pc_partition *part, int stage, s
     }
   }
   pc_dataset_free(ds);
-  pc_runtime_free(rt);
 }
 
 static void write_header(FILE *f, const pc_model *m, const pc_partition *part, const char *spec,
@@ -159,22 +154,89 @@ static void write_header(FILE *f, const pc_model *m, const pc_partition *part, c
     fprintf(f, "# param %s=%s\n", m->params[i].name, m->params[i].value);
 }
 
+/* Gathers on rank 0 every rank's SAMPLES (sample_at order) and TIMED flags (the layers it
+ * timed), and writes there a row per layer and size to F, each column the median over the ranks
+ * that timed the layer of each one's median (or minimum, USE_MIN) over its repetitions, and a
+ * row per layer, size, rank and repetition to SF (after its header); either may be NULL.
+ * Collective over MPI_COMM_WORLD. */
+static void write_rows(FILE *f, FILE *sf, const pc_model *m, int nsizes, const int *sizes,
+                       int reps, const double *samples, const int *timed, bool use_min) {
+  int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers;
+  size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
+  double *all = rank == 0 ? g_new(double, count * (size_t)size) : NULL;
+  int *timed_all = rank == 0 ? g_new(int, (size_t)L * (size_t)size) : NULL;
+  MPI_Gather(samples, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  MPI_Gather(timed, L, MPI_INT, timed_all, L, MPI_INT, 0, MPI_COMM_WORLD);
+  if (rank == 0) {
+    if (sf) fprintf(sf, "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\n");
+    double across[size], reps_of[reps];
+    for (int l = 0; l < L; l++) {
+      const char *name = m->layers[l].name, *kind = pc_layer_ops_of(m->layers[l].kind)->name;
+      for (int si = 0; si < nsizes; si++) {
+        double v[3];
+        for (int w = 0; w < 3; w++) {
+          int n = 0;
+          for (int r = 0; r < size; r++) {
+            if (!timed_all[(size_t)r * L + l]) continue;
+            for (int rep = 0; rep < reps; rep++)
+              reps_of[rep] = all[(size_t)r * count + sample_at(si, rep, l, w, reps, L)];
+            across[n++] = use_min ? minimum(reps_of, reps) : pc_exec_median(reps_of, reps);
+          }
+          PC_ASSERT(n > 0); /* every layer is timed by some rank */
+          v[w] = pc_exec_median(across, n);
+        }
+        if (f) fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], v[0], v[1], v[2]);
+        for (int r = 0; sf && r < size; r++)
+          for (int rep = 0; timed_all[(size_t)r * L + l] && rep < reps; rep++) {
+            const double *x = all + (size_t)r * count + sample_at(si, rep, l, 0, reps, L);
+            fprintf(sf, "%s\t%s\t%d\t%d\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], r, rep,
+                    x[0], x[1], x[2]);
+          }
+      }
+    }
+  }
+  g_free(all);
+  g_free(timed_all);
+}
+
 /* Opens PATH for writing on rank 0, and tells every rank whether that worked. */
-static bool open_out(const char *flag, const char *path, FILE **f) {
+static bool open_out(const char *cmd, const char *flag, const char *path, FILE **f) {
   if (pc_exec_rank() == 0 && path && (*f = fopen(path, "w")) == NULL)
-    fprintf(stderr, PC_EXEC_PROG " profile: %s %s: %s\n", flag, path, g_strerror(errno));
+    fprintf(stderr, PC_EXEC_PROG " %s: %s %s: %s\n", cmd, flag, path, g_strerror(errno));
   int opened = pc_exec_rank() != 0 || path == NULL || *f != NULL;
   MPI_Bcast(&opened, 1, MPI_INT, 0, MPI_COMM_WORLD);
   return opened;
 }
 
 /* Closes F on rank 0; false (and a message) when what was written did not reach the file. */
-static bool close_out(const char *flag, const char *path, FILE *f) {
+static bool close_out(const char *cmd, const char *flag, const char *path, FILE *f) {
   if (f == NULL || f == stdout) return true;
   bool ok = !ferror(f);
   ok = (fclose(f) == 0) && ok;
-  if (!ok) fprintf(stderr, PC_EXEC_PROG " profile: %s %s: %s\n", flag, path, g_strerror(errno));
+  if (!ok) fprintf(stderr, PC_EXEC_PROG " %s: %s %s: %s\n", cmd, flag, path, g_strerror(errno));
   return ok;
+}
+
+bool pc_exec_profile_runtime(const char *path, pc_runtime *rt, const pc_model *m,
+                             const pc_partition *part, int stage, size_t mb, int reps) {
+  FILE *sf = NULL;
+  if (!open_out("train", "--profile-samples", path, &sf)) return false;
+  int L = m->nlayers, size = (int)mb;
+  double *samples = g_new0(double, (size_t)reps * (size_t)L * 3);
+  int *timed = g_new0(int, (size_t)L);
+  time_stage(rt, m, part, stage, mb, reps, samples);
+  for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
+  if (pc_exec_rank() == 0) {
+    char *spec = part->nstages > 1 ? pc_partition_format(m, part) : NULL;
+    write_header(sf, m, part, spec, pc_exec_size(), reps,
+                 "every one of them, a row each; timed by pipecast-exec train after its "
+                 "iterations, in its processes and runtimes");
+    g_free(spec);
+  }
+  write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false);
+  g_free(samples);
+  g_free(timed);
+  return close_out("train", "--profile-samples", path, sf);
 }
 
 int pc_cmd_profile(int argc, char **argv) {
@@ -208,9 +270,9 @@ int pc_cmd_profile(int argc, char **argv) {
     if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " profile: expected one MODEL file\n");
     goto done;
   }
-  if (reps < 1 || reps > PROFILE_MAX_REPS) {
+  if (reps < 1 || reps > PC_EXEC_MAX_REPS) {
     g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--reps must be 1 to %d, got %d",
-                PROFILE_MAX_REPS, reps);
+                PC_EXEC_MAX_REPS, reps);
     status = pc_exec_input_error("profile", error);
     goto done;
   }
@@ -254,10 +316,11 @@ int pc_cmd_profile(int argc, char **argv) {
   /* Without a partition every rank times the whole model; with one, each stage is timed alone
    * (its layers in a runtime of their own: its share of the caches), stage s by rank s % ranks
    * in turn s / ranks, all ranks busy at once; each layer's row comes from one rank. */
-  if (!open_out("--out", out, &f) || !open_out("--samples", samples_out, &sf)) goto done;
+  if (!open_out("profile", "--out", out, &f) ||
+      !open_out("profile", "--samples", samples_out, &sf)) goto done;
   if (rank == 0 && f == NULL) f = stdout;
-  int L = m->nlayers, loss = pc_model_loss_layer(m),
-      turns = spec ? (part->nstages + size - 1) / size : 1;
+  int L = m->nlayers, turns = spec ? (part->nstages + size - 1) / size : 1;
+  int *timed = g_new0(int, (size_t)L); /* the layers this rank timed */
   /* every repetition's seconds of this rank: samples[((size * reps + rep) * L + layer) * 3 +
    * what], what 0 fwd, 1 bwd, 2 opt (0 for the layers of other stages) */
   size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
@@ -265,54 +328,30 @@ int pc_cmd_profile(int argc, char **argv) {
   for (int si = 0; si < nsizes; si++)
     for (int turn = 0; turn < turns; turn++) {
       int stage = spec ? turn * size + rank : 0;
-      if (stage < part->nstages)
-        time_stage(m, part, stage, (size_t)sizes[si], reps, loss,
+      if (stage < part->nstages) {
+        /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
+        pc_runtime *rt = pc_runtime_new(m, part, stage, (size_t)sizes[si], 1, 1, 0, &error);
+        PC_ASSERT(rt != NULL);
+        time_stage(rt, m, part, stage, (size_t)sizes[si], reps,
                    samples + sample_at(si, 0, 0, 0, reps, L));
-      else
+        pc_runtime_free(rt);
+        for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
+      } else
         for (int rep = -1; rep < reps; rep++) MPI_Barrier(MPI_COMM_WORLD); /* no stage this turn */
     }
-  double *all = rank == 0 ? g_new(double, count * (size_t)size) : NULL;
-  MPI_Gather(samples, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (rank == 0) {
     write_header(f, m, part, spec, size, reps,
                  use_min ? "minimum over them" : "median over them");
     fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
-    if (sf) {
-      write_header(sf, m, part, spec, size, reps, "every one of them, a row each");
-      fprintf(sf, "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\n");
-    }
-    for (int l = 0, owner = 0; l < L; l++) {
-      while (spec && l >= part->first[owner + 1]) owner++;
-      int r0 = spec ? owner % size : 0, r1 = spec ? r0 + 1 : size; /* the ranks that timed l */
-      const char *name = m->layers[l].name, *kind = pc_layer_ops_of(m->layers[l].kind)->name;
-      for (int si = 0; si < nsizes; si++) {
-        double v[3];
-        for (int w = 0; w < 3; w++) {
-          /* each rank's statistic over its repetitions; the median over ranks */
-          double across[size], reps_of[reps];
-          for (int r = r0; r < r1; r++) {
-            for (int rep = 0; rep < reps; rep++)
-              reps_of[rep] = all[(size_t)r * count + sample_at(si, rep, l, w, reps, L)];
-            across[r - r0] = use_min ? minimum(reps_of, reps) : pc_exec_median(reps_of, reps);
-          }
-          v[w] = pc_exec_median(across, r1 - r0);
-        }
-        fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], v[0], v[1], v[2]);
-        for (int r = r0; sf && r < r1; r++)
-          for (int rep = 0; rep < reps; rep++) {
-            const double *x = all + (size_t)r * count + sample_at(si, rep, l, 0, reps, L);
-            fprintf(sf, "%s\t%s\t%d\t%d\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], r, rep,
-                    x[0], x[1], x[2]);
-          }
-      }
-    }
+    if (sf) write_header(sf, m, part, spec, size, reps, "every one of them, a row each");
   }
-  bool closed = close_out("--out", out, f);
-  closed = close_out("--samples", samples_out, sf) && closed;
+  write_rows(f, sf, m, nsizes, sizes, reps, samples, timed, use_min);
+  bool closed = close_out("profile", "--out", out, f);
+  closed = close_out("profile", "--samples", samples_out, sf) && closed;
   status = closed ? 0 : 1;
   f = sf = NULL;
-  g_free(all);
   g_free(samples);
+  g_free(timed);
 done:
   if (f && f != stdout) fclose(f);
   if (sf) fclose(sf);

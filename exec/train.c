@@ -31,8 +31,8 @@
 
 typedef struct {
   char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace;
-  char *checkpoint, *resume;
-  int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every;
+  char *checkpoint, *resume, *profile_samples;
+  int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
   double lr, momentum, weight_decay, timeout;
   gint64 seed;
 } train_opts;
@@ -236,6 +236,7 @@ static bool check_numbers(const train_opts *o, GError **error) {
     {"--batch", o->batch, 1}, {"--microbatches", o->micro, 1}, {"--iters", o->iters, 1},
     {"--warmup", o->warmup, 0}, {"--replicas", o->replicas, 1}, {"--stages", o->stages, 0},
     {"--print-every", o->print_every, 1}, {"--checkpoint-every", o->checkpoint_every, 0},
+    {"--profile-reps", o->profile_reps, 1},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(ints); i++) {
     if (ints[i].v < ints[i].min) {
@@ -243,6 +244,11 @@ static bool check_numbers(const train_opts *o, GError **error) {
                   ints[i].min, ints[i].v);
       return false;
     }
+  }
+  if (o->profile_reps > PC_EXEC_MAX_REPS) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--profile-reps must be at most %d, got %d",
+                PC_EXEC_MAX_REPS, o->profile_reps);
+    return false;
   }
   if (o->warmup >= o->iters) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
@@ -309,7 +315,9 @@ static bool setup(stage_run *r, const train_opts *o, char *model_path, GError **
   int size = pc_exec_size();
   if (!check_numbers(o, error)) return false;
   if (!check_writable(o->save, "--save", error) || !check_writable(o->times, "--times", error) ||
-      !check_writable(o->trace, "--trace", error) || !check_dir(o->checkpoint, "--checkpoint", error))
+      !check_writable(o->trace, "--trace", error) ||
+      !check_writable(o->profile_samples, "--profile-samples", error) ||
+      !check_dir(o->checkpoint, "--checkpoint", error))
     return false;
   int kind = pc_schedule_kind_from_name(o->schedule ? o->schedule : "gpipe");
   if (kind < 0) {
@@ -458,7 +466,7 @@ static bool all_ok(bool ok, GError **error) {
 
 int pc_cmd_train(int argc, char **argv) {
   train_opts o = {.batch = 32, .micro = 1, .iters = 10, .warmup = 1, .replicas = 1,
-                  .print_every = 1, .lr = 0.01, .momentum = 0.9, .seed = 1};
+                  .print_every = 1, .lr = 0.01, .momentum = 0.9, .seed = 1, .profile_reps = 5};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &o.partition, "Partition spec (see models/README.md)", "SPEC"},
@@ -484,6 +492,9 @@ int pc_cmd_train(int argc, char **argv) {
     {"checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &o.checkpoint, "Checkpoint into DIR (at the end, and every --checkpoint-every)", "DIR"},
     {"checkpoint-every", 0, 0, G_OPTION_ARG_INT, &o.checkpoint_every, "Checkpoint every K iterations", "K"},
     {"resume", 0, 0, G_OPTION_ARG_FILENAME, &o.resume, "Continue from the checkpoint in DIR", "DIR"},
+    {"profile-samples", 0, 0, G_OPTION_ARG_FILENAME, &o.profile_samples,
+     "After the run, time each stage's layers in its own runtime, as profile --samples writes them", "FILE"},
+    {"profile-reps", 0, 0, G_OPTION_ARG_INT, &o.profile_reps, "Repetitions of --profile-samples (5)", "R"},
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new("MODEL - train MODEL with pipeline parallelism");
@@ -658,6 +669,11 @@ int pc_cmd_train(int argc, char **argv) {
     g_clear_error(&error);
     status = 1;
   }
+  /* The run's own processes, runtimes and pages, after everything else: the profile of its ops
+   * under the run's conditions (experiments/study.sh predicts each cell from these). */
+  if (o.profile_samples && !pc_exec_profile_runtime(o.profile_samples, r.rt, r.model, r.part,
+                                                    r.stage, r.mb, o.profile_reps))
+    status = 1;
   {
     int worst = status, any;
     MPI_Allreduce(&worst, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -677,6 +693,6 @@ out:
   g_option_context_free(ctx);
   g_free(o.sets); g_free(o.partition); g_free(o.by); g_free(o.schedule); g_free(o.data);
   g_free(o.save); g_free(o.load); g_free(o.times); g_free(o.trace);
-  g_free(o.checkpoint); g_free(o.resume);
+  g_free(o.checkpoint); g_free(o.resume); g_free(o.profile_samples);
   return status;
 }

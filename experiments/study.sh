@@ -17,11 +17,12 @@
 #   3. ROUNDS times (3): profile the whole model with both cores busy (mpirun -n 2 profile) at
 #      the microbatch sizes of the grid; then measure the grid: schedule (gpipe, 1f1b) x stages
 #      (1, and 2 = this machine's cores) x microbatches, each cell `pipecast-exec train` (the
-#      timed iterations' seconds, per-stage memory, the last iteration's trace), and just before
-#      each try, its own layers profiled at its microbatch size under its conditions (one
-#      process, its partition stage by stage, or 2 replicas); CNNs also measure data parallelism
-#      (--replicas 2, one stage); then the partitions of 4, 8 and 16 stages that the predicted
-#      lines use, each stage timed alone (profile_beyond). A cell's time is its median iteration
+#      timed iterations' seconds, per-stage memory, the last iteration's trace), and right after
+#      each try, in the same processes, its own layers profiled at its microbatch size under its
+#      conditions (one process, its partition stage by stage, or 2 replicas: train
+#      --profile-samples); CNNs also measure data parallelism
+#      (--replicas 2, one stage); then partitions of 4, 8 and 16 stages for the predicted lines,
+#      each stage timed alone (profile_beyond). A cell's time is its median iteration
 #      over the rounds, each profile row the median of all the samples of its condition (the
 #      same statistic on both sides, over samples spread through the same stretch of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
@@ -145,8 +146,8 @@ fi
 reps=5
 [ $quick = 1 ] && reps=3
 # Profiles. The machine's speed wanders over seconds to minutes (other virtual machines on the
-# host), so the profile is taken in many short pieces spread over the study like the cells: before
-# every try of a cell, its layers at its microbatch size under its conditions (profile_cell), and
+# host), so the profile is taken in many short pieces spread over the study like the cells: after
+# every try of a cell, by its own processes, its layers at its microbatch size (samples_of), and
 # once a round the whole model on both cores (profile: the partitions and the predicted grid
 # beyond this machine need every size). Every repetition is kept (*.samples.tsv); a profile that
 # the simulator reads holds, per layer, size and column, the median of all the samples of one
@@ -186,40 +187,31 @@ name_parts() {
     awk -F'\t' -v s="$(cat "$f")" '$3 == s { print $1 }' "$out/parts.tsv" >"${f%.spec}.part"
   done
 }
-# profile_cell R SCHED P D M: the cell's layers at its microbatch size under its conditions, just
-# before its try of round R
-profile_cell() {
-  local r=$1 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" k
-  local common=("${mf[@]}" --microbatch-sizes "$((batch / D / M))" --reps $reps --out /dev/null)
-  if [ "$P" -gt 1 ]; then
-    k=$(cat "$out/runs/$name.part")
-    mpirun -n "$P" --bind-to core "$x" profile "${common[@]}" -p "$(cat "$out/runs/$name.spec")" \
-      --samples "$out/profile-part$k.r$r.$name.samples.tsv" >/dev/null </dev/null
-  elif [ "$D" -gt 1 ]; then
-    "${mpi[@]}" "$x" profile "${common[@]}" --samples "$out/profile-2r.r$r.$name.samples.tsv" \
-      >/dev/null </dev/null
-  else
-    "$x" profile "${common[@]}" --samples "$out/profile-1r.r$r.$name.samples.tsv" >/dev/null </dev/null
-  fi
+# samples_of R SCHED P D M: where a cell's try of round R writes the profile of its own layers
+# (train --profile-samples: after its timed iterations, in the same processes and runtimes, so
+# under exactly its conditions: one process, its partition stage by stage, or 2 replicas)
+samples_of() {
+  local r=$1 P=$3 D=$4 name="$2-P$3-D$4-M$5"
+  if [ "$P" -gt 1 ]; then echo "$out/profile-part$(cat "$out/runs/$name.part").r$r.$name.samples.tsv"
+  elif [ "$D" -gt 1 ]; then echo "$out/profile-2r.r$r.$name.samples.tsv"
+  else echo "$out/profile-1r.r$r.$name.samples.tsv"; fi
 }
 # profile_beyond R: the predicted lines' pipelines, profiled in round R. For 2 stages at each
-# microbatch count the measured cells' partitions are profiled already (profile_cell); for 4, 8
-# and 16 stages, the auto:time partition (from profile-2r) is profiled stage by stage on both
-# cores, each stage alone in a runtime of its own, as it would run on a machine like this one of
-# its own (a stage holds a fraction of the weights, which at small microbatches is most of a
-# fully connected layer's time)
+# microbatch count the measured cells' partitions are profiled already (samples_of); for 4, 8
+# and 16 stages, an auto:time partition (from profile-2r, at the grid's middle microbatch count)
+# is profiled at every size of the grid stage by stage on both cores, each stage alone in a
+# runtime of its own, as it would run on a machine like this one of its own (a stage holds a
+# fraction of the weights, which at small microbatches is most of a fully connected layer's time)
 beyond="4 8 16"
 profile_beyond() {
-  local r=$1 P M spec
+  local r=$1 P spec mid
+  mid=$(echo $Ms | awk '{ print $((NF + 1) / 2) }')
   log "profiling (round $r) the partitions of $(echo $beyond | tr ' ' ,) stages, each stage alone"
   for P in $beyond; do
-    for M in $Ms; do
-      spec=$("$sim" run "${mf[@]}" --batch "$batch" --microbatches "$M" --stages "$P" --by time \
-               --profile "$out/profile-2r.tsv" --net "$out/net.tsv" | sed -n 's/^partition: //p')
-      "${mpi[@]}" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$((batch / M))" \
-        --reps $reps --out /dev/null --samples "$out/profile-stages$P.r$r.M$M.samples.tsv" \
-        >/dev/null </dev/null
-    done
+    spec=$("$sim" run "${mf[@]}" --batch "$batch" --microbatches "$mid" --stages "$P" --by time \
+             --profile "$out/profile-2r.tsv" --net "$out/net.tsv" | sed -n 's/^partition: //p')
+    "${mpi[@]}" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
+      --out /dev/null --samples "$out/profile-stages$P.r$r.samples.tsv" >/dev/null </dev/null
   done
 }
 # pool_profiles: every profile the simulator reads, from all the samples of its condition
@@ -267,7 +259,6 @@ median() {
 measure() {
   local r=$1 sched=$2 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" part=() launch=()
   i=$((i + 1))
-  profile_cell "$@"
   if [ $((P * D)) -gt 1 ]; then launch=("${mpi[@]}"); fi
   local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
@@ -277,7 +268,8 @@ measure() {
   times >"$out/runs/.times0"
   "${launch[@]}" "$x" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters $((iters + warmup)) \
     --warmup "$warmup" --print-every 1000000 --times "$try.times.csv" \
-    --trace "$try.meas.json" >"$try.log" 2>&1 </dev/null || { cat "$try.log" >&2; exit 1; }
+    --trace "$try.meas.json" --profile-samples "$(samples_of "$@")" --profile-reps $reps \
+    >"$try.log" 2>&1 </dev/null || { cat "$try.log" >&2; exit 1; }
   times >"$out/runs/.times1"
   b1=$(busy_jiffies) w1=$(date +%s.%N)
   c0=$(child_cpu <"$out/runs/.times0") c1=$(child_cpu <"$out/runs/.times1")

@@ -181,6 +181,38 @@ if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --m
      "fc1:0 fc2:0 fc3:1 fc4:1 loss:1 relu1:0 relu2:0 relu3:1" ]; then
   ok "profile --samples --partition: each layer's samples from the rank of its stage"
 else cat "$tmp/log" "$tmp/s2.tsv" | sed 's/^/# /'; not_ok "profile --samples --partition: each layer's samples from the rank of its stage"; fi
+# train --profile-samples: after its iterations the run's own processes time their stages'
+# layers at its microbatch size, in profile --samples's format (8 layers x 3 reps in one process;
+# each layer from the rank of its stage; both replicas time every layer), and the trained
+# weights are the same as without it (the profile comes after --save)
+samples_ranks() { awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$1" | sort -u | paste -sd' '; }
+if "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 --iters 2 --save "$tmp/ps-a.pcw" \
+     --profile-samples "$tmp/ts1.tsv" --profile-reps 3 >"$tmp/log" 2>&1 </dev/null &&
+   "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 --iters 2 --save "$tmp/ps-b.pcw" \
+     >>"$tmp/log" 2>&1 </dev/null && cmp -s "$tmp/ps-a.pcw" "$tmp/ps-b.pcw" &&
+   [ "$(awk -F'\t' '!/^#/ && $1 != "layer" && $3 == 4 && $6 > 0' "$tmp/ts1.tsv" | wc -l)" = 24 ] &&
+   grep -q '^# reps 3 (every one of them, a row each; timed by pipecast-exec train' "$tmp/ts1.tsv"; then
+  ok "train --profile-samples: every layer at the run's microbatch size, weights as without it"
+else cat "$tmp/log" "$tmp/ts1.tsv" | sed 's/^/# /'; not_ok "train --profile-samples: every layer at the run's microbatch size, weights as without it"; fi
+if mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 8 -m 2 --iters 2 \
+     --profile-samples "$tmp/ts2.tsv" --profile-reps 2 >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(samples_ranks "$tmp/ts2.tsv")" = "fc1:0 fc2:0 fc3:1 fc4:1 loss:1 relu1:0 relu2:0 relu3:1" ] &&
+   python3 "$(dirname "$0")/../experiments/pool_profile.py" "$tmp/ts2p.tsv" "$tmp/ts2.tsv" >>"$tmp/log" 2>&1 &&
+   "$sim" run "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 8 --microbatches 2 \
+     --profile "$tmp/ts2p.tsv" >>"$tmp/log" 2>&1; then
+  ok "train --profile-samples, 2 stages: each layer from its stage's rank; pooled, read by pipecast-sim"
+else cat "$tmp/log" | sed 's/^/# /'; not_ok "train --profile-samples, 2 stages: each layer from its stage's rank; pooled, read by pipecast-sim"; fi
+if mpirun -n 2 "$x" train "$models/tiny-mlp.model" --replicas 2 --batch 8 --iters 2 \
+     --profile-samples "$tmp/ts3.tsv" --profile-reps 2 >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(awk -F'\t' '!/^#/ && $1 != "layer"' "$tmp/ts3.tsv" | wc -l)" = 32 ] &&
+   [ "$(samples_ranks "$tmp/ts3.tsv" | wc -w)" = 16 ]; then
+  ok "train --profile-samples, 2 replicas: both ranks time every layer"
+else cat "$tmp/log" | sed 's/^/# /'; not_ok "train --profile-samples, 2 replicas: both ranks time every layer"; fi
+expect_input_error "train: --profile-reps 0" "--profile-reps must be at least 1, got 0" \
+  "$x" train "$models/tiny-mlp.model" --profile-samples "$tmp/x.tsv" --profile-reps 0
+expect_input_error "train: --profile-samples in a missing folder (refused before the run)" \
+  "--profile-samples $tmp/no/x.tsv: cannot write there" \
+  "$x" train "$models/tiny-mlp.model" --profile-samples "$tmp/no/x.tsv"
 printf 'layer\tmb\tseconds\nfc1\t4\t0.1\n' >"$tmp/bad-samples.tsv"
 expect_input_error "pool_profile: not a samples file" "bad-samples.tsv:1: not a samples file" \
   python3 "$pool" "$tmp/x.tsv" "$tmp/bad-samples.tsv"
