@@ -108,7 +108,7 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
     ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 1, true, &error);
     PC_ASSERT(ds != NULL);
   }
-  pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as initialised */
+  pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as they are */
   for (int rep = -1; rep < reps; rep++) {
     double *x = x0 + (size_t)MAX(rep, 0) * (size_t)m->nlayers * 3;
     MPI_Barrier(MPI_COMM_WORLD);

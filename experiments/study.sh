@@ -153,12 +153,15 @@ reps=5
 # the simulator reads holds, per layer, size and column, the median of all the samples of one
 # condition (experiments/pool_profile.py): the typical speed of the study, as a cell's time is its
 # median iteration over all its tries.
-#   profile-2r.tsv       the whole model on each of 2 busy ranks (replicas, the sweep)
+#   profile-2r.tsv       the whole model on each of 2 busy ranks (replicas, partitions, sweep-2r)
 #   profile-1r.tsv       the whole model in one process, one core busy (one-stage cells)
 #   profile-part<K>.tsv  partition K (parts.tsv) stage by stage, one rank per stage at once: a
 #                        stage alone holds only its layers' weights, so at small microbatches its
 #                        layers run faster than in the whole-model profile, where every rank
 #                        cycles through all the weights (pipeline cells; <cell>.part names K)
+#   profile-stages<P>.tsv  the predicted line of P stages: for 2, every partition profile
+#                        pooled; for 4, 8 and 16, a partition of P stages timed stage by stage,
+#                        each stage alone (profile_beyond)
 profile() {
   local r=$1
   log "profiling (round $r) at microbatch sizes $sizes: the whole model on 2 busy ranks"

@@ -105,7 +105,7 @@ for P in (2, 4, 8, 16):
     assert len(layers) == 64, (P, len(layers))  # mlp32: every layer has its row
     for r in csv.DictReader(open("%s/sweep-stages%d/sweep.csv" % (out, P))):
         key = (r["schedule"], r["stages"], r["microbatches"])
-        assert abs(lines[key] - float(r["iteration_s"])) <= 1e-6 * lines[key] + 1e-9, (key, r)
+        assert abs(lines[key] - float(r["iteration_s"])) <= 1e-5 * lines[key], (key, r)  # 6 digits
         n += 1
 assert n == 16, n
 '
