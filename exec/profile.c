@@ -140,11 +140,11 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
   pc_dataset_free(ds);
 }
 
-static void write_header(FILE *f, const pc_model *m, const pc_partition *part, const char *spec,
+static void write_header(FILE *f, const pc_model *m, const pc_partition *part, bool partitioned,
                          int ranks, int reps, const char *over) {
   fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
              "# reps %d (%s)\n# overhead_s 0\n", m->name, ranks, reps, over);
-  if (spec) {
+  if (partitioned) {
     char *text = pc_partition_format(m, part);
     fprintf(f, "# partition %s (each stage timed alone%s)\n", text,
             part->nstages > ranks ? "; rank r timed stages r, r + ranks, ..." : " on its rank");
@@ -226,13 +226,10 @@ bool pc_exec_profile_runtime(const char *path, pc_runtime *rt, const pc_model *m
   int *timed = g_new0(int, (size_t)L);
   time_stage(rt, m, part, stage, mb, reps, samples);
   for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
-  if (pc_exec_rank() == 0) {
-    char *spec = part->nstages > 1 ? pc_partition_format(m, part) : NULL;
-    write_header(sf, m, part, spec, pc_exec_size(), reps,
+  if (pc_exec_rank() == 0)
+    write_header(sf, m, part, part->nstages > 1, pc_exec_size(), reps,
                  "every one of them, a row each; timed by pipecast-exec train after its "
                  "iterations, in its processes and runtimes");
-    g_free(spec);
-  }
   write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false);
   g_free(samples);
   g_free(timed);
@@ -340,10 +337,10 @@ int pc_cmd_profile(int argc, char **argv) {
         for (int rep = -1; rep < reps; rep++) MPI_Barrier(MPI_COMM_WORLD); /* no stage this turn */
     }
   if (rank == 0) {
-    write_header(f, m, part, spec, size, reps,
+    write_header(f, m, part, spec != NULL, size, reps,
                  use_min ? "minimum over them" : "median over them");
     fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
-    if (sf) write_header(sf, m, part, spec, size, reps, "every one of them, a row each");
+    if (sf) write_header(sf, m, part, spec != NULL, size, reps, "every one of them, a row each");
   }
   write_rows(f, sf, m, nsizes, sizes, reps, samples, timed, use_min);
   bool closed = close_out("profile", "--out", out, f);

@@ -493,7 +493,7 @@ int pc_cmd_train(int argc, char **argv) {
     {"checkpoint-every", 0, 0, G_OPTION_ARG_INT, &o.checkpoint_every, "Checkpoint every K iterations", "K"},
     {"resume", 0, 0, G_OPTION_ARG_FILENAME, &o.resume, "Continue from the checkpoint in DIR", "DIR"},
     {"profile-samples", 0, 0, G_OPTION_ARG_FILENAME, &o.profile_samples,
-     "After the run, time each stage's layers in its own runtime, as profile --samples writes them", "FILE"},
+     "After the run, its processes time their stages' layers (profile --samples's format)", "FILE"},
     {"profile-reps", 0, 0, G_OPTION_ARG_INT, &o.profile_reps, "Repetitions of --profile-samples (5)", "R"},
     G_OPTION_ENTRY_NULL,
   };

@@ -10,8 +10,8 @@ iterations (median, fastest) — this predicts every measured cell again with `p
 (same partition, same profile condition as study.sh: one process, the cell's partition, or two
 ranks) and prints the mean absolute percentage error, the worst cell and the mean signed error.
 The first row is the study's own method and reproduces its validation.csv. The last row pairs
-each try with the profile taken just before it (median of that profile's samples against the
-try's median iteration; a cell's error is the median of its tries' errors). Standard library
+each try with its own profile, the one taken next to it (median of that profile's samples against
+the try's median iteration; a cell's error is the median of its tries' errors). Standard library
 only."""
 import argparse
 import csv
@@ -108,7 +108,8 @@ def main():
             meas = statistics.median(c["iters"]) if cstat == "median" else min(c["iters"])
             errs.append((100 * (pred - meas) / meas, c["name"]))
         report(pstat + " / " + cstat, errs)
-    # each try against the profile taken just before it (profile_cell in study.sh)
+    # each try against its own profile (study.sh's samples_of; before the fourth session a
+    # profile process just before the try)
     errs = []
     for c in cells:
         per_try = []

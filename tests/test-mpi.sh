@@ -128,6 +128,9 @@ expect_input_error "weights of another model" "holds weights of the model 'tiny-
 # profile: one row per layer and size, every time positive; whole model on each rank, or each
 # stage of a partition on its own rank (rows of both stages, the partition in the header)
 sim=${PC_SIM:?PC_SIM is not set}
+# samples_ranks FILE: the "layer:rank" pairs of a samples file, sorted, on one line
+samples_ranks() { awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$1" | sort -u | paste -sd' '; }
+pool=$(dirname "$0")/../experiments/pool_profile.py
 # rows FILE: "rows,all-positive" of a profile
 rows() { awk -F'\t' '!/^#/ && $1 != "layer" { n++; if (!($4 > 0 && $5 > 0 && $6 >= 0)) bad++ }
                       END { printf "%d,%d", n, bad }' "$1"; }
@@ -150,7 +153,7 @@ expect_input_error "profile: more ranks than the partition has stages" \
 if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "2,2,2,2" --microbatch-sizes 4 \
      --reps 2 --samples "$tmp/s4.tsv" --out "$tmp/p4.tsv" >"$tmp/log" 2>&1 </dev/null &&
    [ "$(rows "$tmp/p4.tsv")" = "8,0" ] && grep -q 'rank r timed stages r, r + ranks' "$tmp/p4.tsv" &&
-   [ "$(awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$tmp/s4.tsv" | sort -u | paste -sd' ')" = \
+   [ "$(samples_ranks "$tmp/s4.tsv")" = \
      "fc1:0 fc2:1 fc3:0 fc4:1 loss:1 relu1:0 relu2:1 relu3:0" ]; then
   ok "profile --partition with more stages than ranks: stage s timed by rank s % ranks, every layer"
 else cat "$tmp/log" "$tmp/s4.tsv" | sed 's/^/# /'; not_ok "profile --partition with more stages than ranks: stage s timed by rank s % ranks, every layer"; fi
@@ -166,7 +169,6 @@ else not_ok "profile --stat min: the minimum over repetitions, said in the heade
 # --samples: every repetition, one row each (8 layers x 2 sizes x 3 reps; the partition's rows
 # from the rank that timed them), and their median per row is the profile's (median) row,
 # byte for byte, once experiments/pool_profile.py has pooled them
-pool=$(dirname "$0")/../experiments/pool_profile.py
 if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2,4 --reps 3 --samples "$tmp/s1.tsv" \
      --out "$tmp/ps.tsv" >"$tmp/log" 2>&1 </dev/null &&
    [ "$(awk -F'\t' '!/^#/ && $1 != "layer"' "$tmp/s1.tsv" | wc -l)" = 48 ] &&
@@ -177,7 +179,7 @@ if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2,4 --reps 3 --sampl
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --samples: every repetition; pooled, the profile's median rows"; fi
 if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --microbatch-sizes 4 \
      --reps 2 --samples "$tmp/s2.tsv" --out /dev/null >"$tmp/log" 2>&1 </dev/null &&
-   [ "$(awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$tmp/s2.tsv" | sort -u | paste -sd' ')" = \
+   [ "$(samples_ranks "$tmp/s2.tsv")" = \
      "fc1:0 fc2:0 fc3:1 fc4:1 loss:1 relu1:0 relu2:0 relu3:1" ]; then
   ok "profile --samples --partition: each layer's samples from the rank of its stage"
 else cat "$tmp/log" "$tmp/s2.tsv" | sed 's/^/# /'; not_ok "profile --samples --partition: each layer's samples from the rank of its stage"; fi
@@ -185,7 +187,6 @@ else cat "$tmp/log" "$tmp/s2.tsv" | sed 's/^/# /'; not_ok "profile --samples --p
 # layers at its microbatch size, in profile --samples's format (8 layers x 3 reps in one process;
 # each layer from the rank of its stage; both replicas time every layer), and the trained
 # weights are the same as without it (the profile comes after --save)
-samples_ranks() { awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$1" | sort -u | paste -sd' '; }
 if "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 --iters 2 --save "$tmp/ps-a.pcw" \
      --profile-samples "$tmp/ts1.tsv" --profile-reps 3 >"$tmp/log" 2>&1 </dev/null &&
    "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 --iters 2 --save "$tmp/ps-b.pcw" \
@@ -197,7 +198,7 @@ else cat "$tmp/log" "$tmp/ts1.tsv" | sed 's/^/# /'; not_ok "train --profile-samp
 if mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 8 -m 2 --iters 2 \
      --profile-samples "$tmp/ts2.tsv" --profile-reps 2 >"$tmp/log" 2>&1 </dev/null &&
    [ "$(samples_ranks "$tmp/ts2.tsv")" = "fc1:0 fc2:0 fc3:1 fc4:1 loss:1 relu1:0 relu2:0 relu3:1" ] &&
-   python3 "$(dirname "$0")/../experiments/pool_profile.py" "$tmp/ts2p.tsv" "$tmp/ts2.tsv" >>"$tmp/log" 2>&1 &&
+   python3 "$pool" "$tmp/ts2p.tsv" "$tmp/ts2.tsv" >>"$tmp/log" 2>&1 &&
    "$sim" run "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 8 --microbatches 2 \
      --profile "$tmp/ts2p.tsv" >>"$tmp/log" 2>&1; then
   ok "train --profile-samples, 2 stages: each layer from its stage's rank; pooled, read by pipecast-sim"
