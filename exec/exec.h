@@ -17,6 +17,7 @@
 int pc_cmd_train(int argc, char **argv);
 int pc_cmd_profile(int argc, char **argv);
 int pc_cmd_calibrate(int argc, char **argv);
+int pc_cmd_grid(int argc, char **argv);
 
 /* This process's rank and the world size. */
 int pc_exec_rank(void);
@@ -46,11 +47,15 @@ size_t pc_exec_peak_rss(void);
 /* Most repetitions of a profile: every one is kept in memory (and gathered on rank 0). */
 #define PC_EXEC_MAX_REPS 1000
 
-/* `train --profile-samples`: times STAGE's layers in RT, the run's own runtime at its microbatch
- * size MB, REPS times after a warm-up, exactly as `profile --samples` does, and writes every
- * rank's samples to PATH on rank 0 (profile's format; the header names the run). Collective over
- * MPI_COMM_WORLD; false, with a message, when PATH could not be written. */
-bool pc_exec_profile_runtime(const char *path, pc_runtime *rt, const pc_model *m,
-                             const pc_partition *part, int stage, size_t mb, int reps);
+/* `train --profile-samples` and `grid`: times STAGE's layers in RT, the run's own runtime at its
+ * microbatch size MB, REPS times (after a warm-up repetition when WARM_UP; grid's runtimes have
+ * just run an iteration), exactly as `profile --samples` does, and
+ * writes every rank's samples to PATH on rank 0 (profile's format; the header names the run).
+ * The runtime's weights stay as they are (the timed step has learning rate 0) but its momentum
+ * moves. Collective over MPI_COMM_WORLD; false, with a message naming command CMD and its FLAG,
+ * when PATH could not be written. */
+bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path, pc_runtime *rt,
+                             const pc_model *m, const pc_partition *part, int stage, size_t mb,
+                             int reps, bool warm_up);
 
 #endif

@@ -1,6 +1,6 @@
 /* main.c — pipecast-exec: the MPI executor. One rank per pipeline stage (times the replicas of
  * data parallelism); without mpirun it runs as one process (MPI singleton start).
- * Commands: train, profile, calibrate. */
+ * Commands: train, grid, profile, calibrate. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  train       train MODEL, pipelined over the MPI ranks (one process without mpirun)\n"
+          "  grid        measure several training runs of MODEL side by side, interleaved\n"
           "  profile     per-layer forward/backward seconds at several microbatch sizes (TSV)\n"
           "  calibrate   MPI ping-pong as a piecewise alpha-beta table; sgemm rates (TSV)\n"
           "\n"
@@ -28,6 +29,7 @@ static const struct {
   int (*run)(int argc, char **argv);
 } commands[] = {
   {"train", pc_cmd_train},
+  {"grid", pc_cmd_grid},
   {"profile", pc_cmd_profile},
   {"calibrate", pc_cmd_calibrate},
 };

@@ -94,10 +94,10 @@ static size_t sample_at(int si, int rep, int l, int w, int reps, int L) {
 }
 
 /* Times STAGE's layers in RT (a runtime of that stage at microbatch MB; slot 0 is used) REPS
- * repetitions after one that warms caches and pages up, each after a barrier (every rank runs
- * as many): X[(rep * nlayers + layer) * 3 + what], what 0 fwd, 1 bwd, 2 opt. */
+ * repetitions, after one that warms caches and pages up when WARM_UP, each after a barrier
+ * (every rank runs as many): X[(rep * nlayers + layer) * 3 + what], what 0 fwd, 1 bwd, 2 opt. */
 static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *part, int stage,
-                       size_t mb, int reps, double *x0) {
+                       size_t mb, int reps, bool warm_up, double *x0) {
   GError *error = NULL;
   int lo = part->first[stage], hi = part->first[stage + 1], data_layer = lo;
   int loss = pc_model_loss_layer(m);
@@ -109,7 +109,7 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
     PC_ASSERT(ds != NULL);
   }
   pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as they are */
-  for (int rep = -1; rep < reps; rep++) {
+  for (int rep = warm_up ? -1 : 0; rep < reps; rep++) {
     double *x = x0 + (size_t)MAX(rep, 0) * (size_t)m->nlayers * 3;
     MPI_Barrier(MPI_COMM_WORLD);
     /* The executor's FWD gets the microbatch's data first: its time goes to the layer that
@@ -217,23 +217,27 @@ static bool close_out(const char *cmd, const char *flag, const char *path, FILE 
   return ok;
 }
 
-bool pc_exec_profile_runtime(const char *path, pc_runtime *rt, const pc_model *m,
-                             const pc_partition *part, int stage, size_t mb, int reps) {
+bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path, pc_runtime *rt,
+                             const pc_model *m, const pc_partition *part, int stage, size_t mb,
+                             int reps, bool warm_up) {
   FILE *sf = NULL;
-  if (!open_out("train", "--profile-samples", path, &sf)) return false;
+  if (!open_out(cmd, flag, path, &sf)) return false;
   int L = m->nlayers, size = (int)mb;
   double *samples = g_new0(double, (size_t)reps * (size_t)L * 3);
   int *timed = g_new0(int, (size_t)L);
-  time_stage(rt, m, part, stage, mb, reps, samples);
+  time_stage(rt, m, part, stage, mb, reps, warm_up, samples);
   for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
-  if (pc_exec_rank() == 0)
-    write_header(sf, m, part, part->nstages > 1, pc_exec_size(), reps,
-                 "every one of them, a row each; timed by pipecast-exec train after its "
-                 "iterations, in its processes and runtimes");
+  if (pc_exec_rank() == 0) {
+    char *what = g_strdup_printf("every one of them, a row each; timed by pipecast-exec %s "
+                                 "%s its iterations, in its processes and runtimes", cmd,
+                                 strcmp(cmd, "train") == 0 ? "after" : "between");
+    write_header(sf, m, part, part->nstages > 1, pc_exec_size(), reps, what);
+    g_free(what);
+  }
   write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false);
   g_free(samples);
   g_free(timed);
-  return close_out("train", "--profile-samples", path, sf);
+  return close_out(cmd, flag, path, sf);
 }
 
 int pc_cmd_profile(int argc, char **argv) {
@@ -329,7 +333,7 @@ int pc_cmd_profile(int argc, char **argv) {
         /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
         pc_runtime *rt = pc_runtime_new(m, part, stage, (size_t)sizes[si], 1, 1, 0, &error);
         PC_ASSERT(rt != NULL);
-        time_stage(rt, m, part, stage, (size_t)sizes[si], reps,
+        time_stage(rt, m, part, stage, (size_t)sizes[si], reps, true,
                    samples + sample_at(si, 0, 0, 0, reps, L));
         pc_runtime_free(rt);
         for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;

@@ -26,35 +26,9 @@
 #include "partition.h"
 #include "runtime.h"
 #include "schedule.h"
+#include "stage.h"
 #include "trace.h"
 #include "weights.h"
-
-typedef struct {
-  char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace;
-  char *checkpoint, *resume, *profile_samples;
-  int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
-  double lr, momentum, weight_decay, timeout;
-  gint64 seed;
-} train_opts;
-
-/* Everything one rank needs while it runs its op list. */
-typedef struct {
-  const train_opts *o;
-  pc_model *model;
-  pc_partition *part;
-  pc_schedule *sched;
-  pc_runtime *rt;
-  pc_dataset *data;
-  int rank, stage, replica, P, D;
-  size_t mb;                 /* samples per microbatch */
-  int slots;                 /* microbatches in flight at this stage */
-  const pc_stage_ops *ops;   /* this stage's list */
-  MPI_Request *req;          /* per op: its send or receive */
-  int *post_after;           /* per RECV op: index of the op after which it may be posted */
-  MPI_Comm stage_comm;       /* this stage's replicas */
-  pc_span *spans;            /* per op, last iteration */
-  bool reads_data, has_loss;
-} stage_run;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages */
@@ -311,7 +285,8 @@ static bool check_dir(const char *dir, const char *flag, GError **error) {
 }
 
 /* The model, partition and schedule, identical on every rank; errors are input errors. */
-static bool setup(stage_run *r, const train_opts *o, char *model_path, GError **error) {
+static bool setup(stage_run *r, const train_opts *o, const char *model_path,
+                  GError **error) {
   int size = pc_exec_size();
   if (!check_numbers(o, error)) return false;
   if (!check_writable(o->save, "--save", error) || !check_writable(o->times, "--times", error) ||
@@ -452,16 +427,111 @@ static bool load_weights(stage_run *r, const char *path, GError **error) {
 /* ------------------------------------------------------------------------------------------ */
 /* The command */
 
-/* Any rank's input error ends every rank the same way: collective agreement, then exit 2. The
- * lowest failing rank prints its message; the others (often failing the same way) stay quiet. */
-static bool all_ok(bool ok, GError **error) {
+bool pc_stage_all_ok(const char *cmd, bool ok, GError **error) {
   int mine = ok ? pc_exec_size() : pc_exec_rank(), first = 0;
   MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   if (first == pc_exec_size()) return true;
   if (first == pc_exec_rank() && error && *error)
-    fprintf(stderr, PC_EXEC_PROG " train: %s\n", (*error)->message);
+    fprintf(stderr, PC_EXEC_PROG " %s: %s\n", cmd, (*error)->message);
   g_clear_error(error);
   return false;
+}
+
+bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, size_t memory,
+                   GError **error) {
+  r->o = o;
+  if (!setup(r, o, model_path, error)) return false;
+  r->rank = pc_exec_rank();
+  r->stage = r->rank % r->P;
+  r->replica = r->rank / r->P;
+  r->mb = (size_t)(o->batch / o->replicas / o->micro);
+  r->ops = &r->sched->stages[r->stage];
+  r->slots = MAX(1, r->ops->peak_inflight);
+  MPI_Comm_split(MPI_COMM_WORLD, r->stage, r->replica, &r->stage_comm);
+  r->rt = pc_runtime_new(r->model, r->part, r->stage, r->mb, r->slots, (uint64_t)o->seed, memory,
+                         error);
+  if (r->rt == NULL) return false;
+  r->reads_data = pc_runtime_data(r->rt, 0) != NULL;
+  r->has_loss = pc_runtime_labels(r->rt, 0) != NULL;
+  if (r->reads_data || r->has_loss) {
+    r->data = pc_dataset_open(o->data ? o->data : "synthetic", &r->model->input,
+                              r->model->layers[pc_model_loss_layer(r->model)].in[0].d[0],
+                              (uint64_t)o->seed, true, error);
+    if (r->data == NULL) return false;
+  }
+  if (o->load && !load_weights(r, o->load, error)) return false;
+  r->req = g_new(MPI_Request, (size_t)r->ops->nops);
+  r->spans = g_new0(pc_span, (size_t)r->ops->nops);
+  plan_receives(r);
+  return true;
+}
+
+double pc_stage_iterate(stage_run *r, int iter, double sums[2]) {
+  pc_sgd_config sgd = {(float)r->o->lr, (float)r->o->momentum, (float)r->o->weight_decay};
+  iter_stats st;
+  MPI_Request q;
+  MPI_Ibarrier(MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the other ranks to start the iteration");
+  double t0 = MPI_Wtime();
+  run_iteration(r, iter, &sgd, &st);
+  double dt = MPI_Wtime() - t0, slowest = dt;
+  MPI_Ireduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the other ranks to end the iteration");
+  /* Only the loss stage's ranks contribute: a sum over the world reaches rank 0. */
+  double mine[2] = {st.loss_sum, (double)st.correct}, total[2];
+  MPI_Ireduce(mine, total, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the losses of the iteration");
+  if (r->rank == 0) {
+    sums[0] += total[0];
+    sums[1] += total[1];
+  }
+  return slowest;
+}
+
+void pc_stage_print_memory(stage_run *r, FILE *f) {
+  double mem[2] = {(double)pc_exec_peak_rss(),
+                   (double)(pc_runtime_param_bytes(r->rt) + pc_runtime_activation_bytes(r->rt))};
+  double *all = r->rank == 0 ? g_new(double, 2 * (size_t)pc_exec_size()) : NULL;
+  MPI_Gather(mem, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  if (r->rank == 0) {
+    for (int s = 0; s < r->P; s++)
+      fprintf(f, "stage %d: peak memory %.1f MiB measured (process), %.1f MiB accounted (runtime)\n",
+              s, all[2 * s] / 1048576.0, all[2 * s + 1] / 1048576.0);
+    g_free(all);
+  }
+}
+
+bool pc_stage_write_trace(stage_run *r, const char *path, GError **error) {
+  bool ok = true;
+  if (r->replica == 0 && r->rank != 0)
+    MPI_Send(r->spans, r->ops->nops * 2, MPI_DOUBLE, 0, 200, MPI_COMM_WORLD);
+  if (r->rank == 0) {
+    pc_span **tl = g_new0(pc_span *, (size_t)r->P);
+    tl[0] = r->spans;
+    for (int s = 1; s < r->P; s++) {
+      tl[s] = g_new(pc_span, (size_t)r->sched->stages[s].nops);
+      MPI_Recv(tl[s], r->sched->stages[s].nops * 2, MPI_DOUBLE, s, 200, MPI_COMM_WORLD,
+               MPI_STATUS_IGNORE);
+    }
+    ok = pc_trace_write(path, "pipecast-exec (measured)", r->sched, (const pc_span *const *)tl,
+                        error);
+    for (int s = 1; s < r->P; s++) g_free(tl[s]);
+    g_free(tl);
+  }
+  return ok;
+}
+
+void pc_stage_close(stage_run *r) {
+  if (r->stage_comm != MPI_COMM_NULL) MPI_Comm_free(&r->stage_comm);
+  g_free(r->req);
+  g_free(r->spans);
+  g_free(r->post_after);
+  pc_dataset_free(r->data);
+  pc_runtime_free(r->rt);
+  pc_schedule_free(r->sched);
+  pc_partition_free(r->part);
+  pc_model_free(r->model);
+  *r = (stage_run){.stage_comm = MPI_COMM_NULL};
 }
 
 int pc_cmd_train(int argc, char **argv) {
@@ -502,37 +572,15 @@ int pc_cmd_train(int argc, char **argv) {
   stage_run r = {.o = &o, .stage_comm = MPI_COMM_NULL};
   GError *error = NULL;
   int status = PC_EXIT_INPUT;
-  double *times = NULL;
+  double *times = NULL, *losses = NULL;
   if (!pc_exec_parse(ctx, "train", &argc, &argv)) goto out;
   if (argc != 2) {
     if (pc_exec_rank() == 0)
       fprintf(stderr, PC_EXEC_PROG " train: expected one MODEL file, got %d arguments\n", argc - 1);
     goto out;
   }
-  if (!setup(&r, &o, argv[1], &error)) {
-    status = pc_exec_input_error("train", error);
-    goto out;
-  }
-  r.rank = pc_exec_rank();
-  r.stage = r.rank % r.P;
-  r.replica = r.rank / r.P;
-  r.mb = (size_t)(o.batch / o.replicas / o.micro);
-  r.ops = &r.sched->stages[r.stage];
-  r.slots = MAX(1, r.ops->peak_inflight);
-  MPI_Comm_split(MPI_COMM_WORLD, r.stage, r.replica, &r.stage_comm);
-  r.rt = pc_runtime_new(r.model, r.part, r.stage, r.mb, r.slots, (uint64_t)o.seed,
-                        pc_exec_memory_per_rank(), &error);
-  bool ok = r.rt != NULL;
-  r.reads_data = ok && pc_runtime_data(r.rt, 0) != NULL;
-  r.has_loss = ok && pc_runtime_labels(r.rt, 0) != NULL;
-  if (ok && (r.reads_data || r.has_loss)) {
-    r.data = pc_dataset_open(o.data ? o.data : "synthetic", &r.model->input,
-                             r.model->layers[pc_model_loss_layer(r.model)].in[0].d[0],
-                             (uint64_t)o.seed, true, &error);
-    ok = r.data != NULL;
-  }
-  if (ok && o.load) ok = load_weights(&r, o.load, &error);
-  char *spec = r.model ? pc_partition_format(r.model, r.part) : NULL;
+  bool ok = pc_stage_open(&r, &o, argv[1], pc_exec_memory_per_rank(), &error);
+  char *spec = r.part ? pc_partition_format(r.model, r.part) : NULL;
   char *config = g_strdup_printf("partition=%s batch=%d microbatches=%d replicas=%d seed=%lld "
                                  "data=%s set=%s", spec, o.batch, o.micro, o.replicas,
                                  (long long)o.seed, o.data ? o.data : "synthetic",
@@ -548,14 +596,11 @@ int pc_cmd_train(int argc, char **argv) {
     }
   }
   /* Stage 0 (or the failing rank) reports; the others learn of it collectively. */
-  if (!all_ok(ok, &error)) {
+  if (!pc_stage_all_ok("train", ok, &error)) {
     g_free(spec);
     g_free(config);
     goto out;
   }
-  r.req = g_new(MPI_Request, (size_t)r.ops->nops);
-  r.spans = g_new0(pc_span, (size_t)r.ops->nops);
-  plan_receives(&r);
   if (r.rank == 0) {
     printf("pipecast train %s: %d stage%s x %d replica%s, %s, batch %d = %d x %zu, %d iterations\n"
            "partition: %s\n", r.model->name, r.P, r.P > 1 ? "s" : "", r.D, r.D > 1 ? "s" : "",
@@ -565,27 +610,16 @@ int pc_cmd_train(int argc, char **argv) {
     fflush(stdout);
   }
   g_free(spec);
-  pc_sgd_config sgd = {(float)o.lr, (float)o.momentum, (float)o.weight_decay};
   times = g_new0(double, (size_t)o.iters);
+  losses = g_new0(double, (size_t)o.iters);
   double window[2] = {0, 0};
   int window_iters = 0;
   for (int it = start; it < o.iters; it++) {
-    iter_stats st;
-    MPI_Request q;
-    MPI_Ibarrier(MPI_COMM_WORLD, &q);
-    wait_timed(&r, &q, "for the other ranks to start the iteration");
-    double t0 = MPI_Wtime();
-    run_iteration(&r, it, &sgd, &st);
-    double dt = MPI_Wtime() - t0, slowest;
-    MPI_Ireduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD, &q);
-    wait_timed(&r, &q, "for the other ranks to end the iteration");
-    times[it] = slowest;
-    /* Only the loss stage's ranks contribute: a sum over the world reaches rank 0. */
-    double sums[2] = {st.loss_sum, (double)st.correct}, total[2];
-    MPI_Ireduce(sums, total, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD, &q);
-    wait_timed(&r, &q, "for the losses of the iteration");
-    window[0] += total[0];
-    window[1] += total[1];
+    double sums[2] = {0, 0};
+    double slowest = times[it] = pc_stage_iterate(&r, it, sums);
+    losses[it] = sums[0] / o.batch;
+    window[0] += sums[0];
+    window[1] += sums[1];
     window_iters++;
     if (r.rank == 0 && ((it + 1) % o.print_every == 0 || it + 1 == o.iters)) {
       /* loss and accuracy: means over the iterations since the last line */
@@ -625,44 +659,18 @@ int pc_cmd_train(int argc, char **argv) {
       fprintf(stderr, PC_EXEC_PROG " train: --times %s: %s\n", o.times, g_strerror(errno));
       status = 1;
     } else {
-      fprintf(f, "iteration,seconds,warmup\n");
+      fprintf(f, "iteration,seconds,warmup,loss\n");
       for (int i = start; i < o.iters; i++)
-        fprintf(f, "%d,%.9f,%d\n", i + 1, times[i], i < timed0);
+        fprintf(f, "%d,%.9f,%d,%.9g\n", i + 1, times[i], i < timed0, losses[i]);
       if (fclose(f) != 0) status = 1;
     }
   }
   /* Memory: measured peak and as accounted, per stage, gathered on rank 0. */
-  double mem[2] = {(double)pc_exec_peak_rss(),
-                   (double)(pc_runtime_param_bytes(r.rt) + pc_runtime_activation_bytes(r.rt))};
-  double *all = r.rank == 0 ? g_new(double, 2 * (size_t)pc_exec_size()) : NULL;
-  MPI_Gather(mem, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-  if (r.rank == 0) {
-    for (int s = 0; s < r.P; s++)
-      printf("stage %d: peak memory %.1f MiB measured (process), %.1f MiB accounted (runtime)\n", s,
-             all[2 * s] / 1048576.0, all[2 * s + 1] / 1048576.0);
-    g_free(all);
-  }
-  if (o.trace) {
-    /* Each stage of replica 0 sends its spans to rank 0. */
-    if (r.replica == 0 && r.rank != 0)
-      MPI_Send(r.spans, r.ops->nops * 2, MPI_DOUBLE, 0, 200, MPI_COMM_WORLD);
-    if (r.rank == 0) {
-      pc_span **tl = g_new0(pc_span *, (size_t)r.P);
-      tl[0] = r.spans;
-      for (int s = 1; s < r.P; s++) {
-        tl[s] = g_new(pc_span, (size_t)r.sched->stages[s].nops);
-        MPI_Recv(tl[s], r.sched->stages[s].nops * 2, MPI_DOUBLE, s, 200, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE);
-      }
-      if (!pc_trace_write(o.trace, "pipecast-exec (measured)", r.sched,
-                          (const pc_span *const *)tl, &error)) {
-        fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
-        g_clear_error(&error);
-        status = 1;
-      }
-      for (int s = 1; s < r.P; s++) g_free(tl[s]);
-      g_free(tl);
-    }
+  pc_stage_print_memory(&r, stdout);
+  if (o.trace && !pc_stage_write_trace(&r, o.trace, &error)) {
+    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+    g_clear_error(&error);
+    status = 1;
   }
   if (o.save && !save_weights(&r, o.save, &error)) {
     fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
@@ -671,8 +679,9 @@ int pc_cmd_train(int argc, char **argv) {
   }
   /* The run's own processes, runtimes and pages, after everything else: the profile of its ops
    * under the run's conditions (experiments/study.sh predicts each cell from these). */
-  if (o.profile_samples && !pc_exec_profile_runtime(o.profile_samples, r.rt, r.model, r.part,
-                                                    r.stage, r.mb, o.profile_reps))
+  if (o.profile_samples &&
+      !pc_exec_profile_runtime("train", "--profile-samples", o.profile_samples, r.rt, r.model,
+                               r.part, r.stage, r.mb, o.profile_reps, true))
     status = 1;
   {
     int worst = status, any;
@@ -680,16 +689,9 @@ int pc_cmd_train(int argc, char **argv) {
     status = any;
   }
 out:
-  if (r.stage_comm != MPI_COMM_NULL) MPI_Comm_free(&r.stage_comm);
   g_free(times);
-  g_free(r.req);
-  g_free(r.spans);
-  g_free(r.post_after);
-  pc_dataset_free(r.data);
-  pc_runtime_free(r.rt);
-  pc_schedule_free(r.sched);
-  pc_partition_free(r.part);
-  pc_model_free(r.model);
+  g_free(losses);
+  pc_stage_close(&r);
   g_option_context_free(ctx);
   g_free(o.sets); g_free(o.partition); g_free(o.by); g_free(o.schedule); g_free(o.data);
   g_free(o.save); g_free(o.load); g_free(o.times); g_free(o.trace);

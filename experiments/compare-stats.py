@@ -4,14 +4,15 @@
     experiments/compare-stats.py OUT [--sim build/sim/pipecast-sim]
 
 OUT is a study's folder (experiments/study.sh): it keeps every profile repetition
-(*.samples.tsv) and every timed iteration of every try (runs/NAME.iters). For each pair of
+(*.samples.tsv) and every timed iteration of every visit (runs/NAME.iters). For each pair of
 statistics — a profile row's over its pooled samples (median, mean, minimum), a cell's over its
 iterations (median, fastest) — this predicts every measured cell again with `pipecast-sim run`
 (same partition, same profile condition as study.sh: one process, the cell's partition, or two
 ranks) and prints the mean absolute percentage error, the worst cell and the mean signed error.
 The first row is the study's own method and reproduces its validation.csv. The last row pairs
-each try with its own profile, the one taken next to it (median of that profile's samples against
-the try's median iteration; a cell's error is the median of its tries' errors). Standard library
+each visit with its own profile, the one taken right after it (median of that profile's samples
+against the visit's median iteration; a cell's error is the median of its visits' errors; before
+the grid of the sixth session a visit was a try: a train process of its own). Standard library
 only."""
 import argparse
 import csv
@@ -108,8 +109,8 @@ def main():
             meas = statistics.median(c["iters"]) if cstat == "median" else min(c["iters"])
             errs.append((100 * (pred - meas) / meas, c["name"]))
         report(pstat + " / " + cstat, errs)
-    # each try against its own profile (study.sh's samples_of; before the fourth session a
-    # profile process just before the try)
+    # each visit against its own profile (study.sh's samples_of; in the fourth and fifth sessions
+    # a try's train --profile-samples, before them a profile process just before the try)
     errs = []
     for c in cells:
         per_try = []
@@ -123,7 +124,7 @@ def main():
         if per_try:
             errs.append((statistics.median(per_try), c["name"]))
     if errs:
-        report("each try / its own profile, medians", errs)
+        report("each visit / its own profile, medians", errs)
     os.remove(tmp)
 
 

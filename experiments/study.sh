@@ -7,24 +7,25 @@
 #   (default DIR results/MODEL; --set overrides model parameters, e.g. input=3x224x224; --reuse
 #   skips steps 2 and 3 and predicts and validates again from the measurements already in DIR,
 #   made with the same arguments: after a change to the simulator, say; --batch, --microbatches,
-#   --rounds and --iters replace the grid's minibatch, microbatch counts, rounds and timed
-#   iterations per try, e.g. a larger input at a smaller batch)
+#   --rounds and --iters replace the grid's minibatch, microbatch counts, rounds and visits per
+#   cell and round, e.g. a larger input at a smaller batch)
 #
 # Steps (progress on stderr, one line per step and per measured cell):
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
 #   2. calibrate the link (mpirun -n 2 calibrate); measure the memory a process holds beyond the
 #      runtime's plan on a tiny model (baseline-1.log, baseline-2.log);
-#   3. ROUNDS times (3): profile the whole model with both cores busy (mpirun -n 2 profile) at
-#      the microbatch sizes of the grid; then measure the grid: schedule (gpipe, 1f1b) x stages
-#      (1, and 2 = this machine's cores) x microbatches, each cell `pipecast-exec train` (the
-#      timed iterations' seconds, per-stage memory, the last iteration's trace), and right after
-#      each try, in the same processes, its own layers profiled at its microbatch size under its
-#      conditions (one process, its partition stage by stage, or 2 replicas: train
-#      --profile-samples); CNNs also measure data parallelism
-#      (--replicas 2, one stage); then partitions of 4, 8 and 16 stages for the predicted lines,
-#      each stage timed alone (profile_beyond). A cell's time is its median iteration
-#      over the rounds, each profile row the median of all the samples of its condition (the
-#      same statistic on both sides, over samples spread through the same stretch of time);
+#   3. the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
+#      microbatches; CNNs also data parallelism (--replicas 2, one stage). Each cell's memory in
+#      its own processes (`pipecast-exec train`, one iteration). Then ROUNDS times (quick 2, else
+#      3): profile the whole model with both cores busy (mpirun -n 2 profile) at the grid's
+#      microbatch sizes; measure the cells of one process side by side in one job, then those of
+#      two (`pipecast-exec grid`: every cell warmed up, then visited in turn ITERS times, a visit
+#      one timed iteration and one profile repetition of the cell's own layers in its own runtime,
+#      under exactly its conditions: one process, its partition stage by stage, or 2 replicas).
+#      In the last round, partitions of 4, 8 and 16 stages for the predicted lines, each stage
+#      timed alone (profile_beyond). A cell's time is its median iteration over all its visits,
+#      each profile row the median of all the samples of its condition (the same statistic on
+#      both sides, over samples interleaved through the same stretches of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
 #      taken under the same load (and its trace);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages, each stage count from its
@@ -33,7 +34,7 @@
 #      worst cell, `pipecast-sim compare` of the worst cell's traces), speedup.csv and the
 #      figures (experiments/plot-speedup.gp, plot-dp.gp): speedup.png/.pdf, dp.png/.pdf.
 # Partitions are auto:time (the simulator's time-balanced cut for the microbatch size), and the
-# executor runs exactly that spec. --quick: a smaller grid for the main job (about three minutes).
+# executor runs exactly that spec. --quick: a smaller grid for the main job (about two minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() {
@@ -72,11 +73,11 @@ while [ $# -gt 0 ]; do
 done
 case $model in
   mlp32)
-    if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=3 warmup=1 rounds=3
+    if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=3 warmup=1 rounds=2
     else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=3; fi
     dp=0 ;;
   vgg16|resnet50)
-    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=3 warmup=1 rounds=3
+    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=3 warmup=1 rounds=2
     else batch=32 Ms="1 2 4 8 16 32" iters=3 warmup=1 rounds=3; fi
     dp=1 ;;
   *) usage ;;
@@ -125,9 +126,8 @@ mpi=(mpirun -n 2 --bind-to core)
 sizes=$(for M in $Ms; do echo $((batch / M)); if [ $dp = 1 ]; then echo $((batch / 2 / M)); fi; done |
         awk '$1 >= 1' | sort -n | uniq | paste -sd, -)
 
-# busy CPU jiffies of the whole machine, and the CPU seconds of this shell's finished children
+# busy CPU jiffies of the whole machine
 busy_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
-child_cpu() { awk 'NR == 2 {split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2]}'; }
 b0=$(busy_jiffies)
 sleep 1
 other=$(( ($(busy_jiffies) - b0) * 100 / $(getconf CLK_TCK) / $(nproc) ))
@@ -137,7 +137,7 @@ if [ "$reuse" = 1 ]; then
   log "reusing the measurements in $out"
 elif [ "$other" -gt 20 ]; then
   log "warning: other programs use $other% of the CPUs now; measurements will be noisy (the CPU"
-  log "         share of other programs is recorded beside each try)"
+  log "         share of other programs is recorded beside each visit)"
 fi
 if [ "$reuse" = 0 ]; then
   log "calibrating the link (2 ranks)"
@@ -146,13 +146,13 @@ fi
 reps=5
 [ $quick = 1 ] && reps=3
 # Profiles. The machine's speed wanders over seconds to minutes (other virtual machines on the
-# host), so the profile is taken in many short pieces spread over the study like the cells: after
-# every try of a cell, by its own processes, its layers at its microbatch size (samples_of), and
-# once a round the whole model on both cores (profile: the partitions and the predicted grid
-# beyond this machine need every size). Every repetition is kept (*.samples.tsv); a profile that
-# the simulator reads holds, per layer, size and column, the median of all the samples of one
+# host), so the profile is taken in many short pieces interleaved with the cells: after every
+# visit to a cell, by its own processes, its layers at its microbatch size (samples_of), and once
+# a round the whole model on both cores (profile: the partitions and the predicted grid beyond
+# this machine need every size). Every repetition is kept (*.samples.tsv); a profile that the
+# simulator reads holds, per layer, size and column, the median of all the samples of one
 # condition (experiments/pool_profile.py): the typical speed of the study, as a cell's time is its
-# median iteration over all its tries.
+# median iteration over all its visits.
 #   profile-2r.tsv       the whole model on each of 2 busy ranks (replicas, partitions, sweep-2r)
 #   profile-1r.tsv       the whole model in one process, one core busy (one-stage cells)
 #   profile-part<K>.tsv  partition K (parts.tsv) stage by stage, one rank per stage at once: a
@@ -171,7 +171,7 @@ profile() {
 }
 pool() { /usr/bin/python3 experiments/pool_profile.py "$@"; }
 # spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-2r; kept
-# for every try and for the prediction
+# for every visit and for the prediction
 spec() {
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4"
   [ "$P" -gt 1 ] && [ ! -f "$out/runs/$name.spec" ] || return 0
@@ -190,9 +190,10 @@ name_parts() {
     awk -F'\t' -v s="$(cat "$f")" '$3 == s { print $1 }' "$out/parts.tsv" >"${f%.spec}.part"
   done
 }
-# samples_of R SCHED P D M: where a cell's try of round R writes the profile of its own layers
-# (train --profile-samples: after its timed iterations, in the same processes and runtimes, so
-# under exactly its conditions: one process, its partition stage by stage, or 2 replicas)
+# samples_of V SCHED P D M: where the profile of a cell's own layers taken at its visit V (numbered
+# through the rounds) goes (grid --profile-reps: right after the visit's iteration, in the same
+# processes and runtimes, so under exactly its conditions: one process, its partition stage by
+# stage, or 2 replicas)
 samples_of() {
   local r=$1 P=$3 D=$4 name="$2-P$3-D$4-M$5"
   if [ "$P" -gt 1 ]; then echo "$out/profile-part$(cat "$out/runs/$name.part").r$r.$name.samples.tsv"
@@ -238,57 +239,89 @@ if [ "$reuse" = 0 ]; then
 fi
 
 # Files of one cell under $out/runs/NAME.* (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>):
-# .iters (round,seconds: every timed iteration of every try), .rR.log .rR.times.csv .rR.meas.json
-# (try R: the executor's output, its times and the trace of its last iteration), .log .times.csv
-# .meas.json (the kept try: the one whose last iteration, the traced one, is nearest the cell's
-# time), .tries (round,median_s,other_cpu_pct), .spec, .pred.csv .pred.json (.pred-2r.csv).
-[ "$reuse" = 1 ] || rm -f "$out"/runs/* "$out"/runs/.times? "$out"/profile-*.tsv "$out"/parts.tsv
+# .log (its own train process, one iteration: the per-stage memory), .iters (visit,seconds: every
+# timed iteration; visits are numbered through the rounds), .tries (visit,seconds,other_cpu_pct),
+# .rR.times.csv .rR.meas.json (round R's grid output: its iterations, the trace of its last one),
+# .times.csv .meas.json (the last round's), .spec, .part, .pred.csv .pred.json (.pred-2r.csv).
+[ "$reuse" = 1 ] || rm -rf "$out"/runs/* "$out"/profile-*.tsv "$out"/parts.tsv
 ncells=0
 for M in $Ms; do ncells=$((ncells + 2 * 2)); done
 if [ $dp = 1 ]; then
   for M in $Ms; do if [ $((batch % (2 * M))) = 0 ]; then ncells=$((ncells + 1)); fi; done
 fi
-ncells=$((ncells * rounds))
 i=0
-# This machine is shared, and its speed wanders (other virtual machines on the host): every round
-# profiles again and runs the whole grid again, so that both sides sample the same stretches of
-# time; a cell's time is its median iteration over all its tries, each profile row the median of
-# all its repetitions over the rounds: the same statistic on both sides, the typical speed of the
-# study. The CPU share that other programs used during each try is recorded beside it.
+# This machine is shared, and its speed wanders over seconds (other virtual machines on the
+# host). The cells of one process layout are measured side by side in one job, `pipecast-exec
+# grid`: each warmed up, then visited in turn ITERS times, a visit one timed iteration and one
+# repetition of the profile of the cell's own layers in its own runtime (so under exactly its
+# conditions: one process, its partition stage by stage, or 2 replicas). Every cell and every
+# profile sample thus spans the same stretches of time. Each round runs the grid of one process,
+# then that of two (and profiles the whole model and the partitions beyond this machine); a
+# cell's time is its median iteration over all its visits, each profile row the median of all
+# the samples of its condition: the same statistic on both sides. The CPU share that other
+# programs used during each visit is recorded beside it.
 median() {
   sort -g | awk '{ v[NR] = $1 }
     END { if (NR) printf "%.6f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-measure() {
-  local r=$1 sched=$2 P=$3 D=$4 M=$5 name="$2-P$3-D$4-M$5" part=() launch=()
-  i=$((i + 1))
-  if [ $((P * D)) -gt 1 ]; then launch=("${mpi[@]}"); fi
-  local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
+# launch_of K: the command that starts K ranks
+launch_of() { if [ "$1" = 1 ]; then echo "$x"; else echo "${mpi[*]} $x"; fi; }
+# memory SCHED P D M: the cell alone in its own processes for one iteration, as `train` runs it:
+# its per-stage peak memory (runs/NAME.log); a process in grid holds every cell of its layout
+memory() {
+  local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() common
+  common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
-  local t med kept f b0 b1 c0 c1 w0 w1 other try=$out/runs/$name.r$r
-  b0=$(busy_jiffies) w0=$(date +%s.%N)
-  times >"$out/runs/.times0"
-  "${launch[@]}" "$x" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters $((iters + warmup)) \
-    --warmup "$warmup" --print-every 1000000 --times "$try.times.csv" \
-    --trace "$try.meas.json" --profile-samples "$(samples_of "$@")" --profile-reps $reps \
-    >"$try.log" 2>&1 </dev/null || { cat "$try.log" >&2; exit 1; }
-  times >"$out/runs/.times1"
-  b1=$(busy_jiffies) w1=$(date +%s.%N)
-  c0=$(child_cpu <"$out/runs/.times0") c1=$(child_cpu <"$out/runs/.times1")
-  # CPU share used by other programs while the cell ran (busy CPU time not ours / wall x cores)
-  other=$(awk -v b="$((b1 - b0))" -v hz="$(getconf CLK_TCK)" -v c="$c0" -v d="$c1" -v w0="$w0" \
-            -v w1="$w1" -v n="$(nproc)" 'BEGIN {o = (b / hz - (d - c)) / ((w1 - w0) * n);
-            printf "%.0f", 100 * (o < 0 ? 0 : o)}')
-  awk -F, -v r="$r" 'NR > 1 && $3 == 0 { print r "," $2 }' "$try.times.csv" >>"$out/runs/$name.iters"
-  t=$(awk -F, -v r="$r" '$1 == r { print $2 }' "$out/runs/$name.iters" | median)
-  echo "$r,$t,$other" >>"$out/runs/$name.tries"
-  med=$(cut -d, -f2 "$out/runs/$name.iters" | median)
-  kept=$(awk -F, -v m="$med" '{ last[$1] = $2 } END { for (r in last) { d = last[r] - m
-           if (d < 0) d = -d; if (k == "" || d < best) { k = r; best = d } } print k }' \
-           "$out/runs/$name.iters")
-  for f in times.csv meas.json log; do cp "$out/runs/$name.r$kept.$f" "$out/runs/$name.$f"; done
-  log "[$i/$ncells] round $r: $sched, $P stage(s) x $D replica(s), $M microbatches: $t s (other programs: $other% CPU)"
+  # shellcheck disable=SC2046
+  $(launch_of $((P * D))) train "${mf[@]}" "${part[@]}" "${common[@]}" --iters 1 --warmup 0 \
+    >"$out/runs/$name.log" 2>&1 </dev/null || { cat "$out/runs/$name.log" >&2; exit 1; }
+}
+# cell_line SCHED P D M: the cell as a line of grid's --cells, after its process count
+cell_line() {
+  local spec=-
+  if [ "$2" -gt 1 ]; then spec=$(cat "$out/runs/$1-P$2-D$3-M$4.spec"); fi
+  printf '%s\t%s-P%s-D%s-M%s\t%s\t%s\t%s\t%s\n' $(($2 * $3)) "$1" "$2" "$3" "$4" "$1" "$4" "$3" "$spec"
+}
+# other_share TIMES VISITS: the CPU share (%) other programs used in the visits (a regex) of a
+# grid's times file: their CPU seconds over the visits' wall seconds times the cores
+other_share() {
+  awk -F, -v n="$(nproc)" -v re="^($2)\$" 'NR > 1 && $1 ~ re && !seen[$1]++ { o += $7; w += $6 }
+    END { o = w > 0 ? 100 * o / (w * n) : 0; printf "%.0f", o < 0 ? 0 : o }' "$1"
+}
+# measure_layout R K: round R of the cells of K processes, side by side (pipecast-exec grid)
+measure_layout() {
+  local r=$1 k=$2 g=$out/runs/grid cells=$out/runs/cells-$2.txt name sched P D M v t other n
+  grid cell_line | awk -F'\t' -v k="$k" -v OFS='\t' '$1 == k { $1 = ""; sub(/^\t/, ""); print }' >"$cells"
+  [ -s "$cells" ] || return 0
+  n=$(wc -l <"$cells")
+  log "round $r: the $n cells of $k process(es) side by side, $iters visit(s) each"
+  rm -rf "$g" && mkdir -p "$g"
+  # shellcheck disable=SC2046
+  $(launch_of "$k") grid "${mf[@]}" --cells "$cells" --out "$g" --batch "$batch" \
+    --visits "$iters" --iters 1 --warmup "$warmup" --profile-reps 1 \
+    >"$out/runs/grid-$k.r$r.log" 2>&1 </dev/null || { cat "$out/runs/grid-$k.r$r.log" >&2; exit 1; }
+  while read -r name sched M D _; do
+    P=$(echo "$name" | sed 's/.*-P\([0-9]*\)-.*/\1/')
+    for v in $(seq 1 "$iters"); do
+      local at=$(((r - 1) * iters + v))
+      awk -F, -v v="$v" -v at="$at" 'NR > 1 && $1 == v { print at "," $3 }' "$g/$name.times.csv" \
+        >>"$out/runs/$name.iters"
+      t=$(awk -F, -v v="$v" 'NR > 1 && $1 == v { print $3 }' "$g/$name.times.csv" | median)
+      other=$(other_share "$g/$name.times.csv" "$v")
+      echo "$at,$t,$other" >>"$out/runs/$name.tries"
+      mv "$g/$name.v$v.samples.tsv" "$(samples_of "$at" "$sched" "$P" "$D" "$M")"
+    done
+    cp "$g/$name.times.csv" "$out/runs/$name.r$r.times.csv"
+    cp "$g/$name.json" "$out/runs/$name.r$r.meas.json"
+    cp "$g/$name.times.csv" "$out/runs/$name.times.csv"
+    cp "$g/$name.json" "$out/runs/$name.meas.json"
+    i=$((i + 1))
+    t=$(awk -F, -v r="$r" '$1 > (r - 1) * n && $1 <= r * n { print $2 }' n="$iters" "$out/runs/$name.iters" | median)
+    other=$(other_share "$g/$name.times.csv" "[1-9][0-9]*")
+    log "[$i/$((ncells * rounds))] round $r: $sched, $P stage(s) x $D replica(s), $M microbatches: $t s (other programs: $other% CPU)"
+  done <"$cells"
+  rm -rf "$g"
 }
 
 # predict SCHED P D M: the cell's prediction with the profile taken under the run's conditions
@@ -326,9 +359,16 @@ grid() {
 [ "$reuse" = 0 ] || rounds=0
 for ((round = 1; round <= rounds; round++)); do
   profile $round
-  if [ $round = 1 ]; then grid spec; name_parts; fi
-  grid measure $round
-  profile_beyond $round
+  if [ $round = 1 ]; then
+    grid spec
+    name_parts
+    log "measuring each cell's memory in its own processes (one iteration)"
+    grid memory
+  fi
+  measure_layout $round 1
+  measure_layout $round 2
+  # the predicted lines beyond this machine rest on a profile of their own, taken once
+  if [ $round = "$rounds" ]; then profile_beyond $round; fi
 done
 pool_profiles
 log "predicting the measured cells"

@@ -5,7 +5,7 @@ Run by experiments/study.sh after it measured and predicted; reads OUT/runs/NAME
 pred.csv,pred-2r.csv,meas.json,pred.json} (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/
 sweep.csv, and writes under OUT:
   validation.csv   one row per measured cell: measured (the cell's median iteration over all
-                   its tries) and predicted iteration seconds,
+                   its visits, pipecast-exec grid) and predicted iteration seconds,
                    error (predicted - measured) / measured in percent; for one-process cells also
                    the prediction from the two-busy-cores profile (what ignoring the load costs)
   memory.csv       one row per (cell, stage): measured process peak (VmHWM), the runtime's
@@ -103,7 +103,7 @@ def main():
         if os.path.exists(tp):
             tries = [tuple(float(v) for v in l.strip().split(",")[1:3]) for l in open(tp) if l.strip()]
         ip = os.path.join(out, "runs", name + ".iters")
-        if os.path.exists(ip):  # the median of every timed iteration of every try
+        if os.path.exists(ip):  # the median of every timed iteration of every visit
             meas = statistics.median(float(l.split(",")[1]) for l in open(ip) if l.strip())
         cells.append(dict(name=name, schedule=sched, stages=P, replicas=D, microbatches=M, tries=tries,
                           measured=meas, predicted=pred, error=pct(pred, meas), alt=alt,
@@ -118,7 +118,7 @@ def main():
         w = csv.writer(f)
         w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "batch",
                     "measured_s", "predicted_s", "error_pct", "predicted_2busy_s", "error_2busy_pct",
-                    "tries_s", "tries_other_cpu_pct"])
+                    "visits_s", "visits_other_cpu_pct"])
         for c in cells:
             w.writerow([a.model, c["schedule"], c["stages"], c["replicas"], c["microbatches"], a.batch,
                         "%.6f" % c["measured"], "%.6f" % c["predicted"], "%.2f" % c["error"],
@@ -280,8 +280,8 @@ def main():
         return "%-6s %2d %2d %3d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
     lines = []
     lines.append("validation: %s, batch %d, predicted (pipecast-sim run, profile taken under the "
-                 "run's load, pooled over the rounds) against measured (median iteration over the "
-                 "tries, pipecast-exec train)" % (a.model, a.batch))
+                 "run's load, pooled over the visits) against measured (median iteration over the "
+                 "visits, pipecast-exec grid)" % (a.model, a.batch))
     lines.append("%-6s %2s %2s %3s %11s %11s %8s %7s" % ("sched", "P", "D", "M", "measured_s", "predicted_s", "error",
                                                         "others"))
     for c in cells:
@@ -325,7 +325,7 @@ def main():
 
     with open(os.path.join(out, "validation.md"), "w") as f:
         f.write("### %s: predicted against measured iteration time\n\n" % a.model)
-        f.write("Batch %d; %s; measured = the median timed iteration of `pipecast-exec train` over the cell's tries; "
+        f.write("Batch %d; %s; measured = the median timed iteration of the cell over its visits (`pipecast-exec grid`: the cells of one process layout side by side, visited in turn); "
                 "predicted = `pipecast-sim run` with the profile taken under the same load "
                 "(one busy core for one process, two otherwise) and the calibrated link.\n\n"
                 % (a.batch, a.grid or ("quick grid" if a.quick else "full grid")))

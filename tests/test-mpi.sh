@@ -228,4 +228,74 @@ expect_input_error "profile: too many repetitions" "--reps must be 1 to 1000, go
 expect_input_error "profile: bad --microbatch-sizes" "expected increasing positive integers" \
   "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 4,2
 
+# grid: cells measured side by side in one job. A cell's iterations are train's: with no profile
+# between visits its losses are train's bit for bit (one process, and 2 stages on 2 ranks);
+# visit 0 is the warm-up, then visits x iters timed rows; with --profile-reps each visit writes
+# its cell's samples (each layer from the rank of its stage; 2 replicas: both ranks every layer),
+# and each cell's last iteration as a trace
+losses() { awk -F, -v c="$2" 'NR > 1 { printf "%s ", $c }' "$1"; }
+printf '# one process\na gpipe 1 1 -\nb\t1f1b  4 1 -   # two blanks, a tab\n' >"$tmp/cells1"
+mkdir -p "$tmp/g1"
+if "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/g1" --batch 16 --visits 3 \
+     --iters 2 >"$tmp/log" 2>&1 </dev/null &&
+   "$x" train "$models/tiny-mlp.model" --batch 16 --iters 7 --times "$tmp/ta.csv" >>"$tmp/log" 2>&1 &&
+   "$x" train "$models/tiny-mlp.model" --batch 16 --iters 7 -m 4 --schedule 1f1b --times "$tmp/tb.csv" \
+     >>"$tmp/log" 2>&1 &&
+   [ "$(losses "$tmp/g1/a.times.csv" 5)" = "$(losses "$tmp/ta.csv" 4)" ] &&
+   [ "$(losses "$tmp/g1/b.times.csv" 5)" = "$(losses "$tmp/tb.csv" 4)" ] &&
+   [ "$(losses "$tmp/g1/a.times.csv" 5)" != "$(losses "$tmp/g1/b.times.csv" 5)" ] &&
+   [ "$(losses "$tmp/g1/a.times.csv" 1)" = "0 1 1 2 2 3 3 " ]; then
+  ok "grid, one process: each cell's losses are train's bit for bit; a warm-up, then 3 visits x 2"
+else cat "$tmp/log" "$tmp/g1/a.times.csv" | sed 's/^/# /'; not_ok "grid, one process: each cell's losses are train's bit for bit; a warm-up, then 3 visits x 2"; fi
+printf 'p2 gpipe 4 1 fc1..relu2 | fc3..\nd2 1f1b 2 2 -\n' >"$tmp/cells2"
+mkdir -p "$tmp/g2" "$tmp/g3"
+if mpirun -n 2 "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells2" --out "$tmp/g2" --batch 16 \
+     --visits 2 --warmup 0 >"$tmp/log" 2>&1 </dev/null &&
+   mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 16 -m 4 --iters 2 \
+     --warmup 0 --times "$tmp/tp.csv" >>"$tmp/log" 2>&1 </dev/null &&
+   [ "$(losses "$tmp/g2/p2.times.csv" 5)" = "$(losses "$tmp/tp.csv" 4)" ]; then
+  ok "grid, 2 stages on 2 ranks (a partition with blanks): losses are train's bit for bit"
+else cat "$tmp/log" | sed 's/^/# /'; not_ok "grid, 2 stages on 2 ranks (a partition with blanks): losses are train's bit for bit"; fi
+if mpirun -n 2 "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells2" --out "$tmp/g3" --batch 16 \
+     --visits 2 --profile-reps 2 >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(samples_ranks "$tmp/g3/p2.v2.samples.tsv")" = "fc1:0 fc2:0 fc3:1 fc4:1 loss:1 relu1:0 relu2:0 relu3:1" ] &&
+   [ "$(samples_ranks "$tmp/g3/d2.v1.samples.tsv" | wc -w)" = 16 ] &&
+   [ "$(awk -F'\t' '!/^#/ && $1 != "layer" && $3 == 4' "$tmp/g3/p2.v1.samples.tsv" | wc -l)" = 16 ] &&
+   grep -q '^# reps 2 (every one of them, a row each; timed by pipecast-exec grid between' \
+     "$tmp/g3/d2.v2.samples.tsv" && [ ! -e "$tmp/g3/p2.v3.samples.tsv" ] &&
+   python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' "$tmp/g3/p2.json" \
+     "$tmp/g3/d2.json" 2>>"$tmp/log" &&
+   grep -Eq '^d2 +[0-9.]+ +2 ' "$tmp/log"; then
+  ok "grid --profile-reps: each visit's samples (per stage's rank; both replicas), traces, summary"
+else cat "$tmp/log" | sed 's/^/# /'; not_ok "grid --profile-reps: each visit's samples (per stage's rank; both replicas), traces, summary"; fi
+# bad_cells FILE CONTENT DESCRIPTION FRAGMENT [GRID OPTIONS]: grid refuses a cells file (exit 2)
+bad_cells() {
+  printf "$2" >"$tmp/$1"
+  f=$tmp/$1 what=$3 frag=$4
+  shift 4
+  expect_input_error "grid: $what" "$frag" "$x" grid "$models/tiny-mlp.model" --cells "$f" \
+    --out "$tmp/g1" "$@"
+}
+bad_cells c-fields 'a gpipe 1 1\n' "a cell line without its partition" \
+  "c-fields:1: expected NAME SCHEDULE MICROBATCHES REPLICAS PARTITION, got 4 fields"
+bad_cells c-twice 'a gpipe 1 1 -\n\na 1f1b 2 1 -\n' "a cell named twice" "c-twice:3: cell 'a' again (line 1)"
+bad_cells c-num 'a gpipe x 1 -\n' "microbatches not a number" \
+  "c-num:1: microbatches and replicas must be whole numbers"
+bad_cells c-name 'a/b gpipe 1 1 -\n' "a name that is no file name" "c-name:1: name 'a/b' must be letters"
+bad_cells c-ranks 'ok gpipe 1 1 -\ntwo gpipe 2 1 2,6\n' "a cell that needs other ranks, named with its line" \
+  "cell two (--cells $tmp/c-ranks:2): the partition has 2 stages"
+bad_cells c-div 'a gpipe 3 1 -\n' "a microbatch count that does not divide the batch" \
+  "cell a (--cells $tmp/c-div:1): the minibatch of 16 samples is not divisible by --microbatches 3" \
+  --batch 16
+bad_cells c-sched 'a pipedream 1 1 -\n' "an unknown schedule" "cell a (--cells $tmp/c-sched:1): --schedule 'pipedream'"
+bad_cells c-empty '# nothing\n' "a cells file with no cell" "c-empty: no cell in it"
+expect_input_error "grid: a missing cells file" "--cells: Failed to open file" \
+  "$x" grid "$models/tiny-mlp.model" --cells "$tmp/none" --out "$tmp/g1"
+expect_input_error "grid: --out not a folder" "--out $tmp/none: not a writable folder" \
+  "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/none"
+expect_input_error "grid: --visits 0" "need 1 <= --visits" \
+  "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/g1" --visits 0
+expect_input_error "grid: without --cells" "--cells and --out are needed" \
+  "$x" grid "$models/tiny-mlp.model" --out "$tmp/g1"
+
 tap_end

@@ -1,0 +1,353 @@
+/* grid.c — `pipecast-exec grid`: a grid of training runs measured side by side in one job.
+ *
+ * On a shared machine whose speed wanders over seconds (other virtual machines on the host),
+ * runs measured one after another each see a different machine, and the difference between two
+ * of them is as much the machine's as theirs. grid opens every cell of a list (a schedule,
+ * microbatch count, replica count and partition of one model: each a `train` run with its own
+ * runtime, data and weights, as train builds it), warms each up, then visits the cells in turn,
+ * --visits times: a visit runs the cell's next --iters iterations, timed as train times them,
+ * and with --profile-reps times the cell's layers in its own runtime at its microbatch size
+ * (train --profile-samples). Visit v starts at cell v mod n, so no cell always follows the same
+ * one. Every cell thus samples the same stretches of time, and so do the profiles the simulator
+ * is fed from.
+ *
+ * A cell's iterations are those of a train run with the same options: with --profile-reps 0 its
+ * losses are train's bit for bit (a profile's step has learning rate 0, but moves the momentum).
+ * Every cell uses all the job's ranks (stages x replicas = ranks): one job per process layout.
+ * The process holds every cell at once, so its peak memory is not a cell's: train measures that.
+ *
+ * Output in --out DIR, per cell NAME: NAME.times.csv (visit,iteration,seconds,warmup,loss,
+ * visit_s,visit_other_cpu_s: visit 0 is the warm-up; the visit's wall seconds, and the CPU
+ * seconds that other programs used meanwhile, from /proc/stat's 10 ms ticks), NAME.json (the last iteration as a Chrome trace)
+ * and, with --profile-reps, NAME.v<K>.samples.tsv (visit K's profile, profile --samples's
+ * format). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "exec.h"
+#include "stage.h"
+
+/* One line of --cells. */
+typedef struct {
+  char *name, *schedule, *partition; /* partition NULL: automatic */
+  int micro, replicas, line;
+  train_opts o;
+  stage_run r;
+  GArray *rows; /* of grid_row */
+} grid_cell;
+
+typedef struct {
+  int visit, iter;
+  double seconds, loss, visit_s, other_s; /* the visit's wall seconds and others' CPU seconds */
+} grid_row;
+
+static bool parse_int(const char *text, int *v) {
+  char *end;
+  errno = 0;
+  long x = strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || errno != 0 || x < 1 || x > 1000000) return false;
+  *v = (int)x;
+  return true;
+}
+
+static bool valid_name(const char *s) {
+  for (const char *c = s; *c; c++)
+    if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') return false;
+  return *s != '\0' && *s != '.';
+}
+
+/* --cells FILE: "NAME SCHEDULE MICROBATCHES REPLICAS PARTITION" per line, the partition the rest
+ * of the line; '#' comments and blank lines ignored; PARTITION '-' is automatic (ranks /
+ * replicas stages, balanced by flops). */
+static GPtrArray *read_cells(const char *path, GError **error) {
+  char *text = NULL;
+  if (!g_file_get_contents(path, &text, NULL, error)) {
+    g_prefix_error(error, "--cells: ");
+    return NULL;
+  }
+  GPtrArray *cells = g_ptr_array_new();
+  gchar **lines = g_strsplit(text, "\n", -1);
+  g_free(text);
+  bool ok = true;
+  for (int i = 0; ok && lines[i]; i++) {
+    char *hash = strchr(lines[i], '#');
+    if (hash) *hash = '\0';
+    /* four fields, then the partition: the rest of the line (a spec may hold blanks) */
+    const char *f[5];
+    int n = 0;
+    char *p = g_strstrip(lines[i]);
+    while (*p && n < 5) {
+      f[n++] = p;
+      if (n == 5) break;
+      p += strcspn(p, " \t");
+      if (*p) *p++ = '\0';
+      p += strspn(p, " \t");
+    }
+    if (n > 0) {
+      grid_cell *c = g_new0(grid_cell, 1);
+      c->line = i + 1;
+      c->rows = g_array_new(FALSE, FALSE, sizeof(grid_row));
+      g_ptr_array_add(cells, c);
+      if (n != 5) {
+        g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                    "--cells %s:%d: expected NAME SCHEDULE MICROBATCHES REPLICAS PARTITION, got "
+                    "%d field%s", path, i + 1, n, n == 1 ? "" : "s");
+        ok = false;
+      } else if (!valid_name(f[0])) {
+        g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                    "--cells %s:%d: name '%s' must be letters, digits, '-', '_' and '.' (not "
+                    "first)", path, i + 1, f[0]);
+        ok = false;
+      } else if (!parse_int(f[2], &c->micro) || !parse_int(f[3], &c->replicas)) {
+        g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                    "--cells %s:%d: microbatches and replicas must be whole numbers from 1 to "
+                    "1000000, got '%s' and '%s'", path, i + 1, f[2], f[3]);
+        ok = false;
+      } else {
+        c->name = g_strdup(f[0]);
+        c->schedule = g_strdup(f[1]);
+        c->partition = strcmp(f[4], "-") == 0 ? NULL : g_strdup(f[4]);
+        for (guint j = 0; ok && j + 1 < cells->len; j++)
+          if (strcmp(((grid_cell *)cells->pdata[j])->name, c->name) == 0) {
+            g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--cells %s:%d: cell '%s' again (line %d)",
+                        path, i + 1, c->name, ((grid_cell *)cells->pdata[j])->line);
+            ok = false;
+          }
+      }
+    }
+  }
+  g_strfreev(lines);
+  if (ok && cells->len == 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--cells %s: no cell in it", path);
+    ok = false;
+  }
+  if (!ok) {
+    for (guint j = 0; j < cells->len; j++) {
+      grid_cell *c = cells->pdata[j];
+      g_free(c->name); g_free(c->schedule); g_free(c->partition);
+      g_array_unref(c->rows);
+      g_free(c);
+    }
+    g_ptr_array_unref(cells);
+    return NULL;
+  }
+  return cells;
+}
+
+/* Busy CPU time of the whole machine from /proc/stat, in seconds (-1 when unknown). */
+static double machine_busy_s(void) {
+  FILE *f = fopen("/proc/stat", "r");
+  if (f == NULL) return -1;
+  unsigned long long v[8] = {0};
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                 &v[4], &v[5], &v[6], &v[7]);
+  fclose(f);
+  if (n != 8) return -1;
+  /* user nice system (idle iowait) irq softirq steal */
+  return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double cpu_time_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Runs N iterations of cell C (its iterations from *next on), appending rows of visit V. */
+static void run_visit(grid_cell *c, int v, int n, int *next) {
+  /* every rank's CPU time over the same stretch as the machine's: between two barriers */
+  MPI_Barrier(MPI_COMM_WORLD);
+  double busy0 = c->r.rank == 0 ? machine_busy_s() : 0, cpu0 = cpu_time_s(), t0 = MPI_Wtime();
+  guint first = c->rows->len;
+  for (int k = 0; k < n; k++, (*next)++) {
+    double sums[2] = {0, 0};
+    grid_row row = {v, *next + 1, pc_stage_iterate(&c->r, *next, sums), 0, 0, 0};
+    row.loss = sums[0] / c->o.batch;
+    g_array_append_val(c->rows, row);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  double mine = cpu_time_s() - cpu0, ours = 0;
+  MPI_Reduce(&mine, &ours, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  if (c->r.rank == 0) {
+    double busy = machine_busy_s(), wall = MPI_Wtime() - t0;
+    for (guint i = first; i < c->rows->len; i++) {
+      grid_row *w = &g_array_index(c->rows, grid_row, i);
+      w->visit_s = wall;
+      w->other_s = busy0 < 0 || busy < 0 ? 0 : busy - busy0 - ours;
+    }
+  }
+}
+
+static bool write_times(const grid_cell *c, const char *dir) {
+  char *path = g_strdup_printf("%s/%s.times.csv", dir, c->name);
+  FILE *f = fopen(path, "w");
+  bool ok = f != NULL;
+  if (ok) {
+    fprintf(f, "visit,iteration,seconds,warmup,loss,visit_s,visit_other_cpu_s\n");
+    for (guint i = 0; i < c->rows->len; i++) {
+      const grid_row *w = &g_array_index(c->rows, grid_row, i);
+      fprintf(f, "%d,%d,%.9f,%d,%.9g,%.6f,%.3f\n", w->visit, w->iter, w->seconds, w->visit == 0,
+              w->loss, w->visit_s, w->other_s);
+    }
+    ok = !ferror(f);
+    ok = fclose(f) == 0 && ok;
+  }
+  if (!ok) fprintf(stderr, PC_EXEC_PROG " grid: %s: %s\n", path, g_strerror(errno));
+  g_free(path);
+  return ok;
+}
+
+/* The share of the machine's CPU time that other programs used during cell C's visits, in % (its
+ * CPU seconds over its wall seconds times the cores; rank 0). */
+static double other_share(const grid_cell *c) {
+  double other = 0, wall = 0;
+  for (guint i = 0; i < c->rows->len; i++) {
+    const grid_row *w = &g_array_index(c->rows, grid_row, i);
+    bool first_of_visit = i == 0 || g_array_index(c->rows, grid_row, i - 1).visit != w->visit;
+    if (first_of_visit) other += w->other_s, wall += w->visit_s;
+  }
+  return wall > 0 ? 100 * MAX(other, 0.0) / (wall * (double)sysconf(_SC_NPROCESSORS_ONLN)) : 0;
+}
+
+/* The median of cell C's timed iterations (rank 0). */
+static double cell_median(const grid_cell *c, int *n) {
+  double *v = g_new(double, MAX(c->rows->len, 1));
+  *n = 0;
+  for (guint i = 0; i < c->rows->len; i++) {
+    const grid_row *w = &g_array_index(c->rows, grid_row, i);
+    if (w->visit > 0) v[(*n)++] = w->seconds;
+  }
+  double m = *n ? pc_exec_median(v, *n) : 0;
+  g_free(v);
+  return m;
+}
+
+int pc_cmd_grid(int argc, char **argv) {
+  char *sets = NULL, *cells_path = NULL, *out = NULL;
+  int batch = 32, visits = 3, iters = 1, warmup = 1, reps = 0;
+  gint64 seed = 1;
+  GOptionEntry entries[] = {
+    {"cells", 'c', 0, G_OPTION_ARG_FILENAME, &cells_path,
+     "The cells: 'NAME SCHEDULE MICROBATCHES REPLICAS PARTITION' per line ('-': automatic)", "FILE"},
+    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write each cell's files into DIR (it must exist)", "DIR"},
+    {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
+    {"batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Minibatch size, all replicas together (32)", "B"},
+    {"visits", 0, 0, G_OPTION_ARG_INT, &visits, "Visits to every cell, in turn (3)", "V"},
+    {"iters", 'n', 0, G_OPTION_ARG_INT, &iters, "Timed iterations per visit (1)", "N"},
+    {"warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "Iterations of each cell before the visits (1)", "W"},
+    {"profile-reps", 0, 0, G_OPTION_ARG_INT, &reps,
+     "After each visit, time the cell's layers R times in its runtime (0: no profile)", "R"},
+    {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the weights and synthetic data (1)", "S"},
+    G_OPTION_ENTRY_NULL,
+  };
+  GOptionContext *ctx = g_option_context_new("MODEL - measure training runs side by side, interleaved");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int status = PC_EXIT_INPUT;
+  GError *error = NULL;
+  GPtrArray *cells = NULL;
+  if (!pc_exec_parse(ctx, "grid", &argc, &argv)) goto out;
+  if (argc != 2) {
+    if (pc_exec_rank() == 0)
+      fprintf(stderr, PC_EXEC_PROG " grid: expected one MODEL file, got %d arguments\n", argc - 1);
+    goto out;
+  }
+  if (cells_path == NULL || out == NULL) {
+    if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " grid: --cells and --out are needed\n");
+    goto out;
+  }
+  if (visits < 1 || visits > 1000000 || iters < 1 || iters > 1000000 || warmup < 0 ||
+      warmup > 1000000 || reps < 0 || reps > PC_EXEC_MAX_REPS) {
+    if (pc_exec_rank() == 0)
+      fprintf(stderr, PC_EXEC_PROG " grid: need 1 <= --visits, --iters <= 1000000, 0 <= --warmup "
+              "<= 1000000 and 0 <= --profile-reps <= %d\n", PC_EXEC_MAX_REPS);
+    goto out;
+  }
+  if (!g_file_test(out, G_FILE_TEST_IS_DIR) || access(out, W_OK) != 0) {
+    if (pc_exec_rank() == 0)
+      fprintf(stderr, PC_EXEC_PROG " grid: --out %s: not a writable folder\n", out);
+    goto out;
+  }
+  cells = read_cells(cells_path, &error);
+  if (cells == NULL) {
+    status = pc_exec_input_error("grid", error);
+    goto out;
+  }
+  /* Open and warm up every cell, one after the other, within the memory left by the others. */
+  size_t budget = pc_exec_memory_per_rank(), used = 0;
+  for (guint i = 0; i < cells->len; i++) {
+    grid_cell *c = cells->pdata[i];
+    c->r.stage_comm = MPI_COMM_NULL;
+    c->o = (train_opts){.sets = sets, .schedule = c->schedule, .partition = c->partition,
+                        .batch = batch, .micro = c->micro, .replicas = c->replicas,
+                        .iters = warmup + visits * iters, .warmup = warmup, .print_every = 1,
+                        .profile_reps = 1, .lr = 0.01, .momentum = 0.9, .seed = seed};
+    size_t left = budget == 0 ? 0 : budget > used ? budget - used : 1;
+    bool ok = pc_stage_open(&c->r, &c->o, argv[1], left, &error);
+    if (!ok) g_prefix_error(&error, "cell %s (--cells %s:%d): ", c->name, cells_path, c->line);
+    if (!pc_stage_all_ok("grid", ok, &error)) goto out;
+    used += pc_runtime_param_bytes(c->r.rt) + pc_runtime_activation_bytes(c->r.rt);
+  }
+  status = 0;
+  int *next = g_new0(int, cells->len);
+  int n = (int)cells->len;
+  for (int i = 0; i < n; i++) run_visit(cells->pdata[i], 0, warmup, &next[i]);
+  for (int v = 1; v <= visits; v++) {
+    for (int k = 0; k < n; k++) {
+      grid_cell *c = cells->pdata[(v - 1 + k) % n];
+      run_visit(c, v, iters, &next[(v - 1 + k) % n]);
+      if (reps > 0) {
+        char *path = g_strdup_printf("%s/%s.v%d.samples.tsv", out, c->name, v);
+        if (!pc_exec_profile_runtime("grid", "--out", path, c->r.rt, c->r.model, c->r.part,
+                                     c->r.stage, c->r.mb, reps, false))
+          status = 1;
+        g_free(path);
+      }
+    }
+    if (pc_exec_rank() == 0) {
+      printf("visit %d of %d done\n", v, visits);
+      fflush(stdout);
+    }
+  }
+  g_free(next);
+  if (pc_exec_rank() == 0)
+    printf("%-24s %10s %5s %10s\n", "cell", "median_s", "n", "other_cpu");
+  for (int i = 0; i < n; i++) {
+    grid_cell *c = cells->pdata[i];
+    char *path = g_strdup_printf("%s/%s.json", out, c->name);
+    if (!pc_stage_write_trace(&c->r, path, &error)) {
+      fprintf(stderr, PC_EXEC_PROG " grid: %s\n", error->message);
+      g_clear_error(&error);
+      status = 1;
+    }
+    g_free(path);
+    if (pc_exec_rank() == 0) {
+      if (!write_times(c, out)) status = 1;
+      int m;
+      double med = cell_median(c, &m);
+      printf("%-24s %10.4f %5d %9.0f%%\n", c->name, med, m, other_share(c));
+    }
+  }
+  {
+    int worst = status, any;
+    MPI_Allreduce(&worst, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    status = any;
+  }
+out:
+  for (guint i = 0; cells && i < cells->len; i++) {
+    grid_cell *c = cells->pdata[i];
+    pc_stage_close(&c->r);
+    g_free(c->name); g_free(c->schedule); g_free(c->partition);
+    g_array_unref(c->rows);
+    g_free(c);
+  }
+  if (cells) g_ptr_array_unref(cells);
+  g_option_context_free(ctx);
+  g_free(sets); g_free(cells_path); g_free(out);
+  return status;
+}

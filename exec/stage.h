@@ -1,0 +1,76 @@
+/* stage.h — one rank's share of a pipeline-parallel training run, as `train` runs it (train.c)
+ * and as `grid` runs many of them side by side in one job (grid.c).
+ *
+ * A run is opened from its options (the model, partition and schedule, identical on every rank;
+ * then this rank's stage's runtime and data), iterated, and closed. Ranks are laid out
+ * replica-major: rank = replica * P + stage. */
+#ifndef PC_STAGE_H
+#define PC_STAGE_H
+
+#include <glib.h>
+#include <mpi.h>
+#include <stdbool.h>
+
+#include "data.h"
+#include "model.h"
+#include "partition.h"
+#include "runtime.h"
+#include "schedule.h"
+#include "trace.h"
+
+typedef struct {
+  char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace;
+  char *checkpoint, *resume, *profile_samples;
+  int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
+  double lr, momentum, weight_decay, timeout;
+  gint64 seed;
+} train_opts;
+
+/* Everything one rank needs while it runs its op list. */
+typedef struct {
+  const train_opts *o;
+  pc_model *model;
+  pc_partition *part;
+  pc_schedule *sched;
+  pc_runtime *rt;
+  pc_dataset *data;
+  int rank, stage, replica, P, D;
+  size_t mb;                 /* samples per microbatch */
+  int slots;                 /* microbatches in flight at this stage */
+  const pc_stage_ops *ops;   /* this stage's list */
+  MPI_Request *req;          /* per op: its send or receive */
+  int *post_after;           /* per RECV op: index of the op after which it may be posted */
+  MPI_Comm stage_comm;       /* this stage's replicas */
+  pc_span *spans;            /* per op, last iteration */
+  bool reads_data, has_loss;
+} stage_run;
+
+/* Checks O's numbers and output paths, loads MODEL_PATH and builds the partition and schedule
+ * (every rank the same; errors are input errors), then this rank's stage: its runtime (refused
+ * when it would need more than MEMORY bytes; 0: no limit), its data and, with --load, its
+ * weights. R starts zeroed but for r->stage_comm = MPI_COMM_NULL. On failure R holds what was
+ * built; pc_stage_close frees it. Collective only for the stage communicator: every rank calls
+ * it and agrees on the outcome afterwards (pc_stage_all_ok). */
+bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, size_t memory,
+                   GError **error);
+
+/* Any rank's error ends every rank the same way: collective agreement; the lowest failing rank
+ * prints its message as "pipecast-exec CMD: message"; the others stay quiet. */
+bool pc_stage_all_ok(const char *cmd, bool ok, GError **error);
+
+/* One iteration, ITER (from 0; it picks the data), between a barrier and the reduction of the
+ * ranks' seconds: returns the slowest rank's seconds on rank 0 (its own elsewhere) and adds the
+ * loss sum and correct count of all ranks to SUMS on rank 0. Fatal errors end the job. */
+double pc_stage_iterate(stage_run *r, int iter, double sums[2]);
+
+/* Rank 0 prints, per stage, the peak memory of the process and as the runtime accounts it
+ * ("stage S: peak memory X MiB measured (process), Y MiB accounted (runtime)") to F. Collective. */
+void pc_stage_print_memory(stage_run *r, FILE *f);
+
+/* Rank 0 writes the last iteration as a Chrome trace (each stage of replica 0 sends its spans).
+ * Collective; false, with a message in ERROR on rank 0, when the file could not be written. */
+bool pc_stage_write_trace(stage_run *r, const char *path, GError **error);
+
+void pc_stage_close(stage_run *r);
+
+#endif
