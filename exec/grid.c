@@ -7,9 +7,9 @@
  * runtime, data and weights, as train builds it), warms each up, then visits the cells in turn,
  * --visits times: a visit runs the cell's next --iters iterations, timed as train times them,
  * and with --profile-reps times the cell's layers in its own runtime at its microbatch size
- * (train --profile-samples). Visit v starts at cell v mod n, so no cell always follows the same
- * one. Every cell thus samples the same stretches of time, and so do the profiles the simulator
- * is fed from.
+ * (train --profile-samples). Each round of visits takes the cells in a new order (shuffled from
+ * the seed), so that no cell always follows the same one. Every cell thus samples the same
+ * stretches of time, and so do the profiles the simulator is fed from.
  *
  * A cell's iterations are those of a train run with the same options: with --profile-reps 0 its
  * losses are train's bit for bit (a profile's step has learning rate 0, but moves the momentum).
@@ -28,6 +28,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "error.h"
 #include "exec.h"
@@ -56,6 +58,16 @@ static bool parse_int(const char *text, int *v) {
   return true;
 }
 
+static void free_cell(gpointer data) {
+  grid_cell *c = data;
+  pc_stage_close(&c->r);
+  g_free(c->name);
+  g_free(c->schedule);
+  g_free(c->partition);
+  g_array_unref(c->rows);
+  g_free(c);
+}
+
 static bool valid_name(const char *s) {
   for (const char *c = s; *c; c++)
     if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') return false;
@@ -67,11 +79,19 @@ static bool valid_name(const char *s) {
  * replicas stages, balanced by flops). */
 static GPtrArray *read_cells(const char *path, GError **error) {
   char *text = NULL;
-  if (!g_file_get_contents(path, &text, NULL, error)) {
+  gsize len = 0;
+  if (!g_file_get_contents(path, &text, &len, error)) {
     g_prefix_error(error, "--cells: ");
     return NULL;
   }
-  GPtrArray *cells = g_ptr_array_new();
+  const char *nul = memchr(text, '\0', len);
+  if (nul) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--cells %s: not a text file (a NUL byte at "
+                "offset %td)", path, nul - text);
+    g_free(text);
+    return NULL;
+  }
+  GPtrArray *cells = g_ptr_array_new_with_free_func(free_cell);
   gchar **lines = g_strsplit(text, "\n", -1);
   g_free(text);
   bool ok = true;
@@ -91,6 +111,7 @@ static GPtrArray *read_cells(const char *path, GError **error) {
     }
     if (n > 0) {
       grid_cell *c = g_new0(grid_cell, 1);
+      c->r.stage_comm = MPI_COMM_NULL;
       c->line = i + 1;
       c->rows = g_array_new(FALSE, FALSE, sizeof(grid_row));
       g_ptr_array_add(cells, c);
@@ -128,12 +149,6 @@ static GPtrArray *read_cells(const char *path, GError **error) {
     ok = false;
   }
   if (!ok) {
-    for (guint j = 0; j < cells->len; j++) {
-      grid_cell *c = cells->pdata[j];
-      g_free(c->name); g_free(c->schedule); g_free(c->partition);
-      g_array_unref(c->rows);
-      g_free(c);
-    }
     g_ptr_array_unref(cells);
     return NULL;
   }
@@ -235,7 +250,7 @@ int pc_cmd_grid(int argc, char **argv) {
   GOptionEntry entries[] = {
     {"cells", 'c', 0, G_OPTION_ARG_FILENAME, &cells_path,
      "The cells: 'NAME SCHEDULE MICROBATCHES REPLICAS PARTITION' per line ('-': automatic)", "FILE"},
-    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write each cell's files into DIR (it must exist)", "DIR"},
+    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write each cell's files into DIR (made if missing)", "DIR"},
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Minibatch size, all replicas together (32)", "B"},
     {"visits", 0, 0, G_OPTION_ARG_INT, &visits, "Visits to every cell, in turn (3)", "V"},
@@ -268,11 +283,17 @@ int pc_cmd_grid(int argc, char **argv) {
               "<= 1000000 and 0 <= --profile-reps <= %d\n", PC_EXEC_MAX_REPS);
     goto out;
   }
-  if (!g_file_test(out, G_FILE_TEST_IS_DIR) || access(out, W_OK) != 0) {
-    if (pc_exec_rank() == 0)
-      fprintf(stderr, PC_EXEC_PROG " grid: --out %s: not a writable folder\n", out);
-    goto out;
+  /* --out: a writable folder, made on rank 0 when its parent exists */
+  int out_ok = 1;
+  if (pc_exec_rank() == 0) {
+    if (!g_file_test(out, G_FILE_TEST_EXISTS)) g_mkdir(out, 0777);
+    out_ok = g_file_test(out, G_FILE_TEST_IS_DIR) && access(out, W_OK) == 0;
+    if (!out_ok)
+      fprintf(stderr, PC_EXEC_PROG " grid: --out %s: not a writable folder, nor one that can be "
+              "made\n", out);
   }
+  MPI_Bcast(&out_ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (!out_ok) goto out;
   cells = read_cells(cells_path, &error);
   if (cells == NULL) {
     status = pc_exec_input_error("grid", error);
@@ -282,7 +303,6 @@ int pc_cmd_grid(int argc, char **argv) {
   size_t budget = pc_exec_memory_per_rank(), used = 0;
   for (guint i = 0; i < cells->len; i++) {
     grid_cell *c = cells->pdata[i];
-    c->r.stage_comm = MPI_COMM_NULL;
     c->o = (train_opts){.sets = sets, .schedule = c->schedule, .partition = c->partition,
                         .batch = batch, .micro = c->micro, .replicas = c->replicas,
                         .iters = warmup + visits * iters, .warmup = warmup, .print_every = 1,
@@ -297,10 +317,18 @@ int pc_cmd_grid(int argc, char **argv) {
   int *next = g_new0(int, cells->len);
   int n = (int)cells->len;
   for (int i = 0; i < n; i++) run_visit(cells->pdata[i], 0, warmup, &next[i]);
+  int *order = g_new(int, cells->len);
+  for (int i = 0; i < n; i++) order[i] = i;
+  GRand *rng = g_rand_new_with_seed((guint32)seed); /* the same order on every rank */
   for (int v = 1; v <= visits; v++) {
+    for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
+      int j = g_rand_int_range(rng, 0, i + 1), t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
     for (int k = 0; k < n; k++) {
-      grid_cell *c = cells->pdata[(v - 1 + k) % n];
-      run_visit(c, v, iters, &next[(v - 1 + k) % n]);
+      grid_cell *c = cells->pdata[order[k]];
+      run_visit(c, v, iters, &next[order[k]]);
       if (reps > 0) {
         char *path = g_strdup_printf("%s/%s.v%d.samples.tsv", out, c->name, v);
         if (!pc_exec_profile_runtime("grid", "--out", path, c->r.rt, c->r.model, c->r.part,
@@ -315,6 +343,8 @@ int pc_cmd_grid(int argc, char **argv) {
     }
   }
   g_free(next);
+  g_free(order);
+  g_rand_free(rng);
   if (pc_exec_rank() == 0)
     printf("%-24s %10s %5s %10s\n", "cell", "median_s", "n", "other_cpu");
   for (int i = 0; i < n; i++) {
@@ -339,13 +369,6 @@ int pc_cmd_grid(int argc, char **argv) {
     status = any;
   }
 out:
-  for (guint i = 0; cells && i < cells->len; i++) {
-    grid_cell *c = cells->pdata[i];
-    pc_stage_close(&c->r);
-    g_free(c->name); g_free(c->schedule); g_free(c->partition);
-    g_array_unref(c->rows);
-    g_free(c);
-  }
   if (cells) g_ptr_array_unref(cells);
   g_option_context_free(ctx);
   g_free(sets); g_free(cells_path); g_free(out);

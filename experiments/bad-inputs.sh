@@ -32,6 +32,9 @@ printf 'layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t1\t1e-5\t2e-5\t0\n' >"$t/
 printf 'link\tbytes\tlatency_s\tseconds_per_byte\n' >"$t/net-empty.tsv"
 mkdir -p "$t/ck" && printf 'pipecast-checkpoint 1\niteration x\n' >"$t/ck/checkpoint"
 mkdir -p "$t/cifar" && head -c 5000 /dev/zero >"$t/cifar/data_batch_1.bin"
+printf 'a gpipe 4 1\n' >"$t/cells-short.txt"
+printf 'one gpipe 1 1 -\ntwo gpipe 2 1 2,6\n' >"$t/cells-ranks.txt"
+mkdir -p "$t/grid"
 
 rows=()
 # entry WHAT -- COMMAND...: one row of the table.
@@ -82,6 +85,9 @@ entry "missing data directory" -- "$x" train "$m/vgg16.model" --data cifar10:"$t
 entry "truncated CIFAR-10 file" -- "$x" train "$m/vgg16.model" --data cifar10:"$t/cifar"
 entry "images of the wrong size for the model" -- "$x" train "$m/tiny-cnn.model" --data mnist:"$t/cifar"
 entry "model too big for the machine" -- mpirun -n 2 "$x" train "$m/vgg16.model" --set input=3x512x512 --batch 512
+entry "grid: a cell line without its partition" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-short.txt" --out "$t/grid"
+entry "grid: a cell needing other ranks than the job's" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/grid"
+entry "grid: output folder in a missing folder" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/none/grid"
 entry "profile: microbatch too large for the machine" -- "$x" profile "$m/mlp32.model" --microbatch-sizes 8,1048576
 entry "profile: samples file in a missing folder" -- "$x" profile "$m/tiny-mlp.model" --samples "$t/none/s.tsv"
 entry "profile: more ranks than the partition has stages" -- mpirun -n 2 "$x" profile "$m/tiny-mlp.model" -p "fc1..loss"

@@ -16,16 +16,16 @@
 #      runtime's plan on a tiny model (baseline-1.log, baseline-2.log);
 #   3. the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
 #      microbatches; CNNs also data parallelism (--replicas 2, one stage). Each cell's memory in
-#      its own processes (`pipecast-exec train`, one iteration). Then ROUNDS times (quick 2, else
-#      3): profile the whole model with both cores busy (mpirun -n 2 profile) at the grid's
-#      microbatch sizes; measure the cells of one process side by side in one job, then those of
-#      two (`pipecast-exec grid`: every cell warmed up, then visited in turn ITERS times, a visit
-#      one timed iteration and one profile repetition of the cell's own layers in its own runtime,
-#      under exactly its conditions: one process, its partition stage by stage, or 2 replicas).
-#      In the last round, partitions of 4, 8 and 16 stages for the predicted lines, each stage
-#      timed alone (profile_beyond). A cell's time is its median iteration over all its visits,
-#      each profile row the median of all the samples of its condition (the same statistic on
-#      both sides, over samples interleaved through the same stretches of time);
+#      its own processes (`pipecast-exec train`, one iteration). Then ROUNDS times (3; the quick
+#      mlp32 grid 2): profile the whole model with both cores busy (mpirun -n 2 profile) at the
+#      grid's microbatch sizes; measure the cells of one process side by side in one job, then
+#      those of two (`pipecast-exec grid`: every cell warmed up, then visited in turn ITERS
+#      times, a visit one timed iteration and one profile repetition of the cell's own layers in
+#      its own runtime, under exactly its conditions: one process, its partition stage by stage,
+#      or 2 replicas). In the last round, partitions of 4, 8 and 16 stages for the predicted
+#      lines, each stage timed alone (profile_beyond). A cell's time is its median iteration over
+#      all its visits, each profile row the median of all the samples of its condition (the same
+#      statistic on both sides, over samples interleaved through the same stretches of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
 #      taken under the same load (and its trace);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages, each stage count from its
@@ -77,7 +77,7 @@ case $model in
     else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=3; fi
     dp=0 ;;
   vgg16|resnet50)
-    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=3 warmup=1 rounds=2
+    if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=3 warmup=1 rounds=3
     else batch=32 Ms="1 2 4 8 16 32" iters=3 warmup=1 rounds=3; fi
     dp=1 ;;
   *) usage ;;
@@ -281,7 +281,8 @@ memory() {
 cell_line() {
   local spec=-
   if [ "$2" -gt 1 ]; then spec=$(cat "$out/runs/$1-P$2-D$3-M$4.spec"); fi
-  printf '%s\t%s-P%s-D%s-M%s\t%s\t%s\t%s\t%s\n' $(($2 * $3)) "$1" "$2" "$3" "$4" "$1" "$4" "$3" "$spec"
+  printf '%s\t%s-P%s-D%s-M%s\t%s\t%s\t%s\t%s\n' $(($2 * $3)) "$1" "$2" "$3" "$4" "$1" "$4" "$3" \
+    "$spec"
 }
 # other_share TIMES VISITS: the CPU share (%) other programs used in the visits (a regex) of a
 # grid's times file: their CPU seconds over the visits' wall seconds times the cores
@@ -291,20 +292,23 @@ other_share() {
 }
 # measure_layout R K: round R of the cells of K processes, side by side (pipecast-exec grid)
 measure_layout() {
-  local r=$1 k=$2 g=$out/runs/grid cells=$out/runs/cells-$2.txt name sched P D M v t other n
-  grid cell_line | awk -F'\t' -v k="$k" -v OFS='\t' '$1 == k { $1 = ""; sub(/^\t/, ""); print }' >"$cells"
+  local r=$1 k=$2 g=$out/runs/grid cells=$out/runs/cells-$2.txt name sched P D M v at t other n
+  grid cell_line |
+    awk -F'\t' -v k="$k" -v OFS='\t' '$1 == k { $1 = ""; sub(/^\t/, ""); print }' >"$cells"
   [ -s "$cells" ] || return 0
   n=$(wc -l <"$cells")
   log "round $r: the $n cells of $k process(es) side by side, $iters visit(s) each"
   rm -rf "$g" && mkdir -p "$g"
   # shellcheck disable=SC2046
   $(launch_of "$k") grid "${mf[@]}" --cells "$cells" --out "$g" --batch "$batch" \
-    --visits "$iters" --iters 1 --warmup "$warmup" --profile-reps 1 \
-    >"$out/runs/grid-$k.r$r.log" 2>&1 </dev/null || { cat "$out/runs/grid-$k.r$r.log" >&2; exit 1; }
+    --visits "$iters" --iters 1 --warmup "$warmup" --profile-reps 1 2>&1 </dev/null |
+    tee "$out/runs/grid-$k.r$r.log" | while IFS= read -r line; do
+      case $line in visit*) log "  $k process(es): $line" ;; esac
+    done || { cat "$out/runs/grid-$k.r$r.log" >&2; exit 1; }
   while read -r name sched M D _; do
     P=$(echo "$name" | sed 's/.*-P\([0-9]*\)-.*/\1/')
     for v in $(seq 1 "$iters"); do
-      local at=$(((r - 1) * iters + v))
+      at=$(((r - 1) * iters + v))
       awk -F, -v v="$v" -v at="$at" 'NR > 1 && $1 == v { print at "," $3 }' "$g/$name.times.csv" \
         >>"$out/runs/$name.iters"
       t=$(awk -F, -v v="$v" 'NR > 1 && $1 == v { print $3 }' "$g/$name.times.csv" | median)
@@ -317,9 +321,10 @@ measure_layout() {
     cp "$g/$name.times.csv" "$out/runs/$name.times.csv"
     cp "$g/$name.json" "$out/runs/$name.meas.json"
     i=$((i + 1))
-    t=$(awk -F, -v r="$r" '$1 > (r - 1) * n && $1 <= r * n { print $2 }' n="$iters" "$out/runs/$name.iters" | median)
+    t=$(awk -F, 'NR > 1 && $1 > 0 { print $3 }' "$g/$name.times.csv" | median)
     other=$(other_share "$g/$name.times.csv" "[1-9][0-9]*")
-    log "[$i/$((ncells * rounds))] round $r: $sched, $P stage(s) x $D replica(s), $M microbatches: $t s (other programs: $other% CPU)"
+    log "[$i/$((ncells * rounds))] round $r: $sched, $P stage(s) x $D replica(s), $M microbatches:" \
+      "$t s (other programs: $other% CPU)"
   done <"$cells"
   rm -rf "$g"
 }

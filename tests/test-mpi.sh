@@ -235,7 +235,6 @@ expect_input_error "profile: bad --microbatch-sizes" "expected increasing positi
 # and each cell's last iteration as a trace
 losses() { awk -F, -v c="$2" 'NR > 1 { printf "%s ", $c }' "$1"; }
 printf '# one process\na gpipe 1 1 -\nb\t1f1b  4 1 -   # two blanks, a tab\n' >"$tmp/cells1"
-mkdir -p "$tmp/g1"
 if "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/g1" --batch 16 --visits 3 \
      --iters 2 >"$tmp/log" 2>&1 </dev/null &&
    "$x" train "$models/tiny-mlp.model" --batch 16 --iters 7 --times "$tmp/ta.csv" >>"$tmp/log" 2>&1 &&
@@ -289,10 +288,13 @@ bad_cells c-div 'a gpipe 3 1 -\n' "a microbatch count that does not divide the b
   --batch 16
 bad_cells c-sched 'a pipedream 1 1 -\n' "an unknown schedule" "cell a (--cells $tmp/c-sched:1): --schedule 'pipedream'"
 bad_cells c-empty '# nothing\n' "a cells file with no cell" "c-empty: no cell in it"
+bad_cells c-nul 'a gpipe 1 1 -\n\0b\n' "a binary cells file" "c-nul: not a text file (a NUL byte at offset 14)"
 expect_input_error "grid: a missing cells file" "--cells: Failed to open file" \
   "$x" grid "$models/tiny-mlp.model" --cells "$tmp/none" --out "$tmp/g1"
-expect_input_error "grid: --out not a folder" "--out $tmp/none: not a writable folder" \
-  "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/none"
+expect_input_error "grid: --out in a missing folder" "--out $tmp/none/g: not a writable folder" \
+  "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/none/g"
+expect_input_error "grid: --out a file" "--out $tmp/cells1: not a writable folder" \
+  "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/cells1"
 expect_input_error "grid: --visits 0" "need 1 <= --visits" \
   "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/g1" --visits 0
 expect_input_error "grid: without --cells" "--cells and --out are needed" \
