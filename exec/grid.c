@@ -276,11 +276,12 @@ int pc_cmd_grid(int argc, char **argv) {
     if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " grid: --cells and --out are needed\n");
     goto out;
   }
-  if (visits < 1 || visits > 1000000 || iters < 1 || iters > 1000000 || warmup < 0 ||
-      warmup > 1000000 || reps < 0 || reps > PC_EXEC_MAX_REPS) {
+  if (visits < 1 || iters < 1 || warmup < 0 || (gint64)visits * iters + warmup > 1000000 ||
+      reps < 0 || reps > PC_EXEC_MAX_REPS) {
     if (pc_exec_rank() == 0)
-      fprintf(stderr, PC_EXEC_PROG " grid: need 1 <= --visits, --iters <= 1000000, 0 <= --warmup "
-              "<= 1000000 and 0 <= --profile-reps <= %d\n", PC_EXEC_MAX_REPS);
+      fprintf(stderr, PC_EXEC_PROG " grid: need --visits >= 1, --iters >= 1, --warmup >= 0, "
+              "--visits x --iters + --warmup <= 1000000 and 0 <= --profile-reps <= %d\n",
+              PC_EXEC_MAX_REPS);
     goto out;
   }
   /* --out: a writable folder, made on rank 0 when its parent exists */

@@ -295,8 +295,12 @@ expect_input_error "grid: --out in a missing folder" "--out $tmp/none/g: not a w
   "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/none/g"
 expect_input_error "grid: --out a file" "--out $tmp/cells1: not a writable folder" \
   "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/cells1"
-expect_input_error "grid: --visits 0" "need 1 <= --visits" \
+expect_input_error "grid: --visits 0" "need --visits >= 1" \
   "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/g1" --visits 0
+expect_input_error "grid: more iterations than a run may have (no overflow)" \
+  "--visits x --iters + --warmup <= 1000000" \
+  "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/g1" --visits 2000000000 \
+  --iters 2000000000
 expect_input_error "grid: without --cells" "--cells and --out are needed" \
   "$x" grid "$models/tiny-mlp.model" --out "$tmp/g1"
 
