@@ -18,9 +18,11 @@
  *
  * Output in --out DIR, per cell NAME: NAME.times.csv (visit,iteration,seconds,warmup,loss,
  * visit_s,visit_other_cpu_s: visit 0 is the warm-up; the visit's wall seconds, and the CPU
- * seconds that other programs used meanwhile, from /proc/stat's 10 ms ticks), NAME.json (the last iteration as a Chrome trace)
- * and, with --profile-reps, NAME.v<K>.samples.tsv (visit K's profile, profile --samples's
- * format). */
+ * seconds that other programs used meanwhile, from /proc/stat's 10 ms ticks: rank 0's machine
+ * less every rank's CPU time, so meant for a job on one machine), NAME.json (the last iteration
+ * as a Chrome trace) and, with --profile-reps, NAME.v<K>.samples.tsv (visit K's profile, profile
+ * --samples's format). Every cell of a layout is in memory at once: a grid that does not fit is
+ * refused before any work (exit 2), naming the first cell that did not. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -203,6 +205,7 @@ static bool write_times(const grid_cell *c, const char *dir) {
   char *path = g_strdup_printf("%s/%s.times.csv", dir, c->name);
   FILE *f = fopen(path, "w");
   bool ok = f != NULL;
+  int err = errno;
   if (ok) {
     fprintf(f, "visit,iteration,seconds,warmup,loss,visit_s,visit_other_cpu_s\n");
     for (guint i = 0; i < c->rows->len; i++) {
@@ -211,21 +214,22 @@ static bool write_times(const grid_cell *c, const char *dir) {
               w->loss, w->visit_s, w->other_s);
     }
     ok = !ferror(f);
-    ok = fclose(f) == 0 && ok;
+    err = errno;
+    if (fclose(f) != 0) ok = false, err = errno;
   }
-  if (!ok) fprintf(stderr, PC_EXEC_PROG " grid: %s: %s\n", path, g_strerror(errno));
+  if (!ok) fprintf(stderr, PC_EXEC_PROG " grid: %s: %s\n", path, g_strerror(err));
   g_free(path);
   return ok;
 }
 
-/* The share of the machine's CPU time that other programs used during cell C's visits, in % (its
- * CPU seconds over its wall seconds times the cores; rank 0). */
+/* The share of the machine's CPU time that other programs used during cell C's timed visits, in %
+ * (their CPU seconds over the visits' wall seconds times the cores; rank 0). */
 static double other_share(const grid_cell *c) {
   double other = 0, wall = 0;
   for (guint i = 0; i < c->rows->len; i++) {
     const grid_row *w = &g_array_index(c->rows, grid_row, i);
     bool first_of_visit = i == 0 || g_array_index(c->rows, grid_row, i - 1).visit != w->visit;
-    if (first_of_visit) other += w->other_s, wall += w->visit_s;
+    if (first_of_visit && w->visit > 0) other += w->other_s, wall += w->visit_s;
   }
   return wall > 0 ? 100 * MAX(other, 0.0) / (wall * (double)sysconf(_SC_NPROCESSORS_ONLN)) : 0;
 }
@@ -284,6 +288,8 @@ int pc_cmd_grid(int argc, char **argv) {
               PC_EXEC_MAX_REPS);
     goto out;
   }
+  cells = read_cells(cells_path, &error);
+  if (!pc_stage_all_ok("grid", cells != NULL, &error)) goto out;
   /* --out: a writable folder, made on rank 0 when its parent exists */
   int out_ok = 1;
   if (pc_exec_rank() == 0) {
@@ -295,11 +301,6 @@ int pc_cmd_grid(int argc, char **argv) {
   }
   MPI_Bcast(&out_ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
   if (!out_ok) goto out;
-  cells = read_cells(cells_path, &error);
-  if (cells == NULL) {
-    status = pc_exec_input_error("grid", error);
-    goto out;
-  }
   /* Open and warm up every cell, one after the other, within the memory left by the others. */
   size_t budget = pc_exec_memory_per_rank(), used = 0;
   for (guint i = 0; i < cells->len; i++) {

@@ -440,7 +440,12 @@ bool pc_stage_all_ok(const char *cmd, bool ok, GError **error) {
 bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, size_t memory,
                    GError **error) {
   r->o = o;
-  if (!setup(r, o, model_path, error)) return false;
+  if (!setup(r, o, model_path, error)) {
+    /* the stage communicator is collective: a rank whose set-up failed (a file missing on its
+     * node, say) still takes part, with no colour, before every rank agrees on the outcome */
+    MPI_Comm_split(MPI_COMM_WORLD, MPI_UNDEFINED, 0, &r->stage_comm);
+    return false;
+  }
   r->rank = pc_exec_rank();
   r->stage = r->rank % r->P;
   r->replica = r->rank / r->P;
@@ -632,13 +637,17 @@ int pc_cmd_train(int argc, char **argv) {
     }
     bool due = o.checkpoint && (it + 1 == o.iters ||
                                 (o.checkpoint_every > 0 && (it + 1) % o.checkpoint_every == 0));
-    if (due && !pc_checkpoint_save(o.checkpoint, it + 1, r.model->name, r.P, config, r.rt,
-                                   r.stage, r.replica, &error)) {
+    if (due) { /* every rank learns whether every stage's checkpoint was written */
+      int saved = pc_checkpoint_save(o.checkpoint, it + 1, r.model->name, r.P, config, r.rt,
+                                     r.stage, r.replica, &error), all_saved = 0;
       if (error) fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
       g_clear_error(&error);
-      g_free(config);
-      status = 1;
-      goto out;
+      MPI_Allreduce(&saved, &all_saved, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+      if (!all_saved) {
+        g_free(config);
+        status = 1;
+        goto out;
+      }
     }
   }
   g_free(config);

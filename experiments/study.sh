@@ -264,8 +264,9 @@ median() {
   sort -g | awk '{ v[NR] = $1 }
     END { if (NR) printf "%.6f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-# launch_of K: the command that starts K ranks
-launch_of() { if [ "$1" = 1 ]; then echo "$x"; else echo "${mpi[*]} $x"; fi; }
+# launch_as K: the command that starts pipecast-exec on K ranks, in the array `launch`
+launch=()
+launch_as() { if [ "$1" = 1 ]; then launch=("$x"); else launch=("${mpi[@]}" "$x"); fi; }
 # memory SCHED P D M: the cell alone in its own processes for one iteration, as `train` runs it:
 # its per-stage peak memory (runs/NAME.log); a process in grid holds every cell of its layout
 memory() {
@@ -273,8 +274,8 @@ memory() {
   common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
-  # shellcheck disable=SC2046
-  $(launch_of $((P * D))) train "${mf[@]}" "${part[@]}" "${common[@]}" --iters 1 --warmup 0 \
+  launch_as $((P * D))
+  "${launch[@]}" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters 1 --warmup 0 \
     >"$out/runs/$name.log" 2>&1 </dev/null || { cat "$out/runs/$name.log" >&2; exit 1; }
 }
 # cell_line SCHED P D M: the cell as a line of grid's --cells, after its process count
@@ -299,8 +300,8 @@ measure_layout() {
   n=$(wc -l <"$cells")
   log "round $r: the $n cells of $k process(es) side by side, $iters visit(s) each"
   rm -rf "$g" && mkdir -p "$g"
-  # shellcheck disable=SC2046
-  $(launch_of "$k") grid "${mf[@]}" --cells "$cells" --out "$g" --batch "$batch" \
+  launch_as "$k"
+  "${launch[@]}" grid "${mf[@]}" --cells "$cells" --out "$g" --batch "$batch" \
     --visits "$iters" --iters 1 --warmup "$warmup" --profile-reps 1 2>&1 </dev/null |
     tee "$out/runs/grid-$k.r$r.log" | while IFS= read -r line; do
       case $line in visit*) log "  $k process(es): $line" ;; esac
