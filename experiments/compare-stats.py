@@ -55,7 +55,7 @@ def main():
         tries = [(int(l.split(",")[0]), float(l.split(",")[1])) for l in open(ip) if l.strip()]
         iters = [t for _, t in tries]
         P, D = int(m.group(2)), int(m.group(3))
-        cond = "1r" if P * D == 1 else "2r"
+        cond = "1r" if P * D == 1 else "dp%d" % D
         spec = None
         if P > 1:
             cond = "part" + read_text(os.path.join(runs, name + ".part"))

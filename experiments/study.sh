@@ -3,33 +3,41 @@
 # the measured-against-predicted validation (docs/validation.md says what each output means).
 #
 #   experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]
-#                        [--batch B] [--microbatches M,...] [--rounds R] [--iters N]
+#                        [--batch B] [--microbatches M,...] [--rounds R] [--iters N] [--procs N]
+#                        [--prebuilt] [--continue]
 #   (default DIR results/MODEL; --set overrides model parameters, e.g. input=3x224x224; --reuse
 #   skips steps 2 and 3 and predicts and validates again from the measurements already in DIR,
-#   made with the same arguments: after a change to the simulator, say; --batch, --microbatches,
-#   --rounds and --iters replace the grid's minibatch, microbatch counts, rounds and visits per
-#   cell and round, e.g. a larger input at a smaller batch)
+#   made with the same arguments: after a change to the simulator, say, or to draw on another
+#   machine what one with more cores measured; --batch, --microbatches, --rounds and --iters
+#   replace the grid's minibatch, microbatch counts, rounds and visits per cell and round, e.g. a
+#   larger input at a smaller batch; --procs the most processes measured, default this machine's
+#   cores up to 16; --prebuilt uses the programs already built in $PC_BUILD as they are, on a
+#   machine without a compiler or GLib's headers; --continue goes on with a study in DIR that
+#   stopped (a time limit, say) with the same arguments: what it finished is kept, the rest
+#   measured, then all is predicted and validated)
 #
 # Steps (progress on stderr, one line per step and per measured cell):
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
 #   2. calibrate the link (mpirun -n 2 calibrate); measure the memory a process holds beyond the
 #      runtime's plan on a tiny model (baseline-1.log, baseline-2.log);
-#   3. the grid: schedule (gpipe, 1f1b) x stages (1, and 2 = this machine's cores) x
-#      microbatches; CNNs also data parallelism (--replicas 2, one stage). Each cell's memory in
-#      its own processes (`pipecast-exec train`, one iteration). Then ROUNDS times (3; the quick
-#      mlp32 grid 2): profile the whole model with both cores busy (mpirun -n 2 profile) at the
-#      grid's microbatch sizes; measure the cells of one process side by side in one job, then
-#      those of two (`pipecast-exec grid`: every cell warmed up, then visited in turn ITERS
-#      times, a visit one timed iteration and one profile repetition of the cell's own layers in
-#      its own runtime, under exactly its conditions: one process, its partition stage by stage,
-#      or 2 replicas). In the last round, partitions of 4, 8 and 16 stages for the predicted
-#      lines, each stage timed alone (profile_beyond). A cell's time is its median iteration over
+#   3. the grid: schedule (gpipe, 1f1b) x stages (1, 2, 4, ... up to PROCS, the cores of this
+#      machine: no oversubscription) x microbatches; CNNs also data parallelism (--replicas K,
+#      one stage, at each process count K > 1). Each cell's memory in its own processes
+#      (`pipecast-exec train`, one iteration; as many cells at once as the cores hold). Then
+#      ROUNDS times (3; the quick mlp32 grid 2): profile the whole model with every core busy
+#      (mpirun -n PROCS profile) at the grid's microbatch sizes; measure the cells of one process
+#      side by side in one job, then those of two, and so on up to PROCS (`pipecast-exec grid`:
+#      every cell warmed up, then visited in turn ITERS times, a visit one timed iteration and one
+#      profile repetition of the cell's own layers in its own runtime, under exactly its
+#      conditions: one process, its partition stage by stage, or K replicas). In the last round,
+#      partitions of the stage counts 4, 8, 16 beyond PROCS for the predicted lines, each stage
+#      timed alone (profile_beyond). A cell's time is its median iteration over
 #      all its visits, each profile row the median of all the samples of its condition (the same
 #      statistic on both sides, over samples interleaved through the same stretches of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
 #      taken under the same load (and its trace);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages, each stage count from its
-#      partitions' profiles (and replicas for CNNs, from the whole-model profile);
+#      partitions' profiles (and replicas for CNNs, from the whole-model profile on every core);
 #   6. experiments/validate.py: validation.csv/.md (time and memory, error of every cell, MAPE,
 #      worst cell, `pipecast-sim compare` of the worst cell's traces), speedup.csv and the
 #      figures (experiments/plot-speedup.gp, plot-dp.gp): speedup.png/.pdf, dp.png/.pdf.
@@ -40,6 +48,7 @@ cd "$(dirname "$0")/.."
 usage() {
   echo "usage: experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]" >&2
   echo "                            [--batch B] [--microbatches M,...] [--rounds R] [--iters N]" >&2
+  echo "                            [--procs N] [--prebuilt] [--continue]" >&2
   exit 2
 }
 bad() { echo "study.sh: $*" >&2; exit 2; }
@@ -52,16 +61,19 @@ quick=0
 out=
 sets=
 reuse=0
-o_batch= o_ms= o_rounds= o_iters=
+o_batch= o_ms= o_rounds= o_iters= o_procs= prebuilt=0 cont=0
 while [ $# -gt 0 ]; do
   case $1 in
-    --batch|--microbatches|--rounds|--iters)
+    --batch|--microbatches|--rounds|--iters|--procs)
       [ $# -ge 2 ] || usage
       case $1 in
         --batch) o_batch=$2 ;; --microbatches) o_ms=$2 ;; --rounds) o_rounds=$2 ;; --iters) o_iters=$2 ;;
+        --procs) o_procs=$2 ;;
       esac
       shift ;;
     --quick) quick=1 ;;
+    --prebuilt) prebuilt=1 ;;
+    --continue) cont=1 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
     --out=*) out=${1#--out=} ;;
     --set) [ $# -ge 2 ] || usage; sets=$2; shift ;;
@@ -97,21 +109,49 @@ fi
 for M in $Ms; do
   [ $((batch % M)) = 0 ] || bad "--batch: $batch is not a multiple of the grid's microbatch count $M (set --microbatches)"
 done
-grid="microbatches $(echo $Ms | tr ' ' ,); $rounds round(s) x $iters timed iteration(s)"
 out=${out:-results/$model}
+# PROCS: the most processes measured side by side, one per core (this machine's cores, 2 to 16,
+# unless --procs); a study redone with --reuse keeps the PROCS it was measured with ($out/procs)
+procs=$(nproc)
+[ "$procs" -ge 2 ] || procs=2
+[ "$procs" -le 16 ] || procs=16
+if [ -n "$o_procs" ]; then
+  posint --procs "$o_procs"
+  [ "$o_procs" -ge 2 ] && [ "$o_procs" -le 16 ] || bad "--procs must be from 2 to 16, got '$o_procs'"
+  procs=$o_procs
+fi
+[ $cont = 0 ] || [ "$reuse" = 0 ] || bad "--continue and --reuse exclude each other"
+if [ $cont = 1 ] && { [ ! -f "$out/procs" ] || [ ! -f "$out/net.tsv" ]; }; then
+  bad "--continue: no study in $out to continue (run it without --continue first)"
+fi
+if { [ "$reuse" = 1 ] || [ $cont = 1 ]; } && [ -f "$out/procs" ]; then
+  procs=$(cat "$out/procs")
+  [[ $procs =~ ^([2-9]|1[0-6])$ ]] || bad "$out/procs: a process count from 2 to 16 expected, got '$procs'"
+fi
+# the process layouts measured (1, 2, 4, ... up to PROCS: the stage counts, and the replica
+# counts of the CNNs' data parallelism) and the stage counts predicted beyond them
+layouts=$(k=1; while [ $k -le "$procs" ]; do echo $k; k=$((k * 2)); done | paste -sd' ' -)
+maxk=${layouts##* }
+beyond=$(for P in 4 8 16; do [ "$P" -le "$maxk" ] || echo $P; done | paste -sd' ' -)
+grid="microbatches $(echo $Ms | tr ' ' ,); stages $(echo $layouts | tr ' ' ,); $rounds round(s) x $iters timed iteration(s)"
 build=${PC_BUILD:-build}
 mkdir -p "$out/runs"
 t_start=$(date +%s)
 log() { printf "study %s [%3d s]: %s\n" "$model" $(($(date +%s) - t_start)) "$*" >&2; }
 
-log "building in $build"
-if [ -f "$build/build.ninja" ]; then
+if [ $prebuilt = 1 ]; then
+  [ -x "$build/exec/pipecast-exec" ] && [ -x "$build/sim/pipecast-sim" ] ||
+    bad "--prebuilt: no pipecast-exec and pipecast-sim under $build (set PC_BUILD)"
+  log "using the programs built in $build"
+elif [ -f "$build/build.ninja" ]; then
+  log "building in $build"
   if ! ninja -C "$build" exec/pipecast-exec sim/pipecast-sim >"$out/build.log" 2>&1; then
     [ -x "$build/exec/pipecast-exec" ] && [ -x "$build/sim/pipecast-sim" ] ||
       { cat "$out/build.log" >&2; exit 1; }
     log "the build failed (see $out/build.log); using the programs already built"
   fi
 else
+  log "building in $build"
   experiments/setup.sh "$build" >&2
 fi
 source experiments/env.sh
@@ -120,11 +160,23 @@ x=$build/exec/pipecast-exec
 sim=$build/sim/pipecast-sim
 mf=(models/$model.model)
 if [ -n "$sets" ]; then mf+=(--set "$sets"); fi
-mpi=(mpirun -n 2 --bind-to core)
+# "${mpi[@]}" K PROGRAM...: PROGRAM on K ranks, one per core (unbound where PROCS is more than
+# the cores: oversubscribed, which Open MPI refuses to bind; only good for trying the script)
+bind=core
+if [ "$procs" -gt "$(nproc)" ]; then
+  bind=none
+  [ "$reuse" = 1 ] ||
+    log "warning: $procs processes on $(nproc) cores: oversubscribed, the timings are not a machine's of $procs cores"
+fi
+mpi=(mpirun --bind-to $bind -n)
+py=/usr/bin/python3
+[ -x $py ] || py=python3
 
-# Microbatch sizes of the grid (and of the replicas' half batches).
-sizes=$(for M in $Ms; do echo $((batch / M)); if [ $dp = 1 ]; then echo $((batch / 2 / M)); fi; done |
-        awk '$1 >= 1' | sort -n | uniq | paste -sd, -)
+# Microbatch sizes of the grid (and of the replicas' shares of the batch).
+sizes=$(for M in $Ms; do
+          echo $((batch / M))
+          if [ $dp = 1 ]; then for D in $layouts; do [ "$D" = 1 ] || echo $((batch / D / M)); done; fi
+        done | awk '$1 >= 1' | sort -n | uniq | paste -sd, -)
 
 # busy CPU jiffies of the whole machine
 busy_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
@@ -134,49 +186,58 @@ other=$(( ($(busy_jiffies) - b0) * 100 / $(getconf CLK_TCK) / $(nproc) ))
 if [ "$reuse" = 1 ]; then
   [ -f "$out/net.tsv" ] && ls "$out"/runs/*.log >/dev/null 2>&1 ||
     { log "--reuse: no measurements in $out (run the study without --reuse first)"; exit 2; }
-  log "reusing the measurements in $out"
+  log "reusing the measurements in $out (made with up to $procs processes)"
 elif [ "$other" -gt 20 ]; then
   log "warning: other programs use $other% of the CPUs now; measurements will be noisy (the CPU"
   log "         share of other programs is recorded beside each visit)"
 fi
-if [ "$reuse" = 0 ]; then
+if [ "$reuse" = 0 ] && [ $cont = 1 ]; then
+  log "continuing the study in $out (made with up to $procs processes)"
+elif [ "$reuse" = 0 ]; then
   log "calibrating the link (2 ranks)"
-  "${mpi[@]}" "$x" calibrate --out "$out/net.tsv" >/dev/null 2>&1
+  "${mpi[@]}" 2 "$x" calibrate --out "$out/net.tsv" >/dev/null 2>&1
+  echo "$procs" >"$out/procs"
+  # where the measurements are made, for the tables (--reuse may draw them elsewhere)
+  echo "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" >"$out/machine"
 fi
 reps=5
 [ $quick = 1 ] && reps=3
 # Profiles. The machine's speed wanders over seconds to minutes (other virtual machines on the
 # host), so the profile is taken in many short pieces interleaved with the cells: after every
 # visit to a cell, by its own processes, its layers at its microbatch size (samples_of), and once
-# a round the whole model on both cores (profile: the partitions and the predicted grid beyond
+# a round the whole model on every core (profile: the partitions and the predicted grid beyond
 # this machine need every size). Every repetition is kept (*.samples.tsv); a profile that the
 # simulator reads holds, per layer, size and column, the median of all the samples of one
 # condition (experiments/pool_profile.py): the typical speed of the study, as a cell's time is its
 # median iteration over all its visits.
-#   profile-2r.tsv       the whole model on each of 2 busy ranks (replicas, partitions, sweep-2r)
+#   profile-all.tsv      the whole model on each of PROCS busy ranks (partitions, sweep-all, the
+#                        predicted data parallelism)
 #   profile-1r.tsv       the whole model in one process, one core busy (one-stage cells)
+#   profile-dp<K>.tsv    K replicas, each rank the whole model at its share of the batch
 #   profile-part<K>.tsv  partition K (parts.tsv) stage by stage, one rank per stage at once: a
 #                        stage alone holds only its layers' weights, so at small microbatches its
 #                        layers run faster than in the whole-model profile, where every rank
 #                        cycles through all the weights (pipeline cells; <cell>.part names K)
-#   profile-stages<P>.tsv  the predicted line of P stages: for 2, every partition profile
-#                        pooled; for 4, 8 and 16, a partition of P stages timed stage by stage,
-#                        each stage alone (profile_beyond)
+#   profile-stages<P>.tsv  the predicted line of P stages: for the measured stage counts, the
+#                        profiles of every partition of P stages pooled; beyond them, a
+#                        partition of P stages timed stage by stage, each stage alone
+#                        (profile_beyond)
 profile() {
   local r=$1
-  log "profiling (round $r) at microbatch sizes $sizes: the whole model on 2 busy ranks"
-  "${mpi[@]}" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
-    --samples "$out/profile-2r.r$r.samples.tsv" --out "$out/profile-2r.r$r.tsv" >/dev/null
-  pool "$out/profile-2r.tsv" "$out"/profile-2r.r*.samples.tsv
+  [ $cont = 0 ] || [ ! -s "$out/profile-all.r$r.samples.tsv" ] || return 0
+  log "profiling (round $r) at microbatch sizes $sizes: the whole model on $procs busy ranks"
+  "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
+    --samples "$out/profile-all.r$r.samples.tsv" --out "$out/profile-all.r$r.tsv" >/dev/null
+  pool "$out/profile-all.tsv" "$out"/profile-all.r*.samples.tsv
 }
-pool() { /usr/bin/python3 experiments/pool_profile.py "$@"; }
-# spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-2r; kept
+pool() { "$py" experiments/pool_profile.py "$@"; }
+# spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-all; kept
 # for every visit and for the prediction
 spec() {
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4"
   [ "$P" -gt 1 ] && [ ! -f "$out/runs/$name.spec" ] || return 0
   "$sim" run "${mf[@]}" --schedule "$sched" --batch "$batch" --microbatches "$M" --stages "$P" \
-    --by time --profile "$out/profile-2r.tsv" --net "$out/net.tsv" |
+    --by time --profile "$out/profile-all.tsv" --net "$out/net.tsv" |
     sed -n 's/^partition: //p' >"$out/runs/$name.spec"
 }
 # name_parts: number the distinct partitions of the pipeline cells (parts.tsv: K, stages, spec)
@@ -193,70 +254,81 @@ name_parts() {
 # samples_of V SCHED P D M: where the profile of a cell's own layers taken at its visit V (numbered
 # through the rounds) goes (grid --profile-reps: right after the visit's iteration, in the same
 # processes and runtimes, so under exactly its conditions: one process, its partition stage by
-# stage, or 2 replicas)
+# stage, or its replicas)
 samples_of() {
   local r=$1 P=$3 D=$4 name="$2-P$3-D$4-M$5"
   if [ "$P" -gt 1 ]; then echo "$out/profile-part$(cat "$out/runs/$name.part").r$r.$name.samples.tsv"
-  elif [ "$D" -gt 1 ]; then echo "$out/profile-2r.r$r.$name.samples.tsv"
+  elif [ "$D" -gt 1 ]; then echo "$out/profile-dp$D.r$r.$name.samples.tsv"
   else echo "$out/profile-1r.r$r.$name.samples.tsv"; fi
 }
-# profile_beyond R: the predicted lines' pipelines, profiled in round R. For 2 stages at each
-# microbatch count the measured cells' partitions are profiled already (samples_of); for 4, 8
-# and 16 stages, an auto:time partition (from profile-2r, at the grid's middle microbatch count)
-# is profiled at every size of the grid stage by stage on both cores, each stage alone in a
-# runtime of its own, as it would run on a machine like this one of its own (a stage holds a
-# fraction of the weights, which at small microbatches is most of a fully connected layer's time)
-beyond="4 8 16"
+# profile_beyond R: the predicted lines' pipelines beyond the measured stage counts, profiled in
+# round R. For the measured stage counts the cells' partitions are profiled already
+# (samples_of); for each of 4, 8 and 16 stages beyond PROCS, an auto:time partition (from
+# profile-all, at the grid's middle microbatch count) is profiled at every size of the grid stage
+# by stage on every core, each stage alone in a runtime of its own, as it would run on a machine
+# like this one of its own (a stage holds a fraction of the weights, which at small microbatches
+# is most of a fully connected layer's time)
 profile_beyond() {
   local r=$1 P spec mid
+  [ -n "$beyond" ] || return 0
+  [ $cont = 0 ] || [ ! -s "$out/profile-stages${beyond##* }.r$r.samples.tsv" ] || return 0
   mid=$(echo $Ms | awk '{ print $((NF + 1) / 2) }')
   log "profiling (round $r) the partitions of $(echo $beyond | tr ' ' ,) stages, each stage alone"
   for P in $beyond; do
     spec=$("$sim" run "${mf[@]}" --batch "$batch" --microbatches "$mid" --stages "$P" --by time \
-             --profile "$out/profile-2r.tsv" --net "$out/net.tsv" | sed -n 's/^partition: //p')
-    "${mpi[@]}" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
+             --profile "$out/profile-all.tsv" --net "$out/net.tsv" | sed -n 's/^partition: //p')
+    "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
       --out /dev/null --samples "$out/profile-stages$P.r$r.samples.tsv" >/dev/null </dev/null
   done
 }
 # pool_profiles: every profile the simulator reads, from all the samples of its condition
 pool_profiles() {
-  local k
-  for k in 2r 1r; do pool "$out/profile-$k.tsv" "$out"/profile-$k.r*.samples.tsv; done
+  local k P files
+  for k in all 1r; do pool "$out/profile-$k.tsv" "$out"/profile-$k.r*.samples.tsv; done
+  for k in $layouts; do
+    [ "$k" = 1 ] || [ $dp = 0 ] || pool "$out/profile-dp$k.tsv" "$out"/profile-dp$k.r*.samples.tsv
+  done
   for k in $(cut -f1 "$out/parts.tsv"); do
     pool "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.samples.tsv
   done
-  # the predicted lines: 2 stages from every partition profile, 4-16 from profile_beyond's
-  pool "$out/profile-stages2.tsv" "$out"/profile-part*.r*.samples.tsv
+  # the predicted lines: a measured stage count's from the profiles of all its partitions, those
+  # beyond from profile_beyond's
+  for P in $layouts; do
+    [ "$P" -gt 1 ] || continue
+    files=()
+    for k in $(awk -F'\t' -v P="$P" '$2 == P { print $1 }' "$out/parts.tsv"); do
+      files+=("$out"/profile-part$k.r*.samples.tsv)
+    done
+    pool "$out/profile-stages$P.tsv" "${files[@]}"
+  done
   for k in $beyond; do pool "$out/profile-stages$k.tsv" "$out"/profile-stages$k.r*.samples.tsv; done
 }
 # the memory a process holds beyond the runtime's plan (code, MPI, OpenBLAS): a tiny model's
-# process peak minus its accounted bytes, one process and two ranks
-if [ "$reuse" = 0 ]; then
-  log "measuring the process baseline (tiny-mlp)"
+# process peak minus its accounted bytes, for each process count measured (MPI's shared-memory
+# buffers grow with the ranks): one process of tiny-mlp, K stages of an MLP-32 8 wide
+if [ "$reuse" = 0 ] && [ $cont = 0 ]; then
+  log "measuring the process baseline (tiny models, $(echo $layouts | tr ' ' ,) processes)"
   "$x" train models/tiny-mlp.model -p 8 --iters 1 --warmup 0 >"$out/baseline-1.log" 2>&1 </dev/null
-  "${mpi[@]}" "$x" train models/tiny-mlp.model -p 4,4 --iters 1 --warmup 0 \
-    >"$out/baseline-2.log" 2>&1 </dev/null
+  for k in $layouts; do
+    [ "$k" = 1 ] || "${mpi[@]}" "$k" "$x" train models/mlp32.model --set width=8,input=8 --stages "$k" \
+      --iters 1 --warmup 0 >"$out/baseline-$k.log" 2>&1 </dev/null
+  done
 fi
 
 # Files of one cell under $out/runs/NAME.* (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>):
 # .log (its own train process, one iteration: the per-stage memory), .iters (visit,seconds: every
 # timed iteration; visits are numbered through the rounds), .tries (visit,seconds,other_cpu_pct),
 # .rR.times.csv .rR.meas.json (round R's grid output: its iterations, the trace of its last one),
-# .times.csv .meas.json (the last round's), .spec, .part, .pred.csv .pred.json (.pred-2r.csv).
-[ "$reuse" = 1 ] || rm -rf "$out"/runs/* "$out"/profile-*.tsv "$out"/parts.tsv
-ncells=0
-for M in $Ms; do ncells=$((ncells + 2 * 2)); done
-if [ $dp = 1 ]; then
-  for M in $Ms; do if [ $((batch % (2 * M))) = 0 ]; then ncells=$((ncells + 1)); fi; done
-fi
+# .times.csv .meas.json (the last round's), .spec, .part, .pred.csv .pred.json (.pred-all.csv).
+[ "$reuse" = 1 ] || [ $cont = 1 ] || rm -rf "$out"/runs/* "$out"/profile-*.tsv "$out"/parts.tsv
 i=0
 # This machine is shared, and its speed wanders over seconds (other virtual machines on the
 # host). The cells of one process layout are measured side by side in one job, `pipecast-exec
 # grid`: each warmed up, then visited in turn ITERS times, a visit one timed iteration and one
 # repetition of the profile of the cell's own layers in its own runtime (so under exactly its
-# conditions: one process, its partition stage by stage, or 2 replicas). Every cell and every
+# conditions: one process, its partition stage by stage, or its replicas). Every cell and every
 # profile sample thus spans the same stretches of time. Each round runs the grid of one process,
-# then that of two (and profiles the whole model and the partitions beyond this machine); a
+# then that of two, four, ... (and profiles the whole model and the partitions beyond); a
 # cell's time is its median iteration over all its visits, each profile row the median of all
 # the samples of its condition: the same statistic on both sides. The CPU share that other
 # programs used during each visit is recorded beside it.
@@ -264,19 +336,51 @@ median() {
   sort -g | awk '{ v[NR] = $1 }
     END { if (NR) printf "%.6f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-# launch_as K: the command that starts pipecast-exec on K ranks, in the array `launch`
+# launch_as K [BIND]: the command that starts pipecast-exec on K ranks (bound one per core, or as
+# BIND says to mpirun's --bind-to), in the array `launch`
 launch=()
-launch_as() { if [ "$1" = 1 ]; then launch=("$x"); else launch=("${mpi[@]}" "$x"); fi; }
+launch_as() {
+  if [ "$1" = 1 ]; then launch=("$x")
+  else launch=(mpirun --bind-to "${2:-$bind}" -n "$1" "$x"); fi
+}
 # memory SCHED P D M: the cell alone in its own processes for one iteration, as `train` runs it:
-# its per-stage peak memory (runs/NAME.log); a process in grid holds every cell of its layout
+# its per-stage peak memory (runs/NAME.log); a process in grid holds every cell of its layout.
+# Started in the background, unbound: as many cells run at once as PROCS cores hold (memory_all)
 memory() {
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() common
   common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
-  launch_as $((P * D))
+  # a continued study keeps the memory of the cells it measured
+  [ $cont = 0 ] || ! grep -q 'median [0-9.]* s' "$out/runs/$name.log" 2>/dev/null || return 0
+  launch_as $((P * D)) none
   "${launch[@]}" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters 1 --warmup 0 \
-    >"$out/runs/$name.log" 2>&1 </dev/null || { cat "$out/runs/$name.log" >&2; exit 1; }
+    >"$out/runs/$name.log" 2>&1 </dev/null &
+  mem_pids+=($!)
+  mem_names+=("$name")
+}
+# memory_all: every cell's memory, the cells of K processes PROCS / K at a time (the peak memory
+# of a process does not depend on what runs beside it); a failed cell stops the study
+memory_all() {
+  local k n sched P D M
+  log "measuring each cell's memory in its own processes (one iteration, up to $procs at once)"
+  for k in $layouts; do
+    n=0
+    mem_pids=() mem_names=()
+    while read -r sched P D M; do
+      memory "$sched" "$P" "$D" "$M"
+      n=$((n + 1))
+      if [ $(((n + 1) * k)) -gt "$procs" ]; then memory_wait; n=0; fi
+    done < <(grid echo | awk -v k="$k" '$2 * $3 == k')
+    memory_wait
+  done
+}
+memory_wait() {
+  local j
+  for j in "${!mem_pids[@]}"; do
+    wait "${mem_pids[$j]}" || { cat "$out/runs/${mem_names[$j]}.log" >&2; exit 1; }
+  done
+  mem_pids=() mem_names=()
 }
 # cell_line SCHED P D M: the cell as a line of grid's --cells, after its process count
 cell_line() {
@@ -298,6 +402,12 @@ measure_layout() {
     awk -F'\t' -v k="$k" -v OFS='\t' '$1 == k { $1 = ""; sub(/^\t/, ""); print }' >"$cells"
   [ -s "$cells" ] || return 0
   n=$(wc -l <"$cells")
+  if [ $cont = 1 ]; then # a continued study keeps the layouts it finished
+    local have
+    have=$(cut -f1 "$cells" | while read -r name; do [ ! -f "$out/runs/$name.r$r.times.csv" ] || echo; done | wc -l)
+    if [ "$have" = "$n" ]; then i=$((i + n)); log "round $r: the cells of $k process(es) were measured"; return 0; fi
+    [ "$have" = 0 ] || bad "--continue: round $r of the cells of $k process(es) is half recorded; run the study again"
+  fi
   log "round $r: the $n cells of $k process(es) side by side, $iters visit(s) each"
   rm -rf "$g" && mkdir -p "$g"
   launch_as "$k"
@@ -332,9 +442,9 @@ measure_layout() {
 
 # predict SCHED P D M: the cell's prediction with the profile taken under the run's conditions
 # (one busy core for one process; the cell's partition stage by stage for a pipeline; the whole
-# model on every busy core for replicas), and its trace; one-process cells also with profile-2r
+# model on each of the replicas' ranks), and its trace; one-process cells also with profile-all
 predict() {
-  local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() prof=$out/profile-2r.tsv
+  local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() prof=$out/profile-dp$3.tsv
   if [ $((P * D)) = 1 ]; then prof=$out/profile-1r.tsv; fi
   if [ "$P" -gt 1 ]; then prof=$out/profile-part$(cat "$out/runs/$name.part").tsv; fi
   local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
@@ -343,8 +453,8 @@ predict() {
   "$sim" run "${mf[@]}" "${part[@]}" "${common[@]}" --profile "$prof" --net "$out/net.tsv" \
     --format csv --trace "$out/runs/$name.pred.json" >"$out/runs/$name.pred.csv"
   if [ $((P * D)) = 1 ]; then
-    "$sim" run "${mf[@]}" "${common[@]}" --profile "$out/profile-2r.tsv" --net "$out/net.tsv" \
-      --format csv >"$out/runs/$name.pred-2r.csv"
+    "$sim" run "${mf[@]}" "${common[@]}" --profile "$out/profile-all.tsv" --net "$out/net.tsv" \
+      --format csv >"$out/runs/$name.pred-all.csv"
   fi
 }
 
@@ -352,15 +462,19 @@ predict() {
 grid() {
   local sched P M
   for sched in gpipe 1f1b; do
-    for P in 1 2; do
+    for P in $layouts; do
       for M in $Ms; do "$@" $sched $P 1 "$M"; done
     done
   done
   if [ $dp = 1 ]; then
-    # data parallelism at the same process count: 2 replicas of a one-stage pipeline
-    for M in $Ms; do if [ $((batch % (2 * M))) = 0 ]; then "$@" gpipe 1 2 "$M"; fi; done
+    # data parallelism at the same process counts: K replicas of a one-stage pipeline
+    for D in $layouts; do
+      [ "$D" -gt 1 ] || continue
+      for M in $Ms; do if [ $((batch % (D * M))) = 0 ]; then "$@" gpipe 1 "$D" "$M"; fi; done
+    done
   fi
 }
+ncells=$(grid echo | wc -l)
 
 [ "$reuse" = 0 ] || rounds=0
 for ((round = 1; round <= rounds; round++)); do
@@ -368,11 +482,9 @@ for ((round = 1; round <= rounds; round++)); do
   if [ $round = 1 ]; then
     grid spec
     name_parts
-    log "measuring each cell's memory in its own processes (one iteration)"
-    grid memory
+    memory_all
   fi
-  measure_layout $round 1
-  measure_layout $round 2
+  for k in $layouts; do measure_layout $round "$k"; done
   # the predicted lines beyond this machine rest on a profile of their own, taken once
   if [ $round = "$rounds" ]; then profile_beyond $round; fi
 done
@@ -383,12 +495,12 @@ grid predict
 # The predicted grid beyond this machine: 1..16 stages; baselines of one stage under one busy
 # core (profile-1r); the pipelines under all cores busy, each stage count from its partitions'
 # profiles (sweep-stages<P>; the figure's lines), and all from the whole-model profile
-# (profile-2r, sweep-2r: what the partitions are cut from, and the data-parallel comparison)
+# (profile-all, sweep-all: what the partitions are cut from, and the data-parallel comparison)
 mlist=$(echo $Ms | tr ' ' ,)
 log "predicting 1, 2, 4, 8, 16 stages x M in $mlist"
 "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1,2,4,8,16 --microbatches "$mlist" --by time \
-  --profile "$out/profile-2r.tsv" --net "$out/net.tsv" --out "$out/sweep-2r" --no-plot >/dev/null
-for P in 2 $beyond; do
+  --profile "$out/profile-all.tsv" --net "$out/net.tsv" --out "$out/sweep-all" --no-plot >/dev/null
+for P in $(echo $layouts | cut -d' ' -f2-) $beyond; do
   "$sim" sweep "${mf[@]}" --batch "$batch" --stages "$P" --microbatches "$mlist" --by time \
     --profile "$out/profile-stages$P.tsv" --net "$out/net.tsv" --out "$out/sweep-stages$P" \
     --no-plot >/dev/null
@@ -399,11 +511,11 @@ if [ $dp = 1 ]; then
   for D in 2 4 8 16; do
     [ $((batch % D)) = 0 ] || continue # a replica needs at least one sample
     "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --replicas "$D" --microbatches "$mlist" \
-      --by time --profile "$out/profile-2r.tsv" --net "$out/net.tsv" --extrapolate \
+      --by time --profile "$out/profile-all.tsv" --net "$out/net.tsv" --extrapolate \
       --out "$out/sweep-dp$D" --no-plot >/dev/null
   done
 fi
 
 log "validating and drawing"
-/usr/bin/python3 experiments/validate.py --model "$model${sets:+ $sets}" --out "$out" --sim "$sim" \
-  --batch "$batch" --quick "$quick" --grid "$grid" --seconds $(($(date +%s) - t_start))
+"$py" experiments/validate.py --model "$model${sets:+ $sets}" --out "$out" --sim "$sim" \
+  --batch "$batch" --quick "$quick" --grid "$grid" --procs "$procs" --seconds $(($(date +%s) - t_start))

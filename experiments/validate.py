@@ -2,12 +2,12 @@
 """validate.py — the measured-against-predicted tables and the figures of one study.
 
 Run by experiments/study.sh after it measured and predicted; reads OUT/runs/NAME.{iters,log,
-pred.csv,pred-2r.csv,meas.json,pred.json} (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/
+pred.csv,pred-all.csv,meas.json,pred.json} (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/
 sweep.csv, and writes under OUT:
   validation.csv   one row per measured cell: measured (the cell's median iteration over all
                    its visits, pipecast-exec grid) and predicted iteration seconds,
                    error (predicted - measured) / measured in percent; for one-process cells also
-                   the prediction from the two-busy-cores profile (what ignoring the load costs)
+                   the prediction from the all-cores-busy profile (what ignoring the load costs)
   memory.csv       one row per (cell, stage): measured process peak (VmHWM), the runtime's
                    accounted bytes, the simulator's plan, and the errors against both
   compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces
@@ -66,6 +66,15 @@ def pct(pred, meas):
     return 100.0 * (pred - meas) / meas
 
 
+def machine(out):
+    """Where the study measured (OUT/machine, written by study.sh: cores and processor)."""
+    try:
+        with open(os.path.join(out, "machine")) as f:
+            return f.read().strip() or "machine not recorded"
+    except OSError:
+        return "machine not recorded"
+
+
 def cell_name(c):
     """A measured cell as the tables name it: gpipe P=2 D=1 M=16."""
     return "%s P=%d D=%d M=%d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
@@ -80,6 +89,7 @@ def main():
     ap.add_argument("--quick", type=int, default=0)
     ap.add_argument("--grid", default="", help="how the grid was chosen, for validation.md")
     ap.add_argument("--seconds", type=int, default=0)
+    ap.add_argument("--procs", type=int, default=2, help="the most processes measured (one per core)")
     a = ap.parse_args()
     out = a.out
 
@@ -95,7 +105,7 @@ def main():
         summ, stages = read_run_csv(os.path.join(out, "runs", name + ".pred.csv"))
         pred = float(summ["iteration_s"])
         alt = None
-        altp = os.path.join(out, "runs", name + ".pred-2r.csv")
+        altp = os.path.join(out, "runs", name + ".pred-all.csv")
         if os.path.exists(altp):
             alt = float(read_run_csv(altp)[0]["iteration_s"])
         tries = []
@@ -131,25 +141,27 @@ def main():
     worst = max(cells, key=lambda c: abs(c["error"]))
     ones = [c for c in cells if c["alt"] is not None]
     mape_ones = sum(abs(c["error"]) for c in ones) / len(ones) if ones else None
-    mape_ones_2r = sum(abs(pct(c["alt"], c["measured"])) for c in ones) / len(ones) if ones else None
+    mape_ones_all = sum(abs(pct(c["alt"], c["measured"])) for c in ones) / len(ones) if ones else None
 
     # memory, per stage. The process holds more than the runtime's plan (code, MPI and OpenBLAS
-    # buffers): that baseline is measured on a tiny model (process peak - accounted), one process
-    # and two ranks, and added to the plan for the "vs process + baseline" column.
+    # buffers): that baseline is measured on a tiny model (process peak - accounted) at each
+    # process count K (baseline-K.log), and added to the plan for the "vs process + baseline"
+    # column of the cells of K processes.
     base_mem = {}
-    for ranks in (1, 2):
-        bp = os.path.join(out, "baseline-%d.log" % ranks)
-        if os.path.exists(bp):
+    for bp in glob.glob(os.path.join(out, "baseline-*.log")):
+        m = re.fullmatch(r"baseline-(\d+)\.log", os.path.basename(bp))
+        if m:
             _, bm = read_log(bp)
             if bm:
-                base_mem[ranks] = sum(p_ - a_ for p_, a_ in bm.values()) / len(bm)
+                base_mem[int(m.group(1))] = sum(p_ - a_ for p_, a_ in bm.values()) / len(bm)
     mrows = []
     for c in cells:
         for s, (proc, acc) in sorted(c["mem"].items()):
             pm = c["pmem"].get(s)
             if pm is None:
                 continue
-            b = base_mem.get(1 if c["stages"] * c["replicas"] == 1 else 2, 0.0)
+            k = c["stages"] * c["replicas"]
+            b = base_mem.get(k, base_mem.get(1 if k == 1 else 2, 0.0))
             mrows.append(dict(cell=c, stage=s, proc=proc, acc=acc, pred=pm, base=b,
                               e_proc=pct(pm, proc), e_acc=pct(pm, acc), e_base=pct(pm + b, proc)))
     with open(os.path.join(out, "memory.csv"), "w", newline="") as f:
@@ -182,7 +194,7 @@ def main():
 
     # ---------------------------------------------------------------- speedups
     meas_t = {(c["schedule"], c["stages"], c["microbatches"]): c["measured"] for c in cells if c["replicas"] == 1}
-    pred2 = read_sweep(os.path.join(out, "sweep-2r", "sweep.csv"))
+    pred2 = read_sweep(os.path.join(out, "sweep-all", "sweep.csv"))
     # each stage count's pipelines from its own partitions' profiles, where the study made them
     for n in (2, 4, 8, 16):
         own = read_sweep(os.path.join(out, "sweep-stages%d" % n, "sweep.csv"))
@@ -225,16 +237,20 @@ def main():
     if any(c["replicas"] > 1 for c in cells):
         def best(rows):
             return min(rows, key=lambda r: r[0]) if rows else None
-        # measured: 1 process (best M), 2 processes as a pipeline (best schedule and M) and as
-        # 2 replicas (best M)
+        # measured: 1 process (best M); at each measured process count K > 1 a pipeline of K
+        # stages (best schedule and M) and K replicas (best M)
         b1 = best([(c["measured"], "1 stage M=%d" % c["microbatches"]) for c in cells
                    if c["stages"] == 1 and c["replicas"] == 1])
-        bp = best([(c["measured"], "%s M=%d" % (c["schedule"], c["microbatches"])) for c in cells
-                   if c["stages"] == 2 and c["replicas"] == 1])
-        bd = best([(c["measured"], "M=%d" % c["microbatches"]) for c in cells if c["replicas"] == 2])
-        for n, kind, b in [(1, "pipeline", b1), (1, "data", b1), (2, "pipeline", bp), (2, "data", bd)]:
-            if b:
-                dprows.append(["measured", kind, n, b[0], a.batch / b[0], b[1]])
+        for kind in ("pipeline", "data"):
+            if b1:
+                dprows.append(["measured", kind, 1, b1[0], a.batch / b1[0], b1[1]])
+        for n in sorted({c["stages"] * c["replicas"] for c in cells} - {1}):
+            bp = best([(c["measured"], "%s M=%d" % (c["schedule"], c["microbatches"])) for c in cells
+                       if c["stages"] == n and c["replicas"] == 1])
+            bd = best([(c["measured"], "M=%d" % c["microbatches"]) for c in cells if c["replicas"] == n])
+            for kind, b in (("pipeline", bp), ("data", bd)):
+                if b:
+                    dprows.append(["measured", kind, n, b[0], a.batch / b[0], b[1]])
         p1 = best([(float(r["iteration_s"]), "1 stage M=%s" % r["microbatches"]) for r in pred1])
         for n in (1, 2, 4, 8, 16):
             rows = [(float(r["iteration_s"]), "%s M=%s" % (r["schedule"], r["microbatches"]))
@@ -308,7 +324,7 @@ def main():
                                                           sum(e2) / max(len(e2), 1), max(e2 or [0])))
     if ones:
         lines.append("one-process cells: MAPE %.1f%% with the one-busy-core profile, %.1f%% with the "
-                     "two-busy-cores profile" % (mape_ones, mape_ones_2r))
+                     "%d-busy-cores profile" % (mape_ones, mape_ones_all, a.procs))
     if mrows:
         def where(r):
             return "%s stage %d" % (cell_name(r["cell"]), r["stage"])
@@ -327,8 +343,9 @@ def main():
         f.write("### %s: predicted against measured iteration time\n\n" % a.model)
         f.write("Batch %d; %s; measured = the median timed iteration of the cell over its visits (`pipecast-exec grid`: the cells of one process layout side by side, visited in turn); "
                 "predicted = `pipecast-sim run` with the profile taken under the same load "
-                "(one busy core for one process, two otherwise) and the calibrated link.\n\n"
-                % (a.batch, a.grid or ("quick grid" if a.quick else "full grid")))
+                "(one busy core for one process; the cell's own stages, or replicas, on theirs) and the "
+                "calibrated link. Up to %d processes, one per core, on %s.\n\n"
+                % (a.batch, a.grid or ("quick grid" if a.quick else "full grid"), a.procs, machine(out)))
         f.write("| schedule | stages | replicas | M | measured s | predicted s | error | CPU of other programs |\n"
                 "|---|---:|---:|---:|---:|---:|---:|---:|\n")
         for c in cells:
@@ -342,7 +359,7 @@ def main():
                 f.write(found[0][0].upper() + found[0][1:] + ".\n\n")
         if ones:
             f.write("One-process cells: MAPE %.1f%% with the one-busy-core profile; %.1f%% had they "
-                    "been predicted with the two-busy-cores profile.\n" % (mape_ones, mape_ones_2r))
+                    "been predicted with the %d-busy-cores profile.\n" % (mape_ones, mape_ones_all, a.procs))
         if cmp_text:
             f.write("\nThe worst cell op by op (`pipecast-sim compare`, measured trace = last iteration):\n\n```\n%s```\n" % cmp_text)
         if mrows:

@@ -30,6 +30,16 @@ expect 2 "--rounds must be a whole number" "study: --rounds x is refused" -- \
 expect 2 "usage:" "study: an unknown model is refused" -- "$study" lenet --out "$tmp/bad"
 expect 2 "no measurements in" "study: --reuse without measurements is refused" -- \
   "$study" mlp32 --reuse --out "$tmp/empty"
+expect 2 "--procs must be from 2 to 16, got '1'" "study: --procs 1 is refused" -- \
+  "$study" mlp32 --procs 1 --out "$tmp/bad"
+expect 2 "--procs must be from 2 to 16, got '17'" "study: --procs 17 is refused" -- \
+  "$study" mlp32 --procs 17 --out "$tmp/bad"
+expect 2 "--continue: no study in $tmp/empty to continue" "study: --continue without a study is refused" -- \
+  "$study" mlp32 --continue --out "$tmp/empty"
+expect 2 "--continue and --reuse exclude each other" "study: --continue with --reuse is refused" -- \
+  "$study" mlp32 --continue --reuse --out "$tmp/empty"
+expect 2 "--prebuilt: no pipecast-exec and pipecast-sim under $tmp/nobuild" \
+  "study: --prebuilt without programs is refused" -- env PC_BUILD="$tmp/nobuild" "$study" mlp32 --prebuilt --out "$tmp/bad"
 
 out=$tmp/s
 args="mlp32 --set width=64,input=64 --batch 16 --microbatches 1,4 --rounds 1 --iters 1 --out $out"
@@ -123,6 +133,33 @@ if cmp -s "$out/validation.csv" "$tmp/validation.first.csv"; then
 else
   diff "$tmp/validation.first.csv" "$out/validation.csv" | sed 's/^/# /'
   not_ok "study --reuse: the same validation.csv"
+fi
+
+# --continue on a finished study measures nothing again and predicts the same
+# shellcheck disable=SC2086
+expect 0 "round 1: the cells of 2 process(es) were measured" \
+  "study --continue: a finished study's layouts are kept" -- "$study" $args --continue
+if cmp -s "$out/validation.csv" "$tmp/validation.first.csv"; then
+  ok "study --continue: the same validation.csv"
+else
+  not_ok "study --continue: the same validation.csv"
+fi
+
+# --procs 4 on this machine (oversubscribed, refused no binding: the timings mean nothing, the
+# layout does): cells of 1, 2 and 4 stages, a process baseline per layout, the lines of 8 and
+# 16 stages from partitions profiled beyond
+out4=$tmp/s4
+args4="mlp32 --set width=64,input=64 --batch 16 --microbatches 4 --rounds 1 --iters 1 --procs 4 --out $out4"
+# shellcheck disable=SC2086
+expect 0 "[6/6] round 1: 1f1b, 4 stage(s) x 1 replica(s), 4 microbatches" \
+  "study --procs 4: the cells of 1, 2 and 4 processes measured" -- "$study" $args4
+if [ "$(cat "$out4/procs")" = 4 ] && [ -f "$out4/baseline-4.log" ] &&
+   [ "$("$py" -c 'import csv, sys; print(sorted({int(r["stages"]) for r in csv.DictReader(open(sys.argv[1]))}))' "$out4/validation.csv")" = "[1, 2, 4]" ] &&
+   [ -s "$out4/profile-stages4.tsv" ] && [ -s "$out4/profile-stages8.r1.samples.tsv" ] &&
+   [ ! -e "$out4/profile-stages4.r1.samples.tsv" ]; then
+  ok "study --procs 4: validation.csv has 1, 2 and 4 stages; line 4 from the cells, 8 profiled beyond"
+else
+  not_ok "study --procs 4: validation.csv has 1, 2 and 4 stages; line 4 from the cells, 8 profiled beyond"
 fi
 
 # compare-stats: its first row (median profile rows, median iteration) is the study's method
