@@ -42,6 +42,8 @@ struct pc_runtime {
   size_t *correct;               /* (slots) */
   float scale;                   /* loss gradient scale of the backward in progress */
   GPtrArray *names;              /* tensor names, see pc_runtime_tensors */
+  pc_runtime_hook between;       /* called after each layer of a pass; NULL: none */
+  void *between_data;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -370,10 +372,21 @@ bool pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train) {
   return all_finite(io.out, rt->mb * (size_t)pc_shape_numel(&l->out));
 }
 
+void pc_runtime_set_between_layers(pc_runtime *rt, pc_runtime_hook hook, void *data) {
+  rt->between = hook;
+  rt->between_data = data;
+}
+
+static inline void between_layers(pc_runtime *rt) {
+  if (rt->between) rt->between(rt->between_data);
+}
+
 int pc_runtime_forward(pc_runtime *rt, int slot, bool train) {
   int bad = -1;
-  for (int i = rt->first; i < rt->last; i++)
+  for (int i = rt->first; i < rt->last; i++) {
     if (!pc_runtime_forward_layer(rt, i, slot, train) && bad < 0) bad = i;
+    between_layers(rt);
+  }
   return bad;
 }
 
@@ -398,7 +411,10 @@ void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
 
 void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {
   pc_runtime_backward_begin(rt, slot, scale);
-  for (int i = rt->last; i-- > rt->first;) pc_runtime_backward_layer(rt, i, slot);
+  for (int i = rt->last; i-- > rt->first;) {
+    pc_runtime_backward_layer(rt, i, slot);
+    between_layers(rt);
+  }
 }
 
 void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale) {
@@ -432,8 +448,10 @@ bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd) 
 
 int pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd) {
   int bad = -1;
-  for (int i = rt->first; i < rt->last; i++)
+  for (int i = rt->first; i < rt->last; i++) {
     if (!pc_runtime_step_layer(rt, i, sgd) && bad < 0) bad = i;
+    between_layers(rt);
+  }
   return bad;
 }
 

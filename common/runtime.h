@@ -101,6 +101,12 @@ float *pc_runtime_grads(pc_runtime *rt, size_t *count);
 /* The layer output of the last forward in slot (for tests and profiles). */
 const float *pc_runtime_layer_output(const pc_runtime *rt, int layer, int slot);
 
+/* A function the runtime calls after each layer of pc_runtime_forward, pc_runtime_backward and
+ * pc_runtime_step (not of the pieces below), with DATA; NULL: none. The executor uses it to keep its messages
+ * moving while the stage computes (exec/train.c). */
+typedef void (*pc_runtime_hook)(void *data);
+void pc_runtime_set_between_layers(pc_runtime *rt, pc_runtime_hook hook, void *data);
+
 /* The pieces of a pass, for profiling: pc_runtime_forward is forward_layer (false: the output
  * holds a NaN or an infinity) over the stage's layers in order; pc_runtime_backward is
  * backward_begin (the gradients no layer of the stage zeroes are zeroed, gradients from later

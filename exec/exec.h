@@ -44,6 +44,15 @@ double pc_exec_median(double *v, int n);
 /* Peak resident memory of this process (VmHWM), in bytes; 0 when unknown. */
 size_t pc_exec_peak_rss(void);
 
+/* Progress between layers (progress.c): with several ranks, pc_progress_poke (a runtime's
+ * between-layers hook) makes one call into MPI, so that messages move while the stage computes.
+ * PC_PROGRESS=off turns it off (default: layers). pc_progress_start is collective (it duplicates
+ * MPI_COMM_WORLD); false, with an input error, for another value of PC_PROGRESS.
+ * pc_progress_stop is collective, before MPI_Finalize. */
+bool pc_progress_start(GError **error);
+void pc_progress_stop(void);
+void pc_progress_poke(void *data);
+
 /* Most repetitions of a profile: every one is kept in memory (and gathered on rank 0). */
 #define PC_EXEC_MAX_REPS 1000
 

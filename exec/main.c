@@ -21,17 +21,23 @@ static void usage(FILE *f) {
           "  profile     per-layer forward/backward seconds at several microbatch sizes (TSV)\n"
           "  calibrate   MPI ping-pong as a piecewise alpha-beta table; sgemm rates (TSV)\n"
           "\n"
-          "'" PC_EXEC_PROG " COMMAND --help' shows a command's options.\n");
+          "'" PC_EXEC_PROG " COMMAND --help' shows a command's options.\n"
+          "\n"
+          "environment:\n"
+          "  PC_PROGRESS=layers|off   train and grid on several ranks call into MPI between a\n"
+          "                     stage's layers, so that messages move while it computes (the\n"
+          "                     default, layers); off: only at the pipeline's own sends and waits\n");
 }
 
 static const struct {
   const char *name;
   int (*run)(int argc, char **argv);
+  bool progress; /* calls into MPI between layers on several ranks (progress.c) */
 } commands[] = {
-  {"train", pc_cmd_train},
-  {"grid", pc_cmd_grid},
-  {"profile", pc_cmd_profile},
-  {"calibrate", pc_cmd_calibrate},
+  {"train", pc_cmd_train, true},
+  {"grid", pc_cmd_grid, true},
+  {"profile", pc_cmd_profile, false},
+  {"calibrate", pc_cmd_calibrate, false},
 };
 
 int pc_exec_rank(void) {
@@ -110,7 +116,14 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
     if (strcmp(argv[1], commands[i].name) != 0) continue;
     MPI_Init(&argc, &argv);
-    int status = commands[i].run(argc - 1, argv + 1);
+    GError *error = NULL;
+    int status;
+    if (commands[i].progress && !pc_progress_start(&error)) {
+      status = pc_exec_input_error(argv[1], error);
+    } else {
+      status = commands[i].run(argc - 1, argv + 1);
+      pc_progress_stop();
+    }
     MPI_Finalize();
     return status;
   }

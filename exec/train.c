@@ -456,6 +456,8 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   r->rt = pc_runtime_new(r->model, r->part, r->stage, r->mb, r->slots, (uint64_t)o->seed, memory,
                          error);
   if (r->rt == NULL) return false;
+  /* between two layers, a call into MPI moves this stage's messages (progress.c) */
+  if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rt, pc_progress_poke, NULL);
   r->reads_data = pc_runtime_data(r->rt, 0) != NULL;
   r->has_loss = pc_runtime_labels(r->rt, 0) != NULL;
   if (r->reads_data || r->has_loss) {

@@ -13,20 +13,7 @@ cd "$(dirname "$0")/.."
 iters=${1:-8}
 P=${2:-2}
 reps=${3:-3}
-experiments/setup.sh build >/dev/null 2>&1
-source experiments/env.sh
-source experiments/perf-env.sh
-x=build/exec/pipecast-exec
-median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
-# run RANKS ARGS...: median seconds per iteration
-run() {
-  local ranks=$1
-  shift
-  local launch=()
-  [ "$ranks" -gt 1 ] && launch=(mpirun -n "$ranks" --bind-to core)
-  "${launch[@]}" "$x" train models/mlp32.model --batch 256 --iters $((iters + 1)) --warmup 1 \
-    --print-every 1000000 "$@" | sed -n 's/.*median \([0-9.]*\) s.*/\1/p'
-}
+source experiments/bench-env.sh
 has_torch=0
 /usr/bin/python3 -c "import torch" 2>/dev/null && has_torch=1
 torch_run() { /usr/bin/python3 experiments/torch_gpipe.py "$@" "$iters" | awk '{print $2}' | median; }
@@ -42,7 +29,7 @@ declare -A best
 for ((r = 0; r < reps; r++)); do
   for c in "${configs[@]}"; do
     # shellcheck disable=SC2086
-    t=$(run $c)
+    t=$(mlp32_median $c)
     if [ -z "${best[$c]:-}" ] || awk -v a="$t" -v b="${best[$c]}" 'BEGIN {exit !(a < b)}'; then best[$c]=$t; fi
   done
 done

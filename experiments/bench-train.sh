@@ -13,13 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 iters=${1:-5}
 rounds=${2:-3}
-experiments/setup.sh build >/dev/null
-source experiments/env.sh
-source experiments/perf-env.sh
-x=build/exec/pipecast-exec
+source experiments/bench-env.sh
 has_torch=0
 /usr/bin/python3 -c "import torch, torchvision" 2>/dev/null && has_torch=1
-median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 min() { sort -g | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 

@@ -1,7 +1,9 @@
 /* test-microbatch.c — for models without batch norm, training with M microbatches equals
  * training with one microbatch of the same batch to 1e-5 relative: splitting a minibatch changes
  * only the order in which the gradient sums are taken. (With batch norm the statistics are per
- * microbatch, so the two are different computations, as in PyTorch.) */
+ * microbatch, so the two are different computations, as in PyTorch.) Also: the runtime calls its
+ * between-layers hook once after each layer of a forward, a backward and a step, and not at all
+ * once it is cleared; the hook changes no result. */
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -10,12 +12,17 @@
 #include "runtime.h"
 #include "test-util.h"
 
-/* Parameters after `iters` SGD steps of batch B split into M microbatches. */
-static float *train(const pc_model *m, size_t B, int M, int iters, size_t *count) {
+static void count_call(void *data) { (*(int *)data)++; }
+
+/* Parameters after `iters` SGD steps of batch B split into M microbatches; with CALLS, the
+ * between-layers hook counts into it. */
+static float *train_hooked(const pc_model *m, size_t B, int M, int iters, size_t *count,
+                           int *calls) {
   pc_partition *whole = pc_partition_from_counts(m, &m->nlayers, 1, NULL);
   size_t mb = B / (size_t)M;
   pc_runtime *rt = pc_runtime_new(m, whole, 0, mb, 1, 7, 0, NULL);
   g_assert_nonnull(rt);
+  if (calls) pc_runtime_set_between_layers(rt, count_call, calls);
   int loss = pc_model_loss_layer(m);
   pc_dataset *ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 7, true,
                                    NULL);
@@ -36,6 +43,36 @@ static float *train(const pc_model *m, size_t B, int M, int iters, size_t *count
   pc_runtime_free(rt);
   pc_partition_free(whole);
   return copy;
+}
+
+static float *train(const pc_model *m, size_t B, int M, int iters, size_t *count) {
+  return train_hooked(m, B, M, iters, count, NULL);
+}
+
+/* The hook runs after every layer of every pass and step (3 iterations of 2 microbatches: 3 x
+ * (2 x 2 + 1) passes over the layers), and the weights are the same bits as without it. */
+static void check_hook(void) {
+  pc_model *m = pc_test_load("tiny-mlp.model", NULL);
+  int calls = 0;
+  size_t n_plain, n_hooked;
+  float *plain = train(m, 16, 2, 3, &n_plain);
+  float *hooked = train_hooked(m, 16, 2, 3, &n_hooked, &calls);
+  g_assert_cmpint(calls, ==, 3 * 5 * m->nlayers);
+  g_assert_cmpuint(n_plain, ==, n_hooked);
+  g_assert_cmpmem(plain, n_plain * sizeof(float), hooked, n_hooked * sizeof(float));
+  /* cleared: no more calls */
+  pc_partition *whole = pc_partition_from_counts(m, &m->nlayers, 1, NULL);
+  pc_runtime *rt = pc_runtime_new(m, whole, 0, 4, 1, 7, 0, NULL);
+  int after = 0;
+  pc_runtime_set_between_layers(rt, count_call, &after);
+  pc_runtime_set_between_layers(rt, NULL, NULL);
+  pc_runtime_forward(rt, 0, false);
+  g_assert_cmpint(after, ==, 0);
+  pc_runtime_free(rt);
+  pc_partition_free(whole);
+  g_free(plain);
+  g_free(hooked);
+  pc_model_free(m);
 }
 
 /* A small CNN without batch norm: conv, pools, residual, fc. */
@@ -78,5 +115,6 @@ int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_data_func("/microbatch/tiny-mlp", "tiny-mlp.model", check);
   g_test_add_data_func("/microbatch/cnn", "cnn", check);
+  g_test_add_func("/microbatch/between-layers-hook", check_hook);
   return g_test_run();
 }

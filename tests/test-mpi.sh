@@ -124,6 +124,26 @@ expect_input_error "checkpoint folder that cannot be created" "--checkpoint /non
   mpirun -n 2 "$x" train "$models/tiny-mlp.model" --checkpoint /nonexistent/ck
 expect_input_error "weights of another model" "holds weights of the model 'tiny-mlp', not 'tiny-cnn'" \
   "$x" train "$models/tiny-cnn.model" --load "$tmp/mlp.ref.pcw"
+expect_input_error "PC_PROGRESS neither layers nor off" "PC_PROGRESS must be 'layers'" \
+  env PC_PROGRESS=often mpirun -n 2 "$x" train "$models/tiny-mlp.model"
+
+# Messages above the eager limit (16 KiB), moved by the transport that copies them in fragments
+# only inside MPI calls (Open MPI's single copy off), or with no calls into MPI between layers
+# (PC_PROGRESS=off): the same bits as one process either way.
+big="--set width=256,input=256 --batch 32 --microbatches 2 --iters 2 --lr 0.05"
+# shellcheck disable=SC2086
+"$x" train "$models/mlp32.model" $big --save "$tmp/big.ref.pcw" >"$tmp/log" 2>&1 </dev/null
+for v in OMPI_MCA_btl_vader_single_copy_mechanism=none PC_PROGRESS=off; do
+  # shellcheck disable=SC2086
+  if env "$v" mpirun -n 2 "$x" train "$models/mlp32.model" $big -p 32,32 --schedule gpipe \
+       --timeout 60 --save "$tmp/big.2.pcw" >"$tmp/log" 2>&1 </dev/null &&
+     cmp -s "$tmp/big.ref.pcw" "$tmp/big.2.pcw"; then
+    ok "messages of 16 KiB with $v: weights bit-identical to one process"
+  else
+    not_ok "messages of 16 KiB with $v: weights bit-identical to one process"
+  fi
+  rm -f "$tmp/big.2.pcw"
+done
 
 # profile: one row per layer and size, every time positive; whole model on each rank, or each
 # stage of a partition on its own rank (rows of both stages, the partition in the header)
