@@ -336,24 +336,31 @@ median() {
   sort -g | awk '{ v[NR] = $1 }
     END { if (NR) printf "%.6f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-# launch_as K [BIND]: the command that starts pipecast-exec on K ranks (bound one per core, or as
-# BIND says to mpirun's --bind-to), in the array `launch`
+# launch_as K [FIRST]: the command that starts pipecast-exec on K ranks, one per core (with
+# FIRST, on cores FIRST to FIRST + K - 1, so that jobs side by side do not share cores), in the
+# array `launch`
 launch=()
 launch_as() {
   if [ "$1" = 1 ]; then launch=("$x")
-  else launch=(mpirun --bind-to "${2:-$bind}" -n "$1" "$x"); fi
+  elif [ -n "${2:-}" ] && [ "$bind" = core ]; then
+    launch=(mpirun --cpu-set "$2-$(($2 + $1 - 1))" --bind-to core -n "$1" "$x")
+  else launch=(mpirun --bind-to "$bind" -n "$1" "$x"); fi
 }
-# memory SCHED P D M: the cell alone in its own processes for one iteration, as `train` runs it:
-# its per-stage peak memory (runs/NAME.log); a process in grid holds every cell of its layout.
-# Started in the background, unbound: as many cells run at once as PROCS cores hold (memory_all)
+# memory FIRST SCHED P D M: the cell alone in its own processes for one iteration, as `train` runs
+# it: its per-stage peak memory (runs/NAME.log); a process in grid holds every cell of its layout.
+# Started in the background on cores FIRST, FIRST + 1, ...: as many cells run at once as PROCS
+# cores hold (memory_all). Bound like every other run: OpenBLAS sizes its buffers by the cores a
+# process may use (unbound, a rank here held 3 MiB more)
 memory() {
+  local first=$1
+  shift
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() common
   common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
   # a continued study keeps the memory of the cells it measured
   [ $cont = 0 ] || ! grep -q 'median [0-9.]* s' "$out/runs/$name.log" 2>/dev/null || return 0
-  launch_as $((P * D)) none
+  launch_as $((P * D)) "$first"
   "${launch[@]}" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters 1 --warmup 0 \
     >"$out/runs/$name.log" 2>&1 </dev/null &
   mem_pids+=($!)
@@ -368,7 +375,7 @@ memory_all() {
     n=0
     mem_pids=() mem_names=()
     while read -r sched P D M; do
-      memory "$sched" "$P" "$D" "$M"
+      memory $((n * k)) "$sched" "$P" "$D" "$M"
       n=$((n + 1))
       if [ $(((n + 1) * k)) -gt "$procs" ]; then memory_wait; n=0; fi
     done < <(grid echo | awk -v k="$k" '$2 * $3 == k')

@@ -95,6 +95,12 @@ for r in rows:
     nums = [float(v) for k, v in r.items() if k.endswith("_mib")]
     assert nums and all(v > 0 for v in nums), r
 '
+check "memory.csv: every stage holds its layout's baseline beyond its accounted bytes, within 1 MiB (memory runs bound as the baselines)" '
+import csv, os
+for r in csv.DictReader(open(os.environ["OUT"] + "/memory.csv")):
+    gap = float(r["measured_process_mib"]) - float(r["accounted_mib"])
+    assert abs(gap - float(r["baseline_mib"])) < 1.0, r
+'
 check "speedup.csv: measured and predicted speedups, 2 to 16 stages predicted" '
 import csv, os
 rows = list(csv.DictReader(open(os.environ["OUT"] + "/speedup.csv")))
