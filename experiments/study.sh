@@ -127,6 +127,17 @@ fi
 if { [ "$reuse" = 1 ] || [ $cont = 1 ]; } && [ -f "$out/procs" ]; then
   procs=$(cat "$out/procs")
   [[ $procs =~ ^([2-9]|1[0-6])$ ]] || bad "$out/procs: a process count from 2 to 16 expected, got '$procs'"
+elif [ "$reuse" = 1 ] && [ -f "$out/net.tsv" ]; then
+  # a study made before the process layouts were recorded: 1 and 2 processes, its whole-model
+  # and replica profiles named profile-2r (renamed to today's names)
+  procs=2
+  for f in "$out"/profile-2r.r*.samples.tsv; do
+    [ -f "$f" ] || continue
+    if [[ ${f##*/} =~ ^profile-2r\.r[0-9]+\.samples\.tsv$ ]]; then
+      mv "$f" "$out/profile-all.${f##*/profile-2r.}"
+    else mv "$f" "$out/profile-dp2.${f##*/profile-2r.}"; fi
+  done
+  echo 2 >"$out/procs"
 fi
 # the process layouts measured (1, 2, 4, ... up to PROCS: the stage counts, and the replica
 # counts of the CNNs' data parallelism) and the stage counts predicted beyond them
@@ -230,7 +241,13 @@ profile() {
     --samples "$out/profile-all.r$r.samples.tsv" --out "$out/profile-all.r$r.tsv" >/dev/null
   pool "$out/profile-all.tsv" "$out"/profile-all.r*.samples.tsv
 }
-pool() { "$py" experiments/pool_profile.py "$@"; }
+# pool OUT SAMPLES...: OUT from those of the SAMPLES files that exist (none: no OUT)
+pool() {
+  local to=$1 f files=()
+  shift
+  for f in "$@"; do [ ! -f "$f" ] || files+=("$f"); done
+  [ ${#files[@]} = 0 ] || "$py" experiments/pool_profile.py "$to" "${files[@]}"
+}
 # spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-all; kept
 # for every visit and for the prediction
 spec() {
@@ -306,12 +323,15 @@ pool_profiles() {
 # the memory a process holds beyond the runtime's plan (code, MPI, OpenBLAS): a tiny model's
 # process peak minus its accounted bytes, for each process count measured (MPI's shared-memory
 # buffers grow with the ranks): one process of tiny-mlp, K stages of an MLP-32 8 wide
-if [ "$reuse" = 0 ] && [ $cont = 0 ]; then
+# (a continued study measures those it lacks)
+if [ "$reuse" = 0 ]; then
   log "measuring the process baseline (tiny models, $(echo $layouts | tr ' ' ,) processes)"
-  "$x" train models/tiny-mlp.model -p 8 --iters 1 --warmup 0 >"$out/baseline-1.log" 2>&1 </dev/null
   for k in $layouts; do
-    [ "$k" = 1 ] || "${mpi[@]}" "$k" "$x" train models/mlp32.model --set width=8,input=8 --stages "$k" \
-      --iters 1 --warmup 0 >"$out/baseline-$k.log" 2>&1 </dev/null
+    [ $cont = 0 ] || ! grep -q 'median [0-9.]* s' "$out/baseline-$k.log" 2>/dev/null || continue
+    if [ "$k" = 1 ]; then launch=("$x" train models/tiny-mlp.model -p 8)
+    else launch=("${mpi[@]}" "$k" "$x" train models/mlp32.model --set width=8,input=8 --stages "$k"); fi
+    "${launch[@]}" --iters 1 --warmup 0 >"$out/baseline-$k.log" 2>&1 </dev/null ||
+      { cat "$out/baseline-$k.log" >&2; exit 1; }
   done
 fi
 
@@ -366,6 +386,9 @@ memory() {
   mem_pids+=($!)
   mem_names+=("$name")
 }
+# memory runs still going when the study ends (a failed cell, a time limit) end with it
+mem_pids=() mem_names=()
+trap 'kill "${mem_pids[@]}" 2>/dev/null || true' EXIT
 # memory_all: every cell's memory, the cells of K processes PROCS / K at a time (the peak memory
 # of a process does not depend on what runs beside it); a failed cell stops the study
 memory_all() {
@@ -413,7 +436,16 @@ measure_layout() {
     local have
     have=$(cut -f1 "$cells" | while read -r name; do [ ! -f "$out/runs/$name.r$r.times.csv" ] || echo; done | wc -l)
     if [ "$have" = "$n" ]; then i=$((i + n)); log "round $r: the cells of $k process(es) were measured"; return 0; fi
-    [ "$have" = 0 ] || bad "--continue: round $r of the cells of $k process(es) is half recorded; run the study again"
+    # stopped while recording this round of the layout: forget what it recorded, measure again
+    cut -f1 "$cells" | while read -r name; do
+      for f in "$out/runs/$name.iters" "$out/runs/$name.tries"; do
+        if [ -f "$f" ]; then
+          awk -F, -v lo=$(((r - 1) * iters + 1)) -v hi=$((r * iters)) '$1 < lo || $1 > hi' "$f" >"$f.tmp"
+          mv "$f.tmp" "$f"
+        fi
+      done
+      rm -f "$out/runs/$name.r$r.times.csv" "$out/runs/$name.r$r.meas.json"
+    done
   fi
   log "round $r: the $n cells of $k process(es) side by side, $iters visit(s) each"
   rm -rf "$g" && mkdir -p "$g"

@@ -127,7 +127,7 @@ def main():
     with open(os.path.join(out, "validation.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "batch",
-                    "measured_s", "predicted_s", "error_pct", "predicted_2busy_s", "error_2busy_pct",
+                    "measured_s", "predicted_s", "error_pct", "predicted_allbusy_s", "error_allbusy_pct",
                     "visits_s", "visits_other_cpu_pct"])
         for c in cells:
             w.writerow([a.model, c["schedule"], c["stages"], c["replicas"], c["microbatches"], a.batch,

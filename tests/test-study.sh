@@ -178,4 +178,29 @@ else echo "# study $mape, compare-stats $first"; not_ok "compare-stats: its firs
 expect 2 "no measured cells under" "compare-stats: a folder without a study is refused" -- \
   "$py" "$root/experiments/compare-stats.py" "$tmp/empty" --sim "$build/sim/pipecast-sim"
 
+# --continue after a study stopped while recording a layout (one cell's round recorded, one not)
+# and without one of its baselines: the layout is measured again, each visit recorded once
+rm "$out/runs/1f1b-P2-D1-M4.r1.times.csv" "$out/baseline-2.log"
+# shellcheck disable=SC2086
+expect 0 "round 1: the 4 cells of 2 process(es) side by side" \
+  "study --continue: a half-recorded layout is measured again" -- "$study" $args --continue
+if [ -s "$out/baseline-2.log" ] &&
+   [ "$(cat "$out"/runs/*-P2-D1-M*.iters | wc -l)" = 4 ] && [ "$(cat "$out"/runs/*-P2-D1-M*.tries | wc -l)" = 4 ]; then
+  ok "study --continue: the missing baseline measured, one line per visit of each cell (not two)"
+else
+  not_ok "study --continue: the missing baseline measured, one line per visit of each cell (not two)"
+fi
+
+# --reuse on a folder made before the layouts were recorded (profile-2r, no procs file)
+mv "$out/profile-all.r1.samples.tsv" "$out/profile-2r.r1.samples.tsv"
+rm "$out/procs"
+# shellcheck disable=SC2086
+expect 0 "reusing the measurements in $out (made with up to 2 processes)" \
+  "study --reuse: a folder of the old naming is read as 1 and 2 processes" -- "$study" $args --reuse
+if [ -f "$out/profile-all.r1.samples.tsv" ] && [ "$(cat "$out/procs")" = 2 ]; then
+  ok "study --reuse: the old folder's profile renamed profile-all, its layout recorded"
+else
+  not_ok "study --reuse: the old folder's profile renamed profile-all, its layout recorded"
+fi
+
 tap_end
