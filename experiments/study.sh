@@ -112,7 +112,10 @@ done
 out=${out:-results/$model}
 # PROCS: the most processes measured side by side, one per core (this machine's cores, 2 to 16,
 # unless --procs); a study redone with --reuse keeps the PROCS it was measured with ($out/procs)
-procs=$(nproc)
+# cores: physical ones (hyperthreads share a core; a rank per core), else what nproc says
+cores=$( (lscpu -p=core,socket 2>/dev/null || true) | awk '!/^#/' | sort -u | wc -l)
+[ "$cores" -ge 1 ] && [ "$cores" -le "$(nproc)" ] || cores=$(nproc)
+procs=$cores
 [ "$procs" -ge 2 ] || procs=2
 [ "$procs" -le 16 ] || procs=16
 if [ -n "$o_procs" ]; then
@@ -174,10 +177,10 @@ if [ -n "$sets" ]; then mf+=(--set "$sets"); fi
 # "${mpi[@]}" K PROGRAM...: PROGRAM on K ranks, one per core (unbound where PROCS is more than
 # the cores: oversubscribed, which Open MPI refuses to bind; only good for trying the script)
 bind=core
-if [ "$procs" -gt "$(nproc)" ]; then
+if [ "$procs" -gt "$cores" ]; then
   bind=none
   [ "$reuse" = 1 ] ||
-    log "warning: $procs processes on $(nproc) cores: oversubscribed, the timings are not a machine's of $procs cores"
+    log "warning: $procs processes on $cores cores: oversubscribed, the timings are not a machine's of $procs cores"
 fi
 mpi=(mpirun --bind-to $bind -n)
 py=/usr/bin/python3
@@ -209,7 +212,7 @@ elif [ "$reuse" = 0 ]; then
   "${mpi[@]}" 2 "$x" calibrate --out "$out/net.tsv" >/dev/null 2>&1
   echo "$procs" >"$out/procs"
   # where the measurements are made, for the tables (--reuse may draw them elsewhere)
-  echo "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" >"$out/machine"
+  echo "$cores cores ($(nproc) logical CPUs), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" >"$out/machine"
 fi
 reps=5
 [ $quick = 1 ] && reps=3
