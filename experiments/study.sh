@@ -183,6 +183,18 @@ if [ "$procs" -gt "$cores" ]; then
     log "warning: $procs processes on $cores cores: oversubscribed, the timings are not a machine's of $procs cores"
 fi
 mpi=(mpirun --bind-to $bind -n)
+# launch_as K [FIRST]: the command that starts pipecast-exec on K ranks, one per core (with
+# FIRST, on cores FIRST to FIRST + K - 1, so that jobs side by side do not share cores), in the
+# array `launch`
+launch=()
+launch_as() {
+  if [ "$1" = 1 ]; then launch=("$x")
+  elif [ -n "${2:-}" ] && [ "$bind" = core ]; then
+    launch=(mpirun --cpu-set "$2-$(($2 + $1 - 1))" --bind-to core -n "$1" "$x")
+  else launch=("${mpi[@]}" "$1" "$x"); fi
+}
+# measured LOG: LOG is a train run's that finished (its timing line): a continued study keeps it
+measured() { grep -q 'median [0-9.]* s' "$1" 2>/dev/null; }
 py=/usr/bin/python3
 [ -x $py ] || py=python3
 
@@ -330,10 +342,11 @@ pool_profiles() {
 if [ "$reuse" = 0 ]; then
   log "measuring the process baseline (tiny models, $(echo $layouts | tr ' ' ,) processes)"
   for k in $layouts; do
-    [ $cont = 0 ] || ! grep -q 'median [0-9.]* s' "$out/baseline-$k.log" 2>/dev/null || continue
-    if [ "$k" = 1 ]; then launch=("$x" train models/tiny-mlp.model -p 8)
-    else launch=("${mpi[@]}" "$k" "$x" train models/mlp32.model --set width=8,input=8 --stages "$k"); fi
-    "${launch[@]}" --iters 1 --warmup 0 >"$out/baseline-$k.log" 2>&1 </dev/null ||
+    [ $cont = 0 ] || ! measured "$out/baseline-$k.log" || continue
+    launch_as "$k"
+    if [ "$k" = 1 ]; then tiny=(models/tiny-mlp.model -p 8)
+    else tiny=(models/mlp32.model --set width=8,input=8 --stages "$k"); fi
+    "${launch[@]}" train "${tiny[@]}" --iters 1 --warmup 0 >"$out/baseline-$k.log" 2>&1 </dev/null ||
       { cat "$out/baseline-$k.log" >&2; exit 1; }
   done
 fi
@@ -359,16 +372,6 @@ median() {
   sort -g | awk '{ v[NR] = $1 }
     END { if (NR) printf "%.6f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-# launch_as K [FIRST]: the command that starts pipecast-exec on K ranks, one per core (with
-# FIRST, on cores FIRST to FIRST + K - 1, so that jobs side by side do not share cores), in the
-# array `launch`
-launch=()
-launch_as() {
-  if [ "$1" = 1 ]; then launch=("$x")
-  elif [ -n "${2:-}" ] && [ "$bind" = core ]; then
-    launch=(mpirun --cpu-set "$2-$(($2 + $1 - 1))" --bind-to core -n "$1" "$x")
-  else launch=(mpirun --bind-to "$bind" -n "$1" "$x"); fi
-}
 # memory FIRST SCHED P D M: the cell alone in its own processes for one iteration, as `train` runs
 # it: its per-stage peak memory (runs/NAME.log); a process in grid holds every cell of its layout.
 # Started in the background on cores FIRST, FIRST + 1, ...: as many cells run at once as PROCS
@@ -382,7 +385,7 @@ memory() {
   if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
   # a continued study keeps the memory of the cells it measured
-  [ $cont = 0 ] || ! grep -q 'median [0-9.]* s' "$out/runs/$name.log" 2>/dev/null || return 0
+  [ $cont = 0 ] || ! measured "$out/runs/$name.log" || return 0
   launch_as $((P * D)) "$first"
   "${launch[@]}" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters 1 --warmup 0 \
     >"$out/runs/$name.log" 2>&1 </dev/null &
@@ -560,4 +563,4 @@ fi
 
 log "validating and drawing"
 "$py" experiments/validate.py --model "$model${sets:+ $sets}" --out "$out" --sim "$sim" \
-  --batch "$batch" --quick "$quick" --grid "$grid" --procs "$procs" --seconds $(($(date +%s) - t_start))
+  --batch "$batch" --quick "$quick" --grid "$grid" --seconds $(($(date +%s) - t_start))

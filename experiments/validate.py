@@ -66,6 +66,15 @@ def pct(pred, meas):
     return 100.0 * (pred - meas) / meas
 
 
+def read_procs(out):
+    """The most processes the study measured (OUT/procs, written by study.sh; 2 before it was)."""
+    try:
+        with open(os.path.join(out, "procs")) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 2
+
+
 def machine(out):
     """Where the study measured (OUT/machine, written by study.sh: cores and processor)."""
     try:
@@ -89,9 +98,9 @@ def main():
     ap.add_argument("--quick", type=int, default=0)
     ap.add_argument("--grid", default="", help="how the grid was chosen, for validation.md")
     ap.add_argument("--seconds", type=int, default=0)
-    ap.add_argument("--procs", type=int, default=2, help="the most processes measured (one per core)")
     a = ap.parse_args()
     out = a.out
+    procs = read_procs(out)
 
     # ---------------------------------------------------------------- the measured grid
     cells = []
@@ -324,7 +333,7 @@ def main():
                                                           sum(e2) / max(len(e2), 1), max(e2 or [0])))
     if ones:
         lines.append("one-process cells: MAPE %.1f%% with the one-busy-core profile, %.1f%% with the "
-                     "%d-busy-cores profile" % (mape_ones, mape_ones_all, a.procs))
+                     "%d-busy-cores profile" % (mape_ones, mape_ones_all, procs))
     if mrows:
         def where(r):
             return "%s stage %d" % (cell_name(r["cell"]), r["stage"])
@@ -345,7 +354,7 @@ def main():
                 "predicted = `pipecast-sim run` with the profile taken under the same load "
                 "(one busy core for one process; the cell's own stages, or replicas, on theirs) and the "
                 "calibrated link. Up to %d processes, one per core, on %s.\n\n"
-                % (a.batch, a.grid or ("quick grid" if a.quick else "full grid"), a.procs, machine(out)))
+                % (a.batch, a.grid or ("quick grid" if a.quick else "full grid"), procs, machine(out)))
         f.write("| schedule | stages | replicas | M | measured s | predicted s | error | CPU of other programs |\n"
                 "|---|---:|---:|---:|---:|---:|---:|---:|\n")
         for c in cells:
@@ -359,7 +368,7 @@ def main():
                 f.write(found[0][0].upper() + found[0][1:] + ".\n\n")
         if ones:
             f.write("One-process cells: MAPE %.1f%% with the one-busy-core profile; %.1f%% had they "
-                    "been predicted with the %d-busy-cores profile.\n" % (mape_ones, mape_ones_all, a.procs))
+                    "been predicted with the %d-busy-cores profile.\n" % (mape_ones, mape_ones_all, procs))
         if cmp_text:
             f.write("\nThe worst cell op by op (`pipecast-sim compare`, measured trace = last iteration):\n\n```\n%s```\n" % cmp_text)
         if mrows:
