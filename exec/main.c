@@ -118,7 +118,12 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     GError *error = NULL;
     int status;
-    if (commands[i].progress && !pc_progress_start(&error)) {
+    /* help is printed whatever the environment says */
+    bool help = false;
+    for (int j = 2; j < argc; j++)
+      help = help || strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0 ||
+             strncmp(argv[j], "--help-", 7) == 0;
+    if (commands[i].progress && !help && !pc_progress_start(&error)) {
       status = pc_exec_input_error(argv[1], error);
     } else {
       status = commands[i].run(argc - 1, argv + 1);

@@ -35,6 +35,7 @@ mkdir -p "$t/cifar" && head -c 5000 /dev/zero >"$t/cifar/data_batch_1.bin"
 printf 'a gpipe 4 1\n' >"$t/cells-short.txt"
 printf 'one gpipe 1 1 -\ntwo gpipe 2 1 2,6\n' >"$t/cells-ranks.txt"
 mkdir -p "$t/grid"
+"$sim" run "$m/tiny-mlp.model" --batch 8 --microbatches 2 --trace "$t/m2.json" >/dev/null 2>&1
 
 rows=()
 # entry WHAT -- COMMAND...: one row of the table.
@@ -73,6 +74,7 @@ entry "unknown flag" -- "$sim" describe "$m/mlp32.model" --frobnicate
 entry "unknown schedule" -- "$sim" run "$m/mlp32.model" --batch 8 --schedule pipedream
 entry "microbatches not dividing the batch (simulator)" -- "$sim" run "$m/mlp32.model" --batch 10 --microbatches 4
 entry "profile missing a layer" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/missing-layer.tsv"
+entry "replaying a trace of another configuration" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --microbatches 4 --durations "$t/m2.json"
 entry "net file with no rows" -- "$sim" run "$m/mlp32.model" --batch 8 --net "$t/net-empty.tsv"
 entry "rank count not matching the stages" -- mpirun -n 2 "$x" train "$m/tiny-mlp.model" -p 2,2,2,2
 entry "microbatches not dividing the batch (executor)" -- "$x" train "$m/tiny-mlp.model" --batch 32 --microbatches 5

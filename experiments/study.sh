@@ -35,7 +35,8 @@
 #      all its visits, each profile row the median of all the samples of its condition (the same
 #      statistic on both sides, over samples interleaved through the same stretches of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
-#      taken under the same load (and its trace);
+#      taken under the same load (and its trace); and replay each round's measured iteration
+#      (`run --durations`: its compute ops' measured durations, the messages modelled);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages, each stage count from its
 #      partitions' profiles (and replicas for CNNs, from the whole-model profile on every core);
 #   6. experiments/validate.py: validation.csv/.md (time and memory, error of every cell, MAPE,
@@ -497,6 +498,14 @@ predict() {
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
   "$sim" run "${mf[@]}" "${part[@]}" "${common[@]}" --profile "$prof" --net "$out/net.tsv" \
     --format csv --trace "$out/runs/$name.pred.json" >"$out/runs/$name.pred.csv"
+  # each round's measured iteration replayed: its own compute durations, the modelled messages
+  # (what the schedule and message model alone get wrong; validate.py's replay column)
+  local f
+  for f in "$out/runs/$name".r*.meas.json; do
+    [ -f "$f" ] || continue
+    "$sim" run "${mf[@]}" "${part[@]}" "${common[@]}" --profile "$prof" --net "$out/net.tsv" \
+      --format csv --durations "$f" >"${f%.meas.json}.replay.csv"
+  done
   if [ $((P * D)) = 1 ]; then
     "$sim" run "${mf[@]}" "${common[@]}" --profile "$out/profile-all.tsv" --net "$out/net.tsv" \
       --format csv >"$out/runs/$name.pred-all.csv"

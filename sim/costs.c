@@ -977,6 +977,15 @@ void pc_prediction_free(pc_prediction *p) {
   g_free(p);
 }
 
+/* Copies what the engine returned (valid until its next run) into P. */
+static void take_result(pc_prediction *p, const pc_sim_result *res) {
+  p->makespan = res->makespan;
+  p->stages = g_memdup2(res->stages, sizeof(pc_sim_stage) * (size_t)p->nstages);
+  p->timeline = g_new0(pc_span *, (size_t)p->nstages);
+  for (int s = 0; s < p->nstages; s++)
+    p->timeline[s] = g_memdup2(res->timeline[s], sizeof(pc_span) * (size_t)p->sched->stages[s].nops);
+}
+
 pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_partition *part,
                           pc_schedule_kind kind, int batch, int nmicro,
                           const pc_cost_config *cfg, GError **error) {
@@ -1015,15 +1024,57 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
     pc_prediction_free(p);
     return NULL;
   }
-  p->makespan = res->makespan;
-  p->stages = g_memdup2(res->stages, sizeof(pc_sim_stage) * (size_t)p->nstages);
-  p->timeline = g_new0(pc_span *, (size_t)p->nstages);
+  take_result(p, res);
   p->memory = g_new0(size_t, (size_t)p->nstages);
-  for (int s = 0; s < p->nstages; s++) {
-    p->timeline[s] = g_memdup2(res->timeline[s], sizeof(pc_span) * (size_t)p->sched->stages[s].nops);
+  for (int s = 0; s < p->nstages; s++)
     p->memory[s] = pc_runtime_bytes(model, part, s, (size_t)p->mb, res->stages[s].peak_inflight);
-  }
   return p;
+}
+
+/* Replay: the op lists run again with given compute durations, messages as modelled. */
+typedef struct {
+  const pc_sim_costs *model; /* the prediction's costs: messages and overheads */
+  const pc_schedule *sched;
+  double *const *durations;
+} replay_costs;
+
+static double replay_compute(void *ud, int stage, const pc_op *op) {
+  const replay_costs *rc = ud;
+  return rc->durations[stage][op - rc->sched->stages[stage].ops];
+}
+
+static double replay_message(void *ud, const pc_xfer *x, bool grad) {
+  const replay_costs *rc = ud;
+  return rc->model->message ? rc->model->message(rc->model->ud, x, grad) : 0.0;
+}
+
+bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *durations,
+                          GError **error) {
+  replay_costs rc = {&p->costs->costs, p->sched, durations};
+  pc_sim_costs c = p->costs->costs;
+  c.compute = replay_compute;
+  c.message = replay_message;
+  c.ud = &rc;
+  const pc_sim_result *res = pc_engine_run(engine, p->sched, &c, error);
+  if (res == NULL) return false;
+  for (int s = 0; s < p->nstages; s++) {
+    const pc_stage_ops *st = &p->sched->stages[s];
+    double sum[PC_OP_KIND_COUNT] = {0};
+    int n[PC_OP_KIND_COUNT] = {0};
+    for (int i = 0; i < st->nops; i++) {
+      sum[st->ops[i].kind] += durations[s][i];
+      n[st->ops[i].kind]++;
+    }
+    p->costs->fwd[s] = n[PC_OP_FWD] ? sum[PC_OP_FWD] / n[PC_OP_FWD] : 0.0;
+    p->costs->bwd[s] = n[PC_OP_BWD] ? sum[PC_OP_BWD] / n[PC_OP_BWD] : 0.0;
+    p->costs->opt[s] = n[PC_OP_OPT] ? sum[PC_OP_OPT] / n[PC_OP_OPT] : 0.0;
+    p->costs->allreduce[s] = 0.0; /* a measured OPT holds its all-reduce */
+    g_free(p->timeline[s]);
+  }
+  g_free(p->timeline);
+  g_free(p->stages);
+  take_result(p, res);
+  return true;
 }
 
 double pc_prediction_bubble(const pc_prediction *p) {

@@ -265,6 +265,16 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
                           const pc_cost_config *cfg, GError **error);
 void pc_prediction_free(pc_prediction *p);
 
+/* Runs P's op lists again on ENGINE with the compute ops (FWD, BWD, BWD_W, OPT) taking
+ * DURATIONS[s][i] seconds (op i of stage s; other ops' entries are not read) and messages and
+ * overheads as P's costs model them: a measured iteration replayed (`pipecast-sim run
+ * --durations`), so that what the schedule and message model alone get wrong shows apart from
+ * the compute costs. Replaces P's timeline, statistics and makespan, and its per-stage costs by
+ * the means of the durations (the all-reduce, which a measured OPT holds, by 0). Errors: those
+ * of pc_engine_run (a negative or NaN duration is PC_ERROR_USAGE). */
+bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *durations,
+                          GError **error);
+
 /* Mean bubble fraction over the stages, and the largest memory of a stage. */
 double pc_prediction_bubble(const pc_prediction *p);
 size_t pc_prediction_peak_memory(const pc_prediction *p);

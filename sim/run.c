@@ -8,7 +8,12 @@
  * all-reduce and idle seconds, bubble fraction, peak in-flight microbatches and the executor's
  * memory plan (pc_runtime_bytes). --format csv prints the same as two CSV blocks; --trace writes
  * the Chrome trace and --gantt a gnuplot Gantt chart. With --replicas D the pipeline is one of D
- * data-parallel replicas whose stages all-reduce their gradients before the optimizer step. */
+ * data-parallel replicas whose stages all-reduce their gradients before the optimizer step.
+ * --durations MEASURED.json replays a measured iteration of the same configuration
+ * (`pipecast-exec train --trace`): every compute op takes the duration the trace recorded,
+ * messages and overheads are modelled as usual, and the iteration time is the replay's; what
+ * differs from the trace's own time is then the schedule and message model's error alone (the
+ * CSV gets the trace's time as a last column, trace_iteration_s). */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,11 +23,13 @@
 #include "error.h"
 #include "plot.h"
 #include "trace.h"
+#include "tracefile.h"
 
 #define UNSET INT_MIN
 
 typedef struct {
   char *sets, *partition, *by, *schedule, *profile, *net, *gemm, *trace, *gantt, *format;
+  char *durations;
   int stages, batch, micro, replicas, rpn;
   gboolean extrapolate;
 } run_opts;
@@ -147,20 +154,23 @@ static void csv_speedup(const pc_prediction *base, double t) {
   else printf(",");
 }
 
+/* TRACE_S (not NULL with --durations): the replayed trace's iteration time, a last column. */
 static void print_csv(const pc_model *m, const pc_partition *part, const pc_prediction *p,
                       const pc_prediction *b1, const pc_prediction *b11,
-                      const pc_prediction *rank1) {
+                      const pc_prediction *rank1, const double *trace_s) {
   double t = p->makespan;
   printf("model,schedule,stages,replicas,microbatches,batch,microbatch_size,iteration_s,"
          "throughput,speedup,speedup_vs_1mb,speedup_vs_1rank,ideal_speedup,bubble,"
-         "peak_memory_bytes,extrapolated\n");
+         "peak_memory_bytes,extrapolated%s\n", trace_s ? ",trace_iteration_s" : "");
   printf("%s,%s,%d,%d,%d,%d,%d,%.9g,%.9g", m->name, pc_schedule_kind_name(p->sched->kind),
          p->nstages, p->replicas, p->nmicro, p->batch, p->mb, t, p->batch / t);
   csv_speedup(b1, t);
   csv_speedup(b11, t);
   csv_speedup(p->replicas > 1 ? rank1 : b11, t);
-  printf(",%.9g,%.9g,%zu,%d\n", pc_ideal_speedup(p->nstages, p->nmicro), pc_prediction_bubble(p),
+  printf(",%.9g,%.9g,%zu,%d", pc_ideal_speedup(p->nstages, p->nmicro), pc_prediction_bubble(p),
          pc_prediction_peak_memory(p), p->costs->extrapolated ? 1 : 0);
+  if (trace_s) printf(",%.9g", *trace_s);
+  printf("\n");
   printf("\n\nstage,first,last,layers,fwd_s,bwd_s,opt_s,allreduce_s,busy_s,comm_s,idle_s,"
          "bubble,peak_inflight,memory_bytes\n");
   for (int s = 0; s < p->nstages; s++) {
@@ -172,6 +182,27 @@ static void print_csv(const pc_model *m, const pc_partition *part, const pc_pred
            p->costs->opt[s], ar, st->busy - ar, st->comm, st->idle, st->bubble,
            st->peak_inflight, p->memory[s]);
   }
+}
+
+/* Replays P with the compute durations of the measured trace PATH (--durations); *trace_s gets
+ * the trace's own iteration time. */
+static bool replay(pc_engine *e, pc_prediction *p, const char *path, double *trace_s,
+                   GError **error) {
+  pc_trace_file t = {0};
+  if (!pc_trace_file_load(path, &t, error)) return false;
+  bool ok = pc_trace_file_matches(&t, p->sched, path, error);
+  double **dur = g_new0(double *, (size_t)t.nstages);
+  for (int s = 0; ok && s < t.nstages; s++) {
+    int n = t.first[s + 1] - t.first[s];
+    dur[s] = g_new(double, (size_t)MAX(n, 1));
+    for (int i = 0; i < n; i++) dur[s][i] = g_array_index(t.ops, pc_trace_file_op, t.first[s] + i).dur * 1e-6;
+  }
+  if (ok) ok = pc_prediction_replay(e, p, dur, error);
+  *trace_s = t.end * 1e-6;
+  for (int s = 0; s < t.nstages; s++) g_free(dur[s]);
+  g_free(dur);
+  pc_trace_file_clear(&t);
+  return ok;
 }
 
 int pc_cmd_run(int argc, char **argv) {
@@ -204,6 +235,9 @@ int pc_cmd_run(int argc, char **argv) {
     {"gantt", 0, 0, G_OPTION_ARG_FILENAME, &o.gantt, "Draw a Gantt chart (.png, .pdf, .svg)",
      "FILE"},
     {"format", 'f', 0, G_OPTION_ARG_STRING, &o.format, "table (default) or csv", "FORMAT"},
+    {"durations", 0, 0, G_OPTION_ARG_FILENAME, &o.durations,
+     "Replay a measured trace of this configuration: its compute durations, modelled messages",
+     "MEASURED.json"},
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new("MODEL - predict one pipelined training iteration");
@@ -237,6 +271,8 @@ int pc_cmd_run(int argc, char **argv) {
   engine = pc_engine_new();
   p = pc_predict(engine, model, part, kind, o.batch, o.micro, &cfg, &error);
   if (p == NULL) goto fail;
+  double trace_s = 0;
+  if (o.durations && !replay(engine, p, o.durations, &trace_s, &error)) goto fail;
   b1 = baseline(engine, model, kind, o.batch, o.micro, &cfg, &w1);
   b11 = baseline(engine, model, kind, o.batch, 1, &cfg, &w11);
   if (o.replicas > 1) {
@@ -262,7 +298,15 @@ int pc_cmd_run(int argc, char **argv) {
     if (!ok) goto fail;
   }
   sources = pc_cost_config_describe(&cfg, o.profile, o.net, o.gemm);
-  if (o.format && strcmp(o.format, "csv") == 0) print_csv(model, part, p, b1, b11, rank1);
+  if (o.durations) {
+    char *s = g_strdup_printf("%scompute durations: replayed from %s (its iteration %.6g s; the "
+                              "replay %+.1f%%)\n", sources, o.durations, trace_s,
+                              trace_s > 0 ? 100.0 * (p->makespan - trace_s) / trace_s : 0.0);
+    g_free(sources);
+    sources = s;
+  }
+  if (o.format && strcmp(o.format, "csv") == 0)
+    print_csv(model, part, p, b1, b11, rank1, o.durations ? &trace_s : NULL);
   else print_table(model, part, p, b1, w1, b11, w11, rank1, wr, sources);
   status = fflush(stdout) == 0 ? 0 : 1;
   goto out;
@@ -292,5 +336,6 @@ out:
   g_free(o.trace);
   g_free(o.gantt);
   g_free(o.format);
+  g_free(o.durations);
   return status;
 }

@@ -89,6 +89,61 @@ else
   skip "compare: two stages" "mpirun not installed"
 fi
 
+"$sim" run "$mlp" -p 8 --batch 8 --microbatches 4 --schedule gpipe --trace "$tmp/p4.json" >/dev/null 2>&1
+printf '{"traceEvents":[{"name":"FWD","ph":"X","pid":0,\n' >"$tmp/cut.json"
+
+# --- run --durations: a trace replayed in the engine ----------------------------------------
+# replay_check TOLERANCE: the last `run --durations -f csv` printed a replayed iteration_s ($8)
+# within TOLERANCE (relative) of the trace's own, trace_iteration_s ($17)
+replay_check() {
+  awk -F, -v tol="$1" 'NR == 1 { ok = $8 == "iteration_s" && $17 == "trace_iteration_s" }
+    NR == 2 { r = $8 / $17; ok = ok && $17 > 0 && r > 1 - tol && r < 1 + tol; exit }
+    END { exit !ok }' "$tmp/out"
+}
+{
+  printf '{"traceEvents":[\n'
+  ev FWD 0 0 0 10 0 0; printf ',\n'; ev FWD 0 0 10 30 1 1; printf ',\n'
+  ev BWD 0 0 40 100 2 0; printf ',\n'; ev BWD 0 0 140 100 3 1; printf ',\n'; ev OPT 0 0 240 60 4 -1
+  printf '\n]}\n'
+} >"$tmp/known-r.json"
+expect 0 "" "run --durations: the hand-written trace" -- \
+  "$sim" run "$mlp" -p 8 --batch 8 --microbatches 2 --schedule gpipe --durations "$tmp/known-r.json" -f csv
+if awk -F, 'NR == 2 { exit !($8 == 0.0003 && $17 == 0.0003) }' "$tmp/out"; then
+  ok "run --durations: one stage replays 10 + 30 + 100 + 100 + 60 us = its 300 us"
+else sed 's/^/# /' "$tmp/out"; not_ok "run --durations: one stage replays 10 + 30 + 100 + 100 + 60 us = its 300 us"; fi
+expect 0 "" "run --durations: a predicted trace" -- \
+  "$sim" run "$mlp" -p 8 $args --durations "$tmp/p1.json" -f csv
+if replay_check 1e-5; then ok "a predicted one-stage trace replays to its own time"
+else sed 's/^/# /' "$tmp/out"; not_ok "a predicted one-stage trace replays to its own time"; fi
+expect 0 "" "run --durations: a measured trace" -- \
+  "$sim" run "$mlp" -p 8 $args --durations "$tmp/m1.json" -f csv
+if replay_check 0.02; then ok "a measured one-process trace replays within 2% of its own time"
+else sed 's/^/# /' "$tmp/out"; not_ok "a measured one-process trace replays within 2% of its own time"; fi
+"$sim" run "$mlp" -p 8 $args --durations "$tmp/m1.json" >"$tmp/out" 2>&1
+if grep -q "compute durations: replayed from $tmp/m1.json (its iteration" "$tmp/out"; then
+  ok "run --durations, table: names the trace and its time"
+else sed 's/^/# /' "$tmp/out"; not_ok "run --durations, table: names the trace and its time"; fi
+if [ -f "$tmp/p2.json" ]; then
+  expect 0 "" "run --durations: a predicted two-stage trace" -- \
+    "$sim" run "$mlp" -p "fc1..relu2 | fc3.." $args --durations "$tmp/p2.json" -f csv
+  if replay_check 1e-5; then ok "a predicted two-stage trace replays to its own time (messages modelled alike)"
+  else sed 's/^/# /' "$tmp/out"; not_ok "a predicted two-stage trace replays to its own time (messages modelled alike)"; fi
+  expect 2 "p2.json: not a trace of this schedule: 2 stages, the schedule 1" \
+    "run --durations: a trace of two stages for one: error" -- \
+    "$sim" run "$mlp" -p 8 $args --durations "$tmp/p2.json"
+fi
+expect 2 "p4.json: not a trace of this schedule: stage 0 has" "run --durations: another microbatch count: error" -- \
+  "$sim" run "$mlp" -p 8 $args --durations "$tmp/p4.json"
+sed 's/"name":"BWD","cat":"compute","ph":"X","pid":0,"tid":0,"ts":40/"name":"FWD","cat":"compute","ph":"X","pid":0,"tid":0,"ts":40/' \
+  "$tmp/known-r.json" >"$tmp/kind.json"
+expect 2 "kind.json: not a trace of this schedule: stage 0, op 2 is FWD mb 0 in the trace, BWD mb 0 in the schedule" \
+  "run --durations: another op kind: error naming the op" -- \
+  "$sim" run "$mlp" -p 8 --batch 8 --microbatches 2 --durations "$tmp/kind.json"
+expect 2 "nope.json" "run --durations: a missing file: error naming it" -- \
+  "$sim" run "$mlp" -p 8 $args --durations "$tmp/nope.json"
+expect 2 "cut.json:2:1: not a Chrome trace" "run --durations: a truncated trace: error" -- \
+  "$sim" run "$mlp" -p 8 $args --durations "$tmp/cut.json"
+
 # --- input errors ----------------------------------------------------------------------------
 "$sim" run "$mlp" -p 8 --batch 8 --microbatches 4 --schedule gpipe --trace "$tmp/p4.json" >/dev/null 2>&1
 expect 2 "traces of different schedules: stage 0 has" "other microbatch count: error" -- \

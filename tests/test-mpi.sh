@@ -126,6 +126,9 @@ expect_input_error "weights of another model" "holds weights of the model 'tiny-
   "$x" train "$models/tiny-cnn.model" --load "$tmp/mlp.ref.pcw"
 expect_input_error "PC_PROGRESS neither layers nor off" "PC_PROGRESS must be 'layers'" \
   env PC_PROGRESS=often mpirun -n 2 "$x" train "$models/tiny-mlp.model"
+if env PC_PROGRESS=often "$x" train --help >"$tmp/help.out" 2>&1 && grep -q -- "--microbatches" "$tmp/help.out"; then
+  ok "train --help prints its help whatever PC_PROGRESS holds"
+else sed 's/^/# /' "$tmp/help.out"; not_ok "train --help prints its help whatever PC_PROGRESS holds"; fi
 
 # Messages above the eager limit (16 KiB), moved by the transport that copies them in fragments
 # only inside MPI calls (Open MPI's single copy off), or with no calls into MPI between layers

@@ -76,6 +76,19 @@ for r in csv.DictReader(open(out + "/validation.csv")):
     assert len(its) == 1, (name, its)
     assert abs(statistics.median(its) - float(r["measured_s"])) < 1e-5, (name, its, r)
 '
+check "validation.csv: every cell replayed from its trace (runs/*.r1.replay.csv): the replay error of its own files" '
+import csv, os
+out = os.environ["OUT"]
+for r in csv.DictReader(open(out + "/validation.csv")):
+    name = "%s-P%s-D%s-M%s" % (r["schedule"], r["stages"], r["replicas"], r["microbatches"])
+    rs = list(csv.DictReader(open(out + "/runs/" + name + ".r1.replay.csv").read().split("\n\n\n")[0].strip().splitlines()))[0]
+    t, tr = float(rs["iteration_s"]), float(rs["trace_iteration_s"])
+    assert t > 0 and tr > 0, (name, rs)
+    assert abs(100 * (t - tr) / tr - float(r["replay_error_pct"])) < 0.01, (name, rs, r)
+    # one process: the replay is the sum of the ops the trace timed, the trace a little more
+    if r["stages"] == "1":
+        assert -2 < float(r["replay_error_pct"]) <= 0.01, (name, r["replay_error_pct"])
+'
 check "the printed MAPE and worst cell are those of validation.csv" '
 import csv, os, re
 rows = list(csv.DictReader(open(os.environ["OUT"] + "/validation.csv")))
