@@ -11,10 +11,10 @@
 #   machine what one with more cores measured; --batch, --microbatches, --rounds and --iters
 #   replace the grid's minibatch, microbatch counts, rounds and visits per cell and round, e.g. a
 #   larger input at a smaller batch; --procs the most processes measured, default this machine's
-#   cores up to 16; --prebuilt uses the programs already built in $PC_BUILD as they are, on a
-#   machine without a compiler or GLib's headers; --continue goes on with a study in DIR that
-#   stopped (a time limit, say) with the same arguments: what it finished is kept, the rest
-#   measured, then all is predicted and validated)
+#   cores up to 16, rounded down to a power of two; --prebuilt uses the programs already built
+#   in $PC_BUILD as they are, on a machine without a compiler or GLib's headers; --continue goes
+#   on with a study in DIR that stopped (a time limit, say) with the same arguments: what it
+#   finished is kept, the rest measured, then all is predicted and validated)
 #
 # Steps (progress on stderr, one line per step and per measured cell):
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
@@ -112,7 +112,7 @@ for M in $Ms; do
 done
 out=${out:-results/$model}
 # PROCS: the most processes measured side by side, one per core (this machine's cores, 2 to 16,
-# unless --procs); a study redone with --reuse keeps the PROCS it was measured with ($out/procs)
+# unless --procs; rounded down to a power of two); a study redone with --reuse keeps the PROCS it was measured with ($out/procs)
 # cores: physical ones (hyperthreads share a core; a rank per core), else what nproc says
 cores=$( (lscpu -p=core,socket 2>/dev/null || true) | awk '!/^#/' | sort -u | wc -l)
 [ "$cores" -ge 1 ] && [ "$cores" -le "$(nproc)" ] || cores=$(nproc)
@@ -123,6 +123,14 @@ if [ -n "$o_procs" ]; then
   posint --procs "$o_procs"
   [ "$o_procs" -ge 2 ] && [ "$o_procs" -le 16 ] || bad "--procs must be from 2 to 16, got '$o_procs'"
   procs=$o_procs
+fi
+# the layouts are powers of two (1, 2, 4, ...): PROCS is the largest, so that the whole-model
+# profile runs on as many busy cores as the largest layout measured
+p2=2
+while [ $((p2 * 2)) -le "$procs" ]; do p2=$((p2 * 2)); done
+if [ "$p2" != "$procs" ]; then
+  echo "study.sh: $procs processes: the layouts are powers of two, so up to $p2 (on $p2 of the cores)" >&2
+  procs=$p2
 fi
 [ $cont = 0 ] || [ "$reuse" = 0 ] || bad "--continue and --reuse exclude each other"
 if [ $cont = 1 ] && { [ ! -f "$out/procs" ] || [ ! -f "$out/net.tsv" ]; }; then

@@ -36,6 +36,8 @@ expect 2 "--procs must be from 2 to 16, got '17'" "study: --procs 17 is refused"
   "$study" mlp32 --procs 17 --out "$tmp/bad"
 expect 2 "--continue: no study in $tmp/empty to continue" "study: --continue without a study is refused" -- \
   "$study" mlp32 --continue --out "$tmp/empty"
+expect 2 "3 processes: the layouts are powers of two, so up to 2" "study: --procs 3 is rounded down to a power of two" -- \
+  "$study" mlp32 --procs 3 --continue --out "$tmp/empty"
 expect 2 "--continue and --reuse exclude each other" "study: --continue with --reuse is refused" -- \
   "$study" mlp32 --continue --reuse --out "$tmp/empty"
 expect 2 "--prebuilt: no pipecast-exec and pipecast-sim under $tmp/nobuild" \
