@@ -96,6 +96,7 @@ entry "profile: more ranks than the partition has stages" -- mpirun -n 2 "$x" pr
 entry "study: a microbatch count that does not divide the batch" -- experiments/study.sh mlp32 --microbatches 1,3 --out "$t/study"
 entry "study: more processes than the predicted lines go to" -- experiments/study.sh mlp32 --procs 32 --out "$t/study"
 entry "study: continuing a study that was never started" -- experiments/study.sh mlp32 --continue --out "$t/none"
+entry "study: a memory budget that is not a number" -- env PC_MEMORY_MIB=lots experiments/study.sh mlp32 --out "$t/study"
 entry "an unknown value of PC_PROGRESS" -- env PC_PROGRESS=often mpirun -n 2 "$x" train "$m/tiny-mlp.model"
 entry "pooling a file that is not profile samples" -- experiments/pool_profile.py "$t/p.tsv" "$t/net-empty.tsv"
 entry "unknown command" -- "$x" trian "$m/mlp32.model"

@@ -23,7 +23,8 @@
 #   3. the grid: schedule (gpipe, 1f1b) x stages (1, 2, 4, ... up to PROCS, the cores of this
 #      machine: no oversubscription) x microbatches; CNNs also data parallelism (--replicas K,
 #      one stage, at each process count K > 1). Each cell's memory in its own processes
-#      (`pipecast-exec train`, one iteration; as many cells at once as the cores hold). Then
+#      (`pipecast-exec train`, one iteration; as many cells at once as the cores hold and the
+#      memory budget, PC_MEMORY_MIB, default 80% of the memory available, holds). Then
 #      ROUNDS times (3; the quick mlp32 grid 2): profile the whole model with every core busy
 #      (mpirun -n PROCS profile) at the grid's microbatch sizes; measure the cells of one process
 #      side by side in one job, then those of two, and so on up to PROCS (`pipecast-exec grid`:
@@ -132,6 +133,8 @@ if [ "$p2" != "$procs" ]; then
   echo "study.sh: $procs processes: the layouts are powers of two, so up to $p2 (on $p2 of the cores)" >&2
   procs=$p2
 fi
+[ -z "${PC_MEMORY_MIB+x}" ] || [[ $PC_MEMORY_MIB =~ ^[1-9][0-9]{0,8}$ ]] ||
+  bad "PC_MEMORY_MIB must be a whole number of MiB, got '$PC_MEMORY_MIB'"
 [ $cont = 0 ] || [ "$reuse" = 0 ] || bad "--continue and --reuse exclude each other"
 if [ $cont = 1 ] && { [ ! -f "$out/procs" ] || [ ! -f "$out/net.tsv" ]; }; then
   bad "--continue: no study in $out to continue (run it without --continue first)"
@@ -404,21 +407,40 @@ memory() {
 # memory runs still going when the study ends (a failed cell, a time limit) end with it
 mem_pids=() mem_names=()
 trap 'kill "${mem_pids[@]}" 2>/dev/null || true' EXIT
+# planned_mib SCHED P D M: what the cell's processes will hold, MiB: the simulator's plan of
+# every stage (times the replicas) and 64 MiB a process for code, MPI and OpenBLAS
+planned_mib() {
+  local sched=$1 P=$2 D=$3 M=$4 part=() reps=()
+  if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$1-P$2-D$3-M$4.spec")"); fi
+  if [ "$D" -gt 1 ]; then reps=(--replicas "$D"); fi
+  "$sim" run "${mf[@]}" "${part[@]}" "${reps[@]}" --schedule "$sched" --batch "$batch" \
+    --microbatches "$M" --format csv |
+    awk -F, -v D="$D" -v P="$P" 'p && NF > 1 && $1 != "stage" { b += $14 } NF == 0 { p = 1 }
+      END { printf "%d", b * D / 1048576 + 64 * P * D }'
+}
 # memory_all: every cell's memory, the cells of K processes PROCS / K at a time (the peak memory
-# of a process does not depend on what runs beside it); a failed cell stops the study
+# of a process does not depend on what runs beside it), and no more at once than the memory
+# budget holds (their planned_mib): PC_MEMORY_MIB, default 80% of the memory available now; a
+# failed cell stops the study
 memory_all() {
-  local k n sched P D M
-  log "measuring each cell's memory in its own processes (one iteration, up to $procs at once)"
+  local k n sched P D M need held budget most=0 ncells=0
+  budget=${PC_MEMORY_MIB:-$(awk '/^MemAvailable:/ { printf "%d", $2 * 0.8 / 1024 }' /proc/meminfo)}
+  log "measuring each cell's memory in its own processes (one iteration, up to $procs processes" \
+    "and $budget MiB at once)"
   for k in $layouts; do
-    n=0
+    n=0 held=0
     mem_pids=() mem_names=()
     while read -r sched P D M; do
+      need=$(planned_mib "$sched" "$P" "$D" "$M")
+      if [ "$n" -gt 0 ] && [ $((held + need)) -gt "$budget" ]; then memory_wait; n=0 held=0; fi
       memory $((n * k)) "$sched" "$P" "$D" "$M"
-      n=$((n + 1))
-      if [ $(((n + 1) * k)) -gt "$procs" ]; then memory_wait; n=0; fi
+      n=$((n + 1)) held=$((held + need)) ncells=$((ncells + 1))
+      [ "$n" -le "$most" ] || most=$n
+      if [ $(((n + 1) * k)) -gt "$procs" ]; then memory_wait; n=0 held=0; fi
     done < <(grid echo | awk -v k="$k" '$2 * $3 == k')
     memory_wait
   done
+  log "measured the memory of $ncells cells, at most $most at once"
 }
 memory_wait() {
   local j

@@ -174,6 +174,15 @@ args4="mlp32 --set width=64,input=64 --batch 16 --microbatches 4 --rounds 1 --it
 # shellcheck disable=SC2086
 expect 0 "[6/6] round 1: 1f1b, 4 stage(s) x 1 replica(s), 4 microbatches" \
   "study --procs 4: the cells of 1, 2 and 4 processes measured" -- "$study" $args4
+if grep -q "measured the memory of 6 cells, at most 2 at once" "$tmp/err"; then
+  ok "study --procs 4: the two one-process cells' memory runs side by side"
+else grep "memory" "$tmp/err" | sed 's/^/# /'; not_ok "study --procs 4: the two one-process cells' memory runs side by side"; fi
+# a memory budget below one cell's plan: one cell at a time
+# shellcheck disable=SC2086
+expect 0 "measured the memory of 6 cells, at most 1 at once" \
+  "study, PC_MEMORY_MIB=1: the memory runs one at a time" -- env PC_MEMORY_MIB=1 "$study" ${args4%--out*} --out "$tmp/s4m"
+expect 2 "PC_MEMORY_MIB must be a whole number of MiB, got 'lots'" "study: a bad PC_MEMORY_MIB is refused" -- \
+  env PC_MEMORY_MIB=lots "$study" ${args4%--out*} --out "$tmp/s4b"
 if [ "$(cat "$out4/procs")" = 4 ] && [ -f "$out4/baseline-4.log" ] &&
    [ "$("$py" -c 'import csv, sys; print(sorted({int(r["stages"]) for r in csv.DictReader(open(sys.argv[1]))}))' "$out4/validation.csv")" = "[1, 2, 4]" ] &&
    [ -s "$out4/profile-stages4.tsv" ] && [ -s "$out4/profile-stages8.r1.samples.tsv" ] &&
