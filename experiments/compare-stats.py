@@ -9,9 +9,13 @@ statistics — a profile row's over its pooled samples (median, mean, minimum), 
 iterations (median, fastest) — this predicts every measured cell again with `pipecast-sim run`
 (same partition, same profile condition as study.sh: one process, the cell's partition, or two
 ranks) and prints the mean absolute percentage error, the worst cell and the mean signed error.
-The first row is the study's own method and reproduces its validation.csv. The last row pairs
+The first row is the study's own method and reproduces its validation.csv. The next to last
+row predicts each cell from its own samples only (the study pools the samples of every cell of
+the same condition: the same partition, or one process at the same microbatch size). The last
+row pairs
 each visit with its own profile, the one taken right after it (median of that profile's samples
-against the visit's median iteration; a cell's error is the median of its visits' errors; before
+against the visit's median iteration; a cell's error is the median of its visits' errors, and
+in the row after it the error of the median of its visits' predictions; before
 the grid of the sixth session a visit was a try: a train process of its own). Standard library
 only."""
 import argparse
@@ -109,11 +113,22 @@ def main():
             meas = statistics.median(c["iters"]) if cstat == "median" else min(c["iters"])
             errs.append((100 * (pred - meas) / meas, c["name"]))
         report(pstat + " / " + cstat, errs)
-    # each visit against its own profile (study.sh's samples_of; in the fourth and fifth sessions
-    # a try's train --profile-samples, before them a profile process just before the try)
+    # each cell from its own samples only (those its visits took), not pooled with the other
+    # cells of its condition (the same partition, or one process at the same microbatch size)
     errs = []
     for c in cells:
-        per_try = []
+        paths = sorted(glob.glob(os.path.join(a.out, "profile-%s.r*.%s.samples.tsv" % (c["cond"], c["name"]))))
+        if paths:
+            pred = predict(c, *read_samples(paths), "median", "profile-%s.r*.%s.samples.tsv" % (c["cond"], c["name"]))
+            meas = statistics.median(c["iters"])
+            errs.append((100 * (pred - meas) / meas, c["name"]))
+    if errs:
+        report("its own samples only / median", errs)
+    # each visit against its own profile (study.sh's samples_of; in the fourth and fifth sessions
+    # a try's train --profile-samples, before them a profile process just before the try)
+    errs, errs2 = [], []
+    for c in cells:
+        per_try, preds, meass = [], [], []
         for r in sorted({r for r, _ in c["tries"]}):
             path = os.path.join(a.out, "profile-%s.r%d.%s.samples.tsv" % (c["cond"], r, c["name"]))
             if not os.path.exists(path):
@@ -121,10 +136,15 @@ def main():
             pred = predict(c, *read_samples([path]), "median", os.path.basename(path))
             meas = statistics.median([t for rr, t in c["tries"] if rr == r])
             per_try.append(100 * (pred - meas) / meas)
+            preds.append(pred)
+            meass.append(meas)
         if per_try:
             errs.append((statistics.median(per_try), c["name"]))
+            pm, mm = statistics.median(preds), statistics.median(meass)
+            errs2.append((100 * (pm - mm) / mm, c["name"]))
     if errs:
         report("each visit / its own profile, medians", errs)
+        report("  the same, median prediction", errs2)
     os.remove(tmp)
 
 
