@@ -618,6 +618,63 @@ static void test_predict(void) {
   pc_model_free(m);
 }
 
+/* pc_prediction_replay: the op lists run again with given compute durations */
+static void test_replay(void) {
+  pc_model *m = pc_test_load("tiny-mlp.model", NULL);
+  GError *err = NULL;
+  pc_partition *part = pc_partition_parse(m, "split", 0, &err);
+  g_assert_no_error(err);
+  pc_engine *e = pc_engine_new();
+  pc_cost_config cfg = {.replicas = 2};
+  pc_prediction *p = pc_predict(e, m, part, PC_SCHEDULE_1F1B, 32, 4, &cfg, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(p->nstages, >, 1);
+  g_assert_cmpfloat(p->costs->allreduce[0], >, 0);
+  const pc_schedule *sc = p->sched;
+  double **dur = g_new0(double *, (size_t)p->nstages);
+  for (int s = 0; s < p->nstages; s++) {
+    dur[s] = g_new0(double, (size_t)sc->stages[s].nops);
+    for (int i = 0; i < sc->stages[s].nops; i++) {
+      const pc_op *op = &sc->stages[s].ops[i];
+      dur[s][i] = op->kind == PC_OP_FWD   ? p->costs->fwd[s]
+                  : op->kind == PC_OP_BWD ? p->costs->bwd[s]
+                  : op->kind == PC_OP_OPT ? p->costs->opt[s] + p->costs->allreduce[s]
+                                          : -1.0; /* not read: messages are modelled */
+    }
+  }
+  /* the model's own durations replay to the very same timeline */
+  double makespan = p->makespan, opt0 = p->costs->opt[0] + p->costs->allreduce[0];
+  pc_span last = p->timeline[1][sc->stages[1].nops - 1];
+  g_assert_true(pc_prediction_replay(e, p, dur, &err));
+  g_assert_no_error(err);
+  g_assert_cmpfloat(p->makespan, ==, makespan);
+  g_assert_cmpfloat(p->timeline[1][sc->stages[1].nops - 1].end, ==, last.end);
+  g_assert_cmpfloat(p->costs->opt[0], ==, opt0); /* a measured OPT holds its all-reduce */
+  g_assert_cmpfloat(p->costs->allreduce[0], ==, 0);
+  /* one op longer by X: the iteration is longer by at most X, and not shorter */
+  int first_fwd = 0;
+  while (sc->stages[0].ops[first_fwd].kind != PC_OP_FWD) first_fwd++;
+  dur[0][first_fwd] += 1e-3;
+  g_assert_true(pc_prediction_replay(e, p, dur, &err));
+  g_assert_cmpfloat(p->makespan, >, makespan);
+  g_assert_cmpfloat(p->makespan, <=, makespan + 1e-3 * (1 + 1e-12));
+  g_assert_cmpfloat(p->timeline[0][first_fwd].end - p->timeline[0][first_fwd].start, >=,
+                    p->costs->fwd[0]);
+  /* a negative duration: an error, and the prediction is left as it was */
+  double before = p->makespan;
+  dur[1][sc->stages[1].nops - 1] = -1.0;
+  g_assert_false(pc_prediction_replay(e, p, dur, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  g_assert_cmpfloat(p->makespan, ==, before);
+  for (int s = 0; s < p->nstages; s++) g_free(dur[s]);
+  g_free(dur);
+  pc_prediction_free(p);
+  pc_engine_free(e);
+  pc_partition_free(part);
+  pc_model_free(m);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/costs/profile/good", test_profile_good);
@@ -635,5 +692,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/costs/auto-time/costly-cut", test_min_time_avoids_costly_cut);
   g_test_add_func("/costs/auto-time/config", test_partition_time_cfg);
   g_test_add_func("/costs/predict", test_predict);
+  g_test_add_func("/costs/replay", test_replay);
   return g_test_run();
 }
