@@ -4,7 +4,7 @@
 #
 #   experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]
 #                        [--batch B] [--microbatches M,...] [--rounds R] [--iters N] [--procs N]
-#                        [--prebuilt] [--continue]
+#                        [--prebuilt] [--continue] [--budget SECONDS]
 #   (default DIR results/MODEL; --set overrides model parameters, e.g. input=3x224x224; --reuse
 #   skips steps 2 and 3 and predicts and validates again from the measurements already in DIR,
 #   made with the same arguments: after a change to the simulator, say, or to draw on another
@@ -14,7 +14,10 @@
 #   cores up to 16, rounded down to a power of two; --prebuilt uses the programs already built
 #   in $PC_BUILD as they are, on a machine without a compiler or GLib's headers; --continue goes
 #   on with a study in DIR that stopped (a time limit, say) with the same arguments: what it
-#   finished is kept, the rest measured, then all is predicted and validated)
+#   finished is kept, the rest measured, then all is predicted and validated; --budget stops the
+#   measurements before a step that would end past SECONDS from the start, judged by how long
+#   the same step took the round before: what was measured is kept, and the study exits 3 with
+#   a message; the same command with --continue, and a budget of its own, goes on)
 #
 # Steps (progress on stderr, one line per step and per measured cell):
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
@@ -50,7 +53,7 @@ cd "$(dirname "$0")/.."
 usage() {
   echo "usage: experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]" >&2
   echo "                            [--batch B] [--microbatches M,...] [--rounds R] [--iters N]" >&2
-  echo "                            [--procs N] [--prebuilt] [--continue]" >&2
+  echo "                            [--procs N] [--prebuilt] [--continue] [--budget SECONDS]" >&2
   exit 2
 }
 bad() { echo "study.sh: $*" >&2; exit 2; }
@@ -63,14 +66,14 @@ quick=0
 out=
 sets=
 reuse=0
-o_batch= o_ms= o_rounds= o_iters= o_procs= prebuilt=0 cont=0
+o_batch= o_ms= o_rounds= o_iters= o_procs= prebuilt=0 cont=0 budget=
 while [ $# -gt 0 ]; do
   case $1 in
-    --batch|--microbatches|--rounds|--iters|--procs)
+    --batch|--microbatches|--rounds|--iters|--procs|--budget)
       [ $# -ge 2 ] || usage
       case $1 in
         --batch) o_batch=$2 ;; --microbatches) o_ms=$2 ;; --rounds) o_rounds=$2 ;; --iters) o_iters=$2 ;;
-        --procs) o_procs=$2 ;;
+        --procs) o_procs=$2 ;; --budget) posint --budget "$2"; budget=$2 ;;
       esac
       shift ;;
     --quick) quick=1 ;;
@@ -434,13 +437,14 @@ memory_all() {
       need=$(planned_mib "$sched" "$P" "$D" "$M")
       if [ "$n" -gt 0 ] && [ $((held + need)) -gt "$budget" ]; then memory_wait; n=0 held=0; fi
       memory $((n * k)) "$sched" "$P" "$D" "$M"
+      [ ${#mem_pids[@]} -gt "$n" ] || continue # measured before (--continue)
       n=$((n + 1)) held=$((held + need)) ncells=$((ncells + 1))
       [ "$n" -le "$most" ] || most=$n
       if [ $(((n + 1) * k)) -gt "$procs" ]; then memory_wait; n=0 held=0; fi
     done < <(grid echo | awk -v k="$k" '$2 * $3 == k')
     memory_wait
   done
-  log "measured the memory of $ncells cells, at most $most at once"
+  log "measured the memory of $ncells cell(s), at most $most at once"
 }
 memory_wait() {
   local j
@@ -560,17 +564,39 @@ grid() {
 }
 ncells=$(grid echo | wc -l)
 
+# step KEY COMMAND...: COMMAND, unless --budget would be spent before it ends, judged by how long
+# step KEY took in the round before (in the first round, a layout by how long the layout before
+# it took); then the study stops, keeping what it measured
+declare -A took=()
+last_layout=
+step() {
+  local key=$1 t0 elapsed est
+  shift
+  t0=$(date +%s)
+  elapsed=$((t0 - t_start))
+  est=${took[$key]:-}
+  [ -n "$est" ] || [[ $key != layout-* ]] || est=$last_layout
+  if [ -n "$budget" ] && [ $((elapsed + ${est:-0})) -ge "$budget" ]; then
+    log "stopped before $key (round $round) after $elapsed s: the budget of $budget s would be" \
+      "spent${est:+ (estimated $est s)}"
+    log "what was measured is kept in $out; the same command with --continue goes on"
+    exit 3
+  fi
+  "$@"
+  took[$key]=$(($(date +%s) - t0))
+  [[ $key != layout-* ]] || last_layout=${took[$key]}
+}
 [ "$reuse" = 0 ] || rounds=0
 for ((round = 1; round <= rounds; round++)); do
-  profile $round
+  step profile profile $round
   if [ $round = 1 ]; then
     grid spec
     name_parts
-    memory_all
+    step memory memory_all
   fi
-  for k in $layouts; do measure_layout $round "$k"; done
+  for k in $layouts; do step "layout-$k" measure_layout $round "$k"; done
   # the predicted lines beyond this machine rest on a profile of their own, taken once
-  if [ $round = "$rounds" ]; then profile_beyond $round; fi
+  if [ $round = "$rounds" ]; then step beyond profile_beyond $round; fi
 done
 pool_profiles
 log "predicting the measured cells"

@@ -166,6 +166,23 @@ else
   not_ok "study --continue: the same validation.csv"
 fi
 
+# --budget: the study stops before a step that would run past it (exit 3), keeping what it
+# measured; --continue then finishes it
+outb=$tmp/sb
+# shellcheck disable=SC2086
+expect 3 "stopped before profile (round 1) after" "study --budget 1: stops before its first round, exit 3" -- \
+  "$study" ${args%--out*} --out "$outb" --budget 1
+if grep -q "the same command with --continue goes on" "$tmp/err" && [ -s "$outb/baseline-2.log" ] &&
+   [ ! -e "$outb/validation.csv" ]; then ok "study --budget: says how to go on; the baselines kept, no tables yet"
+else sed 's/^/# /' "$tmp/err"; not_ok "study --budget: says how to go on; the baselines kept, no tables yet"; fi
+# shellcheck disable=SC2086
+expect 0 "[8/8] round 1" "study --continue after a budget stop: the grid measured" -- \
+  "$study" ${args%--out*} --out "$outb" --continue
+if [ -s "$outb/validation.csv" ]; then ok "study --continue after a budget stop: the tables written"
+else not_ok "study --continue after a budget stop: the tables written"; fi
+expect 2 "--budget must be a whole number" "study: --budget 0 is refused" -- \
+  "$study" mlp32 --budget 0 --out "$tmp/bad"
+
 # --procs 4 on this machine (oversubscribed, refused no binding: the timings mean nothing, the
 # layout does): cells of 1, 2 and 4 stages, a process baseline per layout, the lines of 8 and
 # 16 stages from partitions profiled beyond
@@ -174,12 +191,12 @@ args4="mlp32 --set width=64,input=64 --batch 16 --microbatches 4 --rounds 1 --it
 # shellcheck disable=SC2086
 expect 0 "[6/6] round 1: 1f1b, 4 stage(s) x 1 replica(s), 4 microbatches" \
   "study --procs 4: the cells of 1, 2 and 4 processes measured" -- "$study" $args4
-if grep -q "measured the memory of 6 cells, at most 2 at once" "$tmp/err"; then
+if grep -q "measured the memory of 6 cell(s), at most 2 at once" "$tmp/err"; then
   ok "study --procs 4: the two one-process cells' memory runs side by side"
 else grep "memory" "$tmp/err" | sed 's/^/# /'; not_ok "study --procs 4: the two one-process cells' memory runs side by side"; fi
 # a memory budget below one cell's plan: one cell at a time
 # shellcheck disable=SC2086
-expect 0 "measured the memory of 6 cells, at most 1 at once" \
+expect 0 "measured the memory of 6 cell(s), at most 1 at once" \
   "study, PC_MEMORY_MIB=1: the memory runs one at a time" -- env PC_MEMORY_MIB=1 "$study" ${args4%--out*} --out "$tmp/s4m"
 expect 2 "PC_MEMORY_MIB must be a whole number of MiB, got 'lots'" "study: a bad PC_MEMORY_MIB is refused" -- \
   env PC_MEMORY_MIB=lots "$study" ${args4%--out*} --out "$tmp/s4b"
