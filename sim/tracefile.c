@@ -1,6 +1,7 @@
 /* tracefile.c — a measured or predicted Chrome trace read back into ops (see tracefile.h). */
 #include "tracefile.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -233,6 +234,11 @@ typedef struct {
   bool found; /* a "traceEvents" member */
 } loader;
 
+/* V is a whole number from LO to INT_MAX (so that it converts to int exactly). */
+static bool whole(double v, int lo) {
+  return v >= lo && v <= INT_MAX && v == floor(v);
+}
+
 static bool trace_event(json_in *in, void *ctx) {
   loader *ld = ctx;
   const event *ev = &ld->ev;
@@ -243,6 +249,14 @@ static bool trace_event(json_in *in, void *ctx) {
   if (!ev->has_pid || !ev->has_ts || !ev->has_dur || !ev->has_op) {
     in->p = at;
     return fail(in, "an op event without pid, ts, dur or args.op");
+  }
+  if (!whole(ev->pid, 0) || !whole(ev->op, 0) || (ev->has_mb && !whole(ev->mb, -1))) {
+    in->p = at;
+    return fail(in, "an op event whose pid, args.op or args.mb is not a whole number in range");
+  }
+  if (ev->dur < 0) {
+    in->p = at;
+    return fail(in, "an op event with a negative dur");
   }
   pc_trace_file_op op = {(int)ev->pid, (int)ev->op, kind, ev->has_mb ? (int)ev->mb : -1, ev->ts, ev->dur};
   g_array_append_val(ld->t->ops, op);
@@ -274,11 +288,19 @@ bool pc_trace_file_load(const char *path, pc_trace_file *t, GError **error) {
   char *text = NULL;
   gsize len = 0;
   GError *err = NULL;
+  *t = (pc_trace_file){0};
   if (!g_file_get_contents(path, &text, &len, &err)) {
     g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s", err->message);
     g_error_free(err);
     return false;
   }
+  bool ok = pc_trace_file_parse(text, len, path, t, error);
+  g_free(text);
+  return ok;
+}
+
+bool pc_trace_file_parse(const char *text, size_t len, const char *path, pc_trace_file *t,
+                         GError **error) {
   json_in in = {path, text, text, text + len, error};
   *t = (pc_trace_file){.ops = g_array_new(FALSE, FALSE, sizeof(pc_trace_file_op))};
   loader ld = {t, {.name = g_string_new(NULL), .ph = g_string_new(NULL), .key = g_string_new(NULL)},
@@ -317,7 +339,6 @@ out:
   g_string_free(ld.ev.key, TRUE);
   g_string_free(ld.ev.name, TRUE);
   g_string_free(ld.ev.ph, TRUE);
-  g_free(text);
   if (!ok) pc_trace_file_clear(t);
   return ok;
 }

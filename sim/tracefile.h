@@ -6,9 +6,10 @@
  * RECV, OPT), with pid (the stage), ts and dur (microseconds) and args.op (the index in the
  * stage's op list; args.mb when present); every other event and member is skipped. The JSON
  * reader is a small recursive-descent parser of the whole grammar (objects, arrays, strings with
- * escapes, numbers, true/false/null). Errors: PC_ERROR_IO when the file cannot be read,
- * PC_ERROR_FORMAT with "FILE:LINE:COLUMN: not a Chrome trace: what" for bad JSON or an op event
- * without pid, ts, dur or args.op, "FILE: op I of pid P appears twice", and a trace with no op
+ * escapes, numbers, true/false/null), nested at most 64 deep. Errors: PC_ERROR_IO when the file
+ * cannot be read, PC_ERROR_FORMAT with "FILE:LINE:COLUMN: not a Chrome trace: what" for bad JSON,
+ * an op event without pid, ts, dur or args.op, a pid, args.op or args.mb that is not a whole
+ * number (pid and op from 0, mb from -1, up to INT_MAX) or a negative dur, "FILE: op I of pid P appears twice", and a trace with no op
  * events. */
 #ifndef PC_TRACEFILE_H
 #define PC_TRACEFILE_H
@@ -34,6 +35,10 @@ typedef struct {
 
 /* Reads PATH into T (cleared first). */
 bool pc_trace_file_load(const char *path, pc_trace_file *t, GError **error);
+
+/* The same from LEN bytes of TEXT (need not end in NUL); PATH is used in messages. */
+bool pc_trace_file_parse(const char *text, size_t len, const char *path, pc_trace_file *t,
+                         GError **error);
 
 void pc_trace_file_clear(pc_trace_file *t);
 

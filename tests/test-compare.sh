@@ -177,6 +177,12 @@ if grep -q '"other":{"x"' "$tmp/extra.json" && grep -q '"args":{"extra"' "$tmp/e
    "$sim" compare "$tmp/extra.json" "$tmp/m1.json" >"$tmp/extra.out" 2>&1 &&
    grep -q "iteration .* s, +0.0%)" "$tmp/extra.out"; then ok "unused members skipped: the same trace compares equal"
 else sed 's/^/# /' "$tmp/extra.out"; not_ok "unused members skipped: the same trace compares equal"; fi
+printf '{"traceEvents":[{"name":"FWD","ph":"X","pid":1e300,"ts":0,"dur":1,"args":{"op":0}}]}' >"$tmp/bigpid.json"
+expect 2 "bigpid.json:1:17: not a Chrome trace: an op event whose pid, args.op or args.mb is not a whole number" \
+  "a pid out of range: error at its event" -- "$sim" compare "$tmp/bigpid.json" "$tmp/p1.json"
+printf '{"traceEvents":[{"name":"FWD","ph":"X","pid":0,"ts":0,"dur":-1,"args":{"op":0}}]}' >"$tmp/negdur.json"
+expect 2 "negdur.json:1:17: not a Chrome trace: an op event with a negative dur" \
+  "a negative duration: error at its event" -- "$sim" compare "$tmp/negdur.json" "$tmp/p1.json"
 expect 2 "no op events" "no ops: error" -- "$sim" compare "$tmp/empty.json" "$tmp/p1.json"
 expect 2 "expected MEASURED.json PREDICTED.json" "one argument: usage error" -- "$sim" compare "$tmp/m1.json"
 expect 2 "--format 'xml'" "bad --format: error" -- "$sim" compare -f xml "$tmp/m1.json" "$tmp/p1.json"

@@ -10,7 +10,8 @@
  *   profile, net, gemm   the TSV text
  *   weights     the file, read into nothing and into a tiny-mlp runtime (weights, momentum)
  *   checkpoint  DIR/checkpoint, read by `pipecast-exec train --resume DIR` (PC_EXEC): the
- *               reader lives in the executor, with MPI, so it is run as the executor runs it. */
+ *               reader lives in the executor, with MPI, so it is run as the executor runs it
+ *   trace       a Chrome trace (pc_trace_file_parse), checked against a two-stage schedule. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "../sim/costs.h"
+#include "../sim/tracefile.h"
 #include "error.h"
 #include "partition.h"
 #include "runtime.h"
@@ -638,6 +640,72 @@ static void test_checkpoint(void) {
   g_free(ck_model);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Traces */
+
+static pc_schedule *trace_sched; /* tiny-mlp's two stages, 1f1b, 2 microbatches */
+
+static void feed_trace(const input *in) {
+  pc_trace_file t;
+  GError *error = NULL;
+  if (pc_trace_file_parse(in->data, in->size, in->name, &t, &error)) {
+    g_assert_no_error(error);
+    g_assert_cmpint(t.nstages, >=, 1);
+    g_assert_cmpint(t.first[t.nstages], ==, (int)t.ops->len);
+    for (guint i = 0; i < t.ops->len; i++)
+      g_assert_cmpfloat(g_array_index(t.ops, pc_trace_file_op, i).dur, >=, 0);
+    if (!pc_trace_file_matches(&t, trace_sched, in->name, &error)) {
+      check_error(in, error);
+      g_clear_error(&error);
+    }
+    pc_trace_file_clear(&t);
+  } else {
+    check_error(in, error);
+    g_error_free(error);
+  }
+}
+
+#define EV(pid, op, extra) \
+  "{\"traceEvents\":[{\"name\":\"FWD\",\"ph\":\"X\",\"pid\":" pid ",\"ts\":0," extra \
+  "\"args\":{\"op\":" op "}}]}"
+
+static void test_trace(void) {
+  pc_model *m = pc_test_load("tiny-mlp.model", NULL);
+  GError *error = NULL;
+  pc_partition *part = pc_partition_parse(m, "split", 0, &error);
+  g_assert_no_error(error);
+  GArray *xfers = pc_partition_transfers(m, part);
+  trace_sched = pc_schedule_new(PC_SCHEDULE_1F1B, part->nstages, 2, (const pc_xfer *)(void *)xfers->data,
+                                (int)xfers->len, &error);
+  g_assert_no_error(error);
+  int n = each_file("regressions", "trace", feed_trace);
+  int c = each_file("corpus", "trace", feed_trace);
+  g_assert_cmpint(c, >, 0);
+  g_test_message("trace: %d regression files, %d seeds", n, c);
+  const char *texts[] = {
+    "", "{", "[]", "{}", "{\"traceEvents\":[]}", "{\"traceEvents\":{}}", "{\"traceEvents\":[1,2,3]}",
+    EV("0", "0", "\"dur\":1,"), EV("1e300", "0", "\"dur\":1,"), EV("-1", "0", "\"dur\":1,"),
+    EV("0", "0.5", "\"dur\":1,"), EV("0", "2147483648", "\"dur\":1,"), EV("0", "0", "\"dur\":-1,"),
+    EV("0", "0", "\"dur\":1e308,"), EV("0", "0", ""), "{\"traceEvents\":[{\"ph\":\"X\"\"name\":1}]}",
+    "{\"traceEvents\":[\"\\u12\"]}", "{\"a\":\"\\", NULL,
+  };
+  each_string(texts, feed_trace);
+  /* nested 10000 deep: refused, not a stack overflow */
+  GString *deep = g_string_new("{\"traceEvents\":[{\"args\":");
+  for (int i = 0; i < 10000; i++) g_string_append_c(deep, '[');
+  input in = {"deep", deep->str, deep->len};
+  feed_trace(&in);
+  g_string_free(deep, TRUE);
+  /* a NUL byte inside: the reader takes LEN bytes, not a C string */
+  static const char nul[] = "{\"traceEvents\":[]}\0junk";
+  input in2 = {"nul", nul, sizeof nul - 1};
+  feed_trace(&in2);
+  pc_schedule_free(trace_sched);
+  g_array_unref(xfers);
+  pc_partition_free(part);
+  pc_model_free(m);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/regressions/model", test_model);
@@ -645,5 +713,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/regressions/tables", test_tables);
   g_test_add_func("/regressions/weights", test_weights);
   g_test_add_func("/regressions/checkpoint", test_checkpoint);
+  g_test_add_func("/regressions/trace", test_trace);
   return g_test_run();
 }
