@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     bool help = false;
     for (int j = 2; j < argc; j++)
       help = help || strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0 ||
-             strncmp(argv[j], "--help-", 7) == 0;
+             strcmp(argv[j], "-?") == 0 || strncmp(argv[j], "--help-", 7) == 0;
     if (commands[i].progress && !help && !pc_progress_start(&error)) {
       status = pc_exec_input_error(argv[1], error);
     } else {

@@ -15,9 +15,12 @@
 #   in $PC_BUILD as they are, on a machine without a compiler or GLib's headers; --continue goes
 #   on with a study in DIR that stopped (a time limit, say) with the same arguments: what it
 #   finished is kept, the rest measured, then all is predicted and validated; --budget stops the
-#   measurements before a step that would end past SECONDS from the start, judged by how long
-#   the same step took the round before: what was measured is kept, and the study exits 3 with
-#   a message; the same command with --continue, and a budget of its own, goes on)
+#   measurements before a step (a profile, the memory runs, a layout's visits) that would end
+#   past SECONDS from the start, judged by how long the same step last took (OUT/steps.tsv): what
+#   was measured is kept, and the study exits 3 with a message; the same command with --continue,
+#   and a budget of its own, goes on. A step never timed before is judged by the elapsed time
+#   alone, and the prediction and validation after the measurements, seconds to a minute, are
+#   not counted: leave room for them)
 #
 # Steps (progress on stderr, one line per step and per measured cell):
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
@@ -266,6 +269,7 @@ reps=5
 profile() {
   local r=$1
   [ $cont = 0 ] || [ ! -s "$out/profile-all.r$r.samples.tsv" ] || return 0
+  worked=1
   log "profiling (round $r) at microbatch sizes $sizes: the whole model on $procs busy ranks"
   "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
     --samples "$out/profile-all.r$r.samples.tsv" --out "$out/profile-all.r$r.tsv" >/dev/null
@@ -319,6 +323,7 @@ profile_beyond() {
   local r=$1 P spec mid
   [ -n "$beyond" ] || return 0
   [ $cont = 0 ] || [ ! -s "$out/profile-stages${beyond##* }.r$r.samples.tsv" ] || return 0
+  worked=1
   mid=$(echo $Ms | awk '{ print $((NF + 1) / 2) }')
   log "profiling (round $r) the partitions of $(echo $beyond | tr ' ' ,) stages, each stage alone"
   for P in $beyond; do
@@ -371,7 +376,7 @@ fi
 # timed iteration; visits are numbered through the rounds), .tries (visit,seconds,other_cpu_pct),
 # .rR.times.csv .rR.meas.json (round R's grid output: its iterations, the trace of its last one),
 # .times.csv .meas.json (the last round's), .spec, .part, .pred.csv .pred.json (.pred-all.csv).
-[ "$reuse" = 1 ] || [ $cont = 1 ] || rm -rf "$out"/runs/* "$out"/profile-*.tsv "$out"/parts.tsv
+[ "$reuse" = 1 ] || [ $cont = 1 ] || rm -rf "$out"/runs/* "$out"/profile-*.tsv "$out"/parts.tsv "$out"/steps.tsv
 i=0
 # This machine is shared, and its speed wanders over seconds (other virtual machines on the
 # host). The cells of one process layout are measured side by side in one job, `pipecast-exec
@@ -401,6 +406,7 @@ memory() {
   if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
   # a continued study keeps the memory of the cells it measured
   [ $cont = 0 ] || ! measured "$out/runs/$name.log" || return 0
+  worked=1
   launch_as $((P * D)) "$first"
   "${launch[@]}" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters 1 --warmup 0 \
     >"$out/runs/$name.log" 2>&1 </dev/null &
@@ -426,18 +432,21 @@ planned_mib() {
 # budget holds (their planned_mib): PC_MEMORY_MIB, default 80% of the memory available now; a
 # failed cell stops the study
 memory_all() {
-  local k n sched P D M need held budget most=0 ncells=0
-  budget=${PC_MEMORY_MIB:-$(awk '/^MemAvailable:/ { printf "%d", $2 * 0.8 / 1024 }' /proc/meminfo)}
+  local k n sched P D M need held mem_mib most=0 ncells=0
+  mem_mib=${PC_MEMORY_MIB:-$(awk '/^MemAvailable:/ { printf "%d", $2 * 0.8 / 1024 }' /proc/meminfo)}
   log "measuring each cell's memory in its own processes (one iteration, up to $procs processes" \
-    "and $budget MiB at once)"
+    "and $mem_mib MiB at once)"
   for k in $layouts; do
     n=0 held=0
     mem_pids=() mem_names=()
     while read -r sched P D M; do
-      need=$(planned_mib "$sched" "$P" "$D" "$M")
-      if [ "$n" -gt 0 ] && [ $((held + need)) -gt "$budget" ]; then memory_wait; n=0 held=0; fi
+      [ $cont = 0 ] || ! measured "$out/runs/$sched-P$P-D$D-M$M.log" || continue
+      need=$(planned_mib "$sched" "$P" "$D" "$M") ||
+        { log "the simulator could not plan the memory of $sched-P$P-D$D-M$M"; exit 1; }
+      [ "$need" -le "$mem_mib" ] ||
+        log "warning: $sched-P$P-D$D-M$M is planned at $need MiB, more than the $mem_mib MiB budget: it runs alone"
+      if [ "$n" -gt 0 ] && [ $((held + need)) -gt "$mem_mib" ]; then memory_wait; n=0 held=0; fi
       memory $((n * k)) "$sched" "$P" "$D" "$M"
-      [ ${#mem_pids[@]} -gt "$n" ] || continue # measured before (--continue)
       n=$((n + 1)) held=$((held + need)) ncells=$((ncells + 1))
       [ "$n" -le "$most" ] || most=$n
       if [ $(((n + 1) * k)) -gt "$procs" ]; then memory_wait; n=0 held=0; fi
@@ -488,6 +497,7 @@ measure_layout() {
       rm -f "$out/runs/$name.r$r.times.csv" "$out/runs/$name.r$r.meas.json"
     done
   fi
+  worked=1
   log "round $r: the $n cells of $k process(es) side by side, $iters visit(s) each"
   rm -rf "$g" && mkdir -p "$g"
   launch_as "$k"
@@ -565,10 +575,17 @@ grid() {
 ncells=$(grid echo | wc -l)
 
 # step KEY COMMAND...: COMMAND, unless --budget would be spent before it ends, judged by how long
-# step KEY took in the round before (in the first round, a layout by how long the layout before
-# it took); then the study stops, keeping what it measured
+# step KEY took when it last did work, in this run or one it continues (OUT/steps.tsv; in the
+# first round, a layout by how long the layout before it took); then the study stops, keeping
+# what it measured. A step that finds its work done (--continue) sets no duration (worked=0)
 declare -A took=()
 last_layout=
+if [ $cont = 1 ] && [ -f "$out/steps.tsv" ]; then
+  while IFS=$'\t' read -r k v; do
+    took[$k]=$v
+    [[ $k != layout-* ]] || last_layout=$v
+  done <"$out/steps.tsv"
+fi
 step() {
   local key=$1 t0 elapsed est
   shift
@@ -582,8 +599,11 @@ step() {
     log "what was measured is kept in $out; the same command with --continue goes on"
     exit 3
   fi
+  worked=0
   "$@"
+  [ "$worked" = 1 ] || return 0
   took[$key]=$(($(date +%s) - t0))
+  printf '%s\t%s\n' "$key" "${took[$key]}" >>"$out/steps.tsv"
   [[ $key != layout-* ]] || last_layout=${took[$key]}
 }
 [ "$reuse" = 0 ] || rounds=0

@@ -2,18 +2,18 @@
 """validate.py — the measured-against-predicted tables and the figures of one study.
 
 Run by experiments/study.sh after it measured and predicted; reads OUT/runs/NAME.{iters,log,
-pred.csv,pred-all.csv,meas.json,pred.json} (NAME = SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/
-sweep.csv, and writes under OUT:
+pred.csv,pred-all.csv,meas.json,pred.json,rR.replay.csv} (NAME =
+SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/sweep.csv, and writes under OUT:
   validation.csv   one row per measured cell: measured (the cell's median iteration over all
                    its visits, pipecast-exec grid) and predicted iteration seconds,
                    error (predicted - measured) / measured in percent; for one-process cells also
-                   the prediction from the all-cores-busy profile (what ignoring the load costs)
-  memory.csv       one row per (cell, stage): measured process peak (VmHWM), the runtime's
-                   accounted bytes, the simulator's plan, and the errors against both
+                   the prediction from the all-cores-busy profile (what ignoring the load costs);
                    and the replay error: the median over the cell's traces (its last iteration of
                    each round) of the engine's time with the trace's own compute durations
                    (`pipecast-sim run --durations`, runs/NAME.rR.replay.csv) against the trace's
                    time: what the schedule and message model get wrong, op costs aside
+  memory.csv       one row per (cell, stage): measured process peak (VmHWM), the runtime's
+                   accounted bytes, the simulator's plan, and the errors against both
   compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces
   speedup.csv      measured and predicted speedups over one stage (same M, and M = 1)
   dp.csv           (CNNs) pipeline against data parallelism at equal process counts
@@ -386,7 +386,7 @@ def main():
         f.write("\n**MAPE %.1f%%, worst cell %+.1f%%** (%s). Replay: the cell's measured iterations (the last of "
                 "each round) run again in the engine with their own compute durations and the modelled messages "
                 "(`pipecast-sim run --durations`), against their own time, the median over the rounds: the error of "
-                "the schedule and message model alone; the rest of a cell's error is its op costs.\n"
+                "the schedule and message model alone; the rest of a cell's error is, roughly, its op costs.\n"
                 % (mape, worst["error"], cell_name(worst)))
         for prefix in ("replay", "repeatability", "speedup over"):
             found = [l for l in lines if l.startswith(prefix)]

@@ -983,7 +983,8 @@ static void take_result(pc_prediction *p, const pc_sim_result *res) {
   p->stages = g_memdup2(res->stages, sizeof(pc_sim_stage) * (size_t)p->nstages);
   p->timeline = g_new0(pc_span *, (size_t)p->nstages);
   for (int s = 0; s < p->nstages; s++)
-    p->timeline[s] = g_memdup2(res->timeline[s], sizeof(pc_span) * (size_t)p->sched->stages[s].nops);
+    p->timeline[s] =
+        g_memdup2(res->timeline[s], sizeof(pc_span) * (size_t)p->sched->stages[s].nops);
 }
 
 pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_partition *part,

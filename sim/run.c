@@ -195,7 +195,8 @@ static bool replay(pc_engine *e, pc_prediction *p, const char *path, double *tra
   for (int s = 0; ok && s < t.nstages; s++) {
     int n = t.first[s + 1] - t.first[s];
     dur[s] = g_new(double, (size_t)MAX(n, 1));
-    for (int i = 0; i < n; i++) dur[s][i] = g_array_index(t.ops, pc_trace_file_op, t.first[s] + i).dur * 1e-6;
+    for (int i = 0; i < n; i++)
+      dur[s][i] = g_array_index(t.ops, pc_trace_file_op, t.first[s] + i).dur * 1e-6;
   }
   if (ok) ok = pc_prediction_replay(e, p, dur, error);
   *trace_s = t.end * 1e-6;
@@ -280,7 +281,7 @@ int pc_cmd_run(int argc, char **argv) {
     one.replicas = 1;
     rank1 = baseline(engine, model, kind, o.batch, 1, &one, &wr);
   }
-  if (o.trace && !pc_trace_write(o.trace, "predicted", p->sched,
+  if (o.trace && !pc_trace_write(o.trace, o.durations ? "replayed" : "predicted", p->sched,
                                  (const pc_span *const *)p->timeline, &error))
     goto fail;
   if (o.gantt) {

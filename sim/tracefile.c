@@ -258,7 +258,12 @@ static bool trace_event(json_in *in, void *ctx) {
     in->p = at;
     return fail(in, "an op event with a negative dur");
   }
-  pc_trace_file_op op = {(int)ev->pid, (int)ev->op, kind, ev->has_mb ? (int)ev->mb : -1, ev->ts, ev->dur};
+  if (!isfinite(ev->ts + ev->dur)) {
+    in->p = at;
+    return fail(in, "an op event that ends past the largest number (ts + dur)");
+  }
+  pc_trace_file_op op = {(int)ev->pid, (int)ev->op, kind, ev->has_mb ? (int)ev->mb : -1, ev->ts,
+                         ev->dur};
   g_array_append_val(ld->t->ops, op);
   return true;
 }
@@ -357,6 +362,13 @@ bool pc_trace_file_matches(const pc_trace_file *t, const pc_schedule *sched, con
   for (int s = 0; s < t->nstages; s++) {
     const pc_stage_ops *st = &sched->stages[s];
     int n = t->first[s + 1] - t->first[s];
+    int pid = g_array_index(t->ops, pc_trace_file_op, t->first[s]).pid;
+    if (pid != s) {
+      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                  "%s: not a trace of this schedule: its stage %d has pid %d (stages are pids 0 "
+                  "to %d)", path, s, pid, sched->nstages - 1);
+      return false;
+    }
     if (n != st->nops) {
       g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
                   "%s: not a trace of this schedule: stage %d has %d ops, the schedule %d", path,

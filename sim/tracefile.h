@@ -9,8 +9,8 @@
  * escapes, numbers, true/false/null), nested at most 64 deep. Errors: PC_ERROR_IO when the file
  * cannot be read, PC_ERROR_FORMAT with "FILE:LINE:COLUMN: not a Chrome trace: what" for bad JSON,
  * an op event without pid, ts, dur or args.op, a pid, args.op or args.mb that is not a whole
- * number (pid and op from 0, mb from -1, up to INT_MAX) or a negative dur, "FILE: op I of pid P appears twice", and a trace with no op
- * events. */
+ * number (pid and op from 0, mb from -1, up to INT_MAX), a negative dur or an infinite ts + dur;
+ * "FILE: op I of pid P appears twice"; and a trace with no op events. */
 #ifndef PC_TRACEFILE_H
 #define PC_TRACEFILE_H
 
@@ -33,7 +33,8 @@ typedef struct {
   double end;   /* latest ts + dur, microseconds: the iteration's time */
 } pc_trace_file;
 
-/* Reads PATH into T (cleared first). */
+/* Reads PATH into T, which need not be initialised (it is overwritten, not freed: clear a loaded
+ * T before reusing it); on failure T is left empty. */
 bool pc_trace_file_load(const char *path, pc_trace_file *t, GError **error);
 
 /* The same from LEN bytes of TEXT (need not end in NUL); PATH is used in messages. */
@@ -42,9 +43,10 @@ bool pc_trace_file_parse(const char *text, size_t len, const char *path, pc_trac
 
 void pc_trace_file_clear(pc_trace_file *t);
 
-/* True when T holds exactly the op lists of SCHED: as many stages, and in each stage the same
- * ops (index, kind, microbatch) in order; else PC_ERROR_FORMAT naming PATH and the first
- * difference ("FILE: not a trace of this schedule: stage 1 has 40 ops, the schedule 42"). */
+/* True when T holds exactly the op lists of SCHED: as many stages, stage s with pid s, and in
+ * each stage the same ops (index, kind, microbatch) in order; else PC_ERROR_FORMAT naming PATH
+ * and the first difference ("FILE: not a trace of this schedule: stage 1 has 40 ops, the
+ * schedule 42"). */
 bool pc_trace_file_matches(const pc_trace_file *t, const pc_schedule *sched, const char *path,
                            GError **error);
 

@@ -675,21 +675,68 @@ static void test_trace(void) {
   pc_partition *part = pc_partition_parse(m, "split", 0, &error);
   g_assert_no_error(error);
   GArray *xfers = pc_partition_transfers(m, part);
-  trace_sched = pc_schedule_new(PC_SCHEDULE_1F1B, part->nstages, 2, (const pc_xfer *)(void *)xfers->data,
-                                (int)xfers->len, &error);
+  trace_sched = pc_schedule_new(PC_SCHEDULE_1F1B, part->nstages, 2,
+                                (const pc_xfer *)(void *)xfers->data, (int)xfers->len, &error);
   g_assert_no_error(error);
   int n = each_file("regressions", "trace", feed_trace);
   int c = each_file("corpus", "trace", feed_trace);
   g_assert_cmpint(c, >, 0);
   g_test_message("trace: %d regression files, %d seeds", n, c);
   const char *texts[] = {
-    "", "{", "[]", "{}", "{\"traceEvents\":[]}", "{\"traceEvents\":{}}", "{\"traceEvents\":[1,2,3]}",
+    "", "{", "[]", "{}", "{\"traceEvents\":[]}", "{\"traceEvents\":{}}",
+    "{\"traceEvents\":[1,2,3]}",
     EV("0", "0", "\"dur\":1,"), EV("1e300", "0", "\"dur\":1,"), EV("-1", "0", "\"dur\":1,"),
     EV("0", "0.5", "\"dur\":1,"), EV("0", "2147483648", "\"dur\":1,"), EV("0", "0", "\"dur\":-1,"),
-    EV("0", "0", "\"dur\":1e308,"), EV("0", "0", ""), "{\"traceEvents\":[{\"ph\":\"X\"\"name\":1}]}",
+    EV("0", "0", "\"dur\":1e308,"), EV("0", "0", ""),
+    "{\"traceEvents\":[{\"ph\":\"X\"\"name\":1}]}",
     "{\"traceEvents\":[\"\\u12\"]}", "{\"a\":\"\\", NULL,
   };
   each_string(texts, feed_trace);
+  /* what must be refused, and why */
+  static const struct {
+    const char *text, *why;
+  } refused[] = {
+    {EV("1e300", "0", "\"dur\":1,"), "pid, args.op or args.mb is not a whole number"},
+    {EV("-1", "0", "\"dur\":1,"), "pid, args.op or args.mb is not a whole number"},
+    {EV("0", "0.5", "\"dur\":1,"), "pid, args.op or args.mb is not a whole number"},
+    {EV("0", "2147483648", "\"dur\":1,"), "pid, args.op or args.mb is not a whole number"},
+    {EV("0", "0", "\"dur\":-1,"), "negative dur"},
+    {"{\"traceEvents\":[{\"name\":\"FWD\",\"ph\":\"X\",\"pid\":0,\"ts\":1e308,\"dur\":1e308,"
+     "\"args\":{\"op\":0}}]}", "ends past the largest number"},
+    {EV("0", "0", ""), "without pid, ts, dur or args.op"},
+    {"{\"traceEvents\":[]}", "no op events"},
+  };
+  for (size_t k = 0; k < G_N_ELEMENTS(refused); k++) {
+    pc_trace_file tf;
+    const char *text = refused[k].text;
+    g_assert_false(pc_trace_file_parse(text, strlen(text), "r.json", &tf, &error));
+    g_assert_error(error, PC_ERROR, PC_ERROR_FORMAT);
+    if (!strstr(error->message, refused[k].why)) g_error("'%s': %s", text, error->message);
+    g_clear_error(&error);
+  }
+  /* a trace of the schedule with its stages as pids 0 and 5: parsed, but not this schedule's */
+  {
+    char *dir = fuzz_dir("corpus", "trace");
+    char *path = g_build_filename(dir, "predicted-2stage.json", NULL);
+    g_free(dir);
+    char *text = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(path, &text, &len, NULL));
+    pc_trace_file tf;
+    g_assert_true(pc_trace_file_parse(text, len, "ok.json", &tf, &error));
+    g_assert_true(pc_trace_file_matches(&tf, trace_sched, "ok.json", &error));
+    pc_trace_file_clear(&tf);
+    GString *moved = g_string_new(text);
+    for (char *q; (q = strstr(moved->str, "\"pid\":1,"));) q[6] = '5';
+    g_assert_true(pc_trace_file_parse(moved->str, moved->len, "pid5.json", &tf, &error));
+    g_assert_false(pc_trace_file_matches(&tf, trace_sched, "pid5.json", &error));
+    g_assert_nonnull(strstr(error->message, "its stage 1 has pid 5"));
+    g_clear_error(&error);
+    pc_trace_file_clear(&tf);
+    g_string_free(moved, TRUE);
+    g_free(text);
+    g_free(path);
+  }
   /* nested 10000 deep: refused, not a stack overflow */
   GString *deep = g_string_new("{\"traceEvents\":[{\"args\":");
   for (int i = 0; i < 10000; i++) g_string_append_c(deep, '[');

@@ -180,6 +180,15 @@ expect 0 "[8/8] round 1" "study --continue after a budget stop: the grid measure
   "$study" ${args%--out*} --out "$outb" --continue
 if [ -s "$outb/validation.csv" ]; then ok "study --continue after a budget stop: the tables written"
 else not_ok "study --continue after a budget stop: the tables written"; fi
+# each step that worked recorded its duration (the next --budget judges by them); a continued
+# study whose steps find their work done records none
+cp "$outb/steps.tsv" "$tmp/steps.first" 2>/dev/null
+# shellcheck disable=SC2086
+"$study" ${args%--out*} --out "$outb" --continue >/dev/null 2>&1 </dev/null
+if [ "$(cut -f1 "$tmp/steps.first" | sort | paste -sd' ' -)" = "beyond layout-1 layout-2 memory profile" ] &&
+   cmp -s "$outb/steps.tsv" "$tmp/steps.first"; then
+  ok "study: steps.tsv holds each step that worked, once; a study with nothing left adds none"
+else sed 's/^/# /' "$outb/steps.tsv"; not_ok "study: steps.tsv holds each step that worked, once; a study with nothing left adds none"; fi
 expect 2 "--budget must be a whole number" "study: --budget 0 is refused" -- \
   "$study" mlp32 --budget 0 --out "$tmp/bad"
 
