@@ -14,7 +14,9 @@ SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/sweep.csv, and writes 
                    time: what the schedule and message model get wrong, op costs aside
   memory.csv       one row per (cell, stage): measured process peak (VmHWM), the runtime's
                    accounted bytes, the simulator's plan, and the errors against both
-  compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces
+  compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces, and from them one
+                   sentence in the printed summary and validation.md: the worst cell's replay
+                   error and the compute ops whose measured time differs most from the predicted
   speedup.csv      measured and predicted speedups over one stage (same M, and M = 1)
   dp.csv           (CNNs) pipeline against data parallelism at equal process counts
   validation.md    the same tables in Markdown (experiments/report.sh embeds it)
@@ -91,6 +93,30 @@ def machine(out):
 def cell_name(c):
     """A measured cell as the tables name it: gpipe P=2 D=1 M=16."""
     return "%s P=%d D=%d M=%d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
+
+
+def explain(sim, mj, pj, c):
+    """One sentence on the worst cell from its two traces: whether the schedule and messages are
+    to blame (its replay error) or the op costs, and the compute ops that moved its time most."""
+    r = subprocess.run([sim, "compare", "--format", "csv", mj, pj], capture_output=True, text=True)
+    if r.returncode != 0:
+        return ""
+    rows = list(csv.DictReader(r.stdout.split("\n\n\n")[0].strip().splitlines()))
+    comp = [x for x in rows if x["op"] in ("FWD", "BWD", "BWD_W", "OPT")]
+    comp.sort(key=lambda x: -abs(float(x["measured_total_s"]) - float(x["predicted_total_s"])))
+    parts = ["stage %s %s %+.3f s (%.2fx its predicted mean)"
+             % (x["stage"], x["op"], float(x["measured_total_s"]) - float(x["predicted_total_s"]),
+                float(x["ratio"])) for x in comp[:3]]
+    wait = sum(float(x["measured_total_s"]) - float(x["predicted_total_s"]) for x in rows if x["op"] == "RECV")
+    if c["replay"] is None:
+        blame = "no replay"
+    elif abs(c["replay"]) < max(2.0, abs(c["error"]) / 4):
+        blame = "its replay misses by %+.1f%%, so the op costs, not the schedule or messages" % c["replay"]
+    else:
+        blame = "its replay misses by %+.1f%%: the schedule or the messages (waits), not only the op costs" % c["replay"]
+    return ("the worst cell (%s, %+.1f%%): %s; the compute ops whose measured time differs most from "
+            "the predicted (the trace of its last iteration): %s; receives %+.3f s"
+            % (cell_name(c), c["error"], blame, ", ".join(parts), wait))
 
 
 def main():
@@ -211,6 +237,7 @@ def main():
         cmp_text = r.stdout if r.returncode == 0 else "compare failed: " + r.stderr
         with open(os.path.join(out, "compare-worst.txt"), "w") as f:
             f.write(cmp_text)
+    why = explain(a.sim, mj, pj, worst) if cmp_text and not cmp_text.startswith("compare failed") else ""
 
     # ---------------------------------------------------------------- speedups
     meas_t = {(c["schedule"], c["stages"], c["microbatches"]): c["measured"] for c in cells if c["replicas"] == 1}
@@ -328,6 +355,8 @@ def main():
                                                               c["other"], rp(c, "%+7.1f%%")))
     lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s)"
                  % (len(cells), mape, worst["error"], cell_name(worst)))
+    if why:
+        lines.append(why)
     if replayed:
         wr = max(replayed, key=lambda c: abs(c["replay"]))
         lines.append("replay (each measured iteration run again in the engine with its own compute durations, "
@@ -388,7 +417,7 @@ def main():
                 "(`pipecast-sim run --durations`), against their own time, the median over the rounds: the error of "
                 "the schedule and message model alone; the rest of a cell's error is, roughly, its op costs.\n"
                 % (mape, worst["error"], cell_name(worst)))
-        for prefix in ("replay", "repeatability", "speedup over"):
+        for prefix in ("the worst cell (", "replay", "repeatability", "speedup over"):
             found = [l for l in lines if l.startswith(prefix)]
             if found:
                 f.write(found[0][0].upper() + found[0][1:] + ".\n\n")

@@ -91,6 +91,20 @@ for r in csv.DictReader(open(out + "/validation.csv")):
     if r["stages"] == "1":
         assert -2 < float(r["replay_error_pct"]) <= 0.01, (name, r["replay_error_pct"])
 '
+check "the worst cell explained from its traces: its replay error and the compute ops of compare-worst.txt" '
+import csv, os, re
+out = os.environ["OUT"]
+rows = list(csv.DictReader(open(out + "/validation.csv")))
+w = max(rows, key=lambda r: abs(float(r["error_pct"])))
+text = open(os.environ["STDOUT"]).read()
+m = re.search(r"^the worst cell \((\w+) P=(\d+) D=(\d+) M=(\d+), ([-+][\d.]+)%\): its replay misses by ([-+][\d.]+)%.*?: (stage \d+ \w+ [-+][\d.]+ s)", text, re.M)
+assert m, text
+assert m.group(1, 2, 3, 4) == (w["schedule"], w["stages"], w["replicas"], w["microbatches"]), (m.groups(), w)
+assert abs(float(m.group(6)) - float(w["replay_error_pct"])) < 0.051, (m.group(6), w)
+st, op = re.match(r"stage (\d+) (\w+)", m.group(7)).groups()
+cmp = open(out + "/compare-worst.txt").read()
+assert re.search(r"^\s+%s\s+%s\s" % (st, op), cmp, re.M), (st, op, cmp)
+'
 check "the printed MAPE and worst cell are those of validation.csv" '
 import csv, os, re
 rows = list(csv.DictReader(open(os.environ["OUT"] + "/validation.csv")))
