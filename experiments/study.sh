@@ -392,6 +392,14 @@ median() {
   sort -g | awk '{ v[NR] = $1 }
     END { if (NR) printf "%.6f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# cell_args SCHED P D M: the cell's options for `pipecast-exec train` and `pipecast-sim run`, in
+# the array `cell`: schedule, batch, microbatches, its partition (spec) and its replicas
+cell=()
+cell_args() {
+  cell=(--schedule "$1" --batch "$batch" --microbatches "$4")
+  if [ "$2" -gt 1 ]; then cell+=(-p "$(cat "$out/runs/$1-P$2-D$3-M$4.spec")"); fi
+  if [ "$3" -gt 1 ]; then cell+=(--replicas "$3"); fi
+}
 # memory FIRST SCHED P D M: the cell alone in its own processes for one iteration, as `train` runs
 # it: its per-stage peak memory (runs/NAME.log); a process in grid holds every cell of its layout.
 # Started in the background on cores FIRST, FIRST + 1, ...: as many cells run at once as PROCS
@@ -400,15 +408,11 @@ median() {
 memory() {
   local first=$1
   shift
-  local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() common
-  common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
-  if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
-  if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
-  # a continued study keeps the memory of the cells it measured
-  [ $cont = 0 ] || ! measured "$out/runs/$name.log" || return 0
+  local P=$2 D=$3 name="$1-P$2-D$3-M$4"
   worked=1
+  cell_args "$@"
   launch_as $((P * D)) "$first"
-  "${launch[@]}" train "${mf[@]}" "${part[@]}" "${common[@]}" --iters 1 --warmup 0 \
+  "${launch[@]}" train "${mf[@]}" "${cell[@]}" --iters 1 --warmup 0 \
     >"$out/runs/$name.log" 2>&1 </dev/null &
   mem_pids+=($!)
   mem_names+=("$name")
@@ -419,11 +423,9 @@ trap 'kill "${mem_pids[@]}" 2>/dev/null || true' EXIT
 # planned_mib SCHED P D M: what the cell's processes will hold, MiB: the simulator's plan of
 # every stage (times the replicas) and 64 MiB a process for code, MPI and OpenBLAS
 planned_mib() {
-  local sched=$1 P=$2 D=$3 M=$4 part=() reps=()
-  if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$1-P$2-D$3-M$4.spec")"); fi
-  if [ "$D" -gt 1 ]; then reps=(--replicas "$D"); fi
-  "$sim" run "${mf[@]}" "${part[@]}" "${reps[@]}" --schedule "$sched" --batch "$batch" \
-    --microbatches "$M" --format csv |
+  local P=$2 D=$3
+  cell_args "$@"
+  "$sim" run "${mf[@]}" "${cell[@]}" --format csv |
     awk -F, -v D="$D" -v P="$P" 'p && NF > 1 && $1 != "stage" { b += $14 } NF == 0 { p = 1 }
       END { printf "%d", b * D / 1048576 + 64 * P * D }'
 }
@@ -440,6 +442,7 @@ memory_all() {
     n=0 held=0
     mem_pids=() mem_names=()
     while read -r sched P D M; do
+      # a continued study keeps the memory of the cells it measured
       [ $cont = 0 ] || ! measured "$out/runs/$sched-P$P-D$D-M$M.log" || continue
       need=$(planned_mib "$sched" "$P" "$D" "$M") ||
         { log "the simulator could not plan the memory of $sched-P$P-D$D-M$M"; exit 1; }
@@ -534,24 +537,22 @@ measure_layout() {
 # (one busy core for one process; the cell's partition stage by stage for a pipeline; the whole
 # model on each of the replicas' ranks), and its trace; one-process cells also with profile-all
 predict() {
-  local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4" part=() prof=$out/profile-dp$3.tsv
+  local P=$2 D=$3 name="$1-P$2-D$3-M$4" prof=$out/profile-dp$3.tsv
   if [ $((P * D)) = 1 ]; then prof=$out/profile-1r.tsv; fi
   if [ "$P" -gt 1 ]; then prof=$out/profile-part$(cat "$out/runs/$name.part").tsv; fi
-  local common=(--schedule "$sched" --batch "$batch" --microbatches "$M")
-  if [ "$P" -gt 1 ]; then part=(-p "$(cat "$out/runs/$name.spec")"); fi
-  if [ "$D" -gt 1 ]; then common+=(--replicas "$D"); fi
-  "$sim" run "${mf[@]}" "${part[@]}" "${common[@]}" --profile "$prof" --net "$out/net.tsv" \
+  cell_args "$@"
+  "$sim" run "${mf[@]}" "${cell[@]}" --profile "$prof" --net "$out/net.tsv" \
     --format csv --trace "$out/runs/$name.pred.json" >"$out/runs/$name.pred.csv"
   # each round's measured iteration replayed: its own compute durations, the modelled messages
   # (what the schedule and message model alone get wrong; validate.py's replay column)
   local f
   for f in "$out/runs/$name".r*.meas.json; do
     [ -f "$f" ] || continue
-    "$sim" run "${mf[@]}" "${part[@]}" "${common[@]}" --profile "$prof" --net "$out/net.tsv" \
+    "$sim" run "${mf[@]}" "${cell[@]}" --profile "$prof" --net "$out/net.tsv" \
       --format csv --durations "$f" >"${f%.meas.json}.replay.csv"
   done
   if [ $((P * D)) = 1 ]; then
-    "$sim" run "${mf[@]}" "${common[@]}" --profile "$out/profile-all.tsv" --net "$out/net.tsv" \
+    "$sim" run "${mf[@]}" "${cell[@]}" --profile "$out/profile-all.tsv" --net "$out/net.tsv" \
       --format csv >"$out/runs/$name.pred-all.csv"
   fi
 }

@@ -38,13 +38,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MIB = 1048576.0
 
 
+def csv_blocks(text):
+    """The CSV blocks (lists of row dicts) of a pipecast-sim --format csv output: blocks are
+    separated by two blank lines."""
+    return [list(csv.DictReader(b.strip().splitlines())) for b in text.split("\n\n\n") if b.strip()]
+
+
 def read_run_csv(path):
     """The two CSV blocks of `pipecast-sim run --format csv`: (summary row, stage rows)."""
     with open(path) as f:
-        blocks = [b for b in f.read().split("\n\n\n") if b.strip()]
-    summary = list(csv.DictReader(blocks[0].strip().splitlines()))[0]
-    stages = list(csv.DictReader(blocks[1].strip().splitlines())) if len(blocks) > 1 else []
-    return summary, stages
+        blocks = csv_blocks(f.read())
+    return blocks[0][0], blocks[1] if len(blocks) > 1 else []
 
 
 def read_log(path):
@@ -101,7 +105,7 @@ def explain(sim, mj, pj, c):
     r = subprocess.run([sim, "compare", "--format", "csv", mj, pj], capture_output=True, text=True)
     if r.returncode != 0:
         return ""
-    rows = list(csv.DictReader(r.stdout.split("\n\n\n")[0].strip().splitlines()))
+    rows = csv_blocks(r.stdout)[0]
     comp = [x for x in rows if x["op"] in ("FWD", "BWD", "BWD_W", "OPT")]
     comp.sort(key=lambda x: -abs(float(x["measured_total_s"]) - float(x["predicted_total_s"])))
     parts = ["stage %s %s %+.3f s (%.2fx its predicted mean)"

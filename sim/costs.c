@@ -1063,8 +1063,10 @@ bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *du
     double sum[PC_OP_KIND_COUNT] = {0};
     int n[PC_OP_KIND_COUNT] = {0};
     for (int i = 0; i < st->nops; i++) {
-      sum[st->ops[i].kind] += durations[s][i];
-      n[st->ops[i].kind]++;
+      pc_op_kind k = (pc_op_kind)st->ops[i].kind;
+      if (k == PC_OP_SEND || k == PC_OP_RECV) continue; /* their entries are not read */
+      sum[k] += durations[s][i];
+      n[k]++;
     }
     p->costs->fwd[s] = n[PC_OP_FWD] ? sum[PC_OP_FWD] / n[PC_OP_FWD] : 0.0;
     p->costs->bwd[s] = n[PC_OP_BWD] ? sum[PC_OP_BWD] / n[PC_OP_BWD] : 0.0;
