@@ -47,7 +47,9 @@
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages, each stage count from its
 #      partitions' profiles (and replicas for CNNs, from the whole-model profile on every core);
 #   6. experiments/validate.py: validation.csv/.md (time and memory, error of every cell, MAPE,
-#      worst cell, `pipecast-sim compare` of the worst cell's traces), speedup.csv and the
+#      worst cell; each cell also predicted again visit by visit from the samples its processes
+#      took right after the visit, the paired error that heads the summary; `pipecast-sim
+#      compare` of the worst cell's traces), speedup.csv and the
 #      figures (experiments/plot-speedup.gp, plot-dp.gp): speedup.png/.pdf, dp.png/.pdf.
 # Partitions are auto:time (the simulator's time-balanced cut for the microbatch size), and the
 # executor runs exactly that spec. --quick: a smaller grid for the main job (about two minutes).

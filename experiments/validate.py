@@ -6,7 +6,12 @@ pred.csv,pred-all.csv,meas.json,pred.json,rR.replay.csv} (NAME =
 SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/sweep.csv, and writes under OUT:
   validation.csv   one row per measured cell: measured (the cell's median iteration over all
                    its visits, pipecast-exec grid) and predicted iteration seconds,
-                   error (predicted - measured) / measured in percent; for one-process cells also
+                   error (predicted - measured) / measured in percent (predicted from the
+                   profile pooled over the study); the paired error: each visit's iteration
+                   against the prediction from the profile sample its own processes took right
+                   after it (experiments/cellsim.py), the median over the cell's visits (the
+                   headline MAPE and worst cell; runs/NAME.visits.csv has each visit's); for
+                   one-process cells also
                    the prediction from the all-cores-busy profile (what ignoring the load costs);
                    and the replay error: the median over the cell's traces (its last iteration of
                    each round) of the engine's time with the trace's own compute durations
@@ -14,7 +19,8 @@ SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/sweep.csv, and writes 
                    time: what the schedule and message model get wrong, op costs aside
   memory.csv       one row per (cell, stage): measured process peak (VmHWM), the runtime's
                    accounted bytes, the simulator's plan, and the errors against both
-  compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces, and from them one
+  compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces (its last iteration,
+                   and the prediction from the sample taken right after it), and from them one
                    sentence in the printed summary and validation.md: the worst cell's replay
                    error and the compute ops whose measured time differs most from the predicted
   speedup.csv      measured and predicted speedups over one stage (same M, and M = 1)
@@ -35,6 +41,9 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from cellsim import Predictor, paired_error, study_cells, visit_samples  # noqa: E402
+from pool_profile import read_samples  # noqa: E402
 MIB = 1048576.0
 
 
@@ -99,7 +108,7 @@ def cell_name(c):
     return "%s P=%d D=%d M=%d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
 
 
-def explain(sim, mj, pj, c):
+def explain(sim, mj, pj, c, err, against):
     """One sentence on the worst cell from its two traces: whether the schedule and messages are
     to blame (its replay error) or the op costs, and the compute ops that moved its time most."""
     r = subprocess.run([sim, "compare", "--format", "csv", mj, pj], capture_output=True, text=True)
@@ -114,13 +123,13 @@ def explain(sim, mj, pj, c):
     wait = sum(float(x["measured_total_s"]) - float(x["predicted_total_s"]) for x in rows if x["op"] == "RECV")
     if c["replay"] is None:
         blame = "no replay"
-    elif abs(c["replay"]) < max(2.0, abs(c["error"]) / 4):
+    elif abs(c["replay"]) < max(2.0, abs(err) / 4):
         blame = "its replay misses by %+.1f%%, so the op costs, not the schedule or messages" % c["replay"]
     else:
         blame = "its replay misses by %+.1f%%: the schedule or the messages (waits), not only the op costs" % c["replay"]
     return ("the worst cell (%s, %+.1f%%): %s; the compute ops whose measured time differs most from "
-            "the predicted (the trace of its last iteration): %s; receives %+.3f s"
-            % (cell_name(c), c["error"], blame, ", ".join(parts), wait))
+            "the predicted (the trace of its last iteration, against %s): %s; receives %+.3f s"
+            % (cell_name(c), err, blame, against, ", ".join(parts), wait))
 
 
 def main():
@@ -138,6 +147,11 @@ def main():
 
     # ---------------------------------------------------------------- the measured grid
     cells = []
+    # each visit paired with the profile its own processes took right after it
+    visited = {c["name"]: c for c in study_cells(out)}
+    first = next((visit_samples(out, c, v) for c in visited.values() for v, _ in c["iters"]
+                  if os.path.exists(visit_samples(out, c, v))), None)
+    sim = Predictor(out, a.sim, read_samples([first])[0]) if first else None
     for log in sorted(glob.glob(os.path.join(out, "runs", "*.log"))):
         name = os.path.basename(log)[:-4]
         m = re.fullmatch(r"(\w+)-P(\d+)-D(\d+)-M(\d+)", name)
@@ -162,8 +176,16 @@ def main():
         for rp in sorted(glob.glob(os.path.join(out, "runs", name + ".r*.replay.csv"))):
             rs = read_run_csv(rp)[0]
             replay.append(pct(float(rs["iteration_s"]), float(rs["trace_iteration_s"])))
+        pairs = sim.visits(out, visited[name]) if sim and name in visited else []
+        if pairs:
+            with open(os.path.join(out, "runs", name + ".visits.csv"), "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["visit", "measured_s", "predicted_s", "error_pct"])
+                for v, mv, pv in pairs:
+                    w.writerow([v, "%.6f" % mv, "%.6f" % pv, "%.2f" % pct(pv, mv)])
         cells.append(dict(name=name, schedule=sched, stages=P, replicas=D, microbatches=M, tries=tries,
                           measured=meas, predicted=pred, error=pct(pred, meas), alt=alt,
+                          pairs=pairs, paired=paired_error(pairs),
                           replay=statistics.median(replay) if replay else None,
                           mem=mem, pmem={int(r["stage"]): int(r["memory_bytes"]) / MIB for r in stages}))
     if not cells:
@@ -176,7 +198,8 @@ def main():
         w = csv.writer(f)
         w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "batch",
                     "measured_s", "predicted_s", "error_pct", "predicted_allbusy_s", "error_allbusy_pct",
-                    "visits_s", "visits_other_cpu_pct", "replay_error_pct"])
+                    "visits_s", "visits_other_cpu_pct", "replay_error_pct", "paired_error_pct",
+                    "paired_visits"])
         for c in cells:
             w.writerow([a.model, c["schedule"], c["stages"], c["replicas"], c["microbatches"], a.batch,
                         "%.6f" % c["measured"], "%.6f" % c["predicted"], "%.2f" % c["error"],
@@ -184,10 +207,18 @@ def main():
                         "" if c["alt"] is None else "%.2f" % pct(c["alt"], c["measured"]),
                         ";".join("%.4f" % t[0] for t in c["tries"]),
                         ";".join("%.0f" % t[1] for t in c["tries"]),
-                        "" if c["replay"] is None else "%.2f" % c["replay"]])
-    errs = [abs(c["error"]) for c in cells]
-    mape = sum(errs) / len(errs)
-    worst = max(cells, key=lambda c: abs(c["error"]))
+                        "" if c["replay"] is None else "%.2f" % c["replay"],
+                        "" if c["paired"] is None else "%.2f" % c["paired"], len(c["pairs"])])
+    # The headline error pairs each visit with the profile its own processes took right after it
+    # (a cell's error: the median of its visits'): the machine's speed wanders between visits,
+    # and a profile pooled over the whole study (predicted_s, error_pct) carries that wander into
+    # the cells measured while it was slow or fast. A study made before the grid of the sixth
+    # session has no visit samples: its headline is the pooled error.
+    key = "paired" if all(c["paired"] is not None for c in cells) else "error"
+    mape = sum(abs(c[key]) for c in cells) / len(cells)
+    worst = max(cells, key=lambda c: abs(c[key]))
+    mape_pooled = sum(abs(c["error"]) for c in cells) / len(cells)
+    worst_pooled = max(cells, key=lambda c: abs(c["error"]))
     replayed = [c for c in cells if c["replay"] is not None]
     ones = [c for c in cells if c["alt"] is not None]
     mape_ones = sum(abs(c["error"]) for c in ones) / len(ones) if ones else None
@@ -236,12 +267,19 @@ def main():
     cmp_text = ""
     mj = os.path.join(out, "runs", worst["name"] + ".meas.json")
     pj = os.path.join(out, "runs", worst["name"] + ".pred.json")
+    against = "the profile pooled over the study"
+    if key == "paired":  # its last iteration against the profile its processes took right after it
+        v = max(v for v, _, _ in worst["pairs"])
+        pj = os.path.join(out, "runs", worst["name"] + ".last-visit.pred.json")
+        sim.predict(visited[worst["name"]], *read_samples([visit_samples(out, visited[worst["name"]], v)]),
+                    "median", "visit %d" % v, trace=pj)
+        against = "the profile its processes took right after it"
     if os.path.exists(mj) and os.path.exists(pj):
         r = subprocess.run([a.sim, "compare", mj, pj], capture_output=True, text=True)
         cmp_text = r.stdout if r.returncode == 0 else "compare failed: " + r.stderr
         with open(os.path.join(out, "compare-worst.txt"), "w") as f:
             f.write(cmp_text)
-    why = explain(a.sim, mj, pj, worst) if cmp_text and not cmp_text.startswith("compare failed") else ""
+    why = explain(a.sim, mj, pj, worst, worst[key], against) if cmp_text and not cmp_text.startswith("compare failed") else ""
 
     # ---------------------------------------------------------------- speedups
     meas_t = {(c["schedule"], c["stages"], c["microbatches"]): c["measured"] for c in cells if c["replicas"] == 1}
@@ -346,19 +384,32 @@ def main():
     def cfg(c):
         return "%-6s %2d %2d %3d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
     lines = []
-    lines.append("validation: %s, batch %d, predicted (pipecast-sim run, profile taken under the "
-                 "run's load, pooled over the visits) against measured (median iteration over the "
-                 "visits, pipecast-exec grid)" % (a.model, a.batch))
-    lines.append("%-6s %2s %2s %3s %11s %11s %8s %7s %8s" % ("sched", "P", "D", "M", "measured_s", "predicted_s",
-                                                             "error", "others", "replay"))
+    lines.append("validation: %s, batch %d, measured (median iteration over the visits, pipecast-exec "
+                 "grid) against predicted (pipecast-sim run, profile taken under the run's load): "
+                 "predicted_s and error from the profile pooled over the study; paired: each visit "
+                 "against the profile its own processes took right after it, the median of the "
+                 "visits' errors" % (a.model, a.batch))
+    lines.append("%-6s %2s %2s %3s %11s %11s %8s %8s %7s %8s" % ("sched", "P", "D", "M", "measured_s", "predicted_s",
+                                                                  "error", "paired", "others", "replay"))
 
-    def rp(c, fmt):
-        return fmt % c["replay"] if c["replay"] is not None else ""
+    def rp(c, fmt, k="replay"):
+        return fmt % c[k] if c[k] is not None else ""
     for c in cells:
-        lines.append("%s %11.4f %11.4f %+7.1f%% %6.0f%% %8s" % (cfg(c), c["measured"], c["predicted"], c["error"],
-                                                              c["other"], rp(c, "%+7.1f%%")))
-    lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s)"
-                 % (len(cells), mape, worst["error"], cell_name(worst)))
+        lines.append("%s %11.4f %11.4f %+7.1f%% %8s %6.0f%% %8s" % (
+            cfg(c), c["measured"], c["predicted"], c["error"], rp(c, "%+7.1f%%", "paired"), c["other"],
+            rp(c, "%+7.1f%%")))
+    if key == "paired":
+        lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s), each visit against the "
+                     "profile its own processes took right after it (a cell's error: the median of its "
+                     "%s visits')" % (len(cells), mape, worst[key], cell_name(worst),
+                                      "/".join(sorted({str(len(c["pairs"])) for c in cells}))))
+        lines.append("pooled: one profile for the whole study (every visit's samples pooled; predicted_s): "
+                     "MAPE %.1f%%, worst %+.1f%% (%s)" % (mape_pooled, worst_pooled["error"],
+                                                         cell_name(worst_pooled)))
+    else:
+        lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s), from the profile pooled "
+                     "over the study (no samples of single visits)" % (len(cells), mape, worst[key],
+                                                                       cell_name(worst)))
     if why:
         lines.append(why)
     if replayed:
@@ -408,20 +459,23 @@ def main():
         f.write("Batch %d; %s; measured = the median timed iteration of the cell over its visits (`pipecast-exec grid`: the cells of one process layout side by side, visited in turn); "
                 "predicted = `pipecast-sim run` with the profile taken under the same load "
                 "(one busy core for one process; the cell's own stages, or replicas, on theirs) and the "
-                "calibrated link. Up to %d processes, one per core, on %s.\n\n"
+                "calibrated link: predicted s and error from the profile pooled over the study, paired from "
+                "each visit against the profile its own processes took right after it (a cell's paired "
+                "error is the median of its visits' errors; runs/NAME.visits.csv has them). Up to %d "
+                "processes, one per core, on %s.\n\n"
                 % (a.batch, a.grid or ("quick grid" if a.quick else "full grid"), procs, machine(out)))
-        f.write("| schedule | stages | replicas | M | measured s | predicted s | error | CPU of other programs | replay |\n"
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+        f.write("| schedule | stages | replicas | M | measured s | predicted s | error | paired | CPU of other programs | replay |\n"
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for c in cells:
-            f.write("| %s | %d | %d | %d | %.4f | %.4f | %+.1f%% | %.0f%% | %s |\n"
+            f.write("| %s | %d | %d | %d | %.4f | %.4f | %+.1f%% | %s | %.0f%% | %s |\n"
                     % (c["schedule"], c["stages"], c["replicas"], c["microbatches"], c["measured"], c["predicted"],
-                       c["error"], c["other"], rp(c, "%+.1f%%")))
-        f.write("\n**MAPE %.1f%%, worst cell %+.1f%%** (%s). Replay: the cell's measured iterations (the last of "
+                       c["error"], rp(c, "%+.1f%%", "paired"), c["other"], rp(c, "%+.1f%%")))
+        f.write("\n**MAPE %.1f%%, worst cell %+.1f%%** (%s%s). Replay: the cell's measured iterations (the last of "
                 "each round) run again in the engine with their own compute durations and the modelled messages "
                 "(`pipecast-sim run --durations`), against their own time, the median over the rounds: the error of "
                 "the schedule and message model alone; the rest of a cell's error is, roughly, its op costs.\n"
-                % (mape, worst["error"], cell_name(worst)))
-        for prefix in ("the worst cell (", "replay", "repeatability", "speedup over"):
+                % (mape, worst[key], cell_name(worst), "; paired" if key == "paired" else "; pooled"))
+        for prefix in ("pooled:", "the worst cell (", "replay", "repeatability", "speedup over"):
             found = [l for l in lines if l.startswith(prefix)]
             if found:
                 f.write(found[0][0].upper() + found[0][1:] + ".\n\n")
@@ -429,7 +483,8 @@ def main():
             f.write("One-process cells: MAPE %.1f%% with the one-busy-core profile; %.1f%% had they "
                     "been predicted with the %d-busy-cores profile.\n" % (mape_ones, mape_ones_all, procs))
         if cmp_text:
-            f.write("\nThe worst cell op by op (`pipecast-sim compare`, measured trace = last iteration):\n\n```\n%s```\n" % cmp_text)
+            f.write("\nThe worst cell op by op (`pipecast-sim compare`: its last iteration against %s):\n\n```\n%s```\n"
+                    % (against, cmp_text))
         if mrows:
             f.write("\n### %s: per-stage peak memory\n\n" % a.model)
             f.write("Predicted = the simulator's plan (`pc_runtime_bytes`); accounted = the executor's runtime "

@@ -2,10 +2,11 @@
 # test-study.sh — experiments/study.sh end to end on a grid small enough for a test (MLP-32 at
 # width 64, batch 16, microbatches 1 and 4, one round of one timed iteration), and what its
 # tables must say: every cell's error is (predicted - measured) / measured of its own columns, a
-# cell's measured time is the median of its timed iterations, the MAPE it prints is the mean of
-# the table's errors, the memory table has a row per stage, the figures are a PNG and a PDF,
-# --reuse predicts the same, experiments/compare-stats.py reproduces the study's MAPE in its first
-# row. Also the study's input errors (exit 2). TAP on stdout. Needs PC_EXEC (the build's
+# cell's measured time is the median of its timed iterations, its paired error that of its visit
+# against a prediction made again here from the visit's own samples, the MAPEs it prints are the
+# means of the table's errors, the memory table has a row per stage, the figures are a PNG and a
+# PDF, --reuse predicts the same, experiments/compare-stats.py reproduces the study's pooled and
+# paired MAPEs. Also the study's input errors (exit 2). TAP on stdout. Needs PC_EXEC (the build's
 # pipecast-exec: the study uses the build it sits in).
 set -u
 x=${PC_EXEC:?PC_EXEC is not set}
@@ -55,7 +56,7 @@ cp "$out/validation.csv" "$tmp/validation.first.csv"
 # check DESCRIPTION PYTHON: a Python check of the study's files (exit 0 = ok; what it prints
 # goes into the TAP log)
 check() {
-  if OUT=$out STDOUT=$tmp/study.out "$py" -c "$2" >"$tmp/err" 2>&1; then ok "$1"; else not_ok "$1"; fi
+  if OUT=$out STDOUT=$tmp/study.out ROOT=$root BUILD=$build "$py" -c "$2" >"$tmp/err" 2>&1; then ok "$1"; else not_ok "$1"; fi
 }
 check "validation.csv: 8 cells, each error = (predicted - measured) / measured" '
 import csv, os, sys
@@ -95,7 +96,7 @@ check "the worst cell explained from its traces: its replay error and the comput
 import csv, os, re
 out = os.environ["OUT"]
 rows = list(csv.DictReader(open(out + "/validation.csv")))
-w = max(rows, key=lambda r: abs(float(r["error_pct"])))
+w = max(rows, key=lambda r: abs(float(r["paired_error_pct"])))
 text = open(os.environ["STDOUT"]).read()
 m = re.search(r"^the worst cell \((\w+) P=(\d+) D=(\d+) M=(\d+), ([-+][\d.]+)%\): its replay misses by ([-+][\d.]+)%.*?: (stage \d+ \w+ [-+][\d.]+ s)", text, re.M)
 assert m, text
@@ -105,16 +106,43 @@ st, op = re.match(r"stage (\d+) (\w+)", m.group(7)).groups()
 cmp = open(out + "/compare-worst.txt").read()
 assert re.search(r"^\s+%s\s+%s\s" % (st, op), cmp, re.M), (st, op, cmp)
 '
-check "the printed MAPE and worst cell are those of validation.csv" '
+check "the printed MAPE and worst cell are those of validation.csv: paired, then pooled" '
 import csv, os, re
 rows = list(csv.DictReader(open(os.environ["OUT"] + "/validation.csv")))
-errs = [float(r["error_pct"]) for r in rows]
 text = open(os.environ["STDOUT"]).read()
-m = re.search(r"iteration time over (\d+) cells: MAPE ([\d.]+)%, worst ([-+][\d.]+)%", text)
-assert m, text
-assert int(m.group(1)) == len(rows)
-assert abs(float(m.group(2)) - sum(abs(e) for e in errs) / len(errs)) < 0.051, (m.group(2), errs)
-assert abs(float(m.group(3)) - max(errs, key=abs)) < 0.051, (m.group(3), errs)
+for col, pat in (("paired_error_pct", r"iteration time over (\d+) cells: MAPE ([\d.]+)%, worst ([-+][\d.]+)%.*each visit against"),
+                 ("error_pct", r"^pooled: .*?()MAPE ([\d.]+)%, worst ([-+][\d.]+)%")):
+    errs = [float(r[col]) for r in rows]
+    m = re.search(pat, text, re.M)
+    assert m, (pat, text)
+    assert not m.group(1) or int(m.group(1)) == len(rows)
+    assert abs(float(m.group(2)) - sum(abs(e) for e in errs) / len(errs)) < 0.051, (col, m.group(2), errs)
+    assert abs(float(m.group(3)) - max(errs, key=abs)) < 0.051, (col, m.group(3), errs)
+'
+check "validation.csv: a paired error is its visit against its own samples, predicted again here (runs/*.visits.csv)" '
+import csv, os, statistics, subprocess, sys
+out, root, build = os.environ["OUT"], os.environ["ROOT"], os.environ["BUILD"]
+for r in csv.DictReader(open(out + "/validation.csv")):
+    name = "%s-P%s-D%s-M%s" % (r["schedule"], r["stages"], r["replicas"], r["microbatches"])
+    vis = list(csv.DictReader(open(out + "/runs/" + name + ".visits.csv")))
+    assert int(r["paired_visits"]) == len(vis) == 1, (name, vis)
+    v = vis[0]
+    its = [float(l.split(",")[1]) for l in open(out + "/runs/" + name + ".iters") if l.split(",")[0] == v["visit"]]
+    assert abs(statistics.median(its) - float(v["measured_s"])) < 1e-5, (name, its, v)
+    # its own samples (one process, or its partition stage by stage), pooled and predicted again
+    cond = "1r" if r["stages"] == "1" else "part" + open(out + "/runs/" + name + ".part").read().strip()
+    smp = "%s/profile-%s.r%s.%s.samples.tsv" % (out, cond, v["visit"], name)
+    subprocess.run([sys.executable, root + "/experiments/pool_profile.py", out + "/p.tsv", smp], check=True)
+    cmd = [build + "/sim/pipecast-sim", "run", root + "/models/mlp32.model", "--set", "width=64,input=64",
+           "--schedule", r["schedule"], "--batch", r["batch"], "--microbatches", r["microbatches"],
+           "--profile", out + "/p.tsv", "--net", out + "/net.tsv", "--format", "csv"]
+    if r["stages"] != "1":
+        cmd += ["-p", open(out + "/runs/" + name + ".spec").read().strip()]
+    t = float(list(csv.DictReader(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split("\n\n\n")[0].strip().splitlines()))[0]["iteration_s"])
+    os.remove(out + "/p.tsv")
+    assert abs(t - float(v["predicted_s"])) < 2e-6, (name, t, v)
+    e = 100 * (t - statistics.median(its)) / statistics.median(its)
+    assert abs(e - float(r["paired_error_pct"])) < 0.011, (name, e, r["paired_error_pct"])
 '
 check "memory.csv: a row per stage of every cell (12), plan and peak positive" '
 import csv, os
@@ -232,13 +260,18 @@ else
   not_ok "study --procs 4: validation.csv has 1, 2 and 4 stages; line 4 from the cells, 8 profiled beyond"
 fi
 
-# compare-stats: its first row (median profile rows, median iteration) is the study's method
+# compare-stats: its first row (median profile rows, median iteration) is the study's pooled
+# error, its "each visit" row the study's paired one
 expect 0 "" "compare-stats: runs on the study's folder" -- \
   "$py" "$root/experiments/compare-stats.py" "$out" --sim "$build/sim/pipecast-sim"
-mape=$(sed -n 's/.*iteration time over [0-9]* cells: MAPE \([0-9.]*\)%.*/\1/p' "$tmp/study.out")
+mape=$(sed -n 's/^pooled: .*MAPE \([0-9.]*\)%.*/\1/p' "$tmp/study.out")
 first=$(awk '$1 == "median" && $2 == "/" && $3 == "median" { sub("%", "", $4); print $4; exit }' "$tmp/out")
-if [ -n "$mape" ] && [ "$mape" = "$first" ]; then ok "compare-stats: its first row reproduces the study's MAPE ($mape%)"
-else echo "# study $mape, compare-stats $first"; not_ok "compare-stats: its first row reproduces the study's MAPE"; fi
+if [ -n "$mape" ] && [ "$mape" = "$first" ]; then ok "compare-stats: its first row reproduces the study's pooled MAPE ($mape%)"
+else echo "# study $mape, compare-stats $first"; not_ok "compare-stats: its first row reproduces the study's pooled MAPE"; fi
+mape=$(sed -n 's/^iteration time over [0-9]* cells: MAPE \([0-9.]*\)%.*/\1/p' "$tmp/study.out")
+paired=$(awk '$1 == "each" && $2 == "visit" { sub("%", "", $8); print $8; exit }' "$tmp/out")
+if [ -n "$mape" ] && [ "$mape" = "$paired" ]; then ok "compare-stats: its each-visit row reproduces the study's paired MAPE ($mape%)"
+else echo "# study $mape, compare-stats $paired"; not_ok "compare-stats: its each-visit row reproduces the study's paired MAPE"; fi
 expect 2 "no measured cells under" "compare-stats: a folder without a study is refused" -- \
   "$py" "$root/experiments/compare-stats.py" "$tmp/empty" --sim "$build/sim/pipecast-sim"
 

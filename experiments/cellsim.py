@@ -1,0 +1,125 @@
+"""cellsim.py — a study's measured cells predicted again by pipecast-sim from profile samples.
+
+validate.py pairs each visit to a cell with the profile its own processes took right after it
+(the paired error); compare-stats.py predicts the cells with other statistics. Both read a
+study's folder (experiments/study.sh) the same way:
+  runs/NAME.iters          every timed iteration: visit,seconds (visits numbered through the rounds)
+  runs/NAME.pred.csv       the study's prediction (its batch)
+  runs/NAME.spec, .part    a pipeline cell's partition and its number in parts.tsv
+  profile-COND.rV.NAME.samples.tsv   the samples of the cell's own layers taken at visit V, COND
+                           being 1r (one process), dpK (K replicas) or partK (partition K)
+Standard library only."""
+import csv
+import glob
+import io
+import os
+import re
+import statistics
+import subprocess
+
+from pool_profile import fail, read_samples, write_profile
+
+NAME = re.compile(r"(\w+)-P(\d+)-D(\d+)-M(\d+)")
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as e:
+        fail("%s: %s" % (path, e.strerror))
+
+
+def study_cells(out):
+    """The study's measured cells (those with timed iterations and a prediction), by name: a
+    dict of name, sched, P, D, M, batch, iters [(visit, seconds)], cond (the profile condition)
+    and spec (a pipeline's partition, else None)."""
+    runs = os.path.join(out, "runs")
+    cells = []
+    for ip in sorted(glob.glob(os.path.join(runs, "*.iters"))):
+        name = os.path.basename(ip)[:-6]
+        m = NAME.fullmatch(name)
+        pred = os.path.join(runs, name + ".pred.csv")
+        if not m or not os.path.exists(pred):
+            continue
+        with open(pred) as f:
+            batch = int(next(csv.DictReader(f))["batch"])
+        iters = []
+        with open(ip) as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        v, t = line.split(",")[:2]
+                        iters.append((int(v), float(t)))
+                    except ValueError:
+                        fail("%s:%d: expected visit,seconds, got '%s'" % (ip, n, line.strip()))
+        P, D = int(m.group(2)), int(m.group(3))
+        cond = "1r" if P * D == 1 else "dp%d" % D
+        spec = None
+        if P > 1:
+            cond = "part" + read_text(os.path.join(runs, name + ".part"))
+            spec = read_text(os.path.join(runs, name + ".spec"))
+        cells.append(dict(name=name, sched=m.group(1), P=P, D=D, M=int(m.group(4)), batch=batch,
+                          iters=iters, cond=cond, spec=spec))
+    return cells
+
+
+def visit_samples(out, c, v):
+    """Where the samples of cell C's own layers taken right after its visit V are."""
+    return os.path.join(out, "profile-%s.r%d.%s.samples.tsv" % (c["cond"], v, c["name"]))
+
+
+class Predictor:
+    """pipecast-sim run on a study's cells, with the model (and its --set parameters) that a
+    samples file's header names and the study's calibrated link."""
+
+    def __init__(self, out, sim, header):
+        model = next((l.split()[2] for l in header if l.startswith("# model ")), None)
+        if model is None:
+            fail("%s: the samples name no model (a profile made before pipecast profile v1?)" % out)
+        sets = ",".join(l.split(None, 2)[2] for l in header if l.startswith("# param "))
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.mf = [os.path.join(here, "..", "models", model + ".model")] + (["--set", sets] if sets else [])
+        self.sim = sim
+        self.net = os.path.join(out, "net.tsv")
+        self.tmp = os.path.join(out, "cellsim.tmp.tsv")
+
+    def predict(self, c, header, rows, stat, source, trace=None):
+        """Cell C's iteration seconds from a profile of ROWS' samples reduced by STAT (and its
+        trace in TRACE)."""
+        write_profile(self.tmp, header, rows, stat, source)
+        cmd = [self.sim, "run"] + self.mf + ["--schedule", c["sched"], "--batch", str(c["batch"]),
+                                             "--microbatches", str(c["M"]), "--profile", self.tmp,
+                                             "--net", self.net, "--format", "csv"]
+        if c["spec"]:
+            cmd += ["-p", c["spec"]]
+        if c["D"] > 1:
+            cmd += ["--replicas", str(c["D"])]
+        if trace:
+            cmd += ["--trace", trace]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        os.remove(self.tmp)
+        if r.returncode != 0:
+            fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+        return float(next(csv.DictReader(io.StringIO(r.stdout)))["iteration_s"])
+
+    def visits(self, out, c):
+        """Each visit to cell C that has its own profile samples, paired with them: a list of
+        (visit, measured seconds (its median iteration), predicted seconds (from the median of
+        the samples its processes took right after it))."""
+        pairs = []
+        for v in sorted({v for v, _ in c["iters"]}):
+            path = visit_samples(out, c, v)
+            if os.path.exists(path):
+                meas = statistics.median(t for vv, t in c["iters"] if vv == v)
+                pairs.append((v, meas, self.predict(c, *read_samples([path]), "median",
+                                                    os.path.basename(path))))
+        return pairs
+
+
+def paired_error(pairs):
+    """A cell's paired error in percent: the median over its visits of (predicted - measured) /
+    measured, each visit against its own profile (None without visits)."""
+    if not pairs:
+        return None
+    return statistics.median(100.0 * (p - m) / m for _, m, p in pairs)
