@@ -473,7 +473,7 @@ def main():
         f.write("\n**MAPE %.1f%%, worst cell %+.1f%%** (%s%s). Replay: the cell's measured iterations (the last of "
                 "each round) run again in the engine with their own compute durations and the modelled messages "
                 "(`pipecast-sim run --durations`), against their own time, the median over the rounds: the error of "
-                "the schedule and message model alone; the rest of a cell's error is, roughly, its op costs.\n"
+                "the schedule and message model alone; the rest of a cell's error is, roughly, its op costs.\n\n"
                 % (mape, worst[key], cell_name(worst), "; paired" if key == "paired" else "; pooled"))
         for prefix in ("pooled:", "the worst cell (", "replay", "repeatability", "speedup over"):
             found = [l for l in lines if l.startswith(prefix)]
