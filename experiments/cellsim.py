@@ -16,10 +16,14 @@ import os
 import re
 import statistics
 import subprocess
+import tempfile
 
 from pool_profile import fail, read_samples, write_profile
 
 NAME = re.compile(r"(\w+)-P(\d+)-D(\d+)-M(\d+)")
+# what pipecast-exec's train --profile-samples and grid --profile-reps write in a samples file's
+# reps line: the samples were taken by the run's own processes, after (or between) its iterations
+OWN = "in its processes and runtimes"
 
 
 def read_text(path):
@@ -81,15 +85,17 @@ class Predictor:
         here = os.path.dirname(os.path.abspath(__file__))
         self.mf = [os.path.join(here, "..", "models", model + ".model")] + (["--set", sets] if sets else [])
         self.sim = sim
+        self.out = out
         self.net = os.path.join(out, "net.tsv")
-        self.tmp = os.path.join(out, "cellsim.tmp.tsv")
 
     def predict(self, c, header, rows, stat, source, trace=None):
         """Cell C's iteration seconds from a profile of ROWS' samples reduced by STAT (and its
         trace in TRACE)."""
-        write_profile(self.tmp, header, rows, stat, source)
+        fd, tmp = tempfile.mkstemp(prefix="cellsim.", suffix=".tsv", dir=self.out)
+        os.close(fd)
+        write_profile(tmp, header, rows, stat, source)
         cmd = [self.sim, "run"] + self.mf + ["--schedule", c["sched"], "--batch", str(c["batch"]),
-                                             "--microbatches", str(c["M"]), "--profile", self.tmp,
+                                             "--microbatches", str(c["M"]), "--profile", tmp,
                                              "--net", self.net, "--format", "csv"]
         if c["spec"]:
             cmd += ["-p", c["spec"]]
@@ -98,7 +104,7 @@ class Predictor:
         if trace:
             cmd += ["--trace", trace]
         r = subprocess.run(cmd, capture_output=True, text=True)
-        os.remove(self.tmp)
+        os.remove(tmp)
         if r.returncode != 0:
             fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
         return float(next(csv.DictReader(io.StringIO(r.stdout)))["iteration_s"])
@@ -106,20 +112,24 @@ class Predictor:
     def visits(self, out, c):
         """Each visit to cell C that has its own profile samples, paired with them: a list of
         (visit, measured seconds (its median iteration), predicted seconds (from the median of
-        the samples its processes took right after it))."""
+        the samples its processes took right after it)). Samples that a profile process took
+        before the visit (a study of the first three sessions) are not its own: no pair."""
         pairs = []
         for v in sorted({v for v, _ in c["iters"]}):
             path = visit_samples(out, c, v)
             if os.path.exists(path):
+                header, rows = read_samples([path])
+                if not any(l.startswith("# reps ") and OWN in l for l in header):
+                    continue
                 meas = statistics.median(t for vv, t in c["iters"] if vv == v)
-                pairs.append((v, meas, self.predict(c, *read_samples([path]), "median",
-                                                    os.path.basename(path))))
+                pairs.append((v, meas, self.predict(c, header, rows, "median", os.path.basename(path))))
         return pairs
 
 
 def paired_error(pairs):
     """A cell's paired error in percent: the median over its visits of (predicted - measured) /
-    measured, each visit against its own profile (None without visits)."""
+    measured, each visit against its own profile (of an even count, the mean of the middle two;
+    None without visits)."""
     if not pairs:
         return None
     return statistics.median(100.0 * (p - m) / m for _, m, p in pairs)

@@ -210,11 +210,15 @@ def main():
                         "" if c["replay"] is None else "%.2f" % c["replay"],
                         "" if c["paired"] is None else "%.2f" % c["paired"], len(c["pairs"])])
     # The headline error pairs each visit with the profile its own processes took right after it
-    # (a cell's error: the median of its visits'): the machine's speed wanders between visits,
-    # and a profile pooled over the whole study (predicted_s, error_pct) carries that wander into
-    # the cells measured while it was slow or fast. A study made before the grid of the sixth
-    # session has no visit samples: its headline is the pooled error.
+    # (a cell's error: the median of its visits'): the machine's speed wanders over minutes, and
+    # a profile pooled over the whole study (predicted_s, error_pct) carries that wander into the
+    # cells measured while it was slow or fast. A single visit, one iteration against one
+    # profile repetition, scatters (the seconds-long jitter); the median over the visits is the
+    # cell's systematic error. A study whose cells are not all paired (one made before the
+    # fourth session, when a profile process took the samples before a try) is headed by the
+    # pooled error.
     key = "paired" if all(c["paired"] is not None for c in cells) else "error"
+    visit_errs = [pct(p_, m_) for c in cells for _, m_, p_ in c["pairs"]]
     mape = sum(abs(c[key]) for c in cells) / len(cells)
     worst = max(cells, key=lambda c: abs(c[key]))
     mape_pooled = sum(abs(c["error"]) for c in cells) / len(cells)
@@ -269,11 +273,12 @@ def main():
     pj = os.path.join(out, "runs", worst["name"] + ".pred.json")
     against = "the profile pooled over the study"
     if key == "paired":  # its last iteration against the profile its processes took right after it
-        v = max(v for v, _, _ in worst["pairs"])
+        v, mv, pv = max(worst["pairs"])
         pj = os.path.join(out, "runs", worst["name"] + ".last-visit.pred.json")
         sim.predict(visited[worst["name"]], *read_samples([visit_samples(out, visited[worst["name"]], v)]),
                     "median", "visit %d" % v, trace=pj)
-        against = "the profile its processes took right after it"
+        against = ("the profile its processes took right after it; that visit alone %+.1f%%"
+                   % pct(pv, mv))
     if os.path.exists(mj) and os.path.exists(pj):
         r = subprocess.run([a.sim, "compare", mj, pj], capture_output=True, text=True)
         cmp_text = r.stdout if r.returncode == 0 else "compare failed: " + r.stderr
@@ -399,17 +404,26 @@ def main():
             cfg(c), c["measured"], c["predicted"], c["error"], rp(c, "%+7.1f%%", "paired"), c["other"],
             rp(c, "%+7.1f%%")))
     if key == "paired":
+        counts = sorted({len(c["pairs"]) for c in cells})
         lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s), each visit against the "
                      "profile its own processes took right after it (a cell's error: the median of its "
-                     "%s visits')" % (len(cells), mape, worst[key], cell_name(worst),
-                                      "/".join(sorted({str(len(c["pairs"])) for c in cells}))))
+                     "%s visits'%s)" % (len(cells), mape, worst[key], cell_name(worst),
+                                        "/".join(str(n) for n in counts),
+                                        "; of an even count, the mean of the middle two"
+                                        if any(n % 2 == 0 for n in counts) else ""))
+        lines.append("single visits: %d, one iteration against one profile repetition each: MAPE %.1f%%, "
+                     "%.0f%% of them beyond 10%%, from %+.1f%% to %+.1f%% (the jitter the median takes out)"
+                     % (len(visit_errs), sum(abs(e) for e in visit_errs) / len(visit_errs),
+                        100.0 * sum(abs(e) > 10 for e in visit_errs) / len(visit_errs),
+                        min(visit_errs), max(visit_errs)))
         lines.append("pooled: one profile for the whole study (every visit's samples pooled; predicted_s): "
                      "MAPE %.1f%%, worst %+.1f%% (%s)" % (mape_pooled, worst_pooled["error"],
                                                          cell_name(worst_pooled)))
     else:
         lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s), from the profile pooled "
-                     "over the study (no samples of single visits)" % (len(cells), mape, worst[key],
-                                                                       cell_name(worst)))
+                     "over the study (%d of the cells have no samples of their own visits)"
+                     % (len(cells), mape, worst[key], cell_name(worst),
+                        sum(c["paired"] is None for c in cells)))
     if why:
         lines.append(why)
     if replayed:
@@ -475,7 +489,7 @@ def main():
                 "(`pipecast-sim run --durations`), against their own time, the median over the rounds: the error of "
                 "the schedule and message model alone; the rest of a cell's error is, roughly, its op costs.\n\n"
                 % (mape, worst[key], cell_name(worst), "; paired" if key == "paired" else "; pooled"))
-        for prefix in ("pooled:", "the worst cell (", "replay", "repeatability", "speedup over"):
+        for prefix in ("single visits:", "pooled:", "the worst cell (", "replay", "repeatability", "speedup over"):
             found = [l for l in lines if l.startswith(prefix)]
             if found:
                 f.write(found[0][0].upper() + found[0][1:] + ".\n\n")

@@ -101,6 +101,13 @@ text = open(os.environ["STDOUT"]).read()
 m = re.search(r"^the worst cell \((\w+) P=(\d+) D=(\d+) M=(\d+), ([-+][\d.]+)%\): its replay misses by ([-+][\d.]+)%.*?: (stage \d+ \w+ [-+][\d.]+ s)", text, re.M)
 assert m, text
 assert m.group(1, 2, 3, 4) == (w["schedule"], w["stages"], w["replicas"], w["microbatches"]), (m.groups(), w)
+assert abs(float(m.group(5)) - float(w["paired_error_pct"])) < 0.051, (m.group(5), w)
+# compared with the prediction from the samples taken right after its last visit (the one traced)
+name = "%s-P%s-D%s-M%s" % m.group(1, 2, 3, 4)
+assert os.path.getsize(out + "/runs/" + name + ".last-visit.pred.json") > 0, name
+vis = list(csv.DictReader(open(out + "/runs/" + name + ".visits.csv")))
+alone = re.search(r"right after it; that visit alone ([-+][\d.]+)%", text)
+assert alone and abs(float(alone.group(1)) - float(vis[-1]["error_pct"])) < 0.051, (alone, vis)
 assert abs(float(m.group(6)) - float(w["replay_error_pct"])) < 0.051, (m.group(6), w)
 st, op = re.match(r"stage (\d+) (\w+)", m.group(7)).groups()
 cmp = open(out + "/compare-worst.txt").read()
@@ -143,6 +150,64 @@ for r in csv.DictReader(open(out + "/validation.csv")):
     assert abs(t - float(v["predicted_s"])) < 2e-6, (name, t, v)
     e = 100 * (t - statistics.median(its)) / statistics.median(its)
     assert abs(e - float(r["paired_error_pct"])) < 0.011, (name, e, r["paired_error_pct"])
+'
+check "validate.py: a cell of 3 visits, then 2, has the median of its visits' errors, each visit against its own samples" '
+import csv, os, shutil, statistics, subprocess, sys
+out, root, build = os.environ["OUT"], os.environ["ROOT"], os.environ["BUILD"]
+cp, sim = out + ".visits", build + "/sim/pipecast-sim"
+shutil.copytree(out, cp)
+def scaled(src, dst, k):
+    """DST: the samples of SRC with every duration times K"""
+    cols, res = None, []
+    for l in open(src).read().splitlines():
+        f = l.split("\t")
+        if l.startswith("#") or not l or cols is None:
+            cols = cols or (f if l and not l.startswith("#") else None)
+            res.append(l)
+            continue
+        for c in ("fwd_s", "bwd_s", "opt_s"):
+            f[cols.index(c)] = repr(float(f[cols.index(c)]) * k)
+        res.append("\t".join(f))
+    open(dst, "w").write("\n".join(res) + "\n")
+def predict(name, r, smp):
+    subprocess.run([sys.executable, root + "/experiments/pool_profile.py", cp + "/p.tsv", smp], check=True)
+    cmd = [sim, "run", root + "/models/mlp32.model", "--set", "width=64,input=64", "--schedule", r["schedule"],
+           "--batch", r["batch"], "--microbatches", r["microbatches"], "--profile", cp + "/p.tsv",
+           "--net", cp + "/net.tsv", "--format", "csv"]
+    if r["stages"] != "1":
+        cmd += ["-p", open(cp + "/runs/" + name + ".spec").read().strip()]
+    o = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    os.remove(cp + "/p.tsv")
+    return float(list(csv.DictReader(o.split("\n\n\n")[0].strip().splitlines()))[0]["iteration_s"])
+def validate():
+    subprocess.run([sys.executable, root + "/experiments/validate.py", "--model", "mlp32", "--out", cp, "--sim", sim,
+                    "--batch", "16"], check=True, capture_output=True)
+    return {"%s-P%s-D%s-M%s" % (r["schedule"], r["stages"], r["replicas"], r["microbatches"]): r
+            for r in csv.DictReader(open(cp + "/validation.csv"))}
+rows, want = validate(), {}
+for name in ("gpipe-P1-D1-M1", "1f1b-P2-D1-M4"):
+    r = rows[name]
+    cond = "1r" if r["stages"] == "1" else "part" + open(cp + "/runs/" + name + ".part").read().strip()
+    smp = lambda v: "%s/profile-%s.r%d.%s.samples.tsv" % (cp, cond, v, name)
+    t1 = float(open(cp + "/runs/" + name + ".iters").read().split(",")[1])
+    meas = {1: t1, 2: 1.5 * t1, 3: 0.6 * t1}  # visit 2 slower, its samples 2x; visit 3 faster, 0.5x
+    with open(cp + "/runs/" + name + ".iters", "a") as f:
+        f.write("2,%r\n3,%r\n" % (meas[2], meas[3]))
+    scaled(smp(1), smp(2), 2.0)
+    scaled(smp(1), smp(3), 0.5)
+    want[name] = {v: 100 * (predict(name, r, smp(v)) - meas[v]) / meas[v] for v in (1, 2, 3)}
+got = validate()
+for name, e in want.items():
+    assert got[name]["paired_visits"] == "3", got[name]
+    assert abs(float(got[name]["paired_error_pct"]) - statistics.median(e.values())) < 0.011, (name, e, got[name])
+    with open(cp + "/runs/" + name + ".iters") as f:
+        first2 = f.read().splitlines()[:2]
+    open(cp + "/runs/" + name + ".iters", "w").write("\n".join(first2) + "\n")
+got = validate()
+for name, e in want.items():
+    assert got[name]["paired_visits"] == "2", got[name]
+    assert abs(float(got[name]["paired_error_pct"]) - (e[1] + e[2]) / 2) < 0.011, (name, e, got[name])
+shutil.rmtree(cp)
 '
 check "memory.csv: a row per stage of every cell (12), plan and peak positive" '
 import csv, os
@@ -269,7 +334,7 @@ first=$(awk '$1 == "median" && $2 == "/" && $3 == "median" { sub("%", "", $4); p
 if [ -n "$mape" ] && [ "$mape" = "$first" ]; then ok "compare-stats: its first row reproduces the study's pooled MAPE ($mape%)"
 else echo "# study $mape, compare-stats $first"; not_ok "compare-stats: its first row reproduces the study's pooled MAPE"; fi
 mape=$(sed -n 's/^iteration time over [0-9]* cells: MAPE \([0-9.]*\)%.*/\1/p' "$tmp/study.out")
-paired=$(awk '$1 == "each" && $2 == "visit" { sub("%", "", $8); print $8; exit }' "$tmp/out")
+paired=$(awk '$1 == "each" && $2 == "visit" { v = $(NF - 3); sub("%", "", v); print v; exit }' "$tmp/out")
 if [ -n "$mape" ] && [ "$mape" = "$paired" ]; then ok "compare-stats: its each-visit row reproduces the study's paired MAPE ($mape%)"
 else echo "# study $mape, compare-stats $paired"; not_ok "compare-stats: its each-visit row reproduces the study's paired MAPE"; fi
 expect 2 "no measured cells under" "compare-stats: a folder without a study is refused" -- \
