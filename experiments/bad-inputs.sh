@@ -99,6 +99,10 @@ entry "study: continuing a study that was never started" -- experiments/study.sh
 entry "study: a memory budget that is not a number" -- env PC_MEMORY_MIB=lots experiments/study.sh mlp32 --out "$t/study"
 entry "an unknown value of PC_PROGRESS" -- env PC_PROGRESS=often mpirun -n 2 "$x" train "$m/tiny-mlp.model"
 entry "pooling a file that is not profile samples" -- experiments/pool_profile.py "$t/p.tsv" "$t/net-empty.tsv"
+mkdir -p "$t/study-bad/runs"
+printf 'batch\n8\n' >"$t/study-bad/runs/gpipe-P1-D1-M1.pred.csv"
+printf '1,0.25\n2,fast\n' >"$t/study-bad/runs/gpipe-P1-D1-M1.iters"
+entry "a study folder whose timed iterations are corrupt" -- experiments/compare-stats.py "$t/study-bad"
 entry "unknown command" -- "$x" trian "$m/mlp32.model"
 
 {

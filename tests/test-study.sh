@@ -339,6 +339,12 @@ if [ -n "$mape" ] && [ "$mape" = "$paired" ]; then ok "compare-stats: its each-v
 else echo "# study $mape, compare-stats $paired"; not_ok "compare-stats: its each-visit row reproduces the study's paired MAPE"; fi
 expect 2 "no measured cells under" "compare-stats: a folder without a study is refused" -- \
   "$py" "$root/experiments/compare-stats.py" "$tmp/empty" --sim "$build/sim/pipecast-sim"
+mkdir -p "$tmp/bad-iters/runs"
+cp "$out/runs/gpipe-P1-D1-M1.pred.csv" "$tmp/bad-iters/runs/"
+printf '1,0.25\n2,fast\n' >"$tmp/bad-iters/runs/gpipe-P1-D1-M1.iters"
+expect 2 "gpipe-P1-D1-M1.iters:2: expected visit,seconds, got '2,fast'" \
+  "compare-stats: a corrupt line of timed iterations is named, file and line" -- \
+  "$py" "$root/experiments/compare-stats.py" "$tmp/bad-iters" --sim "$build/sim/pipecast-sim"
 
 # --continue after a study stopped while recording a layout (one cell's round recorded, one not)
 # and without one of its baselines: the layout is measured again, each visit recorded once
