@@ -19,8 +19,9 @@ SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/sweep.csv, and writes 
                    time: what the schedule and message model get wrong, op costs aside
   memory.csv       one row per (cell, stage): measured process peak (VmHWM), the runtime's
                    accounted bytes, the simulator's plan, and the errors against both
-  compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces (its last iteration,
-                   and the prediction from the sample taken right after it), and from them one
+  compare-worst.txt  `pipecast-sim compare` of the worst cell's two traces (of the visits traced,
+                   a round's last each, the one whose own error is nearest the cell's, and the
+                   prediction from the samples taken right after it), and from them one
                    sentence in the printed summary and validation.md: the worst cell's replay
                    error and the compute ops whose measured time differs most from the predicted
   speedup.csv      measured and predicted speedups over one stage (same M, and M = 1)
@@ -108,7 +109,22 @@ def cell_name(c):
     return "%s P=%d D=%d M=%d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
 
 
-def explain(sim, mj, pj, c, err, against):
+def traced_visits(out, name):
+    """{visit: its trace}: the visits of cell NAME whose iteration a trace holds, the last of
+    each round (runs/NAME.rR.meas.json; round R's visits are those of runs/NAME.rR.times.csv,
+    numbered on through the rounds)."""
+    traced, at, r = {}, 0, 1
+    while os.path.exists(os.path.join(out, "runs", "%s.r%d.times.csv" % (name, r))):
+        with open(os.path.join(out, "runs", "%s.r%d.times.csv" % (name, r))) as f:
+            at += max((int(row["visit"]) for row in csv.DictReader(f)), default=0)
+        mj = os.path.join(out, "runs", "%s.r%d.meas.json" % (name, r))
+        if os.path.exists(mj):
+            traced[at] = mj
+        r += 1
+    return traced
+
+
+def explain(sim, mj, pj, c, err, which):
     """One sentence on the worst cell from its two traces: whether the schedule and messages are
     to blame (its replay error) or the op costs, and the compute ops that moved its time most."""
     r = subprocess.run([sim, "compare", "--format", "csv", mj, pj], capture_output=True, text=True)
@@ -128,8 +144,8 @@ def explain(sim, mj, pj, c, err, against):
     else:
         blame = "its replay misses by %+.1f%%: the schedule or the messages (waits), not only the op costs" % c["replay"]
     return ("the worst cell (%s, %+.1f%%): %s; the compute ops whose measured time differs most from "
-            "the predicted (the trace of its last iteration, against %s): %s; receives %+.3f s"
-            % (cell_name(c), err, blame, against, ", ".join(parts), wait))
+            "the predicted (%s): %s; receives %+.3f s"
+            % (cell_name(c), err, blame, which, ", ".join(parts), wait))
 
 
 def main():
@@ -271,20 +287,24 @@ def main():
     cmp_text = ""
     mj = os.path.join(out, "runs", worst["name"] + ".meas.json")
     pj = os.path.join(out, "runs", worst["name"] + ".pred.json")
-    against = "the profile pooled over the study"
-    if key == "paired":  # its last iteration against the profile its processes took right after it
-        v, mv, pv = max(worst["pairs"])
-        pj = os.path.join(out, "runs", worst["name"] + ".last-visit.pred.json")
+    which = "the trace of its last iteration, against the profile pooled over the study"
+    traced = traced_visits(out, worst["name"]) if key == "paired" else {}
+    tpairs = [p_ for p_ in worst["pairs"] if p_[0] in traced]
+    if tpairs:  # of the visits traced (a round's last), the one whose own error is nearest the cell's
+        v, mv, pv = min(tpairs, key=lambda p_: (abs(pct(p_[2], p_[1]) - worst[key]), -p_[0]))
+        mj = traced[v]
+        pj = os.path.join(out, "runs", worst["name"] + ".visit.pred.json")
         sim.predict(visited[worst["name"]], *read_samples([visit_samples(out, visited[worst["name"]], v)]),
                     "median", "visit %d" % v, trace=pj)
-        against = ("the profile its processes took right after it; that visit alone %+.1f%%"
-                   % pct(pv, mv))
+        which = ("the trace of visit %d, the last of its round, whose own error %+.1f%% is the nearest the "
+                 "cell's of its %d traced visits, against the profile its processes took right after it"
+                 % (v, pct(pv, mv), len(tpairs)))
     if os.path.exists(mj) and os.path.exists(pj):
         r = subprocess.run([a.sim, "compare", mj, pj], capture_output=True, text=True)
         cmp_text = r.stdout if r.returncode == 0 else "compare failed: " + r.stderr
         with open(os.path.join(out, "compare-worst.txt"), "w") as f:
             f.write(cmp_text)
-    why = explain(a.sim, mj, pj, worst, worst[key], against) if cmp_text and not cmp_text.startswith("compare failed") else ""
+    why = explain(a.sim, mj, pj, worst, worst[key], which) if cmp_text and not cmp_text.startswith("compare failed") else ""
 
     # ---------------------------------------------------------------- speedups
     meas_t = {(c["schedule"], c["stages"], c["microbatches"]): c["measured"] for c in cells if c["replicas"] == 1}
@@ -497,8 +517,8 @@ def main():
             f.write("One-process cells: MAPE %.1f%% with the one-busy-core profile; %.1f%% had they "
                     "been predicted with the %d-busy-cores profile.\n" % (mape_ones, mape_ones_all, procs))
         if cmp_text:
-            f.write("\nThe worst cell op by op (`pipecast-sim compare`: its last iteration against %s):\n\n```\n%s```\n"
-                    % (against, cmp_text))
+            f.write("\nThe worst cell op by op (`pipecast-sim compare`: %s):\n\n```\n%s```\n"
+                    % (which, cmp_text))
         if mrows:
             f.write("\n### %s: per-stage peak memory\n\n" % a.model)
             f.write("Predicted = the simulator's plan (`pc_runtime_bytes`); accounted = the executor's runtime "

@@ -102,12 +102,13 @@ m = re.search(r"^the worst cell \((\w+) P=(\d+) D=(\d+) M=(\d+), ([-+][\d.]+)%\)
 assert m, text
 assert m.group(1, 2, 3, 4) == (w["schedule"], w["stages"], w["replicas"], w["microbatches"]), (m.groups(), w)
 assert abs(float(m.group(5)) - float(w["paired_error_pct"])) < 0.051, (m.group(5), w)
-# compared with the prediction from the samples taken right after its last visit (the one traced)
+# compared with the prediction from the samples taken right after a traced visit (the last of a round)
 name = "%s-P%s-D%s-M%s" % m.group(1, 2, 3, 4)
-assert os.path.getsize(out + "/runs/" + name + ".last-visit.pred.json") > 0, name
-vis = list(csv.DictReader(open(out + "/runs/" + name + ".visits.csv")))
-alone = re.search(r"right after it; that visit alone ([-+][\d.]+)%", text)
-assert alone and abs(float(alone.group(1)) - float(vis[-1]["error_pct"])) < 0.051, (alone, vis)
+assert os.path.getsize(out + "/runs/" + name + ".visit.pred.json") > 0, name
+vis = {r["visit"]: r for r in csv.DictReader(open(out + "/runs/" + name + ".visits.csv"))}
+tv = re.search(r"the trace of visit (\d+), the last of its round, whose own error ([-+][\d.]+)% is the nearest", text)
+assert tv and abs(float(tv.group(2)) - float(vis[tv.group(1)]["error_pct"])) < 0.051, (tv, vis)
+assert "visit.pred.json" in open(out + "/compare-worst.txt").read()
 assert abs(float(m.group(6)) - float(w["replay_error_pct"])) < 0.051, (m.group(6), w)
 st, op = re.match(r"stage (\d+) (\w+)", m.group(7)).groups()
 cmp = open(out + "/compare-worst.txt").read()
