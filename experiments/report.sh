@@ -41,7 +41,9 @@ out=$res/report.md
   echo "partition profiles. The worst cell is explained op by op by \`pipecast-sim compare\`: of its"
   echo "traced visits (the last of each round), the one whose own error is nearest the cell's,"
   echo "against the prediction from the sample taken right after it."
-  echo "Speedup is T(1 stage, same M) / T(P, M) (top row of each figure)"
+  echo "Speedup is T(1 stage, same M) / T(P, M) (top row of each figure; a measured point's error"
+  echo "bar spans the two cells' iterations: the one-stage cell's first quartile over the pipeline's"
+  echo "third, and the third over the first)"
   echo "and T(1 stage, M = 1) / T(P, M) (bottom row); dashed: the ideal P M / (M + P - 1)."
   echo "Details and what remains off: \`docs/validation.md\`."
   for d in "$res"/*/; do

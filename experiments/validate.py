@@ -24,7 +24,9 @@ SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/sweep.csv, and writes 
                    prediction from the samples taken right after it), and from them one
                    sentence in the printed summary and validation.md: the worst cell's replay
                    error and the compute ops whose measured time differs most from the predicted
-  speedup.csv      measured and predicted speedups over one stage (same M, and M = 1)
+  speedup.csv      measured and predicted speedups over one stage (same M, and M = 1); a
+                   measured one's spread (_lo, _hi: the one-stage cell's first quartile of its
+                   iterations over the pipeline's third, and the third over the first)
   dp.csv           (CNNs) pipeline against data parallelism at equal process counts
   validation.md    the same tables in Markdown (experiments/report.sh embeds it)
   speedup.png/.pdf, dp.png/.pdf   figures (gnuplot: experiments/plot-speedup.gp, plot-dp.gp)
@@ -84,6 +86,14 @@ def read_sweep(path):
 
 def pct(pred, meas):
     return 100.0 * (pred - meas) / meas
+
+
+def quartiles(xs):
+    """The first and third quartiles of XS (both its one value if it has one)."""
+    if len(xs) < 2:
+        return xs[0], xs[0]
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[2]
 
 
 def read_procs(out):
@@ -186,8 +196,10 @@ def main():
         if os.path.exists(tp):
             tries = [tuple(float(v) for v in l.strip().split(",")[1:3]) for l in open(tp) if l.strip()]
         ip = os.path.join(out, "runs", name + ".iters")
+        its = [meas]
         if os.path.exists(ip):  # the median of every timed iteration of every visit
-            meas = statistics.median(float(l.split(",")[1]) for l in open(ip) if l.strip())
+            its = [float(l.split(",")[1]) for l in open(ip) if l.strip()]
+            meas = statistics.median(its)
         replay = []  # each round's trace replayed with its own compute durations
         for rp in sorted(glob.glob(os.path.join(out, "runs", name + ".r*.replay.csv"))):
             rs = read_run_csv(rp)[0]
@@ -200,7 +212,7 @@ def main():
                 for v, mv, pv in pairs:
                     w.writerow([v, "%.6f" % mv, "%.6f" % pv, "%.2f" % pct(pv, mv)])
         cells.append(dict(name=name, schedule=sched, stages=P, replicas=D, microbatches=M, tries=tries,
-                          measured=meas, predicted=pred, error=pct(pred, meas), alt=alt,
+                          measured=meas, quartiles=quartiles(its), predicted=pred, error=pct(pred, meas), alt=alt,
                           pairs=pairs, paired=paired_error(pairs),
                           replay=statistics.median(replay) if replay else None,
                           mem=mem, pmem={int(r["stage"]): int(r["memory_bytes"]) / MIB for r in stages}))
@@ -308,6 +320,9 @@ def main():
 
     # ---------------------------------------------------------------- speedups
     meas_t = {(c["schedule"], c["stages"], c["microbatches"]): c["measured"] for c in cells if c["replicas"] == 1}
+    # a measured speedup's spread (the figure's error bars): the quartiles of the two cells'
+    # iterations, the one-stage cell's first against the pipeline's third and the other way round
+    meas_q = {(c["schedule"], c["stages"], c["microbatches"]): c["quartiles"] for c in cells if c["replicas"] == 1}
     pred2 = read_sweep(os.path.join(out, "sweep-all", "sweep.csv"))
     # each stage count's pipelines from its own partitions' profiles, where the study made them
     for n in (2, 4, 8, 16):
@@ -321,8 +336,11 @@ def main():
         if P == 1 or (sched, 1, M) not in meas_t:
             continue
         one = meas_t.get((sched, 1, 1))
+        (lo, hi), (b_lo, b_hi) = meas_q[(sched, P, M)], meas_q[(sched, 1, M)]
+        o_lo, o_hi = meas_q.get((sched, 1, 1), ("", ""))
         srows.append(["measured", sched, P, M, t, meas_t[(sched, 1, M)] / t,
-                      one / t if one else "", P * M / (M + P - 1)])
+                      one / t if one else "", P * M / (M + P - 1), b_lo / hi, b_hi / lo,
+                      o_lo / hi if one else "", o_hi / lo if one else ""])
     for r in pred2:
         sched, P, M = r["schedule"], int(r["stages"]), int(r["microbatches"])
         t = float(r["iteration_s"])
@@ -330,11 +348,12 @@ def main():
             continue
         one = base.get((sched, 1))
         srows.append(["predicted", sched, P, M, t, base[(sched, M)] / t, one / t if one else "",
-                      P * M / (M + P - 1)])
+                      P * M / (M + P - 1), "", "", "", ""])
     with open(os.path.join(out, "speedup.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["kind", "schedule", "stages", "microbatches", "iteration_s", "speedup",
-                    "speedup_vs_1mb", "ideal"])
+                    "speedup_vs_1mb", "ideal", "speedup_lo", "speedup_hi", "speedup_vs_1mb_lo",
+                    "speedup_vs_1mb_hi"])
         for r in srows:
             w.writerow(r[:4] + ["%.6g" % v if v != "" else "" for v in r[4:]])
 

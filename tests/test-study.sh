@@ -201,6 +201,15 @@ got = validate()
 for name, e in want.items():
     assert got[name]["paired_visits"] == "3", got[name]
     assert abs(float(got[name]["paired_error_pct"]) - statistics.median(e.values())) < 0.011, (name, e, got[name])
+# the error bars of the figure: 1f1b P=2 M=4 now has iterations 0.6 t, t, 1.5 t (quartiles 0.8 t and
+# 1.25 t), its one-stage baseline one iteration: the bars are T1 / 1.25 t and T1 / 0.8 t
+t = float(open(cp + "/runs/1f1b-P2-D1-M4.iters").read().splitlines()[0].split(",")[1])
+t1 = float(open(cp + "/runs/1f1b-P1-D1-M4.iters").read().split(",")[1])
+sp = next(r for r in csv.DictReader(open(cp + "/speedup.csv"))
+          if r["kind"] == "measured" and (r["schedule"], r["stages"], r["microbatches"]) == ("1f1b", "2", "4"))
+for col, v in (("speedup_lo", t1 / (1.25 * t)), ("speedup_hi", t1 / (0.8 * t)), ("speedup", t1 / t)):
+    assert abs(float(sp[col]) - v) < 1e-4 * v, (col, v, sp)
+for name in want:  # visit 3 forgotten: an even count
     with open(cp + "/runs/" + name + ".iters") as f:
         first2 = f.read().splitlines()[:2]
     open(cp + "/runs/" + name + ".iters", "w").write("\n".join(first2) + "\n")
