@@ -27,7 +27,8 @@ SCHED-P<stages>-D<replicas>-M<microbatches>), OUT/sweep-*/sweep.csv, and writes 
   speedup.csv      measured and predicted speedups over one stage (same M, and M = 1); a
                    measured one's spread (_lo, _hi: the one-stage cell's first quartile of its
                    iterations over the pipeline's third, and the third over the first)
-  dp.csv           (CNNs) pipeline against data parallelism at equal process counts
+  dp.csv           (CNNs) pipeline against data parallelism at equal process counts (a measured
+                   row's spread: the throughput at its best cell's iteration quartiles)
   validation.md    the same tables in Markdown (experiments/report.sh embeds it)
   speedup.png/.pdf, dp.png/.pdf   figures (gnuplot: experiments/plot-speedup.gp, plot-dp.gp)
 and prints the validation table, MAPE and worst cell, and the figures' paths on stdout.
@@ -372,34 +373,40 @@ def main():
             return min(rows, key=lambda r: r[0]) if rows else None
         # measured: 1 process (best M); at each measured process count K > 1 a pipeline of K
         # stages (best schedule and M) and K replicas (best M)
-        b1 = best([(c["measured"], "1 stage M=%d" % c["microbatches"]) for c in cells
+        # a measured row's spread (the figure's error bars): its cell's iteration quartiles
+        b1 = best([(c["measured"], "1 stage M=%d" % c["microbatches"], c["quartiles"]) for c in cells
                    if c["stages"] == 1 and c["replicas"] == 1])
         for kind in ("pipeline", "data"):
             if b1:
-                dprows.append(["measured", kind, 1, b1[0], a.batch / b1[0], b1[1]])
+                dprows.append(["measured", kind, 1, b1[0], a.batch / b1[0], b1[1],
+                               a.batch / b1[2][1], a.batch / b1[2][0]])
         for n in sorted({c["stages"] * c["replicas"] for c in cells} - {1}):
-            bp = best([(c["measured"], "%s M=%d" % (c["schedule"], c["microbatches"])) for c in cells
-                       if c["stages"] == n and c["replicas"] == 1])
-            bd = best([(c["measured"], "M=%d" % c["microbatches"]) for c in cells if c["replicas"] == n])
+            bp = best([(c["measured"], "%s M=%d" % (c["schedule"], c["microbatches"]), c["quartiles"])
+                       for c in cells if c["stages"] == n and c["replicas"] == 1])
+            bd = best([(c["measured"], "M=%d" % c["microbatches"], c["quartiles"]) for c in cells
+                       if c["replicas"] == n])
             for kind, b in (("pipeline", bp), ("data", bd)):
                 if b:
-                    dprows.append(["measured", kind, n, b[0], a.batch / b[0], b[1]])
+                    dprows.append(["measured", kind, n, b[0], a.batch / b[0], b[1],
+                                   a.batch / b[2][1], a.batch / b[2][0]])
         p1 = best([(float(r["iteration_s"]), "1 stage M=%s" % r["microbatches"]) for r in pred1])
         for n in (1, 2, 4, 8, 16):
             rows = [(float(r["iteration_s"]), "%s M=%s" % (r["schedule"], r["microbatches"]))
                     for r in pred2 if int(r["stages"]) == n]
             bp = p1 if n == 1 else best(rows)
             if bp:
-                dprows.append(["predicted", "pipeline", n, bp[0], a.batch / bp[0], bp[1]])
+                dprows.append(["predicted", "pipeline", n, bp[0], a.batch / bp[0], bp[1], "", ""])
             d = p1 if n == 1 else best([(float(r["iteration_s"]), "M=%s" % r["microbatches"])
                                         for r in read_sweep(os.path.join(out, "sweep-dp%d" % n, "sweep.csv"))])
             if d:
-                dprows.append(["predicted", "data", n, d[0], a.batch / d[0], d[1]])
+                dprows.append(["predicted", "data", n, d[0], a.batch / d[0], d[1], "", ""])
         with open(os.path.join(out, "dp.csv"), "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["kind", "parallelism", "processes", "iteration_s", "throughput", "best_config"])
+            w.writerow(["kind", "parallelism", "processes", "iteration_s", "throughput", "best_config",
+                        "throughput_lo", "throughput_hi"])
             for r in dprows:
-                w.writerow(r[:3] + ["%.6g" % r[3], "%.6g" % r[4], r[5]])
+                w.writerow(r[:3] + ["%.6g" % r[3], "%.6g" % r[4], r[5]] +
+                           ["%.6g" % v if v != "" else "" for v in r[6:]])
 
     # ---------------------------------------------------------------- figures
     figs = []
@@ -555,7 +562,7 @@ def main():
             f.write("\n### %s: pipeline against data parallelism (batch %d)\n\n" % (a.model, a.batch))
             f.write("| | parallelism | processes | iteration s | samples/s | best configuration |\n|---|---|---:|---:|---:|---|\n")
             for r in dprows:
-                f.write("| %s | %s | %d | %.4f | %.1f | %s |\n" % tuple(r))
+                f.write("| %s | %s | %d | %.4f | %.1f | %s |\n" % tuple(r[:6]))
     if cmp_text:
         print("worst cell op by op (%s):" % os.path.join(out, "compare-worst.txt"))
         print("\n".join(cmp_text.splitlines()[:20]))
