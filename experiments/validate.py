@@ -123,13 +123,19 @@ def cell_name(c):
 def traced_visits(out, name):
     """{visit: its trace}: the visits of cell NAME whose iteration a trace holds, the last of
     each round (runs/NAME.rR.meas.json; round R's visits are those of runs/NAME.rR.times.csv,
-    numbered on through the rounds)."""
+    numbered on through the rounds; a study made before the grid, whose times.csv has no visit
+    column, numbered its visits by round)."""
     traced, at, r = {}, 0, 1
     while os.path.exists(os.path.join(out, "runs", "%s.r%d.times.csv" % (name, r))):
         with open(os.path.join(out, "runs", "%s.r%d.times.csv" % (name, r))) as f:
-            at += max((int(row["visit"]) for row in csv.DictReader(f)), default=0)
+            rows = csv.DictReader(f)
+            if "visit" in (rows.fieldnames or []):
+                n = max((int(row["visit"]) for row in rows), default=0)
+                at += n
+            else:
+                n, at = 1, r
         mj = os.path.join(out, "runs", "%s.r%d.meas.json" % (name, r))
-        if os.path.exists(mj):
+        if n > 0 and os.path.exists(mj):  # a round with no timed visit traces none
             traced[at] = mj
         r += 1
     return traced
