@@ -57,6 +57,9 @@ def study_cells(out):
                         iters.append((int(v), float(t)))
                     except ValueError:
                         fail("%s:%d: expected visit,seconds, got '%s'" % (ip, n, line.strip()))
+        if not iters:
+            fail("%s: no timed iterations (a study stopped while measuring this cell: run it again "
+                 "with --continue)" % ip)
         P, D = int(m.group(2)), int(m.group(3))
         cond = "1r" if P * D == 1 else "dp%d" % D
         spec = None

@@ -385,6 +385,10 @@ printf '1,0.25\n2,fast\n' >"$tmp/bad-iters/runs/gpipe-P1-D1-M1.iters"
 expect 2 "gpipe-P1-D1-M1.iters:2: expected visit,seconds, got '2,fast'" \
   "compare-stats: a corrupt line of timed iterations is named, file and line" -- \
   "$py" "$root/experiments/compare-stats.py" "$tmp/bad-iters" --sim "$build/sim/pipecast-sim"
+: >"$tmp/bad-iters/runs/gpipe-P1-D1-M1.iters"
+expect 2 "gpipe-P1-D1-M1.iters: no timed iterations" \
+  "compare-stats: a cell with no timed iterations is named (not a traceback)" -- \
+  "$py" "$root/experiments/compare-stats.py" "$tmp/bad-iters" --sim "$build/sim/pipecast-sim"
 
 # --continue after a study stopped while recording a layout (one cell's round recorded, one not)
 # and without one of its baselines: the layout is measured again, each visit recorded once
