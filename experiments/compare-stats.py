@@ -47,10 +47,6 @@ def main():
         pools[cond] = read_samples(paths)
     sim = Predictor(a.out, a.sim, pools[cells[0]["cond"]][0])
 
-    def predict(c, hdr, rows, pstat, source):
-        """The cell's iteration time from a profile of ROWS' samples reduced by PSTAT."""
-        return sim.predict(c, hdr, rows, pstat, source)
-
     def report(label, errs):
         worst = max(errs, key=lambda e: abs(e[0]))
         print("%-36s %6.1f%% %+7.1f%% %+7.1f%%  %s" % (
@@ -63,7 +59,7 @@ def main():
                          ("median", "fastest"), ("minimum", "fastest")]:
         errs = []
         for c in cells:
-            pred = predict(c, *pools[c["cond"]], pstat, "profile-%s.r*.samples.tsv" % c["cond"])
+            pred = sim.predict(c, *pools[c["cond"]], pstat, "profile-%s.r*.samples.tsv" % c["cond"])
             its = [t for _, t in c["iters"]]
             meas = statistics.median(its) if cstat == "median" else min(its)
             errs.append((100 * (pred - meas) / meas, c["name"]))
@@ -74,14 +70,16 @@ def main():
     for c in cells:
         paths = sorted(glob.glob(os.path.join(a.out, "profile-%s.r*.%s.samples.tsv" % (c["cond"], c["name"]))))
         if paths:
-            pred = predict(c, *read_samples(paths), "median", "profile-%s.r*.%s.samples.tsv" % (c["cond"], c["name"]))
+            pred = sim.predict(c, *read_samples(paths), "median",
+                               "profile-%s.r*.%s.samples.tsv" % (c["cond"], c["name"]))
             meas = statistics.median(t for _, t in c["iters"])
             errs.append((100 * (pred - meas) / meas, c["name"]))
     if errs:
         report("its own samples only / median", errs)
     # each visit against its own profile, taken right after it by its own processes (the study's
     # paired column; in the fourth and fifth sessions a visit was a try, a train process of its
-    # own, and its samples train --profile-samples'; before them a profile process just before it)
+    # own, and its samples train --profile-samples'; the samples a profile process took before a
+    # try, before them, are not paired)
     errs, errs2 = [], []
     for c in cells:
         pairs = sim.visits(a.out, c)

@@ -182,8 +182,8 @@ def main():
     cells = []
     # each visit paired with the profile its own processes took right after it
     visited = {c["name"]: c for c in study_cells(out)}
-    first = next((visit_samples(out, c, v) for c in visited.values() for v, _ in c["iters"]
-                  if os.path.exists(visit_samples(out, c, v))), None)
+    samples = (visit_samples(out, c, v) for c in visited.values() for v, _ in c["iters"])
+    first = next((path for path in samples if os.path.exists(path)), None)
     sim = Predictor(out, a.sim, read_samples([first])[0]) if first else None
     for log in sorted(glob.glob(os.path.join(out, "runs", "*.log"))):
         name = os.path.basename(log)[:-4]
@@ -202,10 +202,9 @@ def main():
         tp = os.path.join(out, "runs", name + ".tries")
         if os.path.exists(tp):
             tries = [tuple(float(v) for v in l.strip().split(",")[1:3]) for l in open(tp) if l.strip()]
-        ip = os.path.join(out, "runs", name + ".iters")
         its = [meas]
-        if os.path.exists(ip):  # the median of every timed iteration of every visit
-            its = [float(l.split(",")[1]) for l in open(ip) if l.strip()]
+        if name in visited:  # the median of every timed iteration of every visit (runs/NAME.iters)
+            its = [t for _, t in visited[name]["iters"]]
             meas = statistics.median(its)
         replay = []  # each round's trace replayed with its own compute durations
         for rp in sorted(glob.glob(os.path.join(out, "runs", name + ".r*.replay.csv"))):
