@@ -106,7 +106,12 @@ class Predictor:
             cmd += ["--replicas", str(c["D"])]
         if trace:
             cmd += ["--trace", trace]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as e:
+            os.remove(tmp)
+            fail("%s: %s (build it first: experiments/setup.sh, or name it with --sim)"
+                 % (self.sim, e.strerror))
         os.remove(tmp)
         if r.returncode != 0:
             fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))

@@ -379,6 +379,9 @@ if [ -n "$mape" ] && [ "$mape" = "$paired" ]; then ok "compare-stats: its each-v
 else echo "# study $mape, compare-stats $paired"; not_ok "compare-stats: its each-visit row reproduces the study's paired MAPE"; fi
 expect 2 "no measured cells under" "compare-stats: a folder without a study is refused" -- \
   "$py" "$root/experiments/compare-stats.py" "$tmp/empty" --sim "$build/sim/pipecast-sim"
+expect 2 "$tmp/nosim: No such file or directory (build it first" \
+  "compare-stats: a simulator that is not there is named (not a traceback)" -- \
+  "$py" "$root/experiments/compare-stats.py" "$out" --sim "$tmp/nosim"
 mkdir -p "$tmp/bad-iters/runs"
 cp "$out/runs/gpipe-P1-D1-M1.pred.csv" "$tmp/bad-iters/runs/"
 printf '1,0.25\n2,fast\n' >"$tmp/bad-iters/runs/gpipe-P1-D1-M1.iters"
