@@ -103,6 +103,10 @@ mkdir -p "$t/study-bad/runs"
 printf 'batch\n8\n' >"$t/study-bad/runs/gpipe-P1-D1-M1.pred.csv"
 printf '1,0.25\n2,fast\n' >"$t/study-bad/runs/gpipe-P1-D1-M1.iters"
 entry "a study folder whose timed iterations are corrupt" -- experiments/compare-stats.py "$t/study-bad"
+printf '1,0.25\n' >"$t/study-bad/runs/gpipe-P1-D1-M1.iters"
+printf '# pipecast profile v1\n# model tiny-mlp\nlayer\tkind\tmb\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t8\t1e-3\t1e-3\t1e-4\n' \
+  >"$t/study-bad/profile-1r.r1.gpipe-P1-D1-M1.samples.tsv"
+entry "a simulator that is not there" -- experiments/compare-stats.py "$t/study-bad" --sim "$t/none/pipecast-sim"
 entry "unknown command" -- "$x" trian "$m/mlp32.model"
 
 {
