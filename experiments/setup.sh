@@ -11,6 +11,15 @@ source experiments/packages.sh
 pc_need_packages setup gcc libc6-dev pkg-config meson ninja-build libglib2.0-dev libopenblas-dev \
   libopenmpi-dev openmpi-bin gnuplot-nox
 
+# Open MPI looks up this machine's own name at every launch; where /etc/hosts does not name it
+# (a bare chroot or container), each lookup waits on DNS for seconds. Name it as Debian does.
+host=$(uname -n)
+if [ "$(id -u)" -eq 0 ] && ! grep -qsw -- "$host" /etc/hosts; then
+  echo "setup: /etc/hosts does not name this host ($host): adding 127.0.1.1 $host" >&2
+  grep -qsw localhost /etc/hosts || printf '127.0.0.1\tlocalhost\n' >>/etc/hosts
+  printf '127.0.1.1\t%s\n' "$host" >>/etc/hosts
+fi
+
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" >&2
 fi

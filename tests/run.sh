@@ -21,10 +21,15 @@ experiments/setup.sh build || exit 1
 source experiments/env.sh
 # The crosscheck suite compares every layer kind with PyTorch (Debian's python3-torch); without
 # it those tests skip, so install it when that suite runs (a failed install is not a failed test)
+source experiments/packages.sh
 if [ "$sanitize" = 0 ] && { (($# == 0)) || [[ " $* " == *" crosscheck "* ]]; }; then
-  source experiments/packages.sh
   pc_need_packages tests python3-torch python3-torchvision ||
     echo "tests: PyTorch could not be installed: the crosscheck tests will skip" >&2
+fi
+# The valgrind suite (part of mpi) runs the plain build under memcheck
+if [ "$sanitize" = 0 ] && { (($# == 0)) || [[ " $* " == *" valgrind "* || " $* " == *" mpi "* ]]; }; then
+  pc_need_packages tests valgrind ||
+    echo "tests: valgrind could not be installed: the valgrind tests will skip" >&2
 fi
 args=()
 if (($#)); then for s in "$@"; do args+=(--suite "$s"); done

