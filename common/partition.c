@@ -146,6 +146,12 @@ pc_partition *pc_partition_auto(const pc_model *model, pc_partition_by by, int n
   return p;
 }
 
+pc_partition *pc_partition_whole(const pc_model *model) {
+  pc_partition *p = partition_new(1);
+  p->first[1] = model->nlayers;
+  return p;
+}
+
 pc_partition *pc_partition_from_counts(const pc_model *model, const int *counts, int nstages,
                                        GError **error) {
   if (too_many_stages(nstages, model->nlayers, error)) return NULL;
@@ -403,4 +409,58 @@ GArray *pc_partition_transfers(const pc_model *model, const pc_partition *part) 
   }
   g_array_sort(xs, xfer_cmp);
   return xs;
+}
+
+/* The cost of every stage [i, j), precomputed: cost[i * w + j]. */
+typedef struct {
+  const double *cost;
+  size_t w;
+} stage_costs;
+
+static double stage_cost(int i, int j, void *ctx) {
+  const stage_costs *sc = ctx;
+  return sc->cost[(size_t)i * sc->w + (size_t)j];
+}
+
+pc_partition *pc_partition_min_time(const pc_model *model, const double *compute,
+                                    const double *tensor, double stage_fixed, int nstages,
+                                    double *bottleneck, GError **error) {
+  int L = model->nlayers;
+  size_t w = (size_t)L + 1;
+  /* lastuse[t]: the last layer reading t's output (-1: none) */
+  int *lastuse = g_new(int, (size_t)L);
+  for (int t = 0; t < L; t++) lastuse[t] = -1;
+  for (int c = 0; c < L; c++)
+    for (int k = 0; k < model->layers[c].ninputs; k++) {
+      int t = model->layers[c].inputs[k];
+      if (t >= 0) lastuse[t] = MAX(lastuse[t], c);
+    }
+  /* cost[i * w + j]: time of a stage holding [i, j) */
+  double *cost = g_new0(double, w * w);
+  int *seen = g_new(int, (size_t)L);
+  for (int t = 0; t < L; t++) seen[t] = -1;
+  for (int i = 0; i < L; i++) {
+    double comp = stage_fixed, in = 0;
+    for (int j = i + 1; j <= L; j++) {
+      const pc_layer *l = &model->layers[j - 1];
+      comp += compute[j - 1];
+      for (int k = 0; k < l->ninputs; k++) {
+        int t = l->inputs[k];
+        if (t >= 0 && t < i && seen[t] != i) {
+          seen[t] = i;
+          in += tensor[t];
+        }
+      }
+      double out = 0;
+      for (int t = i; t < j; t++)
+        if (lastuse[t] >= j) out += tensor[t];
+      cost[(size_t)i * w + (size_t)j] = comp + in + out;
+    }
+  }
+  stage_costs sc = {cost, w};
+  pc_partition *p = pc_partition_min_max(L, nstages, stage_cost, &sc, bottleneck, error);
+  g_free(cost);
+  g_free(seen);
+  g_free(lastuse);
+  return p;
 }

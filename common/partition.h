@@ -60,9 +60,25 @@ pc_partition *pc_partition_min_max(int nlayers, int nstages,
 /* pc_partition_min_max where a stage costs the sum of its layers' weights cost[i]. */
 pc_partition *pc_partition_balance(const double *cost, int nlayers, int nstages, GError **error);
 
+/* auto:time: the exact contiguous partition into NSTAGES stages minimising the largest stage time, where
+ * the time of a stage holding layers [i, j) is
+ *   stage_fixed + sum of compute[i..j) + sum of tensor[t] over the distinct tensors t it
+ *   receives (produced before i, read in [i, j)) and the distinct tensors it sends (produced in
+ *   [i, j), read at or after j).
+ * compute[l]: forward + backward seconds of layer l; tensor[t]: what one boundary tensor costs
+ * each of its two stages per microbatch (activation one way, gradient the other). Ties are broken
+ * towards earlier cuts. *bottleneck (may be NULL) gets the optimum. NULL with PC_ERROR_PARTITION
+ * when nstages < 1 or > nlayers. */
+pc_partition *pc_partition_min_time(const pc_model *model, const double *compute,
+                                    const double *tensor, double stage_fixed, int nstages,
+                                    double *bottleneck, GError **error);
+
 /* auto:flops / auto:params for MODEL. */
 pc_partition *pc_partition_auto(const pc_model *model, pc_partition_by by, int nstages,
                                  GError **error);
+
+/* The whole model in one stage. */
+pc_partition *pc_partition_whole(const pc_model *model);
 
 /* Stages given by layer counts. */
 pc_partition *pc_partition_from_counts(const pc_model *model, const int *counts, int nstages,

@@ -396,21 +396,20 @@ int pc_schedule_find_op(const pc_schedule *sched, int stage, pc_op_kind kind, in
 
 #define OPBUF 96
 
-static void set_op_error(GError **error, const pc_schedule *s, int stage, int i,
-                         const char *fmt, ...) G_GNUC_PRINTF(5, 6);
-
-/* "stage S op I <op>: <message>" */
-static void set_op_error(GError **error, const pc_schedule *s, int stage, int i,
-                         const char *fmt, ...) {
+void pc_schedule_op_error(GError **error, int code, const pc_schedule *s, int stage, int i,
+                          const char *fmt, ...) {
   char buf[OPBUF];
   va_list ap;
   va_start(ap, fmt);
   char *msg = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  g_set_error(error, PC_ERROR, PC_ERROR_SCHEDULE, "stage %d op %d %s: %s", stage, i,
+  g_set_error(error, PC_ERROR, code, "stage %d op %d %s: %s", stage, i,
               pc_op_format(&s->stages[stage].ops[i], buf, sizeof buf), msg);
   g_free(msg);
 }
+
+#define set_op_error(error, s, stage, i, ...)                                                  \
+  pc_schedule_op_error(error, PC_ERROR_SCHEDULE, s, stage, i, __VA_ARGS__)
 
 /* Sender and receiver virtual stages of a message op. */
 static inline void msg_ends(const pc_schedule *s, const pc_op *op, int *from, int *to) {

@@ -169,6 +169,10 @@ static inline int pc_schedule_chunk_of(const pc_schedule *sched, int v) { return
  *     op 0 RECV act mb 0 from stage 0". */
 bool pc_schedule_validate(const pc_schedule *sched, GError **error);
 
+/* The one formatter of op errors: "stage S op I <op>: <message>", in the PC_ERROR domain. */
+void pc_schedule_op_error(GError **error, int code, const pc_schedule *sched, int stage, int i,
+                          const char *fmt, ...) G_GNUC_PRINTF(6, 7);
+
 /* Kind from its name ("gpipe", "1f1b"; case-insensitive), or -1. */
 int pc_schedule_kind_from_name(const char *name);
 

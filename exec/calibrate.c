@@ -17,6 +17,7 @@
 #include "allreduce.h"
 #include "error.h"
 #include "exec.h"
+#include "timing.h"
 #include "kernels.h"
 #include "model.h"
 #include "runtime.h"
@@ -34,8 +35,8 @@ static void ring_rates(double *reduce_spb, double *gather_spb) {
     if (r >= 0) rs[r] = ph[0], ag[r] = ph[1];
   }
   double chunk = (double)n * sizeof(float) / d * (d - 1); /* bytes each rank passes per phase */
-  *reduce_spb = pc_exec_median(rs, 3) / chunk;
-  *gather_spb = pc_exec_median(ag, 3) / chunk;
+  *reduce_spb = pc_median(rs, 3) / chunk;
+  *gather_spb = pc_median(ag, 3) / chunk;
   g_free(buf);
 }
 
@@ -53,7 +54,7 @@ static double pingpong(char *buf, size_t bytes, int peer, bool first, int reps) 
     }
     if (r >= 0) t[r] = (MPI_Wtime() - t0) / 2;
   }
-  double m = pc_exec_median(t, reps);
+  double m = pc_median(t, reps);
   g_free(t);
   return m;
 }
@@ -70,7 +71,7 @@ static double gemm_seconds(int M, int N, int K, int reps) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
     if (r >= 0) t[r] = MPI_Wtime() - t0;
   }
-  double m = pc_exec_median(t, reps);
+  double m = pc_median(t, reps);
   g_free(t);
   g_free(a);
   g_free(b);
@@ -83,6 +84,137 @@ static FILE *open_out(const char *path, const char *flag) {
   FILE *f = fopen(path, "w");
   if (f == NULL) fprintf(stderr, PC_EXEC_PROG " calibrate: %s %s: %s\n", flag, path, g_strerror(errno));
   return f;
+}
+
+/* The message overheads: posting an Isend, and completing an Irecv whose message is already
+ * there (medians over 64 tries, on the active pairs; the others keep the barriers in step). */
+static void overheads(char *buf, int peer, bool active, double *send_ov, double *recv_ov) {
+  int rank = pc_exec_rank();
+  if (active) {
+    double ts[64], tr[64];
+    for (int r = 0; r < 64; r++) {
+      MPI_Request q;
+      MPI_Barrier(MPI_COMM_WORLD);
+      if (rank % 2 == 0) {
+        double t0 = MPI_Wtime();
+        MPI_Isend(buf, 8, MPI_BYTE, peer, 2, MPI_COMM_WORLD, &q);
+        ts[r] = MPI_Wtime() - t0;
+        MPI_Wait(&q, MPI_STATUS_IGNORE);
+        MPI_Recv(buf, 8, MPI_BYTE, peer, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      } else {
+        MPI_Recv(buf, 8, MPI_BYTE, peer, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Send(buf, 8, MPI_BYTE, peer, 3, MPI_COMM_WORLD);
+      }
+      tr[r] = 0;
+    }
+    for (int r = 0; r < 64; r++) {
+      MPI_Request q;
+      if (rank % 2 == 1) MPI_Send(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD);
+      MPI_Barrier(MPI_COMM_WORLD);
+      if (rank % 2 == 0) {
+        double t0 = MPI_Wtime();
+        MPI_Irecv(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD, &q);
+        MPI_Wait(&q, MPI_STATUS_IGNORE);
+        tr[r] = MPI_Wtime() - t0;
+      }
+    }
+    *send_ov = pc_median(ts, 64);
+    *recv_ov = pc_median(tr, 64);
+  } else {
+    for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
+    for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
+  }
+}
+
+/* Rank 0: the net table (piecewise alpha-beta from the one-way times) to OUT or stdout; 0, or 1
+ * when it could not be written. */
+static int write_net(const char *out, const GArray *bytes, const double *oneway, double send_ov,
+                     double recv_ov, double ring_rs, double ring_ag) {
+  int status, size = pc_exec_size();
+  FILE *f = open_out(out, "--out");
+  if (f) {
+    fprintf(f, "# pipecast net v1\n# ranks %d (pairs measured at once)\n"
+               "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
+               "# ring_reduce_seconds_per_byte %.9e\n# ring_gather_seconds_per_byte %.9e\n"
+               "link\tbytes\tlatency_s\tseconds_per_byte\n", size, send_ov, recv_ov, ring_rs,
+            ring_ag);
+    for (guint i = 0; i < bytes->len; i++) {
+      size_t b0 = g_array_index(bytes, size_t, i);
+      guint j = i + 1 < bytes->len ? i + 1 : i; /* last segment continues the previous slope */
+      guint k = j == i ? i - 1 : i;
+      double x0 = (double)g_array_index(bytes, size_t, k), x1 = (double)g_array_index(bytes, size_t, j);
+      double slope = (oneway[j] - oneway[k]) / (x1 - x0);
+      if (slope < 0) slope = 0;
+      double lat = oneway[i] - slope * (double)b0;
+      if (lat < 0) lat = 0;
+      fprintf(f, "intra\t%zu\t%.9e\t%.9e\n", b0, lat, slope);
+    }
+    status = (f == stdout || fclose(f) == 0) ? 0 : 1;
+    fprintf(stderr, "calibrate: one-way %.2f us at 0 B, %.2f GB/s at %zu B\n", oneway[0] * 1e6,
+            (double)g_array_index(bytes, size_t, bytes->len - 1) / oneway[bytes->len - 1] / 1e9,
+            g_array_index(bytes, size_t, bytes->len - 1));
+  } else {
+    status = 1;
+  }
+  return status;
+}
+
+/* --gemm FILE: the sgemm rate of each GEMM shape of M's fc and conv layers at the microbatch
+ * sizes SIZES, timed on every rank at once, the ranks' median written by rank 0. false when the
+ * file could not be written. */
+static bool gemm_rates(const pc_model *m, const char *sizes_text, const char *gemm) {
+  int rank = pc_exec_rank(), size = pc_exec_size();
+  bool ok = true;
+  GArray *shapes = g_array_new(FALSE, FALSE, sizeof(int) * 3);
+  gchar **items = g_strsplit(sizes_text ? sizes_text : "1,2,4,8,16,32", ",", -1);
+  for (gchar **it = items; *it; it++) {
+    int mb = atoi(*it);
+    if (mb < 1) continue;
+    for (int l = 0; l < m->nlayers; l++) {
+      const pc_layer *ly = &m->layers[l];
+      int s[3];
+      if (ly->kind == PC_LAYER_KIND_FC) {
+        s[0] = mb; s[1] = (int)ly->out.d[0]; s[2] = (int)pc_shape_numel(&ly->in[0]);
+      } else if (ly->kind == PC_LAYER_KIND_CONV) {
+        const pc_conv_attrs *a = ly->attrs;
+        s[0] = (int)a->out; s[1] = mb * (int)(ly->out.d[1] * ly->out.d[2]);
+        s[2] = (int)(ly->in[0].d[0] * a->k * a->k);
+      } else continue;
+      bool seen = false;
+      for (guint j = 0; j < shapes->len && !seen; j++)
+        seen = memcmp(&g_array_index(shapes, int, 3 * j), s, sizeof s) == 0;
+      if (!seen) g_array_append_vals(shapes, s, 1);
+    }
+  }
+  g_strfreev(items);
+  double *rate = g_new(double, shapes->len);
+  for (guint j = 0; j < shapes->len; j++) {
+    const int *s = (const int *)shapes->data + 3 * j;
+    MPI_Barrier(MPI_COMM_WORLD);
+    rate[j] = 2.0 * s[0] * s[1] * s[2] / gemm_seconds(s[0], s[1], s[2], 5) / 1e9;
+  }
+  double *all = rank == 0 ? g_new(double, (size_t)size * shapes->len) : NULL;
+  MPI_Gather(rate, (int)shapes->len, MPI_DOUBLE, all, (int)shapes->len, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  if (rank == 0) {
+    FILE *f = open_out(gemm, "--gemm");
+    if (f) {
+      fprintf(f, "# pipecast gemm v1\n# model %s\n# ranks %d (all busy)\nm\tn\tk\tgflops\n",
+              m->name, size);
+      for (guint j = 0; j < shapes->len; j++) {
+        double v[size];
+        for (int r = 0; r < size; r++) v[r] = all[(size_t)r * shapes->len + j];
+        const int *s = (const int *)shapes->data + 3 * j;
+        fprintf(f, "%d\t%d\t%d\t%.3f\n", s[0], s[1], s[2], pc_median(v, size));
+      }
+      if (fclose(f) != 0) ok = false;
+    } else {
+      ok = false;
+    }
+  }
+  g_free(all);
+  g_free(rate);
+  g_array_unref(shapes);
+  return ok;
 }
 
 int pc_cmd_calibrate(int argc, char **argv) {
@@ -132,127 +264,15 @@ int pc_cmd_calibrate(int argc, char **argv) {
     int r = b >= (1 << 20) ? MAX(3, reps / 4) : reps;
     if (active) oneway[i] = pingpong(buf, b, peer, rank % 2 == 0, r);
   }
-  /* Overheads: posting an Isend, and completing an Irecv whose message is already there. */
   double send_ov = 0, recv_ov = 0, ring_rs = 0, ring_ag = 0;
-  if (active) {
-    double ts[64], tr[64];
-    for (int r = 0; r < 64; r++) {
-      MPI_Request q;
-      MPI_Barrier(MPI_COMM_WORLD);
-      if (rank % 2 == 0) {
-        double t0 = MPI_Wtime();
-        MPI_Isend(buf, 8, MPI_BYTE, peer, 2, MPI_COMM_WORLD, &q);
-        ts[r] = MPI_Wtime() - t0;
-        MPI_Wait(&q, MPI_STATUS_IGNORE);
-        MPI_Recv(buf, 8, MPI_BYTE, peer, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      } else {
-        MPI_Recv(buf, 8, MPI_BYTE, peer, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        MPI_Send(buf, 8, MPI_BYTE, peer, 3, MPI_COMM_WORLD);
-      }
-      tr[r] = 0;
-    }
-    for (int r = 0; r < 64; r++) {
-      MPI_Request q;
-      if (rank % 2 == 1) MPI_Send(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD);
-      MPI_Barrier(MPI_COMM_WORLD);
-      if (rank % 2 == 0) {
-        double t0 = MPI_Wtime();
-        MPI_Irecv(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD, &q);
-        MPI_Wait(&q, MPI_STATUS_IGNORE);
-        tr[r] = MPI_Wtime() - t0;
-      }
-    }
-    send_ov = pc_exec_median(ts, 64);
-    recv_ov = pc_exec_median(tr, 64);
-  } else {
-    for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
-    for (int r = 0; r < 64; r++) MPI_Barrier(MPI_COMM_WORLD);
-  }
+  overheads(buf, peer, active, &send_ov, &recv_ov);
   ring_rates(&ring_rs, &ring_ag); /* every rank takes part in the ring */
-  if (rank == 0) {
-    FILE *f = open_out(out, "--out");
-    if (f) {
-      fprintf(f, "# pipecast net v1\n# ranks %d (pairs measured at once)\n"
-                 "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
-                 "# ring_reduce_seconds_per_byte %.9e\n# ring_gather_seconds_per_byte %.9e\n"
-                 "link\tbytes\tlatency_s\tseconds_per_byte\n", size, send_ov, recv_ov, ring_rs,
-              ring_ag);
-      for (guint i = 0; i < bytes->len; i++) {
-        size_t b0 = g_array_index(bytes, size_t, i);
-        guint j = i + 1 < bytes->len ? i + 1 : i; /* last segment continues the previous slope */
-        guint k = j == i ? i - 1 : i;
-        double x0 = (double)g_array_index(bytes, size_t, k), x1 = (double)g_array_index(bytes, size_t, j);
-        double slope = (oneway[j] - oneway[k]) / (x1 - x0);
-        if (slope < 0) slope = 0;
-        double lat = oneway[i] - slope * (double)b0;
-        if (lat < 0) lat = 0;
-        fprintf(f, "intra\t%zu\t%.9e\t%.9e\n", b0, lat, slope);
-      }
-      status = (f == stdout || fclose(f) == 0) ? 0 : 1;
-      fprintf(stderr, "calibrate: one-way %.2f us at 0 B, %.2f GB/s at %zu B\n", oneway[0] * 1e6,
-              (double)g_array_index(bytes, size_t, bytes->len - 1) / oneway[bytes->len - 1] / 1e9,
-              g_array_index(bytes, size_t, bytes->len - 1));
-    } else {
-      status = 1;
-    }
-  } else {
-    status = 0;
-  }
+  status = rank == 0 ? write_net(out, bytes, oneway, send_ov, recv_ov, ring_rs, ring_ag) : 0;
   g_free(oneway);
   g_free(buf);
   g_array_unref(bytes);
   /* GEMM rates of the model's shapes, measured by every rank at once, written by rank 0. */
-  if (m && gemm) {
-    GArray *shapes = g_array_new(FALSE, FALSE, sizeof(int) * 3);
-    gchar **items = g_strsplit(sizes_text ? sizes_text : "1,2,4,8,16,32", ",", -1);
-    for (gchar **it = items; *it; it++) {
-      int mb = atoi(*it);
-      if (mb < 1) continue;
-      for (int l = 0; l < m->nlayers; l++) {
-        const pc_layer *ly = &m->layers[l];
-        int s[3];
-        if (ly->kind == PC_LAYER_KIND_FC) {
-          s[0] = mb; s[1] = (int)ly->out.d[0]; s[2] = (int)pc_shape_numel(&ly->in[0]);
-        } else if (ly->kind == PC_LAYER_KIND_CONV) {
-          const pc_conv_attrs *a = ly->attrs;
-          s[0] = (int)a->out; s[1] = mb * (int)(ly->out.d[1] * ly->out.d[2]);
-          s[2] = (int)(ly->in[0].d[0] * a->k * a->k);
-        } else continue;
-        bool seen = false;
-        for (guint j = 0; j < shapes->len && !seen; j++)
-          seen = memcmp(&g_array_index(shapes, int, 3 * j), s, sizeof s) == 0;
-        if (!seen) g_array_append_vals(shapes, s, 1);
-      }
-    }
-    g_strfreev(items);
-    double *rate = g_new(double, shapes->len);
-    for (guint j = 0; j < shapes->len; j++) {
-      const int *s = (const int *)shapes->data + 3 * j;
-      MPI_Barrier(MPI_COMM_WORLD);
-      rate[j] = 2.0 * s[0] * s[1] * s[2] / gemm_seconds(s[0], s[1], s[2], 5) / 1e9;
-    }
-    double *all = rank == 0 ? g_new(double, (size_t)size * shapes->len) : NULL;
-    MPI_Gather(rate, (int)shapes->len, MPI_DOUBLE, all, (int)shapes->len, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    if (rank == 0) {
-      FILE *f = open_out(gemm, "--gemm");
-      if (f) {
-        fprintf(f, "# pipecast gemm v1\n# model %s\n# ranks %d (all busy)\nm\tn\tk\tgflops\n",
-                m->name, size);
-        for (guint j = 0; j < shapes->len; j++) {
-          double v[size];
-          for (int r = 0; r < size; r++) v[r] = all[(size_t)r * shapes->len + j];
-          const int *s = (const int *)shapes->data + 3 * j;
-          fprintf(f, "%d\t%d\t%d\t%.3f\n", s[0], s[1], s[2], pc_exec_median(v, size));
-        }
-        if (fclose(f) != 0) status = 1;
-      } else {
-        status = 1;
-      }
-    }
-    g_free(all);
-    g_free(rate);
-    g_array_unref(shapes);
-  }
+  if (m && gemm && !gemm_rates(m, sizes_text, gemm)) status = 1;
 done:
   pc_model_free(m);
   g_option_context_free(ctx);

@@ -38,8 +38,6 @@ bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv
  * refused up front, before any work, with the estimate. */
 size_t pc_exec_memory_per_rank(void);
 
-/* The median of v[0..n-1] (n >= 1); sorts v. */
-double pc_exec_median(double *v, int n);
 
 /* Peak resident memory of this process (VmHWM), in bytes; 0 when unknown. */
 size_t pc_exec_peak_rss(void);

@@ -35,6 +35,7 @@
 
 #include "error.h"
 #include "exec.h"
+#include "timing.h"
 #include "stage.h"
 
 /* One line of --cells. */
@@ -242,9 +243,49 @@ static double cell_median(const grid_cell *c, int *n) {
     const grid_row *w = &g_array_index(c->rows, grid_row, i);
     if (w->visit > 0) v[(*n)++] = w->seconds;
   }
-  double m = *n ? pc_exec_median(v, *n) : 0;
+  double m = *n ? pc_median(v, *n) : 0;
   g_free(v);
   return m;
+}
+
+/* The warm-up of every cell, then VISITS rounds that visit every cell in an order shuffled
+ * from SEED (the same on every rank), each visit ITERS iterations, and after each visit its
+ * --profile-reps samples. false when a samples file could not be written. */
+static bool run_visits(GPtrArray *cells, const char *out, int visits, int iters, int warmup,
+                       int reps, gint64 seed) {
+  bool ok = true;
+  int *next = g_new0(int, cells->len);
+  int n = (int)cells->len;
+  for (int i = 0; i < n; i++) run_visit(cells->pdata[i], 0, warmup, &next[i]);
+  int *order = g_new(int, cells->len);
+  for (int i = 0; i < n; i++) order[i] = i;
+  GRand *rng = g_rand_new_with_seed((guint32)seed); /* the same order on every rank */
+  for (int v = 1; v <= visits; v++) {
+    for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
+      int j = g_rand_int_range(rng, 0, i + 1), t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    for (int k = 0; k < n; k++) {
+      grid_cell *c = cells->pdata[order[k]];
+      run_visit(c, v, iters, &next[order[k]]);
+      if (reps > 0) {
+        char *path = g_strdup_printf("%s/%s.v%d.samples.tsv", out, c->name, v);
+        if (!pc_exec_profile_runtime("grid", "--out", path, c->r.rt, c->r.model, c->r.part,
+                                     c->r.stage, c->r.mb, reps, false))
+          ok = false;
+        g_free(path);
+      }
+    }
+    if (pc_exec_rank() == 0) {
+      printf("visit %d of %d done\n", v, visits);
+      fflush(stdout);
+    }
+  }
+  g_free(next);
+  g_free(order);
+  g_rand_free(rng);
+  return ok;
 }
 
 int pc_cmd_grid(int argc, char **argv) {
@@ -316,37 +357,8 @@ int pc_cmd_grid(int argc, char **argv) {
     used += pc_runtime_param_bytes(c->r.rt) + pc_runtime_activation_bytes(c->r.rt);
   }
   status = 0;
-  int *next = g_new0(int, cells->len);
+  if (!run_visits(cells, out, visits, iters, warmup, reps, seed)) status = 1;
   int n = (int)cells->len;
-  for (int i = 0; i < n; i++) run_visit(cells->pdata[i], 0, warmup, &next[i]);
-  int *order = g_new(int, cells->len);
-  for (int i = 0; i < n; i++) order[i] = i;
-  GRand *rng = g_rand_new_with_seed((guint32)seed); /* the same order on every rank */
-  for (int v = 1; v <= visits; v++) {
-    for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
-      int j = g_rand_int_range(rng, 0, i + 1), t = order[i];
-      order[i] = order[j];
-      order[j] = t;
-    }
-    for (int k = 0; k < n; k++) {
-      grid_cell *c = cells->pdata[order[k]];
-      run_visit(c, v, iters, &next[order[k]]);
-      if (reps > 0) {
-        char *path = g_strdup_printf("%s/%s.v%d.samples.tsv", out, c->name, v);
-        if (!pc_exec_profile_runtime("grid", "--out", path, c->r.rt, c->r.model, c->r.part,
-                                     c->r.stage, c->r.mb, reps, false))
-          status = 1;
-        g_free(path);
-      }
-    }
-    if (pc_exec_rank() == 0) {
-      printf("visit %d of %d done\n", v, visits);
-      fflush(stdout);
-    }
-  }
-  g_free(next);
-  g_free(order);
-  g_rand_free(rng);
   if (pc_exec_rank() == 0)
     printf("%-24s %10s %5s %10s\n", "cell", "median_s", "n", "other_cpu");
   for (int i = 0; i < n; i++) {

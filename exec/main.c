@@ -78,16 +78,6 @@ bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv
   return false;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-double pc_exec_median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 size_t pc_exec_memory_per_rank(void) {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   const char *local = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");

@@ -27,7 +27,9 @@
 
 #include "data.h"
 #include "error.h"
+#include "job.h"
 #include "exec.h"
+#include "timing.h"
 #include "model.h"
 #include "partition.h"
 #include "runtime.h"
@@ -180,10 +182,10 @@ static void write_rows(FILE *f, FILE *sf, const pc_model *m, int nsizes, const i
             if (!timed_all[(size_t)r * L + l]) continue;
             for (int rep = 0; rep < reps; rep++)
               reps_of[rep] = all[(size_t)r * count + sample_at(si, rep, l, w, reps, L)];
-            across[n++] = use_min ? minimum(reps_of, reps) : pc_exec_median(reps_of, reps);
+            across[n++] = use_min ? minimum(reps_of, reps) : pc_median(reps_of, reps);
           }
           PC_ASSERT(n > 0); /* every layer is timed by some rank */
-          v[w] = pc_exec_median(across, n);
+          v[w] = pc_median(across, n);
         }
         if (f) fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], v[0], v[1], v[2]);
         for (int r = 0; sf && r < size; r++)
@@ -240,6 +242,54 @@ bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path
   return close_out(cmd, flag, path, sf);
 }
 
+/* Every rank checks every stage that a rank will hold at every size (the same answer on all
+ * ranks, so all end the same way): a size too large for the machine is refused up front. */
+static bool check_memory(const pc_model *m, const pc_partition *part, const int *sizes,
+                         int nsizes, GError **error) {
+  size_t avail = pc_exec_memory_per_rank();
+  for (int k = 0; avail && k < part->nstages; k++)
+    for (int si = 0; si < nsizes; si++) {
+      size_t need = pc_runtime_bytes(m, part, k, (size_t)sizes[si], 1);
+      if (need <= avail) continue;
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                  "--microbatch-sizes: stage %d at microbatch %d needs %.2f GiB, more than the "
+                  "%.2f GiB available to a rank", k, sizes[si], need / 1073741824.0,
+                  avail / 1073741824.0);
+      return false;
+    }
+  return true;
+}
+
+/* This rank's stages at every size into SAMPLES (sample_at's layout); timed[l] = 1 for each
+ * layer it timed. Without a partition (staged false) every rank times the whole model. */
+static void time_all(const pc_model *m, const pc_partition *part, bool staged, const int *sizes,
+                     int nsizes, int reps, double *samples, int *timed) {
+  int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers;
+  int turns = staged ? (part->nstages + size - 1) / size : 1;
+  for (int si = 0; si < nsizes; si++)
+    for (int turn = 0; turn < turns; turn++) {
+      int stage = staged ? turn * size + rank : 0;
+      if (stage < part->nstages) {
+        /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
+        GError *error = NULL;
+        pc_runtime *rt = pc_runtime_new(m, part, stage, (size_t)sizes[si], 1, 1, 0, &error);
+        PC_ASSERT(rt != NULL);
+        time_stage(rt, m, part, stage, (size_t)sizes[si], reps, true,
+                   samples + sample_at(si, 0, 0, 0, reps, L));
+        pc_runtime_free(rt);
+        for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
+      } else
+        for (int rep = -1; rep < reps; rep++) MPI_Barrier(MPI_COMM_WORLD); /* no stage this turn */
+    }
+}
+
+/* --partition SPEC: an auto:* spec takes its stage count from the ranks. */
+static pc_partition *profile_partition(const pc_model *m, const char *spec, GError **error) {
+  pc_job_request req = {.partition = spec, .ranks = pc_exec_size()};
+  pc_job_source source;
+  return pc_job_partition(m, &req, 1, &source, error);
+}
+
 int pc_cmd_profile(int argc, char **argv) {
   char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL, *samples_out = NULL;
   int reps = 5;
@@ -285,9 +335,7 @@ int pc_cmd_profile(int argc, char **argv) {
   }
   sizes = parse_sizes(sizes_text ? sizes_text : "1,2,4,8,16,32", &nsizes, &error);
   if (sizes == NULL || (m = pc_model_load(argv[1], sets, &error)) == NULL ||
-      (part = spec ? pc_partition_parse(m, spec, g_str_has_prefix(spec, "auto") ? pc_exec_size()
-                                                                                 : 0, &error)
-                   : pc_partition_from_counts(m, &m->nlayers, 1, &error)) == NULL) {
+      (part = spec ? profile_partition(m, spec, &error) : pc_partition_whole(m)) == NULL) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
@@ -300,46 +348,23 @@ int pc_cmd_profile(int argc, char **argv) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
-  /* Every rank checks every stage that a rank will hold at every size (the same answer on all
-   * ranks, so all end the same way): a size too large for the machine is refused up front. */
-  size_t avail = pc_exec_memory_per_rank();
-  for (int k = 0; avail && k < part->nstages; k++)
-    for (int si = 0; si < nsizes; si++) {
-      size_t need = pc_runtime_bytes(m, part, k, (size_t)sizes[si], 1);
-      if (need <= avail) continue;
-      g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
-                  "--microbatch-sizes: stage %d at microbatch %d needs %.2f GiB, more than the "
-                  "%.2f GiB available to a rank", k, sizes[si], need / 1073741824.0,
-                  avail / 1073741824.0);
-      status = pc_exec_input_error("profile", error);
-      goto done;
-    }
+  if (!check_memory(m, part, sizes, nsizes, &error)) {
+    status = pc_exec_input_error("profile", error);
+    goto done;
+  }
   /* Without a partition every rank times the whole model; with one, each stage is timed alone
    * (its layers in a runtime of their own: its share of the caches), stage s by rank s % ranks
    * in turn s / ranks, all ranks busy at once; each layer's row comes from one rank. */
   if (!open_out("profile", "--out", out, &f) ||
       !open_out("profile", "--samples", samples_out, &sf)) goto done;
   if (rank == 0 && f == NULL) f = stdout;
-  int L = m->nlayers, turns = spec ? (part->nstages + size - 1) / size : 1;
+  int L = m->nlayers;
   int *timed = g_new0(int, (size_t)L); /* the layers this rank timed */
   /* every repetition's seconds of this rank: samples[((size * reps + rep) * L + layer) * 3 +
    * what], what 0 fwd, 1 bwd, 2 opt (0 for the layers of other stages) */
   size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
   double *samples = g_new0(double, count);
-  for (int si = 0; si < nsizes; si++)
-    for (int turn = 0; turn < turns; turn++) {
-      int stage = spec ? turn * size + rank : 0;
-      if (stage < part->nstages) {
-        /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
-        pc_runtime *rt = pc_runtime_new(m, part, stage, (size_t)sizes[si], 1, 1, 0, &error);
-        PC_ASSERT(rt != NULL);
-        time_stage(rt, m, part, stage, (size_t)sizes[si], reps, true,
-                   samples + sample_at(si, 0, 0, 0, reps, L));
-        pc_runtime_free(rt);
-        for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
-      } else
-        for (int rep = -1; rep < reps; rep++) MPI_Barrier(MPI_COMM_WORLD); /* no stage this turn */
-    }
+  time_all(m, part, spec != NULL, sizes, nsizes, reps, samples, timed);
   if (rank == 0) {
     write_header(f, m, part, spec != NULL, size, reps,
                  use_min ? "minimum over them" : "median over them");

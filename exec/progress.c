@@ -35,7 +35,9 @@ bool pc_progress_start(GError **error) {
                 "'off', got '%s'", env);
     return false;
   }
-  if (pc_exec_size() > 1 && (env == NULL || strcmp(env, "layers") == 0))
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size > 1 && (env == NULL || strcmp(env, "layers") == 0))
     MPI_Comm_dup(MPI_COMM_WORLD, &progress_comm);
   return true;
 }

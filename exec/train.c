@@ -10,6 +10,7 @@
  * One process (no mpirun) is the one-stage pipeline: the reference run that every pipelined
  * run with the same microbatching must reproduce bit for bit. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "data.h"
 #include "error.h"
 #include "exec.h"
+#include "timing.h"
+#include "job.h"
 #include "model.h"
 #include "partition.h"
 #include "runtime.h"
@@ -207,8 +210,7 @@ static void plan_receives(stage_run *r) {
 
 static bool check_numbers(const train_opts *o, GError **error) {
   const struct { const char *flag; int v, min; } ints[] = {
-    {"--batch", o->batch, 1}, {"--microbatches", o->micro, 1}, {"--iters", o->iters, 1},
-    {"--warmup", o->warmup, 0}, {"--replicas", o->replicas, 1}, {"--stages", o->stages, 0},
+    {"--iters", o->iters, 1}, {"--warmup", o->warmup, 0}, {"--stages", o->stages, 0},
     {"--print-every", o->print_every, 1}, {"--checkpoint-every", o->checkpoint_every, 0},
     {"--profile-reps", o->profile_reps, 1},
   };
@@ -235,24 +237,7 @@ static bool check_numbers(const train_opts *o, GError **error) {
                 "need --lr > 0, 0 <= --momentum < 1, --weight-decay >= 0, --timeout >= 0");
     return false;
   }
-  if (o->batch % o->replicas != 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "--batch %d is not divisible by --replicas %d", o->batch, o->replicas);
-    return false;
-  }
-  int per = o->batch / o->replicas;
-  if (o->micro > per) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "--microbatches %d is more than the %d samples of a replica's minibatch",
-                o->micro, per);
-    return false;
-  }
-  if (per % o->micro != 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "the minibatch of %d samples%s is not divisible by --microbatches %d", per,
-                o->replicas > 1 ? " per replica" : "", o->micro);
-    return false;
-  }
+  if (!pc_job_check_batch(o->batch, o->replicas, o->micro, error)) return false;
   return true;
 }
 
@@ -294,25 +279,6 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
       !check_writable(o->profile_samples, "--profile-samples", error) ||
       !check_dir(o->checkpoint, "--checkpoint", error))
     return false;
-  int kind = pc_schedule_kind_from_name(o->schedule ? o->schedule : "gpipe");
-  if (kind < 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--schedule '%s': expected gpipe or 1f1b",
-                o->schedule);
-    return false;
-  }
-  pc_partition_by by = PC_PARTITION_BY_FLOPS;
-  if (o->by && strcmp(o->by, "params") == 0) by = PC_PARTITION_BY_PARAMS;
-  else if (o->by && strcmp(o->by, "flops") != 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--by '%s': expected flops or params", o->by);
-    return false;
-  }
-  r->D = o->replicas;
-  if (size % r->D != 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "%d ranks cannot hold %d replicas: the rank count must be stages x replicas",
-                size, r->D);
-    return false;
-  }
   r->model = pc_model_load(model_path, o->sets, error);
   if (r->model == NULL) return false;
   if (pc_model_loss_layer(r->model) < 0) {
@@ -320,25 +286,16 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
                 "%s has no loss: its last layer must be softmax_xent to train", model_path);
     return false;
   }
-  int want = o->stages ? o->stages : size / r->D;
-  if (o->partition) r->part = pc_partition_parse(r->model, o->partition, o->stages, error);
-  else if (r->model->nsplits > 0 && o->stages == 0 && want == r->model->nsplits + 1)
-    r->part = pc_partition_parse(r->model, "split", 0, error);
-  else r->part = pc_partition_auto(r->model, by, want, error);
-  if (r->part == NULL) return false;
-  r->P = r->part->nstages;
-  if (r->P * r->D != size) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "the partition has %d stages%s, so the job needs %d ranks, but it has %d "
-                "(mpirun -n %d)", r->P, r->D > 1 ? " times the replicas" : "", r->P * r->D, size,
-                r->P * r->D);
-    return false;
-  }
-  GArray *xfers = pc_partition_transfers(r->model, r->part);
-  r->sched = pc_schedule_new(kind, r->P, o->micro, (const pc_xfer *)xfers->data, (int)xfers->len,
-                             error);
-  g_array_unref(xfers);
-  if (r->sched == NULL || !pc_schedule_validate(r->sched, error)) return false;
+  pc_job_request req = {.partition = o->partition, .stages = o->stages, .by = o->by,
+                        .schedule = o->schedule, .batch = o->batch, .micro = o->micro,
+                        .replicas = o->replicas, .ranks = size};
+  pc_job *job = pc_job_resolve(r->model, &req, error);
+  if (job == NULL) return false;
+  r->D = job->replicas;
+  r->P = job->nstages;
+  r->part = g_steal_pointer(&job->part);
+  r->sched = g_steal_pointer(&job->sched);
+  pc_job_free(job);
   return true;
 }
 
@@ -541,8 +498,76 @@ void pc_stage_close(stage_run *r) {
   *r = (stage_run){.stage_comm = MPI_COMM_NULL};
 }
 
+/* Iterations start..iters-1: each one's slowest stage time and loss, the progress lines, the
+ * checkpoints. false when a checkpoint could not be written on every stage. */
+static bool train_loop(stage_run *r, int start, const char *config, double *times,
+                       double *losses) {
+  const train_opts *o = r->o;
+  GError *error = NULL;
+  double window[2] = {0, 0};
+  int window_iters = 0;
+  for (int it = start; it < o->iters; it++) {
+    double sums[2] = {0, 0};
+    double slowest = times[it] = pc_stage_iterate(r, it, sums);
+    losses[it] = sums[0] / o->batch;
+    window[0] += sums[0];
+    window[1] += sums[1];
+    window_iters++;
+    if (r->rank == 0 && ((it + 1) % o->print_every == 0 || it + 1 == o->iters)) {
+      /* loss and accuracy: means over the iterations since the last line */
+      double samples = (double)o->batch * window_iters;
+      printf("iter %4d  loss %.4f  accuracy %.4f  time %.4f s\n", it + 1, window[0] / samples,
+             window[1] / samples, slowest);
+      fflush(stdout);
+      window[0] = window[1] = 0;
+      window_iters = 0;
+    }
+    bool due = o->checkpoint && (it + 1 == o->iters ||
+                                 (o->checkpoint_every > 0 && (it + 1) % o->checkpoint_every == 0));
+    if (due) { /* every rank learns whether every stage's checkpoint was written */
+      int saved = pc_checkpoint_save(o->checkpoint, it + 1, r->model->name, r->P, config, r->rt,
+                                     r->stage, r->replica, &error), all_saved = 0;
+      if (error) fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+      g_clear_error(&error);
+      MPI_Allreduce(&saved, &all_saved, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+      if (!all_saved) return false;
+    }
+  }
+  return true;
+}
+
+/* The timing summary and --times: 0, or 1 when the file could not be written. */
+static int train_report(const stage_run *r, int start, const double *times,
+                        const double *losses) {
+  const train_opts *o = r->o;
+  int status = 0;
+  int timed0 = start + o->warmup, n = o->iters - timed0;
+  if (r->rank == 0 && n > 0) {
+    double *sorted = g_memdup2(times + timed0, (size_t)n * sizeof(double)), sum = 0;
+    double median = pc_median(sorted, n); /* sorts */
+    for (int i = 0; i < n; i++) sum += sorted[i];
+    printf("time per iteration over %d iterations (after %d warm-up): median %.4f s, mean %.4f s, "
+           "min %.4f s; %.1f samples/s\n", n, o->warmup, median, sum / n, sorted[0],
+           o->batch / median);
+    g_free(sorted);
+  }
+  if (r->rank == 0 && o->times) {
+    FILE *f = fopen(o->times, "w");
+    if (f == NULL) {
+      fprintf(stderr, PC_EXEC_PROG " train: --times %s: %s\n", o->times, g_strerror(errno));
+      status = 1;
+    } else {
+      fprintf(f, "iteration,seconds,warmup,loss\n");
+      for (int i = start; i < o->iters; i++)
+        fprintf(f, "%d,%.9f,%d,%.9g\n", i + 1, times[i], i < timed0, losses[i]);
+      if (fclose(f) != 0) status = 1;
+    }
+  }
+  return status;
+}
+
 int pc_cmd_train(int argc, char **argv) {
-  train_opts o = {.batch = 32, .micro = 1, .iters = 10, .warmup = 1, .replicas = 1,
+  train_opts o = {.batch = 32, .micro = 1, .iters = 10, .warmup = INT_MIN, .replicas = 1,
                   .print_every = 1, .lr = 0.01, .momentum = 0.9, .seed = 1, .profile_reps = 5};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
@@ -553,7 +578,7 @@ int pc_cmd_train(int argc, char **argv) {
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size, all replicas together (32)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro, "Microbatches per minibatch of a replica (1)", "M"},
     {"iters", 'n', 0, G_OPTION_ARG_INT, &o.iters, "Iterations (10)", "N"},
-    {"warmup", 0, 0, G_OPTION_ARG_INT, &o.warmup, "Iterations left out of the timings (1)", "W"},
+    {"warmup", 0, 0, G_OPTION_ARG_INT, &o.warmup, "Iterations left out of the timings (1; 0 with --iters 1)", "W"},
     {"replicas", 0, 0, G_OPTION_ARG_INT, &o.replicas, "Data-parallel copies of the pipeline (1)", "D"},
     {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Learning rate (0.01)", "X"},
     {"momentum", 0, 0, G_OPTION_ARG_DOUBLE, &o.momentum, "SGD momentum (0.9)", "X"},
@@ -586,6 +611,7 @@ int pc_cmd_train(int argc, char **argv) {
       fprintf(stderr, PC_EXEC_PROG " train: expected one MODEL file, got %d arguments\n", argc - 1);
     goto out;
   }
+  if (o.warmup == INT_MIN) o.warmup = o.iters > 1 ? 1 : 0;
   bool ok = pc_stage_open(&r, &o, argv[1], pc_exec_memory_per_rank(), &error);
   char *spec = r.part ? pc_partition_format(r.model, r.part) : NULL;
   char *config = g_strdup_printf("partition=%s batch=%d microbatches=%d replicas=%d seed=%lld "
@@ -619,63 +645,13 @@ int pc_cmd_train(int argc, char **argv) {
   g_free(spec);
   times = g_new0(double, (size_t)o.iters);
   losses = g_new0(double, (size_t)o.iters);
-  double window[2] = {0, 0};
-  int window_iters = 0;
-  for (int it = start; it < o.iters; it++) {
-    double sums[2] = {0, 0};
-    double slowest = times[it] = pc_stage_iterate(&r, it, sums);
-    losses[it] = sums[0] / o.batch;
-    window[0] += sums[0];
-    window[1] += sums[1];
-    window_iters++;
-    if (r.rank == 0 && ((it + 1) % o.print_every == 0 || it + 1 == o.iters)) {
-      /* loss and accuracy: means over the iterations since the last line */
-      double samples = (double)o.batch * window_iters;
-      printf("iter %4d  loss %.4f  accuracy %.4f  time %.4f s\n", it + 1, window[0] / samples,
-             window[1] / samples, slowest);
-      fflush(stdout);
-      window[0] = window[1] = 0;
-      window_iters = 0;
-    }
-    bool due = o.checkpoint && (it + 1 == o.iters ||
-                                (o.checkpoint_every > 0 && (it + 1) % o.checkpoint_every == 0));
-    if (due) { /* every rank learns whether every stage's checkpoint was written */
-      int saved = pc_checkpoint_save(o.checkpoint, it + 1, r.model->name, r.P, config, r.rt,
-                                     r.stage, r.replica, &error), all_saved = 0;
-      if (error) fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
-      g_clear_error(&error);
-      MPI_Allreduce(&saved, &all_saved, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-      if (!all_saved) {
-        g_free(config);
-        status = 1;
-        goto out;
-      }
-    }
+  if (!train_loop(&r, start, config, times, losses)) {
+    g_free(config);
+    status = 1;
+    goto out;
   }
   g_free(config);
-  status = 0;
-  int timed0 = start + o.warmup, n = o.iters - timed0;
-  if (r.rank == 0 && n > 0) {
-    double *sorted = g_memdup2(times + timed0, (size_t)n * sizeof(double)), sum = 0;
-    double median = pc_exec_median(sorted, n); /* sorts */
-    for (int i = 0; i < n; i++) sum += sorted[i];
-    printf("time per iteration over %d iterations (after %d warm-up): median %.4f s, mean %.4f s, "
-           "min %.4f s; %.1f samples/s\n", n, o.warmup, median, sum / n, sorted[0],
-           o.batch / median);
-    g_free(sorted);
-  }
-  if (r.rank == 0 && o.times) {
-    FILE *f = fopen(o.times, "w");
-    if (f == NULL) {
-      fprintf(stderr, PC_EXEC_PROG " train: --times %s: %s\n", o.times, g_strerror(errno));
-      status = 1;
-    } else {
-      fprintf(f, "iteration,seconds,warmup,loss\n");
-      for (int i = start; i < o.iters; i++)
-        fprintf(f, "%d,%.9f,%d,%.9g\n", i + 1, times[i], i < timed0, losses[i]);
-      if (fclose(f) != 0) status = 1;
-    }
-  }
+  status = train_report(&r, start, times, losses);
   /* Memory: measured peak and as accounted, per stage, gathered on rank 0. */
   pc_stage_print_memory(&r, stdout);
   if (o.trace && !pc_stage_write_trace(&r, o.trace, &error)) {

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "kernels.h"
+#include "timing.h"
 
 typedef struct {
   const char *name;
@@ -52,22 +53,6 @@ static const conv_layer resnet50[] = {
     RN("l4.x.conv1", 2048, 1, 512, 1, 1, 0, 2),     RN("l4.x.conv2", 512, 1, 512, 3, 1, 1, 2),
     RN("l4.x.conv3", 512, 1, 2048, 1, 1, 0, 3),
 };
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-  qsort(t, (size_t)n, sizeof(double), cmp_double);
-  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static float *rand_buf(size_t n, const char *name) {
   float *x = g_new(float, n);
@@ -106,18 +91,18 @@ static result bench_fc(size_t N, size_t IN, size_t OUT, int reps) {
   float *din = g_new0(float, N * IN), *dw = g_new0(float, OUT * IN), *db = g_new0(float, OUT);
   double *tf = g_new(double, reps), *tb = g_new(double, reps), *tg = g_new(double, reps);
   for (int r = -1; r < reps; r++) { // r == -1 warms up
-    double t0 = now();
+    double t0 = pc_now_s();
     pc_fc_forward(out, in, w, b, N, IN, OUT);
-    double t1 = now();
+    double t1 = pc_now_s();
     pc_fc_backward(din, dw, db, dout, in, w, N, IN, OUT);
-    double t2 = now();
+    double t2 = pc_now_s();
     gemm(false, true, N, OUT, IN, in, w, 0.0f, out);
     gemm(false, false, N, IN, OUT, dout, w, 1.0f, din);
     gemm(true, false, OUT, IN, N, dout, in, 1.0f, dw);
-    double t3 = now();
+    double t3 = pc_now_s();
     if (r >= 0) tf[r] = t1 - t0, tb[r] = t2 - t1, tg[r] = t3 - t2;
   }
-  result res = {median(tf, reps), median(tb, reps), median(tg, reps), 3.0 * 2.0 * N * IN * OUT};
+  result res = {pc_median(tf, reps), pc_median(tb, reps), pc_median(tg, reps), 3.0 * 2.0 * N * IN * OUT};
   g_free(in), g_free(w), g_free(b), g_free(out), g_free(dout), g_free(din), g_free(dw);
   g_free(db), g_free(tf), g_free(tb), g_free(tg);
   return res;
@@ -139,20 +124,20 @@ static result bench_conv(const conv_layer *l, size_t N, int reps) {
   float *bias = l->bias ? b : NULL, *dbias = l->bias ? db : NULL;
   float *dinput = l->first ? NULL : din;
   for (int r = -1; r < reps; r++) {
-    double t0 = now();
+    double t0 = pc_now_s();
     pc_conv_forward(out, in, w, bias, scratch, N, l->IC, H, H, l->OC, l->K, l->stride, l->pad);
-    double t1 = now();
+    double t1 = pc_now_s();
     pc_conv_backward(dinput, dw, dbias, dout, in, w, scratch, N, l->IC, H, H, l->OC, l->K,
                      l->stride, l->pad);
-    double t2 = now();
+    double t2 = pc_now_s();
     gemm(false, false, l->OC, cols, KK, w, X, 0.0f, Y);         // Y = W X
     gemm(false, true, l->OC, KK, cols, dY, X, 1.0f, dw);        // dW += dY X^T
     if (!l->first) gemm(true, false, KK, cols, l->OC, w, dY, 0.0f, dX); // dX = W^T dY
-    double t3 = now();
+    double t3 = pc_now_s();
     if (r >= 0) tf[r] = t1 - t0, tb[r] = t2 - t1, tg[r] = t3 - t2;
   }
   double fwd_flops = 2.0 * (double)l->OC * (double)KK * (double)cols;
-  result res = {median(tf, reps), median(tb, reps), median(tg, reps),
+  result res = {pc_median(tf, reps), pc_median(tb, reps), pc_median(tg, reps),
                 fwd_flops * (l->first ? 2.0 : 3.0)};
   g_free(in), g_free(w), g_free(b), g_free(out), g_free(dout), g_free(din), g_free(dw);
   g_free(db), g_free(scratch), g_free(X), g_free(Y), g_free(dY), g_free(dX), g_free(tf);

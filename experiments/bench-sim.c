@@ -13,23 +13,8 @@
 
 #include "engine.h"
 #include "error.h"
+#include "timing.h"
 #include "schedule.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 int main(int argc, char **argv) {
   int P = argc > 1 ? atoi(argv[1]) : 256;
@@ -58,11 +43,11 @@ int main(int argc, char **argv) {
     double makespan = 0, cold = 0;
     for (int r = 0; r < runs; r++) {
       GError *err = NULL;
-      double t0 = now();
+      double t0 = pc_now_s();
       pc_schedule *s = pc_schedule_new(k, P, M, x, P - 1, &err);
-      double t1 = now();
+      double t1 = pc_now_s();
       const pc_sim_result *res = s ? pc_engine_run(e, s, &costs, &err) : NULL;
-      double t2 = now();
+      double t2 = pc_now_s();
       if (res == NULL) {
         fprintf(stderr, "bench-sim: %s\n", err->message);
         return 1;
@@ -76,7 +61,7 @@ int main(int argc, char **argv) {
         cold = tot[r];
       pc_schedule_free(s);
     }
-    double g = median(gen, runs), m = median(sim, runs), t = median(tot, runs);
+    double g = pc_median(gen, runs), m = pc_median(sim, runs), t = pc_median(tot, runs);
     printf("%-6s %10.4f %10.4f %10.4f %10.4f %12" G_GUINT64_FORMAT " %14.3e %12.6f\n",
            pc_schedule_kind_name(k), g, m, t, cold, nevents, (double)nevents / m, makespan);
     pc_engine_free(e);

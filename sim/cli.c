@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "job.h"
 
 void pc_cli_model_entries(pc_cli_model_opts *o, GOptionEntry out[5]) {
   GOptionEntry e[5] = {
@@ -37,38 +38,19 @@ int pc_cli_fail(const char *cmd, GError *error) {
 gboolean pc_cli_load(const pc_cli_model_opts *o, const char *path, pc_model **model,
                      pc_partition **part, GError **error) {
   *part = NULL;
-  if (o->stages < 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--stages must be positive, got %d", o->stages);
-    return FALSE;
-  }
-  pc_partition_by by = PC_PARTITION_BY_FLOPS;
-  if (o->by) {
-    if (strcmp(o->by, "params") == 0) by = PC_PARTITION_BY_PARAMS;
-    else if (strcmp(o->by, "flops") != 0) {
-      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--by '%s': expected flops or params", o->by);
-      return FALSE;
-    }
-    if (o->partition) {
-      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                  "--by goes with --stages; with --partition write auto:%s instead", o->by);
-      return FALSE;
-    }
-  }
   *model = pc_model_load(path, o->sets, error);
   if (*model == NULL) return FALSE;
-  if (o->partition) {
-    *part = pc_partition_parse(*model, o->partition, o->stages, error);
-  } else if (o->stages > 0) {
-    *part = pc_partition_auto(*model, by, o->stages, error);
-  } else if ((*model)->nsplits > 0) {
-    *part = pc_partition_parse(*model, "split", 0, error);
-  } else {
-    return TRUE;
-  }
+  pc_job_request req = {.partition = o->partition, .stages = o->stages, .by = o->by};
+  pc_job_source source;
+  *part = pc_job_partition(*model, &req, 1, &source, error);
   if (*part == NULL) {
     pc_model_free(*model);
     *model = NULL;
     return FALSE;
+  }
+  if (source == PC_JOB_WHOLE) { /* nothing asked for a partition */
+    pc_partition_free(*part);
+    *part = NULL;
   }
   return TRUE;
 }

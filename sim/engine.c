@@ -1,14 +1,15 @@
 /* engine.c — the discrete-event engine: replays per-stage op lists against a cost model.
  *
  * See engine.h for the model. Layout of one run:
- *   setup    check every op against the schedule, count the messages of each channel
+ *   setup    count the messages of each channel
  *            (transfer and direction), give each channel its link and a slice of the message
  *            slots (arrival time and microbatch of the k-th message sent on it);
  *   loop     pop the earliest event (time, sequence) = "stage s free at time t", run the stage's
  *            next op, and put the stage back at the op's end (a replace-top, one sift-down);
  *            a RECV whose message is not sent yet parks the stage on its channel, and the SEND
  *            that provides it completes the RECV and pushes the stage again;
- *   finish   stages left unfinished are a deadlock; statistics.
+ *   finish   statistics. The schedule was validated (pc_schedule_validate), so every stage
+ *            finishes and every message pairs; the engine checks no op list itself.
  * Links need no events: a link is fed by one sender in that sender's program order, so a
  * message's departure and arrival are known when it is sent. */
 #include "engine.h"
@@ -213,25 +214,9 @@ void pc_sim_costs_uniform(pc_sim_costs *costs, const pc_sim_uniform *u) {
 /* ------------------------------------------------------------------------------------------ */
 /* Setup */
 
-#define OPBUF 96
-
-static void set_op_error(GError **error, int code, const pc_schedule *s, int stage, int i,
-                         const char *fmt, ...) G_GNUC_PRINTF(6, 7);
-
-static void set_op_error(GError **error, int code, const pc_schedule *s, int stage, int i,
-                         const char *fmt, ...) {
-  char buf[OPBUF];
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = g_strdup_vprintf(fmt, ap);
-  va_end(ap);
-  g_set_error(error, PC_ERROR, code, "stage %d op %d %s: %s", stage, i,
-              pc_op_format(&s->stages[stage].ops[i], buf, sizeof buf), msg);
-  g_free(msg);
-}
-
-/* Checks every op, counts each channel's SENDs, assigns links and slots. */
-static bool setup(pc_engine *e, const pc_schedule *s, GError **error) {
+/* Counts each channel's SENDs, assigns links and slots. The schedule has passed
+ * pc_schedule_validate: only what would touch memory out of bounds is asserted. */
+static void setup(pc_engine *e, const pc_schedule *s) {
   const int P = s->nstages, nch = 2 * s->nxfers;
   size_t nspans = pc_schedule_total_ops(s);
   reserve(e, P, nch, nch, 0, nspans);
@@ -239,11 +224,7 @@ static bool setup(pc_engine *e, const pc_schedule *s, GError **error) {
   for (int ch = 0; ch < nch; ch++) {
     const pc_xfer *x = &s->xfers[ch / 2];
     bool grad = ch & 1;
-    if (x->src < 0 || x->dst <= x->src || x->dst >= P * s->nchunks) {
-      g_set_error(error, PC_ERROR, PC_ERROR_SCHEDULE, "transfer %d goes from %d to %d", ch / 2,
-                  x->src, x->dst);
-      return false;
-    }
+    PC_ASSERT(x->src >= 0 && x->dst > x->src && x->dst < P * s->nchunks);
     e->chans[ch] = (channel){.recv_rank = pc_schedule_rank_of(s, grad ? x->src : x->dst)};
   }
 
@@ -251,29 +232,13 @@ static bool setup(pc_engine *e, const pc_schedule *s, GError **error) {
     const pc_stage_ops *st = &s->stages[r];
     for (int i = 0; i < st->nops; i++) {
       const pc_op *op = &st->ops[i];
-      if (op->kind >= PC_OP_KIND_COUNT) {
-        g_set_error(error, PC_ERROR, PC_ERROR_SCHEDULE, "stage %d op %d: unknown op kind %d", r,
-                    i, op->kind);
-        return false;
-      }
-      if (op->kind != PC_OP_SEND && op->kind != PC_OP_RECV)
-        continue;
-      if (op->xfer < 0 || op->xfer >= s->nxfers) {
-        set_op_error(error, PC_ERROR_SCHEDULE, s, r, i, "transfer %d out of range", op->xfer);
-        return false;
-      }
-      const pc_xfer *x = &s->xfers[op->xfer];
-      int from = pc_schedule_rank_of(s, op->grad ? x->dst : x->src);
-      int to = pc_schedule_rank_of(s, op->grad ? x->src : x->dst);
-      bool sending = op->kind == PC_OP_SEND;
-      if ((sending ? from : to) != r || (sending ? to : from) != op->peer) {
-        set_op_error(error, PC_ERROR_SCHEDULE, s, r, i,
-                     "transfer %d's %s goes from stage %d to stage %d", op->xfer,
-                     op->grad ? "gradient" : "activation", from, to);
-        return false;
-      }
-      if (sending)
+      PC_ASSERT(op->kind < PC_OP_KIND_COUNT);
+      if (op->kind == PC_OP_SEND) {
+        PC_ASSERT(op->xfer >= 0 && op->xfer < s->nxfers);
         e->chans[pc_op_tag(op)].nslots++;
+      } else if (op->kind == PC_OP_RECV) {
+        PC_ASSERT(op->xfer >= 0 && op->xfer < s->nxfers);
+      }
     }
   }
 
@@ -312,59 +277,60 @@ static bool setup(pc_engine *e, const pc_schedule *s, GError **error) {
     e->pc[r] = 0;
     e->stats[r] = (pc_sim_stage){.peak_inflight = s->stages[r].peak_inflight};
   }
-  return true;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Run */
 
-/* "deadlock: stage 1 waits at op 7 RECV act mb 3 from stage 0; ..." */
-static void report_deadlock(const pc_engine *e, const pc_schedule *s, GError **error) {
-  GString *msg = g_string_new("deadlock: ");
-  int nstuck = 0;
-  for (int r = 0; r < s->nstages; r++) {
-    int i = e->pc[r];
-    if (i == s->stages[r].nops)
-      continue;
-    if (nstuck < 8) {
-      char buf[OPBUF];
-      g_string_append_printf(msg, "%sstage %d waits at op %d %s", nstuck ? "; " : "", r, i,
-                             pc_op_format(&s->stages[r].ops[i], buf, sizeof buf));
-    }
-    nstuck++;
-  }
-  if (nstuck > 8)
-    g_string_append_printf(msg, "; and %d more stages", nstuck - 8);
-  g_set_error_literal(error, PC_ERROR, PC_ERROR_SCHEDULE, msg->str);
-  g_string_free(msg, TRUE);
+/* The SEND of message mb on channel c, arriving at ARRIVE, completes the receiver's parked RECV
+ * and puts the receiver back on the heap. */
+static inline void complete_recv(pc_engine *e, const pc_schedule *s, heap *h, channel *c, int mb,
+                                 double arrive, double ro) {
+  int q = c->recv_rank;
+  int j = e->pc[q];
+  PC_ASSERT(s->stages[q].ops[j].mb == mb); /* FIFO pairing, as validated */
+  pc_span *rspan = (pc_span *)&e->tl_ptr[q][j];
+  double end = MAX(rspan->start, arrive) + ro;
+  rspan->end = end;
+  e->stats[q].comm += ro;
+  c->nrecv++;
+  c->waiting = false;
+  e->pc[q] = ++j;
+  if (j < s->stages[q].nops)
+    heap_push(h, end, q);
+  else
+    e->stats[q].finish = end;
 }
 
-/* The first message sent and never received: "stage 0 op 5 SEND act mb 2 to stage 1: ...". */
-static bool check_all_received(const pc_engine *e, const pc_schedule *s, GError **error) {
-  for (int ch = 0; ch < 2 * s->nxfers; ch++) {
-    const channel *c = &e->chans[ch];
-    if (c->nrecv == c->nsent)
-      continue;
-    const pc_xfer *x = &s->xfers[ch / 2];
-    int from = pc_schedule_rank_of(s, (ch & 1) ? x->dst : x->src);
-    const pc_stage_ops *st = &s->stages[from];
-    int k = 0;
-    for (int i = 0; i < st->nops; i++)
-      if (st->ops[i].kind == PC_OP_SEND && pc_op_tag(&st->ops[i]) == ch && k++ == c->nrecv) {
-        set_op_error(error, PC_ERROR_SCHEDULE, s, from, i, "is never received");
-        return false;
-      }
-    PC_ASSERT(!"unreceived message not found");
+/* After the last event: the makespan and each stage's idle time and bubble. */
+static void finish(pc_engine *e, const pc_schedule *s, uint64_t nevents) {
+  const int P = s->nstages;
+  pc_sim_stage *stats = e->stats;
+  /* a validated schedule finishes and receives every message it sends */
+  for (int r = 0; r < P; r++)
+    PC_ASSERT(e->pc[r] == s->stages[r].nops);
+  for (int ch = 0; ch < 2 * s->nxfers; ch++)
+    PC_ASSERT(e->chans[ch].nrecv == e->chans[ch].nsent);
+  double makespan = 0.0;
+  for (int r = 0; r < P; r++)
+    makespan = MAX(makespan, stats[r].finish);
+  for (int r = 0; r < P; r++) {
+    stats[r].idle = makespan - stats[r].busy - stats[r].comm;
+    stats[r].bubble = makespan > 0 ? stats[r].idle / makespan : 0.0;
   }
-  return true;
+  e->result.nstages = P;
+  e->result.makespan = makespan;
+  e->result.nevents = nevents;
+  e->result.stages = stats;
+  e->result.timeline = e->tl_ptr;
+  e->result.links = e->links;
 }
 
 const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs,
                                    GError **error) {
   PC_ASSERT(e != NULL && s != NULL && costs != NULL);
   PC_ASSERT(s->nstages >= 1 && (uint64_t)s->nstages <= STAGE_MASK);
-  if (!setup(e, s, error))
-    return NULL;
+  setup(e, s);
 
   const int P = s->nstages;
   const double so = costs->send_overhead, ro = costs->recv_overhead;
@@ -417,7 +383,7 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
       next = t + so;
       double wire = message ? message(ud, &s->xfers[op->xfer], op->grad) : 0.0;
       if (G_UNLIKELY(!(wire >= 0))) {
-        set_op_error(error, PC_ERROR_USAGE, s, r, i, "message time %g", wire);
+        pc_schedule_op_error(error, PC_ERROR_USAGE, s, r, i, "message time %g", wire);
         return NULL;
       }
       double depart = MAX(link_free[c->link], next);
@@ -431,29 +397,8 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
       stats[r].comm += so;
       span->start = t;
       span->end = next;
-      if (c->waiting && c->nrecv == k) {
-        /* Complete the receiver's parked RECV. */
-        int q = c->recv_rank;
-        int j = pcs[q];
-        const pc_op *rop = &s->stages[q].ops[j];
-        if (G_UNLIKELY(rop->mb != op->mb)) {
-          set_op_error(error, PC_ERROR_SCHEDULE, s, q, j,
-                       "receives mb %d (messages of a channel arrive in the order sent)",
-                       op->mb);
-          return NULL;
-        }
-        pc_span *rspan = &tl[q][j];
-        double end = MAX(rspan->start, arrive) + ro;
-        rspan->end = end;
-        stats[q].comm += ro;
-        c->nrecv++;
-        c->waiting = false;
-        pcs[q] = ++j;
-        if (j < s->stages[q].nops)
-          heap_push(&h, end, q);
-        else
-          stats[q].finish = end;
-      }
+      if (c->waiting && c->nrecv == k)
+        complete_recv(e, s, &h, c, op->mb, arrive, ro);
       break;
     }
     case PC_OP_RECV: {
@@ -465,12 +410,7 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
         continue;
       }
       int64_t slot = c->base + c->nrecv;
-      if (G_UNLIKELY(slot_mb[slot] != op->mb)) {
-        set_op_error(error, PC_ERROR_SCHEDULE, s, r, i,
-                     "receives mb %d (messages of a channel arrive in the order sent)",
-                     slot_mb[slot]);
-        return NULL;
-      }
+      PC_ASSERT(slot_mb[slot] == op->mb); /* FIFO pairing, as validated */
       c->nrecv++;
       next = MAX(t, arrival[slot]) + ro;
       stats[r].comm += ro;
@@ -480,7 +420,7 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
     default: {
       double d = compute ? compute(ud, r, op) : 0.0;
       if (G_UNLIKELY(!(d >= 0))) {
-        set_op_error(error, PC_ERROR_USAGE, s, r, i, "compute time %g", d);
+        pc_schedule_op_error(error, PC_ERROR_USAGE, s, r, i, "compute time %g", d);
         return NULL;
       }
       next = t + d;
@@ -500,26 +440,6 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
     }
   }
 
-  for (int r = 0; r < P; r++)
-    if (pcs[r] != s->stages[r].nops) {
-      report_deadlock(e, s, error);
-      return NULL;
-    }
-  if (!check_all_received(e, s, error))
-    return NULL;
-
-  double makespan = 0.0;
-  for (int r = 0; r < P; r++)
-    makespan = MAX(makespan, stats[r].finish);
-  for (int r = 0; r < P; r++) {
-    stats[r].idle = makespan - stats[r].busy - stats[r].comm;
-    stats[r].bubble = makespan > 0 ? stats[r].idle / makespan : 0.0;
-  }
-  e->result.nstages = P;
-  e->result.makespan = makespan;
-  e->result.nevents = nevents;
-  e->result.stages = stats;
-  e->result.timeline = e->tl_ptr;
-  e->result.links = links;
+  finish(e, s, nevents);
   return &e->result;
 }

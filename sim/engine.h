@@ -12,7 +12,7 @@
  *                      recv_overhead. Its span runs from when the stage reached it to the end of
  *                      that overhead, so it includes the wait.
  * Messages of one channel (transfer and direction) are matched in FIFO order: the k-th RECV
- * gets the k-th SEND (see schedule.h); a microbatch mismatch is an error.
+ * gets the k-th SEND (see schedule.h), which validation has checked pairs equal microbatches.
  *
  * Implementation. A binary min-heap of events keyed on (time, insertion sequence), so that equal
  * times always resolve the same way; an event is "stage s is free at time t to start its next
@@ -22,8 +22,8 @@
  * per event. There are no globals; engines are independent (one per thread).
  *
  * Outputs are a pure function of (schedule, costs): the same inputs give byte-identical
- * timelines and statistics. A schedule that cannot finish is reported as a deadlock naming the
- * stuck ops, never a hang. */
+ * timelines and statistics. Schedules are validated before they reach the engine
+ * (pc_schedule_validate reports a deadlock naming the stuck ops), so a run never hangs. */
 #ifndef PC_ENGINE_H
 #define PC_ENGINE_H
 
@@ -101,12 +101,11 @@ pc_engine *pc_engine_new(void);
 
 void pc_engine_free(pc_engine *engine);
 
-/* Simulates one iteration of SCHED with COSTS. The schedule need not have been validated: an
- * op whose fields do not fit the schedule (transfer out of range, wrong stage or peer) fails
- * with PC_ERROR_SCHEDULE; a run that cannot finish fails with PC_ERROR_SCHEDULE listing the
- * stuck ops ("deadlock: stage 1 waits at op 7 RECV act mb 3 from stage 0; ..."); a message that
- * is sent but never received, or received for the wrong microbatch, fails the same way. Returns
- * the result (owned by the engine) or NULL. */
+/* Simulates one iteration of SCHED with COSTS. SCHED must have passed pc_schedule_validate
+ * (pc_job_schedule builds validated lists): the engine relies on it and checks no op list itself
+ * (an unvalidated list that would deadlock or mismatch a message is an internal error). A
+ * negative or NaN duration from COSTS fails with PC_ERROR_USAGE naming the op. Returns the
+ * result (owned by the engine) or NULL. */
 const pc_sim_result *pc_engine_run(pc_engine *engine, const pc_schedule *sched,
                                    const pc_sim_costs *costs, GError **error);
 

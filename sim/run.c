@@ -19,8 +19,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "costs.h"
+#include "predict.h"
 #include "error.h"
+#include "job.h"
 #include "plot.h"
 #include "trace.h"
 #include "tracefile.h"
@@ -34,51 +35,24 @@ typedef struct {
   gboolean extrapolate;
 } run_opts;
 
-static bool positive(const char *flag, int v, GError **error) {
-  if (v != UNSET && v < 1) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be positive, got %d", flag, v);
-    return false;
-  }
-  return true;
-}
-
 static bool check(run_opts *o, GError **error) {
-  if (!positive("--stages", o->stages, error) || !positive("--batch", o->batch, error) ||
-      !positive("--microbatches", o->micro, error) || !positive("--replicas", o->replicas, error) ||
-      !positive("--ranks-per-node", o->rpn, error))
-    return false;
+  const struct {
+    const char *flag;
+    int v;
+  } pos[] = {{"--stages", o->stages}, {"--ranks-per-node", o->rpn}};
+  for (size_t i = 0; i < G_N_ELEMENTS(pos); i++)
+    if (pos[i].v != UNSET && pos[i].v < 1) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be positive, got %d", pos[i].flag,
+                  pos[i].v);
+      return false;
+    }
   if (o->batch == UNSET) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--batch B is required");
-    return false;
-  }
-  if (o->micro == UNSET) o->micro = 1;
-  if (o->replicas == UNSET) o->replicas = 1;
-  if (o->batch % o->replicas != 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "--batch %d is not divisible by --replicas %d", o->batch, o->replicas);
-    return false;
-  }
-  int per = o->batch / o->replicas;
-  if (o->micro > per) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "--microbatches %d is more than the %d samples of a%s batch", o->micro, per,
-                o->replicas > 1 ? " replica's" : "");
-    return false;
-  }
-  if (per % o->micro != 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "a%s batch of %d is not divisible into %d microbatches (--microbatches must "
-                "divide it)", o->replicas > 1 ? " replica's" : "", per, o->micro);
     return false;
   }
   if (o->format && strcmp(o->format, "table") != 0 && strcmp(o->format, "csv") != 0) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--format '%s': expected table or csv",
                 o->format);
-    return false;
-  }
-  if (o->schedule && pc_schedule_kind_from_name(o->schedule) < 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--schedule '%s': expected gpipe or 1f1b",
-                o->schedule);
     return false;
   }
   if (o->gantt && !pc_plot_check_path(o->gantt, error)) return false;
@@ -88,10 +62,9 @@ static bool check(run_opts *o, GError **error) {
 /* One-stage baseline; NULL (and a note in *why) when it cannot be simulated. */
 static pc_prediction *baseline(pc_engine *e, const pc_model *m, pc_schedule_kind kind, int batch,
                                int micro, const pc_cost_config *cfg, char **why) {
-  int n = m->nlayers;
   GError *error = NULL;
-  pc_partition *one = pc_partition_from_counts(m, &n, 1, &error);
-  pc_prediction *p = one ? pc_predict(e, m, one, kind, batch, micro, cfg, &error) : NULL;
+  pc_partition *one = pc_partition_whole(m);
+  pc_prediction *p = pc_predict(e, m, one, kind, batch, micro, cfg, &error);
   if (p == NULL) {
     *why = g_strdup(error->message);
     g_error_free(error);
@@ -206,6 +179,34 @@ static bool replay(pc_engine *e, pc_prediction *p, const char *path, double *tra
   return ok;
 }
 
+/* --gantt FILE: the predicted (or replayed) timeline as a Gantt chart. */
+static bool gantt(const pc_model *model, const pc_partition *part, const pc_prediction *p,
+                  const char *path, GError **error) {
+  char *spec = pc_partition_format(model, part);
+  char reps[48] = "";
+  if (p->replicas > 1) snprintf(reps, sizeof reps, " x %d replicas", p->replicas);
+  char *title = g_strdup_printf("%s, %s, %d stages%s, %d microbatches of %d: %.6g s (%s)",
+                                model->name, pc_schedule_kind_name(p->sched->kind), p->nstages,
+                                reps, p->nmicro, p->mb, p->makespan, spec);
+  bool ok = pc_plot_gantt(p->sched, (const pc_span *const *)p->timeline,
+                          p->costs->costs.recv_overhead, p->costs->allreduce, title, path, error);
+  g_free(title);
+  g_free(spec);
+  return ok;
+}
+
+/* Where the durations come from, one line each (and the replayed trace's, with --durations). */
+static char *describe_sources(const run_opts *o, const pc_cost_config *cfg,
+                              const pc_prediction *p, double trace_s) {
+  char *sources = pc_cost_config_describe(cfg, o->profile, o->net, o->gemm);
+  if (!o->durations) return sources;
+  char *s = g_strdup_printf("%scompute durations: replayed from %s (its iteration %.6g s; the "
+                            "replay %+.1f%%)\n", sources, o->durations, trace_s,
+                            trace_s > 0 ? 100.0 * (p->makespan - trace_s) / trace_s : 0.0);
+  g_free(sources);
+  return s;
+}
+
 int pc_cmd_run(int argc, char **argv) {
   run_opts o = {.stages = UNSET, .batch = UNSET, .micro = UNSET, .replicas = UNSET,
                 .rpn = UNSET};
@@ -245,7 +246,8 @@ int pc_cmd_run(int argc, char **argv) {
   g_option_context_add_main_entries(ctx, entries, NULL);
   int status = PC_EXIT_INPUT;
   pc_model *model = NULL;
-  pc_partition *part = NULL;
+  const pc_partition *part = NULL;
+  pc_job *job = NULL;
   pc_engine *engine = NULL;
   pc_prediction *p = NULL, *b1 = NULL, *b11 = NULL, *rank1 = NULL;
   char *w1 = NULL, *w11 = NULL, *wr = NULL, *sources = NULL;
@@ -257,18 +259,25 @@ int pc_cmd_run(int argc, char **argv) {
     goto out;
   }
   if (!check(&o, &error)) goto fail;
-  pc_schedule_kind kind = o.schedule ? (pc_schedule_kind)pc_schedule_kind_from_name(o.schedule)
-                                     : PC_SCHEDULE_GPIPE; /* as pipecast-exec */
   cfg.extrapolate = o.extrapolate;
-  cfg.replicas = o.replicas;
+  cfg.replicas = o.replicas == UNSET ? 1 : o.replicas;
   cfg.ranks_per_node = o.rpn == UNSET ? 0 : o.rpn;
-  if (!pc_cost_config_load(&cfg, o.profile, o.net, o.gemm, &error)) goto fail;
+  pc_job_request req = {.partition = o.partition, .stages = o.stages == UNSET ? 0 : o.stages,
+                        .by = o.by, .schedule = o.schedule, .batch = o.batch,
+                        .micro = o.micro == UNSET ? 1 : o.micro, .replicas = cfg.replicas,
+                        .times = pc_costs_layer_times, .times_ud = &cfg};
+  /* the batch rules and flags before any file is read */
+  if (!pc_job_check_batch(req.batch, req.replicas, req.micro, &error) ||
+      !pc_cost_config_load(&cfg, o.profile, o.net, o.gemm, &error))
+    goto fail;
   model = pc_model_load(argv[1], o.sets, &error);
   if (model == NULL) goto fail;
-  int mb = o.batch / o.replicas / o.micro;
-  part = pc_costs_make_partition(model, o.partition, o.stages == UNSET ? 0 : o.stages, o.by,
-                                 &cfg, mb, &error);
-  if (part == NULL) goto fail;
+  job = pc_job_resolve(model, &req, &error);
+  if (job == NULL) goto fail;
+  pc_schedule_kind kind = job->kind;
+  o.micro = job->micro;
+  o.replicas = job->replicas;
+  part = job->part;
   engine = pc_engine_new();
   p = pc_predict(engine, model, part, kind, o.batch, o.micro, &cfg, &error);
   if (p == NULL) goto fail;
@@ -284,28 +293,8 @@ int pc_cmd_run(int argc, char **argv) {
   if (o.trace && !pc_trace_write(o.trace, o.durations ? "replayed" : "predicted", p->sched,
                                  (const pc_span *const *)p->timeline, &error))
     goto fail;
-  if (o.gantt) {
-    char *spec = pc_partition_format(model, part);
-    char reps[48] = "";
-    if (p->replicas > 1) snprintf(reps, sizeof reps, " x %d replicas", p->replicas);
-    char *title = g_strdup_printf("%s, %s, %d stages%s, %d microbatches of %d: %.6g s (%s)",
-                                  model->name, pc_schedule_kind_name(kind), p->nstages, reps,
-                                  p->nmicro, p->mb, p->makespan, spec);
-    bool ok = pc_plot_gantt(p->sched, (const pc_span *const *)p->timeline,
-                            p->costs->costs.recv_overhead, p->costs->allreduce, title, o.gantt,
-                            &error);
-    g_free(title);
-    g_free(spec);
-    if (!ok) goto fail;
-  }
-  sources = pc_cost_config_describe(&cfg, o.profile, o.net, o.gemm);
-  if (o.durations) {
-    char *s = g_strdup_printf("%scompute durations: replayed from %s (its iteration %.6g s; the "
-                              "replay %+.1f%%)\n", sources, o.durations, trace_s,
-                              trace_s > 0 ? 100.0 * (p->makespan - trace_s) / trace_s : 0.0);
-    g_free(sources);
-    sources = s;
-  }
+  if (o.gantt && !gantt(model, part, p, o.gantt, &error)) goto fail;
+  sources = describe_sources(&o, &cfg, p, trace_s);
   if (o.format && strcmp(o.format, "csv") == 0)
     print_csv(model, part, p, b1, b11, rank1, o.durations ? &trace_s : NULL);
   else print_table(model, part, p, b1, w1, b11, w11, rank1, wr, sources);
@@ -323,7 +312,7 @@ out:
   g_free(wr);
   g_free(sources);
   pc_engine_free(engine);
-  pc_partition_free(part);
+  pc_job_free(job);
   pc_model_free(model);
   pc_cost_config_clear(&cfg);
   g_option_context_free(ctx);

@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "costs.h"
+#include "predict.h"
 #include "error.h"
+#include "job.h"
 #include "plot.h"
 
 #define UNSET INT_MIN
@@ -91,225 +92,250 @@ static void csv_num(FILE *f, double v) {
   else fprintf(f, ",%.9g", v);
 }
 
-int pc_cmd_sweep(int argc, char **argv) {
-  char *sets = NULL, *by = NULL, *schedules_s = NULL, *stages_s = NULL, *micro_s = NULL,
-       *profile = NULL, *net = NULL, *gemm = NULL, *outdir = NULL;
-  int batch = UNSET, replicas = UNSET, rpn = UNSET;
-  gboolean extrapolate = FALSE, no_plot = FALSE;
-  GOptionEntry entries[] = {
-    {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
-    {"stages", 's', 0, G_OPTION_ARG_STRING, &stages_s, "Stage counts (default 1,2,4,8)",
-     "N,..."},
-    {"by", 0, 0, G_OPTION_ARG_STRING, &by,
-     "Partition by flops (default), params or time (needs --profile)", "WHAT"},
-    {"schedule", 0, 0, G_OPTION_ARG_STRING, &schedules_s, "Schedules (default gpipe,1f1b)",
-     "KIND,..."},
-    {"batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Minibatch size (required)", "B"},
-    {"microbatches", 'm', 0, G_OPTION_ARG_STRING, &micro_s,
-     "Microbatch counts (default 1,2,4,...,64)", "M,..."},
-    {"profile", 0, 0, G_OPTION_ARG_FILENAME, &profile, "Measured layer costs", "FILE"},
-    {"extrapolate", 0, 0, G_OPTION_ARG_NONE, &extrapolate,
-     "Extrapolate the profile linearly outside its measured microbatch sizes", NULL},
-    {"net", 0, 0, G_OPTION_ARG_FILENAME, &net, "Network calibration", "FILE"},
-    {"gemm", 0, 0, G_OPTION_ARG_FILENAME, &gemm, "GEMM rates for analytic costs", "FILE"},
-    {"replicas", 'd', 0, G_OPTION_ARG_INT, &replicas, "Data-parallel replicas (default 1)", "D"},
-    {"ranks-per-node", 0, 0, G_OPTION_ARG_INT, &rpn, "Ranks per node", "R"},
-    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &outdir,
-     "Directory for sweep.csv, sweep.png, sweep.pdf (default .)", "DIR"},
-    {"no-plot", 0, 0, G_OPTION_ARG_NONE, &no_plot, "Write sweep.csv only", NULL},
-    G_OPTION_ENTRY_NULL,
-  };
-  GOptionContext *ctx = g_option_context_new("MODEL - predict a grid of pipeline configurations");
-  g_option_context_add_main_entries(ctx, entries, NULL);
-  int status = PC_EXIT_INPUT;
-  pc_model *model = NULL;
-  pc_engine *engine = NULL;
-  GArray *kinds = NULL, *stages = NULL, *micros = NULL, *points = NULL;
-  GPtrArray *strings = g_ptr_array_new_with_free_func(g_free);
-  char *csv_path = NULL;
-  FILE *csv = NULL;
-  pc_cost_config cfg = {0};
-  GError *error = NULL;
-  if (!pc_cli_parse(ctx, "sweep", &argc, &argv)) goto out;
-  if (argc != 2) {
-    fprintf(stderr, PC_CLI_PROG " sweep: expected one MODEL file, got %d arguments\n", argc - 1);
-    goto out;
+typedef struct {
+  char *sets, *by, *schedules_s, *stages_s, *micro_s, *profile, *net, *gemm, *outdir;
+  int batch, replicas, rpn;
+  gboolean extrapolate, no_plot;
+} sweep_opts;
+
+/* One sweep under way: what every point needs. */
+typedef struct {
+  const sweep_opts *o;
+  pc_model *model;
+  pc_cost_config cfg;
+  pc_engine *engine;
+  GArray *kinds, *stages, *micros, *points; /* points: pc_plot_point */
+  FILE *csv;
+  char *csv_path;
+} sweep;
+
+/* The flags, then the lists and files they name: the checks before anything is written. */
+static bool sweep_open(sweep *w, const char *model_path, GError **error) {
+  const sweep_opts *o = w->o;
+  if (o->batch == UNSET) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--batch B is required");
+    return false;
   }
-  if (batch == UNSET) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--batch B is required");
-    goto fail;
+  if (o->rpn != UNSET && o->rpn < 1) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--ranks-per-node must be positive, got %d",
+                o->rpn);
+    return false;
   }
-  {
-    const char *flag = batch < 1 ? "--batch" : replicas != UNSET && replicas < 1 ? "--replicas"
-                       : rpn != UNSET && rpn < 1 ? "--ranks-per-node" : NULL;
-    if (flag) {
-      g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "%s must be positive, got %d", flag,
-                  batch < 1 ? batch : replicas != UNSET && replicas < 1 ? replicas : rpn);
-      goto fail;
-    }
-  }
-  if (replicas == UNSET) replicas = 1;
-  if (batch % replicas != 0) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--batch %d is not divisible by --replicas %d",
-                batch, replicas);
-    goto fail;
-  }
-  if (by && strcmp(by, "flops") != 0 && strcmp(by, "params") != 0 && strcmp(by, "time") != 0) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--by '%s': expected flops, params or time",
-                by);
-    goto fail;
-  }
-  if (by && strcmp(by, "time") == 0 && profile == NULL) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+  int replicas = o->replicas == UNSET ? 1 : o->replicas;
+  if (!pc_job_check_batch(o->batch, replicas, 1, error)) return false;
+  pc_partition_by by;
+  bool time;
+  if (!pc_job_parse_by(o->by, &by, &time, error)) return false;
+  if (time && o->profile == NULL) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                 "--by time needs measured layer times: give --profile FILE");
-    goto fail;
+    return false;
   }
-  if ((kinds = parse_schedules(schedules_s ? schedules_s : "gpipe,1f1b", &error)) == NULL ||
-      (stages = parse_ints("--stages", stages_s ? stages_s : "1,2,4,8", &error)) == NULL ||
-      (micros = parse_ints("--microbatches", micro_s ? micro_s : "1,2,4,8,16,32,64", &error)) ==
-          NULL)
-    goto fail;
-  cfg.extrapolate = extrapolate;
-  cfg.replicas = replicas;
-  cfg.ranks_per_node = rpn == UNSET ? 0 : rpn;
-  if (!pc_cost_config_load(&cfg, profile, net, gemm, &error)) goto fail;
-  model = pc_model_load(argv[1], sets, &error);
-  if (model == NULL) goto fail;
-  if (outdir == NULL) outdir = g_strdup(".");
+  if ((w->kinds = parse_schedules(o->schedules_s ? o->schedules_s : "gpipe,1f1b", error)) ==
+          NULL ||
+      (w->stages = parse_ints("--stages", o->stages_s ? o->stages_s : "1,2,4,8", error)) ==
+          NULL ||
+      (w->micros = parse_ints("--microbatches", o->micro_s ? o->micro_s : "1,2,4,8,16,32,64",
+                              error)) == NULL)
+    return false;
+  w->cfg.extrapolate = o->extrapolate;
+  w->cfg.replicas = replicas;
+  w->cfg.ranks_per_node = o->rpn == UNSET ? 0 : o->rpn;
+  if (!pc_cost_config_load(&w->cfg, o->profile, o->net, o->gemm, error)) return false;
+  w->model = pc_model_load(model_path, o->sets, error);
+  if (w->model == NULL) return false;
+  const char *outdir = o->outdir ? o->outdir : ".";
   if (g_mkdir_with_parents(outdir, 0777) != 0) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_IO, "cannot make directory %s: %s", outdir,
+    g_set_error(error, PC_ERROR, PC_ERROR_IO, "cannot make directory %s: %s", outdir,
                 g_strerror(errno));
-    goto fail;
+    return false;
   }
-  csv_path = g_build_filename(outdir, "sweep.csv", NULL);
-  csv = fopen(csv_path, "w");
-  if (csv == NULL) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_IO, "cannot write %s: %s", csv_path,
+  w->csv_path = g_build_filename(outdir, "sweep.csv", NULL);
+  w->csv = fopen(w->csv_path, "w");
+  if (w->csv == NULL) {
+    g_set_error(error, PC_ERROR, PC_ERROR_IO, "cannot write %s: %s", w->csv_path,
                 g_strerror(errno));
-    goto fail;
+    return false;
   }
-  fprintf(csv, "model,schedule,stages,replicas,microbatches,batch,microbatch_size,iteration_s,"
-               "throughput,speedup,speedup_vs_1mb,ideal_speedup,bubble,peak_memory_bytes,"
-               "partition\n");
+  fprintf(w->csv, "model,schedule,stages,replicas,microbatches,batch,microbatch_size,"
+                  "iteration_s,throughput,speedup,speedup_vs_1mb,ideal_speedup,bubble,"
+                  "peak_memory_bytes,partition\n");
+  w->engine = pc_engine_new();
+  w->points = g_array_new(FALSE, FALSE, sizeof(pc_plot_point));
+  return true;
+}
+
+/* One configuration: a row of sweep.csv and of the table, a point of the plot. 0 when done,
+ * 1 when the batch rules or the layer count rule it out, -1 on error. */
+static int sweep_point(sweep *w, pc_schedule_kind kind, int P, int M, const pc_partition *one,
+                       double t11, GError **error) {
+  const sweep_opts *o = w->o;
+  pc_model *model = w->model;
+  if (!pc_job_check_batch(o->batch, w->cfg.replicas, M, NULL) || P > model->nlayers) return 1;
+  pc_job_request req = {.stages = P, .by = o->by, .batch = o->batch, .micro = M,
+                        .replicas = w->cfg.replicas, .schedule = pc_schedule_kind_name(kind),
+                        .times = pc_costs_layer_times, .times_ud = &w->cfg};
+  pc_job *job = pc_job_resolve(model, &req, error);
+  pc_prediction *p = job ? pc_predict(w->engine, model, job->part, kind, o->batch, M, &w->cfg,
+                                      error)
+                         : NULL;
+  pc_prediction *b1 = p ? pc_predict(w->engine, model, one, kind, o->batch, M, &w->cfg, error)
+                        : NULL;
+  if (b1 == NULL) {
+    pc_prediction_free(p);
+    pc_job_free(job);
+    return -1;
+  }
+  double t = p->makespan, sp = b1->makespan / t, ideal = pc_ideal_speedup(P, M);
+  char *spec = pc_partition_format(model, job->part);
+  fprintf(w->csv, "%s,%s,%d,%d,%d,%d,%d,%.9g,%.9g,%.9g", model->name, pc_schedule_kind_name(kind),
+          P, w->cfg.replicas, M, o->batch, job->mb, t, o->batch / t, sp);
+  csv_num(w->csv, t11 / t);
+  fprintf(w->csv, ",%.9g,%.9g,%zu,%s\n", ideal, pc_prediction_bubble(p),
+          pc_prediction_peak_memory(p), spec);
+  printf("%8s  %6d  %6d  %12.6g  %8.4f  %8.4f  %8.4f  %7.4f\n", pc_schedule_kind_name(kind), P,
+         M, t, sp, t11 / t, ideal, pc_prediction_bubble(p));
+  pc_plot_point pt = {.schedule = pc_schedule_kind_name(kind), .stages = P, .nmicro = M,
+                      .speedup = sp, .ideal = ideal};
+  g_array_append_val(w->points, pt);
+  g_free(spec);
+  pc_prediction_free(b1);
+  pc_prediction_free(p);
+  pc_job_free(job);
+  return 0;
+}
+
+/* Every configuration of the grid; false on the first error. */
+static bool sweep_grid(sweep *w, int *skipped, GError **error) {
   bool tty = isatty(fileno(stderr));
-  int per = batch / replicas, total = 0, done = 0, skipped = 0;
-  for (guint k = 0; k < kinds->len; k++)
-    for (guint s = 0; s < stages->len; s++)
-      for (guint m = 0; m < micros->len; m++) total++;
-  engine = pc_engine_new();
-  points = g_array_new(FALSE, FALSE, sizeof(pc_plot_point));
-  printf("model %s, batch %d%s\n%8s  %6s  %6s  %12s  %8s  %8s  %8s  %7s\n", model->name, batch,
-         replicas > 1 ? " over replicas" : "", "schedule", "stages", "micro", "iteration_s",
-         "speedup", "vs_1mb", "ideal", "bubble");
-  for (guint k = 0; k < kinds->len; k++) {
-    pc_schedule_kind kind = (pc_schedule_kind)g_array_index(kinds, int, k);
-    int n = model->nlayers;
-    pc_partition *one = pc_partition_from_counts(model, &n, 1, &error);
-    PC_ASSERT(one != NULL);
+  int total = (int)(w->kinds->len * w->stages->len * w->micros->len), done = 0;
+  pc_partition *one = pc_partition_whole(w->model);
+  bool ok = true;
+  for (guint k = 0; ok && k < w->kinds->len; k++) {
+    pc_schedule_kind kind = (pc_schedule_kind)g_array_index(w->kinds, int, k);
     GError *e11 = NULL;
-    pc_prediction *b11 = pc_predict(engine, model, one, kind, batch, 1, &cfg, &e11);
+    pc_prediction *b11 = pc_predict(w->engine, w->model, one, kind, w->o->batch, 1, &w->cfg,
+                                    &e11);
     double t11 = b11 ? b11->makespan : NAN;
     if (e11) {
       fprintf(stderr, PC_CLI_PROG " sweep: note: no speedup_vs_1mb: %s\n", e11->message);
       g_clear_error(&e11);
     }
     pc_prediction_free(b11);
-    for (guint s = 0; s < stages->len; s++) {
-      int P = g_array_index(stages, int, s);
-      for (guint m = 0; m < micros->len; m++) {
-        int M = g_array_index(micros, int, m);
-        done++;
-        if (tty) fprintf(stderr, "\r%s %d stages %d microbatches (%d/%d)   ",
-                         pc_schedule_kind_name(kind), P, M, done, total);
-        if (M > per || per % M != 0 || P > model->nlayers) {
-          skipped++;
-          continue;
-        }
-        int mb = per / M;
-        pc_partition *part = pc_costs_make_partition(model, NULL, P, by, &cfg, mb, &error);
-        pc_prediction *p = part ? pc_predict(engine, model, part, kind, batch, M, &cfg, &error)
-                                : NULL;
-        pc_prediction *b1 = p ? pc_predict(engine, model, one, kind, batch, M, &cfg, &error)
-                              : NULL;
-        if (b1 == NULL) {
-          pc_prediction_free(p);
-          pc_partition_free(part);
-          pc_partition_free(one);
-          if (tty) fprintf(stderr, "\n");
-          goto fail;
-        }
-        double t = p->makespan, sp = b1->makespan / t, ideal = pc_ideal_speedup(P, M);
-        char *spec = pc_partition_format(model, part);
-        fprintf(csv, "%s,%s,%d,%d,%d,%d,%d,%.9g,%.9g,%.9g", model->name,
-                pc_schedule_kind_name(kind), P, replicas, M, batch, mb, t, batch / t, sp);
-        csv_num(csv, t11 / t);
-        fprintf(csv, ",%.9g,%.9g,%zu,%s\n", ideal, pc_prediction_bubble(p),
-                pc_prediction_peak_memory(p), spec);
-        printf("%8s  %6d  %6d  %12.6g  %8.4f  %8.4f  %8.4f  %7.4f\n",
-               pc_schedule_kind_name(kind), P, M, t, sp, t11 / t, ideal,
-               pc_prediction_bubble(p));
-        pc_plot_point pt = {.schedule = pc_schedule_kind_name(kind), .stages = P, .nmicro = M,
-                            .speedup = sp, .ideal = ideal};
-        g_array_append_val(points, pt);
-        g_free(spec);
-        pc_prediction_free(b1);
-        pc_prediction_free(p);
-        pc_partition_free(part);
+    for (guint s = 0; ok && s < w->stages->len; s++)
+      for (guint m = 0; ok && m < w->micros->len; m++) {
+        int P = g_array_index(w->stages, int, s), M = g_array_index(w->micros, int, m);
+        if (tty)
+          fprintf(stderr, "\r%s %d stages %d microbatches (%d/%d)   ",
+                  pc_schedule_kind_name(kind), P, M, ++done, total);
+        int r = sweep_point(w, kind, P, M, one, t11, error);
+        ok = r >= 0;
+        *skipped += r == 1;
       }
-    }
-    pc_partition_free(one);
   }
   if (tty) fprintf(stderr, "\n");
-  if (fclose(csv) != 0) {
-    csv = NULL;
-    g_set_error(&error, PC_ERROR, PC_ERROR_IO, "cannot write %s", csv_path);
+  pc_partition_free(one);
+  return ok;
+}
+
+/* sweep.png and sweep.pdf, where gnuplot is installed. */
+static bool sweep_plot(sweep *w, GError **error) {
+  if (!pc_plot_available()) {
+    fprintf(stderr, PC_CLI_PROG " sweep: gnuplot is not on PATH: no sweep.png or sweep.pdf\n");
+    return true;
+  }
+  const char *outdir = w->o->outdir ? w->o->outdir : ".";
+  char *png = g_build_filename(outdir, "sweep.png", NULL);
+  char *pdf = g_build_filename(outdir, "sweep.pdf", NULL);
+  const char *outs[] = {png, pdf};
+  char *title = g_strdup_printf("%s, batch %d%s: predicted speedup (dashed: ideal)",
+                                w->model->name, w->o->batch,
+                                w->cfg.replicas > 1 ? " (all replicas)" : "");
+  bool ok = pc_plot_sweep((const pc_plot_point *)(void *)w->points->data, (int)w->points->len,
+                          title, outs, 2, error);
+  if (ok) printf("wrote %s\nwrote %s\n", png, pdf);
+  g_free(png);
+  g_free(pdf);
+  g_free(title);
+  return ok;
+}
+
+static void sweep_clear(sweep *w) {
+  if (w->csv) fclose(w->csv);
+  g_free(w->csv_path);
+  if (w->kinds) g_array_unref(w->kinds);
+  if (w->stages) g_array_unref(w->stages);
+  if (w->micros) g_array_unref(w->micros);
+  if (w->points) g_array_unref(w->points);
+  pc_engine_free(w->engine);
+  pc_model_free(w->model);
+  pc_cost_config_clear(&w->cfg);
+}
+
+static void sweep_opts_clear(sweep_opts *o) {
+  char **s[] = {&o->sets, &o->by, &o->schedules_s, &o->stages_s, &o->micro_s,
+                &o->profile, &o->net, &o->gemm, &o->outdir};
+  for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
+}
+
+int pc_cmd_sweep(int argc, char **argv) {
+  sweep_opts o = {.batch = UNSET, .replicas = UNSET, .rpn = UNSET};
+  GOptionEntry entries[] = {
+    {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
+    {"stages", 's', 0, G_OPTION_ARG_STRING, &o.stages_s, "Stage counts (default 1,2,4,8)",
+     "N,..."},
+    {"by", 0, 0, G_OPTION_ARG_STRING, &o.by,
+     "Partition by flops (default), params or time (needs --profile)", "WHAT"},
+    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedules_s, "Schedules (default gpipe,1f1b)",
+     "KIND,..."},
+    {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
+    {"microbatches", 'm', 0, G_OPTION_ARG_STRING, &o.micro_s,
+     "Microbatch counts (default 1,2,4,...,64)", "M,..."},
+    {"profile", 0, 0, G_OPTION_ARG_FILENAME, &o.profile, "Measured layer costs", "FILE"},
+    {"extrapolate", 0, 0, G_OPTION_ARG_NONE, &o.extrapolate,
+     "Extrapolate the profile linearly outside its measured microbatch sizes", NULL},
+    {"net", 0, 0, G_OPTION_ARG_FILENAME, &o.net, "Network calibration", "FILE"},
+    {"gemm", 0, 0, G_OPTION_ARG_FILENAME, &o.gemm, "GEMM rates for analytic costs", "FILE"},
+    {"replicas", 'd', 0, G_OPTION_ARG_INT, &o.replicas, "Data-parallel replicas (default 1)",
+     "D"},
+    {"ranks-per-node", 0, 0, G_OPTION_ARG_INT, &o.rpn, "Ranks per node", "R"},
+    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o.outdir,
+     "Directory for sweep.csv, sweep.png, sweep.pdf (default .)", "DIR"},
+    {"no-plot", 0, 0, G_OPTION_ARG_NONE, &o.no_plot, "Write sweep.csv only", NULL},
+    G_OPTION_ENTRY_NULL,
+  };
+  GOptionContext *ctx = g_option_context_new("MODEL - predict a grid of pipeline configurations");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int status = PC_EXIT_INPUT, skipped = 0;
+  sweep w = {.o = &o};
+  GError *error = NULL;
+  if (!pc_cli_parse(ctx, "sweep", &argc, &argv)) goto out;
+  if (argc != 2) {
+    fprintf(stderr, PC_CLI_PROG " sweep: expected one MODEL file, got %d arguments\n", argc - 1);
+    goto out;
+  }
+  if (!sweep_open(&w, argv[1], &error)) goto fail;
+  printf("model %s, batch %d%s\n%8s  %6s  %6s  %12s  %8s  %8s  %8s  %7s\n", w.model->name,
+         o.batch, w.cfg.replicas > 1 ? " over replicas" : "", "schedule", "stages", "micro",
+         "iteration_s", "speedup", "vs_1mb", "ideal", "bubble");
+  if (!sweep_grid(&w, &skipped, &error)) goto fail;
+  int closed = fclose(w.csv);
+  w.csv = NULL;
+  if (closed != 0) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_IO, "cannot write %s", w.csv_path);
     goto fail;
   }
-  csv = NULL;
   printf("%d configurations simulated, %d skipped (M must divide the batch of %d; at most %d "
-         "stages)\nwrote %s\n", (int)points->len, skipped, per, model->nlayers, csv_path);
-  if (!no_plot && points->len) {
-    if (!pc_plot_available()) {
-      fprintf(stderr, PC_CLI_PROG " sweep: gnuplot is not on PATH: no sweep.png or sweep.pdf\n");
-    } else {
-      char *png = g_build_filename(outdir, "sweep.png", NULL);
-      char *pdf = g_build_filename(outdir, "sweep.pdf", NULL);
-      g_ptr_array_add(strings, png);
-      g_ptr_array_add(strings, pdf);
-      const char *outs[] = {png, pdf};
-      char *title = g_strdup_printf("%s, batch %d%s: predicted speedup (dashed: ideal)",
-                                    model->name, batch, replicas > 1 ? " (all replicas)" : "");
-      g_ptr_array_add(strings, title);
-      if (!pc_plot_sweep((const pc_plot_point *)(void *)points->data, (int)points->len, title,
-                         outs, 2, &error))
-        goto fail;
-      printf("wrote %s\nwrote %s\n", png, pdf);
-    }
-  }
+         "stages)\nwrote %s\n", (int)w.points->len, skipped, o.batch / w.cfg.replicas,
+         w.model->nlayers, w.csv_path);
+  if (!o.no_plot && w.points->len && !sweep_plot(&w, &error)) goto fail;
   status = fflush(stdout) == 0 ? 0 : 1;
   goto out;
 fail:
   status = pc_cli_fail("sweep", error);
 out:
-  if (csv) fclose(csv);
-  g_free(csv_path);
-  if (kinds) g_array_unref(kinds);
-  if (stages) g_array_unref(stages);
-  if (micros) g_array_unref(micros);
-  if (points) g_array_unref(points);
-  g_ptr_array_unref(strings);
-  pc_engine_free(engine);
-  pc_model_free(model);
-  pc_cost_config_clear(&cfg);
+  sweep_clear(&w);
   g_option_context_free(ctx);
-  g_free(sets);
-  g_free(by);
-  g_free(schedules_s);
-  g_free(stages_s);
-  g_free(micro_s);
-  g_free(profile);
-  g_free(net);
-  g_free(gemm);
-  g_free(outdir);
+  sweep_opts_clear(&o);
   return status;
 }

@@ -44,7 +44,7 @@ expect 2 "are in no stage" "out-of-order ranges" -- "$sim" describe "$models/mlp
 expect 2 "65 stages but only 64 layers" "more stages than layers" -- "$sim" describe "$models/mlp32.model" --stages 65
 expect 2 "add up to 48 layers, but the model has 64" "counts that do not add up" -- "$sim" describe "$models/mlp32.model" -p 16,16,16
 expect 2 "--stages must be positive" "negative stage count" -- "$sim" describe "$models/mlp32.model" --stages -2
-expect 2 "--by 'time'" "unknown --by" -- "$sim" describe "$models/mlp32.model" --stages 2 --by time
+expect 2 "balancing by time needs measured layer times" "--by time where no layer times are read" -- "$sim" describe "$models/mlp32.model" --stages 2 --by time
 expect 2 "--format 'xml'" "unknown format" -- "$sim" describe "$models/mlp32.model" --format xml
 expect 2 "Unknown option" "unknown flag" -- "$sim" describe "$models/mlp32.model" --frobnicate
 expect 2 "expected one MODEL" "no model" -- "$sim" describe

@@ -96,7 +96,7 @@ expect 2 "--batch must be positive, got 0" "run: batch 0" -- "$sim" run "$m32" -
 expect 2 "--batch must be positive, got -4" "run: negative batch" -- "$sim" run "$m32" --batch -4
 expect 2 "--batch B is required" "run: no batch" -- "$sim" run "$m32"
 expect 2 "Cannot parse integer" "run: batch not a number" -- "$sim" run "$m32" --batch many
-expect 2 "not divisible into 3 microbatches" "run: M does not divide B" -- "$sim" run "$m32" --batch 8 --microbatches 3
+expect 2 "is not divisible by --microbatches 3" "run: M does not divide B" -- "$sim" run "$m32" --batch 8 --microbatches 3
 expect 2 "--microbatches 16 is more than the 8 samples" "run: M > B" -- "$sim" run "$m32" --batch 8 --microbatches 16
 expect 2 "--microbatches must be positive" "run: M = 0" -- "$sim" run "$m32" --batch 8 --microbatches 0
 expect 2 "--schedule 'zb': expected gpipe or 1f1b" "run: unknown schedule" -- "$sim" run "$m32" --batch 8 --schedule zb

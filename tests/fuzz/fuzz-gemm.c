@@ -1,6 +1,6 @@
-/* fuzz-gemm.c — libFuzzer target of the GEMM rate TSV reader: pc_gemm_parse (sim/costs.c). A
+/* fuzz-gemm.c — libFuzzer target of the GEMM rate TSV reader: pc_gemm_parse (sim/costfiles.c). A
  * table that parses gives a positive rate for a few shapes, as the analytic costs ask. */
-#include "costs.h"
+#include "costfiles.h"
 #include "fuzz-util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

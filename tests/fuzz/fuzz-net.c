@@ -1,9 +1,9 @@
 /* fuzz-net.c — libFuzzer target of the network calibration TSV reader: pc_net_parse
- * (sim/costs.c). A table that parses is queried like the simulator does: message times over
+ * (sim/costfiles.c). A table that parses is queried like the simulator does: message times over
  * every link it has, at sizes around its pieces, and ring all-reduces. */
 #include <math.h>
 
-#include "costs.h"
+#include "costfiles.h"
 #include "fuzz-util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

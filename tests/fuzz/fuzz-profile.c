@@ -1,4 +1,4 @@
-/* fuzz-profile.c — libFuzzer target of the profile TSV reader: pc_profile_parse (sim/costs.c).
+/* fuzz-profile.c — libFuzzer target of the profile TSV reader: pc_profile_parse (sim/costfiles.c).
  * A profile that parses is checked against tiny-mlp and tiny-resnet and queried the way the
  * simulator queries it (every layer, microbatch sizes inside and outside the measured range,
  * with and without extrapolation), and its per-layer costs computed when it fits the model. */

@@ -3,7 +3,7 @@
  * with. A trace that parses must be well formed (stages in ascending pid, ops of a stage in
  * ascending index, no negative duration); it is then checked against tiny-mlp's two-stage 1f1b
  * schedule, and one that fits is replayed in the engine (pc_prediction_replay). */
-#include "costs.h"
+#include "predict.h"
 #include "fuzz-util.h"
 #include "tracefile.h"
 

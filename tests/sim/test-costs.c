@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "../test-util.h"
-#include "costs.h"
+#include "predict.h"
 #include "error.h"
+#include "job.h"
 #include "runtime.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -540,33 +541,130 @@ static void test_min_time_avoids_costly_cut(void) {
   pc_model_free(m);
 }
 
-/* auto:time from a profile needs a profile, and uses it */
+/* The resolver's partition with the simulator's layer times: spec, stages, by. */
+static pc_partition *time_partition(const pc_model *m, const char *spec, int stages,
+                                    const char *by, pc_cost_config *cfg, int ranks,
+                                    pc_job_source *source, GError **err) {
+  pc_job_request req = {.partition = spec, .stages = stages, .by = by, .ranks = ranks,
+                        .times = pc_costs_layer_times, .times_ud = cfg};
+  return pc_job_partition(m, &req, 4, source, err);
+}
+
+/* auto:time from a profile needs a profile, and uses it; the resolver's policy */
 static void test_partition_time_cfg(void) {
   pc_model *m = pc_test_model(tiny_model);
   pc_cost_config cfg = {0};
+  pc_job_source src;
   GError *err = NULL;
-  g_assert_null(pc_costs_make_partition(m, "auto:time", 2, NULL, &cfg, 4, &err));
+  g_assert_null(time_partition(m, "auto:time", 2, NULL, &cfg, 0, &src, &err));
   g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
   g_assert_nonnull(strstr(err->message, "--profile"));
   g_clear_error(&err);
-  g_assert_null(pc_costs_make_partition(m, NULL, 2, "weight", &cfg, 4, &err));
+  g_assert_null(time_partition(m, NULL, 2, "weight", &cfg, 0, &src, &err));
   g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  /* --by with a spec is refused; auto:time without a stage count or ranks too */
+  g_assert_null(time_partition(m, "1,3", 0, "flops", &cfg, 0, &src, &err));
+  g_assert_nonnull(strstr(err->message, "--by goes with --stages"));
+  g_clear_error(&err);
+  g_assert_null(time_partition(m, "auto:time", 0, NULL, &cfg, 0, &src, &err));
+  g_assert_nonnull(strstr(err->message, "needs a stage count"));
   g_clear_error(&err);
   pc_profile *p = profile_ok(good_profile);
   cfg.profile = p;
-  pc_partition *a = pc_costs_make_partition(m, "auto:time", 2, NULL, &cfg, 4, &err);
-  pc_partition *b = pc_costs_make_partition(m, NULL, 2, "time", &cfg, 4, &err);
+  pc_partition *a = time_partition(m, "auto:time", 2, NULL, &cfg, 0, &src, &err);
+  g_assert_cmpint(src, ==, PC_JOB_FROM_SPEC);
+  pc_partition *b = time_partition(m, NULL, 2, "time", &cfg, 0, &src, &err);
+  g_assert_cmpint(src, ==, PC_JOB_FROM_STAGES);
   g_assert_no_error(err);
   g_assert_true(pc_partition_equal(a, b));
   /* at mb 4: fc1 + relu1 = 6 + 2 against fc2 + loss = 6 + 0.25; cutting after fc1 gives 8.25 */
   g_assert_cmpint(a->first[1], ==, 2);
   pc_partition_free(a);
   pc_partition_free(b);
-  /* no spec, no stages, no split markers: one stage */
-  a = pc_costs_make_partition(m, NULL, 0, NULL, &cfg, 4, &err);
+  /* auto:time on 2 ranks takes its stage count from them */
+  a = time_partition(m, "auto:time", 0, NULL, &cfg, 2, &src, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(a->nstages, ==, 2);
+  pc_partition_free(a);
+  /* no spec, no stages, no split markers: one stage without ranks, the ranks' count with */
+  a = time_partition(m, NULL, 0, NULL, &cfg, 0, &src, &err);
   g_assert_cmpint(a->nstages, ==, 1);
+  g_assert_cmpint(src, ==, PC_JOB_WHOLE);
+  pc_partition_free(a);
+  a = time_partition(m, NULL, 0, NULL, &cfg, 2, &src, &err);
+  g_assert_cmpint(a->nstages, ==, 2);
+  g_assert_cmpint(src, ==, PC_JOB_FROM_RANKS);
   pc_partition_free(a);
   pc_profile_free(p);
+  pc_model_free(m);
+}
+
+/* The split markers: used without a stage count when no ranks are given or the ranks give
+ * markers + 1 stages; --stages or another rank count balances instead. */
+static void test_job_markers(void) {
+  pc_model *m = pc_test_load("tiny-mlp.model", NULL);
+  g_assert_cmpint(m->nsplits, >, 0);
+  pc_job_source src;
+  GError *err = NULL;
+  int n = m->nsplits + 1;
+  const struct {
+    int stages, ranks;
+    pc_job_source want;
+    int nstages;
+  } cases[] = {
+    {0, 0, PC_JOB_FROM_MARKERS, n}, {0, n, PC_JOB_FROM_MARKERS, n},
+    {0, 1, PC_JOB_FROM_RANKS, 1},   {n, 0, PC_JOB_FROM_STAGES, n},
+  };
+  pc_partition *split = pc_partition_parse(m, "split", 0, &err);
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    pc_partition *p = time_partition(m, NULL, cases[i].stages, NULL, NULL, cases[i].ranks, &src,
+                                     &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(src, ==, cases[i].want);
+    g_assert_cmpint(p->nstages, ==, cases[i].nstages);
+    if (cases[i].want == PC_JOB_FROM_MARKERS) g_assert_true(pc_partition_equal(p, split));
+    pc_partition_free(p);
+  }
+  pc_partition_free(split);
+  pc_model_free(m);
+}
+
+/* The batch rules and the rank count, each refused with its own message. */
+static void test_job_rules(void) {
+  pc_model *m = pc_test_load("tiny-mlp.model", NULL);
+  const struct {
+    int batch, micro, replicas, ranks;
+    const char *spec, *message;
+  } bad[] = {
+    {0, 1, 1, 0, NULL, "--batch must be positive, got 0"},
+    {8, -1, 1, 0, NULL, "--microbatches must be positive, got -1"},
+    {8, 1, 3, 0, NULL, "--batch 8 is not divisible by --replicas 3"},
+    {8, 16, 1, 0, NULL, "--microbatches 16 is more than the 8 samples of a minibatch"},
+    {8, 3, 1, 0, NULL, "the minibatch of 8 samples is not divisible by --microbatches 3"},
+    {8, 3, 2, 0, NULL, "the minibatch of 4 samples per replica is not divisible by"},
+    {8, 1, 2, 3, NULL, "3 ranks cannot hold 2 replicas"},
+    {8, 1, 1, 2, "2,2,2,2", "the partition has 4 stages, so the job needs 4 ranks, but it has 2"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    GError *err = NULL;
+    pc_job_request req = {.partition = bad[i].spec, .batch = bad[i].batch, .micro = bad[i].micro,
+                          .replicas = bad[i].replicas, .ranks = bad[i].ranks};
+    g_assert_null(pc_job_resolve(m, &req, &err));
+    g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+    if (!strstr(err->message, bad[i].message)) g_error("case %zu: %s", i, err->message);
+    g_clear_error(&err);
+  }
+  GError *err = NULL;
+  pc_job_request ok = {.partition = "split", .schedule = "1f1b", .batch = 8, .micro = 2,
+                       .replicas = 2, .ranks = 2 * (m->nsplits + 1)};
+  pc_job *job = pc_job_resolve(m, &ok, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(job->mb, ==, 2);
+  g_assert_cmpint(job->nstages, ==, m->nsplits + 1);
+  g_assert_cmpint(job->sched->kind, ==, PC_SCHEDULE_1F1B);
+  g_assert_cmpint(job->sched->nmicro, ==, 2);
+  pc_job_free(job);
   pc_model_free(m);
 }
 
@@ -691,6 +789,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/costs/auto-time/brute-force-resnet", test_min_time_resnet);
   g_test_add_func("/costs/auto-time/costly-cut", test_min_time_avoids_costly_cut);
   g_test_add_func("/costs/auto-time/config", test_partition_time_cfg);
+  g_test_add_func("/job/markers", test_job_markers);
+  g_test_add_func("/job/rules", test_job_rules);
   g_test_add_func("/costs/predict", test_predict);
   g_test_add_func("/costs/replay", test_replay);
   return g_test_run();

@@ -1,0 +1,184 @@
+/* job.c — the job resolver: the batch rules, the partition policy, the rank count. */
+#include "job.h"
+
+#include <string.h>
+
+#include "error.h"
+
+bool pc_job_check_batch(int batch, int replicas, int micro, GError **error) {
+  const struct {
+    const char *flag;
+    int v;
+  } pos[] = {{"--batch", batch}, {"--microbatches", micro}, {"--replicas", replicas}};
+  for (size_t i = 0; i < G_N_ELEMENTS(pos); i++)
+    if (pos[i].v < 1) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be positive, got %d", pos[i].flag,
+                  pos[i].v);
+      return false;
+    }
+  if (batch % replicas != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--batch %d is not divisible by --replicas %d",
+                batch, replicas);
+    return false;
+  }
+  int per = batch / replicas;
+  if (micro > per) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--microbatches %d is more than the %d samples of a%s minibatch", micro, per,
+                replicas > 1 ? " replica's" : "");
+    return false;
+  }
+  if (per % micro != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "the minibatch of %d samples%s is not divisible by --microbatches %d", per,
+                replicas > 1 ? " per replica" : "", micro);
+    return false;
+  }
+  return true;
+}
+
+bool pc_job_parse_by(const char *by, pc_partition_by *out, bool *time, GError **error) {
+  *out = PC_PARTITION_BY_FLOPS;
+  *time = false;
+  if (by == NULL || strcmp(by, "flops") == 0) return true;
+  if (strcmp(by, "params") == 0) *out = PC_PARTITION_BY_PARAMS;
+  else if (strcmp(by, "time") == 0) *time = true;
+  else {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--by '%s': expected flops, params or time", by);
+    return false;
+  }
+  return true;
+}
+
+bool pc_job_parse_schedule(const char *name, pc_schedule_kind *out, GError **error) {
+  int kind = pc_schedule_kind_from_name(name ? name : "gpipe");
+  if (kind < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--schedule '%s': expected gpipe or 1f1b", name);
+    return false;
+  }
+  *out = (pc_schedule_kind)kind;
+  return true;
+}
+
+pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
+                             pc_schedule_kind kind, int nmicro, GError **error) {
+  GArray *xfers = pc_partition_transfers(model, part);
+  pc_schedule *s = pc_schedule_new(kind, part->nstages, nmicro,
+                                   (const pc_xfer *)(void *)xfers->data, (int)xfers->len, error);
+  g_array_unref(xfers);
+  if (s && !pc_schedule_validate(s, error)) {
+    pc_schedule_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* Balanced by the caller's measured layer times. */
+static pc_partition *by_time(const pc_model *model, const pc_job_request *req, int mb,
+                             int nstages, GError **error) {
+  if (req->times == NULL) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "balancing by time needs measured layer times, which this command does not "
+                "read (pipecast-sim run and sweep do, from --profile)");
+    return NULL;
+  }
+  size_t L = (size_t)model->nlayers;
+  double *compute = g_new0(double, L), *tensor = g_new0(double, L), fixed = 0;
+  pc_partition *p = NULL;
+  if (req->times(req->times_ud, model, mb, compute, tensor, &fixed, error))
+    p = pc_partition_min_time(model, compute, tensor, fixed, nstages, NULL, error);
+  g_free(compute);
+  g_free(tensor);
+  return p;
+}
+
+pc_partition *pc_job_partition(const pc_model *model, const pc_job_request *req, int mb,
+                               pc_job_source *source, GError **error) {
+  pc_partition_by by;
+  bool time;
+  if (req->stages < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--stages must be positive, got %d",
+                req->stages);
+    return NULL;
+  }
+  if (!pc_job_parse_by(req->by, &by, &time, error)) return NULL;
+  if (req->partition && req->by) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--by goes with --stages; with --partition write auto:%s instead", req->by);
+    return NULL;
+  }
+  int replicas = req->replicas > 0 ? req->replicas : 1;
+  int from_ranks = req->ranks > 0 ? req->ranks / replicas : 0;
+  if (req->partition) {
+    *source = PC_JOB_FROM_SPEC;
+    char *s = g_strstrip(g_strdup(req->partition));
+    bool automatic = g_str_has_prefix(s, "auto:"), auto_time = strcmp(s, "auto:time") == 0;
+    g_free(s);
+    /* a stage count checks a written spec; an automatic one may take it from the ranks */
+    int n = req->stages ? req->stages : automatic ? from_ranks : 0;
+    if (!auto_time) return pc_partition_parse(model, req->partition, n, error);
+    if (n < 1) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                  "partition 'auto:time' needs a stage count (--stages N)");
+      return NULL;
+    }
+    return by_time(model, req, mb, n, error);
+  }
+  int n = req->stages;
+  *source = PC_JOB_FROM_STAGES;
+  if (n == 0) {
+    if (model->nsplits > 0 && (from_ranks == 0 || from_ranks == model->nsplits + 1)) {
+      *source = PC_JOB_FROM_MARKERS;
+      return pc_partition_parse(model, "split", 0, error);
+    }
+    *source = from_ranks ? PC_JOB_FROM_RANKS : PC_JOB_WHOLE;
+    n = from_ranks ? from_ranks : 1;
+  }
+  if (time) return by_time(model, req, mb, n, error);
+  return pc_partition_auto(model, by, n, error);
+}
+
+pc_job *pc_job_resolve(const pc_model *model, const pc_job_request *req, GError **error) {
+  int replicas = req->replicas == 0 ? 1 : req->replicas;
+  int micro = req->micro == 0 ? 1 : req->micro;
+  pc_schedule_kind kind;
+  if (!pc_job_parse_schedule(req->schedule, &kind, error) ||
+      !pc_job_check_batch(req->batch, replicas, micro, error))
+    return NULL;
+  if (req->ranks > 0 && req->ranks % replicas != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%d ranks cannot hold %d replicas: the rank count must be stages x replicas",
+                req->ranks, replicas);
+    return NULL;
+  }
+  pc_job *job = g_new0(pc_job, 1);
+  job->kind = kind;
+  job->replicas = replicas;
+  job->micro = micro;
+  job->batch = req->batch;
+  job->mb = req->batch / replicas / micro;
+  job->part = pc_job_partition(model, req, job->mb, &job->source, error);
+  if (job->part == NULL) goto fail;
+  job->nstages = job->part->nstages;
+  int need = job->nstages * replicas;
+  if (req->ranks > 0 && need != req->ranks) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "the partition has %d stages%s, so the job needs %d ranks, but it has %d "
+                "(mpirun -n %d)", job->nstages, replicas > 1 ? " times the replicas" : "", need,
+                req->ranks, need);
+    goto fail;
+  }
+  job->sched = pc_job_schedule(model, job->part, kind, micro, error);
+  if (job->sched == NULL) goto fail;
+  return job;
+fail:
+  pc_job_free(job);
+  return NULL;
+}
+
+void pc_job_free(pc_job *job) {
+  if (job == NULL) return;
+  pc_partition_free(job->part);
+  pc_schedule_free(job->sched);
+  g_free(job);
+}

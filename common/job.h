@@ -1,0 +1,92 @@
+/* job.h — the one place that turns what a user asked for into a checked job.
+ *
+ * Both programs describe a training job the same way: a model, a partition (a spec, or a stage
+ * count and what to balance), a schedule, a batch cut into microbatches, data-parallel replicas
+ * and, for the executor, the MPI ranks that must hold it. pc_job_resolve() applies every rule
+ * once (the batch rules, the partition policy, the rank count) and returns the partition, the
+ * validated op lists and the microbatch size, or one GError naming the problem.
+ *
+ * The partition policy, in order:
+ *   1. a spec (--partition): used as written; an auto:* spec takes its stage count from --stages,
+ *      else from the ranks (ranks / replicas);
+ *   2. a stage count (--stages N): balanced by --by (flops, the default; params; time);
+ *   3. the model's `split` markers, when it has them and the stage count the ranks give (if any)
+ *      is markers + 1;
+ *   4. otherwise the stage count the ranks give, balanced by --by; without ranks (the simulator)
+ *      the whole model in one stage.
+ * Balancing by time (auto:time, --by time) needs measured layer times: the caller supplies them
+ * through pc_job_request.times (the simulator reads them from a profile); common/ itself knows
+ * nothing of profiles. */
+#ifndef PC_JOB_H
+#define PC_JOB_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "model.h"
+#include "partition.h"
+#include "schedule.h"
+
+/* The per-layer times that balancing by time minimises, for microbatches of mb samples:
+ * compute[i] (forward + backward of layer i), tensor[i] (moving layer i's output and its
+ * gradient across a stage boundary) and *stage_fixed (the fixed cost of one stage). Each array
+ * has model->nlayers entries. false and *error on failure (no profile, a profile that does not
+ * fit the model). */
+typedef bool (*pc_layer_times_fn)(void *ud, const pc_model *model, int mb, double *compute,
+                                  double *tensor, double *stage_fixed, GError **error);
+
+typedef struct {
+  const char *partition; /* spec, or NULL */
+  int stages;            /* --stages; 0 when not given */
+  const char *by;        /* flops (NULL: the default), params or time */
+  const char *schedule;  /* gpipe (NULL: the default) or 1f1b */
+  int batch;             /* minibatch over all replicas */
+  int micro;             /* microbatches per replica's minibatch; 0: 1 */
+  int replicas;          /* data-parallel replicas; 0: 1 */
+  int ranks;             /* MPI ranks that must hold the job; 0: none (the simulator) */
+  pc_layer_times_fn times; /* NULL: balancing by time is refused */
+  void *times_ud;
+} pc_job_request;
+
+/* Where the partition came from (the policy's rule). */
+typedef enum {
+  PC_JOB_FROM_SPEC,
+  PC_JOB_FROM_STAGES,
+  PC_JOB_FROM_MARKERS,
+  PC_JOB_FROM_RANKS,
+  PC_JOB_WHOLE, /* no spec, no stage count, no markers, no ranks: one stage */
+} pc_job_source;
+
+typedef struct {
+  pc_partition *part;
+  pc_job_source source;
+  pc_schedule *sched; /* validated op lists */
+  pc_schedule_kind kind;
+  int nstages, replicas, micro, batch;
+  int mb; /* samples per microbatch */
+} pc_job;
+
+/* The checked job, or NULL and a PC_ERROR_USAGE / _PARSE / _PARTITION / _SCHEDULE error. */
+pc_job *pc_job_resolve(const pc_model *model, const pc_job_request *req, GError **error);
+void pc_job_free(pc_job *job);
+
+/* The partition alone (rules 1 to 4 above, no batch or schedule): describe and profile. mb is
+ * the microbatch size that balancing by time uses. */
+pc_partition *pc_job_partition(const pc_model *model, const pc_job_request *req, int mb,
+                               pc_job_source *source, GError **error);
+
+/* The batch rules: batch, microbatches and replicas positive, the batch divisible by the
+ * replicas, each replica's minibatch by the microbatches (no more microbatches than samples). */
+bool pc_job_check_batch(int batch, int replicas, int micro, GError **error);
+
+/* --by: flops (NULL too), params or time; *time tells time apart (it has no pc_partition_by). */
+bool pc_job_parse_by(const char *by, pc_partition_by *out, bool *time, GError **error);
+
+/* --schedule: gpipe (NULL too) or 1f1b. */
+bool pc_job_parse_schedule(const char *name, pc_schedule_kind *out, GError **error);
+
+/* The validated op lists of KIND for PART with nmicro microbatches. */
+pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
+                             pc_schedule_kind kind, int nmicro, GError **error);
+
+#endif

@@ -1,0 +1,134 @@
+/* predict.c — one simulated configuration (pc_predict) that `pipecast-sim run` and `sweep`
+ * share, and the replay of measured compute durations. See predict.h. */
+#include "predict.h"
+
+#include "error.h"
+#include "job.h"
+#include "runtime.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* One simulated configuration */
+
+void pc_prediction_free(pc_prediction *p) {
+  if (p == NULL) return;
+  if (p->timeline)
+    for (int s = 0; s < p->nstages; s++) g_free(p->timeline[s]);
+  g_free(p->timeline);
+  g_free(p->stages);
+  g_free(p->memory);
+  pc_stage_costs_free(p->costs);
+  pc_schedule_free(p->sched);
+  g_free(p);
+}
+
+/* Copies what the engine returned (valid until its next run) into P. */
+static void take_result(pc_prediction *p, const pc_sim_result *res) {
+  p->makespan = res->makespan;
+  p->stages = g_memdup2(res->stages, sizeof(pc_sim_stage) * (size_t)p->nstages);
+  p->timeline = g_new0(pc_span *, (size_t)p->nstages);
+  for (int s = 0; s < p->nstages; s++)
+    p->timeline[s] =
+        g_memdup2(res->timeline[s], sizeof(pc_span) * (size_t)p->sched->stages[s].nops);
+}
+
+pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_partition *part,
+                          pc_schedule_kind kind, int batch, int nmicro,
+                          const pc_cost_config *cfg, GError **error) {
+  int D = cfg->replicas > 0 ? cfg->replicas : 1;
+  if (cfg->replicas < 0 || !pc_job_check_batch(batch, D, nmicro, error)) {
+    if (cfg->replicas < 0)
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--replicas must be positive, got %d",
+                  cfg->replicas);
+    return NULL;
+  }
+  pc_prediction *p = g_new0(pc_prediction, 1);
+  p->nstages = part->nstages;
+  p->nmicro = nmicro;
+  p->replicas = D;
+  p->batch = batch;
+  p->mb = batch / D / nmicro;
+  p->sched = pc_job_schedule(model, part, kind, nmicro, error);
+  if (p->sched) {
+    GArray *xfers = pc_partition_transfers(model, part);
+    p->costs = pc_stage_costs_new(model, part, xfers, p->mb, cfg, error);
+    g_array_unref(xfers);
+  }
+  const pc_sim_result *res = NULL;
+  if (p->costs) {
+    p->costs->xfer_base = p->sched->xfers;
+    res = pc_engine_run(engine, p->sched, &p->costs->costs, error);
+  }
+  if (res == NULL) {
+    pc_prediction_free(p);
+    return NULL;
+  }
+  take_result(p, res);
+  p->memory = g_new0(size_t, (size_t)p->nstages);
+  for (int s = 0; s < p->nstages; s++)
+    p->memory[s] = pc_runtime_bytes(model, part, s, (size_t)p->mb, res->stages[s].peak_inflight);
+  return p;
+}
+
+/* Replay: the op lists run again with given compute durations, messages as modelled. */
+typedef struct {
+  const pc_sim_costs *model; /* the prediction's costs: messages and overheads */
+  const pc_schedule *sched;
+  double *const *durations;
+} replay_costs;
+
+static double replay_compute(void *ud, int stage, const pc_op *op) {
+  const replay_costs *rc = ud;
+  return rc->durations[stage][op - rc->sched->stages[stage].ops];
+}
+
+static double replay_message(void *ud, const pc_xfer *x, bool grad) {
+  const replay_costs *rc = ud;
+  return rc->model->message ? rc->model->message(rc->model->ud, x, grad) : 0.0;
+}
+
+bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *durations,
+                          GError **error) {
+  replay_costs rc = {&p->costs->costs, p->sched, durations};
+  pc_sim_costs c = p->costs->costs;
+  c.compute = replay_compute;
+  c.message = replay_message;
+  c.ud = &rc;
+  const pc_sim_result *res = pc_engine_run(engine, p->sched, &c, error);
+  if (res == NULL) return false;
+  for (int s = 0; s < p->nstages; s++) {
+    const pc_stage_ops *st = &p->sched->stages[s];
+    double sum[PC_OP_KIND_COUNT] = {0};
+    int n[PC_OP_KIND_COUNT] = {0};
+    for (int i = 0; i < st->nops; i++) {
+      pc_op_kind k = (pc_op_kind)st->ops[i].kind;
+      if (k == PC_OP_SEND || k == PC_OP_RECV) continue; /* their entries are not read */
+      sum[k] += durations[s][i];
+      n[k]++;
+    }
+    p->costs->fwd[s] = n[PC_OP_FWD] ? sum[PC_OP_FWD] / n[PC_OP_FWD] : 0.0;
+    p->costs->bwd[s] = n[PC_OP_BWD] ? sum[PC_OP_BWD] / n[PC_OP_BWD] : 0.0;
+    p->costs->opt[s] = n[PC_OP_OPT] ? sum[PC_OP_OPT] / n[PC_OP_OPT] : 0.0;
+    p->costs->allreduce[s] = 0.0; /* a measured OPT holds its all-reduce */
+    g_free(p->timeline[s]);
+  }
+  g_free(p->timeline);
+  g_free(p->stages);
+  take_result(p, res);
+  return true;
+}
+
+double pc_prediction_bubble(const pc_prediction *p) {
+  double b = 0;
+  for (int s = 0; s < p->nstages; s++) b += p->stages[s].bubble;
+  return b / p->nstages;
+}
+
+size_t pc_prediction_peak_memory(const pc_prediction *p) {
+  size_t m = 0;
+  for (int s = 0; s < p->nstages; s++) m = MAX(m, p->memory[s]);
+  return m;
+}
+
+double pc_ideal_speedup(int nstages, int nmicro) {
+  return (double)nstages * nmicro / (nmicro + nstages - 1);
+}
