@@ -19,7 +19,7 @@
 #include "trace.h"
 
 typedef struct {
-  char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace;
+  char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace, *summary;
   char *checkpoint, *resume, *profile_samples;
   int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
   double lr, momentum, weight_decay, timeout;
@@ -64,8 +64,9 @@ bool pc_stage_all_ok(const char *cmd, bool ok, GError **error);
 double pc_stage_iterate(stage_run *r, int iter, double sums[2]);
 
 /* Rank 0 prints, per stage, the peak memory of the process and as the runtime accounts it
- * ("stage S: peak memory X MiB measured (process), Y MiB accounted (runtime)") to F. Collective. */
-void pc_stage_print_memory(stage_run *r, FILE *f);
+ * ("stage S: peak memory X MiB measured (process), Y MiB accounted (runtime)") to F and returns
+ * those bytes, two per rank (g_free() them); NULL on the other ranks. Collective. */
+double *pc_stage_print_memory(stage_run *r, FILE *f);
 
 /* Rank 0 writes the last iteration as a Chrome trace (each stage of replica 0 sends its spans).
  * Collective; false, with a message in ERROR on rank 0, when the file could not be written. */

@@ -275,6 +275,7 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
   int size = pc_exec_size();
   if (!check_numbers(o, error)) return false;
   if (!check_writable(o->save, "--save", error) || !check_writable(o->times, "--times", error) ||
+      !check_writable(o->summary, "--summary", error) ||
       !check_writable(o->trace, "--trace", error) ||
       !check_writable(o->profile_samples, "--profile-samples", error) ||
       !check_dir(o->checkpoint, "--checkpoint", error))
@@ -452,17 +453,16 @@ double pc_stage_iterate(stage_run *r, int iter, double sums[2]) {
   return slowest;
 }
 
-void pc_stage_print_memory(stage_run *r, FILE *f) {
+double *pc_stage_print_memory(stage_run *r, FILE *f) {
   double mem[2] = {(double)pc_exec_peak_rss(),
                    (double)(pc_runtime_param_bytes(r->rt) + pc_runtime_activation_bytes(r->rt))};
   double *all = r->rank == 0 ? g_new(double, 2 * (size_t)pc_exec_size()) : NULL;
   MPI_Gather(mem, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-  if (r->rank == 0) {
+  if (r->rank == 0)
     for (int s = 0; s < r->P; s++)
       fprintf(f, "stage %d: peak memory %.1f MiB measured (process), %.1f MiB accounted (runtime)\n",
               s, all[2 * s] / 1048576.0, all[2 * s + 1] / 1048576.0);
-    g_free(all);
-  }
+  return all;
 }
 
 bool pc_stage_write_trace(stage_run *r, const char *path, GError **error) {
@@ -536,16 +536,25 @@ static bool train_loop(stage_run *r, int start, const char *config, double *time
   return true;
 }
 
-/* The timing summary and --times: 0, or 1 when the file could not be written. */
+/* The timed iterations' statistics (n = 0 when none was timed). */
+typedef struct {
+  int n;
+  double median, mean, min;
+} timing;
+
+/* The timing summary and --times: 0, or 1 when the file could not be written. *t gets the
+ * statistics on rank 0. */
 static int train_report(const stage_run *r, int start, const double *times,
-                        const double *losses) {
+                        const double *losses, timing *t) {
   const train_opts *o = r->o;
   int status = 0;
   int timed0 = start + o->warmup, n = o->iters - timed0;
+  *t = (timing){0};
   if (r->rank == 0 && n > 0) {
     double *sorted = g_memdup2(times + timed0, (size_t)n * sizeof(double)), sum = 0;
     double median = pc_median(sorted, n); /* sorts */
     for (int i = 0; i < n; i++) sum += sorted[i];
+    *t = (timing){n, median, sum / n, sorted[0]};
     printf("time per iteration over %d iterations (after %d warm-up): median %.4f s, mean %.4f s, "
            "min %.4f s; %.1f samples/s\n", n, o->warmup, median, sum / n, sorted[0],
            o->batch / median);
@@ -562,6 +571,75 @@ static int train_report(const stage_run *r, int start, const double *times,
         fprintf(f, "%d,%.9f,%d,%.9g\n", i + 1, times[i], i < timed0, losses[i]);
       if (fclose(f) != 0) status = 1;
     }
+  }
+  return status;
+}
+
+/* Rank 0: --summary FILE, the run as JSON: its job, the timed iterations' statistics and each
+ * stage's memory (MEM: process and accounted bytes per rank, from pc_stage_print_memory). */
+static bool write_summary(const stage_run *r, const char *path, const timing *t,
+                          const double *mem, GError **error) {
+  const train_opts *o = r->o;
+  char *spec = pc_partition_format(r->model, r->part);
+  GString *s = g_string_new(NULL);
+  /* names and specs are letters, digits, '_', '.', '|' and blanks: nothing to escape */
+  g_string_append_printf(s, "{\"model\": \"%s\", \"schedule\": \"%s\", \"stages\": %d, "
+                         "\"replicas\": %d, \"batch\": %d, \"microbatches\": %d, "
+                         "\"microbatch_size\": %zu, \"partition\": \"%s\",\n",
+                         r->model->name, pc_schedule_kind_name(r->sched->kind), r->P, r->D,
+                         o->batch, o->micro, r->mb, spec);
+  g_string_append_printf(s, " \"iterations\": %d, \"warmup\": %d, \"timed\": %d", o->iters,
+                         o->warmup, t->n);
+  if (t->n > 0)
+    g_string_append_printf(s, ", \"median_s\": %.9g, \"mean_s\": %.9g, \"min_s\": %.9g, "
+                           "\"samples_per_s\": %.9g", t->median, t->mean, t->min,
+                           o->batch / t->median);
+  g_string_append(s, ",\n \"memory\": [");
+  for (int st = 0; st < r->P; st++)
+    g_string_append_printf(s, "%s\n  {\"stage\": %d, \"process_bytes\": %.0f, "
+                           "\"accounted_bytes\": %.0f}", st ? "," : "", st, mem[2 * st],
+                           mem[2 * st + 1]);
+  g_string_append(s, "\n ]}\n");
+  bool ok = g_file_set_contents(path, s->str, (gssize)s->len, error);
+  if (!ok) g_prefix_error(error, "--summary %s: ", path);
+  g_string_free(s, TRUE);
+  g_free(spec);
+  return ok;
+}
+
+/* After the iterations: the memory lines, --summary, --trace, --save and --profile-samples. The
+ * job's status: STATUS, or 1 where any rank failed to write. Collective. */
+static int train_outputs(stage_run *r, const timing *t, int status) {
+  const train_opts *o = r->o;
+  GError *error = NULL;
+  /* Memory: measured peak and as accounted, per stage, gathered on rank 0. */
+  double *mem = pc_stage_print_memory(r, stdout);
+  if (r->rank == 0 && o->summary && !write_summary(r, o->summary, t, mem, &error)) {
+    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+    g_clear_error(&error);
+    status = 1;
+  }
+  g_free(mem);
+  if (o->trace && !pc_stage_write_trace(r, o->trace, &error)) {
+    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+    g_clear_error(&error);
+    status = 1;
+  }
+  if (o->save && !save_weights(r, o->save, &error)) {
+    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+    g_clear_error(&error);
+    status = 1;
+  }
+  /* The run's own processes, runtimes and pages, after everything else: the profile of its ops
+   * under the run's conditions (experiments/study.sh predicts each cell from these). */
+  if (o->profile_samples &&
+      !pc_exec_profile_runtime("train", "--profile-samples", o->profile_samples, r->rt, r->model,
+                               r->part, r->stage, r->mb, o->profile_reps, true))
+    status = 1;
+  {
+    int worst = status, any;
+    MPI_Allreduce(&worst, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    status = any;
   }
   return status;
 }
@@ -588,6 +666,7 @@ int pc_cmd_train(int argc, char **argv) {
     {"save", 0, 0, G_OPTION_ARG_FILENAME, &o.save, "Write the trained weights to FILE", "FILE"},
     {"load", 0, 0, G_OPTION_ARG_FILENAME, &o.load, "Start from the weights in FILE", "FILE"},
     {"times", 0, 0, G_OPTION_ARG_FILENAME, &o.times, "Write per-iteration seconds as CSV", "FILE"},
+    {"summary", 0, 0, G_OPTION_ARG_FILENAME, &o.summary, "Write the run's summary (job, times, memory per stage) as JSON", "FILE"},
     {"trace", 0, 0, G_OPTION_ARG_FILENAME, &o.trace, "Write the last iteration as a Chrome trace", "FILE"},
     {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &o.timeout, "End the job when a wait lasts S seconds", "S"},
     {"print-every", 0, 0, G_OPTION_ARG_INT, &o.print_every, "Print every K-th iteration (1)", "K"},
@@ -651,37 +730,16 @@ int pc_cmd_train(int argc, char **argv) {
     goto out;
   }
   g_free(config);
-  status = train_report(&r, start, times, losses);
-  /* Memory: measured peak and as accounted, per stage, gathered on rank 0. */
-  pc_stage_print_memory(&r, stdout);
-  if (o.trace && !pc_stage_write_trace(&r, o.trace, &error)) {
-    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
-    g_clear_error(&error);
-    status = 1;
-  }
-  if (o.save && !save_weights(&r, o.save, &error)) {
-    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
-    g_clear_error(&error);
-    status = 1;
-  }
-  /* The run's own processes, runtimes and pages, after everything else: the profile of its ops
-   * under the run's conditions (experiments/study.sh predicts each cell from these). */
-  if (o.profile_samples &&
-      !pc_exec_profile_runtime("train", "--profile-samples", o.profile_samples, r.rt, r.model,
-                               r.part, r.stage, r.mb, o.profile_reps, true))
-    status = 1;
-  {
-    int worst = status, any;
-    MPI_Allreduce(&worst, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    status = any;
-  }
+  timing t;
+  status = train_report(&r, start, times, losses, &t);
+  status = train_outputs(&r, &t, status);
 out:
   g_free(times);
   g_free(losses);
   pc_stage_close(&r);
   g_option_context_free(ctx);
   g_free(o.sets); g_free(o.partition); g_free(o.by); g_free(o.schedule); g_free(o.data);
-  g_free(o.save); g_free(o.load); g_free(o.times); g_free(o.trace);
+  g_free(o.save); g_free(o.load); g_free(o.times); g_free(o.trace); g_free(o.summary);
   g_free(o.checkpoint); g_free(o.resume); g_free(o.profile_samples);
   return status;
 }

@@ -30,6 +30,7 @@ printf 'input 4\nsoftmax_xent\nfc out=2\n' >"$t/loss-not-last.model"
 head -c 300 "$t/w.pcw" >"$t/truncated.pcw"
 printf 'layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t1\t1e-5\t2e-5\t0\n' >"$t/missing-layer.tsv"
 printf 'link\tbytes\tlatency_s\tseconds_per_byte\n' >"$t/net-empty.tsv"
+printf 'layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t1\t0\t0\t1e-5\t2e-5\t0\n' >"$t/samples.tsv"
 mkdir -p "$t/ck" && printf 'pipecast-checkpoint 1\niteration x\n' >"$t/ck/checkpoint"
 mkdir -p "$t/cifar" && head -c 5000 /dev/zero >"$t/cifar/data_batch_1.bin"
 printf 'a gpipe 4 1\n' >"$t/cells-short.txt"
@@ -74,12 +75,16 @@ entry "unknown flag" -- "$sim" describe "$m/mlp32.model" --frobnicate
 entry "unknown schedule" -- "$sim" run "$m/mlp32.model" --batch 8 --schedule pipedream
 entry "microbatches not dividing the batch (simulator)" -- "$sim" run "$m/mlp32.model" --batch 10 --microbatches 4
 entry "profile missing a layer" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/missing-layer.tsv"
+entry "a profile among samples files to pool" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/samples.tsv" --profile "$t/missing-layer.tsv"
+entry "an unknown statistic for pooled samples" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/samples.tsv" --profile-stat mode
+entry "balancing by time where no layer times are read" -- "$x" train "$m/tiny-mlp.model" --stages 2 --by time
 entry "replaying a trace of another configuration" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --microbatches 4 --durations "$t/m2.json"
 entry "net file with no rows" -- "$sim" run "$m/mlp32.model" --batch 8 --net "$t/net-empty.tsv"
 entry "rank count not matching the stages" -- mpirun -n 2 "$x" train "$m/tiny-mlp.model" -p 2,2,2,2
 entry "microbatches not dividing the batch (executor)" -- "$x" train "$m/tiny-mlp.model" --batch 32 --microbatches 5
 entry "more microbatches than samples" -- "$x" train "$m/tiny-mlp.model" --batch 4 --microbatches 8
 entry "unwritable output path" -- "$x" train "$m/tiny-mlp.model" --save /nonexistent/w.pcw
+entry "unwritable summary path" -- "$x" train "$m/tiny-mlp.model" --summary /nonexistent/s.json
 entry "weights file of another model" -- "$x" train "$m/tiny-cnn.model" --load "$t/w.pcw"
 entry "truncated weights file" -- "$x" train "$m/tiny-mlp.model" --load "$t/truncated.pcw"
 entry "corrupt checkpoint" -- "$x" train "$m/tiny-mlp.model" --resume "$t/ck"

@@ -172,6 +172,13 @@ build=${PC_BUILD:-build}
 mkdir -p "$out/runs"
 t_start=$(date +%s)
 log() { printf "study %s [%3d s]: %s\n" "$model" $(($(date +%s) - t_start)) "$*" >&2; }
+# csv_field BLOCK COLUMN: the column named COLUMN of every row of the BLOCK-th CSV block on stdin
+# (pipecast-sim's --format csv: blocks apart by blank lines, each under a header of its own)
+csv_field() {
+  awk -F, -v want="$1" -v col="$2" 'NF == 0 { seen = 0; next }
+    !seen { seen = 1; block++; k = 0; for (i = 1; i <= NF; i++) if ($i == col) k = i; next }
+    block == want && k { print $k }'
+}
 
 if [ $prebuilt = 1 ]; then
   [ -x "$build/exec/pipecast-exec" ] && [ -x "$build/sim/pipecast-sim" ] ||
@@ -214,7 +221,11 @@ launch_as() {
   else launch=("${mpi[@]}" "$1" "$x"); fi
 }
 # measured LOG: LOG is a train run's that finished (its timing line): a continued study keeps it
-measured() { grep -q 'median [0-9.]* s' "$1" 2>/dev/null; }
+# measured NAME.log: the run ended with a timed iteration (its --summary, or in a study made
+# before train wrote one, its log's timing line)
+measured() {
+  grep -qs '"median_s"' "${1%.log}.summary.json" || grep -q 'median [0-9.]* s' "$1" 2>/dev/null
+}
 py=/usr/bin/python3
 [ -x $py ] || py=python3
 
@@ -290,8 +301,8 @@ spec() {
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4"
   [ "$P" -gt 1 ] && [ ! -f "$out/runs/$name.spec" ] || return 0
   "$sim" run "${mf[@]}" --schedule "$sched" --batch "$batch" --microbatches "$M" --stages "$P" \
-    --by time --profile "$out/profile-all.tsv" --net "$out/net.tsv" |
-    sed -n 's/^partition: //p' >"$out/runs/$name.spec"
+    --by time --profile "$out/profile-all.tsv" --net "$out/net.tsv" --format csv |
+    csv_field 1 partition >"$out/runs/$name.spec"
 }
 # name_parts: number the distinct partitions of the pipeline cells (parts.tsv: K, stages, spec)
 # and write each cell's K to <cell>.part
@@ -330,7 +341,7 @@ profile_beyond() {
   log "profiling (round $r) the partitions of $(echo $beyond | tr ' ' ,) stages, each stage alone"
   for P in $beyond; do
     spec=$("$sim" run "${mf[@]}" --batch "$batch" --microbatches "$mid" --stages "$P" --by time \
-             --profile "$out/profile-all.tsv" --net "$out/net.tsv" | sed -n 's/^partition: //p')
+             --profile "$out/profile-all.tsv" --net "$out/net.tsv" --format csv | csv_field 1 partition)
     "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
       --out /dev/null --samples "$out/profile-stages$P.r$r.samples.tsv" >/dev/null </dev/null
   done
@@ -368,7 +379,8 @@ if [ "$reuse" = 0 ]; then
     launch_as "$k"
     if [ "$k" = 1 ]; then tiny=(models/tiny-mlp.model -p 8)
     else tiny=(models/mlp32.model --set width=8,input=8 --stages "$k"); fi
-    "${launch[@]}" train "${tiny[@]}" --iters 1 --warmup 0 >"$out/baseline-$k.log" 2>&1 </dev/null ||
+    "${launch[@]}" train "${tiny[@]}" --iters 1 --summary "$out/baseline-$k.summary.json" \
+      >"$out/baseline-$k.log" 2>&1 </dev/null ||
       { cat "$out/baseline-$k.log" >&2; exit 1; }
   done
 fi
@@ -414,7 +426,7 @@ memory() {
   worked=1
   cell_args "$@"
   launch_as $((P * D)) "$first"
-  "${launch[@]}" train "${mf[@]}" "${cell[@]}" --iters 1 --warmup 0 \
+  "${launch[@]}" train "${mf[@]}" "${cell[@]}" --iters 1 --summary "$out/runs/$name.summary.json" \
     >"$out/runs/$name.log" 2>&1 </dev/null &
   mem_pids+=($!)
   mem_names+=("$name")
@@ -427,9 +439,8 @@ trap 'kill "${mem_pids[@]}" 2>/dev/null || true' EXIT
 planned_mib() {
   local P=$2 D=$3
   cell_args "$@"
-  "$sim" run "${mf[@]}" "${cell[@]}" --format csv |
-    awk -F, -v D="$D" -v P="$P" 'p && NF > 1 && $1 != "stage" { b += $14 } NF == 0 { p = 1 }
-      END { printf "%d", b * D / 1048576 + 64 * P * D }'
+  "$sim" run "${mf[@]}" "${cell[@]}" --format csv | csv_field 2 memory_bytes |
+    awk -v D="$D" -v P="$P" '{ b += $1 } END { printf "%d", b * D / 1048576 + 64 * P * D }'
 }
 # memory_all: every cell's memory, the cells of K processes PROCS / K at a time (the peak memory
 # of a process does not depend on what runs beside it), and no more at once than the memory

@@ -65,7 +65,17 @@ def read_run_csv(path):
 
 
 def read_log(path):
-    """Median seconds and per-stage (process MiB, accounted MiB) from a train log."""
+    """Median seconds and per-stage (process MiB, accounted MiB) of a train run: its --summary JSON
+    (NAME.summary.json beside NAME.log); a study made before train wrote one is read from the log."""
+    js = path[:-len(".log")] + ".summary.json"
+    if os.path.exists(js):
+        try:
+            s = json.load(open(js))
+            return float(s["median_s"]), {int(m["stage"]): (m["process_bytes"] / 1048576.0,
+                                                            m["accounted_bytes"] / 1048576.0)
+                                          for m in s["memory"]}
+        except (ValueError, KeyError, TypeError) as e:
+            raise SystemExit("validate: %s: not a train --summary with a timed iteration (%s)" % (js, e))
     text = open(path).read()
     m = re.search(r"median ([0-9.]+) s", text)
     if not m:

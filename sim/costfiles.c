@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "runtime.h"
+#include "timing.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* TSV lines */
@@ -239,14 +240,62 @@ static bool profile_meta(void *ud, const tsv *t, int line, const char *key, cons
   return true;
 }
 
-pc_profile *pc_profile_parse(const char *text, const char *filename, GError **error) {
-  static const char *const cols[] = {"layer", "kind", "mb", "fwd_s", "bwd_s", "opt_s"};
-  tsv t;
-  tsv_init(&t, text, filename, cols, 6);
+static pc_profile *profile_new(const char *filename) {
   pc_profile *p = g_new0(pc_profile, 1);
   p->filename = g_strdup(filename);
   p->layers = g_ptr_array_new_with_free_func(prof_layer_free);
   p->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+  return p;
+}
+
+/* Row R of layer NAME (of KIND) from FILENAME:r.line; a kind that differs from the layer's earlier
+ * rows, or a second row at the same size, is an error. */
+static bool profile_add(pc_profile *p, const char *name, const char *kind, prof_row r,
+                        const char *filename, GError **error) {
+  if (r.mb < 1) {
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: mb is %g: expected at least 1",
+                filename, r.line, r.mb);
+    return false;
+  }
+  prof_layer *l = g_hash_table_lookup(p->by_name, name);
+  if (l == NULL) {
+    l = g_new0(prof_layer, 1);
+    l->name = g_strdup(name);
+    l->kind = g_strdup(kind);
+    l->line = r.line;
+    l->rows = g_array_new(FALSE, FALSE, sizeof(prof_row));
+    g_ptr_array_add(p->layers, l);
+    g_hash_table_insert(p->by_name, l->name, l);
+  } else if (strcmp(l->kind, kind) != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: layer '%s' is %s here but %s on line %d",
+                filename, r.line, name, kind, l->kind, l->line);
+    return false;
+  }
+  for (guint k = 0; k < l->rows->len; k++) {
+    const prof_row *o = &g_array_index(l->rows, prof_row, k);
+    if (o->mb == r.mb) {
+      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                  "%s:%d: duplicate row for layer '%s' at mb %g (first on line %d)", filename,
+                  r.line, name, r.mb, o->line);
+      return false;
+    }
+  }
+  g_array_append_val(l->rows, r);
+  return true;
+}
+
+static void profile_sort(pc_profile *p) {
+  for (guint k = 0; k < p->layers->len; k++) {
+    prof_layer *l = g_ptr_array_index(p->layers, k);
+    g_array_sort(l->rows, cmp_row);
+  }
+}
+
+pc_profile *pc_profile_parse(const char *text, const char *filename, GError **error) {
+  static const char *const cols[] = {"layer", "kind", "mb", "fwd_s", "bwd_s", "opt_s"};
+  tsv t;
+  tsv_init(&t, text, filename, cols, 6);
+  pc_profile *p = profile_new(filename);
   bool ok = true;
   int nrows = 0;
   gchar **f;
@@ -256,42 +305,9 @@ pc_profile *pc_profile_parse(const char *text, const char *filename, GError **er
     ok = tsv_number(&t, i, f[2], "mb", &r.mb, error) &&
          tsv_number(&t, i, f[3], "fwd_s", &r.fwd, error) &&
          tsv_number(&t, i, f[4], "bwd_s", &r.bwd, error) &&
-         tsv_number(&t, i, f[5], "opt_s", &r.opt, error);
-    if (ok && r.mb < 1) {
-      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: mb is %s: expected at least 1",
-                  filename, i + 1, f[2]);
-      ok = false;
-    }
-    if (ok) {
-      prof_layer *l = g_hash_table_lookup(p->by_name, f[0]);
-      if (l == NULL) {
-        l = g_new0(prof_layer, 1);
-        l->name = g_strdup(f[0]);
-        l->kind = g_strdup(f[1]);
-        l->line = i + 1;
-        l->rows = g_array_new(FALSE, FALSE, sizeof(prof_row));
-        g_ptr_array_add(p->layers, l);
-        g_hash_table_insert(p->by_name, l->name, l);
-      } else if (strcmp(l->kind, f[1]) != 0) {
-        g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
-                    "%s:%d: layer '%s' is %s here but %s on line %d", filename, i + 1, f[0], f[1],
-                    l->kind, l->line);
-        ok = false;
-      }
-      for (guint k = 0; ok && k < l->rows->len; k++) {
-        const prof_row *o = &g_array_index(l->rows, prof_row, k);
-        if (o->mb == r.mb) {
-          g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
-                      "%s:%d: duplicate row for layer '%s' at mb %g (first on line %d)",
-                      filename, i + 1, f[0], r.mb, o->line);
-          ok = false;
-        }
-      }
-      if (ok) {
-        g_array_append_val(l->rows, r);
-        nrows++;
-      }
-    }
+         tsv_number(&t, i, f[5], "opt_s", &r.opt, error) &&
+         profile_add(p, f[0], f[1], r, filename, error);
+    nrows += ok;
     g_strfreev(f);
   }
   ok = ok && tsv_finish(&t, nrows, error);
@@ -300,11 +316,145 @@ pc_profile *pc_profile_parse(const char *text, const char *filename, GError **er
     pc_profile_free(p);
     return NULL;
   }
-  for (guint k = 0; k < p->layers->len; k++) {
-    prof_layer *l = g_ptr_array_index(p->layers, k);
-    g_array_sort(l->rows, cmp_row);
-  }
+  profile_sort(p);
   return p;
+}
+
+bool pc_profile_stat_from_name(const char *name, pc_profile_stat *stat, GError **error) {
+  static const char *const names[] = {"median", "mean", "min"};
+  for (int s = 0; s < (int)G_N_ELEMENTS(names); s++)
+    if (name && strcmp(name, names[s]) == 0) {
+      *stat = (pc_profile_stat)s;
+      return true;
+    }
+  g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--profile-stat '%s': expected median, mean or min",
+              name ? name : "");
+  return false;
+}
+
+/* The samples of one (layer, mb) pooled over files. */
+typedef struct {
+  char *name, *kind, *file;
+  double mb;
+  int line;      /* first sample */
+  GArray *v[3];  /* fwd, bwd, opt seconds */
+} pool_entry;
+
+static void pool_entry_free(gpointer e_) {
+  pool_entry *e = e_;
+  g_free(e->name);
+  g_free(e->kind);
+  g_free(e->file);
+  for (int w = 0; w < 3; w++) g_array_unref(e->v[w]);
+  g_free(e);
+}
+
+static double reduce(GArray *v, pc_profile_stat stat) {
+  double *x = (double *)(void *)v->data, r = 0;
+  int n = (int)v->len;
+  if (stat == PC_PROFILE_MEDIAN) return pc_median(x, n);
+  if (stat == PC_PROFILE_MIN) {
+    r = x[0];
+    for (int i = 1; i < n; i++) r = MIN(r, x[i]);
+    return r;
+  }
+  for (int i = 0; i < n; i++) r += x[i];
+  return r / n;
+}
+
+/* Adds the rows of one samples file to the pool (ORDER: entries by first appearance). */
+static bool pool_file(pc_profile *p, const char *path, GHashTable *pool, GPtrArray *order,
+                      GError **error) {
+  static const char *const cols[] = {"layer", "kind", "mb", "rank", "rep",
+                                     "fwd_s", "bwd_s", "opt_s"};
+  char *text = read_text(path, error);
+  if (text == NULL) return false;
+  tsv t;
+  tsv_init(&t, text, path, cols, 8);
+  bool ok = true;
+  int nrows = 0;
+  gchar **f;
+  while (ok && (f = tsv_next(&t, profile_meta, p, error))) {
+    int i = t.line;
+    double mb, rank, rep, v[3];
+    ok = tsv_number(&t, i, f[2], "mb", &mb, error) && tsv_number(&t, i, f[3], "rank", &rank, error) &&
+         tsv_number(&t, i, f[4], "rep", &rep, error) &&
+         tsv_number(&t, i, f[5], "fwd_s", &v[0], error) &&
+         tsv_number(&t, i, f[6], "bwd_s", &v[1], error) &&
+         tsv_number(&t, i, f[7], "opt_s", &v[2], error);
+    if (ok) {
+      char *key = g_strdup_printf("%s\t%.17g", f[0], mb);
+      pool_entry *e = g_hash_table_lookup(pool, key);
+      if (e == NULL) {
+        e = g_new0(pool_entry, 1);
+        *e = (pool_entry){.name = g_strdup(f[0]), .kind = g_strdup(f[1]), .file = g_strdup(path),
+                          .mb = mb, .line = i + 1};
+        for (int w = 0; w < 3; w++) e->v[w] = g_array_new(FALSE, FALSE, sizeof(double));
+        g_hash_table_insert(pool, key, e);
+        g_ptr_array_add(order, e);
+      } else {
+        g_free(key);
+        if (strcmp(e->kind, f[1]) != 0) {
+          g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                      "%s:%d: layer '%s' is %s here but %s in %s:%d", path, i + 1, f[0], f[1],
+                      e->kind, e->file, e->line);
+          ok = false;
+        }
+      }
+      for (int w = 0; ok && w < 3; w++) g_array_append_val(e->v[w], v[w]);
+    }
+    nrows += ok;
+    g_strfreev(f);
+  }
+  ok = ok && tsv_finish(&t, nrows, error);
+  tsv_clear(&t);
+  g_free(text);
+  return ok;
+}
+
+pc_profile *pc_profile_load_samples(const char *const *paths, int n, pc_profile_stat stat,
+                                    GError **error) {
+  PC_ASSERT(n >= 1);
+  pc_profile *p = profile_new(paths[0]);
+  GHashTable *pool = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  GPtrArray *order = g_ptr_array_new_with_free_func(pool_entry_free);
+  bool ok = true;
+  for (int k = 0; ok && k < n; k++) ok = pool_file(p, paths[k], pool, order, error);
+  for (guint k = 0; ok && k < order->len; k++) {
+    pool_entry *e = g_ptr_array_index(order, k);
+    prof_row r = {.mb = e->mb, .line = e->line, .fwd = reduce(e->v[0], stat),
+                  .bwd = reduce(e->v[1], stat), .opt = reduce(e->v[2], stat)};
+    ok = profile_add(p, e->name, e->kind, r, e->file, error);
+  }
+  g_hash_table_unref(pool);
+  g_ptr_array_unref(order);
+  if (!ok) {
+    pc_profile_free(p);
+    return NULL;
+  }
+  profile_sort(p);
+  return p;
+}
+
+bool pc_profile_is_samples(const char *path) {
+  char *text = NULL;
+  if (!g_file_get_contents(path, &text, NULL, NULL)) return false;
+  bool samples = false;
+  gchar **lines = g_strsplit(text, "\n", -1);
+  for (int i = 0; lines[i]; i++) {
+    char *key, *value;
+    if (tsv_blank(lines[i])) continue;
+    if (tsv_comment(lines[i], &key, &value)) {
+      g_free(key);
+      g_free(value);
+      continue;
+    }
+    samples = g_str_has_prefix(lines[i], "layer\tkind\tmb\trank\trep\t");
+    break;
+  }
+  g_strfreev(lines);
+  g_free(text);
+  return samples;
 }
 
 pc_profile *pc_profile_load(const char *path, GError **error) {

@@ -31,6 +31,23 @@ pc_profile *pc_profile_load(const char *path, GError **error);
 /* The same from text; FILENAME is used in messages. */
 pc_profile *pc_profile_parse(const char *text, const char *filename, GError **error);
 
+/* The statistic that pools samples into a profile row. */
+typedef enum { PC_PROFILE_MEDIAN, PC_PROFILE_MEAN, PC_PROFILE_MIN } pc_profile_stat;
+
+/* "median", "mean" or "min"; else PC_ERROR_USAGE naming --profile-stat. */
+bool pc_profile_stat_from_name(const char *name, pc_profile_stat *stat, GError **error);
+
+/* A profile from the N samples files PATHS (`pipecast-exec profile --samples`: the header
+ * `layer kind mb rank rep fwd_s bwd_s opt_s`, a row per rank and repetition): each (layer, mb)
+ * row is STAT of each column over every sample of every file. Metadata comes from the files'
+ * comments (the last `# model` and `# overhead_s` seen). Errors as pc_profile_load's, naming
+ * FILE:LINE. */
+pc_profile *pc_profile_load_samples(const char *const *paths, int n, pc_profile_stat stat,
+                                    GError **error);
+
+/* Whether PATH is a samples file (its header, after any comments, is the samples header). */
+bool pc_profile_is_samples(const char *path);
+
 void pc_profile_free(pc_profile *profile);
 
 /* The `# model NAME` metadata, or NULL. */

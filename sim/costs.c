@@ -60,12 +60,42 @@ bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb
   return true;
 }
 
-bool pc_cost_config_load(pc_cost_config *cfg, const char *profile, const char *net,
-                         const char *gemm, GError **error) {
+/* --profile FILE... with --profile-stat: one profile as written, or samples files pooled. */
+static pc_profile *load_profiles(const char *const *paths, const char *stat_name,
+                                 GError **error) {
+  int n = (int)g_strv_length((gchar **)paths);
+  pc_profile_stat stat = PC_PROFILE_MEDIAN;
+  if (stat_name && !pc_profile_stat_from_name(stat_name, &stat, error)) return NULL;
+  bool samples = pc_profile_is_samples(paths[0]);
+  for (int k = 0; k < n; k++)
+    if (pc_profile_is_samples(paths[k]) != samples || (n > 1 && !samples)) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                  "--profile %s: several --profile files are pooled, and only samples files "
+                  "(pipecast-exec profile --samples) can be", paths[k]);
+      return NULL;
+    }
+  if (!samples && stat_name) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--profile-stat goes with samples files (pipecast-exec profile --samples); %s "
+                "is a profile", paths[0]);
+    return NULL;
+  }
+  return samples ? pc_profile_load_samples(paths, n, stat, error)
+                 : pc_profile_load(paths[0], error);
+}
+
+bool pc_cost_config_load(pc_cost_config *cfg, const char *const *profiles,
+                         const char *profile_stat, const char *net, const char *gemm,
+                         GError **error) {
   pc_profile *p = NULL;
   pc_net *n = NULL;
   pc_gemm *g = NULL;
-  if ((profile && (p = pc_profile_load(profile, error)) == NULL) ||
+  bool any = profiles && profiles[0];
+  if (!any && profile_stat) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--profile-stat goes with --profile");
+    return false;
+  }
+  if ((any && (p = load_profiles(profiles, profile_stat, error)) == NULL) ||
       (net && (n = pc_net_load(net, error)) == NULL) ||
       (gemm && (g = pc_gemm_load(gemm, error)) == NULL)) {
     pc_profile_free(p);
@@ -87,13 +117,20 @@ void pc_cost_config_clear(pc_cost_config *cfg) {
   cfg->gemm = NULL;
 }
 
-char *pc_cost_config_describe(const pc_cost_config *cfg, const char *profile_path,
-                              const char *net_path, const char *gemm_path) {
+char *pc_cost_config_describe(const pc_cost_config *cfg, const char *const *profiles,
+                              const char *profile_stat, const char *net_path,
+                              const char *gemm_path) {
   GString *s = g_string_new("costs: ");
   double bw = cfg->bandwidth > 0 ? cfg->bandwidth : PC_COSTS_DEFAULT_BANDWIDTH;
   if (cfg->profile) {
-    g_string_append_printf(s, "profile %s (%g us per op)%s", profile_path,
-                           pc_profile_overhead(cfg->profile) * 1e6,
+    int n = (int)g_strv_length((gchar **)profiles);
+    if (pc_profile_is_samples(profiles[0]))
+      g_string_append_printf(s, "profile: the %s of the samples of %s%s", 
+                             profile_stat ? profile_stat : "median", profiles[0],
+                             n > 1 ? " and more" : "");
+    else
+      g_string_append_printf(s, "profile %s", profiles[0]);
+    g_string_append_printf(s, " (%g us per op)%s", pc_profile_overhead(cfg->profile) * 1e6,
                            cfg->extrapolate ? ", linear extrapolation allowed" : "");
   } else {
     if (cfg->gemm)

@@ -34,18 +34,23 @@ typedef struct {
   int ranks_per_node;        /* R: ranks per node; 0: every rank on one node */
 } pc_cost_config;
 
-/* Loads the files named (each may be NULL) into CFG's profile, net and gemm, leaving the other
- * fields alone. On error nothing stays loaded. Release with pc_cost_config_clear. */
-bool pc_cost_config_load(pc_cost_config *cfg, const char *profile, const char *net,
-                         const char *gemm, GError **error);
+/* Loads the files named into CFG's profile, net and gemm, leaving the other fields alone. PROFILES
+ * (NULL-terminated; NULL or empty: none) is one profile, or samples files (`pipecast-exec profile
+ * --samples`, `train --profile-samples`) pooled with PROFILE_STAT (median, mean or min; NULL:
+ * median). NET and GEMM may be NULL. On error nothing stays loaded. Release with
+ * pc_cost_config_clear. */
+bool pc_cost_config_load(pc_cost_config *cfg, const char *const *profiles,
+                         const char *profile_stat, const char *net, const char *gemm,
+                         GError **error);
 
 /* Frees what pc_cost_config_load loaded and sets those pointers to NULL. */
 void pc_cost_config_clear(pc_cost_config *cfg);
 
 /* One line saying where the costs come from (profile or analytic, rates, bandwidth, overhead)
  * and one saying which links: "costs: ...\nlinks: ...\n". g_free() it. */
-char *pc_cost_config_describe(const pc_cost_config *cfg, const char *profile_path,
-                              const char *net_path, const char *gemm_path);
+char *pc_cost_config_describe(const pc_cost_config *cfg, const char *const *profiles,
+                              const char *profile_stat, const char *net_path,
+                              const char *gemm_path);
 
 /* Seconds of forward, backward and optimizer step of every layer of MODEL for a microbatch of MB
  * samples (arrays of nlayers), and the per-op overhead. From the profile when there is one

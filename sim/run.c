@@ -29,8 +29,9 @@
 #define UNSET INT_MIN
 
 typedef struct {
-  char *sets, *partition, *by, *schedule, *profile, *net, *gemm, *trace, *gantt, *format;
-  char *durations;
+  char *sets, *partition, *by, *schedule, *net, *gemm, *trace, *gantt, *format;
+  char *durations, *profile_stat;
+  char **profile;
   int stages, batch, micro, replicas, rpn;
   gboolean extrapolate;
 } run_opts;
@@ -134,7 +135,7 @@ static void print_csv(const pc_model *m, const pc_partition *part, const pc_pred
   double t = p->makespan;
   printf("model,schedule,stages,replicas,microbatches,batch,microbatch_size,iteration_s,"
          "throughput,speedup,speedup_vs_1mb,speedup_vs_1rank,ideal_speedup,bubble,"
-         "peak_memory_bytes,extrapolated%s\n", trace_s ? ",trace_iteration_s" : "");
+         "peak_memory_bytes,extrapolated%s,partition\n", trace_s ? ",trace_iteration_s" : "");
   printf("%s,%s,%d,%d,%d,%d,%d,%.9g,%.9g", m->name, pc_schedule_kind_name(p->sched->kind),
          p->nstages, p->replicas, p->nmicro, p->batch, p->mb, t, p->batch / t);
   csv_speedup(b1, t);
@@ -143,7 +144,9 @@ static void print_csv(const pc_model *m, const pc_partition *part, const pc_pred
   printf(",%.9g,%.9g,%zu,%d", pc_ideal_speedup(p->nstages, p->nmicro), pc_prediction_bubble(p),
          pc_prediction_peak_memory(p), p->costs->extrapolated ? 1 : 0);
   if (trace_s) printf(",%.9g", *trace_s);
-  printf("\n");
+  char *spec = pc_partition_format(m, part);
+  printf(",%s\n", spec); /* layer names hold no commas */
+  g_free(spec);
   printf("\n\nstage,first,last,layers,fwd_s,bwd_s,opt_s,allreduce_s,busy_s,comm_s,idle_s,"
          "bubble,peak_inflight,memory_bytes\n");
   for (int s = 0; s < p->nstages; s++) {
@@ -198,7 +201,8 @@ static bool gantt(const pc_model *model, const pc_partition *part, const pc_pred
 /* Where the durations come from, one line each (and the replayed trace's, with --durations). */
 static char *describe_sources(const run_opts *o, const pc_cost_config *cfg,
                               const pc_prediction *p, double trace_s) {
-  char *sources = pc_cost_config_describe(cfg, o->profile, o->net, o->gemm);
+  char *sources = pc_cost_config_describe(cfg, (const char *const *)o->profile,
+                                          o->profile_stat, o->net, o->gemm);
   if (!o->durations) return sources;
   char *s = g_strdup_printf("%scompute durations: replayed from %s (its iteration %.6g s; the "
                             "replay %+.1f%%)\n", sources, o->durations, trace_s,
@@ -222,8 +226,11 @@ int pc_cmd_run(int argc, char **argv) {
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro,
      "Microbatches per minibatch (per replica), must divide it (default 1)", "M"},
-    {"profile", 0, 0, G_OPTION_ARG_FILENAME, &o.profile,
-     "Measured layer costs (pipecast-exec profile); default: analytic", "FILE"},
+    {"profile", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.profile,
+     "Measured layer costs (pipecast-exec profile), or samples files pooled (repeat the flag); "
+     "default: analytic", "FILE"},
+    {"profile-stat", 0, 0, G_OPTION_ARG_STRING, &o.profile_stat,
+     "Statistic that pools samples files: median (default), mean or min", "STAT"},
     {"extrapolate", 0, 0, G_OPTION_ARG_NONE, &o.extrapolate,
      "Extrapolate the profile linearly outside its measured microbatch sizes", NULL},
     {"net", 0, 0, G_OPTION_ARG_FILENAME, &o.net,
@@ -268,7 +275,8 @@ int pc_cmd_run(int argc, char **argv) {
                         .times = pc_costs_layer_times, .times_ud = &cfg};
   /* the batch rules and flags before any file is read */
   if (!pc_job_check_batch(req.batch, req.replicas, req.micro, &error) ||
-      !pc_cost_config_load(&cfg, o.profile, o.net, o.gemm, &error))
+      !pc_cost_config_load(&cfg, (const char *const *)o.profile, o.profile_stat, o.net, o.gemm,
+                           &error))
     goto fail;
   model = pc_model_load(argv[1], o.sets, &error);
   if (model == NULL) goto fail;
@@ -320,7 +328,8 @@ out:
   g_free(o.partition);
   g_free(o.by);
   g_free(o.schedule);
-  g_free(o.profile);
+  g_strfreev(o.profile);
+  g_free(o.profile_stat);
   g_free(o.net);
   g_free(o.gemm);
   g_free(o.trace);

@@ -93,7 +93,8 @@ static void csv_num(FILE *f, double v) {
 }
 
 typedef struct {
-  char *sets, *by, *schedules_s, *stages_s, *micro_s, *profile, *net, *gemm, *outdir;
+  char *sets, *by, *schedules_s, *stages_s, *micro_s, *profile_stat, *net, *gemm, *outdir;
+  char **profile;
   int batch, replicas, rpn;
   gboolean extrapolate, no_plot;
 } sweep_opts;
@@ -126,7 +127,7 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
   pc_partition_by by;
   bool time;
   if (!pc_job_parse_by(o->by, &by, &time, error)) return false;
-  if (time && o->profile == NULL) {
+  if (time && (o->profile == NULL || o->profile[0] == NULL)) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                 "--by time needs measured layer times: give --profile FILE");
     return false;
@@ -141,7 +142,9 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
   w->cfg.extrapolate = o->extrapolate;
   w->cfg.replicas = replicas;
   w->cfg.ranks_per_node = o->rpn == UNSET ? 0 : o->rpn;
-  if (!pc_cost_config_load(&w->cfg, o->profile, o->net, o->gemm, error)) return false;
+  if (!pc_cost_config_load(&w->cfg, (const char *const *)o->profile, o->profile_stat, o->net,
+                           o->gemm, error))
+    return false;
   w->model = pc_model_load(model_path, o->sets, error);
   if (w->model == NULL) return false;
   const char *outdir = o->outdir ? o->outdir : ".";
@@ -274,8 +277,9 @@ static void sweep_clear(sweep *w) {
 
 static void sweep_opts_clear(sweep_opts *o) {
   char **s[] = {&o->sets, &o->by, &o->schedules_s, &o->stages_s, &o->micro_s,
-                &o->profile, &o->net, &o->gemm, &o->outdir};
+                &o->profile_stat, &o->net, &o->gemm, &o->outdir};
   for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
+  g_strfreev(o->profile);
 }
 
 int pc_cmd_sweep(int argc, char **argv) {
@@ -291,7 +295,10 @@ int pc_cmd_sweep(int argc, char **argv) {
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_STRING, &o.micro_s,
      "Microbatch counts (default 1,2,4,...,64)", "M,..."},
-    {"profile", 0, 0, G_OPTION_ARG_FILENAME, &o.profile, "Measured layer costs", "FILE"},
+    {"profile", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.profile,
+     "Measured layer costs, or samples files pooled (repeat the flag)", "FILE"},
+    {"profile-stat", 0, 0, G_OPTION_ARG_STRING, &o.profile_stat,
+     "Statistic that pools samples files: median (default), mean or min", "STAT"},
     {"extrapolate", 0, 0, G_OPTION_ARG_NONE, &o.extrapolate,
      "Extrapolate the profile linearly outside its measured microbatch sizes", NULL},
     {"net", 0, 0, G_OPTION_ARG_FILENAME, &o.net, "Network calibration", "FILE"},

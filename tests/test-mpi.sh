@@ -112,12 +112,34 @@ expect_input_error() {
   if [ "$st" -eq 2 ] && [ "$count" -eq 1 ]; then ok "$what"
   else echo "# exit $st, '$frag' seen $count times"; not_ok "$what"; fi
 }
+# --summary: the run as JSON, its median the one the log prints, a memory entry per stage.
+if mpirun -n 2 "$x" train "$models/tiny-mlp.model" --iters 3 --microbatches 2 --schedule 1f1b \
+     --summary "$tmp/summary.json" >"$tmp/log" 2>&1 </dev/null &&
+   /usr/bin/python3 - "$tmp/summary.json" "$tmp/log" <<'PY'
+import json, re, sys
+s = json.load(open(sys.argv[1]))
+log = open(sys.argv[2]).read()
+med = float(re.search(r"median ([0-9.]+) s", log).group(1))
+assert (s["model"], s["schedule"], s["stages"], s["replicas"]) == ("tiny-mlp", "1f1b", 2, 1), s
+assert (s["batch"], s["microbatches"], s["microbatch_size"], s["timed"]) == (32, 2, 16, 2), s
+assert s["partition"] in log and abs(s["median_s"] - med) < 5e-5, (s, med)
+assert [m["stage"] for m in s["memory"]] == [0, 1], s
+assert all(m["process_bytes"] > m["accounted_bytes"] > 0 for m in s["memory"]), s
+PY
+then ok "train --summary: the job, the median and each stage's memory as JSON"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "train --summary: the job, the median and each stage's memory as JSON"; fi
+# One iteration asked for is one iteration run: the warm-up then defaults to none.
+if mpirun -n 2 "$x" train "$models/tiny-mlp.model" --iters 1 >"$tmp/log" 2>&1 </dev/null &&
+   grep -q "over 1 iterations (after 0 warm-up)" "$tmp/log"; then ok "train --iters 1: one timed iteration"
+else sed 's/^/# /' "$tmp/log" | tail -3; not_ok "train --iters 1: one timed iteration"; fi
 expect_input_error "rank count not matching the stages" "so the job needs 4 ranks, but it has 2" \
   mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p 2,2,2,2
 expect_input_error "partition error" "no layer or scope is called 'fc9'" \
   mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p "fc1..fc2 | fc9.."
 expect_input_error "microbatches not dividing the batch" "not divisible by --microbatches 5" \
   mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 32 --microbatches 5
+expect_input_error "unwritable --summary" "--summary /nonexistent/s.json: cannot write there" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" --summary /nonexistent/s.json
 expect_input_error "unwritable --save" "--save /nonexistent/w.pcw: cannot write there" \
   mpirun -n 2 "$x" train "$models/tiny-mlp.model" --save /nonexistent/w.pcw
 expect_input_error "checkpoint folder that cannot be created" "--checkpoint /nonexistent/ck: cannot be created" \

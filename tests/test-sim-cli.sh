@@ -45,6 +45,26 @@ expect 0 "" "run tiny-resnet cut inside a block" -- "$sim" run "$models/tiny-res
 stdout_has "GEMM rates of" "run: --gemm named in the output"
 expect 0 "" "run with a profile and a net file" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/prof.tsv" --net "$tmp/net.tsv"
 stdout_has "costs: profile" "run: profile named in the output"
+# The same costs as samples files (pipecast-exec profile --samples): each row three samples, half,
+# once and three times its value, spread over two files; pooled by their median they are prof.tsv.
+awk -F'\t' -v OFS='\t' -v a="$tmp/s1.tsv" -v b="$tmp/s2.tsv" '
+  /^#/ { print > a; next }
+  $1 == "layer" { h = "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s"; print h > a; print h > b; next }
+  { print $1, $2, $3, 0, 0, $4 / 2, $5 / 2, $6 / 2 > a; print $1, $2, $3, 0, 1, $4, $5, $6 > a
+    print $1, $2, $3, 1, 0, $4 * 3, $5 * 3, $6 * 3 > b }' "$tmp/prof.tsv"
+"$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/prof.tsv" -f csv >"$tmp/from-profile.csv"
+expect 0 "" "run --profile with two samples files" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/s1.tsv" --profile "$tmp/s2.tsv" -f csv
+if cmp -s "$tmp/out" "$tmp/from-profile.csv"; then ok "samples pooled by their median predict as the profile of those medians"
+else diff "$tmp/out" "$tmp/from-profile.csv" | sed 's/^/# /'; not_ok "samples pooled by their median predict as the profile of those medians"; fi
+expect 0 "" "run --profile-stat min" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/s1.tsv" --profile "$tmp/s2.tsv" --profile-stat min
+stdout_has "costs: profile: the min of the samples of $tmp/s1.tsv and more" "run: the pooled samples and their statistic named"
+expect 2 "--profile-stat 'mode': expected median, mean or min" "run: an unknown --profile-stat" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile-stat mode
+expect 2 "only samples files" "run: a profile among samples files" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile "$tmp/prof.tsv"
+expect 0 "" "run --format csv, 3 stages" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --stages 3 --format csv
+csv_part=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "partition") k = i; next } NR == 2 && k { print $k }' "$tmp/out")
+"$sim" run "$models/tiny-mlp.model" --batch 8 --stages 3 >"$tmp/table.out" 2>&1
+if [ -n "$csv_part" ] && grep -qxF "partition: $csv_part" "$tmp/table.out"; then ok "run --format csv: the partition column is the table's partition ($csv_part)"
+else echo "# csv: '$csv_part'"; not_ok "run --format csv: the partition column is the table's partition"; fi
 expect 0 "" "run --by time" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/prof.tsv" --stages 3 --by time
 expect 0 "" "run -p auto:time" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/prof.tsv" --stages 3 -p auto:time
 expect 0 "" "run --extrapolate" -- "$sim" run "$models/tiny-mlp.model" --batch 32 --microbatches 2 --profile "$tmp/prof.tsv" --extrapolate

@@ -304,6 +304,23 @@ else
   not_ok "study --reuse: the same validation.csv"
 fi
 
+# the memory runs' --summary files: read, and a study made before them reads from the logs alone
+if ls "$out"/runs/*-P*-D*-M*.summary.json >/dev/null 2>&1 && ls "$out"/baseline-*.summary.json >/dev/null 2>&1
+then ok "study: every memory run and baseline wrote its --summary"
+else not_ok "study: every memory run and baseline wrote its --summary"; fi
+mkdir -p "$tmp/summaries"
+mv "$out"/runs/*.summary.json "$out"/baseline-*.summary.json "$tmp/summaries/"
+# shellcheck disable=SC2086
+expect 0 "" "study --reuse: a folder without --summary files" -- "$study" $args --reuse
+if cmp -s "$out/validation.csv" "$tmp/validation.first.csv"; then
+  ok "study --reuse without --summary files: the same validation.csv, memory from the logs"
+else
+  diff "$tmp/validation.first.csv" "$out/validation.csv" | sed 's/^/# /'
+  not_ok "study --reuse without --summary files: the same validation.csv, memory from the logs"
+fi
+mv "$tmp/summaries"/baseline-*.summary.json "$out/"
+mv "$tmp/summaries"/*.summary.json "$out/runs/"
+
 # --continue on a finished study measures nothing again and predicts the same
 # shellcheck disable=SC2086
 expect 0 "round 1: the cells of 2 process(es) were measured" \
@@ -396,7 +413,7 @@ expect 2 "gpipe-P1-D1-M1.iters: no timed iterations" \
 
 # --continue after a study stopped while recording a layout (one cell's round recorded, one not)
 # and without one of its baselines: the layout is measured again, each visit recorded once
-rm "$out/runs/1f1b-P2-D1-M4.r1.times.csv" "$out/baseline-2.log"
+rm "$out/runs/1f1b-P2-D1-M4.r1.times.csv" "$out/baseline-2.log" "$out/baseline-2.summary.json"
 # shellcheck disable=SC2086
 expect 0 "round 1: the 4 cells of 2 process(es) side by side" \
   "study --continue: a half-recorded layout is measured again" -- "$study" $args --continue

@@ -2,6 +2,7 @@
  * readers on good files and on each kind of bad one, interpolation and extrapolation values
  * computed by hand, the ring all-reduce formula, link choice by node placement, stage costs,
  * auto:time against brute force over every partition, and pc_predict's checks. */
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -541,6 +542,74 @@ static void test_min_time_avoids_costly_cut(void) {
   pc_model_free(m);
 }
 
+/* Samples files pooled into a profile: each (layer, mb) over every sample of every file, by the
+ * statistic asked for; the errors name the file and line. */
+static void test_profile_samples(void) {
+  char *dir = g_dir_make_tmp("pc-samples-XXXXXX", NULL);
+  g_assert_nonnull(dir);
+  char *a = g_build_filename(dir, "a.tsv", NULL), *b = g_build_filename(dir, "b.tsv", NULL);
+  char *bad = g_build_filename(dir, "bad.tsv", NULL);
+#define SHDR "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\n"
+  g_assert_true(g_file_set_contents(a, "# model test\n# overhead_s 0.5\n" SHDR
+                                    "fc1\tfc\t2\t0\t0\t1\t10\t0\n"
+                                    "fc1\tfc\t2\t0\t1\t2\t20\t0\n"
+                                    "fc1\tfc\t4\t1\t0\t8\t8\t1\n", -1, NULL));
+  g_assert_true(g_file_set_contents(b, SHDR "fc1\tfc\t2\t1\t0\t6\t60\t0\n", -1, NULL));
+  g_assert_true(g_file_set_contents(bad, SHDR "fc1\tconv\t2\t0\t0\t1\t1\t0\n", -1, NULL));
+  g_assert_true(pc_profile_is_samples(a));
+  const char *both[] = {a, b};
+  /* fwd at mb 2: samples 1, 2 and 6: median 2, mean 3, min 1 */
+  const struct {
+    pc_profile_stat stat;
+    double fwd, bwd;
+  } want[] = {{PC_PROFILE_MEDIAN, 2, 20}, {PC_PROFILE_MEAN, 3, 30}, {PC_PROFILE_MIN, 1, 10}};
+  for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+    GError *err = NULL;
+    pc_profile *p = pc_profile_load_samples(both, 2, want[i].stat, &err);
+    g_assert_no_error(err);
+    double f, bw;
+    g_assert_true(pc_profile_layer(p, "fc1", 2, false, &f, &bw, NULL, NULL, &err));
+    g_assert_cmpfloat(f, ==, want[i].fwd);
+    g_assert_cmpfloat(bw, ==, want[i].bwd);
+    g_assert_true(pc_profile_layer(p, "fc1", 4, false, &f, NULL, NULL, NULL, &err));
+    g_assert_cmpfloat(f, ==, 8);
+    g_assert_cmpstr(pc_profile_model(p), ==, "test");
+    g_assert_cmpfloat(pc_profile_overhead(p), ==, 0.5);
+    pc_profile_free(p);
+  }
+  GError *err = NULL;
+  const char *clash[] = {a, bad};
+  g_assert_null(pc_profile_load_samples(clash, 2, PC_PROFILE_MEDIAN, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_FORMAT);
+  g_assert_nonnull(strstr(err->message, "bad.tsv:2: layer 'fc1' is conv here but fc in"));
+  g_clear_error(&err);
+  pc_profile_stat s;
+  g_assert_false(pc_profile_stat_from_name("mode", &s, &err));
+  g_assert_nonnull(strstr(err->message, "--profile-stat 'mode'"));
+  g_clear_error(&err);
+  /* a profile is not a samples file, and the loader says which flag pools them */
+  g_assert_true(g_file_set_contents(bad, good_profile, -1, NULL));
+  g_assert_false(pc_profile_is_samples(bad));
+  pc_cost_config cfg = {0};
+  const char *mixed[] = {a, bad, NULL};
+  g_assert_false(pc_cost_config_load(&cfg, mixed, NULL, NULL, NULL, &err));
+  g_assert_nonnull(strstr(err->message, "only samples files"));
+  g_clear_error(&err);
+  const char *one[] = {bad, NULL};
+  g_assert_false(pc_cost_config_load(&cfg, one, "min", NULL, NULL, &err));
+  g_assert_nonnull(strstr(err->message, "--profile-stat goes with samples files"));
+  g_clear_error(&err);
+  g_assert_true(pc_cost_config_load(&cfg, one, NULL, NULL, NULL, &err));
+  pc_cost_config_clear(&cfg);
+#undef SHDR
+  for (const char *const *f = (const char *const[]){a, b, bad, NULL}; *f; f++) g_remove(*f);
+  g_rmdir(dir);
+  g_free(a);
+  g_free(b);
+  g_free(bad);
+  g_free(dir);
+}
+
 /* The resolver's partition with the simulator's layer times: spec, stages, by. */
 static pc_partition *time_partition(const pc_model *m, const char *spec, int stages,
                                     const char *by, pc_cost_config *cfg, int ranks,
@@ -779,6 +848,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/costs/profile/extrapolate", test_profile_extrapolate);
   g_test_add_func("/costs/profile/bad", test_profile_bad);
   g_test_add_func("/costs/profile/model-mismatch", test_profile_model_mismatch);
+  g_test_add_func("/costs/profile/samples", test_profile_samples);
   g_test_add_func("/costs/net/good", test_net_good);
   g_test_add_func("/costs/net/bad", test_net_bad);
   g_test_add_func("/costs/net/allreduce", test_allreduce_formula);
