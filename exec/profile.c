@@ -8,8 +8,9 @@
  * occasional bursts of other programs' work: the median keeps the floor), or with --stat min
  * the minimum over repetitions (the floor itself, for slow stretches that outlast several
  * repetitions). --samples writes every repetition's seconds as well, for statistics of one's
- * own over many runs (experiments/pool_profile.py pools them: the studies take the median over
- * all the samples they spread through a study, as they take a cell's median iteration). Each
+ * own over many runs (pipecast-sim run and sweep pool them, --profile repeated: the studies take
+ * the median over all the samples they spread through a study, as they take a cell's median
+ * iteration). Each
  * repetition runs the layers in the order a training pass does, with the same kernels
  * (common/runtime.h), timing each layer alone as the executor runs it: a layer's forward
  * includes the check of its output for NaNs, and the first layer that reads the input includes

@@ -46,7 +46,7 @@ entry() {
   "$@" >"$t/stdout" 2>"$t/stderr" </dev/null
   local st=$?
   local said
-  said=$(grep -m1 -E '^(pipecast-(sim|exec)|pool_profile|compare-stats|study.sh|usage:)' "$t/stderr" | sed "s|$t/|/tmp/|g; s/|/\\\\|/g")
+  said=$(grep -m1 -E '^(pipecast-(sim|exec)|compare-stats|validate|study.sh|usage:)' "$t/stderr" | sed "s|$t/|/tmp/|g; s/|/\\\\|/g")
   local cmd
   cmd=$(printf '%s ' "$@" | sed "s|$t/|/tmp/|g; s|build/[a-z]*/||g; s/|/\\\\|/g; s/ $//")
   rows+=("| $what | \`$cmd\` | $st | $said |")
@@ -103,7 +103,6 @@ entry "study: more processes than the predicted lines go to" -- experiments/stud
 entry "study: continuing a study that was never started" -- experiments/study.sh mlp32 --continue --out "$t/none"
 entry "study: a memory budget that is not a number" -- env PC_MEMORY_MIB=lots experiments/study.sh mlp32 --out "$t/study"
 entry "an unknown value of PC_PROGRESS" -- env PC_PROGRESS=often mpirun -n 2 "$x" train "$m/tiny-mlp.model"
-entry "pooling a file that is not profile samples" -- experiments/pool_profile.py "$t/p.tsv" "$t/net-empty.tsv"
 mkdir -p "$t/study-bad/runs"
 printf 'batch\n8\n' >"$t/study-bad/runs/gpipe-P1-D1-M1.pred.csv"
 printf '1,0.25\n2,fast\n' >"$t/study-bad/runs/gpipe-P1-D1-M1.iters"

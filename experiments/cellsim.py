@@ -16,14 +16,27 @@ import os
 import re
 import statistics
 import subprocess
-import tempfile
-
-from pool_profile import fail, read_samples, write_profile
+import sys
 
 NAME = re.compile(r"(\w+)-P(\d+)-D(\d+)-M(\d+)")
 # what pipecast-exec's train --profile-samples and grid --profile-reps write in a samples file's
 # reps line: the samples were taken by the run's own processes, after (or between) its iterations
 OWN = "in its processes and runtimes"
+
+
+def fail(msg):
+    """An input error: the message, named by the script that runs, and exit status 2."""
+    print("%s: %s" % (os.path.splitext(os.path.basename(sys.argv[0]))[0], msg), file=sys.stderr)
+    sys.exit(2)
+
+
+def read_header(path):
+    """The comment lines at the top of a samples file (its model, parameters and reps line)."""
+    try:
+        with open(path) as f:
+            return [l.rstrip("\n") for l in f if l.startswith("#")]
+    except OSError as e:
+        fail("%s: %s" % (path, e.strerror))
 
 
 def read_text(path):
@@ -91,15 +104,14 @@ class Predictor:
         self.out = out
         self.net = os.path.join(out, "net.tsv")
 
-    def predict(self, c, header, rows, stat, source, trace=None):
-        """Cell C's iteration seconds from a profile of ROWS' samples reduced by STAT (and its
-        trace in TRACE)."""
-        fd, tmp = tempfile.mkstemp(prefix="cellsim.", suffix=".tsv", dir=self.out)
-        os.close(fd)
-        write_profile(tmp, header, rows, stat, source)
+    def predict(self, c, paths, stat, trace=None):
+        """Cell C's iteration seconds from the samples files PATHS, pooled by pipecast-sim with
+        STAT (median, mean or min), and its trace in TRACE."""
         cmd = [self.sim, "run"] + self.mf + ["--schedule", c["sched"], "--batch", str(c["batch"]),
-                                             "--microbatches", str(c["M"]), "--profile", tmp,
-                                             "--net", self.net, "--format", "csv"]
+                                             "--microbatches", str(c["M"])]
+        for p in paths:
+            cmd += ["--profile", p]
+        cmd += ["--profile-stat", stat, "--net", self.net, "--format", "csv"]
         if c["spec"]:
             cmd += ["-p", c["spec"]]
         if c["D"] > 1:
@@ -109,10 +121,8 @@ class Predictor:
         try:
             r = subprocess.run(cmd, capture_output=True, text=True)
         except OSError as e:
-            os.remove(tmp)
             fail("%s: %s (build it first: experiments/setup.sh, or name it with --sim)"
                  % (self.sim, e.strerror))
-        os.remove(tmp)
         if r.returncode != 0:
             fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
         return float(next(csv.DictReader(io.StringIO(r.stdout)))["iteration_s"])
@@ -126,11 +136,10 @@ class Predictor:
         for v in sorted({v for v, _ in c["iters"]}):
             path = visit_samples(out, c, v)
             if os.path.exists(path):
-                header, rows = read_samples([path])
-                if not any(l.startswith("# reps ") and OWN in l for l in header):
+                if not any(l.startswith("# reps ") and OWN in l for l in read_header(path)):
                     continue
                 meas = statistics.median(t for vv, t in c["iters"] if vv == v)
-                pairs.append((v, meas, self.predict(c, header, rows, "median", os.path.basename(path))))
+                pairs.append((v, meas, self.predict(c, [path], "median")))
         return pairs
 
 

@@ -5,7 +5,7 @@
 
 OUT is a study's folder (experiments/study.sh): it keeps every profile repetition
 (*.samples.tsv) and every timed iteration of every visit (runs/NAME.iters). For each pair of
-statistics — a profile row's over its pooled samples (median, mean, minimum), a cell's over its
+statistics — a profile row's over its pooled samples (median, mean, min; pooled by pipecast-sim), a cell's over its
 iterations (median, fastest) — this predicts every measured cell again with `pipecast-sim run`
 (same partition, same profile condition as study.sh: one process, the cell's partition, or two
 ranks) and prints the mean absolute percentage error, the worst cell and the mean signed error.
@@ -27,7 +27,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from cellsim import Predictor, paired_error, study_cells  # noqa: E402
-from pool_profile import fail, read_samples  # noqa: E402
+from cellsim import fail, read_header  # noqa: E402
 
 
 def main():
@@ -44,8 +44,8 @@ def main():
         if not paths:
             fail("no samples of profile-%s under %s (a study made before profile --samples?)"
                  % (cond, a.out))
-        pools[cond] = read_samples(paths)
-    sim = Predictor(a.out, a.sim, pools[cells[0]["cond"]][0])
+        pools[cond] = paths
+    sim = Predictor(a.out, a.sim, read_header(pools[cells[0]["cond"]][0]))
 
     def report(label, errs):
         worst = max(errs, key=lambda e: abs(e[0]))
@@ -55,11 +55,11 @@ def main():
 
     print("%s: %d cells; error of each cell = (predicted - measured) / measured" % (a.out, len(cells)))
     print("%-36s %7s %8s %8s  %s" % ("profile row / cell time", "MAPE", "worst", "bias", "worst cell"))
-    for pstat, cstat in [("median", "median"), ("mean", "median"), ("minimum", "median"),
-                         ("median", "fastest"), ("minimum", "fastest")]:
+    for pstat, cstat in [("median", "median"), ("mean", "median"), ("min", "median"),
+                         ("median", "fastest"), ("min", "fastest")]:
         errs = []
         for c in cells:
-            pred = sim.predict(c, *pools[c["cond"]], pstat, "profile-%s.r*.samples.tsv" % c["cond"])
+            pred = sim.predict(c, pools[c["cond"]], pstat)
             its = [t for _, t in c["iters"]]
             meas = statistics.median(its) if cstat == "median" else min(its)
             errs.append((100 * (pred - meas) / meas, c["name"]))
@@ -70,8 +70,7 @@ def main():
     for c in cells:
         paths = sorted(glob.glob(os.path.join(a.out, "profile-%s.r*.%s.samples.tsv" % (c["cond"], c["name"]))))
         if paths:
-            pred = sim.predict(c, *read_samples(paths), "median",
-                               "profile-%s.r*.%s.samples.tsv" % (c["cond"], c["name"]))
+            pred = sim.predict(c, paths, "median")
             meas = statistics.median(t for _, t in c["iters"])
             errs.append((100 * (pred - meas) / meas, c["name"]))
     if errs:

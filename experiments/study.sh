@@ -264,18 +264,19 @@ reps=5
 # visit to a cell, by its own processes, its layers at its microbatch size (samples_of), and once
 # a round the whole model on every core (profile: the partitions and the predicted grid beyond
 # this machine need every size). Every repetition is kept (*.samples.tsv); a profile that the
-# simulator reads holds, per layer, size and column, the median of all the samples of one
-# condition (experiments/pool_profile.py): the typical speed of the study, as a cell's time is its
-# median iteration over all its visits.
-#   profile-all.tsv      the whole model on each of PROCS busy ranks (partitions, sweep-all, the
+# simulator reads is, per layer, size and column, the median of all the samples of one condition
+# (pipecast-sim pools the samples files that --profile names; a condition's files are listed in
+# profile-COND.list): the typical speed of the study, as a cell's time is its median iteration over
+# all its visits.
+#   profile-all.list     the whole model on each of PROCS busy ranks (partitions, sweep-all, the
 #                        predicted data parallelism)
-#   profile-1r.tsv       the whole model in one process, one core busy (one-stage cells)
-#   profile-dp<K>.tsv    K replicas, each rank the whole model at its share of the batch
-#   profile-part<K>.tsv  partition K (parts.tsv) stage by stage, one rank per stage at once: a
+#   profile-1r.list      the whole model in one process, one core busy (one-stage cells)
+#   profile-dp<K>.list   K replicas, each rank the whole model at its share of the batch
+#   profile-part<K>.list partition K (parts.tsv) stage by stage, one rank per stage at once: a
 #                        stage alone holds only its layers' weights, so at small microbatches its
 #                        layers run faster than in the whole-model profile, where every rank
 #                        cycles through all the weights (pipeline cells; <cell>.part names K)
-#   profile-stages<P>.tsv  the predicted line of P stages: for the measured stage counts, the
+#   profile-stages<P>.list the predicted line of P stages: for the measured stage counts, the
 #                        profiles of every partition of P stages pooled; beyond them, a
 #                        partition of P stages timed stage by stage, each stage alone
 #                        (profile_beyond)
@@ -286,22 +287,31 @@ profile() {
   log "profiling (round $r) at microbatch sizes $sizes: the whole model on $procs busy ranks"
   "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
     --samples "$out/profile-all.r$r.samples.tsv" --out "$out/profile-all.r$r.tsv" >/dev/null
-  pool "$out/profile-all.tsv" "$out"/profile-all.r*.samples.tsv
+  pool "$out/profile-all.list" "$out"/profile-all.r*.samples.tsv
 }
-# pool OUT SAMPLES...: OUT from those of the SAMPLES files that exist (none: no OUT)
+# pool LIST SAMPLES...: LIST names those of the SAMPLES files that exist, one a line (none: no LIST)
 pool() {
   local to=$1 f files=()
   shift
   for f in "$@"; do [ ! -f "$f" ] || files+=("$f"); done
-  [ ${#files[@]} = 0 ] || "$py" experiments/pool_profile.py "$to" "${files[@]}"
+  rm -f "$to"
+  [ ${#files[@]} = 0 ] || printf '%s\n' "${files[@]}" >"$to"
+}
+# profile_args COND: pa=(--profile FILE ...) for the samples files of profile-COND.list, which
+# pipecast-sim pools (the median of each row's samples)
+profile_args() {
+  local f
+  pa=()
+  while IFS= read -r f; do pa+=(--profile "$f"); done <"$out/profile-$1.list"
 }
 # spec SCHED P D M: a pipeline cell's auto:time partition, from the first round's profile-all; kept
 # for every visit and for the prediction
 spec() {
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4"
   [ "$P" -gt 1 ] && [ ! -f "$out/runs/$name.spec" ] || return 0
+  profile_args all
   "$sim" run "${mf[@]}" --schedule "$sched" --batch "$batch" --microbatches "$M" --stages "$P" \
-    --by time --profile "$out/profile-all.tsv" --net "$out/net.tsv" --format csv |
+    --by time "${pa[@]}" --net "$out/net.tsv" --format csv |
     csv_field 1 partition >"$out/runs/$name.spec"
 }
 # name_parts: number the distinct partitions of the pipeline cells (parts.tsv: K, stages, spec)
@@ -339,22 +349,23 @@ profile_beyond() {
   worked=1
   mid=$(echo $Ms | awk '{ print $((NF + 1) / 2) }')
   log "profiling (round $r) the partitions of $(echo $beyond | tr ' ' ,) stages, each stage alone"
+  profile_args all
   for P in $beyond; do
     spec=$("$sim" run "${mf[@]}" --batch "$batch" --microbatches "$mid" --stages "$P" --by time \
-             --profile "$out/profile-all.tsv" --net "$out/net.tsv" --format csv | csv_field 1 partition)
+             "${pa[@]}" --net "$out/net.tsv" --format csv | csv_field 1 partition)
     "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
       --out /dev/null --samples "$out/profile-stages$P.r$r.samples.tsv" >/dev/null </dev/null
   done
 }
-# pool_profiles: every profile the simulator reads, from all the samples of its condition
+# pool_profiles: the list of every profile the simulator reads, all the samples of its condition
 pool_profiles() {
   local k P files
-  for k in all 1r; do pool "$out/profile-$k.tsv" "$out"/profile-$k.r*.samples.tsv; done
+  for k in all 1r; do pool "$out/profile-$k.list" "$out"/profile-$k.r*.samples.tsv; done
   for k in $layouts; do
-    [ "$k" = 1 ] || [ $dp = 0 ] || pool "$out/profile-dp$k.tsv" "$out"/profile-dp$k.r*.samples.tsv
+    [ "$k" = 1 ] || [ $dp = 0 ] || pool "$out/profile-dp$k.list" "$out"/profile-dp$k.r*.samples.tsv
   done
   for k in $(cut -f1 "$out/parts.tsv"); do
-    pool "$out/profile-part$k.tsv" "$out"/profile-part$k.r*.samples.tsv
+    pool "$out/profile-part$k.list" "$out"/profile-part$k.r*.samples.tsv
   done
   # the predicted lines: a measured stage count's from the profiles of all its partitions, those
   # beyond from profile_beyond's
@@ -364,9 +375,9 @@ pool_profiles() {
     for k in $(awk -F'\t' -v P="$P" '$2 == P { print $1 }' "$out/parts.tsv"); do
       files+=("$out"/profile-part$k.r*.samples.tsv)
     done
-    pool "$out/profile-stages$P.tsv" "${files[@]}"
+    pool "$out/profile-stages$P.list" "${files[@]}"
   done
-  for k in $beyond; do pool "$out/profile-stages$k.tsv" "$out"/profile-stages$k.r*.samples.tsv; done
+  for k in $beyond; do pool "$out/profile-stages$k.list" "$out"/profile-stages$k.r*.samples.tsv; done
 }
 # the memory a process holds beyond the runtime's plan (code, MPI, OpenBLAS): a tiny model's
 # process peak minus its accounted bytes, for each process count measured (MPI's shared-memory
@@ -550,22 +561,24 @@ measure_layout() {
 # (one busy core for one process; the cell's partition stage by stage for a pipeline; the whole
 # model on each of the replicas' ranks), and its trace; one-process cells also with profile-all
 predict() {
-  local P=$2 D=$3 name="$1-P$2-D$3-M$4" prof=$out/profile-dp$3.tsv
-  if [ $((P * D)) = 1 ]; then prof=$out/profile-1r.tsv; fi
-  if [ "$P" -gt 1 ]; then prof=$out/profile-part$(cat "$out/runs/$name.part").tsv; fi
+  local P=$2 D=$3 name="$1-P$2-D$3-M$4" cond=dp$3
+  if [ $((P * D)) = 1 ]; then cond=1r; fi
+  if [ "$P" -gt 1 ]; then cond=part$(cat "$out/runs/$name.part"); fi
   cell_args "$@"
-  "$sim" run "${mf[@]}" "${cell[@]}" --profile "$prof" --net "$out/net.tsv" \
+  profile_args "$cond"
+  "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
     --format csv --trace "$out/runs/$name.pred.json" >"$out/runs/$name.pred.csv"
   # each round's measured iteration replayed: its own compute durations, the modelled messages
   # (what the schedule and message model alone get wrong; validate.py's replay column)
   local f
   for f in "$out/runs/$name".r*.meas.json; do
     [ -f "$f" ] || continue
-    "$sim" run "${mf[@]}" "${cell[@]}" --profile "$prof" --net "$out/net.tsv" \
+    "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
       --format csv --durations "$f" >"${f%.meas.json}.replay.csv"
   done
   if [ $((P * D)) = 1 ]; then
-    "$sim" run "${mf[@]}" "${cell[@]}" --profile "$out/profile-all.tsv" --net "$out/net.tsv" \
+    profile_args all
+    "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
       --format csv >"$out/runs/$name.pred-all.csv"
   fi
 }
@@ -642,20 +655,23 @@ grid predict
 # (profile-all, sweep-all: what the partitions are cut from, and the data-parallel comparison)
 mlist=$(echo $Ms | tr ' ' ,)
 log "predicting 1, 2, 4, 8, 16 stages x M in $mlist"
+profile_args all
 "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1,2,4,8,16 --microbatches "$mlist" --by time \
-  --profile "$out/profile-all.tsv" --net "$out/net.tsv" --out "$out/sweep-all" --no-plot >/dev/null
+  "${pa[@]}" --net "$out/net.tsv" --out "$out/sweep-all" --no-plot >/dev/null
 for P in $(echo $layouts | cut -d' ' -f2-) $beyond; do
+  profile_args "stages$P"
   "$sim" sweep "${mf[@]}" --batch "$batch" --stages "$P" --microbatches "$mlist" --by time \
-    --profile "$out/profile-stages$P.tsv" --net "$out/net.tsv" --out "$out/sweep-stages$P" \
-    --no-plot >/dev/null
+    "${pa[@]}" --net "$out/net.tsv" --out "$out/sweep-stages$P" --no-plot >/dev/null
 done
+profile_args 1r
 "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --microbatches "$mlist" --by time \
-  --profile "$out/profile-1r.tsv" --net "$out/net.tsv" --out "$out/sweep-1r" --no-plot >/dev/null
+  "${pa[@]}" --net "$out/net.tsv" --out "$out/sweep-1r" --no-plot >/dev/null
 if [ $dp = 1 ]; then
   for D in 2 4 8 16; do
     [ $((batch % D)) = 0 ] || continue # a replica needs at least one sample
+    profile_args all
     "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --replicas "$D" --microbatches "$mlist" \
-      --by time --profile "$out/profile-all.tsv" --net "$out/net.tsv" --extrapolate \
+      --by time "${pa[@]}" --net "$out/net.tsv" --extrapolate \
       --out "$out/sweep-dp$D" --no-plot >/dev/null
   done
 fi

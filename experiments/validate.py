@@ -46,8 +46,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from cellsim import Predictor, paired_error, study_cells, visit_samples  # noqa: E402
-from pool_profile import read_samples  # noqa: E402
+from cellsim import Predictor, paired_error, read_header, study_cells, visit_samples  # noqa: E402
 MIB = 1048576.0
 
 
@@ -194,7 +193,7 @@ def main():
     visited = {c["name"]: c for c in study_cells(out)}
     samples = (visit_samples(out, c, v) for c in visited.values() for v, _ in c["iters"])
     first = next((path for path in samples if os.path.exists(path)), None)
-    sim = Predictor(out, a.sim, read_samples([first])[0]) if first else None
+    sim = Predictor(out, a.sim, read_header(first)) if first else None
     for log in sorted(glob.glob(os.path.join(out, "runs", "*.log"))):
         name = os.path.basename(log)[:-4]
         m = re.fullmatch(r"(\w+)-P(\d+)-D(\d+)-M(\d+)", name)
@@ -322,8 +321,8 @@ def main():
         v, mv, pv = min(tpairs, key=lambda p_: (abs(pct(p_[2], p_[1]) - worst[key]), -p_[0]))
         mj = traced[v]
         pj = os.path.join(out, "runs", worst["name"] + ".visit.pred.json")
-        sim.predict(visited[worst["name"]], *read_samples([visit_samples(out, visited[worst["name"]], v)]),
-                    "median", "visit %d" % v, trace=pj)
+        sim.predict(visited[worst["name"]], [visit_samples(out, visited[worst["name"]], v)],
+                    "median", trace=pj)
         which = ("the trace of visit %d, the last of its round, whose own error %+.1f%% is the nearest the "
                  "cell's of its %d traced visits, against the profile its processes took right after it"
                  % (v, pct(pv, mv), len(tpairs)))

@@ -175,7 +175,6 @@ done
 sim=${PC_SIM:?PC_SIM is not set}
 # samples_ranks FILE: the "layer:rank" pairs of a samples file, sorted, on one line
 samples_ranks() { awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$1" | sort -u | paste -sd' '; }
-pool=$(dirname "$0")/../experiments/pool_profile.py
 # rows FILE: "rows,all-positive" of a profile
 rows() { awk -F'\t' '!/^#/ && $1 != "layer" { n++; if (!($4 > 0 && $5 > 0 && $6 >= 0)) bad++ }
                       END { printf "%d,%d", n, bad }' "$1"; }
@@ -212,16 +211,16 @@ if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --reps 3 --stat mi
   ok "profile --stat min: the minimum over repetitions, said in the header"
 else not_ok "profile --stat min: the minimum over repetitions, said in the header"; fi
 # --samples: every repetition, one row each (8 layers x 2 sizes x 3 reps; the partition's rows
-# from the rank that timed them), and their median per row is the profile's (median) row,
-# byte for byte, once experiments/pool_profile.py has pooled them
+# from the rank that timed them); pooled by pipecast-sim with their median, they predict what
+# the profile's (median) rows predict, byte for byte
 if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2,4 --reps 3 --samples "$tmp/s1.tsv" \
      --out "$tmp/ps.tsv" >"$tmp/log" 2>&1 </dev/null &&
    [ "$(awk -F'\t' '!/^#/ && $1 != "layer"' "$tmp/s1.tsv" | wc -l)" = 48 ] &&
-   python3 "$pool" "$tmp/pooled.tsv" "$tmp/s1.tsv" >"$tmp/log" 2>&1 &&
-   grep -v '^#' "$tmp/ps.tsv" >"$tmp/ps.rows" && grep -v '^#' "$tmp/pooled.tsv" >"$tmp/pooled.rows" &&
-   [ -s "$tmp/ps.rows" ] && cmp -s "$tmp/ps.rows" "$tmp/pooled.rows"; then
-  ok "profile --samples: every repetition; pooled, the profile's median rows"
-else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --samples: every repetition; pooled, the profile's median rows"; fi
+   "$sim" run "$models/tiny-mlp.model" --batch 8 -m 2 --profile "$tmp/ps.tsv" -f csv >"$tmp/ps.csv" &&
+   "$sim" run "$models/tiny-mlp.model" --batch 8 -m 2 --profile "$tmp/s1.tsv" -f csv >"$tmp/s1.csv" &&
+   [ -s "$tmp/ps.csv" ] && cmp -s "$tmp/ps.csv" "$tmp/s1.csv"; then
+  ok "profile --samples: every repetition; pooled by pipecast-sim, the profile's median rows"
+else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --samples: every repetition; pooled by pipecast-sim, the profile's median rows"; fi
 if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --microbatch-sizes 4 \
      --reps 2 --samples "$tmp/s2.tsv" --out /dev/null >"$tmp/log" 2>&1 </dev/null &&
    [ "$(samples_ranks "$tmp/s2.tsv")" = \
@@ -243,9 +242,8 @@ else cat "$tmp/log" "$tmp/ts1.tsv" | sed 's/^/# /'; not_ok "train --profile-samp
 if mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 8 -m 2 --iters 2 \
      --profile-samples "$tmp/ts2.tsv" --profile-reps 2 >"$tmp/log" 2>&1 </dev/null &&
    [ "$(samples_ranks "$tmp/ts2.tsv")" = "fc1:0 fc2:0 fc3:1 fc4:1 loss:1 relu1:0 relu2:0 relu3:1" ] &&
-   python3 "$pool" "$tmp/ts2p.tsv" "$tmp/ts2.tsv" >>"$tmp/log" 2>&1 &&
    "$sim" run "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 8 --microbatches 2 \
-     --profile "$tmp/ts2p.tsv" >>"$tmp/log" 2>&1; then
+     --profile "$tmp/ts2.tsv" >>"$tmp/log" 2>&1; then
   ok "train --profile-samples, 2 stages: each layer from its stage's rank; pooled, read by pipecast-sim"
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "train --profile-samples, 2 stages: each layer from its stage's rank; pooled, read by pipecast-sim"; fi
 if mpirun -n 2 "$x" train "$models/tiny-mlp.model" --replicas 2 --batch 8 --iters 2 \
@@ -260,8 +258,8 @@ expect_input_error "train: --profile-samples in a missing folder (refused before
   "--profile-samples $tmp/no/x.tsv: cannot write there" \
   "$x" train "$models/tiny-mlp.model" --profile-samples "$tmp/no/x.tsv"
 printf 'layer\tmb\tseconds\nfc1\t4\t0.1\n' >"$tmp/bad-samples.tsv"
-expect_input_error "pool_profile: not a samples file" "bad-samples.tsv:1: not a samples file" \
-  python3 "$pool" "$tmp/x.tsv" "$tmp/bad-samples.tsv"
+expect_input_error "pooling a file that is not samples" "--profile $tmp/bad-samples.tsv: several --profile files are pooled" \
+  "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/ts2.tsv" --profile "$tmp/bad-samples.tsv"
 expect_input_error "profile: --samples in a missing folder" "--samples $tmp/no/s.tsv: No such file" \
   "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --samples "$tmp/no/s.tsv"
 expect_input_error "profile: bad --stat" "--stat 'mean': expected median or min" \

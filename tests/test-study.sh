@@ -138,17 +138,15 @@ for r in csv.DictReader(open(out + "/validation.csv")):
     v = vis[0]
     its = [float(l.split(",")[1]) for l in open(out + "/runs/" + name + ".iters") if l.split(",")[0] == v["visit"]]
     assert abs(statistics.median(its) - float(v["measured_s"])) < 1e-5, (name, its, v)
-    # its own samples (one process, or its partition stage by stage), pooled and predicted again
+    # its own samples (one process, or its partition stage by stage), pooled by the simulator
     cond = "1r" if r["stages"] == "1" else "part" + open(out + "/runs/" + name + ".part").read().strip()
     smp = "%s/profile-%s.r%s.%s.samples.tsv" % (out, cond, v["visit"], name)
-    subprocess.run([sys.executable, root + "/experiments/pool_profile.py", out + "/p.tsv", smp], check=True)
     cmd = [build + "/sim/pipecast-sim", "run", root + "/models/mlp32.model", "--set", "width=64,input=64",
            "--schedule", r["schedule"], "--batch", r["batch"], "--microbatches", r["microbatches"],
-           "--profile", out + "/p.tsv", "--net", out + "/net.tsv", "--format", "csv"]
+           "--profile", smp, "--net", out + "/net.tsv", "--format", "csv"]
     if r["stages"] != "1":
         cmd += ["-p", open(out + "/runs/" + name + ".spec").read().strip()]
     t = float(list(csv.DictReader(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split("\n\n\n")[0].strip().splitlines()))[0]["iteration_s"])
-    os.remove(out + "/p.tsv")
     assert abs(t - float(v["predicted_s"])) < 2e-6, (name, t, v)
     e = 100 * (t - statistics.median(its)) / statistics.median(its)
     assert abs(e - float(r["paired_error_pct"])) < 0.011, (name, e, r["paired_error_pct"])
@@ -172,14 +170,12 @@ def scaled(src, dst, k):
         res.append("\t".join(f))
     open(dst, "w").write("\n".join(res) + "\n")
 def predict(name, r, smp):
-    subprocess.run([sys.executable, root + "/experiments/pool_profile.py", cp + "/p.tsv", smp], check=True)
     cmd = [sim, "run", root + "/models/mlp32.model", "--set", "width=64,input=64", "--schedule", r["schedule"],
-           "--batch", r["batch"], "--microbatches", r["microbatches"], "--profile", cp + "/p.tsv",
+           "--batch", r["batch"], "--microbatches", r["microbatches"], "--profile", smp,
            "--net", cp + "/net.tsv", "--format", "csv"]
     if r["stages"] != "1":
         cmd += ["-p", open(cp + "/runs/" + name + ".spec").read().strip()]
     o = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    os.remove(cp + "/p.tsv")
     return float(list(csv.DictReader(o.split("\n\n\n")[0].strip().splitlines()))[0]["iteration_s"])
 def validate():
     global said
@@ -279,9 +275,9 @@ lines = {(r["schedule"], r["stages"], r["microbatches"]): float(r["iteration_s"]
          for r in csv.DictReader(open(out + "/speedup.csv")) if r["kind"] == "predicted"}
 n = 0
 for P in (2, 4, 8, 16):
-    layers = {l.split("\t")[0] for l in open("%s/profile-stages%d.tsv" % (out, P))
-              if not l.startswith("#") and not l.startswith("layer\t")}
-    assert len(layers) == 64, (P, len(layers))  # mlp32: every layer has its row
+    layers = {l.split("\t")[0] for f in open("%s/profile-stages%d.list" % (out, P)).read().split()
+              for l in open(f) if not l.startswith("#") and not l.startswith("layer\t")}
+    assert len(layers) == 64, (P, len(layers))  # mlp32: every layer has its samples
     for r in csv.DictReader(open("%s/sweep-stages%d/sweep.csv" % (out, P))):
         key = (r["schedule"], r["stages"], r["microbatches"])
         assert abs(lines[key] - float(r["iteration_s"])) <= 1e-5 * lines[key], (key, r)  # 6 digits
@@ -376,7 +372,7 @@ expect 2 "PC_MEMORY_MIB must be a whole number of MiB, got 'lots'" "study: a bad
   env PC_MEMORY_MIB=lots "$study" ${args4%--out*} --out "$tmp/s4b"
 if [ "$(cat "$out4/procs")" = 4 ] && [ -f "$out4/baseline-4.log" ] &&
    [ "$("$py" -c 'import csv, sys; print(sorted({int(r["stages"]) for r in csv.DictReader(open(sys.argv[1]))}))' "$out4/validation.csv")" = "[1, 2, 4]" ] &&
-   [ -s "$out4/profile-stages4.tsv" ] && [ -s "$out4/profile-stages8.r1.samples.tsv" ] &&
+   [ -s "$out4/profile-stages4.list" ] && [ -s "$out4/profile-stages8.r1.samples.tsv" ] &&
    [ ! -e "$out4/profile-stages4.r1.samples.tsv" ]; then
   ok "study --procs 4: validation.csv has 1, 2 and 4 stages; line 4 from the cells, 8 profiled beyond"
 else
