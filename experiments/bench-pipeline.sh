@@ -40,8 +40,11 @@ for M in 8 16; do
   t1=${best["1 --microbatches $M"]}
   for sched in gpipe 1f1b; do
     tp=${best["$P --microbatches $M --schedule $sched"]}
-    awk -v s="$sched" -v M="$M" -v P="$P" -v t1="$t1" -v tp="$tp" -v t11="$t1_1" 'BEGIN {
-      ideal = P * M / (M + P - 1); sp = t1 / tp
+    # the ideal P*M/(M+P-1), as the simulator reports it
+    ideal=$("$sim" run models/mlp32.model --stages "$P" --batch 256 --microbatches "$M" -f csv |
+      awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ideal_speedup") k = i } NR == 2 { print $k }')
+    awk -v s="$sched" -v M="$M" -v ideal="$ideal" -v t1="$t1" -v tp="$tp" -v t11="$t1_1" 'BEGIN {
+      sp = t1 / tp
       printf "%-8s %4d %10.4f %10.4f %9.3f %7.3f %8.1f%% %12.3f\n", s, M, t1, tp, sp, ideal, 100 * sp / ideal, t11 / tp }'
   done
 done

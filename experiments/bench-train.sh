@@ -25,8 +25,8 @@ declare -A pc pt
 for ((r = 1; r <= rounds; r++)); do
   for spec in "${models[@]}"; do
     set -- $spec
-    pc[$1]+="$("$x" train "models/$1.model" --batch "$2" --iters $((iters + 1)) --warmup 1 \
-                 --print-every 1000000 | sed -n 's/.*median \([0-9.]*\) s.*/\1/p') "
+    pc[$1]+="$(summary_median "$x" train "models/$1.model" --batch "$2" --iters $((iters + 1)) \
+                 --warmup 1 --print-every 1000000) "
     if [ "$has_torch" = 1 ]; then
       pt[$1]+="$(/usr/bin/python3 experiments/torch_train.py "$1" "$iters" | awk '{print $2}' | median) "
     fi

@@ -345,6 +345,9 @@ def main():
         if own:
             pred2 = [r for r in pred2 if int(r["stages"]) != n] + own
     pred1 = read_sweep(os.path.join(out, "sweep-1r", "sweep.csv"))
+    # the ideal speedup P M / (M + P - 1) of each (P, M), as the simulator reports it
+    ideal = {(int(r["stages"]), int(r["microbatches"])): float(r["ideal_speedup"])
+             for r in read_sweep(os.path.join(out, "sweep-all", "sweep.csv")) + pred2}
     base = {(r["schedule"], int(r["microbatches"])): float(r["iteration_s"]) for r in pred1}
     srows = []
     for (sched, P, M), t in sorted(meas_t.items()):
@@ -354,7 +357,7 @@ def main():
         (lo, hi), (b_lo, b_hi) = meas_q[(sched, P, M)], meas_q[(sched, 1, M)]
         o_lo, o_hi = meas_q.get((sched, 1, 1), ("", ""))
         srows.append(["measured", sched, P, M, t, meas_t[(sched, 1, M)] / t,
-                      one / t if one else "", P * M / (M + P - 1), b_lo / hi, b_hi / lo,
+                      one / t if one else "", ideal.get((P, M), ""), b_lo / hi, b_hi / lo,
                       o_lo / hi if one else "", o_hi / lo if one else ""])
     for r in pred2:
         sched, P, M = r["schedule"], int(r["stages"]), int(r["microbatches"])
@@ -363,7 +366,7 @@ def main():
             continue
         one = base.get((sched, 1))
         srows.append(["predicted", sched, P, M, t, base[(sched, M)] / t, one / t if one else "",
-                      P * M / (M + P - 1), "", "", "", ""])
+                      float(r["ideal_speedup"]), "", "", "", ""])
     with open(os.path.join(out, "speedup.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["kind", "schedule", "stages", "microbatches", "iteration_s", "speedup",
