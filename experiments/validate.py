@@ -43,6 +43,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from types import SimpleNamespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -174,20 +175,15 @@ def explain(sim, mj, pj, c, err, which):
             % (cell_name(c), err, blame, which, ", ".join(parts), wait))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--sim", required=True)
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--quick", type=int, default=0)
-    ap.add_argument("--grid", default="", help="how the grid was chosen, for validation.md")
-    ap.add_argument("--seconds", type=int, default=0)
-    a = ap.parse_args()
-    out = a.out
-    procs = read_procs(out)
+def rp(c, fmt, k="replay"):
+    """Cell C's value K formatted, or nothing when it has none."""
+    return fmt % c[k] if c[k] is not None else ""
 
-    # ---------------------------------------------------------------- the measured grid
+
+def measured_cells(a, out):
+    """The study's measured cells: each with its measured and predicted time, its paired error
+    (each visit against its own processes' profile), its replay error and its memory; the
+    Predictor and the visited cells (cellsim)."""
     cells = []
     # each visit paired with the profile its own processes took right after it
     visited = {c["name"]: c for c in study_cells(out)}
@@ -236,7 +232,14 @@ def main():
     for c in cells:
         c["other"] = max(t[1] for t in c["tries"]) if c["tries"] else float("nan")
     cells.sort(key=lambda c: (c["replicas"], c["schedule"] != "gpipe", c["stages"], c["microbatches"]))
+    for c in cells:
+        c["other"] = max(t[1] for t in c["tries"]) if c["tries"] else float("nan")
+    cells.sort(key=lambda c: (c["replicas"], c["schedule"] != "gpipe", c["stages"], c["microbatches"]))
+    return cells, sim, visited
 
+
+def validation_table(a, out, cells):
+    """validation.csv: a row per cell."""
     with open(os.path.join(out, "validation.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "batch",
@@ -252,6 +255,11 @@ def main():
                         ";".join("%.0f" % t[1] for t in c["tries"]),
                         "" if c["replay"] is None else "%.2f" % c["replay"],
                         "" if c["paired"] is None else "%.2f" % c["paired"], len(c["pairs"])])
+
+
+def headline(cells):
+    """The errors over the cells: paired (the headline) or pooled, the single visits', the
+    replay's, the one-process cells' with either profile."""
     # The headline error pairs each visit with the profile its own processes took right after it
     # (a cell's error: the median of its visits'): the machine's speed wanders over minutes, and
     # a profile pooled over the whole study (predicted_s, error_pct) carries that wander into the
@@ -270,7 +278,14 @@ def main():
     ones = [c for c in cells if c["alt"] is not None]
     mape_ones = sum(abs(c["error"]) for c in ones) / len(ones) if ones else None
     mape_ones_all = sum(abs(pct(c["alt"], c["measured"])) for c in ones) / len(ones) if ones else None
+    return SimpleNamespace(key=key, visit_errs=visit_errs, mape=mape, worst=worst, mape_pooled=mape_pooled,
+                           worst_pooled=worst_pooled, replayed=replayed, ones=ones, mape_ones=mape_ones,
+                           mape_ones_all=mape_ones_all)
 
+
+def memory_table(a, out, cells):
+    """memory.csv: a row per stage of each cell, the plan against the process and the runtime;
+    the rows and the tiny-model baselines by process count."""
     # memory, per stage. The process holds more than the runtime's plan (code, MPI and OpenBLAS
     # buffers): that baseline is measured on a tiny model (process peak - accounted) at each
     # process count K (baseline-K.log), and added to the plan for the "vs process + baseline"
@@ -303,13 +318,12 @@ def main():
             w.writerow([a.model, c["schedule"], c["stages"], c["replicas"], c["microbatches"], r["stage"],
                         "%.1f" % r["proc"], "%.1f" % r["acc"], "%.1f" % r["pred"],
                         "%.2f" % r["e_proc"], "%.2f" % r["e_acc"], "%.1f" % r["base"], "%.2f" % r["e_base"]])
-    mem_proc = [abs(r["e_proc"]) for r in mrows]
-    mem_acc = [abs(r["e_acc"]) for r in mrows]
-    mem_base = [abs(r["e_base"]) for r in mrows]
-    # The process holds more than the runtime's plan: code, MPI and OpenBLAS buffers. Their size
-    # is the (process - accounted) gap; report it so the reader sees it is a constant, not a slope.
-    gaps = [r["proc"] - r["acc"] for r in mrows]
+    return mrows, base_mem
 
+
+def worst_cell(a, out, sim, visited, worst, key):
+    """The worst cell op by op (compare-worst.txt) from the trace nearest its error, and the
+    sentence that explains it."""
     # the worst cell, op by op
     cmp_text = ""
     mj = os.path.join(out, "runs", worst["name"] + ".meas.json")
@@ -332,8 +346,12 @@ def main():
         with open(os.path.join(out, "compare-worst.txt"), "w") as f:
             f.write(cmp_text)
     why = explain(a.sim, mj, pj, worst, worst[key], which) if cmp_text and not cmp_text.startswith("compare failed") else ""
+    return cmp_text, which, why
 
-    # ---------------------------------------------------------------- speedups
+
+def speedup_table(out, cells):
+    """speedup.csv: the measured and predicted speedups over one stage (the figure), their
+    spread; the errors of the speedups; the sweeps read (one stage, pipelines)."""
     meas_t = {(c["schedule"], c["stages"], c["microbatches"]): c["measured"] for c in cells if c["replicas"] == 1}
     # a measured speedup's spread (the figure's error bars): the quartiles of the two cells'
     # iterations, the one-stage cell's first against the pipeline's third and the other way round
@@ -382,8 +400,12 @@ def main():
         q = pk.get((r[1], r[2], r[3]))
         if r[0] == "measured" and q:
             sp_err.append((abs(pct(q[5], r[5])), abs(pct(q[6], r[6])) if r[6] != "" and q[6] != "" else None))
+    return srows, sp_err, pred1, pred2
 
-    # ---------------------------------------------------------------- pipeline vs data parallel
+
+def dp_table(a, out, cells, pred1, pred2):
+    """dp.csv: pipeline against data parallelism, measured and predicted, the best configuration
+    of each process count."""
     dprows = []
     if any(c["replicas"] > 1 for c in cells):
         def best(rows):
@@ -424,8 +446,11 @@ def main():
             for r in dprows:
                 w.writerow(r[:3] + ["%.6g" % r[3], "%.6g" % r[4], r[5]] +
                            ["%.6g" % v if v != "" else "" for v in r[6:]])
+    return dprows
 
-    # ---------------------------------------------------------------- figures
+
+def figures(a, out, dprows):
+    """speedup.png/.pdf and dp.png/.pdf with gnuplot, where it is installed."""
     figs = []
     if shutil.which("gnuplot"):
         for ext, term in (("png", "pngcairo size 1100,800 font ',10'"), ("pdf", "pdfcairo size 8in,6in font ',9'")):
@@ -447,8 +472,18 @@ def main():
                     figs.append(os.path.join(out, "dp." + ext))
     else:
         print("validate: gnuplot is not on PATH: no figures (the CSV files are written)", file=sys.stderr)
+    return figs
 
-    # ---------------------------------------------------------------- tables
+
+def report(a, procs, cells, s, why, sp_err, mrows, base_mem):
+    """The lines the study prints: the cells' table and the summary sentences."""
+    key, mape, worst, visit_errs = s.key, s.mape, s.worst, s.visit_errs
+    mem_proc = [abs(r["e_proc"]) for r in mrows]
+    mem_acc = [abs(r["e_acc"]) for r in mrows]
+    mem_base = [abs(r["e_base"]) for r in mrows]
+    # The process holds more than the runtime's plan: code, MPI and OpenBLAS buffers. Their size
+    # is the (process - accounted) gap; report it so the reader sees it is a constant, not a slope.
+    gaps = [r["proc"] - r["acc"] for r in mrows]
     def cfg(c):
         return "%-6s %2d %2d %3d" % (c["schedule"], c["stages"], c["replicas"], c["microbatches"])
     lines = []
@@ -460,8 +495,6 @@ def main():
     lines.append("%-6s %2s %2s %3s %11s %11s %8s %8s %7s %8s" % ("sched", "P", "D", "M", "measured_s", "predicted_s",
                                                                   "error", "paired", "others", "replay"))
 
-    def rp(c, fmt, k="replay"):
-        return fmt % c[k] if c[k] is not None else ""
     for c in cells:
         lines.append("%s %11.4f %11.4f %+7.1f%% %8s %6.0f%% %8s" % (
             cfg(c), c["measured"], c["predicted"], c["error"], rp(c, "%+7.1f%%", "paired"), c["other"],
@@ -480,8 +513,8 @@ def main():
                         100.0 * sum(abs(e) > 10 for e in visit_errs) / len(visit_errs),
                         min(visit_errs), max(visit_errs)))
         lines.append("pooled: one profile for the whole study (every visit's samples pooled; predicted_s): "
-                     "MAPE %.1f%%, worst %+.1f%% (%s)" % (mape_pooled, worst_pooled["error"],
-                                                         cell_name(worst_pooled)))
+                     "MAPE %.1f%%, worst %+.1f%% (%s)" % (s.mape_pooled, s.worst_pooled["error"],
+                                                         cell_name(s.worst_pooled)))
     else:
         lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s), from the profile pooled "
                      "over the study (%d of the cells have no samples of their own visits)"
@@ -489,12 +522,12 @@ def main():
                         sum(c["paired"] is None for c in cells)))
     if why:
         lines.append(why)
-    if replayed:
-        wr = max(replayed, key=lambda c: abs(c["replay"]))
+    if s.replayed:
+        wr = max(s.replayed, key=lambda c: abs(c["replay"]))
         lines.append("replay (each measured iteration run again in the engine with its own compute durations, "
                      "the messages modelled: the schedule and message model's error alone) over %d cells: "
                      "MAPE %.1f%%, worst %+.1f%% (%s)"
-                     % (len(replayed), sum(abs(c["replay"]) for c in replayed) / len(replayed), wr["replay"],
+                     % (len(s.replayed), sum(abs(c["replay"]) for c in s.replayed) / len(s.replayed), wr["replay"],
                         cell_name(wr)))
     # The measurement's own repeatability: gpipe and 1f1b run the same ops with one stage (in
     # another order when M > 1) and the same op list when M = 1, so the two cells measure the same
@@ -514,9 +547,9 @@ def main():
         lines.append("speedup over 1 stage (the figure) over %d cells: same M MAPE %.1f%%, worst %.1f%%; "
                      "vs M = 1 MAPE %.1f%%, worst %.1f%%" % (len(e1), sum(e1) / len(e1), max(e1),
                                                           sum(e2) / max(len(e2), 1), max(e2 or [0])))
-    if ones:
+    if s.ones:
         lines.append("one-process cells: MAPE %.1f%% with the one-busy-core profile, %.1f%% with the "
-                     "%d-busy-cores profile" % (mape_ones, mape_ones_all, procs))
+                     "%d-busy-cores profile" % (s.mape_ones, s.mape_ones_all, procs))
     if mrows:
         def where(r):
             return "%s stage %d" % (cell_name(r["cell"]), r["stage"])
@@ -529,8 +562,12 @@ def main():
                         wm["e_proc"], where(wm), min(gaps), max(gaps),
                         ", ".join("%.1f MiB at %d rank%s" % (v, k, "s" if k > 1 else "") for k, v in sorted(base_mem.items())) or "none",
                         sum(mem_base) / len(mem_base), wb["e_base"], where(wb)))
-    text = "\n".join(lines)
+    return lines
 
+
+def markdown(a, out, procs, cells, s, lines, cmp_text, which, mrows, dprows):
+    """validation.md: the tables and sentences for the report."""
+    key, mape, worst = s.key, s.mape, s.worst
     with open(os.path.join(out, "validation.md"), "w") as f:
         f.write("### %s: predicted against measured iteration time\n\n" % a.model)
         f.write("Batch %d; %s; measured = the median timed iteration of the cell over its visits (`pipecast-exec grid`: the cells of one process layout side by side, visited in turn); "
@@ -556,9 +593,9 @@ def main():
             found = [l for l in lines if l.startswith(prefix)]
             if found:
                 f.write(found[0][0].upper() + found[0][1:] + ".\n\n")
-        if ones:
+        if s.ones:
             f.write("One-process cells: MAPE %.1f%% with the one-busy-core profile; %.1f%% had they "
-                    "been predicted with the %d-busy-cores profile.\n" % (mape_ones, mape_ones_all, procs))
+                    "been predicted with the %d-busy-cores profile.\n" % (s.mape_ones, s.mape_ones_all, procs))
         if cmp_text:
             f.write("\nThe worst cell op by op (`pipecast-sim compare`: %s):\n\n```\n%s```\n"
                     % (which, cmp_text))
@@ -580,6 +617,31 @@ def main():
             f.write("| | parallelism | processes | iteration s | samples/s | best configuration |\n|---|---|---:|---:|---:|---|\n")
             for r in dprows:
                 f.write("| %s | %s | %d | %.4f | %.1f | %s |\n" % tuple(r[:6]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--sim", required=True)
+    ap.add_argument("--batch", type=int, required=True)
+    ap.add_argument("--quick", type=int, default=0)
+    ap.add_argument("--grid", default="", help="how the grid was chosen, for validation.md")
+    ap.add_argument("--seconds", type=int, default=0)
+    a = ap.parse_args()
+    out = a.out
+    procs = read_procs(out)
+    cells, sim, visited = measured_cells(a, out)
+    validation_table(a, out, cells)
+    s = headline(cells)
+    mrows, base_mem = memory_table(a, out, cells)
+    cmp_text, which, why = worst_cell(a, out, sim, visited, s.worst, s.key)
+    srows, sp_err, pred1, pred2 = speedup_table(out, cells)
+    dprows = dp_table(a, out, cells, pred1, pred2)
+    figs = figures(a, out, dprows)
+    lines = report(a, procs, cells, s, why, sp_err, mrows, base_mem)
+    text = "\n".join(lines)
+    markdown(a, out, procs, cells, s, lines, cmp_text, which, mrows, dprows)
     if cmp_text:
         print("worst cell op by op (%s):" % os.path.join(out, "compare-worst.txt"))
         print("\n".join(cmp_text.splitlines()[:20]))
