@@ -74,4 +74,8 @@ bool pc_stage_write_trace(stage_run *r, const char *path, GError **error);
 
 void pc_stage_close(stage_run *r);
 
+/* The whole model's weights into one weights file at PATH, gathered on rank 0 (replica 0's
+ * stages). Collective. */
+bool pc_stage_save_weights(stage_run *r, const char *path, GError **error);
+
 #endif

@@ -211,6 +211,13 @@ static char *describe_sources(const run_opts *o, const pc_cost_config *cfg,
   return s;
 }
 
+static void run_opts_clear(run_opts *o) {
+  char **s[] = {&o->sets, &o->partition, &o->by, &o->schedule, &o->profile_stat, &o->net,
+                &o->gemm, &o->trace, &o->gantt, &o->format, &o->durations};
+  for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
+  g_strfreev(o->profile);
+}
+
 int pc_cmd_run(int argc, char **argv) {
   run_opts o = {.stages = UNSET, .batch = UNSET, .micro = UNSET, .replicas = UNSET,
                 .rpn = UNSET};
@@ -324,17 +331,6 @@ out:
   pc_model_free(model);
   pc_cost_config_clear(&cfg);
   g_option_context_free(ctx);
-  g_free(o.sets);
-  g_free(o.partition);
-  g_free(o.by);
-  g_free(o.schedule);
-  g_strfreev(o.profile);
-  g_free(o.profile_stat);
-  g_free(o.net);
-  g_free(o.gemm);
-  g_free(o.trace);
-  g_free(o.gantt);
-  g_free(o.format);
-  g_free(o.durations);
+  run_opts_clear(&o);
   return status;
 }

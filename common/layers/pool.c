@@ -17,7 +17,8 @@ static bool pool_infer(pc_layer *l, GError **error) {
   if (!pc_layer_need_image(l, error)) return false;
   if (a->pad * 2 > a->k) {
     g_set_error(error, PC_ERROR, PC_ERROR_SHAPE, "%s: padding %lld is more than half the kernel %lld",
-                pc_layer_ops_of(l->kind)->name, (long long)a->pad, (long long)a->k);
+                l->kind == PC_LAYER_KIND_MAXPOOL ? "maxpool" : "avgpool", (long long)a->pad,
+                (long long)a->k);
     return false;
   }
   if (!pc_layer_window_out(l, a->k, a->stride, a->pad, error)) return false;

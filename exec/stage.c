@@ -1,0 +1,500 @@
+/* stage.c — one rank's stage of a pipeline-parallel training run (stage.h), as `train` and
+ * `grid` run it.
+ *
+ * Every rank builds the same model, partition and schedule, then only its own stage's runtime
+ * (common/runtime.h), and runs its stage's op list (common/schedule.h) every iteration: FWD and
+ * BWD through the stage's layers with real kernels, SEND as MPI_Isend from the stage's buffers,
+ * RECV as a wait on an MPI_Irecv posted as early as its buffer is free, OPT as the SGD step.
+ * Ranks are laid out replica-major: rank = replica * P + stage; with --replicas D > 1 each stage
+ * all-reduces its gradients over its D replicas before the step (data parallelism).
+ *
+ * One process (no mpirun) is the one-stage pipeline: the reference run that every pipelined
+ * run with the same microbatching must reproduce bit for bit. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allreduce.h"
+#include "checkpoint.h"
+#include "data.h"
+#include "error.h"
+#include "exec.h"
+#include "timing.h"
+#include "job.h"
+#include "model.h"
+#include "partition.h"
+#include "runtime.h"
+#include "schedule.h"
+#include "stage.h"
+#include "trace.h"
+#include "weights.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Messages */
+
+static size_t xfer_count(const stage_run *r, int x) {
+  return r->mb * (size_t)r->sched->xfers[x].bytes / sizeof(float);
+}
+
+static float *op_buffer(stage_run *r, const pc_op *op) {
+  int slot = op->mb % r->slots;
+  return op->grad ? pc_runtime_xfer_grad(r->rt, op->xfer, slot)
+                  : pc_runtime_xfer_act(r->rt, op->xfer, slot);
+}
+
+static int peer_rank(const stage_run *r, const pc_op *op) {
+  return r->replica * r->P + op->peer;
+}
+
+static void post_recv(stage_run *r, int i) {
+  const pc_op *op = &r->ops->ops[i];
+  MPI_Irecv(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
+            pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
+}
+
+/* Waits for a request; false when --timeout passed first. Every wait of the training loop goes
+ * through here, collectives included. */
+static bool wait_within(const stage_run *r, MPI_Request *req) {
+  if (*req == MPI_REQUEST_NULL) return true;
+  if (r->o->timeout <= 0) {
+    MPI_Wait(req, MPI_STATUS_IGNORE);
+    return true;
+  }
+  double start = MPI_Wtime();
+  for (int done = 0;;) {
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return true;
+    if (MPI_Wtime() - start > r->o->timeout) return false;
+  }
+}
+
+/* A wait that lasted too long ends the job, saying what it waited for. */
+G_GNUC_NORETURN static void timed_out(const stage_run *r, const char *what) {
+  pc_exec_die("stage %d timed out after %g s waiting %s", r->stage, r->o->timeout, what);
+}
+
+static void wait_timed(const stage_run *r, MPI_Request *req, const char *what) {
+  if (!wait_within(r, req)) timed_out(r, what);
+}
+
+static void wait_for(void *r, MPI_Request *req, const char *what) {
+  wait_timed(r, req, what);
+}
+
+/* Waits for the request of op i (the op is described only if the wait times out). */
+static void wait_op(stage_run *r, int i) {
+  if (wait_within(r, &r->req[i])) return;
+  char op[96], what[128];
+  pc_op_format(&r->ops->ops[i], op, sizeof op);
+  snprintf(what, sizeof what, "at op %d (%s)", i, op);
+  timed_out(r, what);
+}
+
+/* Sends still reading the buffers of `slot` must finish before a FWD or BWD rewrites them. */
+static void finish_sends(stage_run *r, int upto, int slot) {
+  for (int i = 0; i < upto; i++) {
+    const pc_op *op = &r->ops->ops[i];
+    if (op->kind == PC_OP_SEND && r->req[i] != MPI_REQUEST_NULL && op->mb % r->slots == slot)
+      wait_op(r, i);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* One iteration */
+
+/* A NaN or infinity in a layer's output (pc_runtime_forward checks each) ends the job, naming
+ * the first layer that made one. */
+static void check_outputs(stage_run *r, int bad, int mb, int iter) {
+  if (bad >= 0)
+    pc_exec_die("stage %d, layer '%s': a NaN or infinite output in microbatch %d of iteration "
+                "%d; training diverged (lower --lr?) or the input or weights hold NaN", r->stage,
+                r->model->layers[bad].name, mb, iter + 1);
+}
+
+static int64_t sample_index(const stage_run *r, int iter, int mb) {
+  size_t per_replica = r->mb * (size_t)r->sched->nmicro;
+  return (int64_t)iter * (int64_t)(per_replica * (size_t)r->D) +
+         (int64_t)(r->replica * per_replica + (size_t)mb * r->mb);
+}
+
+typedef struct {
+  double loss_sum;
+  size_t correct;
+} iter_stats;
+
+static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter_stats *st) {
+  const pc_stage_ops *so = r->ops;
+  float scale = 1.0f / (float)(r->mb * (size_t)r->sched->nmicro * (size_t)r->D);
+  int next_recv = 0; /* the next RECV op to post, in list order */
+  double t0 = MPI_Wtime();
+  *st = (iter_stats){0};
+  for (int i = 0; i < so->nops; i++) r->req[i] = MPI_REQUEST_NULL;
+  for (int i = 0; i < so->nops; i++) {
+    /* Ops 0..i-1 are done: post, in list order, the receives whose buffers are free now. */
+    while (next_recv < so->nops &&
+           (so->ops[next_recv].kind != PC_OP_RECV || r->post_after[next_recv] < i)) {
+      if (so->ops[next_recv].kind == PC_OP_RECV) post_recv(r, next_recv);
+      next_recv++;
+    }
+    const pc_op *op = &so->ops[i];
+    int slot = op->mb >= 0 ? op->mb % r->slots : 0;
+    r->spans[i].start = MPI_Wtime() - t0;
+    switch ((pc_op_kind)op->kind) {
+    case PC_OP_FWD:
+      finish_sends(r, i, slot);
+      if (r->reads_data || r->has_loss) {
+        int64_t first = sample_index(r, iter, op->mb);
+        float *x = pc_runtime_data(r->rt, slot);
+        int32_t *labels = pc_runtime_labels(r->rt, slot);
+        pc_dataset_get(r->data, first, r->mb, x, labels);
+      }
+      check_outputs(r, pc_runtime_forward(r->rt, slot, true), op->mb, iter);
+      if (r->has_loss) {
+        double loss = pc_runtime_loss_sum(r->rt, slot);
+        st->loss_sum += loss;
+        st->correct += pc_runtime_correct(r->rt, slot);
+      }
+      break;
+    case PC_OP_BWD:
+      finish_sends(r, i, slot);
+      pc_runtime_backward(r->rt, slot, scale);
+      break;
+    case PC_OP_BWD_W:
+      break; /* no split-backward schedule yet: BWD computed the weight gradient */
+    case PC_OP_SEND:
+      MPI_Isend(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
+                pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
+      break;
+    case PC_OP_RECV:
+      wait_op(r, i);
+      break;
+    case PC_OP_OPT:
+      if (r->D > 1) {
+        size_t n;
+        float *g = pc_runtime_grads(r->rt, &n);
+        pc_ring_allreduce(g, n, r->stage_comm, wait_for, r, NULL);
+      }
+      int bad = pc_runtime_step(r->rt, sgd);
+      if (bad >= 0)
+        pc_exec_die("stage %d, layer '%s': a NaN or infinite gradient in iteration %d; training "
+                    "diverged (lower --lr?)", r->stage, r->model->layers[bad].name, iter + 1);
+      break;
+    default:
+      PC_ASSERT(!"op kind");
+    }
+    r->spans[i].end = MPI_Wtime() - t0;
+  }
+  for (int i = 0; i < so->nops; i++) wait_op(r, i);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Set-up */
+
+/* RECV op i may be posted once the previous microbatch using its slot has finished BWD. */
+static void plan_receives(stage_run *r) {
+  const pc_stage_ops *so = r->ops;
+  r->post_after = g_new(int, (size_t)so->nops);
+  for (int i = 0; i < so->nops; i++) {
+    const pc_op *op = &so->ops[i];
+    r->post_after[i] = -1;
+    if (op->kind != PC_OP_RECV || op->mb < r->slots) continue;
+    int prev = pc_schedule_find_op(r->sched, r->stage, PC_OP_BWD, op->mb - r->slots, 0, false, -1);
+    PC_ASSERT(prev >= 0 && prev < i);
+    r->post_after[i] = prev;
+  }
+}
+
+static bool check_numbers(const train_opts *o, GError **error) {
+  const struct { const char *flag; int v, min; } ints[] = {
+    {"--iters", o->iters, 1}, {"--warmup", o->warmup, 0}, {"--stages", o->stages, 0},
+    {"--print-every", o->print_every, 1}, {"--checkpoint-every", o->checkpoint_every, 0},
+    {"--profile-reps", o->profile_reps, 1},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(ints); i++) {
+    if (ints[i].v < ints[i].min) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be at least %d, got %d", ints[i].flag,
+                  ints[i].min, ints[i].v);
+      return false;
+    }
+  }
+  if (o->profile_reps > PC_EXEC_MAX_REPS) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--profile-reps must be at most %d, got %d",
+                PC_EXEC_MAX_REPS, o->profile_reps);
+    return false;
+  }
+  if (o->warmup >= o->iters) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--warmup %d leaves no timed iteration of --iters %d", o->warmup, o->iters);
+    return false;
+  }
+  if (!(o->lr > 0 && isfinite(o->lr)) || !(o->momentum >= 0 && o->momentum < 1) ||
+      !(o->weight_decay >= 0 && isfinite(o->weight_decay)) || !(o->timeout >= 0)) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "need --lr > 0, 0 <= --momentum < 1, --weight-decay >= 0, --timeout >= 0");
+    return false;
+  }
+  if (!pc_job_check_batch(o->batch, o->replicas, o->micro, error)) return false;
+  return true;
+}
+
+/* Output files are checked before any work, so a typo does not cost a run. */
+static bool check_writable(const char *path, const char *flag, GError **error) {
+  if (path == NULL) return true;
+  char *dir = g_path_get_dirname(path);
+  bool ok = g_file_test(dir, G_FILE_TEST_IS_DIR) && access(dir, W_OK) == 0 &&
+            !g_file_test(path, G_FILE_TEST_IS_DIR);
+  if (!ok)
+    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s %s: cannot write there (%s)", flag, path,
+                g_file_test(path, G_FILE_TEST_IS_DIR) ? "it is a directory"
+                                                      : "no such writable directory");
+  g_free(dir);
+  return ok;
+}
+
+/* A checkpoint folder must be writable, or creatable in a writable folder. */
+static bool check_dir(const char *dir, const char *flag, GError **error) {
+  if (dir == NULL) return true;
+  char *parent = g_path_get_dirname(dir);
+  bool exists = g_file_test(dir, G_FILE_TEST_EXISTS);
+  bool ok = exists ? g_file_test(dir, G_FILE_TEST_IS_DIR) && access(dir, W_OK) == 0
+                   : g_file_test(parent, G_FILE_TEST_IS_DIR) && access(parent, W_OK) == 0;
+  if (!ok)
+    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s %s: %s", flag, dir,
+                exists ? "not a writable folder" : "cannot be created (no writable parent folder)");
+  g_free(parent);
+  return ok;
+}
+
+/* The model, partition and schedule, identical on every rank; errors are input errors. */
+static bool setup(stage_run *r, const train_opts *o, const char *model_path,
+                  GError **error) {
+  int size = pc_exec_size();
+  if (!check_numbers(o, error)) return false;
+  if (!check_writable(o->save, "--save", error) || !check_writable(o->times, "--times", error) ||
+      !check_writable(o->summary, "--summary", error) ||
+      !check_writable(o->trace, "--trace", error) ||
+      !check_writable(o->profile_samples, "--profile-samples", error) ||
+      !check_dir(o->checkpoint, "--checkpoint", error))
+    return false;
+  r->model = pc_model_load(model_path, o->sets, error);
+  if (r->model == NULL) return false;
+  if (pc_model_loss_layer(r->model) < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%s has no loss: its last layer must be softmax_xent to train", model_path);
+    return false;
+  }
+  pc_job_request req = {.partition = o->partition, .stages = o->stages, .by = o->by,
+                        .schedule = o->schedule, .batch = o->batch, .micro = o->micro,
+                        .replicas = o->replicas, .ranks = size};
+  pc_job *job = pc_job_resolve(r->model, &req, error);
+  if (job == NULL) return false;
+  r->D = job->replicas;
+  r->P = job->nstages;
+  r->part = g_steal_pointer(&job->part);
+  r->sched = g_steal_pointer(&job->sched);
+  pc_job_free(job);
+  return true;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Weights: one file for the whole model, gathered on rank 0 */
+
+static char *pack_names(int n, const char **names) {
+  GString *s = g_string_new(NULL);
+  for (int i = 0; i < n; i++) g_string_append_printf(s, "%s\n", names[i]);
+  return g_string_free(s, FALSE);
+}
+
+bool pc_stage_save_weights(stage_run *r, const char *path, GError **error) {
+  int n = pc_runtime_tensors(r->rt, false, NULL, NULL, NULL);
+  const char **names = g_new(const char *, (size_t)n);
+  float **data = g_new(float *, (size_t)n);
+  size_t *counts = g_new(size_t, (size_t)n);
+  pc_runtime_tensors(r->rt, false, names, data, counts);
+  bool ok = true;
+  if (r->replica == 0 && r->stage > 0) { /* send to rank 0: names, counts, data */
+    char *packed = pack_names(n, names);
+    int len = (int)strlen(packed) + 1;
+    MPI_Send(&n, 1, MPI_INT, 0, 100, MPI_COMM_WORLD);
+    MPI_Send(&len, 1, MPI_INT, 0, 101, MPI_COMM_WORLD);
+    MPI_Send(packed, len, MPI_CHAR, 0, 102, MPI_COMM_WORLD);
+    MPI_Send(counts, n * (int)sizeof(size_t), MPI_BYTE, 0, 103, MPI_COMM_WORLD);
+    for (int i = 0; i < n; i++) MPI_Send(data[i], (int)counts[i], MPI_FLOAT, 0, 104, MPI_COMM_WORLD);
+    g_free(packed);
+  } else if (r->rank == 0) {
+    GPtrArray *all_names = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *all_data = g_ptr_array_new_with_free_func(g_free);
+    GArray *all_counts = g_array_new(FALSE, FALSE, sizeof(size_t));
+    for (int i = 0; i < n; i++) {
+      g_ptr_array_add(all_names, g_strdup(names[i]));
+      g_ptr_array_add(all_data, g_memdup2(data[i], counts[i] * sizeof(float)));
+      g_array_append_val(all_counts, counts[i]);
+    }
+    for (int s = 1; s < r->P; s++) {
+      int m, len;
+      MPI_Recv(&m, 1, MPI_INT, s, 100, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Recv(&len, 1, MPI_INT, s, 101, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      char *packed = g_malloc((size_t)len);
+      MPI_Recv(packed, len, MPI_CHAR, s, 102, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      size_t *c = g_new(size_t, (size_t)m);
+      MPI_Recv(c, m * (int)sizeof(size_t), MPI_BYTE, s, 103, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      gchar **lines = g_strsplit(packed, "\n", -1);
+      for (int i = 0; i < m; i++) {
+        float *d = g_new(float, c[i]);
+        MPI_Recv(d, (int)c[i], MPI_FLOAT, s, 104, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        g_ptr_array_add(all_names, g_strdup(lines[i]));
+        g_ptr_array_add(all_data, d);
+        g_array_append_val(all_counts, c[i]);
+      }
+      g_strfreev(lines);
+      g_free(c);
+      g_free(packed);
+    }
+    ok = pc_weights_save(path, r->model->name, (int)all_names->len,
+                         (const char *const *)all_names->pdata, (float *const *)all_data->pdata,
+                         (const size_t *)all_counts->data, NULL, error);
+    g_ptr_array_unref(all_names);
+    g_ptr_array_unref(all_data);
+    g_array_free(all_counts, TRUE);
+  }
+  g_free(names);
+  g_free(data);
+  g_free(counts);
+  return ok;
+}
+
+static bool load_weights(stage_run *r, const char *path, GError **error) {
+  int n = pc_runtime_tensors(r->rt, false, NULL, NULL, NULL);
+  const char **names = g_new(const char *, (size_t)n);
+  float **data = g_new(float *, (size_t)n);
+  size_t *counts = g_new(size_t, (size_t)n);
+  pc_runtime_tensors(r->rt, false, names, data, counts);
+  /* a one-stage run needs exactly the model's tensors; a stage reads its share of the file */
+  bool ok = pc_weights_load(path, r->model->name, n, (const char *const *)names, data, counts,
+                            r->P == 1, NULL, error);
+  g_free(names);
+  g_free(data);
+  g_free(counts);
+  return ok;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* A stage's run */
+
+bool pc_stage_all_ok(const char *cmd, bool ok, GError **error) {
+  int mine = ok ? pc_exec_size() : pc_exec_rank(), first = 0;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first == pc_exec_size()) return true;
+  if (first == pc_exec_rank() && error && *error)
+    fprintf(stderr, PC_EXEC_PROG " %s: %s\n", cmd, (*error)->message);
+  g_clear_error(error);
+  return false;
+}
+
+bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, size_t memory,
+                   GError **error) {
+  r->o = o;
+  if (!setup(r, o, model_path, error)) {
+    /* the stage communicator is collective: a rank whose set-up failed (a file missing on its
+     * node, say) still takes part, with no colour, before every rank agrees on the outcome */
+    MPI_Comm_split(MPI_COMM_WORLD, MPI_UNDEFINED, 0, &r->stage_comm);
+    return false;
+  }
+  r->rank = pc_exec_rank();
+  r->stage = r->rank % r->P;
+  r->replica = r->rank / r->P;
+  r->mb = (size_t)(o->batch / o->replicas / o->micro);
+  r->ops = &r->sched->stages[r->stage];
+  r->slots = MAX(1, r->ops->peak_inflight);
+  MPI_Comm_split(MPI_COMM_WORLD, r->stage, r->replica, &r->stage_comm);
+  r->rt = pc_runtime_new(r->model, r->part, r->stage, r->mb, r->slots, (uint64_t)o->seed, memory,
+                         error);
+  if (r->rt == NULL) return false;
+  /* between two layers, a call into MPI moves this stage's messages (progress.c) */
+  if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rt, pc_progress_poke, NULL);
+  r->reads_data = pc_runtime_data(r->rt, 0) != NULL;
+  r->has_loss = pc_runtime_labels(r->rt, 0) != NULL;
+  if (r->reads_data || r->has_loss) {
+    r->data = pc_dataset_open(o->data ? o->data : "synthetic", &r->model->input,
+                              r->model->layers[pc_model_loss_layer(r->model)].in[0].d[0],
+                              (uint64_t)o->seed, true, error);
+    if (r->data == NULL) return false;
+  }
+  if (o->load && !load_weights(r, o->load, error)) return false;
+  r->req = g_new(MPI_Request, (size_t)r->ops->nops);
+  r->spans = g_new0(pc_span, (size_t)r->ops->nops);
+  plan_receives(r);
+  return true;
+}
+
+double pc_stage_iterate(stage_run *r, int iter, double sums[2]) {
+  pc_sgd_config sgd = {(float)r->o->lr, (float)r->o->momentum, (float)r->o->weight_decay};
+  iter_stats st;
+  MPI_Request q;
+  MPI_Ibarrier(MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the other ranks to start the iteration");
+  double t0 = MPI_Wtime();
+  run_iteration(r, iter, &sgd, &st);
+  double dt = MPI_Wtime() - t0, slowest = dt;
+  MPI_Ireduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the other ranks to end the iteration");
+  /* Only the loss stage's ranks contribute: a sum over the world reaches rank 0. */
+  double mine[2] = {st.loss_sum, (double)st.correct}, total[2];
+  MPI_Ireduce(mine, total, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the losses of the iteration");
+  if (r->rank == 0) {
+    sums[0] += total[0];
+    sums[1] += total[1];
+  }
+  return slowest;
+}
+
+double *pc_stage_print_memory(stage_run *r, FILE *f) {
+  double mem[2] = {(double)pc_exec_peak_rss(),
+                   (double)(pc_runtime_param_bytes(r->rt) + pc_runtime_activation_bytes(r->rt))};
+  double *all = r->rank == 0 ? g_new(double, 2 * (size_t)pc_exec_size()) : NULL;
+  MPI_Gather(mem, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  if (r->rank == 0)
+    for (int s = 0; s < r->P; s++)
+      fprintf(f, "stage %d: peak memory %.1f MiB measured (process), %.1f MiB accounted (runtime)\n",
+              s, all[2 * s] / 1048576.0, all[2 * s + 1] / 1048576.0);
+  return all;
+}
+
+bool pc_stage_write_trace(stage_run *r, const char *path, GError **error) {
+  bool ok = true;
+  if (r->replica == 0 && r->rank != 0)
+    MPI_Send(r->spans, r->ops->nops * 2, MPI_DOUBLE, 0, 200, MPI_COMM_WORLD);
+  if (r->rank == 0) {
+    pc_span **tl = g_new0(pc_span *, (size_t)r->P);
+    tl[0] = r->spans;
+    for (int s = 1; s < r->P; s++) {
+      tl[s] = g_new(pc_span, (size_t)r->sched->stages[s].nops);
+      MPI_Recv(tl[s], r->sched->stages[s].nops * 2, MPI_DOUBLE, s, 200, MPI_COMM_WORLD,
+               MPI_STATUS_IGNORE);
+    }
+    ok = pc_trace_write(path, "pipecast-exec (measured)", r->sched, (const pc_span *const *)tl,
+                        error);
+    for (int s = 1; s < r->P; s++) g_free(tl[s]);
+    g_free(tl);
+  }
+  return ok;
+}
+
+void pc_stage_close(stage_run *r) {
+  if (r->stage_comm != MPI_COMM_NULL) MPI_Comm_free(&r->stage_comm);
+  g_free(r->req);
+  g_free(r->spans);
+  g_free(r->post_after);
+  pc_dataset_free(r->data);
+  pc_runtime_free(r->rt);
+  pc_schedule_free(r->sched);
+  pc_partition_free(r->part);
+  pc_model_free(r->model);
+  *r = (stage_run){.stage_comm = MPI_COMM_NULL};
+}
