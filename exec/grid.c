@@ -21,7 +21,8 @@
  * seconds that other programs used meanwhile, from /proc/stat's 10 ms ticks: rank 0's machine
  * less every rank's CPU time, so meant for a job on one machine), NAME.json (the last iteration
  * as a Chrome trace) and, with --profile-reps, NAME.v<K>.samples.tsv (visit K's profile, profile
- * --samples's format). Every cell of a layout is in memory at once: a grid that does not fit is
+ * --samples's format); and summary.csv, a row per cell (its median iteration over the visits,
+ * the timed iterations, the CPU share of other programs), as the table on stdout. Every cell of a layout is in memory at once: a grid that does not fit is
  * refused before any work (exit 2), naming the first cell that did not. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -248,6 +249,29 @@ static double cell_median(const grid_cell *c, int *n) {
   return m;
 }
 
+/* DIR/summary.csv: a row per cell, what the table on stdout says. */
+static bool write_summary(GPtrArray *cells, const char *dir) {
+  char *path = g_build_filename(dir, "summary.csv", NULL);
+  FILE *f = fopen(path, "w");
+  bool ok = f != NULL;
+  if (ok) {
+    fprintf(f, "cell,schedule,microbatches,replicas,partition,median_s,timed,other_cpu_pct\n");
+    for (guint i = 0; i < cells->len; i++) {
+      grid_cell *c = cells->pdata[i];
+      int n;
+      double med = cell_median(c, &n);
+      char *spec = pc_partition_format(c->r.model, c->r.part); /* names hold no commas */
+      fprintf(f, "%s,%s,%d,%d,%s,%.9g,%d,%.1f\n", c->name, c->schedule, c->micro, c->replicas,
+              spec, med, n, other_share(c));
+      g_free(spec);
+    }
+    ok = fclose(f) == 0;
+  }
+  if (!ok) fprintf(stderr, PC_EXEC_PROG " grid: cannot write %s\n", path);
+  g_free(path);
+  return ok;
+}
+
 /* The warm-up of every cell, then VISITS rounds that visit every cell in an order shuffled
  * from SEED (the same on every rank), each visit ITERS iterations, and after each visit its
  * --profile-reps samples. false when a samples file could not be written. */
@@ -377,6 +401,7 @@ int pc_cmd_grid(int argc, char **argv) {
       printf("%-24s %10.4f %5d %9.0f%%\n", c->name, med, m, other_share(c));
     }
   }
+  if (pc_exec_rank() == 0 && !write_summary(cells, out)) status = 1;
   {
     int worst = status, any;
     MPI_Allreduce(&worst, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

@@ -498,8 +498,15 @@ cell_line() {
 }
 # other_share TIMES VISITS: the CPU share (%) other programs used in the visits (a regex) of a
 # grid's times file: their CPU seconds over the visits' wall seconds times the cores
+# visit_seconds TIMES [VISIT]: the seconds of VISIT's iterations in a grid's NAME.times.csv (of
+# every visit after the warm-up without VISIT), its columns read by name
+visit_seconds() {
+  awk -F, -v v="${2:-}" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    (v == "" ? $c["visit"] > 0 : $c["visit"] == v) { print $c["seconds"] }' "$1"
+}
 other_share() {
-  awk -F, -v n="$(nproc)" -v re="^($2)\$" 'NR > 1 && $1 ~ re && !seen[$1]++ { o += $7; w += $6 }
+  awk -F, -v n="$(nproc)" -v re="^($2)\$" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $c["visit"] ~ re && !seen[$c["visit"]]++ { o += $c["visit_other_cpu_s"]; w += $c["visit_s"] }
     END { o = w > 0 ? 100 * o / (w * n) : 0; printf "%.0f", o < 0 ? 0 : o }' "$1"
 }
 # measure_layout R K: round R of the cells of K processes, side by side (pipecast-exec grid)
@@ -537,9 +544,8 @@ measure_layout() {
     P=$(echo "$name" | sed 's/.*-P\([0-9]*\)-.*/\1/')
     for v in $(seq 1 "$iters"); do
       at=$(((r - 1) * iters + v))
-      awk -F, -v v="$v" -v at="$at" 'NR > 1 && $1 == v { print at "," $3 }' "$g/$name.times.csv" \
-        >>"$out/runs/$name.iters"
-      t=$(awk -F, -v v="$v" 'NR > 1 && $1 == v { print $3 }' "$g/$name.times.csv" | median)
+      visit_seconds "$g/$name.times.csv" "$v" | sed "s/^/$at,/" >>"$out/runs/$name.iters"
+      t=$(visit_seconds "$g/$name.times.csv" "$v" | median)
       other=$(other_share "$g/$name.times.csv" "$v")
       echo "$at,$t,$other" >>"$out/runs/$name.tries"
       mv "$g/$name.v$v.samples.tsv" "$(samples_of "$at" "$sched" "$P" "$D" "$M")"
@@ -549,7 +555,7 @@ measure_layout() {
     cp "$g/$name.times.csv" "$out/runs/$name.times.csv"
     cp "$g/$name.json" "$out/runs/$name.meas.json"
     i=$((i + 1))
-    t=$(awk -F, 'NR > 1 && $1 > 0 { print $3 }' "$g/$name.times.csv" | median)
+    t=$(visit_seconds "$g/$name.times.csv" | median)
     other=$(other_share "$g/$name.times.csv" "[1-9][0-9]*")
     log "[$i/$((ncells * rounds))] round $r: $sched, $P stage(s) x $D replica(s), $M microbatches:" \
       "$t s (other programs: $other% CPU)"

@@ -310,6 +310,19 @@ if mpirun -n 2 "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells2" --out "$
    grep -Eq '^d2 +[0-9.]+ +2 ' "$tmp/log"; then
   ok "grid --profile-reps: each visit's samples (per stage's rank; both replicas), traces, summary"
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "grid --profile-reps: each visit's samples (per stage's rank; both replicas), traces, summary"; fi
+# summary.csv: a row per cell, its median the one the table on stdout prints
+if /usr/bin/python3 - "$tmp/g3/summary.csv" "$tmp/log" <<'PY'
+import csv, re, sys
+rows = {r["cell"]: r for r in csv.DictReader(open(sys.argv[1]))}
+log = open(sys.argv[2]).read()
+assert set(rows) == {"p2", "d2"}, rows
+for name, r in rows.items():
+    m = re.search(r"^%s +([0-9.]+) +([0-9]+) " % name, log, re.M)
+    assert m and abs(float(r["median_s"]) - float(m.group(1))) < 5e-5 and r["timed"] == m.group(2), (r, m)
+assert rows["d2"]["replicas"] == "2" and " | " in rows["p2"]["partition"], rows
+PY
+then ok "grid summary.csv: each cell's median, timed iterations, partition"
+else sed 's/^/# /' "$tmp/g3/summary.csv"; not_ok "grid summary.csv: each cell's median, timed iterations, partition"; fi
 # bad_cells FILE CONTENT DESCRIPTION FRAGMENT [GRID OPTIONS]: grid refuses a cells file (exit 2)
 bad_cells() {
   printf "$2" >"$tmp/$1"
