@@ -203,6 +203,7 @@ struct pc_profile {
   char *model;
   double overhead;
   GPtrArray *layers; /* prof_layer *, in order of first appearance */
+  bool pooled;       /* made from samples files (pc_profile_load_samples) */
   GHashTable *by_name;
 };
 
@@ -416,6 +417,7 @@ pc_profile *pc_profile_load_samples(const char *const *paths, int n, pc_profile_
                                     GError **error) {
   PC_ASSERT(n >= 1);
   pc_profile *p = profile_new(paths[0]);
+  p->pooled = true;
   GHashTable *pool = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   GPtrArray *order = g_ptr_array_new_with_free_func(pool_entry_free);
   bool ok = true;
@@ -468,6 +470,8 @@ pc_profile *pc_profile_load(const char *path, GError **error) {
 const char *pc_profile_model(const pc_profile *p) { return p->model; }
 
 double pc_profile_overhead(const pc_profile *p) { return p->overhead; }
+
+bool pc_profile_pooled(const pc_profile *p) { return p->pooled; }
 
 bool pc_profile_check(const pc_profile *p, const pc_model *model, GError **error) {
   for (int i = 0; i < model->nlayers; i++) {

@@ -45,6 +45,9 @@ bool pc_profile_stat_from_name(const char *name, pc_profile_stat *stat, GError *
 pc_profile *pc_profile_load_samples(const char *const *paths, int n, pc_profile_stat stat,
                                     GError **error);
 
+/* Whether PROFILE was pooled from samples files (pc_profile_load_samples). */
+bool pc_profile_pooled(const pc_profile *profile);
+
 /* Whether PATH is a samples file (its header, after any comments, is the samples header). */
 bool pc_profile_is_samples(const char *path);
 

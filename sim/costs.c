@@ -66,14 +66,17 @@ static pc_profile *load_profiles(const char *const *paths, const char *stat_name
   int n = (int)g_strv_length((gchar **)paths);
   pc_profile_stat stat = PC_PROFILE_MEDIAN;
   if (stat_name && !pc_profile_stat_from_name(stat_name, &stat, error)) return NULL;
-  bool samples = pc_profile_is_samples(paths[0]);
-  for (int k = 0; k < n; k++)
-    if (pc_profile_is_samples(paths[k]) != samples || (n > 1 && !samples)) {
+  bool samples = false;
+  for (int k = 0; k < n; k++) {
+    bool s = pc_profile_is_samples(paths[k]);
+    if (k == 0) samples = s;
+    if (s != samples || (n > 1 && !samples)) {
       g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                   "--profile %s: several --profile files are pooled, and only samples files "
                   "(pipecast-exec profile --samples) can be", paths[k]);
       return NULL;
     }
+  }
   if (!samples && stat_name) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                 "--profile-stat goes with samples files (pipecast-exec profile --samples); %s "
@@ -124,7 +127,7 @@ char *pc_cost_config_describe(const pc_cost_config *cfg, const char *const *prof
   double bw = cfg->bandwidth > 0 ? cfg->bandwidth : PC_COSTS_DEFAULT_BANDWIDTH;
   if (cfg->profile) {
     int n = (int)g_strv_length((gchar **)profiles);
-    if (pc_profile_is_samples(profiles[0]))
+    if (pc_profile_pooled(cfg->profile))
       g_string_append_printf(s, "profile: the %s of the samples of %s%s", 
                              profile_stat ? profile_stat : "median", profiles[0],
                              n > 1 ? " and more" : "");

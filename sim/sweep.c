@@ -175,24 +175,25 @@ static int sweep_point(sweep *w, pc_schedule_kind kind, int P, int M, const pc_p
   const sweep_opts *o = w->o;
   pc_model *model = w->model;
   if (!pc_job_check_batch(o->batch, w->cfg.replicas, M, NULL) || P > model->nlayers) return 1;
-  pc_job_request req = {.stages = P, .by = o->by, .batch = o->batch, .micro = M,
-                        .replicas = w->cfg.replicas, .schedule = pc_schedule_kind_name(kind),
+  /* the batch rules held above; pc_predict builds and validates the op lists once */
+  int mb = o->batch / w->cfg.replicas / M;
+  pc_job_request req = {.stages = P, .by = o->by, .replicas = w->cfg.replicas,
                         .times = pc_costs_layer_times, .times_ud = &w->cfg};
-  pc_job *job = pc_job_resolve(model, &req, error);
-  pc_prediction *p = job ? pc_predict(w->engine, model, job->part, kind, o->batch, M, &w->cfg,
-                                      error)
-                         : NULL;
+  pc_job_source source;
+  pc_partition *part = pc_job_partition(model, &req, mb, &source, error);
+  pc_prediction *p = part ? pc_predict(w->engine, model, part, kind, o->batch, M, &w->cfg, error)
+                          : NULL;
   pc_prediction *b1 = p ? pc_predict(w->engine, model, one, kind, o->batch, M, &w->cfg, error)
                         : NULL;
   if (b1 == NULL) {
     pc_prediction_free(p);
-    pc_job_free(job);
+    pc_partition_free(part);
     return -1;
   }
   double t = p->makespan, sp = b1->makespan / t, ideal = pc_ideal_speedup(P, M);
-  char *spec = pc_partition_format(model, job->part);
+  char *spec = pc_partition_format(model, part);
   fprintf(w->csv, "%s,%s,%d,%d,%d,%d,%d,%.9g,%.9g,%.9g", model->name, pc_schedule_kind_name(kind),
-          P, w->cfg.replicas, M, o->batch, job->mb, t, o->batch / t, sp);
+          P, w->cfg.replicas, M, o->batch, mb, t, o->batch / t, sp);
   csv_num(w->csv, t11 / t);
   fprintf(w->csv, ",%.9g,%.9g,%zu,%s\n", ideal, pc_prediction_bubble(p),
           pc_prediction_peak_memory(p), spec);
@@ -204,7 +205,7 @@ static int sweep_point(sweep *w, pc_schedule_kind kind, int P, int M, const pc_p
   g_free(spec);
   pc_prediction_free(b1);
   pc_prediction_free(p);
-  pc_job_free(job);
+  pc_partition_free(part);
   return 0;
 }
 
