@@ -438,9 +438,9 @@ pc_profile *pc_profile_load_samples(const char *const *paths, int n, pc_profile_
   return p;
 }
 
-bool pc_profile_is_samples(const char *path) {
-  char *text = NULL;
-  if (!g_file_get_contents(path, &text, NULL, NULL)) return false;
+bool pc_profile_is_samples(const char *path, bool *is, GError **error) {
+  char *text = read_text(path, error);
+  if (text == NULL) return false;
   bool samples = false;
   gchar **lines = g_strsplit(text, "\n", -1);
   for (int i = 0; lines[i]; i++) {
@@ -456,7 +456,8 @@ bool pc_profile_is_samples(const char *path) {
   }
   g_strfreev(lines);
   g_free(text);
-  return samples;
+  *is = samples;
+  return true;
 }
 
 pc_profile *pc_profile_load(const char *path, GError **error) {

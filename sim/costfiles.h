@@ -48,8 +48,9 @@ pc_profile *pc_profile_load_samples(const char *const *paths, int n, pc_profile_
 /* Whether PROFILE was pooled from samples files (pc_profile_load_samples). */
 bool pc_profile_pooled(const pc_profile *profile);
 
-/* Whether PATH is a samples file (its header, after any comments, is the samples header). */
-bool pc_profile_is_samples(const char *path);
+/* *IS: whether PATH is a samples file (its header, after any comments, is the samples header).
+ * false when PATH cannot be read (PC_ERROR_IO naming it). */
+bool pc_profile_is_samples(const char *path, bool *is, GError **error);
 
 void pc_profile_free(pc_profile *profile);
 

@@ -68,7 +68,8 @@ static pc_profile *load_profiles(const char *const *paths, const char *stat_name
   if (stat_name && !pc_profile_stat_from_name(stat_name, &stat, error)) return NULL;
   bool samples = false;
   for (int k = 0; k < n; k++) {
-    bool s = pc_profile_is_samples(paths[k]);
+    bool s;
+    if (!pc_profile_is_samples(paths[k], &s, error)) return NULL;
     if (k == 0) samples = s;
     if (s != samples || (n > 1 && !samples)) {
       g_set_error(error, PC_ERROR, PC_ERROR_USAGE,

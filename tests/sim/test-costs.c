@@ -556,7 +556,8 @@ static void test_profile_samples(void) {
                                     "fc1\tfc\t4\t1\t0\t8\t8\t1\n", -1, NULL));
   g_assert_true(g_file_set_contents(b, SHDR "fc1\tfc\t2\t1\t0\t6\t60\t0\n", -1, NULL));
   g_assert_true(g_file_set_contents(bad, SHDR "fc1\tconv\t2\t0\t0\t1\t1\t0\n", -1, NULL));
-  g_assert_true(pc_profile_is_samples(a));
+  bool is = false;
+  g_assert_true(pc_profile_is_samples(a, &is, NULL) && is);
   const char *both[] = {a, b};
   /* fwd at mb 2: samples 1, 2 and 6: median 2, mean 3, min 1 */
   const struct {
@@ -589,7 +590,10 @@ static void test_profile_samples(void) {
   g_clear_error(&err);
   /* a profile is not a samples file, and the loader says which flag pools them */
   g_assert_true(g_file_set_contents(bad, good_profile, -1, NULL));
-  g_assert_false(pc_profile_is_samples(bad));
+  g_assert_true(pc_profile_is_samples(bad, &is, NULL) && !is);
+  g_assert_false(pc_profile_is_samples("/nonexistent/s.tsv", &is, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_IO);
+  g_clear_error(&err);
   pc_cost_config cfg = {0};
   const char *mixed[] = {a, bad, NULL};
   g_assert_false(pc_cost_config_load(&cfg, mixed, NULL, NULL, NULL, &err));
