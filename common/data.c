@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "files.h"
 #include "kernels.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -249,15 +250,8 @@ static pc_dataset *synth_open(const pc_shape *input, int64_t classes, uint64_t s
 /* Reads a whole file; a missing or unreadable file is PC_ERROR_IO naming it. */
 static bool read_all(const char *path, guint8 **buf, size_t *len, GError **error) {
   char *contents = NULL;
-  gsize length = 0;
-  GError *local = NULL;
-  if (!g_file_get_contents(path, &contents, &length, &local)) {
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s", local->message); /* names the file */
-    g_error_free(local);
-    return false;
-  }
+  if (!pc_file_read(path, PC_MAX_DATA_BYTES, &contents, len, error)) return false;
   *buf = (guint8 *)contents;
-  *len = length;
   return true;
 }
 

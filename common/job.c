@@ -2,6 +2,8 @@
 #include "job.h"
 
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "error.h"
 
@@ -60,8 +62,69 @@ bool pc_job_parse_schedule(const char *name, pc_schedule_kind *out, GError **err
   return true;
 }
 
+/* The memory limit of this process's cgroup (Slurm's and containers' limit; v2 or v1), or 0. */
+static size_t cgroup_limit(void) {
+  char *text = NULL;
+  size_t bytes = 0;
+  if (!g_file_get_contents("/proc/self/cgroup", &text, NULL, NULL)) return 0;
+  gchar **lines = g_strsplit(text, "\n", -1);
+  for (gchar **l = lines; *l; l++) {
+    gchar **f = g_strsplit(*l, ":", 3); /* ID:CONTROLLERS:PATH */
+    char *file = NULL, *limit = NULL;
+    if (g_strv_length(f) == 3 && strcmp(f[0], "0") == 0 && *f[1] == '\0')
+      file = g_build_filename("/sys/fs/cgroup", f[2], "memory.max", NULL);
+    else if (g_strv_length(f) == 3 && strcmp(f[1], "memory") == 0)
+      file = g_build_filename("/sys/fs/cgroup/memory", f[2], "memory.limit_in_bytes", NULL);
+    if (file && g_file_get_contents(file, &limit, NULL, NULL) && g_ascii_isdigit(*limit)) {
+      size_t v = (size_t)g_ascii_strtoull(limit, NULL, 10);
+      if (v > 0 && (bytes == 0 || v < bytes)) bytes = v;
+    }
+    g_free(limit);
+    g_free(file);
+    g_strfreev(f);
+  }
+  g_strfreev(lines);
+  g_free(text);
+  return bytes;
+}
+
+size_t pc_job_machine_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  size_t bytes = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : 0;
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && as.rlim_cur < bytes)
+    bytes = (size_t)as.rlim_cur;
+  size_t cg = cgroup_limit();
+  return cg > 0 && cg < bytes ? cg : bytes;
+}
+
+/* Per stage and microbatch a forward and a backward pass and up to four messages; one optimizer
+ * step per stage. */
+bool pc_job_check_size(int nstages, int micro, double bytes_per_op, size_t memory,
+                       GError **error) {
+  double ops = (double)nstages * micro * 6 + nstages;
+  if (ops > PC_JOB_MAX_OPS) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%d stage%s x %d microbatches would make about %.3g ops, more than the %d a job "
+                "may have: use fewer microbatches", nstages, nstages == 1 ? "" : "s", micro, ops,
+                PC_JOB_MAX_OPS);
+    return false;
+  }
+  double bytes = ops * bytes_per_op;
+  if (memory > 0 && bytes > (double)memory) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%d stage%s x %d microbatches would make about %.3g ops, needing an estimated "
+                "%.1f GiB, more than the %.1f GiB this process may use: use fewer microbatches",
+                nstages, nstages == 1 ? "" : "s", micro, ops, bytes / 1073741824.0,
+                memory / 1073741824.0);
+    return false;
+  }
+  return true;
+}
+
 pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
                              pc_schedule_kind kind, int nmicro, GError **error) {
+  if (!pc_job_check_size(part->nstages, nmicro, 0, 0, error)) return NULL;
   GArray *xfers = pc_partition_transfers(model, part);
   pc_schedule *s = pc_schedule_new(kind, part->nstages, nmicro,
                                    (const pc_xfer *)(void *)xfers->data, (int)xfers->len, error);
@@ -168,6 +231,7 @@ pc_job *pc_job_resolve(const pc_model *model, const pc_job_request *req, GError 
                 req->ranks, need);
     goto fail;
   }
+  if (!pc_job_check_size(job->nstages, micro, req->bytes_per_op, req->memory, error)) goto fail;
   job->sched = pc_job_schedule(model, job->part, kind, micro, error);
   if (job->sched == NULL) goto fail;
   return job;

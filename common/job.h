@@ -21,6 +21,7 @@
 #define PC_JOB_H
 
 #include <glib.h>
+#include <limits.h>
 #include <stdbool.h>
 
 #include "model.h"
@@ -35,6 +36,10 @@
 typedef bool (*pc_layer_times_fn)(void *ud, const pc_model *model, int mb, double *compute,
                                   double *tensor, double *stage_fixed, GError **error);
 
+/* A count a front end's user did not give (front ends start their flags at it, so that an
+ * explicit 0 is refused like any other count below 1). */
+#define PC_JOB_UNSET INT_MIN
+
 typedef struct {
   const char *partition; /* spec, or NULL */
   int stages;            /* --stages; 0 when not given */
@@ -46,7 +51,21 @@ typedef struct {
   int ranks;             /* MPI ranks that must hold the job; 0: none (the simulator) */
   pc_layer_times_fn times; /* NULL: balancing by time is refused */
   void *times_ud;
+  double bytes_per_op;   /* memory the caller keeps per op of the op lists (0: none counted) */
+  size_t memory;         /* memory the job may use; 0: no limit */
 } pc_job_request;
+
+/* Most ops the op lists of a job may hold (every count in them stays an int). */
+#define PC_JOB_MAX_OPS (G_MAXINT / 4)
+
+/* The memory this process may use, in bytes: the machine's physical memory, or less where an
+ * address-space limit (ulimit -v) or its cgroup (memory.max) says so; 0 when unknown. */
+size_t pc_job_machine_memory(void);
+
+/* Refuses (PC_ERROR_USAGE, with the estimate) op lists of NSTAGES x MICRO microbatches that
+ * would exceed PC_JOB_MAX_OPS, or need more than MEMORY (0: no limit) at BYTES_PER_OP. */
+bool pc_job_check_size(int nstages, int micro, double bytes_per_op, size_t memory,
+                       GError **error);
 
 /* Where the partition came from (the policy's rule). */
 typedef enum {
@@ -66,7 +85,9 @@ typedef struct {
   int mb; /* samples per microbatch */
 } pc_job;
 
-/* The checked job, or NULL and a PC_ERROR_USAGE / _PARSE / _PARTITION / _SCHEDULE error. */
+/* The checked job, or NULL and a PC_ERROR_USAGE / _PARSE / _PARTITION / _SCHEDULE error. A job
+ * whose op lists would exceed PC_JOB_MAX_OPS, or need more than req->memory at
+ * req->bytes_per_op, is refused before they are built, with the estimate. */
 pc_job *pc_job_resolve(const pc_model *model, const pc_job_request *req, GError **error);
 void pc_job_free(pc_job *job);
 
@@ -85,7 +106,7 @@ bool pc_job_parse_by(const char *by, pc_partition_by *out, bool *time, GError **
 /* --schedule: gpipe (NULL too) or 1f1b. */
 bool pc_job_parse_schedule(const char *name, pc_schedule_kind *out, GError **error);
 
-/* The validated op lists of KIND for PART with nmicro microbatches. */
+/* The validated op lists of KIND for PART with nmicro microbatches (at most PC_JOB_MAX_OPS). */
 pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
                              pc_schedule_kind kind, int nmicro, GError **error);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "files.h"
 #include "lexer.h"
 #include "model.h"
 
@@ -1386,13 +1387,8 @@ pc_model *pc_model_parse(const char *text, const char *filename, const char *set
 
 pc_model *pc_model_load(const char *path, const char *sets, GError **error) {
   char *text = NULL;
-  gsize len = 0;
-  GError *io = NULL;
-  if (!g_file_get_contents(path, &text, &len, &io)) {
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s", io->message);
-    g_error_free(io);
-    return NULL;
-  }
+  size_t len = 0;
+  if (!pc_file_read(path, PC_MAX_MODEL_BYTES, &text, &len, error)) return NULL;
   if (memchr(text, '\0', len)) {
     const char *nul = memchr(text, '\0', len);
     int line = 1;

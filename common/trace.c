@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "error.h"
+#include "files.h"
 
 struct pc_trace {
   FILE *out;
-  bool owned;  /* opened by pc_trace_open */
-  bool first;  /* no event written yet (no comma needed) */
-  char *path;  /* for messages; NULL if not opened here */
+  pc_output *file; /* opened by pc_trace_open; NULL for a caller's stream */
+  bool first;      /* no event written yet (no comma needed) */
 };
 
 static void begin(pc_trace *tr) {
@@ -27,15 +27,10 @@ pc_trace *pc_trace_new(FILE *out) {
 }
 
 pc_trace *pc_trace_open(const char *path, GError **error) {
-  FILE *f = fopen(path, "w");
-  if (f == NULL) {
-    int err = errno;
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s: %s", path, g_strerror(err));
-    return NULL;
-  }
-  pc_trace *tr = pc_trace_new(f);
-  tr->owned = true;
-  tr->path = g_strdup(path);
+  pc_output *file = pc_output_open(NULL, path, error);
+  if (file == NULL) return NULL;
+  pc_trace *tr = pc_trace_new(pc_output_stream(file));
+  tr->file = file;
   return tr;
 }
 
@@ -108,16 +103,14 @@ void pc_trace_timeline(pc_trace *tr, int pid_base, const char *label, const pc_s
 
 bool pc_trace_close(pc_trace *tr, GError **error) {
   fputs("\n],\"displayTimeUnit\":\"ms\"}\n", tr->out);
-  bool ok = fflush(tr->out) == 0 && !ferror(tr->out);
-  int err = errno;
-  if (tr->owned && fclose(tr->out) != 0 && ok) {
-    ok = false;
-    err = errno;
+  bool ok;
+  if (tr->file) {
+    ok = pc_output_commit(tr->file, error);
+  } else {
+    ok = fflush(tr->out) == 0 && !ferror(tr->out);
+    if (!ok)
+      g_set_error(error, PC_ERROR, PC_ERROR_WRITE, "writing the trace: %s", g_strerror(errno));
   }
-  if (!ok)
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s: writing the trace: %s",
-                tr->path ? tr->path : "trace", g_strerror(err));
-  g_free(tr->path);
   g_free(tr);
   return ok;
 }

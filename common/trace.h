@@ -27,7 +27,8 @@ typedef struct pc_trace pc_trace;
 /* Starts a trace on OUT (not closed by pc_trace_close; the caller keeps it). */
 pc_trace *pc_trace_new(FILE *out);
 
-/* Starts a trace in a new file at PATH. NULL with PC_ERROR_IO when it cannot be created. */
+/* Starts a trace in a new file at PATH, written as every output is (common/files.h). NULL and
+ * an error when it cannot be created. */
 pc_trace *pc_trace_open(const char *path, GError **error);
 
 /* Names process PID "NAME" (metadata events process_name, thread_name, process_sort_index). */
@@ -42,8 +43,8 @@ void pc_trace_op(pc_trace *tr, int pid, int index, const pc_op *op, double start
 void pc_trace_timeline(pc_trace *tr, int pid_base, const char *label, const pc_schedule *sched,
                        const pc_span *const *timeline);
 
-/* Ends the JSON, flushes, closes the file if pc_trace_open opened it, and frees TR. false with
- * PC_ERROR_IO when a write failed. */
+/* Ends the JSON, flushes, commits the file if pc_trace_open opened it, and frees TR. false with
+ * PC_ERROR_WRITE when a write failed (a file of pc_trace_open is then left as it was). */
 bool pc_trace_close(pc_trace *tr, GError **error);
 
 /* One timeline to a new file: open, pc_trace_timeline(tr, 0, label, ...), close. */

@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "error.h"
+#include "files.h"
 
 #define MAGIC "pipecast-weights 1"
+#define MAX_META 64 /* meta lines a header may have */
 
 _Static_assert(sizeof(float) == 4, "float32");
 
@@ -27,21 +29,17 @@ static void swap32(float *x, size_t n) {
   }
 }
 
-static bool io_error(GError **error, const char *path, const char *what) {
-  g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s: %s: %s", path, what, g_strerror(errno));
+static bool io_error(GError **error, int code, const char *path, const char *what) {
+  g_set_error(error, PC_ERROR, code, "%s: %s: %s", path, what, g_strerror(errno));
   return false;
 }
 
 bool pc_weights_save(const char *path, const char *model, int n, const char *const *names,
                      float *const *data, const size_t *counts, const char *const *meta,
                      GError **error) {
-  char *tmp = g_strconcat(path, ".tmp", NULL);
-  FILE *f = fopen(tmp, "wb");
-  if (f == NULL) {
-    io_error(error, tmp, "cannot write");
-    g_free(tmp);
-    return false;
-  }
+  pc_output *out = pc_output_open(NULL, path, error);
+  if (out == NULL) return false;
+  FILE *f = pc_output_stream(out);
   bool ok = fprintf(f, MAGIC "\nmodel %s\n", model) > 0;
   for (int i = 0; meta && meta[i] && meta[i + 1]; i += 2)
     ok = ok && fprintf(f, "meta %s %s\n", meta[i], meta[i + 1]) > 0;
@@ -58,13 +56,12 @@ bool pc_weights_save(const char *path, const char *model, int n, const char *con
       g_free(copy);
     }
   }
-  ok = ok && fflush(f) == 0;
-  if (!ok) io_error(error, tmp, "write failed");
-  if (fclose(f) != 0 && ok) ok = io_error(error, tmp, "write failed");
-  if (ok && rename(tmp, path) != 0) ok = io_error(error, path, "cannot rename the new file into place");
-  if (!ok) remove(tmp);
-  g_free(tmp);
-  return ok;
+  if (!ok) {
+    io_error(error, PC_ERROR_WRITE, path, "writing failed");
+    pc_output_discard(out);
+    return false;
+  }
+  return pc_output_commit(out, error);
 }
 
 typedef struct {
@@ -97,8 +94,9 @@ static bool read_line(FILE *f, char *buf, size_t size) {
 bool pc_weights_load(const char *path, const char *model, int n, const char *const *names,
                      float *const *data, const size_t *counts, bool exact, GHashTable **meta_out,
                      GError **error) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return io_error(error, path, "cannot read");
+  size_t file_size;
+  FILE *f = pc_file_open_regular(path, &file_size, error);
+  if (f == NULL) return false;
   char line[1024];
   bool ok = true;
   GHashTable *index = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, NULL);
@@ -118,6 +116,10 @@ bool pc_weights_load(const char *path, const char *model, int n, const char *con
     goto out;
   }
   for (int lineno = 3;; lineno++) {
+    if (lineno > 3 + MAX_META) {
+      ok = format_error(error, path, "more than %d meta lines", MAX_META);
+      goto out;
+    }
     if (!read_line(f, line, sizeof line)) {
       ok = format_error(error, path, "line %d: truncated header", lineno);
       goto out;
@@ -163,12 +165,8 @@ bool pc_weights_load(const char *path, const char *model, int n, const char *con
     goto out;
   }
   long data_start = ftell(f);
-  if (fseek(f, 0, SEEK_END) != 0 || data_start < 0) {
-    ok = io_error(error, path, "cannot seek");
-    goto out;
-  }
-  long size = ftell(f);
-  if (size < 0 || (size_t)(size - data_start) != offset * sizeof(float)) {
+  long size = (long)file_size;
+  if (data_start < 0 || (size_t)(size - data_start) != offset * sizeof(float)) {
     ok = format_error(error, path, "%s: the header lists %zu floats (%zu bytes) but the file has "
                       "%ld bytes of data", (size_t)(size - data_start) < offset * sizeof(float)
                                                ? "truncated" : "trailing bytes",
@@ -203,7 +201,7 @@ bool pc_weights_load(const char *path, const char *model, int n, const char *con
     const entry *e = g_hash_table_lookup(index, names[i]);
     if (fseek(f, data_start + (long)(e->offset * sizeof(float)), SEEK_SET) != 0 ||
         fread(data[i], sizeof(float), e->count, f) != e->count) {
-      ok = io_error(error, path, "read failed");
+      ok = io_error(error, PC_ERROR_IO, path, "read failed");
       goto out;
     }
     if (!little_endian()) swap32(data[i], e->count);

@@ -79,13 +79,6 @@ static double gemm_seconds(int M, int N, int K, int reps) {
   return m;
 }
 
-static FILE *open_out(const char *path, const char *flag) {
-  if (path == NULL) return stdout;
-  FILE *f = fopen(path, "w");
-  if (f == NULL) fprintf(stderr, PC_EXEC_PROG " calibrate: %s %s: %s\n", flag, path, g_strerror(errno));
-  return f;
-}
-
 /* The message overheads: posting an Isend, and completing an Irecv whose message is already
  * there (medians over 64 tries, on the active pairs; the others keep the barriers in step). */
 static void overheads(char *buf, int peer, bool active, double *send_ov, double *recv_ov) {
@@ -131,7 +124,8 @@ static void overheads(char *buf, int peer, bool active, double *send_ov, double 
 static int write_net(const char *out, const GArray *bytes, const double *oneway, double send_ov,
                      double recv_ov, double ring_rs, double ring_ag) {
   int status, size = pc_exec_size();
-  FILE *f = open_out(out, "--out");
+  pc_output *o = NULL;
+  FILE *f = pc_exec_output_open("calibrate", "--out", out, &o);
   if (f) {
     fprintf(f, "# pipecast net v1\n# ranks %d (pairs measured at once)\n"
                "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
@@ -149,7 +143,7 @@ static int write_net(const char *out, const GArray *bytes, const double *oneway,
       if (lat < 0) lat = 0;
       fprintf(f, "intra\t%zu\t%.9e\t%.9e\n", b0, lat, slope);
     }
-    status = (f == stdout || fclose(f) == 0) ? 0 : 1;
+    status = pc_exec_output_close("calibrate", o) ? 0 : 1;
     fprintf(stderr, "calibrate: one-way %.2f us at 0 B, %.2f GB/s at %zu B\n", oneway[0] * 1e6,
             (double)g_array_index(bytes, size_t, bytes->len - 1) / oneway[bytes->len - 1] / 1e9,
             g_array_index(bytes, size_t, bytes->len - 1));
@@ -196,7 +190,8 @@ static bool gemm_rates(const pc_model *m, const char *sizes_text, const char *ge
   double *all = rank == 0 ? g_new(double, (size_t)size * shapes->len) : NULL;
   MPI_Gather(rate, (int)shapes->len, MPI_DOUBLE, all, (int)shapes->len, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (rank == 0) {
-    FILE *f = open_out(gemm, "--gemm");
+    pc_output *o = NULL;
+    FILE *f = pc_exec_output_open("calibrate", "--gemm", gemm, &o);
     if (f) {
       fprintf(f, "# pipecast gemm v1\n# model %s\n# ranks %d (all busy)\nm\tn\tk\tgflops\n",
               m->name, size);
@@ -206,7 +201,7 @@ static bool gemm_rates(const pc_model *m, const char *sizes_text, const char *ge
         const int *s = (const int *)shapes->data + 3 * j;
         fprintf(f, "%d\t%d\t%d\t%.3f\n", s[0], s[1], s[2], pc_median(v, size));
       }
-      if (fclose(f) != 0) ok = false;
+      ok = pc_exec_output_close("calibrate", o);
     } else {
       ok = false;
     }
@@ -247,7 +242,9 @@ int pc_cmd_calibrate(int argc, char **argv) {
     status = pc_exec_input_error("calibrate", error);
     goto done;
   }
-  if (argc == 2 && (m = pc_model_load(argv[1], sets, &error)) == NULL) {
+  if ((out && !pc_output_check("--out", out, &error)) ||
+      (gemm && !pc_output_check("--gemm", gemm, &error)) ||
+      (argc == 2 && (m = pc_model_load(argv[1], sets, &error)) == NULL)) {
     status = pc_exec_input_error("calibrate", error);
     goto done;
   }

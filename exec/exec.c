@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "job.h"
 
 int pc_exec_rank(void) {
   int r = 0;
@@ -22,10 +23,18 @@ int pc_exec_size(void) {
   return s;
 }
 
+/* "pipecast-exec CMD: MESSAGE" on stderr. */
+static void print_error(const char *cmd, const char *message) {
+  char *prefix = g_strdup_printf(PC_EXEC_PROG " %s", cmd);
+  pc_error_print(prefix, message);
+  g_free(prefix);
+}
+
 int pc_exec_input_error(const char *cmd, GError *error) {
-  if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " %s: %s\n", cmd, error->message);
+  if (pc_exec_rank() == 0) print_error(cmd, error->message);
+  int status = pc_error_status(error);
   g_error_free(error);
-  return PC_EXIT_INPUT;
+  return status;
 }
 
 void pc_exec_die(const char *fmt, ...) {
@@ -33,27 +42,47 @@ void pc_exec_die(const char *fmt, ...) {
   va_start(ap, fmt);
   char *msg = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  fprintf(stderr, PC_EXEC_PROG ": rank %d: %s\n", pc_exec_rank(), msg);
+  char *prefix = g_strdup_printf(PC_EXEC_PROG ": rank %d", pc_exec_rank());
+  pc_error_print(prefix, msg);
+  g_free(prefix);
   fflush(stderr);
   g_free(msg);
   MPI_Abort(MPI_COMM_WORLD, 1);
   abort();
 }
 
+FILE *pc_exec_output_open(const char *cmd, const char *flag, const char *path,
+                          pc_output **out) {
+  *out = NULL;
+  if (path == NULL) return stdout;
+  GError *error = NULL;
+  if ((*out = pc_output_open(flag, path, &error)) != NULL) return pc_output_stream(*out);
+  print_error(cmd, error->message);
+  g_error_free(error);
+  return NULL;
+}
+
+bool pc_exec_output_close(const char *cmd, pc_output *out) {
+  if (out == NULL) return fflush(stdout) == 0;
+  GError *error = NULL;
+  if (pc_output_commit(out, &error)) return true;
+  print_error(cmd, error->message);
+  g_error_free(error);
+  return false;
+}
+
 bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv) {
   GError *error = NULL;
   if (g_option_context_parse(ctx, argc, argv, &error)) return true;
-  if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " %s: %s\n", cmd, error->message);
+  if (pc_exec_rank() == 0) print_error(cmd, error->message);
   g_error_free(error);
   return false;
 }
 
 size_t pc_exec_memory_per_rank(void) {
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   const char *local = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
   long ranks = local ? atol(local) : 1;
-  if (pages <= 0 || page <= 0) return 0;
-  return (size_t)pages * (size_t)page / (size_t)MAX(ranks, 1);
+  return pc_job_machine_memory() / (size_t)MAX(ranks, 1);
 }
 
 size_t pc_exec_peak_rss(void) {

@@ -6,6 +6,7 @@
 #include <mpi.h>
 #include <stdbool.h>
 
+#include "files.h"
 #include "model.h"
 #include "partition.h"
 #include "runtime.h"
@@ -23,13 +24,21 @@ int pc_cmd_grid(int argc, char **argv);
 int pc_exec_rank(void);
 int pc_exec_size(void);
 
-/* Prints "pipecast-exec CMD: message" once (on rank 0) and returns status 2. Every rank calls
- * it with the same error: the arguments are the same everywhere. */
+/* Prints "pipecast-exec CMD: message" once (on rank 0) and returns the exit status for it (2;
+ * 1 for a write that failed). Every rank calls it with the same error. */
 int pc_exec_input_error(const char *cmd, GError *error);
 
 /* A fatal error on one rank: prints "pipecast-exec: rank R: message" and ends the whole job
  * (MPI_Abort). */
 G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) void pc_exec_die(const char *fmt, ...);
+
+/* Opens CMD's output FLAG PATH (common/files.h; stdout when PATH is NULL, and *out NULL). NULL,
+ * with the message printed, when it cannot be opened. Not collective. */
+FILE *pc_exec_output_open(const char *cmd, const char *flag, const char *path, pc_output **out);
+
+/* Commits OUT (flushes stdout for NULL); false, with the message printed, when the file could
+ * not be written whole (the path is then as it was). */
+bool pc_exec_output_close(const char *cmd, pc_output *out);
 
 /* Parses options; on error prints the message once and returns false. */
 bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv);

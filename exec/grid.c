@@ -35,6 +35,8 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
+#include "files.h"
+#include "job.h"
 #include "exec.h"
 #include "timing.h"
 #include "stage.h"
@@ -83,8 +85,8 @@ static bool valid_name(const char *s) {
  * replicas stages, balanced by flops). */
 static GPtrArray *read_cells(const char *path, GError **error) {
   char *text = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents(path, &text, &len, error)) {
+  size_t len = 0;
+  if (!pc_file_read(path, PC_MAX_MODEL_BYTES, &text, &len, error)) {
     g_prefix_error(error, "--cells: ");
     return NULL;
   }
@@ -203,25 +205,29 @@ static void run_visit(grid_cell *c, int v, int n, int *next) {
   }
 }
 
+/* Ends an output of grid: commits OUT, or prints why not. */
+static bool grid_commit(pc_output *out, GError *error) {
+  bool ok = out && pc_output_commit(out, &error);
+  if (!ok) pc_error_print(PC_EXEC_PROG " grid", error->message);
+  g_clear_error(&error);
+  return ok;
+}
+
 static bool write_times(const grid_cell *c, const char *dir) {
   char *path = g_strdup_printf("%s/%s.times.csv", dir, c->name);
-  FILE *f = fopen(path, "w");
-  bool ok = f != NULL;
-  int err = errno;
-  if (ok) {
+  GError *error = NULL;
+  pc_output *out = pc_output_open(NULL, path, &error);
+  if (out) {
+    FILE *f = pc_output_stream(out);
     fprintf(f, "visit,iteration,seconds,warmup,loss,visit_s,visit_other_cpu_s\n");
     for (guint i = 0; i < c->rows->len; i++) {
       const grid_row *w = &g_array_index(c->rows, grid_row, i);
       fprintf(f, "%d,%d,%.9f,%d,%.9g,%.6f,%.3f\n", w->visit, w->iter, w->seconds, w->visit == 0,
               w->loss, w->visit_s, w->other_s);
     }
-    ok = !ferror(f);
-    err = errno;
-    if (fclose(f) != 0) ok = false, err = errno;
   }
-  if (!ok) fprintf(stderr, PC_EXEC_PROG " grid: %s: %s\n", path, g_strerror(err));
   g_free(path);
-  return ok;
+  return grid_commit(out, error);
 }
 
 /* The share of the machine's CPU time that other programs used during cell C's timed visits, in %
@@ -252,9 +258,10 @@ static double cell_median(const grid_cell *c, int *n) {
 /* DIR/summary.csv: a row per cell, what the table on stdout says. */
 static bool write_summary(GPtrArray *cells, const char *dir) {
   char *path = g_build_filename(dir, "summary.csv", NULL);
-  FILE *f = fopen(path, "w");
-  bool ok = f != NULL;
-  if (ok) {
+  GError *error = NULL;
+  pc_output *out = pc_output_open(NULL, path, &error);
+  if (out) {
+    FILE *f = pc_output_stream(out);
     fprintf(f, "cell,schedule,microbatches,replicas,partition,median_s,timed,other_cpu_pct\n");
     for (guint i = 0; i < cells->len; i++) {
       grid_cell *c = cells->pdata[i];
@@ -265,11 +272,9 @@ static bool write_summary(GPtrArray *cells, const char *dir) {
               spec, med, n, other_share(c));
       g_free(spec);
     }
-    ok = fclose(f) == 0;
   }
-  if (!ok) fprintf(stderr, PC_EXEC_PROG " grid: cannot write %s\n", path);
   g_free(path);
-  return ok;
+  return grid_commit(out, error);
 }
 
 /* The warm-up of every cell, then VISITS rounds that visit every cell in an order shuffled
@@ -370,7 +375,7 @@ int pc_cmd_grid(int argc, char **argv) {
   size_t budget = pc_exec_memory_per_rank(), used = 0;
   for (guint i = 0; i < cells->len; i++) {
     grid_cell *c = cells->pdata[i];
-    c->o = (train_opts){.sets = sets, .schedule = c->schedule, .partition = c->partition,
+    c->o = (train_opts){.stages = PC_JOB_UNSET, .sets = sets, .schedule = c->schedule, .partition = c->partition,
                         .batch = batch, .micro = c->micro, .replicas = c->replicas,
                         .iters = warmup + visits * iters, .warmup = warmup, .print_every = 1,
                         .profile_reps = 1, .lr = 0.01, .momentum = 0.9, .seed = seed};
@@ -389,7 +394,7 @@ int pc_cmd_grid(int argc, char **argv) {
     grid_cell *c = cells->pdata[i];
     char *path = g_strdup_printf("%s/%s.json", out, c->name);
     if (!pc_stage_write_trace(&c->r, path, &error)) {
-      fprintf(stderr, PC_EXEC_PROG " grid: %s\n", error->message);
+      pc_error_print(PC_EXEC_PROG " grid", error->message);
       g_clear_error(&error);
       status = 1;
     }

@@ -65,7 +65,9 @@ int main(int argc, char **argv) {
     MPI_Finalize();
     return status;
   }
-  fprintf(stderr, PC_EXEC_PROG ": unknown command '%s'\n", argv[1]);
+  char *what = g_strdup_printf("unknown command '%s'", argv[1]);
+  pc_error_print(PC_EXEC_PROG, what);
+  g_free(what);
   usage(stderr);
   return PC_EXIT_INPUT;
 }

@@ -202,29 +202,23 @@ static void write_rows(FILE *f, FILE *sf, const pc_model *m, int nsizes, const i
   g_free(timed_all);
 }
 
-/* Opens PATH for writing on rank 0, and tells every rank whether that worked. */
-static bool open_out(const char *cmd, const char *flag, const char *path, FILE **f) {
-  if (pc_exec_rank() == 0 && path && (*f = fopen(path, "w")) == NULL)
-    fprintf(stderr, PC_EXEC_PROG " %s: %s %s: %s\n", cmd, flag, path, g_strerror(errno));
+/* Opens FLAG PATH for writing on rank 0 (when PATH is not NULL), and tells every rank whether
+ * that worked. */
+static bool open_out(const char *cmd, const char *flag, const char *path, FILE **f,
+                     pc_output **out) {
+  *out = NULL;
+  if (pc_exec_rank() == 0 && path) *f = pc_exec_output_open(cmd, flag, path, out);
   int opened = pc_exec_rank() != 0 || path == NULL || *f != NULL;
   MPI_Bcast(&opened, 1, MPI_INT, 0, MPI_COMM_WORLD);
   return opened;
-}
-
-/* Closes F on rank 0; false (and a message) when what was written did not reach the file. */
-static bool close_out(const char *cmd, const char *flag, const char *path, FILE *f) {
-  if (f == NULL || f == stdout) return true;
-  bool ok = !ferror(f);
-  ok = (fclose(f) == 0) && ok;
-  if (!ok) fprintf(stderr, PC_EXEC_PROG " %s: %s %s: %s\n", cmd, flag, path, g_strerror(errno));
-  return ok;
 }
 
 bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path, pc_runtime *rt,
                              const pc_model *m, const pc_partition *part, int stage, size_t mb,
                              int reps, bool warm_up) {
   FILE *sf = NULL;
-  if (!open_out(cmd, flag, path, &sf)) return false;
+  pc_output *out = NULL;
+  if (!open_out(cmd, flag, path, &sf, &out)) return false;
   int L = m->nlayers, size = (int)mb;
   double *samples = g_new0(double, (size_t)reps * (size_t)L * 3);
   int *timed = g_new0(int, (size_t)L);
@@ -240,7 +234,7 @@ bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path
   write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false);
   g_free(samples);
   g_free(timed);
-  return close_out(cmd, flag, path, sf);
+  return pc_exec_output_close(cmd, out);
 }
 
 /* Every rank checks every stage that a rank will hold at every size (the same answer on all
@@ -317,6 +311,7 @@ int pc_cmd_profile(int argc, char **argv) {
   pc_model *m = NULL;
   pc_partition *part = NULL;
   FILE *f = NULL, *sf = NULL;
+  pc_output *fo = NULL, *sfo = NULL;
   if (!pc_exec_parse(ctx, "profile", &argc, &argv)) goto done;
   if (argc != 2) {
     if (pc_exec_rank() == 0) fprintf(stderr, PC_EXEC_PROG " profile: expected one MODEL file\n");
@@ -356,8 +351,8 @@ int pc_cmd_profile(int argc, char **argv) {
   /* Without a partition every rank times the whole model; with one, each stage is timed alone
    * (its layers in a runtime of their own: its share of the caches), stage s by rank s % ranks
    * in turn s / ranks, all ranks busy at once; each layer's row comes from one rank. */
-  if (!open_out("profile", "--out", out, &f) ||
-      !open_out("profile", "--samples", samples_out, &sf)) goto done;
+  if (!open_out("profile", "--out", out, &f, &fo) ||
+      !open_out("profile", "--samples", samples_out, &sf, &sfo)) goto done;
   if (rank == 0 && f == NULL) f = stdout;
   int L = m->nlayers;
   int *timed = g_new0(int, (size_t)L); /* the layers this rank timed */
@@ -373,15 +368,14 @@ int pc_cmd_profile(int argc, char **argv) {
     if (sf) write_header(sf, m, part, spec != NULL, size, reps, "every one of them, a row each");
   }
   write_rows(f, sf, m, nsizes, sizes, reps, samples, timed, use_min);
-  bool closed = close_out("profile", "--out", out, f);
-  closed = close_out("profile", "--samples", samples_out, sf) && closed;
+  bool closed = pc_exec_output_close("profile", g_steal_pointer(&fo));
+  closed = pc_exec_output_close("profile", g_steal_pointer(&sfo)) && closed;
   status = closed ? 0 : 1;
-  f = sf = NULL;
   g_free(samples);
   g_free(timed);
 done:
-  if (f && f != stdout) fclose(f);
-  if (sf) fclose(sf);
+  pc_output_discard(fo);
+  pc_output_discard(sfo);
   g_free(sizes);
   pc_partition_free(part);
   pc_model_free(m);

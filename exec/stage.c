@@ -23,6 +23,7 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "error.h"
+#include "files.h"
 #include "exec.h"
 #include "timing.h"
 #include "job.h"
@@ -211,7 +212,8 @@ static void plan_receives(stage_run *r) {
 
 static bool check_numbers(const train_opts *o, GError **error) {
   const struct { const char *flag; int v, min; } ints[] = {
-    {"--iters", o->iters, 1}, {"--warmup", o->warmup, 0}, {"--stages", o->stages, 0},
+    {"--iters", o->iters, 1}, {"--warmup", o->warmup, 0},
+    {"--stages", o->stages == PC_JOB_UNSET ? 1 : o->stages, 1},
     {"--print-every", o->print_every, 1}, {"--checkpoint-every", o->checkpoint_every, 0},
     {"--profile-reps", o->profile_reps, 1},
   };
@@ -232,42 +234,28 @@ static bool check_numbers(const train_opts *o, GError **error) {
                 "--warmup %d leaves no timed iteration of --iters %d", o->warmup, o->iters);
     return false;
   }
-  if (!(o->lr > 0 && isfinite(o->lr)) || !(o->momentum >= 0 && o->momentum < 1) ||
-      !(o->weight_decay >= 0 && isfinite(o->weight_decay)) || !(o->timeout >= 0)) {
+  const struct { const char *flag, *need; double v; bool ok; } reals[] = {
+    {"--lr", "a finite number above 0", o->lr, o->lr > 0 && isfinite(o->lr)},
+    {"--momentum", "at least 0 and below 1", o->momentum, o->momentum >= 0 && o->momentum < 1},
+    {"--weight-decay", "a finite number of at least 0", o->weight_decay,
+     o->weight_decay >= 0 && isfinite(o->weight_decay)},
+    {"--timeout", "a number of seconds of at least 0", o->timeout, o->timeout >= 0},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(reals); i++) {
+    if (!reals[i].ok) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be %s, got %g", reals[i].flag,
+                  reals[i].need, reals[i].v);
+      return false;
+    }
+  }
+  if (o->checkpoint_every > 0 && o->checkpoint == NULL) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "need --lr > 0, 0 <= --momentum < 1, --weight-decay >= 0, --timeout >= 0");
+                "--checkpoint-every %d needs --checkpoint DIR (where to write them)",
+                o->checkpoint_every);
     return false;
   }
   if (!pc_job_check_batch(o->batch, o->replicas, o->micro, error)) return false;
   return true;
-}
-
-/* Output files are checked before any work, so a typo does not cost a run. */
-static bool check_writable(const char *path, const char *flag, GError **error) {
-  if (path == NULL) return true;
-  char *dir = g_path_get_dirname(path);
-  bool ok = g_file_test(dir, G_FILE_TEST_IS_DIR) && access(dir, W_OK) == 0 &&
-            !g_file_test(path, G_FILE_TEST_IS_DIR);
-  if (!ok)
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s %s: cannot write there (%s)", flag, path,
-                g_file_test(path, G_FILE_TEST_IS_DIR) ? "it is a directory"
-                                                      : "no such writable directory");
-  g_free(dir);
-  return ok;
-}
-
-/* A checkpoint folder must be writable, or creatable in a writable folder. */
-static bool check_dir(const char *dir, const char *flag, GError **error) {
-  if (dir == NULL) return true;
-  char *parent = g_path_get_dirname(dir);
-  bool exists = g_file_test(dir, G_FILE_TEST_EXISTS);
-  bool ok = exists ? g_file_test(dir, G_FILE_TEST_IS_DIR) && access(dir, W_OK) == 0
-                   : g_file_test(parent, G_FILE_TEST_IS_DIR) && access(parent, W_OK) == 0;
-  if (!ok)
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s %s: %s", flag, dir,
-                exists ? "not a writable folder" : "cannot be created (no writable parent folder)");
-  g_free(parent);
-  return ok;
 }
 
 /* The model, partition and schedule, identical on every rank; errors are input errors. */
@@ -275,12 +263,14 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
                   GError **error) {
   int size = pc_exec_size();
   if (!check_numbers(o, error)) return false;
-  if (!check_writable(o->save, "--save", error) || !check_writable(o->times, "--times", error) ||
-      !check_writable(o->summary, "--summary", error) ||
-      !check_writable(o->trace, "--trace", error) ||
-      !check_writable(o->profile_samples, "--profile-samples", error) ||
-      !check_dir(o->checkpoint, "--checkpoint", error))
-    return false;
+  /* output paths before any work, so a typo does not cost a run */
+  const struct { const char *flag, *path; } outs[] = {
+    {"--save", o->save}, {"--times", o->times}, {"--summary", o->summary},
+    {"--trace", o->trace}, {"--profile-samples", o->profile_samples},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(outs); i++)
+    if (outs[i].path && !pc_output_check(outs[i].flag, outs[i].path, error)) return false;
+  if (o->checkpoint && !pc_checkpoint_check_dir(o->checkpoint, error)) return false;
   r->model = pc_model_load(model_path, o->sets, error);
   if (r->model == NULL) return false;
   if (pc_model_loss_layer(r->model) < 0) {
@@ -288,7 +278,8 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
                 "%s has no loss: its last layer must be softmax_xent to train", model_path);
     return false;
   }
-  pc_job_request req = {.partition = o->partition, .stages = o->stages, .by = o->by,
+  pc_job_request req = {.partition = o->partition, .by = o->by,
+                        .stages = o->stages == PC_JOB_UNSET ? 0 : o->stages,
                         .schedule = o->schedule, .batch = o->batch, .micro = o->micro,
                         .replicas = o->replicas, .ranks = size};
   pc_job *job = pc_job_resolve(r->model, &req, error);
@@ -390,8 +381,11 @@ bool pc_stage_all_ok(const char *cmd, bool ok, GError **error) {
   int mine = ok ? pc_exec_size() : pc_exec_rank(), first = 0;
   MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   if (first == pc_exec_size()) return true;
-  if (first == pc_exec_rank() && error && *error)
-    fprintf(stderr, PC_EXEC_PROG " %s: %s\n", cmd, (*error)->message);
+  if (first == pc_exec_rank() && error && *error) {
+    char *prefix = g_strdup_printf(PC_EXEC_PROG " %s", cmd);
+    pc_error_print(prefix, (*error)->message);
+    g_free(prefix);
+  }
   g_clear_error(error);
   return false;
 }

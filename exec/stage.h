@@ -22,6 +22,7 @@ typedef struct {
   char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace, *summary;
   char *checkpoint, *resume, *profile_samples;
   int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
+  gboolean checkpoint_replace;
   double lr, momentum, weight_decay, timeout;
   gint64 seed;
 } train_opts;

@@ -14,6 +14,7 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "error.h"
+#include "files.h"
 #include "exec.h"
 #include "timing.h"
 #include "job.h"
@@ -27,8 +28,8 @@
 
 /* Iterations start..iters-1: each one's slowest stage time and loss, the progress lines, the
  * checkpoints. false when a checkpoint could not be written on every stage. */
-static bool train_loop(stage_run *r, int start, const char *config, double *times,
-                       double *losses) {
+static bool train_loop(stage_run *r, int start, const pc_checkpoint_job *job, const char *run,
+                       double *times, double *losses) {
   const train_opts *o = r->o;
   GError *error = NULL;
   double window[2] = {0, 0};
@@ -52,9 +53,9 @@ static bool train_loop(stage_run *r, int start, const char *config, double *time
     bool due = o->checkpoint && (it + 1 == o->iters ||
                                  (o->checkpoint_every > 0 && (it + 1) % o->checkpoint_every == 0));
     if (due) { /* every rank learns whether every stage's checkpoint was written */
-      int saved = pc_checkpoint_save(o->checkpoint, it + 1, r->model->name, r->P, config, r->rt,
-                                     r->stage, r->replica, &error), all_saved = 0;
-      if (error) fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+      int saved = pc_checkpoint_save(o->checkpoint, it + 1, job, run, r->rt, r->stage, r->replica,
+                                     &error), all_saved = 0;
+      if (error) pc_error_print(PC_EXEC_PROG " train", error->message);
       g_clear_error(&error);
       MPI_Allreduce(&saved, &all_saved, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
       if (!all_saved) return false;
@@ -88,15 +89,18 @@ static int train_report(const stage_run *r, int start, const double *times,
     g_free(sorted);
   }
   if (r->rank == 0 && o->times) {
-    FILE *f = fopen(o->times, "w");
-    if (f == NULL) {
-      fprintf(stderr, PC_EXEC_PROG " train: --times %s: %s\n", o->times, g_strerror(errno));
-      status = 1;
-    } else {
+    GError *error = NULL;
+    pc_output *out = pc_output_open("--times", o->times, &error);
+    if (out) {
+      FILE *f = pc_output_stream(out);
       fprintf(f, "iteration,seconds,warmup,loss\n");
       for (int i = start; i < o->iters; i++)
         fprintf(f, "%d,%.9f,%d,%.9g\n", i + 1, times[i], i < timed0, losses[i]);
-      if (fclose(f) != 0) status = 1;
+    }
+    if (out == NULL || !pc_output_commit(out, &error)) {
+      pc_error_print(PC_EXEC_PROG " train", error->message);
+      g_clear_error(&error);
+      status = 1;
     }
   }
   return status;
@@ -127,8 +131,7 @@ static bool write_summary(const stage_run *r, const char *path, const timing *t,
                            "\"accounted_bytes\": %.0f}", st ? "," : "", st, mem[2 * st],
                            mem[2 * st + 1]);
   g_string_append(s, "\n ]}\n");
-  bool ok = g_file_set_contents(path, s->str, (gssize)s->len, error);
-  if (!ok) g_prefix_error(error, "--summary %s: ", path);
+  bool ok = pc_output_write("--summary", path, s->str, s->len, error);
   g_string_free(s, TRUE);
   g_free(spec);
   return ok;
@@ -142,18 +145,20 @@ static int train_outputs(stage_run *r, const timing *t, int status) {
   /* Memory: measured peak and as accounted, per stage, gathered on rank 0. */
   double *mem = pc_stage_print_memory(r, stdout);
   if (r->rank == 0 && o->summary && !write_summary(r, o->summary, t, mem, &error)) {
-    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+    pc_error_print(PC_EXEC_PROG " train", error->message);
     g_clear_error(&error);
     status = 1;
   }
   g_free(mem);
   if (o->trace && !pc_stage_write_trace(r, o->trace, &error)) {
-    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+    g_prefix_error(&error, "--trace ");
+    pc_error_print(PC_EXEC_PROG " train", error->message);
     g_clear_error(&error);
     status = 1;
   }
   if (o->save && !pc_stage_save_weights(r, o->save, &error)) {
-    fprintf(stderr, PC_EXEC_PROG " train: %s\n", error->message);
+    g_prefix_error(&error, "--save ");
+    pc_error_print(PC_EXEC_PROG " train", error->message);
     g_clear_error(&error);
     status = 1;
   }
@@ -171,8 +176,81 @@ static int train_outputs(stage_run *r, const timing *t, int status) {
   return status;
 }
 
+/* The shortest decimal form of V that reads back as V, into BUF[32]. */
+static const char *shortest(char buf[32], double v) {
+  for (int digits = 1; digits <= 17; digits++) {
+    char format[8];
+    snprintf(format, sizeof format, "%%.%dg", digits);
+    g_ascii_formatd(buf, 32, format, v);
+    if (g_ascii_strtod(buf, NULL) == v) break;
+  }
+  return buf;
+}
+
+/* What a run starts from: its checkpoint identity, the checkpoint it resumed, its ID. */
+typedef struct {
+  char *spec, *config, *optimizer;
+  pc_checkpoint_job job;
+  pc_checkpoint_info resumed;
+  char run[PC_RUN_ID_LEN + 1];
+} train_start;
+
+static void start_clear(train_start *st) {
+  g_free(st->spec);
+  g_free(st->config);
+  g_free(st->optimizer);
+  g_free(st->resumed.optimizer);
+}
+
+/* After pc_stage_open (OPENED on this rank): --resume, the checkpoint folder's owner, the
+ * run's header lines. Collective; false on every rank, the lowest failing rank's message
+ * printed, when any of it failed. */
+static bool start_run(stage_run *r, bool opened, train_start *st, GError **error) {
+  const train_opts *o = r->o;
+  st->spec = r->part ? pc_partition_format(r->model, r->part) : NULL;
+  st->config = g_strdup_printf("partition=%s batch=%d microbatches=%d replicas=%d seed=%lld "
+                               "data=%s set=%s", st->spec, o->batch, o->micro, o->replicas,
+                               (long long)o->seed, o->data ? o->data : "synthetic",
+                               o->sets ? o->sets : "");
+  char lr[32], mom[32], wd[32];
+  st->optimizer = g_strdup_printf("lr=%s momentum=%s weight_decay=%s", shortest(lr, o->lr),
+                                  shortest(mom, o->momentum), shortest(wd, o->weight_decay));
+  st->job = (pc_checkpoint_job){r->model ? r->model->name : NULL, r->P, st->config,
+                                st->optimizer};
+  bool ok = opened;
+  if (ok && o->resume) {
+    ok = pc_checkpoint_load(o->resume, &st->job, r->rt, r->stage, &st->resumed, error);
+    if (ok && st->resumed.iteration >= o->iters) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                  "--resume %s: the checkpoint is at iteration %d, --iters is %d: nothing to do",
+                  o->resume, st->resumed.iteration, o->iters);
+      ok = false;
+    }
+  }
+  /* Stage 0 (or the failing rank) reports; the others learn of it collectively. */
+  if (!pc_stage_all_ok("train", ok, error) ||
+      !pc_stage_all_ok("train", pc_checkpoint_begin(o->checkpoint, o->resume, st->resumed.run,
+                                                    o->checkpoint_replace, st->run, error),
+                       error))
+    return false;
+  if (r->rank == 0) {
+    printf("pipecast train %s: %d stage%s x %d replica%s, %s, batch %d = %d x %zu, %d iterations\n"
+           "partition: %s\n", r->model->name, r->P, r->P > 1 ? "s" : "", r->D,
+           r->D > 1 ? "s" : "", pc_schedule_kind_name(r->sched->kind), o->batch, o->micro * r->D,
+           r->mb, o->iters, st->spec);
+    if (r->data) printf("data: %s\n", pc_dataset_describe(r->data));
+    if (st->resumed.iteration)
+      printf("resumed from %s at iteration %d\n", o->resume, st->resumed.iteration);
+    if (st->resumed.optimizer && strcmp(st->resumed.optimizer, st->optimizer) != 0)
+      printf("note: the checkpoint was trained with %s; this run goes on with %s\n",
+             st->resumed.optimizer, st->optimizer);
+    fflush(stdout);
+  }
+  return true;
+}
+
 int pc_cmd_train(int argc, char **argv) {
-  train_opts o = {.batch = 32, .micro = 1, .iters = 10, .warmup = INT_MIN, .replicas = 1,
+  train_opts o = {.stages = PC_JOB_UNSET, .batch = 32, .micro = 1, .iters = 10, .warmup = INT_MIN, .replicas = 1,
                   .print_every = 1, .lr = 0.01, .momentum = 0.9, .seed = 1, .profile_reps = 5};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
@@ -199,6 +277,8 @@ int pc_cmd_train(int argc, char **argv) {
     {"print-every", 0, 0, G_OPTION_ARG_INT, &o.print_every, "Print every K-th iteration (1)", "K"},
     {"checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &o.checkpoint, "Checkpoint into DIR (at the end, and every --checkpoint-every)", "DIR"},
     {"checkpoint-every", 0, 0, G_OPTION_ARG_INT, &o.checkpoint_every, "Checkpoint every K iterations", "K"},
+    {"checkpoint-replace", 0, 0, G_OPTION_ARG_NONE, &o.checkpoint_replace,
+     "Let --checkpoint replace another run's checkpoint in DIR", NULL},
     {"resume", 0, 0, G_OPTION_ARG_FILENAME, &o.resume, "Continue from the checkpoint in DIR", "DIR"},
     {"profile-samples", 0, 0, G_OPTION_ARG_FILENAME, &o.profile_samples,
      "After the run, its processes time their stages' layers (profile --samples's format)", "FILE"},
@@ -219,44 +299,17 @@ int pc_cmd_train(int argc, char **argv) {
   }
   if (o.warmup == INT_MIN) o.warmup = o.iters > 1 ? 1 : 0;
   bool ok = pc_stage_open(&r, &o, argv[1], pc_exec_memory_per_rank(), &error);
-  char *spec = r.part ? pc_partition_format(r.model, r.part) : NULL;
-  char *config = g_strdup_printf("partition=%s batch=%d microbatches=%d replicas=%d seed=%lld "
-                                 "data=%s set=%s", spec, o.batch, o.micro, o.replicas,
-                                 (long long)o.seed, o.data ? o.data : "synthetic",
-                                 o.sets ? o.sets : "");
-  int start = 0;
-  if (ok && o.resume) {
-    ok = pc_checkpoint_load(o.resume, r.model->name, r.P, config, r.rt, r.stage, &start, &error);
-    if (ok && start >= o.iters) {
-      g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
-                  "--resume %s: the checkpoint is at iteration %d, --iters is %d: nothing to do",
-                  o.resume, start, o.iters);
-      ok = false;
-    }
+  train_start st = {0};
+  ok = start_run(&r, ok, &st, &error);
+  int start = st.resumed.iteration;
+  if (ok) {
+    times = g_new0(double, (size_t)o.iters);
+    losses = g_new0(double, (size_t)o.iters);
+    ok = train_loop(&r, start, &st.job, st.run, times, losses);
+    status = ok ? 0 : 1;
   }
-  /* Stage 0 (or the failing rank) reports; the others learn of it collectively. */
-  if (!pc_stage_all_ok("train", ok, &error)) {
-    g_free(spec);
-    g_free(config);
-    goto out;
-  }
-  if (r.rank == 0) {
-    printf("pipecast train %s: %d stage%s x %d replica%s, %s, batch %d = %d x %zu, %d iterations\n"
-           "partition: %s\n", r.model->name, r.P, r.P > 1 ? "s" : "", r.D, r.D > 1 ? "s" : "",
-           pc_schedule_kind_name(r.sched->kind), o.batch, o.micro * r.D, r.mb, o.iters, spec);
-    if (r.data) printf("data: %s\n", pc_dataset_describe(r.data));
-    if (start) printf("resumed from %s at iteration %d\n", o.resume, start);
-    fflush(stdout);
-  }
-  g_free(spec);
-  times = g_new0(double, (size_t)o.iters);
-  losses = g_new0(double, (size_t)o.iters);
-  if (!train_loop(&r, start, config, times, losses)) {
-    g_free(config);
-    status = 1;
-    goto out;
-  }
-  g_free(config);
+  start_clear(&st);
+  if (!ok) goto out;
   timing t;
   status = train_report(&r, start, times, losses, &t);
   status = train_outputs(&r, &t, status);

@@ -37,6 +37,13 @@ printf 'a gpipe 4 1\n' >"$t/cells-short.txt"
 printf 'one gpipe 1 1 -\ntwo gpipe 2 1 2,6\n' >"$t/cells-ranks.txt"
 mkdir -p "$t/grid"
 "$sim" run "$m/tiny-mlp.model" --batch 8 --microbatches 2 --trace "$t/m2.json" >/dev/null 2>&1
+mkfifo "$t/fifo"
+mkdir -p "$t/figs/sweep.png"
+printf 'input 4\nfc out=2 \377\n' >"$t/byte.model"
+head -c $((17 << 20)) /dev/zero | tr '\0' '#' >"$t/huge.model"
+"$x" train "$m/tiny-mlp.model" --iters 1 --checkpoint "$t/ck-a" >/dev/null 2>&1
+"$x" train "$m/tiny-mlp.model" --iters 1 --seed 2 --checkpoint "$t/ck-b" >/dev/null 2>&1
+cp -r "$t/ck-a" "$t/ck-mixed" && cp "$t"/ck-b/iter-*/stage-0.pcw "$t"/ck-mixed/iter-*/stage-0.pcw
 
 rows=()
 # entry WHAT -- COMMAND...: one row of the table.
@@ -111,6 +118,27 @@ printf '1,0.25\n' >"$t/study-bad/runs/gpipe-P1-D1-M1.iters"
 printf '# pipecast profile v1\n# model tiny-mlp\nlayer\tkind\tmb\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t8\t1e-3\t1e-3\t1e-4\n' \
   >"$t/study-bad/profile-1r.r1.gpipe-P1-D1-M1.samples.tsv"
 entry "a simulator that is not there" -- experiments/compare-stats.py "$t/study-bad" --sim "$t/none/pipecast-sim"
+entry "a checkpoint folder holding another run's checkpoint" -- "$x" train "$m/tiny-mlp.model" --seed 2 --checkpoint "$t/ck-a"
+entry "a stage file of another checkpoint" -- "$x" train "$m/tiny-mlp.model" --iters 2 --resume "$t/ck-mixed"
+entry "resuming with another seed" -- "$x" train "$m/tiny-mlp.model" --iters 2 --seed 3 --resume "$t/ck-a"
+entry "an empty output name" -- "$x" train "$m/tiny-mlp.model" --save ''
+entry "an output onto a FIFO" -- "$x" train "$m/tiny-mlp.model" --times "$t/fifo"
+entry "an output onto a folder" -- "$x" train "$m/tiny-mlp.model" --trace "$t/grid"
+entry "an output onto a full device" -- "$x" train "$m/tiny-mlp.model" --iters 1 --save /dev/full
+entry "a trace onto a full device" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --trace /dev/full
+entry "a figure that cannot be written, before the sweep" -- "$sim" sweep "$m/tiny-mlp.model" --batch 8 -o "$t/figs"
+entry "a device as a model file" -- "$sim" describe /dev/zero
+entry "a device as a profile" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile /dev/zero
+entry "a FIFO as weights" -- "$x" train "$m/tiny-mlp.model" --load "$t/fifo"
+entry "a FIFO with no writer as a model file" -- "$sim" describe "$t/fifo"
+entry "a model file over the size bound" -- "$sim" describe "$t/huge.model"
+entry "a stray byte in a model file" -- "$sim" describe "$t/byte.model"
+entry "more ops than a job may have (simulator)" -- "$sim" run "$m/tiny-mlp.model" --batch 268435456 -m 268435456
+entry "more ops than a job may have (executor)" -- "$x" train "$m/tiny-mlp.model" --batch 2147483647 -m 2147483647
+entry "op lists larger than the memory (ulimit -v 8000000)" -- bash -c 'ulimit -v 8000000 && exec "$0" run "$1" --batch 1048576 -m 1048576 --stages 64' "$sim" "$m/mlp32.model"
+entry "zero stages" -- "$sim" describe "$m/mlp32.model" --stages 0
+entry "a learning rate that is not a number" -- "$x" train "$m/tiny-mlp.model" --lr nan
+entry "--checkpoint-every without --checkpoint" -- "$x" train "$m/tiny-mlp.model" --checkpoint-every 2
 entry "unknown command" -- "$x" trian "$m/mlp32.model"
 
 {
@@ -119,7 +147,9 @@ entry "unknown command" -- "$x" trian "$m/mlp32.model"
   echo "Every mistake below was made against the built programs by \`experiments/bad-inputs.sh\`,"
   echo "which wrote this table (exit status 2 means a usage or input error; files under /tmp are the"
   echo "script's own). Each has a test in tests/ as well. Runtime faults (a killed or hung rank, a"
-  echo "kill during a checkpoint, NaN during training) are in tests/test-faults.sh."
+  echo "kill during a checkpoint, NaN during training) are in tests/test-faults.sh; outputs onto a full"
+  echo "disk and a kill while replacing a checkpoint in tests/test-files.sh. Exit status 1 is a write"
+  echo "that failed, not the input's fault."
   echo
   echo "| input | command | exit | what the user sees |"
   echo "|---|---|---|---|"

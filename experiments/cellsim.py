@@ -9,6 +9,7 @@ study's folder (experiments/study.sh) the same way:
   profile-COND.rV.NAME.samples.tsv   the samples of the cell's own layers taken at visit V, COND
                            being 1r (one process), dpK (K replicas) or partK (partition K)
 Standard library only."""
+import contextlib
 import csv
 import glob
 import io
@@ -17,11 +18,31 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 
 NAME = re.compile(r"(\w+)-P(\d+)-D(\d+)-M(\d+)")
 # what pipecast-exec's train --profile-samples and grid --profile-reps write in a samples file's
 # reps line: the samples were taken by the run's own processes, after (or between) its iterations
 OWN = "in its processes and runtimes"
+
+
+@contextlib.contextmanager
+def write_whole(path, newline=None):
+    """A text file to write at PATH, as pipecast's programs write theirs: into a temporary file
+    beside it, fsynced and renamed into place when the block ends without an exception (else
+    removed), so that a failure never leaves a partial file or destroys the earlier one."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=os.path.basename(path) + ".tmp-")
+    try:
+        with os.fdopen(fd, "w", newline=newline) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def fail(msg):

@@ -47,7 +47,7 @@ from types import SimpleNamespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from cellsim import Predictor, paired_error, read_header, study_cells, visit_samples  # noqa: E402
+from cellsim import Predictor, paired_error, read_header, study_cells, visit_samples, write_whole  # noqa: E402
 MIB = 1048576.0
 
 
@@ -217,7 +217,7 @@ def measured_cells(a, out):
             replay.append(pct(float(rs["iteration_s"]), float(rs["trace_iteration_s"])))
         pairs = sim.visits(out, visited[name]) if sim and name in visited else []
         if pairs:
-            with open(os.path.join(out, "runs", name + ".visits.csv"), "w", newline="") as f:
+            with write_whole(os.path.join(out, "runs", name + ".visits.csv"), newline="") as f:
                 w = csv.writer(f)
                 w.writerow(["visit", "measured_s", "predicted_s", "error_pct"])
                 for v, mv, pv in pairs:
@@ -240,7 +240,7 @@ def measured_cells(a, out):
 
 def validation_table(a, out, cells):
     """validation.csv: a row per cell."""
-    with open(os.path.join(out, "validation.csv"), "w", newline="") as f:
+    with write_whole(os.path.join(out, "validation.csv"), newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "batch",
                     "measured_s", "predicted_s", "error_pct", "predicted_allbusy_s", "error_allbusy_pct",
@@ -307,7 +307,7 @@ def memory_table(a, out, cells):
             b = base_mem.get(k, base_mem.get(1 if k == 1 else 2, 0.0))
             mrows.append(dict(cell=c, stage=s, proc=proc, acc=acc, pred=pm, base=b,
                               e_proc=pct(pm, proc), e_acc=pct(pm, acc), e_base=pct(pm + b, proc)))
-    with open(os.path.join(out, "memory.csv"), "w", newline="") as f:
+    with write_whole(os.path.join(out, "memory.csv"), newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "stage",
                     "measured_process_mib", "accounted_mib", "predicted_mib",
@@ -343,7 +343,7 @@ def worst_cell(a, out, sim, visited, worst, key):
     if os.path.exists(mj) and os.path.exists(pj):
         r = subprocess.run([a.sim, "compare", mj, pj], capture_output=True, text=True)
         cmp_text = r.stdout if r.returncode == 0 else "compare failed: " + r.stderr
-        with open(os.path.join(out, "compare-worst.txt"), "w") as f:
+        with write_whole(os.path.join(out, "compare-worst.txt")) as f:
             f.write(cmp_text)
     why = explain(a.sim, mj, pj, worst, worst[key], which) if cmp_text and not cmp_text.startswith("compare failed") else ""
     return cmp_text, which, why
@@ -385,7 +385,7 @@ def speedup_table(out, cells):
         one = base.get((sched, 1))
         srows.append(["predicted", sched, P, M, t, base[(sched, M)] / t, one / t if one else "",
                       float(r["ideal_speedup"]), "", "", "", ""])
-    with open(os.path.join(out, "speedup.csv"), "w", newline="") as f:
+    with write_whole(os.path.join(out, "speedup.csv"), newline="") as f:
         w = csv.writer(f)
         w.writerow(["kind", "schedule", "stages", "microbatches", "iteration_s", "speedup",
                     "speedup_vs_1mb", "ideal", "speedup_lo", "speedup_hi", "speedup_vs_1mb_lo",
@@ -439,7 +439,7 @@ def dp_table(a, out, cells, pred1, pred2):
                                         for r in read_sweep(os.path.join(out, "sweep-dp%d" % n, "sweep.csv"))])
             if d:
                 dprows.append(["predicted", "data", n, d[0], a.batch / d[0], d[1], "", ""])
-        with open(os.path.join(out, "dp.csv"), "w", newline="") as f:
+        with write_whole(os.path.join(out, "dp.csv"), newline="") as f:
             w = csv.writer(f)
             w.writerow(["kind", "parallelism", "processes", "iteration_s", "throughput", "best_config",
                         "throughput_lo", "throughput_hi"])
@@ -568,7 +568,7 @@ def report(a, procs, cells, s, why, sp_err, mrows, base_mem):
 def markdown(a, out, procs, cells, s, lines, cmp_text, which, mrows, dprows):
     """validation.md: the tables and sentences for the report."""
     key, mape, worst = s.key, s.mape, s.worst
-    with open(os.path.join(out, "validation.md"), "w") as f:
+    with write_whole(os.path.join(out, "validation.md")) as f:
         f.write("### %s: predicted against measured iteration time\n\n" % a.model)
         f.write("Batch %d; %s; measured = the median timed iteration of the cell over its visits (`pipecast-exec grid`: the cells of one process layout side by side, visited in turn); "
                 "predicted = `pipecast-sim run` with the profile taken under the same load "

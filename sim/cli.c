@@ -8,6 +8,7 @@
 #include "job.h"
 
 void pc_cli_model_entries(pc_cli_model_opts *o, GOptionEntry out[5]) {
+  o->stages = PC_JOB_UNSET;
   GOptionEntry e[5] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o->sets, "Override model parameters", "K=V,..."},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &o->partition,
@@ -22,25 +23,32 @@ void pc_cli_model_entries(pc_cli_model_opts *o, GOptionEntry out[5]) {
 gboolean pc_cli_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv) {
   GError *error = NULL;
   if (!g_option_context_parse(ctx, argc, argv, &error)) {
-    fprintf(stderr, PC_CLI_PROG " %s: %s\n", cmd, error->message);
-    g_error_free(error);
+    pc_cli_fail(cmd, error);
     return FALSE;
   }
   return TRUE;
 }
 
 int pc_cli_fail(const char *cmd, GError *error) {
-  fprintf(stderr, PC_CLI_PROG " %s: %s\n", cmd, error->message);
+  char *prefix = g_strdup_printf(PC_CLI_PROG " %s", cmd);
+  pc_error_print(prefix, error->message);
+  g_free(prefix);
+  int status = pc_error_status(error);
   g_error_free(error);
-  return PC_EXIT_INPUT;
+  return status;
 }
 
 gboolean pc_cli_load(const pc_cli_model_opts *o, const char *path, pc_model **model,
                      pc_partition **part, GError **error) {
   *part = NULL;
+  if (o->stages != PC_JOB_UNSET && o->stages < 1) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--stages must be positive, got %d", o->stages);
+    return FALSE;
+  }
   *model = pc_model_load(path, o->sets, error);
   if (*model == NULL) return FALSE;
-  pc_job_request req = {.partition = o->partition, .stages = o->stages, .by = o->by};
+  pc_job_request req = {.partition = o->partition, .by = o->by,
+                        .stages = o->stages == PC_JOB_UNSET ? 0 : o->stages};
   pc_job_source source;
   *part = pc_job_partition(*model, &req, 1, &source, error);
   if (*part == NULL) {

@@ -14,11 +14,11 @@
 typedef struct {
   char *sets;      /* --set k=v,... */
   char *partition; /* --partition SPEC */
-  int stages;      /* --stages N */
+  int stages;      /* --stages N; PC_JOB_UNSET when not given */
   char *by;        /* --by flops|params */
 } pc_cli_model_opts;
 
-/* GOptionEntry rows for pc_cli_model_opts (terminated). */
+/* GOptionEntry rows for pc_cli_model_opts (terminated); sets o->stages to PC_JOB_UNSET. */
 void pc_cli_model_entries(pc_cli_model_opts *o, GOptionEntry out[5]);
 
 /* Parses argv with ctx; on error prints "pipecast-sim CMD: message" and returns false. */

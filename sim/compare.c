@@ -90,7 +90,9 @@ int pc_cmd_compare(int argc, char **argv) {
   }
   bool csv = false;
   if (format && !(csv = strcmp(format, "csv") == 0) && strcmp(format, "table") != 0) {
-    fprintf(stderr, PC_CLI_PROG " compare: --format '%s': expected table or csv\n", format);
+    char *what = g_strdup_printf("--format '%s': expected table or csv", format);
+    pc_error_print(PC_CLI_PROG " compare", what);
+    g_free(what);
     goto out;
   }
   if (top < 0) {

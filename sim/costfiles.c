@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "files.h"
 #include "runtime.h"
 #include "timing.h"
 
@@ -174,13 +175,8 @@ static bool tsv_finish(const tsv *t, int rows, GError **error) {
 
 static char *read_text(const char *path, GError **error) {
   char *text = NULL;
-  GError *e = NULL;
-  if (!g_file_get_contents(path, &text, NULL, &e)) {
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s", e->message);
-    g_error_free(e);
-    return NULL;
-  }
-  return text;
+  size_t len;
+  return pc_file_read(path, PC_MAX_TABLE_BYTES, &text, &len, error) ? text : NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -202,7 +202,9 @@ int pc_cmd_describe(int argc, char **argv) {
   bool csv = false;
   if (format && strcmp(format, "csv") == 0) csv = true;
   else if (format && strcmp(format, "table") != 0) {
-    fprintf(stderr, PC_CLI_PROG " describe: --format '%s': expected table or csv\n", format);
+    char *what = g_strdup_printf("--format '%s': expected table or csv", format);
+    pc_error_print(PC_CLI_PROG " describe", what);
+    g_free(what);
     goto out;
   }
   if (!pc_cli_load(&o, argv[1], &model, &part, &error)) {

@@ -42,7 +42,9 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
     if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-  fprintf(stderr, PC_CLI_PROG ": unknown command '%s'\n", argv[1]);
+  char *what = g_strdup_printf("unknown command '%s'", argv[1]);
+  pc_error_print(PC_CLI_PROG, what);
+  g_free(what);
   usage(stderr);
   return PC_EXIT_INPUT;
 }

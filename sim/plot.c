@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "files.h"
 
 bool pc_plot_available(void) {
   char *p = g_find_program_in_path("gnuplot");
@@ -30,12 +31,12 @@ bool pc_plot_check_path(const char *path, GError **error) {
                 "'%s': the figure's name must end in .png, .pdf or .svg", path);
     return false;
   }
-  if (strpbrk(path, "'\n\r")) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "'%s': a figure's name cannot contain quotes or line breaks", path);
-    return false;
-  }
-  return true;
+  return pc_output_check(NULL, path, error);
+}
+
+/* The name gnuplot writes the I-th of OUTPUTS under, in its temporary directory. */
+static char *figure_name(const char *const *outputs, int i) {
+  return g_strdup_printf("figure-%d.%s", i, extension(outputs[i]));
 }
 
 /* The `set terminal` and `set output` lines for PATH, W x H pixels (PDF: inches / 100). */
@@ -54,8 +55,9 @@ static void terminal(GString *s, const char *path, int w, int h) {
   g_string_append_printf(s, "set output '%s'\n", path);
 }
 
-/* Writes DATA and SCRIPT into a temporary directory (SCRIPT refers to the data as 'data'),
- * runs gnuplot there and checks that every output was written. */
+/* Writes DATA and SCRIPT into a temporary directory (SCRIPT refers to the data as 'data' and to
+ * the figures by figure_name), runs gnuplot there, checks that every figure was written and
+ * writes each to its output as every output is written (common/files.h). */
 static bool run_gnuplot(const char *data, const char *script, const char *const *outputs,
                         int nout, GError **error) {
   char *gp = g_find_program_in_path("gnuplot");
@@ -104,12 +106,19 @@ static bool run_gnuplot(const char *data, const char *script, const char *const 
     }
   }
   for (int i = 0; ok && i < nout; i++) {
-    GStatBuf st;
-    if (g_stat(outputs[i], &st) != 0 || st.st_size == 0) {
+    char *name = figure_name(outputs, i), *fig = g_build_filename(dir, name, NULL), *bytes = NULL;
+    size_t len = 0;
+    if (!pc_file_read(fig, PC_MAX_TABLE_BYTES, &bytes, &len, NULL) || len == 0) {
       g_set_error(error, PC_ERROR, PC_ERROR_IO, "gnuplot did not write %s%s%s", outputs[i],
                   gerr && *gerr ? ": " : "", gerr ? gerr : "");
       ok = false;
+    } else {
+      ok = pc_output_write(NULL, outputs[i], bytes, len, error);
     }
+    g_remove(fig);
+    g_free(bytes);
+    g_free(fig);
+    g_free(name);
   }
   g_remove(dpath);
   g_remove(spath);
@@ -120,15 +129,6 @@ static bool run_gnuplot(const char *data, const char *script, const char *const 
   g_free(dir);
   g_free(gp);
   return ok;
-}
-
-/* Absolute form of a path named on the command line (gnuplot runs in the temporary directory). */
-static char *absolute(const char *path) {
-  if (g_path_is_absolute(path)) return g_strdup(path);
-  char *cwd = g_get_current_dir();
-  char *p = g_build_filename(cwd, path, NULL);
-  g_free(cwd);
-  return p;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -191,7 +191,8 @@ bool pc_plot_gantt(const pc_schedule *sched, const pc_span *const *timeline,
       default: break;
       }
     }
-  char *out = absolute(path);
+  const char *outs[] = {path};
+  char *out = figure_name(outs, 0);
   int h = 120 + 40 * MIN(sched->nstages, 40);
   GString *s = g_string_new(NULL);
   terminal(s, out, 1200, h);
@@ -213,7 +214,6 @@ bool pc_plot_gantt(const pc_schedule *sched, const pc_span *const *timeline,
     g_string_append_printf(s, ", NaN with boxes lc rgb '#%06x' title '%s' noenhanced", gantt_colors[c].rgb,
                            gantt_colors[c].name);
   g_string_append(s, "\n");
-  const char *outs[] = {out};
   bool ok = run_gnuplot(d->str, s->str, outs, 1, error);
   g_string_free(d, TRUE);
   g_string_free(s, TRUE);
@@ -261,7 +261,7 @@ bool pc_plot_sweep(const pc_plot_point *pts, int n, const char *title,
   GString *s = g_string_new(NULL);
   bool ok = true;
   for (int o = 0; o < nout && ok; o++) {
-    char *out = absolute(outputs[o]);
+    char *out = figure_name(outputs, o);
     int ns = MAX((int)scheds->len, 1);
     terminal(s, out, 560 * ns + 80, 480);
     g_free(out);

@@ -14,7 +14,7 @@
 /* Whether gnuplot is on PATH. */
 bool pc_plot_available(void);
 
-/* Checks that PATH ends in .png, .pdf or .svg and can be named in a gnuplot script; false with
+/* Checks that PATH ends in .png, .pdf or .svg and can be written (pc_output_check); false with
  * PC_ERROR_USAGE otherwise. */
 bool pc_plot_check_path(const char *path, GError **error);
 

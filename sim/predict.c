@@ -41,6 +41,9 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
                   cfg->replicas);
     return NULL;
   }
+  if (!pc_job_check_size(part->nstages, nmicro, PC_PREDICT_BYTES_PER_OP, pc_job_machine_memory(),
+                         error))
+    return NULL;
   pc_prediction *p = g_new0(pc_prediction, 1);
   p->nstages = part->nstages;
   p->nmicro = nmicro;

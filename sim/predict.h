@@ -28,6 +28,10 @@ typedef struct {
   pc_span **timeline;    /* (nstages) owned copies, parallel to sched's op lists */
 } pc_prediction;
 
+/* Memory a prediction holds per op, an upper bound (the op, its span, the engine's state, the
+ * baselines beside it): a prediction that would need more than the machine has is refused. */
+#define PC_PREDICT_BYTES_PER_OP 96.0
+
 /* Builds the schedule (validated), the costs and runs the engine for PART of MODEL.
  * Errors: batch < 1, nmicro < 1, replicas < 1, batch not divisible by replicas * nmicro
  * (PC_ERROR_USAGE), and those of the costs, the schedule and the engine. */

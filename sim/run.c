@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "predict.h"
 #include "error.h"
+#include "files.h"
 #include "job.h"
 #include "plot.h"
 #include "trace.h"
@@ -57,7 +58,7 @@ static bool check(run_opts *o, GError **error) {
     return false;
   }
   if (o->gantt && !pc_plot_check_path(o->gantt, error)) return false;
-  return true;
+  return o->trace == NULL || pc_output_check("--trace", o->trace, error);
 }
 
 /* One-stage baseline; NULL (and a note in *why) when it cannot be simulated. */
@@ -279,7 +280,9 @@ int pc_cmd_run(int argc, char **argv) {
   pc_job_request req = {.partition = o.partition, .stages = o.stages == UNSET ? 0 : o.stages,
                         .by = o.by, .schedule = o.schedule, .batch = o.batch,
                         .micro = o.micro == UNSET ? 1 : o.micro, .replicas = cfg.replicas,
-                        .times = pc_costs_layer_times, .times_ud = &cfg};
+                        .times = pc_costs_layer_times, .times_ud = &cfg,
+                        .bytes_per_op = PC_PREDICT_BYTES_PER_OP,
+                        .memory = pc_job_machine_memory()};
   /* the batch rules and flags before any file is read */
   if (!pc_job_check_batch(req.batch, req.replicas, req.micro, &error) ||
       !pc_cost_config_load(&cfg, (const char *const *)o.profile, o.profile_stat, o.net, o.gemm,
@@ -306,8 +309,10 @@ int pc_cmd_run(int argc, char **argv) {
     rank1 = baseline(engine, model, kind, o.batch, 1, &one, &wr);
   }
   if (o.trace && !pc_trace_write(o.trace, o.durations ? "replayed" : "predicted", p->sched,
-                                 (const pc_span *const *)p->timeline, &error))
+                                 (const pc_span *const *)p->timeline, &error)) {
+    g_prefix_error(&error, "--trace ");
     goto fail;
+  }
   if (o.gantt && !gantt(model, part, p, o.gantt, &error)) goto fail;
   sources = describe_sources(&o, &cfg, p, trace_s);
   if (o.format && strcmp(o.format, "csv") == 0)

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "predict.h"
 #include "error.h"
+#include "files.h"
 #include "job.h"
 #include "plot.h"
 
@@ -106,7 +107,8 @@ typedef struct {
   pc_cost_config cfg;
   pc_engine *engine;
   GArray *kinds, *stages, *micros, *points; /* points: pc_plot_point */
-  FILE *csv;
+  FILE *csv;        /* csv_out's stream */
+  pc_output *csv_out;
   char *csv_path;
 } sweep;
 
@@ -154,12 +156,14 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
     return false;
   }
   w->csv_path = g_build_filename(outdir, "sweep.csv", NULL);
-  w->csv = fopen(w->csv_path, "w");
-  if (w->csv == NULL) {
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "cannot write %s: %s", w->csv_path,
-                g_strerror(errno));
-    return false;
+  for (int i = 0; !o->no_plot && i < 2; i++) {
+    char *fig = g_build_filename(outdir, i ? "sweep.pdf" : "sweep.png", NULL);
+    bool ok = pc_plot_check_path(fig, error);
+    g_free(fig);
+    if (!ok) return false;
   }
+  if ((w->csv_out = pc_output_open(NULL, w->csv_path, error)) == NULL) return false;
+  w->csv = pc_output_stream(w->csv_out);
   fprintf(w->csv, "model,schedule,stages,replicas,microbatches,batch,microbatch_size,"
                   "iteration_s,throughput,speedup,speedup_vs_1mb,ideal_speedup,bubble,"
                   "peak_memory_bytes,partition\n");
@@ -265,7 +269,7 @@ static bool sweep_plot(sweep *w, GError **error) {
 }
 
 static void sweep_clear(sweep *w) {
-  if (w->csv) fclose(w->csv);
+  pc_output_discard(w->csv_out);
   g_free(w->csv_path);
   if (w->kinds) g_array_unref(w->kinds);
   if (w->stages) g_array_unref(w->stages);
@@ -327,12 +331,8 @@ int pc_cmd_sweep(int argc, char **argv) {
          o.batch, w.cfg.replicas > 1 ? " over replicas" : "", "schedule", "stages", "micro",
          "iteration_s", "speedup", "vs_1mb", "ideal", "bubble");
   if (!sweep_grid(&w, &skipped, &error)) goto fail;
-  int closed = fclose(w.csv);
   w.csv = NULL;
-  if (closed != 0) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_IO, "cannot write %s", w.csv_path);
-    goto fail;
-  }
+  if (!pc_output_commit(g_steal_pointer(&w.csv_out), &error)) goto fail;
   printf("%d configurations simulated, %d skipped (M must divide the batch of %d; at most %d "
          "stages)\nwrote %s\n", (int)w.points->len, skipped, o.batch / w.cfg.replicas,
          w.model->nlayers, w.csv_path);

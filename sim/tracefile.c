@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "files.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* JSON */
@@ -291,14 +292,9 @@ void pc_trace_file_clear(pc_trace_file *t) {
 
 bool pc_trace_file_load(const char *path, pc_trace_file *t, GError **error) {
   char *text = NULL;
-  gsize len = 0;
-  GError *err = NULL;
+  size_t len = 0;
   *t = (pc_trace_file){0};
-  if (!g_file_get_contents(path, &text, &len, &err)) {
-    g_set_error(error, PC_ERROR, PC_ERROR_IO, "%s", err->message);
-    g_error_free(err);
-    return false;
-  }
+  if (!pc_file_read(path, PC_MAX_TRACE_BYTES, &text, &len, error)) return false;
   bool ok = pc_trace_file_parse(text, len, path, t, error);
   g_free(text);
   return ok;

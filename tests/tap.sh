@@ -37,6 +37,23 @@ nonempty() {
   if [ -s "$1" ]; then ok "$2"; else echo "# $1 is missing or empty"; not_ok "$2"; fi
 }
 
+# kill_while_writing DIR SECONDS: kills (-9) the training job $job that checkpoints into DIR at a
+# moment when a stage file is half written (a temporary file in DIR/iter-*), waiting up to
+# SECONDS for one; sets killed=1 when it did. The job is over afterwards ($job empty).
+kill_while_writing() {
+  killed=0
+  for _ in $(seq $(($2 * 20))); do
+    if ls "$1"/iter-*/*.tmp-* >/dev/null 2>&1; then
+      pkill -9 -f "pipecast-exec train .*$1" && killed=1
+      break
+    fi
+    sleep 0.05
+  done
+  kill -9 "$job" 2>/dev/null
+  wait "$job" 2>/dev/null
+  job=
+}
+
 tap_end() {
   echo "1..$n"
   [ "$fails" -eq 0 ]

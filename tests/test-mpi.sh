@@ -260,7 +260,7 @@ expect_input_error "train: --profile-samples in a missing folder (refused before
 printf 'layer\tmb\tseconds\nfc1\t4\t0.1\n' >"$tmp/bad-samples.tsv"
 expect_input_error "pooling a file that is not samples" "--profile $tmp/bad-samples.tsv: several --profile files are pooled" \
   "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/ts2.tsv" --profile "$tmp/bad-samples.tsv"
-expect_input_error "profile: --samples in a missing folder" "--samples $tmp/no/s.tsv: No such file" \
+expect_input_error "profile: --samples in a missing folder" "--samples $tmp/no/s.tsv: cannot write there (its folder does not exist)" \
   "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --samples "$tmp/no/s.tsv"
 expect_input_error "profile: bad --stat" "--stat 'mean': expected median or min" \
   "$x" profile "$models/tiny-mlp.model" --stat mean
@@ -345,7 +345,7 @@ bad_cells c-div 'a gpipe 3 1 -\n' "a microbatch count that does not divide the b
 bad_cells c-sched 'a pipedream 1 1 -\n' "an unknown schedule" "cell a (--cells $tmp/c-sched:1): --schedule 'pipedream'"
 bad_cells c-empty '# nothing\n' "a cells file with no cell" "c-empty: no cell in it"
 bad_cells c-nul 'a gpipe 1 1 -\n\0b\n' "a binary cells file" "c-nul: not a text file (a NUL byte at offset 14)"
-expect_input_error "grid: a missing cells file" "--cells: Failed to open file" \
+expect_input_error "grid: a missing cells file" "--cells: $tmp/none: cannot open: No such file" \
   "$x" grid "$models/tiny-mlp.model" --cells "$tmp/none" --out "$tmp/g1"
 expect_input_error "grid: --out in a missing folder" "--out $tmp/none/g: not a writable folder" \
   "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells1" --out "$tmp/none/g"

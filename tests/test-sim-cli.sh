@@ -59,7 +59,7 @@ else diff "$tmp/out" "$tmp/from-profile.csv" | sed 's/^/# /'; not_ok "samples po
 expect 0 "" "run --profile-stat min" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/s1.tsv" --profile "$tmp/s2.tsv" --profile-stat min
 stdout_has "costs: profile: the min of the samples of $tmp/s1.tsv and more" "run: the pooled samples and their statistic named"
 expect 2 "--profile-stat 'mode': expected median, mean or min" "run: an unknown --profile-stat" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile-stat mode
-expect 2 "$tmp/nope.tsv”: No such file" "run: a missing samples file among several is named" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile "$tmp/nope.tsv"
+expect 2 "$tmp/nope.tsv: cannot open: No such file" "run: a missing samples file among several is named" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile "$tmp/nope.tsv"
 expect 2 "only samples files" "run: a profile among samples files" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile "$tmp/prof.tsv"
 expect 0 "" "run --format csv, 3 stages" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --stages 3 --format csv
 csv_part=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "partition") k = i; next } NR == 2 && k { print $k }' "$tmp/out")

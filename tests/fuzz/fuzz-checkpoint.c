@@ -1,5 +1,6 @@
 /* fuzz-checkpoint.c — libFuzzer target of the checkpoint reader: pc_checkpoint_load
- * (exec/checkpoint.c), which reads DIR/checkpoint and then DIR/iter-N/stage-S.pcw. The input is
+ * (exec/checkpoint.c), which reads DIR/checkpoint and then the stage file of the folder it
+ * names (DIR/iter-N/stage-S.pcw for a checkpoint without a run ID). The input is
  * written as DIR/checkpoint; DIR also holds valid stage files for iterations 0 to 3 of the run
  * the seeds come from (tiny-mlp, width=4, input=4, classes=2, one stage), so an input that
  * passes the checks goes on to load one. Not collective: no MPI call is made. */
@@ -60,9 +61,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pc_fuzz_write(path, data, size);
   GError *error = NULL;
-  int iteration = -1;
-  if (pc_checkpoint_load(dir, model->name, 1, CONFIG, rt, 0, &iteration, &error)) {
-    if (error || iteration < 0 || iteration > 3) abort();
+  pc_checkpoint_job job = {model->name, 1, CONFIG, "lr=0.01 momentum=0.9 weight_decay=0"};
+  pc_checkpoint_info info = {.iteration = -1};
+  if (pc_checkpoint_load(dir, &job, rt, 0, &info, &error)) {
+    if (error || info.iteration < 0 || info.iteration > 3) abort();
+    g_free(info.optimizer);
   } else {
     pc_fuzz_check_error(error);
     g_error_free(error);

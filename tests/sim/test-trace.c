@@ -264,7 +264,7 @@ static void test_trace_file(void) {
   /* a path in a missing folder */
   char *bad = g_build_filename(dir, "missing", "t.json", NULL);
   g_assert_false(pc_trace_write(bad, "exec", s, (const pc_span *const *)spans, &err));
-  g_assert_error(err, PC_ERROR, PC_ERROR_IO);
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
   g_clear_error(&err);
   g_free(bad);
   g_free(path);
