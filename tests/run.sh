@@ -31,6 +31,11 @@ if [ "$sanitize" = 0 ] && { (($# == 0)) || [[ " $* " == *" valgrind "* || " $* "
   pc_need_packages tests valgrind ||
     echo "tests: valgrind could not be installed: the valgrind tests will skip" >&2
 fi
+# The cluster suite (part of mpi) builds emulated nodes with iproute2 (ip, tc)
+if { (($# == 0)) || [[ " $* " == *" mpi "* ]]; }; then
+  pc_need_packages tests iproute2 ||
+    echo "tests: iproute2 could not be installed: the cluster tests will skip" >&2
+fi
 args=()
 if (($#)); then for s in "$@"; do args+=(--suite "$s"); done
 else args+=(--no-suite slow); fi

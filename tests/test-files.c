@@ -55,7 +55,7 @@ static void test_read(void) {
   g_assert_nonnull(strstr(error->message, "larger than"));
   g_clear_error(&error);
   /* a device, a folder, a missing file */
-  const char *refused[] = {"/dev/zero", dir, "/nonexistent/x"};
+  const char *refused[] = {"/dev/null", dir, "/nonexistent/x"};
   const char *why[] = {"a character device", "a directory", "cannot open"};
   for (int i = 0; i < 3; i++) {
     g_assert_false(pc_file_read(refused[i], 1 << 20, &text, &len, &error));
@@ -114,6 +114,10 @@ static void test_write(void) {
   g_free(text);
   /* a device is written through: /dev/null takes it, /dev/full fails as a write (exit 1) */
   g_assert_true(pc_output_write("--save", "/dev/null", "x", 1, &error));
+  if (!g_file_test("/dev/full", G_FILE_TEST_EXISTS)) {
+    g_test_skip("no /dev/full here");
+    return;
+  }
   g_assert_false(pc_output_write("--save", "/dev/full", "x", 1, &error));
   g_assert_error(error, PC_ERROR, PC_ERROR_WRITE);
   g_assert_nonnull(strstr(error->message, "--save /dev/full: writing failed"));

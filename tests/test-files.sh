@@ -82,11 +82,15 @@ expect 2 "'seed=1', this run has 'seed=2'" "a resume with another seed names the
 # --- outputs ---------------------------------------------------------------------------------
 expect 0 "" "--save /dev/null writes through" -- "$x" train "$tiny" --iters 1 --save /dev/null
 if [ -c /dev/null ]; then ok "/dev/null is still a device"; else not_ok "/dev/null is still a device"; fi
-expect 1 "train: --save /dev/full: writing failed: No space left on device" "--save /dev/full: exit 1 naming it" -- \
-  "$x" train "$tiny" --iters 1 --save /dev/full
-if [ -c /dev/full ]; then ok "/dev/full is still a device"; else not_ok "/dev/full is still a device"; fi
-expect 1 "run: --trace /dev/full: writing failed: No space left on device" "sim run --trace /dev/full: exit 1" -- \
-  "$sim" run "$tiny" --batch 8 --trace /dev/full
+if [ -c /dev/full ]; then
+  expect 1 "train: --save /dev/full: writing failed: No space left on device" "--save /dev/full: exit 1 naming it" -- \
+    "$x" train "$tiny" --iters 1 --save /dev/full
+  if [ -c /dev/full ]; then ok "/dev/full is still a device"; else not_ok "/dev/full is still a device"; fi
+  expect 1 "run: --trace /dev/full: writing failed: No space left on device" "sim run --trace /dev/full: exit 1" -- \
+    "$sim" run "$tiny" --batch 8 --trace /dev/full
+else
+  for what in "--save /dev/full" "/dev/full stays" "sim run --trace /dev/full"; do skip "$what" "no /dev/full here"; done
+fi
 ln -s "$tmp/target.pcw" "$tmp/link.pcw"
 expect 0 "" "--save onto a symlink" -- "$x" train "$tiny" --iters 1 --save "$tmp/link.pcw"
 if [ -L "$tmp/link.pcw" ] && [ -s "$tmp/target.pcw" ]; then
@@ -138,12 +142,16 @@ else
 fi
 
 # --- inputs ----------------------------------------------------------------------------------
-expect 2 "/dev/zero: a character device, not a file to read" "describe /dev/zero is refused" -- \
-  timeout 20 "$sim" describe /dev/zero
-expect 2 "/dev/zero: a character device" "run --profile /dev/zero is refused" -- \
-  timeout 20 "$sim" run "$tiny" --batch 8 --profile /dev/zero
-expect 2 "/dev/zero: a character device" "compare /dev/zero is refused" -- \
-  timeout 20 "$sim" compare /dev/zero /dev/zero
+if [ -c /dev/zero ]; then
+  expect 2 "/dev/zero: a character device, not a file to read" "describe /dev/zero is refused" -- \
+    timeout 20 "$sim" describe /dev/zero
+  expect 2 "/dev/zero: a character device" "run --profile /dev/zero is refused" -- \
+    timeout 20 "$sim" run "$tiny" --batch 8 --profile /dev/zero
+  expect 2 "/dev/zero: a character device" "compare /dev/zero is refused" -- \
+    timeout 20 "$sim" compare /dev/zero /dev/zero
+else
+  for what in describe "run --profile" compare; do skip "$what /dev/zero" "no /dev/zero here"; done
+fi
 expect 2 "fifo:1:1: empty model" "a model FIFO with no writer reads as empty, no hang" -- \
   timeout 20 "$sim" describe "$tmp/fifo"
 expect 2 "$tmp/fifo: a FIFO, not a file to read" "--load from a FIFO is refused, no hang" -- \
