@@ -1,7 +1,9 @@
 /* calibrate.c — `pipecast-exec calibrate`: the network and compute rates pipecast-sim needs.
  *
- * Network: an MPI ping-pong between ranks 2i and 2i+1 (all pairs at once, so a busy machine is
- * measured) over message sizes from 0 bytes to --max-bytes; the one-way time of each size is half
+ * Network: an MPI ping-pong between pairs of ranks (all pairs at once, so a busy machine is
+ * measured) over message sizes from 0 bytes to --max-bytes, once for each link the job's layout
+ * has: pairs within a node (the `intra` rows) where every node holds two ranks or more, pairs of
+ * neighbouring nodes (the `inter` rows) where the job spans two nodes or more; the one-way time of each size is half
  * the median round trip, and consecutive sizes give a piecewise alpha-beta table:
  * time(B) = latency + B * seconds_per_byte for the segment holding B. It also measures the CPU
  * time a rank spends posting a non-blocking send and completing a receive (the per-message
@@ -81,14 +83,14 @@ static double gemm_seconds(int M, int N, int K, int reps) {
 
 /* The message overheads: posting an Isend, and completing an Irecv whose message is already
  * there (medians over 64 tries, on the active pairs; the others keep the barriers in step). */
-static void overheads(char *buf, int peer, bool active, double *send_ov, double *recv_ov) {
-  int rank = pc_exec_rank();
+static void overheads(char *buf, int peer, bool active, bool lead, double *send_ov,
+                      double *recv_ov) {
   if (active) {
     double ts[64], tr[64];
     for (int r = 0; r < 64; r++) {
       MPI_Request q;
       MPI_Barrier(MPI_COMM_WORLD);
-      if (rank % 2 == 0) {
+      if (lead) {
         double t0 = MPI_Wtime();
         MPI_Isend(buf, 8, MPI_BYTE, peer, 2, MPI_COMM_WORLD, &q);
         ts[r] = MPI_Wtime() - t0;
@@ -102,9 +104,9 @@ static void overheads(char *buf, int peer, bool active, double *send_ov, double 
     }
     for (int r = 0; r < 64; r++) {
       MPI_Request q;
-      if (rank % 2 == 1) MPI_Send(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD);
+      if (!lead) MPI_Send(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD);
       MPI_Barrier(MPI_COMM_WORLD);
-      if (rank % 2 == 0) {
+      if (lead) {
         double t0 = MPI_Wtime();
         MPI_Irecv(buf, 8, MPI_BYTE, peer, 4, MPI_COMM_WORLD, &q);
         MPI_Wait(&q, MPI_STATUS_IGNORE);
@@ -119,38 +121,98 @@ static void overheads(char *buf, int peer, bool active, double *send_ov, double 
   }
 }
 
-/* Rank 0: the net table (piecewise alpha-beta from the one-way times) to OUT or stdout; 0, or 1
+/* The rows of one link: piecewise alpha-beta from the one-way times of BYTES. */
+static void write_link(FILE *f, const char *link, const GArray *bytes, const double *oneway) {
+  for (guint i = 0; i < bytes->len; i++) {
+    size_t b0 = g_array_index(bytes, size_t, i);
+    guint j = i + 1 < bytes->len ? i + 1 : i; /* last segment continues the previous slope */
+    guint k = j == i ? i - 1 : i;
+    double x0 = (double)g_array_index(bytes, size_t, k), x1 = (double)g_array_index(bytes, size_t, j);
+    double slope = (oneway[j] - oneway[k]) / (x1 - x0);
+    if (slope < 0) slope = 0;
+    double lat = oneway[i] - slope * (double)b0;
+    if (lat < 0) lat = 0;
+    fprintf(f, "%s\t%zu\t%.9e\t%.9e\n", link, b0, lat, slope);
+  }
+  size_t last = g_array_index(bytes, size_t, bytes->len - 1);
+  fprintf(stderr, "calibrate: %s: one-way %.2f us at 0 B, %.2f GB/s at %zu B\n", link,
+          oneway[0] * 1e6, (double)last / oneway[bytes->len - 1] / 1e9, last);
+}
+
+/* Rank 0: the net table to OUT or stdout, a link's rows where ONEWAY[link] is not NULL; 0, or 1
  * when it could not be written. */
-static int write_net(const char *out, const GArray *bytes, const double *oneway, double send_ov,
-                     double recv_ov, double ring_rs, double ring_ag) {
-  int status, size = pc_exec_size();
+static int write_net(const char *out, const char *layout, const GArray *bytes,
+                     double *const oneway[2], double send_ov, double recv_ov, double ring_rs,
+                     double ring_ag) {
   pc_output *o = NULL;
   FILE *f = pc_exec_output_open("calibrate", "--out", out, &o);
-  if (f) {
-    fprintf(f, "# pipecast net v1\n# ranks %d (pairs measured at once)\n"
-               "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
-               "# ring_reduce_seconds_per_byte %.9e\n# ring_gather_seconds_per_byte %.9e\n"
-               "link\tbytes\tlatency_s\tseconds_per_byte\n", size, send_ov, recv_ov, ring_rs,
-            ring_ag);
-    for (guint i = 0; i < bytes->len; i++) {
-      size_t b0 = g_array_index(bytes, size_t, i);
-      guint j = i + 1 < bytes->len ? i + 1 : i; /* last segment continues the previous slope */
-      guint k = j == i ? i - 1 : i;
-      double x0 = (double)g_array_index(bytes, size_t, k), x1 = (double)g_array_index(bytes, size_t, j);
-      double slope = (oneway[j] - oneway[k]) / (x1 - x0);
-      if (slope < 0) slope = 0;
-      double lat = oneway[i] - slope * (double)b0;
-      if (lat < 0) lat = 0;
-      fprintf(f, "intra\t%zu\t%.9e\t%.9e\n", b0, lat, slope);
-    }
-    status = pc_exec_output_close("calibrate", o) ? 0 : 1;
-    fprintf(stderr, "calibrate: one-way %.2f us at 0 B, %.2f GB/s at %zu B\n", oneway[0] * 1e6,
-            (double)g_array_index(bytes, size_t, bytes->len - 1) / oneway[bytes->len - 1] / 1e9,
-            g_array_index(bytes, size_t, bytes->len - 1));
-  } else {
-    status = 1;
+  if (f == NULL) return 1;
+  fprintf(f, "# pipecast net v1\n# ranks %d (%s; pairs measured at once)\n"
+             "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
+             "# ring_reduce_seconds_per_byte %.9e\n# ring_gather_seconds_per_byte %.9e\n"
+             "link\tbytes\tlatency_s\tseconds_per_byte\n", pc_exec_size(), layout, send_ov,
+          recv_ov, ring_rs, ring_ag);
+  static const char *const names[2] = {"intra", "inter"};
+  for (int l = 0; l < 2; l++)
+    if (oneway[l]) write_link(f, names[l], bytes, oneway[l]);
+  return pc_exec_output_close("calibrate", o) ? 0 : 1;
+}
+
+/* Where the ranks are: this rank's node and its index there, and every rank's peer for a
+ * ping-pong within a node (peer[0]) and between nodes (peer[1]); -1 where it has none. */
+typedef struct {
+  int nodes, min_per_node, peer[2];
+} layout;
+
+static layout node_layout(void) {
+  int rank = pc_exec_rank(), size = pc_exec_size(), local, nlocal;
+  MPI_Comm node_comm, leaders;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node_comm);
+  MPI_Comm_rank(node_comm, &local);
+  MPI_Comm_size(node_comm, &nlocal);
+  MPI_Comm_split(MPI_COMM_WORLD, local == 0 ? 0 : MPI_UNDEFINED, rank, &leaders);
+  int node = 0;
+  if (leaders != MPI_COMM_NULL) {
+    MPI_Comm_rank(leaders, &node);
+    MPI_Comm_free(&leaders);
   }
-  return status;
+  MPI_Bcast(&node, 1, MPI_INT, 0, node_comm);
+  MPI_Comm_free(&node_comm);
+  int mine[2] = {node, local}, *all = g_new(int, 2 * (size_t)size);
+  MPI_Allgather(mine, 2, MPI_INT, all, 2, MPI_INT, MPI_COMM_WORLD);
+  layout l = {.nodes = 0, .min_per_node = nlocal, .peer = {-1, -1}};
+  MPI_Allreduce(MPI_IN_PLACE, &l.min_per_node, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  for (int r = 0; r < size; r++) {
+    l.nodes = MAX(l.nodes, all[2 * r] + 1);
+    if (all[2 * r] == node && all[2 * r + 1] == (local ^ 1)) l.peer[0] = r;
+    if (all[2 * r] == (node ^ 1) && all[2 * r + 1] == local) l.peer[1] = r;
+  }
+  g_free(all);
+  return l;
+}
+
+/* The one-way times over BYTES for every link this job's layout has (NULL for the others):
+ * pairs within a node when every node has two ranks or more, pairs of neighbouring nodes when
+ * there are two nodes or more. The message overheads come from the first link measured. */
+static void measure_links(const layout *l, const GArray *bytes, char *buf, int reps,
+                          double *oneway[2], double *send_ov, double *recv_ov) {
+  int rank = pc_exec_rank();
+  bool has[2] = {l->min_per_node >= 2, l->nodes >= 2}, first = true;
+  for (int k = 0; k < 2; k++) {
+    oneway[k] = NULL;
+    if (!has[k]) continue;
+    int peer = l->peer[k];
+    bool active = peer >= 0;
+    oneway[k] = g_new0(double, bytes->len);
+    for (guint i = 0; i < bytes->len; i++) {
+      MPI_Barrier(MPI_COMM_WORLD);
+      size_t b = g_array_index(bytes, size_t, i);
+      int r = b >= (1 << 20) ? MAX(3, reps / 4) : reps;
+      if (active) oneway[k][i] = pingpong(buf, b, peer, rank < peer, r);
+    }
+    if (first) overheads(buf, peer, active, rank < peer, send_ov, recv_ov);
+    first = false;
+  }
 }
 
 /* --gemm FILE: the sgemm rate of each GEMM shape of M's fc and conv layers at the microbatch
@@ -252,20 +314,18 @@ int pc_cmd_calibrate(int argc, char **argv) {
   GArray *bytes = g_array_new(FALSE, FALSE, sizeof(size_t));
   for (size_t b = 0; b <= (size_t)max_bytes; b = b ? b * 4 : 4) g_array_append_val(bytes, b);
   char *buf = g_malloc0((size_t)max_bytes);
-  int peer = rank ^ 1;
-  bool active = peer < size;
-  double *oneway = g_new0(double, bytes->len);
-  for (guint i = 0; i < bytes->len; i++) {
-    MPI_Barrier(MPI_COMM_WORLD);
-    size_t b = g_array_index(bytes, size_t, i);
-    int r = b >= (1 << 20) ? MAX(3, reps / 4) : reps;
-    if (active) oneway[i] = pingpong(buf, b, peer, rank % 2 == 0, r);
-  }
-  double send_ov = 0, recv_ov = 0, ring_rs = 0, ring_ag = 0;
-  overheads(buf, peer, active, &send_ov, &recv_ov);
+  layout lay = node_layout();
+  double *oneway[2], send_ov = 0, recv_ov = 0, ring_rs = 0, ring_ag = 0;
+  measure_links(&lay, bytes, buf, reps, oneway, &send_ov, &recv_ov);
   ring_rates(&ring_rs, &ring_ag); /* every rank takes part in the ring */
-  status = rank == 0 ? write_net(out, bytes, oneway, send_ov, recv_ov, ring_rs, ring_ag) : 0;
-  g_free(oneway);
+  char *where = g_strdup_printf("%d node%s, at least %d rank%s each", lay.nodes,
+                                lay.nodes == 1 ? "" : "s", lay.min_per_node,
+                                lay.min_per_node == 1 ? "" : "s");
+  status = rank == 0 ? write_net(out, where, bytes, oneway, send_ov, recv_ov, ring_rs, ring_ag)
+                     : 0;
+  g_free(where);
+  g_free(oneway[0]);
+  g_free(oneway[1]);
   g_free(buf);
   g_array_unref(bytes);
   /* GEMM rates of the model's shapes, measured by every rank at once, written by rank 0. */

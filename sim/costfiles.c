@@ -631,13 +631,17 @@ pc_net *pc_net_parse(const char *text, const char *filename, GError **error) {
     g_strfreev(f);
   }
   ok = ok && tsv_finish(&t, (int)(pieces[PC_LINK_INTRA]->len + pieces[PC_LINK_INTER]->len), error);
-  if (ok && pieces[PC_LINK_INTRA]->len == 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no row for link 'intra'", filename);
-    ok = false;
-  }
   for (int l = 0; l < PC_LINK_COUNT; l++) {
     net->npieces[l] = (int)pieces[l]->len;
     net->pieces[l] = (pc_net_piece *)(void *)g_array_free(pieces[l], FALSE);
+  }
+  if (ok && net->npieces[PC_LINK_INTRA] == 0) { /* calibrated with one rank per node */
+    pc_net *d = pc_net_default();
+    g_free(net->pieces[PC_LINK_INTRA]);
+    net->pieces[PC_LINK_INTRA] = g_steal_pointer(&d->pieces[PC_LINK_INTRA]);
+    net->npieces[PC_LINK_INTRA] = d->npieces[PC_LINK_INTRA];
+    net->intra_builtin = true;
+    pc_net_free(d);
   }
   tsv_clear(&t);
   if (!ok) {

@@ -98,13 +98,15 @@ typedef struct {
   double recv_overhead;                /* `# recv_overhead_s` */
   double ring_reduce_per_byte;         /* `# ring_reduce_seconds_per_byte`: 0 when absent */
   double ring_gather_per_byte;         /* `# ring_gather_seconds_per_byte`: 0 when absent */
+  bool intra_builtin; /* the file has no intra row (one rank per node): the built-in one */
 } pc_net;
 
 /* Reads a net TSV: `#` comments (`# send_overhead_s X`, `# recv_overhead_s X`,
  * `# ring_reduce_seconds_per_byte X`, `# ring_gather_seconds_per_byte X`; 0 when absent), the
  * header `link bytes latency_s seconds_per_byte`, rows with link `intra` or `inter`. Errors (FILE:LINE):
  * bad header, unknown link, a field that is not a number, negative/NaN/infinite values, sizes
- * not strictly increasing within a link, no rows, no `intra` row. */
+ * not strictly increasing within a link, no rows. A file without `intra` rows (calibrated with
+ * one rank per node) gets the built-in intra link (intra_builtin). */
 pc_net *pc_net_load(const char *path, GError **error);
 pc_net *pc_net_parse(const char *text, const char *filename, GError **error);
 

@@ -146,14 +146,26 @@ char *pc_cost_config_describe(const pc_cost_config *cfg, const char *const *prof
                            PC_COSTS_DEFAULT_OVERHEAD * 1e6);
   }
   g_string_append(s, "\nlinks: ");
-  if (cfg->net) {
+  const pc_net *net = cfg->net;
+  if (net && net->intra_builtin) {
+    g_string_append_printf(s, "%s (inter only: calibrated with one rank per node; within a node "
+                           "the built-in shared memory link; send/recv overheads %g/%g us)",
+                           net_path, net->send_overhead * 1e6, net->recv_overhead * 1e6);
+  } else if (net) {
     g_string_append_printf(s, "%s (intra%s; send/recv overheads %g/%g us)", net_path,
-                           pc_net_has(cfg->net, PC_LINK_INTER) ? " and inter" : " only",
-                           cfg->net->send_overhead * 1e6, cfg->net->recv_overhead * 1e6);
+                           pc_net_has(net, PC_LINK_INTER) ? " and inter" : " only",
+                           net->send_overhead * 1e6, net->recv_overhead * 1e6);
   } else {
     g_string_append(s, "built-in shared memory link (0.5 us + bytes / 5 GB/s; send/recv "
                        "overheads 0.5 us)");
   }
+  if (cfg->ranks_per_node > 0 && !(net && pc_net_has(net, PC_LINK_INTER)))
+    g_string_append_printf(s, "\n       between nodes (--ranks-per-node %d): no inter link was "
+                           "given, so the one above; calibrate across nodes for --net",
+                           cfg->ranks_per_node);
+  else if (net && net->intra_builtin && cfg->ranks_per_node == 0)
+    g_string_append(s, "\n       each rank on its own node (the net file's layout; "
+                       "--ranks-per-node says otherwise)");
   g_string_append(s, "\n");
   return g_string_free(s, FALSE);
 }
@@ -186,6 +198,13 @@ static double sc_message(void *ud, const pc_xfer *x, bool grad) {
 }
 
 /* Whether ranks of stages a and b sit on different nodes in some replica. */
+/* Ranks per node as the costs see them: --ranks-per-node, else 1 where the net file was
+ * calibrated with one rank per node (it has inter rows only), else 0 (all on one node). */
+static int ranks_per_node(const pc_cost_config *cfg, const pc_net *net) {
+  if (cfg->ranks_per_node > 0) return cfg->ranks_per_node;
+  return net->intra_builtin && pc_net_has(net, PC_LINK_INTER) ? 1 : 0;
+}
+
 static bool crosses_nodes(int a, int b, int nstages, int replicas, int rpn) {
   if (rpn <= 0) return false;
   for (int d = 0; d < replicas; d++) {
@@ -237,6 +256,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   const pc_net *net = cfg->net;
   if (net == NULL) net = sc->own_net = pc_net_default();
   bool inter = pc_net_has(net, PC_LINK_INTER);
+  int rpn = ranks_per_node(cfg, net);
   for (int s = 0; s < P; s++) {
     double f = overhead, b = overhead, o = overhead;
     int64_t params = 0;
@@ -251,8 +271,8 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
     sc->opt[s] = o;
     sc->grad_bytes[s] = 4.0 * (double)params;
     bool spans = false;
-    for (int d = 1; d < D && cfg->ranks_per_node > 0 && !spans; d++)
-      spans = ((long long)d * P + s) / cfg->ranks_per_node != s / cfg->ranks_per_node;
+    for (int d = 1; d < D && rpn > 0 && !spans; d++)
+      spans = ((long long)d * P + s) / rpn != s / rpn;
     sc->ar_link[s] = spans && inter ? PC_LINK_INTER : PC_LINK_INTRA;
     sc->allreduce[s] = pc_net_allreduce(net, sc->ar_link[s], sc->grad_bytes[s], D);
   }
@@ -263,7 +283,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   for (int x = 0; x < sc->nxfers; x++) {
     const pc_xfer *xf = &g_array_index(xfers, pc_xfer, x);
     sc->xfers[x] = *xf;
-    sc->xfer_link[x] = inter && crosses_nodes(xf->src, xf->dst, P, D, cfg->ranks_per_node)
+    sc->xfer_link[x] = inter && crosses_nodes(xf->src, xf->dst, P, D, rpn)
                            ? PC_LINK_INTER : PC_LINK_INTRA;
     sc->message[x] = pc_net_time(net, sc->xfer_link[x], (double)xf->bytes * mb);
   }

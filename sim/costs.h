@@ -89,9 +89,10 @@ typedef struct {
 } pc_stage_costs;
 
 /* Costs of PART of MODEL, transfers XFERS (pc_partition_transfers), microbatches of MB samples.
- * Ranks: replica d's stage s is rank d * nstages + s, node = rank / ranks_per_node; a transfer
- * uses `inter` when the net has it and, in some replica, its two stages sit on different nodes;
- * stage s's all-reduce among its D replicas likewise. */
+ * Ranks: replica d's stage s is rank d * nstages + s, node = rank / ranks_per_node (1 when not
+ * given and the net file has inter rows only: it was calibrated with one rank per node); a
+ * transfer uses `inter` when the net has it and, in some replica, its two stages sit on
+ * different nodes; stage s's all-reduce among its D replicas likewise. */
 pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *part,
                                    const GArray *xfers, double mb, const pc_cost_config *cfg,
                                    GError **error);

@@ -2,10 +2,11 @@
 # test-cluster.sh — experiments/cluster.sh (mpi suite). TAP on stdout.
 #   - two emulated nodes are two hosts to Open MPI;
 #   - a pipeline over their TCP link ends bit-identical to the one-process run;
+#   - calibrate across them writes the inter link, and the simulator reads it as such;
 #   - an interrupted or killed cluster leaves no rank, namespace or link behind;
 #   - bad flags exit 2.
 # Skips with the reason where namespaces or tc are refused (cluster.sh's status 4).
-# Needs PC_EXEC and PC_MODELS_DIR.
+# Needs PC_EXEC, PC_SIM and PC_MODELS_DIR.
 set -u
 x=${PC_EXEC:?PC_EXEC is not set}
 models=${PC_MODELS_DIR:?PC_MODELS_DIR is not set}
@@ -22,7 +23,8 @@ expect 2 "--nodes and --ranks-per-node must be 1 to 64" "--nodes 0" -- "$cluster
 st=$?
 if [ "$st" = 4 ]; then
   why=$(head -1 "$tmp/err")
-  for t in "two hosts" "a pipeline over TCP, bit-identical" "interrupted: nothing left" "killed: nothing left"; do
+  for t in "two hosts" "a pipeline over TCP, bit-identical" "calibrate across nodes" \
+           "interrupted: nothing left" "killed: nothing left"; do
     skip "$t" "${why:-cluster.sh refused}"
   done
   tap_end
@@ -41,6 +43,18 @@ if cmp -s "$tmp/nodes.pcw" "$tmp/one.pcw"; then
   ok "a pipeline across two nodes over TCP ends bit-identical to one process"
 else
   not_ok "a pipeline across two nodes over TCP ends bit-identical to one process"
+fi
+
+# calibrate across the nodes: inter rows only, which the simulator reads as one rank per node
+"$cluster" --nodes 2 --rate 1gbit -- "$x" calibrate --max-bytes 65536 --out "$tmp/net.tsv" \
+  >"$tmp/out" 2>"$tmp/err" </dev/null
+"${PC_SIM:-false}" run "$models/tiny-cnn.model" --stages 2 --batch 16 --net "$tmp/net.tsv" \
+  >"$tmp/sim" 2>&1
+if grep -q "^# ranks 2 (2 nodes, at least 1 rank each" "$tmp/net.tsv" && grep -q "^inter" "$tmp/net.tsv" &&
+   ! grep -q "^intra" "$tmp/net.tsv" && grep -q "inter only: calibrated with one rank per node" "$tmp/sim"; then
+  ok "calibrate across two nodes writes the inter link, and the simulator says what it assumes"
+else
+  not_ok "calibrate across two nodes writes the inter link, and the simulator says what it assumes"
 fi
 
 # A long run, ended from outside: no rank survives, no namespace or link is left on the host.

@@ -216,6 +216,16 @@ static void test_net_good(void) {
   n = pc_net_parse(NHDR "intra\t0\t1\t1\n", "n.tsv", &err);
   g_assert_no_error(err);
   g_assert_false(pc_net_has(n, PC_LINK_INTER));
+  g_assert_false(n->intra_builtin);
+  pc_net_free(n);
+  /* inter only (calibrated with one rank per node): intra is the built-in shared memory link */
+  n = pc_net_parse(NHDR "inter\t0\t10\t1\n", "n.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_true(n->intra_builtin && pc_net_has(n, PC_LINK_INTRA));
+  pc_net *d = pc_net_default();
+  g_assert_cmpfloat(pc_net_time(n, PC_LINK_INTRA, 1000), ==, pc_net_time(d, PC_LINK_INTRA, 1000));
+  g_assert_cmpfloat(pc_net_time(n, PC_LINK_INTER, 8), ==, 10 + 8);
+  pc_net_free(d);
   pc_net_free(n);
 }
 
@@ -224,7 +234,6 @@ static void test_net_bad(void) {
     {NHDR, "n.tsv: no rows"},
     {"# x\n", "no header line"},
     {"link\tbytes\tlatency\tseconds_per_byte\nintra\t0\t1\t1\n", "n.tsv:1: bad header"},
-    {NHDR "inter\t0\t1\t1\n", "no row for link 'intra'"},
     {NHDR "intra\t100\t1\t1\nintra\t50\t1\t1\n", "n.tsv:3: message sizes of link intra must increase"},
     {NHDR "intra\t100\t1\t1\nintra\t100\t1\t1\n", "n.tsv:3: message sizes"},
     {NHDR "intra\t0\t-1\t1\n", "n.tsv:2: latency_s is -1"},
@@ -354,6 +363,16 @@ static void test_stage_costs(void) {
   pc_xfer copy = g_array_index(x, pc_xfer, 0);
   g_assert_cmpfloat(sc->costs.message(sc->costs.ud, &copy, true), ==, sc->message[0]);
   pc_stage_costs_free(sc);
+  /* a net file of one rank per node: the transfer between the two stages crosses nodes */
+  pc_net *inter_only = pc_net_parse(NHDR "inter\t0\t10\t1\n", "n.tsv", &err);
+  g_assert_no_error(err);
+  pc_cost_config one_per_node = {.profile = p, .net = inter_only};
+  sc = pc_stage_costs_new(m, part, x, 4, &one_per_node, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(sc->xfer_link[0], ==, PC_LINK_INTER);
+  g_assert_cmpfloat(sc->message[0], ==, 10 + 128 * 1);
+  pc_stage_costs_free(sc);
+  pc_net_free(inter_only);
   /* outside the profile's range */
   g_assert_null(pc_stage_costs_new(m, part, x, 7, &cfg, &err));
   g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
