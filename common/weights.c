@@ -91,6 +91,39 @@ static bool read_line(FILE *f, char *buf, size_t size) {
   return true;
 }
 
+/* The header up to its tensor count: the magic line, the model (MODEL's, when not NULL), at
+ * most MAX_META meta lines into META, then `tensors N` into *NTENSORS. */
+static bool read_header(FILE *f, const char *path, const char *model, GHashTable *meta,
+                        long *ntensors, GError **error) {
+  char line[1024];
+  if (!read_line(f, line, sizeof line) || strcmp(line, MAGIC) != 0)
+    return format_error(error, path, "not a pipecast weights file (it does not start with '"
+                        MAGIC "')");
+  if (!read_line(f, line, sizeof line) || strncmp(line, "model ", 6) != 0)
+    return format_error(error, path, "line 2: expected 'model NAME'");
+  if (model && strcmp(line + 6, model) != 0)
+    return format_error(error, path, "holds weights of the model '%s', not '%s'", line + 6,
+                        model);
+  for (int lineno = 3;; lineno++) {
+    if (lineno > 3 + MAX_META) return format_error(error, path, "more than %d meta lines", MAX_META);
+    if (!read_line(f, line, sizeof line))
+      return format_error(error, path, "line %d: truncated header", lineno);
+    if (strncmp(line, "meta ", 5) == 0) {
+      char *sp = strchr(line + 5, ' ');
+      if (sp == NULL) return format_error(error, path, "line %d: expected 'meta KEY VALUE'", lineno);
+      g_hash_table_insert(meta, g_strndup(line + 5, (gsize)(sp - line - 5)), g_strdup(sp + 1));
+      continue;
+    }
+    char *end;
+    errno = 0;
+    if (strncmp(line, "tensors ", 8) == 0) *ntensors = strtol(line + 8, &end, 10);
+    if (strncmp(line, "tensors ", 8) != 0 || *end || errno || *ntensors < 0 ||
+        *ntensors > 1000000)
+      return format_error(error, path, "line %d: expected 'tensors N'", lineno);
+    return true;
+  }
+}
+
 bool pc_weights_load(const char *path, const char *model, int n, const char *const *names,
                      float *const *data, const size_t *counts, bool exact, GHashTable **meta_out,
                      GError **error) {
@@ -103,44 +136,9 @@ bool pc_weights_load(const char *path, const char *model, int n, const char *con
   GHashTable *meta = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   entry *entries = NULL;
   long ntensors = 0;
-  if (!read_line(f, line, sizeof line) || strcmp(line, MAGIC) != 0) {
-    ok = format_error(error, path, "not a pipecast weights file (it does not start with '" MAGIC "')");
+  if (!read_header(f, path, model, meta, &ntensors, error)) {
+    ok = false;
     goto out;
-  }
-  if (!read_line(f, line, sizeof line) || strncmp(line, "model ", 6) != 0) {
-    ok = format_error(error, path, "line 2: expected 'model NAME'");
-    goto out;
-  }
-  if (model && strcmp(line + 6, model) != 0) {
-    ok = format_error(error, path, "holds weights of the model '%s', not '%s'", line + 6, model);
-    goto out;
-  }
-  for (int lineno = 3;; lineno++) {
-    if (lineno > 3 + MAX_META) {
-      ok = format_error(error, path, "more than %d meta lines", MAX_META);
-      goto out;
-    }
-    if (!read_line(f, line, sizeof line)) {
-      ok = format_error(error, path, "line %d: truncated header", lineno);
-      goto out;
-    }
-    if (strncmp(line, "meta ", 5) == 0) {
-      char *sp = strchr(line + 5, ' ');
-      if (sp == NULL) {
-        ok = format_error(error, path, "line %d: expected 'meta KEY VALUE'", lineno);
-        goto out;
-      }
-      g_hash_table_insert(meta, g_strndup(line + 5, (gsize)(sp - line - 5)), g_strdup(sp + 1));
-      continue;
-    }
-    char *end;
-    errno = 0;
-    if (strncmp(line, "tensors ", 8) == 0) ntensors = strtol(line + 8, &end, 10);
-    if (strncmp(line, "tensors ", 8) != 0 || *end || errno || ntensors < 0 || ntensors > 1000000) {
-      ok = format_error(error, path, "line %d: expected 'tensors N'", lineno);
-      goto out;
-    }
-    break;
   }
   entries = g_new0(entry, (size_t)ntensors);
   size_t offset = 0;
