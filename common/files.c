@@ -135,32 +135,41 @@ static char *prefix_of(const char *flag, const char *path) {
 }
 
 /* The check of pc_output_check; *through: a character device, written without a rename. */
+/* A pipe this process was handed (standard output, process substitution), not a named FIFO. */
+static bool handed_pipe(const char *path) {
+  return g_str_has_prefix(path, "/dev/fd/") || g_str_has_prefix(path, "/proc/self/fd/") ||
+         strcmp(path, "/dev/stdout") == 0 || strcmp(path, "/dev/stderr") == 0;
+}
+
 static char *check_target(const char *flag, const char *path, bool *through, GError **error) {
-  char *pre = prefix_of(flag, path);
   if (path == NULL || *path == '\0') {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s: an empty file name", flag ? flag : "output");
-    g_free(pre);
     return NULL;
   }
-  char *target = follow_links(path), *dir = g_path_get_dirname(target);
   struct stat st;
   *through = false;
   const char *why = NULL;
-  if (stat(target, &st) == 0) {
-    if (S_ISCHR(st.st_mode)) *through = true;
-    else if (!S_ISREG(st.st_mode)) why = kind_of(st.st_mode);
-  }
-  if (why == NULL && !*through) {
+  char *target = NULL;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* links followed by stat */
+    *through = S_ISCHR(st.st_mode) || (S_ISFIFO(st.st_mode) && handed_pipe(path));
+    if (!*through)
+      why = S_ISFIFO(st.st_mode) ? "a named FIFO: a run would block until something reads it"
+                                 : kind_of(st.st_mode);
+    else if (access(path, W_OK) != 0) why = "not writable";
+    target = g_strdup(path);
+  } else {
+    target = follow_links(path);
+    char *dir = g_path_get_dirname(target);
     if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) why = "its folder does not exist";
     else if (access(dir, W_OK | X_OK) != 0) why = "its folder is not writable";
+    g_free(dir);
   }
-  if (why == NULL && *through && access(target, W_OK) != 0) why = "the device is not writable";
   if (why) {
+    char *pre = prefix_of(flag, path);
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s: cannot write there (%s)", pre, why);
+    g_free(pre);
     g_clear_pointer(&target, g_free);
   }
-  g_free(dir);
-  g_free(pre);
   return target;
 }
 

@@ -7,9 +7,11 @@
  * Outputs: a regular file (or a path that does not exist yet) is written to a temporary file
  * beside it, which is checked, fsynced and renamed over it, and the folder is fsynced: a crash,
  * a full disk or a kill leaves the old file or the whole new one, never a mix. A symbolic link is
- * followed to its target, which is replaced. A character device (/dev/null, /dev/stdout) is
- * written through, without the rename. A directory, a FIFO, a block device or a socket is
- * refused up front. pc_output_check runs before any work, so a bad path costs no run. */
+ * followed to its target, which is replaced. A character device (/dev/null, a terminal) and a
+ * pipe the program was handed (/dev/stdout, /dev/fd/N: process substitution) are written
+ * through, without the rename. A directory, a named FIFO (nothing may ever read it: the run
+ * would block at its end), a block device or a socket is refused up front. pc_output_check runs
+ * before any work, so a bad path costs no run. */
 #ifndef PC_FILES_H
 #define PC_FILES_H
 
@@ -32,7 +34,7 @@ bool pc_file_read(const char *path, size_t max, char **text, size_t *len, GError
 FILE *pc_file_open_regular(const char *path, size_t *size, GError **error);
 
 /* Up-front check that FLAG's output PATH can be written (see above): not empty, not a directory,
- * FIFO, block device or socket, in a folder that exists and is writable. PC_ERROR_USAGE naming
+ * named FIFO, block device or socket, in a folder that exists and is writable. PC_ERROR_USAGE naming
  * FLAG and PATH otherwise. FLAG may be NULL. */
 bool pc_output_check(const char *flag, const char *path, GError **error);
 

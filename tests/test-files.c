@@ -129,7 +129,7 @@ static void test_write(void) {
   char *fifo = in_dir("fifo"), *missing = in_dir("no/x.csv");
   g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
   const char *refused[] = {dir, fifo, "", missing};
-  const char *why[] = {"(a directory)", "(a FIFO)", "an empty file name", "does not exist"};
+  const char *why[] = {"(a directory)", "(a named FIFO", "an empty file name", "does not exist"};
   for (int i = 0; i < 4; i++) {
     g_assert_false(pc_output_check("--trace", refused[i], &error));
     g_assert_error(error, PC_ERROR, PC_ERROR_USAGE);

@@ -100,9 +100,17 @@ else
 fi
 mkfifo "$tmp/fifo"
 for flag in --save --times --summary --trace --profile-samples; do
-  expect 2 "$flag $tmp/fifo: cannot write there (a FIFO)" "$flag onto a FIFO is refused before any work" -- \
+  expect 2 "$flag $tmp/fifo: cannot write there (a named FIFO" "$flag onto a named FIFO is refused before any work" -- \
     timeout 60 "$x" train "$tiny" --iters 2 $flag "$tmp/fifo"
 done
+"$x" train "$tiny" --iters 3 --times /dev/stdout 2>"$tmp/err" </dev/null | grep -c "^[0-9],0\." >"$tmp/rows"
+"$x" train "$tiny" --iters 2 --summary >(cat >"$tmp/summary.json") >/dev/null 2>&1 </dev/null
+sleep 0.5
+if [ "$(cat "$tmp/rows")" = 3 ] && grep -q '"iterations": 2' "$tmp/summary.json"; then
+  ok "--times /dev/stdout into a pipe and --summary into a process substitution are written through"
+else
+  not_ok "--times /dev/stdout into a pipe and --summary into a process substitution are written through"
+fi
 expect 2 "--save: an empty file name" "--save '' is refused before any work" -- \
   "$x" train "$tiny" --iters 2 --save ''
 if ! grep -q "^iter" "$tmp/out"; then ok "--save '': no iteration ran"; else not_ok "--save '': no iteration ran"; fi
