@@ -94,9 +94,11 @@ EOF
 chmod +x "$run/agent"
 
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+# Every node's daemon sees the whole machine and would bind its first rank to core 0: the
+# emulated nodes share the cores, so no rank is bound.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cmd=(mpirun -n $((nodes * rpn)) --hostfile "$run/hostfile" --mca plm_rsh_agent "$run/agent"
      --mca btl self,vader,tcp --mca btl_tcp_if_include "$subnet.0/24"
-     --mca oob_tcp_if_include "$subnet.0/24" --mca mpi_yield_when_idle 1 "$@")
+     --mca oob_tcp_if_include "$subnet.0/24" --mca mpi_yield_when_idle 1 --bind-to none "$@")
 [ "$show" = 1 ] && echo "cluster.sh: $nodes nodes x $rpn ranks, links $rate: ${cmd[*]}" >&2
 "${cmd[@]}"
