@@ -51,6 +51,21 @@ int64_t pc_model_params(const pc_model *model) {
   return n;
 }
 
+int pc_model_grad_buckets(const pc_model *model, int first, int last, int *starts) {
+  int n = 0;
+  int64_t bytes = 0;
+  for (int i = last; i-- > first;) {
+    int64_t b = 4 * pc_layer_params(&model->layers[i]);
+    bytes += b;
+    if (bytes > 0 && (bytes >= PC_BUCKET_BYTES || i == first)) {
+      starts[n++] = i;
+      bytes = 0;
+    }
+  }
+  if (n > 0) starts[n - 1] = first; /* layers below the last bucket without parameters join it */
+  return n;
+}
+
 double pc_model_fwd_flops(const pc_model *model) {
   double f = 0;
   for (int i = 0; i < model->nlayers; i++) f += pc_layer_fwd_flops(&model->layers[i]);

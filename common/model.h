@@ -53,6 +53,15 @@ bool pc_model_lookup_range(const pc_model *model, const char *name, int *first, 
 int64_t pc_model_params(const pc_model *model);
 double pc_model_fwd_flops(const pc_model *model);
 
+/* Gradient buckets of data parallelism, as the executor all-reduces them during the backward
+ * (PyTorch DDP's buckets): layers [first, last) taken from the last one down, a bucket closing
+ * once it holds at least PC_BUCKET_BYTES of gradients (or at layer first). Writes to STARTS (at
+ * least last - first entries) the first layer of each bucket, in the order they close, and
+ * returns the count; bucket k holds layers [starts[k], k ? starts[k - 1] : last). Layers without
+ * parameters join the bucket of the next layer down; a range without parameters has none. */
+#define PC_BUCKET_BYTES (25 << 20)
+int pc_model_grad_buckets(const pc_model *model, int first, int last, int *starts);
+
 /* Index of the loss layer (the last layer, a softmax_xent), or -1 when the model has none. */
 int pc_model_loss_layer(const pc_model *model);
 

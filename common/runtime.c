@@ -308,6 +308,11 @@ float *pc_runtime_grads(pc_runtime *rt, size_t *count) {
   return rt->grads;
 }
 
+size_t pc_runtime_param_offset(const pc_runtime *rt, int layer) {
+  PC_ASSERT(layer >= rt->first && layer <= rt->last);
+  return layer == rt->last ? rt->nparams : rt->L[layer - rt->first].w;
+}
+
 /* The transfer carrying tensor t into this stage. */
 static int xfer_in(const pc_runtime *rt, int t) {
   for (guint x = 0; x < rt->xfers->len; x++) {

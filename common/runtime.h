@@ -97,6 +97,9 @@ int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float
 /* All parameters and their gradients as flat arrays (for all-reduce and for tests). */
 float *pc_runtime_params(pc_runtime *rt, size_t *count);
 float *pc_runtime_grads(pc_runtime *rt, size_t *count);
+/* Where layer LAYER's parameters start in those arrays (layers in order, each one's contiguous);
+ * the stage's end layer gives the count. */
+size_t pc_runtime_param_offset(const pc_runtime *rt, int layer);
 
 /* The layer output of the last forward in slot (for tests and profiles). */
 const float *pc_runtime_layer_output(const pc_runtime *rt, int layer, int slot);

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "exec.h"
 #include "kernels.h"
 
 typedef struct {
@@ -80,4 +81,16 @@ void pc_ring_allreduce(float *buf, size_t n, MPI_Comm comm, pc_wait_fn wait, voi
          "in the all-reduce of the gradients (all-gather)");
   if (phase_s) phase_s[0] = t1 - t0, phase_s[1] = MPI_Wtime() - t1;
   g_free(g.scratch);
+}
+
+void pc_sleepy_wait(void *ctx, MPI_Request *req, const char *what) {
+  const pc_sleepy_limit *l = ctx;
+  double start = MPI_Wtime();
+  for (int done = 0;;) {
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    if (l && l->timeout > 0 && MPI_Wtime() - start > l->timeout)
+      pc_exec_die("stage %d timed out after %g s waiting %s", l->stage, l->timeout, what);
+    g_usleep(PC_SLEEPY_US);
+  }
 }

@@ -23,6 +23,16 @@
  * wait function is a plain MPI_Wait. */
 typedef void (*pc_wait_fn)(void *ctx, MPI_Request *req, const char *what);
 
+/* A wait that tests REQ and sleeps a few microseconds in between, so that a thread waiting beside
+ * the computation leaves its core to it: the communication thread's (progress.c) and calibrate's.
+ * CTX: NULL, or a pc_sleepy_limit; past its timeout (> 0) the job ends naming the stage. */
+typedef struct {
+  double timeout;
+  int stage;
+} pc_sleepy_limit;
+void pc_sleepy_wait(void *ctx, MPI_Request *req, const char *what);
+#define PC_SLEEPY_US 40
+
 /* buf (n floats) becomes the elementwise sum of every rank's buf in comm. phase_s (NULL, or two
  * doubles) receives the seconds of the reduce-scatter and of the all-gather (calibrate). */
 void pc_ring_allreduce(float *buf, size_t n, MPI_Comm comm, pc_wait_fn wait, void *ctx,

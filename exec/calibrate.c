@@ -7,11 +7,14 @@
  * the median round trip, and consecutive sizes give a piecewise alpha-beta table:
  * time(B) = latency + B * seconds_per_byte for the segment holding B. It also measures the CPU
  * time a rank spends posting a non-blocking send and completing a receive (the per-message
- * overheads), and the seconds per byte of the steps of the gradient all-reduce's ring, run
- * among all ranks at once. Compute: with --gemm FILE and a MODEL, the single-thread sgemm rate
+ * overheads), the seconds per byte of the steps of the gradient all-reduce's ring, run
+ * among all ranks at once, and how the ring and computation slow each other when they overlap
+ * (as the executor overlaps the all-reduce with the backward). Compute: with --gemm FILE and a MODEL, the single-thread sgemm rate
  * at the GEMM shapes of the model's fc and conv layers for the given microbatch sizes. */
+#define _GNU_SOURCE
 #include <cblas.h>
 #include <errno.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,64 @@ static void ring_rates(double *reduce_spb, double *gather_spb) {
   *reduce_spb = pc_median(rs, 3) / chunk;
   *gather_spb = pc_median(ag, 3) / chunk;
   g_free(buf);
+}
+
+/* The ring beside computation, as the executor overlaps them with the backward: a thread runs
+ * the ring over 64 MiB per rank with the communication thread's sleeping waits while the main
+ * thread multiplies 256 x 256 matrices until the ring is done, on every rank at once.
+ * *ring_slowdown: the ring's seconds over its seconds alone; *compute_share: the products' rate
+ * meanwhile over their rate alone (medians of 3). */
+typedef struct {
+  float *buf;
+  size_t n;
+  double seconds;
+  gint done;
+} overlap_ring;
+
+static gpointer overlap_thread(gpointer data) {
+  overlap_ring *o = data;
+  prctl(PR_SET_TIMERSLACK, 1000UL);
+  double t0 = MPI_Wtime();
+  pc_ring_allreduce(o->buf, o->n, MPI_COMM_WORLD, pc_sleepy_wait, NULL, NULL);
+  o->seconds = MPI_Wtime() - t0;
+  g_atomic_int_set(&o->done, 1);
+  return NULL;
+}
+
+static void overlap_rates(double *ring_slowdown, double *compute_share) {
+  enum { G = 256 };
+  float *a = g_new(float, G * G), *b = g_new(float, G * G), *c = g_new(float, G * G);
+  for (int i = 0; i < G * G; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
+  overlap_ring o = {.n = 64 * PC_ALLREDUCE_PIECE};
+  o.buf = g_new0(float, o.n);
+  double alone[3], with[3], ring_alone[3], share[3];
+  for (int r = 0; r < 3; r++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = MPI_Wtime();
+    pc_ring_allreduce(o.buf, o.n, MPI_COMM_WORLD, pc_sleepy_wait, NULL, NULL);
+    ring_alone[r] = MPI_Wtime() - t0;
+    MPI_Barrier(MPI_COMM_WORLD);
+    int k = 0;
+    for (t0 = MPI_Wtime(); MPI_Wtime() - t0 < 0.2; k++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, G, G, G, 1, a, G, b, G, 0, c, G);
+    alone[r] = k / (MPI_Wtime() - t0);
+    MPI_Barrier(MPI_COMM_WORLD);
+    g_atomic_int_set(&o.done, 0);
+    GThread *th = g_thread_new("pc-calibrate", overlap_thread, &o);
+    k = 0;
+    for (t0 = MPI_Wtime(); !g_atomic_int_get(&o.done); k++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, G, G, G, 1, a, G, b, G, 0, c, G);
+    double dt = MPI_Wtime() - t0;
+    g_thread_join(th);
+    with[r] = o.seconds;
+    share[r] = k / dt / alone[r];
+  }
+  *ring_slowdown = pc_median(with, 3) / pc_median(ring_alone, 3);
+  *compute_share = MIN(1.0, pc_median(share, 3));
+  g_free(a);
+  g_free(b);
+  g_free(c);
+  g_free(o.buf);
 }
 
 /* One-way seconds of a message of `bytes` between this rank and `peer` (median of reps). */
@@ -141,17 +202,21 @@ static void write_link(FILE *f, const char *link, const GArray *bytes, const dou
 
 /* Rank 0: the net table to OUT or stdout, a link's rows where ONEWAY[link] is not NULL; 0, or 1
  * when it could not be written. */
+typedef struct {
+  double send_ov, recv_ov, ring_rs, ring_ag, slowdown, share;
+} net_header;
+
 static int write_net(const char *out, const char *layout, const GArray *bytes,
-                     double *const oneway[2], double send_ov, double recv_ov, double ring_rs,
-                     double ring_ag) {
+                     double *const oneway[2], const net_header *h) {
   pc_output *o = NULL;
   FILE *f = pc_exec_output_open("calibrate", "--out", out, &o);
   if (f == NULL) return 1;
   fprintf(f, "# pipecast net v1\n# ranks %d (%s; pairs measured at once)\n"
              "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
              "# ring_reduce_seconds_per_byte %.9e\n# ring_gather_seconds_per_byte %.9e\n"
-             "link\tbytes\tlatency_s\tseconds_per_byte\n", pc_exec_size(), layout, send_ov,
-          recv_ov, ring_rs, ring_ag);
+             "# overlap_ring_slowdown %.4f\n# overlap_compute_share %.4f\n"
+             "link\tbytes\tlatency_s\tseconds_per_byte\n", pc_exec_size(), layout, h->send_ov,
+          h->recv_ov, h->ring_rs, h->ring_ag, h->slowdown, h->share);
   static const char *const names[2] = {"intra", "inter"};
   for (int l = 0; l < 2; l++)
     if (oneway[l]) write_link(f, names[l], bytes, oneway[l]);
@@ -315,14 +380,15 @@ int pc_cmd_calibrate(int argc, char **argv) {
   for (size_t b = 0; b <= (size_t)max_bytes; b = b ? b * 4 : 4) g_array_append_val(bytes, b);
   char *buf = g_malloc0((size_t)max_bytes);
   layout lay = node_layout();
-  double *oneway[2], send_ov = 0, recv_ov = 0, ring_rs = 0, ring_ag = 0;
-  measure_links(&lay, bytes, buf, reps, oneway, &send_ov, &recv_ov);
-  ring_rates(&ring_rs, &ring_ag); /* every rank takes part in the ring */
+  double *oneway[2];
+  net_header h = {0};
+  measure_links(&lay, bytes, buf, reps, oneway, &h.send_ov, &h.recv_ov);
+  ring_rates(&h.ring_rs, &h.ring_ag); /* every rank takes part in the ring */
+  overlap_rates(&h.slowdown, &h.share);
   char *where = g_strdup_printf("%d node%s, at least %d rank%s each", lay.nodes,
                                 lay.nodes == 1 ? "" : "s", lay.min_per_node,
                                 lay.min_per_node == 1 ? "" : "s");
-  status = rank == 0 ? write_net(out, where, bytes, oneway, send_ov, recv_ov, ring_rs, ring_ag)
-                     : 0;
+  status = rank == 0 ? write_net(out, where, bytes, oneway, &h) : 0;
   g_free(where);
   g_free(oneway[0]);
   g_free(oneway[1]);

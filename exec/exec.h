@@ -51,14 +51,28 @@ size_t pc_exec_memory_per_rank(void);
 /* Peak resident memory of this process (VmHWM), in bytes; 0 when unknown. */
 size_t pc_exec_peak_rss(void);
 
-/* Progress between layers (progress.c): with several ranks, pc_progress_poke (a runtime's
- * between-layers hook) makes one call into MPI, so that messages move while the stage computes.
- * PC_PROGRESS=off turns it off (default: layers). pc_progress_start is collective (it duplicates
- * MPI_COMM_WORLD); false, with an input error, for another value of PC_PROGRESS.
- * pc_progress_stop is collective, before MPI_Finalize. */
+/* Progress while a stage computes (progress.c): PC_PROGRESS=thread (the default with several
+ * ranks: a communication thread that reduces gradient buckets during the backward and, across
+ * nodes, calls into MPI while a large send is in flight; and the calls between layers), layers (only
+ * pc_progress_poke, a runtime's between-layers hook that makes one call into MPI) or off.
+ * pc_progress_thread_level is the level to ask MPI_Init_thread for. pc_progress_start is
+ * collective (it duplicates MPI_COMM_WORLD); false, with an input error, for another value of
+ * PC_PROGRESS. pc_progress_stop is collective, before MPI_Finalize. */
+int pc_progress_thread_level(void);
 bool pc_progress_start(GError **error);
 void pc_progress_stop(void);
 void pc_progress_poke(void *data);
+/* Whether the communication thread runs (then gradients are reduced by bucket). */
+bool pc_progress_threaded(void);
+/* A send of at least PC_PROGRESS_SEND_BYTES was posted (+1) or completed (-1): across nodes the
+ * thread calls into MPI while one is in flight. */
+#define PC_PROGRESS_SEND_BYTES (64 << 10)
+void pc_progress_sending(int delta);
+/* Queues the all-reduce of BUF (N floats) over COMM, run by the thread in the order queued; a
+ * wait longer than TIMEOUT seconds (> 0) ends the job naming STAGE. */
+void pc_progress_reduce(float *buf, size_t n, MPI_Comm comm, double timeout, int stage);
+/* Waits until every queued all-reduce has finished. */
+void pc_progress_reduced(void);
 
 /* Most repetitions of a profile: every one is kept in memory (and gathered on rank 0). */
 #define PC_EXEC_MAX_REPS 1000

@@ -48,7 +48,8 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
     if (strcmp(argv[1], commands[i].name) != 0) continue;
-    MPI_Init(&argc, &argv);
+    int provided;
+    MPI_Init_thread(&argc, &argv, pc_progress_thread_level(), &provided);
     GError *error = NULL;
     int status;
     /* help is printed whatever the environment says */

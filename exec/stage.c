@@ -88,8 +88,29 @@ static void wait_for(void *r, MPI_Request *req, const char *what) {
 }
 
 /* Waits for the request of op i (the op is described only if the wait times out). */
+/* Large sends in flight, which the communication thread keeps moving (progress.c) until the
+ * stage sees them complete: between two layers, or in a wait. */
+static void untrack_send(stage_run *r, int k) {
+  r->sending[k] = r->sending[--r->nsending];
+  pc_progress_sending(-1);
+}
+
+static void between_layers(void *data) {
+  stage_run *r = data;
+  pc_progress_poke(NULL);
+  for (int k = 0; k < r->nsending;) {
+    int done = 0;
+    MPI_Test(&r->req[r->sending[k]], &done, MPI_STATUS_IGNORE);
+    if (done) untrack_send(r, k);
+    else k++;
+  }
+}
+
 static void wait_op(stage_run *r, int i) {
-  if (wait_within(r, &r->req[i])) return;
+  bool ok = wait_within(r, &r->req[i]);
+  for (int k = 0; k < r->nsending; k++)
+    if (r->sending[k] == i) untrack_send(r, k);
+  if (ok) return;
   char op[96], what[128];
   pc_op_format(&r->ops->ops[i], op, sizeof op);
   snprintf(what, sizeof what, "at op %d (%s)", i, op);
@@ -128,6 +149,24 @@ typedef struct {
   size_t correct;
 } iter_stats;
 
+/* The stage's last backward with data parallelism on the communication thread: each gradient
+ * bucket is queued for its all-reduce as soon as its layers are done. */
+static void backward_bucketed(stage_run *r, int slot, float scale) {
+  float *grads = pc_runtime_grads(r->rt, &(size_t){0});
+  int first = r->part->first[r->stage], end = r->part->first[r->stage + 1], k = 0;
+  pc_runtime_backward_begin(r->rt, slot, scale);
+  for (int i = end; i-- > first;) {
+    pc_runtime_backward_layer(r->rt, i, slot);
+    between_layers(r);
+    if (k < r->nbuckets && r->bucket_start[k] == i) {
+      size_t lo = pc_runtime_param_offset(r->rt, i),
+             hi = pc_runtime_param_offset(r->rt, k ? r->bucket_start[k - 1] : end);
+      pc_progress_reduce(grads + lo, hi - lo, r->stage_comm, r->o->timeout, r->stage);
+      k++;
+    }
+  }
+}
+
 static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter_stats *st) {
   const pc_stage_ops *so = r->ops;
   float scale = 1.0f / (float)(r->mb * (size_t)r->sched->nmicro * (size_t)r->D);
@@ -163,19 +202,26 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
       break;
     case PC_OP_BWD:
       finish_sends(r, i, slot);
-      pc_runtime_backward(r->rt, slot, scale);
+      if (i == r->last_bwd && r->nbuckets > 0) backward_bucketed(r, slot, scale);
+      else pc_runtime_backward(r->rt, slot, scale);
       break;
     case PC_OP_BWD_W:
       break; /* no split-backward schedule yet: BWD computed the weight gradient */
     case PC_OP_SEND:
       MPI_Isend(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
                 pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
+      if (xfer_count(r, op->xfer) * sizeof(float) >= PC_PROGRESS_SEND_BYTES) {
+        r->sending[r->nsending++] = i;
+        pc_progress_sending(1);
+      }
       break;
     case PC_OP_RECV:
       wait_op(r, i);
       break;
     case PC_OP_OPT:
-      if (r->D > 1) {
+      if (r->nbuckets > 0) {
+        pc_progress_reduced();
+      } else if (r->D > 1) {
         size_t n;
         float *g = pc_runtime_grads(r->rt, &n);
         pc_ring_allreduce(g, n, r->stage_comm, wait_for, r, NULL);
@@ -410,7 +456,7 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
                          error);
   if (r->rt == NULL) return false;
   /* between two layers, a call into MPI moves this stage's messages (progress.c) */
-  if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rt, pc_progress_poke, NULL);
+  if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rt, between_layers, r);
   r->reads_data = pc_runtime_data(r->rt, 0) != NULL;
   r->has_loss = pc_runtime_labels(r->rt, 0) != NULL;
   if (r->reads_data || r->has_loss) {
@@ -422,7 +468,15 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   if (o->load && !load_weights(r, o->load, error)) return false;
   r->req = g_new(MPI_Request, (size_t)r->ops->nops);
   r->spans = g_new0(pc_span, (size_t)r->ops->nops);
+  r->sending = g_new(int, (size_t)r->ops->nops);
   plan_receives(r);
+  for (int i = 0; i < r->ops->nops; i++)
+    if (r->ops->ops[i].kind == PC_OP_BWD) r->last_bwd = i;
+  if (r->D > 1 && pc_progress_threaded()) {
+    int first = r->part->first[r->stage], end = r->part->first[r->stage + 1];
+    r->bucket_start = g_new(int, (size_t)MAX(end - first, 1));
+    r->nbuckets = pc_model_grad_buckets(r->model, first, end, r->bucket_start);
+  }
   return true;
 }
 
@@ -484,6 +538,8 @@ void pc_stage_close(stage_run *r) {
   if (r->stage_comm != MPI_COMM_NULL) MPI_Comm_free(&r->stage_comm);
   g_free(r->req);
   g_free(r->spans);
+  g_free(r->bucket_start);
+  g_free(r->sending);
   g_free(r->post_after);
   pc_dataset_free(r->data);
   pc_runtime_free(r->rt);

@@ -43,6 +43,10 @@ typedef struct {
   int *post_after;           /* per RECV op: index of the op after which it may be posted */
   MPI_Comm stage_comm;       /* this stage's replicas */
   pc_span *spans;            /* per op, last iteration */
+  int *sending, nsending;    /* large SEND ops in flight (their indices) */
+  int last_bwd;              /* index of the stage's last BWD op */
+  int nbuckets;              /* gradient buckets reduced during it (0: at OPT) */
+  int *bucket_start;         /* (nbuckets) first layer of each, in the order they are made */
   bool reads_data, has_loss;
 } stage_run;
 

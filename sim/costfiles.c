@@ -590,6 +590,8 @@ static bool net_meta(void *ud, const tsv *t, int line, const char *key, const ch
     {"recv_overhead_s", offsetof(pc_net, recv_overhead)},
     {"ring_reduce_seconds_per_byte", offsetof(pc_net, ring_reduce_per_byte)},
     {"ring_gather_seconds_per_byte", offsetof(pc_net, ring_gather_per_byte)},
+    {"overlap_ring_slowdown", offsetof(pc_net, overlap_slowdown)},
+    {"overlap_compute_share", offsetof(pc_net, overlap_share)},
   };
   for (size_t k = 0; key && k < G_N_ELEMENTS(keys); k++)
     if (strcmp(key, keys[k].key) == 0)

@@ -98,6 +98,10 @@ typedef struct {
   double recv_overhead;                /* `# recv_overhead_s` */
   double ring_reduce_per_byte;         /* `# ring_reduce_seconds_per_byte`: 0 when absent */
   double ring_gather_per_byte;         /* `# ring_gather_seconds_per_byte`: 0 when absent */
+  double overlap_slowdown; /* `# overlap_ring_slowdown`: the ring's time beside computation over
+                            * its time alone; 0 when absent (then 1) */
+  double overlap_share;    /* `# overlap_compute_share`: computation's rate beside the ring over
+                            * its rate alone; 0 when absent (then 1) */
   bool intra_builtin; /* the file has no intra row (one rank per node): the built-in one */
 } pc_net;
 

@@ -214,12 +214,68 @@ static bool crosses_nodes(int a, int b, int nstages, int replicas, int rpn) {
   return false;
 }
 
+/* The gradient all-reduce of layers [first, end) over D replicas as the executor runs it: bucket
+ * by bucket on its communication thread (pc_model_grad_buckets), each starting once the last
+ * backward (OVERHEAD, then the layers' LB from the top down) has made it and the bucket before
+ * it is reduced. While a ring runs beside the backward, the two share the machine as the net
+ * file measured: the ring takes overlap_slowdown times its time alone, the backward computes at
+ * overlap_share of its rate. Returns what the all-reduce adds to the iteration: the backward's
+ * stretch and the rings' tail after it; *total gets the rings' time alone. */
+static double bucketed_allreduce(const pc_model *model, const pc_net *net, pc_link link,
+                                 int first, int end, const double *lb, double overhead, int D,
+                                 double *total) {
+  int *starts = g_new(int, (size_t)MAX(end - first, 1));
+  int n = pc_model_grad_buckets(model, first, end, starts);
+  double *ready = g_new(double, (size_t)MAX(n, 1)), *ring = g_new(double, (size_t)MAX(n, 1));
+  double made = overhead;
+  *total = 0;
+  for (int k = 0, top = end; k < n; top = starts[k++]) {
+    int64_t params = 0;
+    for (int i = starts[k]; i < top; i++) {
+      made += lb[i];
+      params += pc_layer_params(&model->layers[i]);
+    }
+    ready[k] = made; /* work of the backward done when bucket k is made */
+    ring[k] = pc_net_allreduce(net, link, 4.0 * (double)params, D);
+    *total += ring[k];
+  }
+  double bwd = made; /* the buckets hold every layer of the range */
+  double slow = net->overlap_slowdown >= 1 ? net->overlap_slowdown : 1;
+  double share = net->overlap_share > 0 && net->overlap_share < 1 ? net->overlap_share : 1;
+  /* t: seconds since the backward began; w: its work done; k: the next ring; left: the running
+   * ring's time alone still to go (-1: none runs) */
+  double t = 0, w = 0, left = -1;
+  int k = 0;
+  while (w < bwd || k < n) {
+    if (left < 0 && k < n && ready[k] <= w) left = ring[k]; /* ring k starts */
+    if (w >= bwd) { /* the backward is done: the rings run alone */
+      t += left >= 0 ? left : ring[k];
+      left = -1, k++;
+    } else if (left >= 0) { /* the ring and the backward share the machine */
+      double dt = fmin((bwd - w) / share, left * slow);
+      w = dt == left * slow ? w + dt * share : bwd;
+      left -= dt / slow;
+      t += dt;
+      if (left <= 1e-15) left = -1, k++;
+    } else { /* the backward alone, up to the next bucket or its end */
+      double to = k < n ? fmin(ready[k], bwd) : bwd;
+      t += to - w;
+      w = to;
+    }
+  }
+  g_free(starts);
+  g_free(ready);
+  g_free(ring);
+  return fmax(0.0, t - bwd);
+}
+
 void pc_stage_costs_free(pc_stage_costs *sc) {
   if (sc == NULL) return;
   g_free(sc->fwd);
   g_free(sc->bwd);
   g_free(sc->opt);
   g_free(sc->allreduce);
+  g_free(sc->allreduce_total);
   g_free(sc->grad_bytes);
   g_free(sc->ar_link);
   g_free(sc->message);
@@ -251,6 +307,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   sc->bwd = g_new0(double, (size_t)P);
   sc->opt = g_new0(double, (size_t)P);
   sc->allreduce = g_new0(double, (size_t)P);
+  sc->allreduce_total = g_new0(double, (size_t)P);
   sc->grad_bytes = g_new0(double, (size_t)P);
   sc->ar_link = g_new0(pc_link, (size_t)P);
   const pc_net *net = cfg->net;
@@ -274,7 +331,10 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
     for (int d = 1; d < D && rpn > 0 && !spans; d++)
       spans = ((long long)d * P + s) / rpn != s / rpn;
     sc->ar_link[s] = spans && inter ? PC_LINK_INTER : PC_LINK_INTRA;
-    sc->allreduce[s] = pc_net_allreduce(net, sc->ar_link[s], sc->grad_bytes[s], D);
+    if (D > 1)
+      sc->allreduce[s] = bucketed_allreduce(model, net, sc->ar_link[s], part->first[s],
+                                            part->first[s + 1], lb, overhead, D,
+                                            &sc->allreduce_total[s]);
   }
   sc->nxfers = (int)xfers->len;
   sc->xfers = g_new0(pc_xfer, (size_t)MAX(sc->nxfers, 1));

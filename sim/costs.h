@@ -72,7 +72,9 @@ typedef struct {
   int nstages;
   double *fwd, *bwd;    /* (nstages) seconds per FWD / BWD op, overhead included */
   double *opt;          /* (nstages) optimizer step, overhead included, all-reduce excluded */
-  double *allreduce;    /* (nstages) gradient all-reduce across replicas (0 without) */
+  double *allreduce;    /* (nstages) the gradient all-reduce across replicas that the optimizer
+                         * step waits for, the rest overlapping the last backward (0 without) */
+  double *allreduce_total; /* (nstages) the all-reduce's buckets' rings in all */
   double *grad_bytes;   /* (nstages) bytes of the stage's gradients (4 per parameter) */
   pc_link *ar_link;     /* (nstages) link of the all-reduce */
   int nxfers;

@@ -122,6 +122,11 @@ static void print_table(const pc_model *m, const pc_partition *part, const pc_pr
            st->busy - ar, st->comm, ar, st->idle, st->bubble, st->peak_inflight, p->memory[s],
            m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name);
   }
+  if (p->replicas > 1)
+    for (int s = 0; s < p->nstages; s++)
+      printf("stage %d: gradient all-reduce %.6g s in buckets of %d MiB, %.6g s of it after the "
+             "last backward\n", s, p->costs->allreduce_total[s], PC_BUCKET_BYTES >> 20,
+             p->costs->allreduce[s]);
 }
 
 static void csv_speedup(const pc_prediction *base, double t) {
@@ -149,15 +154,15 @@ static void print_csv(const pc_model *m, const pc_partition *part, const pc_pred
   printf(",%s\n", spec); /* layer names hold no commas */
   g_free(spec);
   printf("\n\nstage,first,last,layers,fwd_s,bwd_s,opt_s,allreduce_s,busy_s,comm_s,idle_s,"
-         "bubble,peak_inflight,memory_bytes\n");
+         "bubble,peak_inflight,memory_bytes,allreduce_total_s\n");
   for (int s = 0; s < p->nstages; s++) {
     const pc_sim_stage *st = &p->stages[s];
     double ar = p->costs->allreduce[s];
-    printf("%d,%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%zu\n", s,
+    printf("%d,%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%zu,%.9g\n", s,
            m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name,
            part->first[s + 1] - part->first[s], p->costs->fwd[s], p->costs->bwd[s],
            p->costs->opt[s], ar, st->busy - ar, st->comm, st->idle, st->bubble,
-           st->peak_inflight, p->memory[s]);
+           st->peak_inflight, p->memory[s], p->costs->allreduce_total[s]);
   }
 }
 

@@ -23,7 +23,9 @@ expect 2 "--nodes and --ranks-per-node must be 1 to 64" "--nodes 0" -- "$cluster
 st=$?
 if [ "$st" = 4 ]; then
   why=$(head -1 "$tmp/err")
-  for t in "two hosts" "a pipeline over TCP, bit-identical" "calibrate across nodes" \
+  for t in "two hosts" "a pipeline over TCP, bit-identical" \
+           "large messages driven by the communication thread, bit-identical" \
+           "data parallel over TCP, buckets during the backward" "calibrate across nodes" \
            "interrupted: nothing left" "killed: nothing left"; do
     skip "$t" "${why:-cluster.sh refused}"
   done
@@ -36,13 +38,35 @@ else
   not_ok "two emulated nodes are two hosts"
 fi
 
-run="$models/tiny-cnn.model --iters 3 --batch 16 -m 4 --schedule 1f1b"
-"$cluster" --nodes 2 --rate 10gbit -- "$x" train $run --save "$tmp/nodes.pcw" >"$tmp/out" 2>"$tmp/err" </dev/null
-"$x" train $run --save "$tmp/one.pcw" >/dev/null 2>&1 </dev/null
-if cmp -s "$tmp/nodes.pcw" "$tmp/one.pcw"; then
-  ok "a pipeline across two nodes over TCP ends bit-identical to one process"
+# same_as_one WHAT TRAIN-ARGS...: a pipeline on the two nodes ends with one process's weights
+same_as_one() {
+  local what=$1; shift
+  rm -f "$tmp/nodes.pcw" "$tmp/one.pcw"
+  "$cluster" --nodes 2 --rate 10gbit -- "$x" train "$@" --save "$tmp/nodes.pcw" >"$tmp/out" 2>"$tmp/err" </dev/null
+  "$x" train "$@" --save "$tmp/one.pcw" >/dev/null 2>&1 </dev/null
+  if cmp -s "$tmp/nodes.pcw" "$tmp/one.pcw"; then ok "$what"
+  else tail -3 "$tmp/err" | sed 's/^/# /'; not_ok "$what"; fi
+}
+same_as_one "a pipeline across two nodes over TCP ends bit-identical to one process" \
+  "$models/tiny-cnn.model" --iters 3 --batch 16 -m 4 --schedule 1f1b
+
+# Messages of 128 KiB (width 4096, microbatches of 8), which the communication thread keeps
+# moving while a layer computes; and 2 replicas reducing their gradients (134 MB: 2 buckets) in
+# buckets over TCP (the same bits as at the step, as test-mpi shows on one node).
+printf 'input 4096\nfc fc1 out=4096\nrelu relu1\nfc fc2 out=4096\nrelu relu2\nfc fc3 out=10\nsoftmax_xent loss\n' \
+  >"$tmp/wide.model"
+same_as_one "large messages across two nodes, driven by the communication thread: bit-identical to one process" \
+  "$tmp/wide.model" --iters 2 --batch 32 -m 4 --schedule 1f1b
+run="$tmp/wide.model --iters 2 --batch 16 --replicas 2 --stages 1"
+for mode in thread layers; do
+  "$cluster" --nodes 2 --rate 10gbit -- env PC_PROGRESS=$mode "$x" train $run --save "$tmp/dp-$mode.pcw" \
+    >"$tmp/out" 2>"$tmp/err" </dev/null
+done
+if [ -s "$tmp/dp-thread.pcw" ] && cmp -s "$tmp/dp-thread.pcw" "$tmp/dp-layers.pcw"; then
+  ok "data parallel across two nodes: gradients reduced by bucket during the backward, the same bits as at the step"
 else
-  not_ok "a pipeline across two nodes over TCP ends bit-identical to one process"
+  tail -3 "$tmp/err" | sed 's/^/# /'
+  not_ok "data parallel across two nodes: gradients reduced by bucket during the backward, the same bits as at the step"
 fi
 
 # calibrate across the nodes: inter rows only, which the simulator reads as one rank per node

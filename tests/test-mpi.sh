@@ -94,6 +94,20 @@ for run in "2 64" "2 512" "3 128" "4 128"; do
     not_ok "$what"
   fi
 done
+# The gradients reduced bucket by bucket during the backward (the communication thread, the
+# default) or all at once at the step (PC_PROGRESS=layers): with 2 replicas every sum is a + b
+# either way, so the weights are the same bits. Width 1024: 5 buckets of 25 MiB or more.
+for mode in thread layers; do
+  env PC_PROGRESS=$mode mpirun -n 2 "$x" train "$models/mlp32.model" --set width=1024 --batch 16 \
+    --replicas 2 --stages 1 --iters 2 --warmup 0 --timeout 60 --save "$tmp/dp-$mode.pcw" \
+    >"$tmp/log-$mode" 2>&1 </dev/null
+done
+if [ -s "$tmp/dp-thread.pcw" ] && cmp -s "$tmp/dp-thread.pcw" "$tmp/dp-layers.pcw"; then
+  ok "data parallel: gradients reduced by bucket during the backward, the same bits as at the step"
+else
+  tail -3 "$tmp/log-thread" "$tmp/log-layers" | sed 's/^/# /'
+  not_ok "data parallel: gradients reduced by bucket during the backward, the same bits as at the step"
+fi
 mpirun -n 4 "$x" train "$models/tiny-mlp.model" --batch 32 --replicas 2 --microbatches 2 --iters 2 \
   --warmup 0 --timeout 60 >"$tmp/log" 2>&1 </dev/null
 if grep -q "2 stages x 2 replicas" "$tmp/log" && grep -q "^iter    2" "$tmp/log"; then
@@ -146,7 +160,7 @@ expect_input_error "checkpoint folder that cannot be created" "--checkpoint /non
   mpirun -n 2 "$x" train "$models/tiny-mlp.model" --checkpoint /nonexistent/ck
 expect_input_error "weights of another model" "holds weights of the model 'tiny-mlp', not 'tiny-cnn'" \
   "$x" train "$models/tiny-cnn.model" --load "$tmp/mlp.ref.pcw"
-expect_input_error "PC_PROGRESS neither layers nor off" "PC_PROGRESS must be 'layers'" \
+expect_input_error "PC_PROGRESS neither thread, layers nor off" "PC_PROGRESS must be 'thread'" \
   env PC_PROGRESS=often mpirun -n 2 "$x" train "$models/tiny-mlp.model"
 if env PC_PROGRESS=often "$x" train --help >"$tmp/help.out" 2>&1 && grep -q -- "--microbatches" "$tmp/help.out"; then
   ok "train --help prints its help whatever PC_PROGRESS holds"

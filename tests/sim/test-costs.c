@@ -453,6 +453,77 @@ static void test_analytic(void) {
   pc_model_free(m);
 }
 
+/* Gradient buckets: mlp32 at width 4096 (fc layers of 64 MiB each: a bucket each, but the small
+ * last one, which joins the one below), reduced
+ * bucket by bucket during the last backward. The step waits for at least the first layer's
+ * bucket (made last) and for less than all of them; at width 64 (one bucket) the whole ring. */
+static void test_buckets(void) {
+  pc_model *m = pc_test_load("mlp32.model", "width=4096");
+  int starts[128];
+  int n = pc_model_grad_buckets(m, 0, m->nlayers, starts);
+  int fcs = 0;
+  for (int i = 0; i < m->nlayers; i++) fcs += pc_layer_params(&m->layers[i]) > 0;
+  g_assert_cmpint(n, ==, fcs - 1);
+  for (int k = 0; k < n; k++) {
+    int top = k ? starts[k - 1] : m->nlayers;
+    g_assert_cmpint(starts[k], <, top);
+    int64_t params = 0;
+    for (int i = starts[k]; i < top; i++) params += pc_layer_params(&m->layers[i]);
+    g_assert_cmpint(4 * params, >=, k + 1 < n ? PC_BUCKET_BYTES : 1);
+  }
+  g_assert_cmpint(starts[n - 1], ==, 0);
+  /* a range without parameters has no bucket */
+  int relu = pc_model_find(m, "relu1");
+  g_assert_cmpint(pc_model_grad_buckets(m, relu, relu + 1, starts), ==, 0);
+
+  GError *err = NULL;
+  pc_net *net = pc_net_parse(NHDR "intra\t0\t1e-5\t1e-9\n", "n.tsv", &err);
+  g_assert_no_error(err);
+  pc_partition *part = pc_partition_parse(m, "auto:flops", 1, &err);
+  g_assert_no_error(err);
+  GArray *x = pc_partition_transfers(m, part);
+  pc_cost_config cfg = {.replicas = 2, .net = net};
+  pc_stage_costs *sc = pc_stage_costs_new(m, part, x, 8, &cfg, &err);
+  g_assert_no_error(err);
+  double whole = pc_net_allreduce(net, PC_LINK_INTRA, sc->grad_bytes[0], 2);
+  double first = pc_net_allreduce(net, PC_LINK_INTRA,
+                                  4.0 * (double)pc_layer_params(&m->layers[0]), 2);
+  g_assert_cmpfloat(sc->allreduce_total[0], >=, whole);
+  g_assert_cmpfloat(sc->allreduce[0], >=, first * (1 - 1e-12));
+  g_assert_cmpfloat(sc->allreduce[0], <, sc->allreduce_total[0]);
+  double free_overlap = sc->allreduce[0];
+  pc_stage_costs_free(sc);
+  /* a ring beside the backward at half speed, the backward at half its rate: the all-reduce
+   * costs the iteration more, and at most as if the two ran one after the other */
+  pc_net *shared = pc_net_parse("# overlap_ring_slowdown 2\n# overlap_compute_share 0.5\n" NHDR
+                                "intra\t0\t1e-5\t1e-9\n", "n.tsv", &err);
+  g_assert_no_error(err);
+  cfg.net = shared;
+  sc = pc_stage_costs_new(m, part, x, 8, &cfg, &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat(sc->allreduce[0], >, free_overlap);
+  g_assert_cmpfloat(sc->allreduce[0], <=, sc->allreduce_total[0] * (1 + 1e-12));
+  pc_stage_costs_free(sc);
+  cfg.net = net;
+  pc_net_free(shared);
+  g_array_unref(x);
+  pc_partition_free(part);
+  pc_model_free(m);
+
+  m = pc_test_load("mlp32.model", "width=64");
+  g_assert_cmpint(pc_model_grad_buckets(m, 0, m->nlayers, starts), ==, 1);
+  part = pc_partition_parse(m, "auto:flops", 1, &err);
+  x = pc_partition_transfers(m, part);
+  sc = pc_stage_costs_new(m, part, x, 8, &cfg, &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat_with_epsilon(sc->allreduce[0], sc->allreduce_total[0], 1e-12);
+  pc_stage_costs_free(sc);
+  g_array_unref(x);
+  pc_partition_free(part);
+  pc_model_free(m);
+  pc_net_free(net);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* auto:time against brute force */
 
@@ -878,6 +949,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/costs/gemm", test_gemm);
   g_test_add_func("/costs/stage", test_stage_costs);
   g_test_add_func("/costs/analytic", test_analytic);
+  g_test_add_func("/costs/buckets", test_buckets);
   g_test_add_func("/costs/auto-time/brute-force-mlp", test_min_time_mlp);
   g_test_add_func("/costs/auto-time/brute-force-resnet", test_min_time_resnet);
   g_test_add_func("/costs/auto-time/costly-cut", test_min_time_avoids_costly_cut);
