@@ -197,6 +197,12 @@ static double sc_message(void *ud, const pc_xfer *x, bool grad) {
   return NAN; /* not a transfer of this partition: the engine reports it */
 }
 
+/* The node of the simulated replica's rank (replica 0: rank = stage). */
+static int sc_node(void *ud, int rank) {
+  const pc_stage_costs *sc = ud;
+  return rank / sc->ranks_per_node;
+}
+
 /* Whether ranks of stages a and b sit on different nodes in some replica. */
 /* Ranks per node as the costs see them: --ranks-per-node, else 1 where the net file was
  * calibrated with one rank per node (it has inter rows only), else 0 (all on one node). */
@@ -347,7 +353,9 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
                            ? PC_LINK_INTER : PC_LINK_INTRA;
     sc->message[x] = pc_net_time(net, sc->xfer_link[x], (double)xf->bytes * mb);
   }
+  sc->ranks_per_node = inter ? rpn : 0;
   sc->costs = (pc_sim_costs){.compute = sc_compute, .message = sc_message,
+                             .node = sc->ranks_per_node > 0 ? sc_node : NULL,
                              .send_overhead = net->send_overhead,
                              .recv_overhead = net->recv_overhead, .ud = sc};
   g_free(lf);

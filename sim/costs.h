@@ -88,6 +88,7 @@ typedef struct {
    * looked up by (tensor, src, dst). */
   const pc_xfer *xfer_base;
   pc_net *own_net;      /* private: the default net when the configuration has none */
+  int ranks_per_node;   /* private: for costs.node (0: one node) */
 } pc_stage_costs;
 
 /* Costs of PART of MODEL, transfers XFERS (pc_partition_transfers), microbatches of MB samples.

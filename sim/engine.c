@@ -10,8 +10,9 @@
  *            that provides it completes the RECV and pushes the stage again;
  *   finish   statistics. The schedule was validated (pc_schedule_validate), so every stage
  *            finishes and every message pairs; the engine checks no op list itself.
- * Links need no events: a link is fed by one sender in that sender's program order, so a
- * message's departure and arrival are known when it is sent. */
+ * Links need no events: a link is fed by one sender in that sender's program order, and a
+ * node's ports by their senders in the order of the simulated time (events run in time order),
+ * so a message's departure and arrival are known when it is sent. */
 #include "engine.h"
 
 #include <string.h>
@@ -104,6 +105,7 @@ static inline void heap_pop(heap *h) {
 typedef struct {
   int recv_rank;  /* the receiving rank */
   int link;       /* index in links */
+  int out, in;    /* ports held across nodes: index in port_free (-1: none) */
   int64_t base;   /* first message slot */
   int nsent;      /* messages sent so far */
   int nrecv;      /* messages received so far */
@@ -125,6 +127,9 @@ struct pc_engine {
   int link_cap;
   pc_sim_link *links;
   double *link_free;
+  /* node ports: 2 node (way out), 2 node + 1 (way in) */
+  int port_cap;
+  double *port_free;
   /* message slots */
   int64_t slot_cap;
   double *arrival;
@@ -147,6 +152,7 @@ void pc_engine_free(pc_engine *e) {
   g_free(e->chans);
   g_free(e->links);
   g_free(e->link_free);
+  g_free(e->port_free);
   g_free(e->arrival);
   g_free(e->slot_mb);
   g_free(e->spans);
@@ -216,7 +222,7 @@ void pc_sim_costs_uniform(pc_sim_costs *costs, const pc_sim_uniform *u) {
 
 /* Counts each channel's SENDs, assigns links and slots. The schedule has passed
  * pc_schedule_validate: only what would touch memory out of bounds is asserted. */
-static void setup(pc_engine *e, const pc_schedule *s) {
+static void setup(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs) {
   const int P = s->nstages, nch = 2 * s->nxfers;
   size_t nspans = pc_schedule_total_ops(s);
   reserve(e, P, nch, nch, 0, nspans);
@@ -269,6 +275,21 @@ static void setup(pc_engine *e, const pc_schedule *s) {
   g_free(keys);
   reserve(e, P, nch, nlinks, nslots, nspans);
   e->result.nlinks = nlinks;
+
+  /* Ports of the nodes, for the channels that cross them. */
+  if (2 * P > e->port_cap) {
+    e->port_free = g_renew(double, e->port_free, 2 * P);
+    e->port_cap = 2 * P;
+  }
+  for (int i = 0; i < 2 * P; i++) e->port_free[i] = 0.0;
+  for (int ch = 0; ch < nch; ch++) {
+    channel *c = &e->chans[ch];
+    int a = costs->node ? costs->node(costs->ud, e->links[c->link].src) : 0;
+    int b = costs->node ? costs->node(costs->ud, c->recv_rank) : 0;
+    PC_ASSERT(a >= 0 && a < P && b >= 0 && b < P);
+    c->out = a != b ? 2 * a : -1;
+    c->in = a != b ? 2 * b + 1 : -1;
+  }
 
   size_t off = 0;
   for (int r = 0; r < P; r++) {
@@ -330,7 +351,7 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
                                    GError **error) {
   PC_ASSERT(e != NULL && s != NULL && costs != NULL);
   PC_ASSERT(s->nstages >= 1 && (uint64_t)s->nstages <= STAGE_MASK);
-  setup(e, s);
+  setup(e, s, costs);
 
   const int P = s->nstages;
   const double so = costs->send_overhead, ro = costs->recv_overhead;
@@ -387,8 +408,10 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
         return NULL;
       }
       double depart = MAX(link_free[c->link], next);
+      if (c->out >= 0) depart = MAX(depart, MAX(e->port_free[c->out], e->port_free[c->in]));
       double arrive = depart + wire;
       link_free[c->link] = arrive;
+      if (c->out >= 0) e->port_free[c->out] = e->port_free[c->in] = arrive;
       links[c->link].busy += wire;
       links[c->link].nmessages++;
       int k = c->nsent++;

@@ -2,12 +2,14 @@
  * lists pipecast-exec runs) against a cost model and predicts the timeline of one iteration.
  *
  * Model. Each stage (rank) is a process that runs its op list strictly in order on one compute
- * resource; each directed link (src rank -> dst rank) is a FIFO resource.
+ * resource; each directed link (src rank -> dst rank) is a FIFO resource, and with nodes
+ * (costs->node) so is each node's way out and way in, for the messages that cross nodes.
  *   FWD/BWD/BWD_W/OPT  occupy the stage for costs->compute(ud, stage, op) seconds.
  *   SEND               is non-blocking: it occupies the sender for send_overhead, then the
  *                      message waits for the link src->dst (FIFO, in the order the sender posts)
- *                      and occupies it for costs->message(ud, xfer, grad) seconds; it has
- *                      arrived when it leaves the link. The sender goes on after send_overhead.
+ *                      (and, across nodes, for both nodes' ports) and occupies it for
+ *                      costs->message(ud, xfer, grad) seconds; it has arrived when it leaves
+ *                      the link. The sender goes on after send_overhead.
  *   RECV               waits until its message has arrived, then occupies the receiver for
  *                      recv_overhead. Its span runs from when the stage reached it to the end of
  *                      that overhead, so it includes the wait.
@@ -44,6 +46,11 @@ typedef struct {
   double (*compute)(void *ud, int stage, const pc_op *op);
   /* Wire time of one microbatch message of transfer X, gradient if GRAD. NULL: 0. */
   double (*message)(void *ud, const pc_xfer *x, bool grad);
+  /* Node of RANK (>= 0, < nstages). NULL: every directed link is independent. Otherwise a
+   * message between ranks on different nodes also holds, while on the wire, the sending node's
+   * way out and the receiving node's way in (one network port each way, full duplex): messages
+   * that leave or enter a node at the same time queue there, whatever their ranks. */
+  int (*node)(void *ud, int rank);
   double send_overhead; /* sender's compute resource busy per SEND */
   double recv_overhead; /* receiver's compute resource busy per RECV */
   void *ud;             /* passed to the callbacks */

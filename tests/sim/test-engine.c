@@ -158,6 +158,44 @@ static void test_skip(void) {
   pc_schedule_free(s);
 }
 
+static int own_node(void *ud, int rank) {
+  (void)ud;
+  return rank;
+}
+
+static int one_node(void *ud, int rank) {
+  (void)ud;
+  (void)rank;
+  return 0;
+}
+
+/* The same pipeline with each rank on its own node: messages that leave or enter a node at once
+ * queue at its port. Node 2's way in: the skip activation (2..12) holds up x1's (12..13); node
+ * 2's way out: x1's gradient (15..16), then the skip gradient (16..26); node 0's way in: that
+ * one holds up x0's gradient (26..27). All on one node: as without nodes. */
+static void test_node_ports(void) {
+  const pc_xfer x[] = {{.src = 0, .dst = 1}, {.src = 1, .dst = 2}, {.src = 0, .dst = 2}};
+  GError *err = NULL;
+  pc_schedule *s = pc_schedule_new(PC_SCHEDULE_GPIPE, 3, 1, x, 3, &err);
+  g_assert_no_error(err);
+  pc_sim_costs costs = {.compute = unit_compute, .message = skip_message, .node = own_node};
+  pc_engine *e = pc_engine_new();
+  const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  assert_span(res, 2, 0, 0, 13);
+  assert_span(res, 2, 1, 13, 13);
+  assert_span(res, 1, 3, 3, 16);
+  assert_span(res, 0, 3, 1, 27);
+  assert_span(res, 0, 4, 27, 27);
+  g_assert_cmpfloat(res->makespan, ==, 28);
+  costs.node = one_node;
+  res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat(res->makespan, ==, 24);
+  pc_engine_free(e);
+  pc_schedule_free(s);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Broken schedules */
 
@@ -320,6 +358,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/engine/1f1b/uniform", test_1f1b_uniform);
   g_test_add_func("/engine/overheads-and-link", test_overheads_and_link);
   g_test_add_func("/engine/skip", test_skip);
+  g_test_add_func("/engine/node-ports", test_node_ports);
   g_test_add_func("/engine/deadlock/missing-send", test_deadlock_missing_send);
   g_test_add_func("/engine/deadlock/cycle", test_deadlock_cycle);
   g_test_add_func("/engine/broken/unreceived", test_unreceived);
