@@ -120,7 +120,10 @@ class Predictor:
             fail("%s: the samples name no model (a profile made before pipecast profile v1?)" % out)
         sets = ",".join(l.split(None, 2)[2] for l in header if l.startswith("# param "))
         here = os.path.dirname(os.path.abspath(__file__))
-        self.mf = [os.path.join(here, "..", "models", model + ".model")] + (["--set", sets] if sets else [])
+        path = os.path.join(out, model + ".model")  # the study keeps the model file it measured
+        if not os.path.isfile(path):
+            path = os.path.join(here, "..", "models", model + ".model")
+        self.mf = [path] + (["--set", sets] if sets else [])
         self.sim = sim
         self.out = out
         self.net = os.path.join(out, "net.tsv")

@@ -2,10 +2,13 @@
 # study.sh — one study of the seed paper, measured on this machine and predicted beyond it, with
 # the measured-against-predicted validation (docs/validation.md says what each output means).
 #
-#   experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]
+#   experiments/study.sh MODEL [--quick] [--out DIR] [--set K=V,...] [--reuse]
 #                        [--batch B] [--microbatches M,...] [--rounds R] [--iters N] [--procs N]
 #                        [--prebuilt] [--continue] [--budget SECONDS]
-#   (default DIR results/MODEL; --set overrides model parameters, e.g. input=3x224x224; --reuse
+#   (MODEL: a name under models/ — mlp32, vgg16, resnet50 are the seed's studies — or the path
+#   of any model file; a model other than mlp32 is also measured data parallel, and takes the
+#   CNNs' grid (batch 32, microbatches 1 to 32) unless told otherwise; default DIR
+#   results/NAME, NAME the file's name without .model; --set overrides model parameters, e.g. input=3x224x224; --reuse
 #   skips steps 2 and 3 and predicts and validates again from the measurements already in DIR,
 #   made with the same arguments: after a change to the simulator, say, or to draw on another
 #   machine what one with more cores measured; --batch, --microbatches, --rounds and --iters
@@ -54,9 +57,10 @@
 # Partitions are auto:time (the simulator's time-balanced cut for the microbatch size), and the
 # executor runs exactly that spec. --quick: a smaller grid for the main job (about two minutes).
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 usage() {
-  echo "usage: experiments/study.sh mlp32|vgg16|resnet50 [--quick] [--out DIR] [--set K=V,...] [--reuse]" >&2
+  echo "usage: experiments/study.sh MODEL [--quick] [--out DIR] [--set K=V,...] [--reuse]" >&2
   echo "                            [--batch B] [--microbatches M,...] [--rounds R] [--iters N]" >&2
   echo "                            [--procs N] [--prebuilt] [--continue] [--budget SECONDS]" >&2
   exit 2
@@ -65,7 +69,16 @@ bad() { echo "study.sh: $*" >&2; exit 2; }
 # posint NAME VALUE: VALUE is a whole number from 1 to 1000000, or the study stops (exit 2)
 posint() { [[ $2 =~ ^[1-9][0-9]{0,6}$ ]] && [ "$2" -le 1000000 ] || bad "$1 must be a whole number from 1 to 1000000, got '$2'"; }
 [ $# -ge 1 ] || usage
-model=$1
+# MODEL: a name under models/, or a model file's path
+case $1 in
+  -*) usage ;;
+  /*) model_path=$1 ;;
+  */*|*.model) model_path=$caller/$1 ;;
+  *) model_path=models/$1.model ;;
+esac
+[ -f "$model_path" ] || bad "no model file '$model_path' (MODEL is a name under models/ or a model file's path)"
+model=$(basename "$model_path" .model)
+[[ $model =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || bad "the model file's name '$model' must be letters, digits, '.', '_' or '-'"
 shift
 quick=0
 out=
@@ -98,11 +111,10 @@ case $model in
     if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=3 warmup=1 rounds=2
     else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=3; fi
     dp=0 ;;
-  vgg16|resnet50)
+  *)
     if [ $quick = 1 ]; then batch=32 Ms="1 4 16" iters=3 warmup=1 rounds=3
     else batch=32 Ms="1 2 4 8 16 32" iters=3 warmup=1 rounds=3; fi
     dp=1 ;;
-  *) usage ;;
 esac
 if [ -n "$o_batch" ]; then posint --batch "$o_batch"; batch=$o_batch; fi
 if [ -n "$o_rounds" ]; then posint --rounds "$o_rounds"; rounds=$o_rounds; fi
@@ -170,6 +182,14 @@ beyond=$(for P in 4 8 16; do [ "$P" -le "$maxk" ] || echo $P; done | paste -sd' 
 grid="microbatches $(echo $Ms | tr ' ' ,); stages $(echo $layouts | tr ' ' ,); $rounds round(s) x $iters timed iteration(s)"
 build=${PC_BUILD:-build}
 mkdir -p "$out/runs"
+# the model file kept with the results: what validate.py, compare-stats.py and --reuse predict
+if ! cmp -s "$model_path" "$out/$model.model"; then
+  if [ $reuse = 1 ] && [ -f "$out/$model.model" ]; then
+    bad "$out/$model.model differs from $model_path: --reuse predicts the model that was measured"
+  fi
+  cp "$model_path" "$out/$model.model"
+fi
+model_path=$out/$model.model
 t_start=$(date +%s)
 log() { printf "study %s [%3d s]: %s\n" "$model" $(($(date +%s) - t_start)) "$*" >&2; }
 # csv_field BLOCK COLUMN: the column named COLUMN of every row of the BLOCK-th CSV block on stdin
@@ -199,8 +219,12 @@ source experiments/env.sh
 source experiments/perf-env.sh
 x=$build/exec/pipecast-exec
 sim=$build/sim/pipecast-sim
-mf=(models/$model.model)
+mf=("$model_path")
 if [ -n "$sets" ]; then mf+=(--set "$sets"); fi
+# no pipeline predicted beyond the model's layer count (a stage holds one layer or more)
+nlayers=$("$sim" describe "${mf[@]}" | sed -n '1s/.*, \([0-9]*\) layers.*/\1/p')
+[ -n "$nlayers" ] || bad "cannot read the layer count of $model_path"
+beyond=$(for P in $beyond; do [ "$P" -gt "$nlayers" ] || echo $P; done | paste -sd' ' -)
 # "${mpi[@]}" K PROGRAM...: PROGRAM on K ranks, one per core (unbound where PROCS is more than
 # the cores: oversubscribed, which Open MPI refuses to bind; only good for trying the script)
 bind=core

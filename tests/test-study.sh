@@ -28,7 +28,9 @@ expect 2 "not a multiple of the grid's microbatch count" "study: a batch the gri
   "$study" mlp32 --batch 24 --out "$tmp/bad"
 expect 2 "--rounds must be a whole number" "study: --rounds x is refused" -- \
   "$study" mlp32 --rounds x --out "$tmp/bad"
-expect 2 "usage:" "study: an unknown model is refused" -- "$study" lenet --out "$tmp/bad"
+expect 2 "no model file 'models/lenet.model'" "study: an unknown model is refused" -- "$study" lenet --out "$tmp/bad"
+expect 2 "no model file '$tmp/none.model'" "study: a model path that is not a file is refused" -- \
+  "$study" "$tmp/none.model" --out "$tmp/bad"
 expect 2 "no measurements in" "study: --reuse without measurements is refused" -- \
   "$study" mlp32 --reuse --out "$tmp/empty"
 expect 2 "--procs must be from 2 to 16, got '1'" "study: --procs 1 is refused" -- \
@@ -433,5 +435,22 @@ if [ -f "$out/profile-all.r1.samples.tsv" ] && [ "$(cat "$out/procs")" = 2 ]; th
 else
   not_ok "study --reuse: the old folder's profile renamed profile-all, its layout recorded"
 fi
+
+# Any model file, named by its path from where the study was started: its name heads the
+# results, and a model other than mlp32 is also measured data parallel.
+mkdir -p "$tmp/mine"
+cp "$root/models/tiny-cnn.model" "$tmp/mine/mynet.model"
+expect 0 "study mynet [" "study: any model file, by its path" -- \
+  sh -c 'cd "$1" && shift && exec "$@"' sh "$tmp" "$study" mine/mynet.model --batch 8 \
+  --microbatches 1,2 --rounds 1 --iters 1 --out "$tmp/any"
+stdout_has "figure: $tmp/any/speedup.png" "study of any model file: ends with its figure"
+if "$py" - "$tmp/any/validation.csv" <<'PY' >"$tmp/err" 2>&1
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert rows and all(r["model"] == "mynet" for r in rows), rows[:1]
+assert any(r["replicas"] == "2" for r in rows), "no data-parallel cell"
+PY
+then ok "study of any model file: its cells named after it, data parallel among them"
+else sed 's/^/# /' "$tmp/err"; not_ok "study of any model file: its cells named after it, data parallel among them"; fi
 
 tap_end
