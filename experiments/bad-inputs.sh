@@ -126,6 +126,9 @@ entry "an output onto a FIFO" -- "$x" train "$m/tiny-mlp.model" --times "$t/fifo
 entry "an output onto a folder" -- "$x" train "$m/tiny-mlp.model" --trace "$t/grid"
 entry "an output onto a full device" -- "$x" train "$m/tiny-mlp.model" --iters 1 --save /dev/full
 entry "a trace onto a full device" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --trace /dev/full
+entry "plan: a link that is not RATE,LATENCY" -- "$sim" plan "$m/tiny-mlp.model" --ranks 2 --batch 8 --link inter=fast
+entry "plan: no layout fits the memory per rank" -- "$sim" plan "$m/tiny-mlp.model" --ranks 2 --batch 8 --memory-per-rank 1000
+entry "study: a model file that is not there" -- experiments/study.sh "$t/none.model" --out "$t/study"
 entry "a figure that cannot be written, before the sweep" -- "$sim" sweep "$m/tiny-mlp.model" --batch 8 -o "$t/figs"
 entry "a device as a model file" -- "$sim" describe /dev/zero
 entry "a device as a profile" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile /dev/zero

@@ -1,6 +1,7 @@
 /* cli.c — option and model loading helpers shared by pipecast-sim's subcommands. */
 #include "cli.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,4 +62,79 @@ gboolean pc_cli_load(const pc_cli_model_opts *o, const char *path, pc_model **mo
     *part = NULL;
   }
   return TRUE;
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+GArray *pc_cli_parse_ints(const char *flag, const char *text, GError **error) {
+  GArray *v = g_array_new(FALSE, FALSE, sizeof(int));
+  gchar **items = g_strsplit(text, ",", -1);
+  bool ok = items[0] != NULL;
+  for (int i = 0; ok && items[i]; i++) {
+    char *item = g_strstrip(items[i]), *end;
+    long long x = g_ascii_strtoll(item, &end, 10);
+    ok = *item && *end == '\0' && x >= 1 && x <= INT_MAX;
+    int xi = (int)x;
+    if (ok) g_array_append_val(v, xi);
+  }
+  g_strfreev(items);
+  if (!ok) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%s '%s': expected a comma-separated list of positive integers", flag, text);
+    g_array_unref(v);
+    return NULL;
+  }
+  g_array_sort(v, cmp_int);
+  guint k = 0;
+  for (guint i = 0; i < v->len; i++)
+    if (k == 0 || g_array_index(v, int, i) != g_array_index(v, int, k - 1))
+      g_array_index(v, int, k++) = g_array_index(v, int, i);
+  g_array_set_size(v, k);
+  return v;
+}
+
+GArray *pc_cli_parse_schedules(const char *text, GError **error) {
+  GArray *v = g_array_new(FALSE, FALSE, sizeof(int));
+  gchar **items = g_strsplit(text, ",", -1);
+  bool ok = items[0] != NULL;
+  for (int i = 0; ok && items[i]; i++) {
+    char *item = g_strstrip(items[i]);
+    int k = pc_schedule_kind_from_name(item);
+    if (k < 0) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                  "--schedule '%s': unknown schedule '%s' (expected gpipe or 1f1b)", text, item);
+      ok = false;
+      break;
+    }
+    bool dup = false;
+    for (guint j = 0; j < v->len; j++) dup = dup || g_array_index(v, int, j) == k;
+    if (!dup) g_array_append_val(v, k);
+  }
+  if (ok && v->len == 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--schedule '%s': no schedule named", text);
+    ok = false;
+  }
+  g_strfreev(items);
+  if (!ok) {
+    g_array_unref(v);
+    return NULL;
+  }
+  return v;
+}
+
+void pc_cli_add_profile_entries(GOptionContext *ctx, char ***profile, char **stat,
+                                gboolean *extrapolate) {
+  GOptionEntry entries[] = {
+    {"profile", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, profile,
+     "Measured layer costs, or samples files pooled (repeat the flag)", "FILE"},
+    {"profile-stat", 0, 0, G_OPTION_ARG_STRING, stat,
+     "Statistic that pools samples files: median (default), mean or min", "STAT"},
+    {"extrapolate", 0, 0, G_OPTION_ARG_NONE, extrapolate,
+     "Extrapolate the profile linearly outside its measured microbatch sizes", NULL},
+    G_OPTION_ENTRY_NULL,
+  };
+  g_option_context_add_main_entries(ctx, entries, NULL); /* GLib copies the entries */
 }

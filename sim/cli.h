@@ -21,6 +21,10 @@ typedef struct {
 /* GOptionEntry rows for pc_cli_model_opts (terminated); sets o->stages to PC_JOB_UNSET. */
 void pc_cli_model_entries(pc_cli_model_opts *o, GOptionEntry out[5]);
 
+/* Adds --profile (repeatable), --profile-stat and --extrapolate to CTX's main options. */
+void pc_cli_add_profile_entries(GOptionContext *ctx, char ***profile, char **stat,
+                                gboolean *extrapolate);
+
 /* Parses argv with ctx; on error prints "pipecast-sim CMD: message" and returns false. */
 gboolean pc_cli_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv);
 
@@ -28,6 +32,14 @@ gboolean pc_cli_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***a
  * *part to NULL. False with a message in error. */
 gboolean pc_cli_load(const pc_cli_model_opts *o, const char *path, pc_model **model,
                      pc_partition **part, GError **error);
+
+/* FLAG's TEXT "1,2,4": positive integers, sorted, duplicates dropped; NULL with PC_ERROR_USAGE
+ * naming the flag. */
+GArray *pc_cli_parse_ints(const char *flag, const char *text, GError **error);
+
+/* --schedule's TEXT "gpipe,1f1b": schedule kinds (int) in the order given, duplicates dropped;
+ * NULL with PC_ERROR_USAGE. */
+GArray *pc_cli_parse_schedules(const char *text, GError **error);
 
 /* Prints "pipecast-sim CMD: message" on stderr and returns the exit status for the error. */
 int pc_cli_fail(const char *cmd, GError *error);
@@ -39,6 +51,9 @@ int pc_cmd_run(int argc, char **argv);
 
 /* `sweep`: predicts a grid of schedules, stage counts and microbatch counts (sim/sweep.c). */
 int pc_cmd_sweep(int argc, char **argv);
+
+/* `plan`: searches the layouts of a job on R ranks for the fastest (sim/plan.c). */
+int pc_cmd_plan(int argc, char **argv);
 
 /* `compare`: a measured trace against a predicted one, op by op (sim/compare.c). */
 int pc_cmd_compare(int argc, char **argv);

@@ -15,6 +15,7 @@ static void usage(FILE *f) {
           "  describe   per-layer and per-stage table of a model and a partition\n"
           "  run        predict one pipelined training iteration (times, speedup, memory)\n"
           "  sweep      predict a grid of schedules x stages x microbatches (CSV, figures)\n"
+          "  plan       the fastest layouts of a job on R ranks, and the command to run the first\n"
           "  compare    a measured trace against a predicted one, op by op\n"
           "\n"
           "'" PC_CLI_PROG " COMMAND --help' shows a command's options.\n");
@@ -27,6 +28,7 @@ static const struct {
   {"describe", pc_cmd_describe},
   {"run", pc_cmd_run},
   {"sweep", pc_cmd_sweep},
+  {"plan", pc_cmd_plan},
   {"compare", pc_cmd_compare},
 };
 

@@ -25,69 +25,6 @@
 
 #define UNSET INT_MIN
 
-static int cmp_int(const void *a, const void *b) {
-  int x = *(const int *)a, y = *(const int *)b;
-  return (x > y) - (x < y);
-}
-
-/* "1,2,4": positive integers, sorted, duplicates dropped. */
-static GArray *parse_ints(const char *flag, const char *text, GError **error) {
-  GArray *v = g_array_new(FALSE, FALSE, sizeof(int));
-  gchar **items = g_strsplit(text, ",", -1);
-  bool ok = items[0] != NULL;
-  for (int i = 0; ok && items[i]; i++) {
-    char *item = g_strstrip(items[i]), *end;
-    long long x = g_ascii_strtoll(item, &end, 10);
-    ok = *item && *end == '\0' && x >= 1 && x <= INT_MAX;
-    int xi = (int)x;
-    if (ok) g_array_append_val(v, xi);
-  }
-  g_strfreev(items);
-  if (!ok) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "%s '%s': expected a comma-separated list of positive integers", flag, text);
-    g_array_unref(v);
-    return NULL;
-  }
-  g_array_sort(v, cmp_int);
-  guint k = 0;
-  for (guint i = 0; i < v->len; i++)
-    if (k == 0 || g_array_index(v, int, i) != g_array_index(v, int, k - 1))
-      g_array_index(v, int, k++) = g_array_index(v, int, i);
-  g_array_set_size(v, k);
-  return v;
-}
-
-/* "gpipe,1f1b": schedule kinds in the order given, duplicates dropped. */
-static GArray *parse_schedules(const char *text, GError **error) {
-  GArray *v = g_array_new(FALSE, FALSE, sizeof(int));
-  gchar **items = g_strsplit(text, ",", -1);
-  bool ok = items[0] != NULL;
-  for (int i = 0; ok && items[i]; i++) {
-    char *item = g_strstrip(items[i]);
-    int k = pc_schedule_kind_from_name(item);
-    if (k < 0) {
-      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                  "--schedule '%s': unknown schedule '%s' (expected gpipe or 1f1b)", text, item);
-      ok = false;
-      break;
-    }
-    bool dup = false;
-    for (guint j = 0; j < v->len; j++) dup = dup || g_array_index(v, int, j) == k;
-    if (!dup) g_array_append_val(v, k);
-  }
-  if (ok && v->len == 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--schedule '%s': no schedule named", text);
-    ok = false;
-  }
-  g_strfreev(items);
-  if (!ok) {
-    g_array_unref(v);
-    return NULL;
-  }
-  return v;
-}
-
 static void csv_num(FILE *f, double v) {
   if (isnan(v)) fprintf(f, ",");
   else fprintf(f, ",%.9g", v);
@@ -134,11 +71,11 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
                 "--by time needs measured layer times: give --profile FILE");
     return false;
   }
-  if ((w->kinds = parse_schedules(o->schedules_s ? o->schedules_s : "gpipe,1f1b", error)) ==
+  if ((w->kinds = pc_cli_parse_schedules(o->schedules_s ? o->schedules_s : "gpipe,1f1b", error)) ==
           NULL ||
-      (w->stages = parse_ints("--stages", o->stages_s ? o->stages_s : "1,2,4,8", error)) ==
+      (w->stages = pc_cli_parse_ints("--stages", o->stages_s ? o->stages_s : "1,2,4,8", error)) ==
           NULL ||
-      (w->micros = parse_ints("--microbatches", o->micro_s ? o->micro_s : "1,2,4,8,16,32,64",
+      (w->micros = pc_cli_parse_ints("--microbatches", o->micro_s ? o->micro_s : "1,2,4,8,16,32,64",
                               error)) == NULL)
     return false;
   w->cfg.extrapolate = o->extrapolate;
@@ -300,12 +237,6 @@ int pc_cmd_sweep(int argc, char **argv) {
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_STRING, &o.micro_s,
      "Microbatch counts (default 1,2,4,...,64)", "M,..."},
-    {"profile", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.profile,
-     "Measured layer costs, or samples files pooled (repeat the flag)", "FILE"},
-    {"profile-stat", 0, 0, G_OPTION_ARG_STRING, &o.profile_stat,
-     "Statistic that pools samples files: median (default), mean or min", "STAT"},
-    {"extrapolate", 0, 0, G_OPTION_ARG_NONE, &o.extrapolate,
-     "Extrapolate the profile linearly outside its measured microbatch sizes", NULL},
     {"net", 0, 0, G_OPTION_ARG_FILENAME, &o.net, "Network calibration", "FILE"},
     {"gemm", 0, 0, G_OPTION_ARG_FILENAME, &o.gemm, "GEMM rates for analytic costs", "FILE"},
     {"replicas", 'd', 0, G_OPTION_ARG_INT, &o.replicas, "Data-parallel replicas (default 1)",
@@ -318,6 +249,7 @@ int pc_cmd_sweep(int argc, char **argv) {
   };
   GOptionContext *ctx = g_option_context_new("MODEL - predict a grid of pipeline configurations");
   g_option_context_add_main_entries(ctx, entries, NULL);
+  pc_cli_add_profile_entries(ctx, &o.profile, &o.profile_stat, &o.extrapolate);
   int status = PC_EXIT_INPUT, skipped = 0;
   sweep w = {.o = &o};
   GError *error = NULL;

@@ -143,4 +143,45 @@ expect 2 "unknown schedule 'pipedream'" "sweep: unknown schedule" -- "$sim" swee
 expect 2 "--batch must be positive" "sweep: batch 0" -- "$sim" sweep "$m32" --batch 0 --out "$tmp/bad"
 expect 2 "--by time needs measured layer times" "sweep: --by time without a profile" -- "$sim" sweep "$m32" --batch 8 --by time --out "$tmp/bad"
 
+# --- plan: every layout of 4 ranks, the fastest first, and the command that runs it
+expect 0 "" "plan tiny-mlp on 4 ranks, profiled" -- "$sim" plan "$models/tiny-mlp.model" --ranks 4 \
+  --batch 16 --profile "$tmp/prof.tsv" --net "$tmp/net.tsv" --microbatches 1,2 --extrapolate --top 100
+stdout_has "run the first:" "plan: the command for the first layout"
+stdout_has "mpirun -n 4 pipecast-exec train $models/tiny-mlp.model --batch 16 --replicas" "plan: the command runs 4 ranks"
+"$sim" plan "$models/tiny-mlp.model" --ranks 4 --batch 16 --profile "$tmp/prof.tsv" --net "$tmp/net.tsv" \
+  --microbatches 1,2 --extrapolate --top 100 --format csv >"$tmp/plan.csv" 2>&1
+# layouts of 4 ranks (D x P = 4: 1x4, 2x2, 4x1) x 2 schedules x M in 1,2: 12, fastest first, and
+# the first predicted by `run` on its own to the same iteration time
+if python3 - "$tmp/plan.csv" "$sim" "$models/tiny-mlp.model" "$tmp/prof.tsv" "$tmp/net.tsv" <<'PY' >"$tmp/err" 2>&1
+import csv, subprocess, sys
+path, sim, model, prof, net = sys.argv[1:]
+rows = list(csv.DictReader(open(path)))
+assert len(rows) == 12, len(rows)
+assert all(int(r["replicas"]) * int(r["stages"]) == 4 for r in rows)
+t = [float(r["iteration_s"]) for r in rows]
+assert t == sorted(t), t
+r = rows[0]
+out = subprocess.run([sim, "run", model, "--batch", "16", "--replicas", r["replicas"], "--stages",
+                      r["stages"], "-m", r["microbatches"], "--schedule", r["schedule"],
+                      "--partition", r["partition"], "--profile", prof, "--net", net,
+                      "--extrapolate", "--format", "csv"], capture_output=True, text=True,
+                     check=True).stdout
+t_run = float(next(csv.DictReader(out.split("\n\n\n")[0].splitlines()))["iteration_s"])
+assert abs(t_run - t[0]) <= 1e-12 * t[0], (t_run, t[0])
+PY
+then ok "plan: 12 layouts of 4 ranks, fastest first; run predicts the first the same"
+else sed 's/^/# /' "$tmp/err"; not_ok "plan: 12 layouts of 4 ranks, fastest first; run predicts the first the same"; fi
+expect 0 "" "plan with a link given by numbers" -- "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 \
+  --link inter=1gbit,30us --link intra=40gbit,1us --ranks-per-node 1
+stdout_has "layouts predicted" "plan --link: layouts predicted"
+expect 2 "no layout of 2 ranks fits in --memory-per-rank" "plan: nothing fits the memory" -- \
+  "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --memory-per-rank 1000
+expect 2 "--link 'inter=fast': expected" "plan: a link that is not RATE,LATENCY" -- \
+  "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --link inter=fast
+expect 2 "give --net FILE or --link, not both" "plan: --net and --link" -- \
+  "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --link inter=1gbit,5us --net "$tmp/net.tsv"
+expect 2 "--ranks R is required" "plan: no --ranks" -- "$sim" plan "$models/tiny-mlp.model" --batch 8
+expect 2 "2 not predicted: " "plan: a profile without the microbatch sizes" -- \
+  "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 64 --microbatches 2 --schedule 1f1b --profile "$tmp/prof.tsv"
+
 tap_end
