@@ -36,7 +36,7 @@ static const struct {
 } commands[] = {
   {"train", pc_cmd_train, true},
   {"grid", pc_cmd_grid, true},
-  {"profile", pc_cmd_profile, false},
+  {"profile", pc_cmd_profile, true},
   {"calibrate", pc_cmd_calibrate, false},
 };
 

@@ -610,6 +610,11 @@ predict() {
     profile_args all
     "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
       --format csv >"$out/runs/$name.pred-all.csv"
+  fi  # before the run, as a user predicts: the first round's whole-model profile (every core busy)
+  # and the calibration, both taken before any cell was timed, no pairing (validate.py's before)
+  if [ -f "$out/profile-all.r1.tsv" ]; then
+    "$sim" run "${mf[@]}" "${cell[@]}" --profile "$out/profile-all.r1.tsv" --net "$out/net.tsv" \
+      --format csv >"$out/runs/$name.pred-before.csv" 2>/dev/null || rm -f "$out/runs/$name.pred-before.csv"
   fi
 }
 

@@ -203,6 +203,10 @@ def measured_cells(a, out):
         altp = os.path.join(out, "runs", name + ".pred-all.csv")
         if os.path.exists(altp):
             alt = float(read_run_csv(altp)[0]["iteration_s"])
+        before = None  # from the first round's whole-model profile, taken before any cell
+        bp = os.path.join(out, "runs", name + ".pred-before.csv")
+        if os.path.exists(bp):
+            before = float(read_run_csv(bp)[0]["iteration_s"])
         tries = []
         tp = os.path.join(out, "runs", name + ".tries")
         if os.path.exists(tp):
@@ -224,6 +228,8 @@ def measured_cells(a, out):
                     w.writerow([v, "%.6f" % mv, "%.6f" % pv, "%.2f" % pct(pv, mv)])
         cells.append(dict(name=name, schedule=sched, stages=P, replicas=D, microbatches=M, tries=tries,
                           measured=meas, quartiles=quartiles(its), predicted=pred, error=pct(pred, meas), alt=alt,
+                          before=before, before_error=None if before is None else pct(before, meas),
+                          mb=a.batch // (D * M),
                           pairs=pairs, paired=paired_error(pairs),
                           replay=statistics.median(replay) if replay else None,
                           mem=mem, pmem={int(r["stage"]): int(r["memory_bytes"]) / MIB for r in stages}))
@@ -245,7 +251,7 @@ def validation_table(a, out, cells):
         w.writerow(["model", "schedule", "stages", "replicas", "microbatches", "batch",
                     "measured_s", "predicted_s", "error_pct", "predicted_allbusy_s", "error_allbusy_pct",
                     "visits_s", "visits_other_cpu_pct", "replay_error_pct", "paired_error_pct",
-                    "paired_visits"])
+                    "paired_visits", "predicted_before_s", "error_before_pct"])
         for c in cells:
             w.writerow([a.model, c["schedule"], c["stages"], c["replicas"], c["microbatches"], a.batch,
                         "%.6f" % c["measured"], "%.6f" % c["predicted"], "%.2f" % c["error"],
@@ -254,7 +260,9 @@ def validation_table(a, out, cells):
                         ";".join("%.4f" % t[0] for t in c["tries"]),
                         ";".join("%.0f" % t[1] for t in c["tries"]),
                         "" if c["replay"] is None else "%.2f" % c["replay"],
-                        "" if c["paired"] is None else "%.2f" % c["paired"], len(c["pairs"])])
+                        "" if c["paired"] is None else "%.2f" % c["paired"], len(c["pairs"]),
+                        "" if c["before"] is None else "%.6f" % c["before"],
+                        "" if c["before"] is None else "%.2f" % c["before_error"]])
 
 
 def headline(cells):
@@ -278,7 +286,12 @@ def headline(cells):
     ones = [c for c in cells if c["alt"] is not None]
     mape_ones = sum(abs(c["error"]) for c in ones) / len(ones) if ones else None
     mape_ones_all = sum(abs(pct(c["alt"], c["measured"])) for c in ones) / len(ones) if ones else None
-    return SimpleNamespace(key=key, visit_errs=visit_errs, mape=mape, worst=worst, mape_pooled=mape_pooled,
+    before = [c for c in cells if c["before"] is not None]
+    by_mb = {}
+    for c in before:
+        by_mb.setdefault(c["mb"], []).append(abs(c["before_error"]))
+    return SimpleNamespace(before=before, before_by_mb={k: sum(v) / len(v) for k, v in by_mb.items()},
+                           key=key, visit_errs=visit_errs, mape=mape, worst=worst, mape_pooled=mape_pooled,
                            worst_pooled=worst_pooled, replayed=replayed, ones=ones, mape_ones=mape_ones,
                            mape_ones_all=mape_ones_all)
 
@@ -499,6 +512,14 @@ def report(a, procs, cells, s, why, sp_err, mrows, base_mem):
         lines.append("%s %11.4f %11.4f %+7.1f%% %8s %6.0f%% %8s" % (
             cfg(c), c["measured"], c["predicted"], c["error"], rp(c, "%+7.1f%%", "paired"), c["other"],
             rp(c, "%+7.1f%%")))
+    if s.before:
+        wb = max(s.before, key=lambda c: abs(c["before_error"]))
+        lines.append("before the run, as a user predicts (one profile: the first round's, the whole model "
+                     "on every core; the calibration; both taken before any cell was timed; no pairing): "
+                     "MAPE %.1f%% over %d cells, worst %+.1f%% (%s); by microbatch size: %s" % (
+                         sum(abs(c["before_error"]) for c in s.before) / len(s.before), len(s.before),
+                         wb["before_error"], cell_name(wb),
+                         ", ".join("%d samples %.1f%%" % (k, v) for k, v in sorted(s.before_by_mb.items()))))
     if key == "paired":
         counts = sorted({len(c["pairs"]) for c in cells})
         lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s), each visit against the "
