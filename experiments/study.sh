@@ -33,7 +33,9 @@
 #      machine: no oversubscription) x microbatches; CNNs also data parallelism (--replicas K,
 #      one stage, at each process count K > 1). Each cell's memory in its own processes
 #      (`pipecast-exec train`, one iteration; as many cells at once as the cores hold and the
-#      memory budget, PC_MEMORY_MIB, default 80% of the memory available, holds). Then
+#      memory budget, PC_MEMORY_MIB, default 80% of the memory available, holds). Once, before
+#      any cell is timed, each layout's condition profiled as a user would profile the layout
+#      to run (before-*.tsv: one process, each partition stage by stage, replicas). Then
 #      ROUNDS times (3; the quick mlp32 grid 2): profile the whole model with every core busy
 #      (mpirun -n PROCS profile) at the grid's microbatch sizes; measure the cells of one process
 #      side by side in one job, then those of two, and so on up to PROCS (`pipecast-exec grid`:
@@ -45,7 +47,7 @@
 #      all its visits, each profile row the median of all the samples of its condition (the same
 #      statistic on both sides, over samples interleaved through the same stretches of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
-#      taken under the same load (and its trace); and replay each round's measured iteration
+#      taken under the same load (and its trace), and before the run from before-*.tsv; replay each round's measured iteration
 #      (`run --durations`: its compute ops' measured durations, the messages modelled);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages, each stage count from its
 #      partitions' profiles (and replicas for CNNs, from the whole-model profile on every core);
@@ -312,6 +314,29 @@ profile() {
   "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
     --samples "$out/profile-all.r$r.samples.tsv" --out "$out/profile-all.r$r.tsv" >/dev/null
   pool "$out/profile-all.list" "$out"/profile-all.r*.samples.tsv
+}
+# profile_before: once, before any cell is timed, each condition of the cells profiled as a user
+# would profile the layout to be run: one-stage cells the whole model in one process, each
+# partition (parts.tsv) stage by stage on its ranks, K replicas the whole model on K ranks
+# (before-COND.tsv); predict's before-the-run predictions read them
+profile_before() {
+  local k P spec D
+  [ $cont = 0 ] || [ ! -s "$out/before-done" ] || return 0
+  worked=1
+  log "profiling before the cells: each layout's condition once (one process, each partition, replicas)"
+  "${mpi[@]}" 1 "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
+    --out "$out/before-1r.tsv" >/dev/null
+  while IFS=$'\t' read -r k P spec; do
+    "${mpi[@]}" "$P" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
+      --out "$out/before-part$k.tsv" >/dev/null </dev/null
+  done <"$out/parts.tsv"
+  if [ $dp = 1 ]; then
+    for D in $(echo $layouts | cut -s -d' ' -f2-); do
+      "${mpi[@]}" "$D" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
+        --out "$out/before-dp$D.tsv" >/dev/null
+    done
+  fi
+  date >"$out/before-done"
 }
 # pool LIST SAMPLES...: LIST names those of the SAMPLES files that exist, one a line (none: no LIST)
 pool() {
@@ -610,11 +635,14 @@ predict() {
     profile_args all
     "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
       --format csv >"$out/runs/$name.pred-all.csv"
-  fi  # before the run, as a user predicts: the first round's whole-model profile (every core busy)
-  # and the calibration, both taken before any cell was timed, no pairing (validate.py's before)
-  if [ -f "$out/profile-all.r1.tsv" ]; then
-    "$sim" run "${mf[@]}" "${cell[@]}" --profile "$out/profile-all.r1.tsv" --net "$out/net.tsv" \
-      --format csv >"$out/runs/$name.pred-before.csv" 2>/dev/null || rm -f "$out/runs/$name.pred-before.csv"
+  fi  # before the run, as a user predicts: the profile of the cell's layout taken once before any
+  # cell was timed (profile_before; a study without it: the first round's whole-model profile)
+  # and the calibration, no pairing (validate.py's before)
+  local bf=$out/before-$cond.tsv
+  [ -f "$bf" ] || bf=$out/profile-all.r1.tsv
+  if [ -f "$bf" ]; then
+    "$sim" run "${mf[@]}" "${cell[@]}" --profile "$bf" --net "$out/net.tsv" --format csv \
+      >"$out/runs/$name.pred-before.csv" 2>/dev/null || rm -f "$out/runs/$name.pred-before.csv"
   fi
 }
 
@@ -675,6 +703,7 @@ for ((round = 1; round <= rounds; round++)); do
     grid spec
     name_parts
     step memory memory_all
+    step before profile_before
   fi
   for k in $layouts; do step "layout-$k" measure_layout $round "$k"; done
   # the predicted lines beyond this machine rest on a profile of their own, taken once

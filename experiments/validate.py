@@ -203,7 +203,7 @@ def measured_cells(a, out):
         altp = os.path.join(out, "runs", name + ".pred-all.csv")
         if os.path.exists(altp):
             alt = float(read_run_csv(altp)[0]["iteration_s"])
-        before = None  # from the first round's whole-model profile, taken before any cell
+        before = None  # from the profile of the cell's layout taken before any cell was timed
         bp = os.path.join(out, "runs", name + ".pred-before.csv")
         if os.path.exists(bp):
             before = float(read_run_csv(bp)[0]["iteration_s"])
@@ -514,8 +514,8 @@ def report(a, procs, cells, s, why, sp_err, mrows, base_mem):
             rp(c, "%+7.1f%%")))
     if s.before:
         wb = max(s.before, key=lambda c: abs(c["before_error"]))
-        lines.append("before the run, as a user predicts (one profile: the first round's, the whole model "
-                     "on every core; the calibration; both taken before any cell was timed; no pairing): "
+        lines.append("before the run, as a user predicts (the profile of each cell's layout and the "
+                     "calibration, taken once before any cell was timed; no pairing): "
                      "MAPE %.1f%% over %d cells, worst %+.1f%% (%s); by microbatch size: %s" % (
                          sum(abs(c["before_error"]) for c in s.before) / len(s.before), len(s.before),
                          wb["before_error"], cell_name(wb),
