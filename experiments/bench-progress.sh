@@ -2,9 +2,10 @@
 # bench-progress.sh — what the executor's calls into MPI between layers (exec/progress.c) buy
 # and cost: mlp32 (width 1024, batch 256) on P stages (default 2, one rank per core), gpipe and
 # 1f1b at M = 4 and 16, with PC_PROGRESS=layers (what the default, thread, does for a pipeline
-# on one node) and PC_PROGRESS=off, under two Open MPI shared-memory transports: single copy (CMA, the default where the kernel allows it:
-# the receiver copies a large message by itself) and none (copy-in/copy-out fragments, which
-# move only inside MPI calls, as on kernels without CMA and over TCP between nodes). Prints the
+# on one node) and PC_PROGRESS=off, under two Open MPI shared-memory transports: single copy
+# (CMA, the default where the kernel allows it: the receiver copies a large message by itself)
+# and none (copy-in/copy-out fragments, which move only inside MPI calls, as on kernels without
+# CMA and over TCP between nodes). Prints the
 # one-stage times and, per configuration, the median iteration of each mode and their ratio
 # off / layers (> 1: the calls help), all from the same run: every configuration runs REPS times,
 # the two modes interleaved, each run ITERS timed iterations after one warm-up, and a mode's time
