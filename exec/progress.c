@@ -22,8 +22,8 @@
  *           while a large send is in flight (from its Isend until the stage sees it complete,
  *           between two layers or in a wait), so that a long layer does not hold the message
  *           up. Its waits sleep between tests: it never spins on a core the stage computes on,
- *           and it is idle while no send is in flight (calls every period all the time cost
- *           pipelines 5-10% here, measured with experiments/bench-overlap.sh).
+ *           and it is idle while no send is in flight (calls all the time slow a pipeline
+ *           down more than they help it).
  *   off     neither.
  * The ring of each bucket sums in a fixed order, so runs repeat bit for bit. */
 #define _GNU_SOURCE
@@ -48,7 +48,7 @@ typedef struct {
 static struct {
   progress_mode mode;
   MPI_Comm comm;    /* nothing is sent on it: probing it drives the progress engine */
-  bool poke_always; /* the thread calls into MPI while an iteration runs (ranks span nodes) */
+  bool across;      /* ranks span nodes: the thread drives large sends */
   GThread *thread;
   GMutex lock;
   GCond cond;
@@ -78,7 +78,7 @@ static gpointer comm_thread(gpointer data) {
       g_mutex_lock(&pg.lock);
       pg.pending--;
       g_cond_broadcast(&pg.cond);
-    } else if (pg.sending > 0 && pg.poke_always) {
+    } else if (pg.sending > 0 && pg.across) {
       g_mutex_unlock(&pg.lock);
       pc_progress_poke(NULL);
       g_usleep(PC_PROGRESS_PERIOD_US);
@@ -128,7 +128,7 @@ bool pc_progress_start(GError **error) {
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &here);
     MPI_Comm_free(&node);
-    pg.poke_always = here < size;
+    pg.across = here < size;
     g_queue_init(&pg.queue);
     pg.thread = g_thread_new("pc-comm", comm_thread, NULL);
   }
