@@ -93,11 +93,14 @@ static pc_net *links_net(char **links, GError **error) {
   return net;
 }
 
+/* Most microbatches of the default search. */
+#define PLAN_MAX_MICRO 256
+
 /* The microbatch counts of replica batch B/D: those of --microbatches that divide it, or the
- * powers of two that do. */
+ * powers of two that do, up to PLAN_MAX_MICRO. */
 static bool micro_ok(const GArray *list, int per_replica, int M) {
   if (per_replica % M) return false;
-  if (list == NULL) return (M & (M - 1)) == 0;
+  if (list == NULL) return (M & (M - 1)) == 0 && M <= PLAN_MAX_MICRO;
   for (guint i = 0; i < list->len; i++)
     if (g_array_index(list, int, i) == M) return true;
   return false;
@@ -142,7 +145,7 @@ static GArray *plan_search(const plan_opts *o, const pc_model *m, pc_cost_config
     int P = o->ranks / D;
     if (o->ranks % D || D > o->batch || o->batch % D || P > m->nlayers) continue;
     for (guint k = 0; k < kinds->len; k++)
-      for (int M = 1; M <= o->batch / D; M++) {
+      for (int M = 1; M <= o->batch / D && (micros || M <= PLAN_MAX_MICRO); M++) {
         if (!micro_ok(micros, o->batch / D, M)) continue;
         plan_row row;
         GError *err = NULL;
@@ -225,7 +228,8 @@ int pc_cmd_plan(int argc, char **argv) {
     {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedules_s, "Schedules (default gpipe,1f1b)",
      "KIND,..."},
     {"microbatches", 'm', 0, G_OPTION_ARG_STRING, &o.micro_s,
-     "Microbatch counts (default: the powers of two dividing a replica's batch)", "M,..."},
+     "Microbatch counts (default: the powers of two up to 256 dividing a replica's batch)",
+     "M,..."},
     {"net", 0, 0, G_OPTION_ARG_FILENAME, &o.net, "Network calibration", "FILE"},
     {"link", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.links,
      "A link by numbers instead of --net: inter=25gbit,5us (repeat for intra)", "LINK=RATE,LAT"},
