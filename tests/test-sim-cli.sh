@@ -171,6 +171,13 @@ assert abs(t_run - t[0]) <= 1e-12 * t[0], (t_run, t[0])
 PY
 then ok "plan: 12 layouts of 4 ranks, fastest first; run predicts the first the same"
 else sed 's/^/# /' "$tmp/err"; not_ok "plan: 12 layouts of 4 ranks, fastest first; run predicts the first the same"; fi
+# a large batch: the default search stops at 256 microbatches (2 replica counts x 2 schedules x
+# 1..256: 36 layouts)
+"$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 65536 --top 100 --format csv >"$tmp/plan-big.csv" 2>&1
+if [ "$(tail -n +2 "$tmp/plan-big.csv" | wc -l)" = 36 ] &&
+   [ "$(tail -n +2 "$tmp/plan-big.csv" | cut -d, -f5 | sort -n | tail -1)" = 256 ]; then
+  ok "plan: a large batch searched up to 256 microbatches by default"
+else head -3 "$tmp/plan-big.csv" | sed 's/^/# /'; not_ok "plan: a large batch searched up to 256 microbatches by default"; fi
 expect 0 "" "plan with a link given by numbers" -- "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 \
   --link inter=1gbit,30us --link intra=40gbit,1us --ranks-per-node 1
 stdout_has "layouts predicted" "plan --link: layouts predicted"
