@@ -103,6 +103,8 @@ done; done; done
 
 python3 - "$out" "$rates" "$models" <<'PY'
 import csv, math, statistics, sys
+sys.path.insert(0, "experiments")
+from cellsim import write_whole
 out, rates, models = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(",")
 def rate_gbit(r):
     v = float(r[:-4]); return v / {"k": 1e6, "m": 1e3, "g": 1}[r[-4]]
@@ -128,7 +130,7 @@ for m in models:
                              comm_share=comm, predicted_throughput=32 / t,
                              measured_throughput=32 / meas))
 keys = list(rows[0])
-with open(f"{out}/cells.csv", "w") as f:
+with write_whole(f"{out}/cells.csv", newline="") as f:
     w = csv.DictWriter(f, keys); w.writeheader(); w.writerows(rows)
 print(f"{'model':9} {'mode':4} {'rate':8} {'pred_s':>7} {'meas_s':>7} {'error':>7} "
       f"{'replay':>7} {'comm':>5}")
@@ -163,7 +165,7 @@ for m in models:
               f"{d['dp']['measured_s'] / d['pp']['measured_s']:.2f}x data parallel's throughput, "
               f"measured)" + (f"; predicted crossover at {at:.2f} Gbit/s" if at else ""))
 print(f"winner right in {right} of {pairs} pairs")
-with open(f"{out}/crossover.csv", "w") as f:
+with write_whole(f"{out}/crossover.csv", newline="") as f:
     w = csv.DictWriter(f, list(cross[0])); w.writeheader(); w.writerows(cross)
 PY
 [ $? = 0 ] || exit 1

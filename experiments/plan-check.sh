@@ -74,6 +74,8 @@ on "$x" grid "$model" --cells "$out/cells.txt" --out "$out/grid" --batch "$batch
 
 python3 - "$out" <<'PY'
 import csv, os, statistics, sys
+sys.path.insert(0, "experiments")
+from cellsim import write_whole
 out = sys.argv[1]
 rows = list(csv.DictReader(open(os.path.join(out, "plan.csv"))))
 res = []
@@ -99,6 +101,6 @@ elif pick["measured"] <= best["hi"]:
 else:
     print("the pick (rank 1) is slower than the fastest measured (rank %d): %.4f s against "
           "%.4f-%.4f s" % (best["rank"], pick["measured"], best["lo"], best["hi"]))
-with open(os.path.join(out, "check.csv"), "w") as f:
+with write_whole(os.path.join(out, "check.csv"), newline="") as f:
     w = csv.DictWriter(f, list(res[0])); w.writeheader(); w.writerows(res)
 PY
