@@ -3,14 +3,16 @@
  * Network: an MPI ping-pong between pairs of ranks (all pairs at once, so a busy machine is
  * measured) over message sizes from 0 bytes to --max-bytes, once for each link the job's layout
  * has: pairs within a node (the `intra` rows) where every node holds two ranks or more, pairs of
- * neighbouring nodes (the `inter` rows) where the job spans two nodes or more; the one-way time of each size is half
- * the median round trip, and consecutive sizes give a piecewise alpha-beta table:
+ * neighbouring nodes (the `inter` rows) where the job spans two nodes or more; the one-way time
+ * of each size is half the median round trip, and consecutive sizes give a piecewise alpha-beta
+ * table:
  * time(B) = latency + B * seconds_per_byte for the segment holding B. It also measures the CPU
  * time a rank spends posting a non-blocking send and completing a receive (the per-message
- * overheads), the seconds per byte of the steps of the gradient all-reduce's ring, run
- * among all ranks at once, and how the ring and computation slow each other when they overlap
- * (as the executor overlaps the all-reduce with the backward). Compute: with --gemm FILE and a MODEL, the single-thread sgemm rate
- * at the GEMM shapes of the model's fc and conv layers for the given microbatch sizes. */
+ * overheads), the seconds per byte of the steps of the gradient all-reduce's ring, run among
+ * all ranks at once, and how the ring and computation slow each other when they overlap (as
+ * the executor overlaps the all-reduce with the backward). Compute: with --gemm FILE and a
+ * MODEL, the single-thread sgemm rate at the GEMM shapes of the model's fc and conv layers for
+ * the given microbatch sizes. */
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <errno.h>

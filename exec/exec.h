@@ -53,8 +53,8 @@ size_t pc_exec_peak_rss(void);
 
 /* Progress while a stage computes (progress.c): PC_PROGRESS=thread (the default with several
  * ranks: a communication thread that reduces gradient buckets during the backward and, across
- * nodes, calls into MPI while a large send is in flight; and the calls between layers), layers (only
- * pc_progress_poke, a runtime's between-layers hook that makes one call into MPI) or off.
+ * nodes, calls into MPI while a large send is in flight; and the calls between layers), layers
+ * (only pc_progress_poke, a runtime's between-layers hook that makes one call into MPI) or off.
  * pc_progress_thread_level is the level to ask MPI_Init_thread for. pc_progress_start is
  * collective (it duplicates MPI_COMM_WORLD); false, with an input error, for another value of
  * PC_PROGRESS. pc_progress_stop is collective, before MPI_Finalize. */

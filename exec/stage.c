@@ -87,7 +87,6 @@ static void wait_for(void *r, MPI_Request *req, const char *what) {
   wait_timed(r, req, what);
 }
 
-/* Waits for the request of op i (the op is described only if the wait times out). */
 /* Large sends in flight, which the communication thread keeps moving (progress.c) until the
  * stage sees them complete: between two layers, or in a wait. */
 static void untrack_send(stage_run *r, int k) {
@@ -106,6 +105,7 @@ static void between_layers(void *data) {
   }
 }
 
+/* Waits for the request of op i (the op is described only if the wait times out). */
 static void wait_op(stage_run *r, int i) {
   bool ok = wait_within(r, &r->req[i]);
   for (int k = 0; k < r->nsending; k++)

@@ -24,18 +24,23 @@ while [ $# -gt 0 ]; do
     --models) models=${2:-}; shift 2 ;;
     --iters) iters=${2:-}; shift 2 ;;
     --rounds) rounds=${2:-}; shift 2 ;;
-    *) sed -n 's/^# \{0,1\}//; 5,9p' "$0" >&2; exit 2 ;;
+    *) echo "bench-overlap.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 5,9p' "$0" >&2; exit 2 ;;
   esac
 done
 for v in "$iters" "$rounds"; do
   case $v in ''|*[!0-9]*|0) echo "bench-overlap.sh: --iters and --rounds take a count >= 1" >&2; exit 2 ;; esac
 done
+IFS=, read -ra R <<<"$rates"
+IFS=, read -ra MODELS <<<"$models"
+[ ${#R[@]} -gt 0 ] && [ ${#MODELS[@]} -gt 0 ] || { echo "bench-overlap.sh: --rates and --models need one item or more" >&2; exit 2; }
+for r in "${R[@]}"; do experiments/cluster.sh --rate "$r" --check || exit 2; done
+for m in "${MODELS[@]}"; do
+  [ -f "models/$m.model" ] || { echo "bench-overlap.sh: no model 'models/$m.model'" >&2; exit 2; }
+done
 experiments/setup.sh build >&2 || exit 1
 source experiments/env.sh
 x=$PWD/build/exec/pipecast-exec
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
-IFS=, read -ra R <<<"$rates"
-IFS=, read -ra MODELS <<<"$models"
 median() { sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 printf "%-9s %-13s %-7s %9s %9s %9s %14s %12s\n" model layout rate thread_s layers_s off_s \
   thread/layers thread/off

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cluster-study.sh — data against pipeline parallelism across two emulated nodes
-# (experiments/cluster.sh), at several link rates: every cell predicted from one profile and one
-# calibration per rate, all taken before any cell runs, then measured, and each measured
-# iteration replayed (its compute durations, modelled messages: the network model's own error).
+# (experiments/cluster.sh), at several link rates: every cell predicted from one profile per model
+# and layout and one calibration per rate, all taken before any cell runs, then measured, and
+# each measured iteration replayed (its compute durations, modelled messages: the network
+# model's own error).
 #
 # Usage: experiments/cluster-study.sh [--out DIR] [--rates LIST] [--models LIST] [--iters N]
 #   --out DIR      results (default results/cluster-<date>)
@@ -25,12 +26,14 @@ while [ $# -gt 0 ]; do
     --rates) rates=${2:-}; shift 2 ;;
     --models) models=${2:-}; shift 2 ;;
     --iters) iters=${2:-}; shift 2 ;;
-    *) sed -n 's/^# \{0,1\}//; 7,12p' "$0" >&2; exit 2 ;;
+    *) echo "cluster-study.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 8,12p' "$0" >&2; exit 2 ;;
   esac
 done
 case $iters in ''|*[!0-9]*|0) echo "cluster-study.sh: --iters '$iters': expected a count >= 1" >&2; exit 2 ;; esac
 IFS=, read -ra R <<<"$rates"
 IFS=, read -ra MODELS <<<"$models"
+[ ${#R[@]} -gt 0 ] && [ ${#MODELS[@]} -gt 0 ] || { echo "cluster-study.sh: --rates and --models need one item or more" >&2; exit 2; }
+for r in "${R[@]}"; do experiments/cluster.sh --rate "$r" --check || exit 2; done
 for m in "${MODELS[@]}"; do
   [ -f "models/$m.model" ] || { echo "cluster-study.sh: no model 'models/$m.model'" >&2; exit 2; }
 done

@@ -9,31 +9,33 @@
 # rank goes with them. Needs root (or user namespaces), iproute2 and tc.
 #
 # Usage: experiments/cluster.sh [--nodes K] [--ranks-per-node R] [--rate RATE] [--print-mpirun]
-#                               [--] PROGRAM [ARG...]
+#                               [--check] [--] PROGRAM [ARG...]
 #   --nodes K            emulated nodes (2)
 #   --ranks-per-node R   ranks on each node (1); mpirun gets -n K*R
 #   --rate RATE          each node's link, tc's units: 100mbit to 25gbit (1gbit)
 #   --print-mpirun       print the mpirun command it runs
+#   --check              only check the options (no PROGRAM): exit 0, or 2 with the message
 # PROGRAM runs as mpirun's program, e.g. build/exec/pipecast-exec train models/vgg16.model ...
 # Exit status: COMMAND's (mpirun's); 2 for usage errors; 4 when namespaces, the bridge or tc are
 # refused here (the reason is printed).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-nodes=2 rpn=1 rate=1gbit show=0
-usage() { sed -n 's/^# \{0,1\}//; 12,19p' "$0" >&2; exit 2; }
+nodes=2 rpn=1 rate=1gbit show=0 check=0
+usage() { sed -n 's/^# \{0,1\}//; 11,20p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --nodes) nodes=${2:-}; shift 2 ;;
     --ranks-per-node) rpn=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
     --print-mpirun) show=1; shift ;;
+    --check) check=1; shift ;;
     --) shift; break ;;
     -h|--help) usage ;;
     -*) echo "cluster.sh: unknown option '$1'" >&2; usage ;;
     *) break ;;
   esac
 done
-[ $# -gt 0 ] || { echo "cluster.sh: no PROGRAM to run" >&2; usage; }
+[ $# -gt 0 ] || [ $check = 1 ] || { echo "cluster.sh: no PROGRAM to run" >&2; usage; }
 case $nodes in ''|*[!0-9]*) echo "cluster.sh: --nodes '$nodes': expected 1 to 64" >&2; exit 2 ;; esac
 case $rpn in ''|*[!0-9]*) echo "cluster.sh: --ranks-per-node '$rpn': expected 1 to 64" >&2; exit 2 ;; esac
 if [ "$nodes" -lt 1 ] || [ "$nodes" -gt 64 ] || [ "$rpn" -lt 1 ] || [ "$rpn" -gt 64 ]; then
@@ -42,6 +44,7 @@ fi
 if ! [[ $rate =~ ^[0-9]+(\.[0-9]+)?(k|m|g)bit$ ]]; then
   echo "cluster.sh: --rate '$rate': expected a rate like 100mbit, 1gbit or 25gbit" >&2; exit 2
 fi
+[ $check = 0 ] || exit 0
 
 # Outside: enter private network, mount and PID namespaces; the rest runs in there.
 if [ -z "${PC_CLUSTER_INSIDE:-}" ]; then

@@ -18,7 +18,7 @@
 set -uo pipefail
 caller=$PWD
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n 's/^# \{0,1\}//; 6,13p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 's/^# \{0,1\}//; 6,14p' "$0" >&2; exit 2; }
 case $1 in /*) model=$1 ;; */*|*.model) model=$caller/$1 ;; *) model=models/$1.model ;; esac
 shift
 ranks=2 batch=32 visits=5 rate= out=
@@ -29,10 +29,11 @@ while [ $# -gt 0 ]; do
     --visits) visits=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
     --out) out=${2:-}; shift 2 ;;
-    *) sed -n 's/^# \{0,1\}//; 6,13p' "$0" >&2; exit 2 ;;
+    *) echo "plan-check.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 6,14p' "$0" >&2; exit 2 ;;
   esac
 done
 [ -f "$model" ] || { echo "plan-check.sh: no model file '$model'" >&2; exit 2; }
+[ -z "$rate" ] || experiments/cluster.sh --nodes "$ranks" --rate "$rate" --check || exit 2
 for v in "$ranks" "$batch" "$visits"; do
   case $v in ''|*[!0-9]*|0) echo "plan-check.sh: --ranks, --batch and --visits take a count >= 1" >&2; exit 2 ;; esac
 done

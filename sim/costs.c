@@ -203,7 +203,6 @@ static int sc_node(void *ud, int rank) {
   return rank / sc->ranks_per_node;
 }
 
-/* Whether ranks of stages a and b sit on different nodes in some replica. */
 /* Ranks per node as the costs see them: --ranks-per-node, else 1 where the net file was
  * calibrated with one rank per node (it has inter rows only), else 0 (all on one node). */
 static int ranks_per_node(const pc_cost_config *cfg, const pc_net *net) {
@@ -211,6 +210,7 @@ static int ranks_per_node(const pc_cost_config *cfg, const pc_net *net) {
   return net->intra_builtin && pc_net_has(net, PC_LINK_INTER) ? 1 : 0;
 }
 
+/* Whether ranks of stages a and b sit on different nodes in some replica. */
 static bool crosses_nodes(int a, int b, int nstages, int replicas, int rpn) {
   if (rpn <= 0) return false;
   for (int d = 0; d < replicas; d++) {

@@ -18,6 +18,9 @@ trap 'pkill -9 -f "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 expect 2 "--rate 'fast': expected a rate like" "a bad --rate" -- "$cluster" --rate fast -- hostname
 expect 2 "--nodes and --ranks-per-node must be 1 to 64" "--nodes 0" -- "$cluster" --nodes 0 -- hostname
+# --check: the options alone, for the scripts that check their rates before any work
+expect 0 "" "--check: good options, no PROGRAM" -- "$cluster" --rate 25gbit --nodes 4 --check
+expect 2 "--rate '25gb': expected a rate like" "--check: a bad rate" -- "$cluster" --rate 25gb --check
 
 "$cluster" --nodes 2 --rate 1gbit -- hostname >"$tmp/hosts" 2>"$tmp/err"
 st=$?
