@@ -17,8 +17,9 @@
  * getting the microbatch's (synthetic) data.
  *
  * With --partition each stage is timed alone, in a runtime that holds only its layers (a stage's
- * share of the caches, as in a pipeline): stage s by rank s % ranks, the ranks' stages at once.
- * So a partition of more stages than this machine has cores is profiled stage by stage as its
+ * share of the caches, as in a pipeline): stage s by rank s % ranks, the ranks' stages at once;
+ * with a multiple of the stage count, rank r times stage r % stages, as replica r / stages of the
+ * pipeline would hold it (the layout of train --replicas). So a partition of more stages than this machine has cores is profiled stage by stage as its
  * stages would run on machines like this one, all cores busy (experiments/study.sh profiles the
  * 4- to 16-stage partitions of its predicted lines this way). */
 #include <errno.h>
@@ -154,7 +155,9 @@ static void write_header(FILE *f, const pc_model *m, const pc_partition *part, b
   if (partitioned) {
     char *text = pc_partition_format(m, part);
     fprintf(f, "# partition %s (each stage timed alone%s)\n", text,
-            part->nstages > ranks ? "; rank r timed stages r, r + ranks, ..." : " on its rank");
+            part->nstages > ranks    ? "; rank r timed stages r, r + ranks, ..."
+            : part->nstages < ranks ? "; rank r timed stage r % stages, the replicas at once"
+                                    : " on its rank");
     g_free(text);
   }
   for (int i = 0; i < m->nparams; i++)
@@ -267,7 +270,7 @@ static void time_all(const pc_model *m, const pc_partition *part, bool staged, c
   int turns = staged ? (part->nstages + size - 1) / size : 1;
   for (int si = 0; si < nsizes; si++)
     for (int turn = 0; turn < turns; turn++) {
-      int stage = staged ? turn * size + rank : 0;
+      int stage = !staged ? 0 : size > part->nstages ? rank % part->nstages : turn * size + rank;
       if (stage < part->nstages) {
         /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
         GError *error = NULL;
@@ -340,11 +343,13 @@ int pc_cmd_profile(int argc, char **argv) {
     goto done;
   }
   int rank = pc_exec_rank(), size = pc_exec_size();
-  if (spec && part->nstages < size) {
+  if (spec && part->nstages < size && size % part->nstages) {
     g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
                 "--partition '%s' has %d stage%s: run it with at most one rank per stage "
-                "(mpirun -n %d or fewer), not %d",
-                spec, part->nstages, part->nstages == 1 ? "" : "s", part->nstages, size);
+                "(mpirun -n %d or fewer) or with replicas of the pipeline (a multiple of %d "
+                "ranks), not %d",
+                spec, part->nstages, part->nstages == 1 ? "" : "s", part->nstages,
+                part->nstages, size);
     status = pc_exec_input_error("profile", error);
     goto done;
   }

@@ -8,10 +8,12 @@
 # leaves them, and when the script ends — normally, interrupted, or killed — every node, link and
 # rank goes with them. Needs root (or user namespaces), iproute2 and tc.
 #
-# Usage: experiments/cluster.sh [--nodes K] [--ranks-per-node R] [--rate RATE] [--print-mpirun]
-#                               [--check] [--] PROGRAM [ARG...]
+# Usage: experiments/cluster.sh [--nodes K] [--ranks-per-node R] [--map-by slot|node] [--rate RATE]
+#                               [--print-mpirun] [--check] [--] PROGRAM [ARG...]
 #   --nodes K            emulated nodes (2)
 #   --ranks-per-node R   ranks on each node (1); mpirun gets -n K*R
+#   --map-by HOW         slot: each node filled in turn (default); node: ranks dealt to the nodes
+#                        in turn (pipecast-sim's --map-by)
 #   --rate RATE          each node's link, tc's units: 100mbit to 25gbit (1gbit)
 #   --print-mpirun       print the mpirun command it runs
 #   --check              only check the options (no PROGRAM): exit 0, or 2 with the message
@@ -20,12 +22,13 @@
 # refused here (the reason is printed).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-nodes=2 rpn=1 rate=1gbit show=0 check=0
-usage() { sed -n 's/^# \{0,1\}//; 11,20p' "$0" >&2; exit 2; }
+nodes=2 rpn=1 rate=1gbit show=0 check=0 map=slot
+usage() { sed -n 's/^# \{0,1\}//; 11,22p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --nodes) nodes=${2:-}; shift 2 ;;
     --ranks-per-node) rpn=${2:-}; shift 2 ;;
+    --map-by) map=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
     --print-mpirun) show=1; shift ;;
     --check) check=1; shift ;;
@@ -44,6 +47,7 @@ fi
 if ! [[ $rate =~ ^[0-9]+(\.[0-9]+)?(k|m|g)bit$ ]]; then
   echo "cluster.sh: --rate '$rate': expected a rate like 100mbit, 1gbit or 25gbit" >&2; exit 2
 fi
+case $map in slot|node) ;; *) echo "cluster.sh: --map-by '$map': expected slot or node" >&2; exit 2 ;; esac
 [ $check = 0 ] || exit 0
 
 # Outside: enter private network, mount and PID namespaces; the rest runs in there.
@@ -56,7 +60,7 @@ if [ -z "${PC_CLUSTER_INSIDE:-}" ]; then
     exit 4
   fi
   PC_CLUSTER_INSIDE=1 exec unshare -n -m -p --fork --kill-child --propagation private --mount-proc \
-    "$0" --nodes "$nodes" --ranks-per-node "$rpn" --rate "$rate" $([ $show = 1 ] && echo --print-mpirun) -- "$@"
+    "$0" --nodes "$nodes" --ranks-per-node "$rpn" --map-by "$map" --rate "$rate" $([ $show = 1 ] && echo --print-mpirun) -- "$@"
 fi
 
 refused() { echo "cluster.sh: $1 is refused here: no emulated cluster" >&2; exit 4; }
@@ -100,7 +104,7 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 # Every node's daemon sees the whole machine and would bind its first rank to core 0: the
 # emulated nodes share the cores, so no rank is bound.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-cmd=(mpirun -n $((nodes * rpn)) --hostfile "$run/hostfile" --mca plm_rsh_agent "$run/agent"
+cmd=(mpirun -n $((nodes * rpn)) --hostfile "$run/hostfile" --map-by "$map" --mca plm_rsh_agent "$run/agent"
      --mca btl self,vader,tcp --mca btl_tcp_if_include "$subnet.0/24"
      --mca oob_tcp_if_include "$subnet.0/24" --mca mpi_yield_when_idle 1 --bind-to none "$@")
 [ "$show" = 1 ] && echo "cluster.sh: $nodes nodes x $rpn ranks, links $rate: ${cmd[*]}" >&2

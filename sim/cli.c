@@ -138,3 +138,11 @@ void pc_cli_add_profile_entries(GOptionContext *ctx, char ***profile, char **sta
   };
   g_option_context_add_main_entries(ctx, entries, NULL); /* GLib copies the entries */
 }
+
+bool pc_cli_parse_map_by(const char *text, bool *by_node, GError **error) {
+  *by_node = text && strcmp(text, "node") == 0;
+  if (text == NULL || *by_node || strcmp(text, "slot") == 0) return true;
+  g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--map-by '%s': expected slot or node (as "
+              "mpirun's: each node filled in turn, or ranks dealt to the nodes in turn)", text);
+  return false;
+}

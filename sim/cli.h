@@ -44,6 +44,10 @@ GArray *pc_cli_parse_schedules(const char *text, GError **error);
 /* Prints "pipecast-sim CMD: message" on stderr and returns the exit status for the error. */
 int pc_cli_fail(const char *cmd, GError *error);
 
+/* --map-by TEXT: slot (each node filled in turn) or node (ranks dealt to the nodes in turn), as
+ * mpirun's; *by_node tells which. False with PC_ERROR_USAGE otherwise. */
+bool pc_cli_parse_map_by(const char *text, bool *by_node, GError **error);
+
 int pc_cmd_describe(int argc, char **argv);
 
 /* `run`: predicts one iteration of a pipelined model (sim/run.c). */

@@ -680,9 +680,11 @@ double pc_net_allreduce(const pc_net *net, pc_link link, double bytes, int d) {
   if (d <= 1) return 0;
   double chunk = bytes / d, piece = (double)PC_ALLREDUCE_PIECE * sizeof(float);
   const pc_net_piece *p = net_piece(net, link, fmin(chunk, piece));
-  double ag = net->ring_gather_per_byte > 0 ? net->ring_gather_per_byte : p->seconds_per_byte;
-  double rs = net->ring_reduce_per_byte > 0 ? net->ring_reduce_per_byte
-                                            : fmax(p->seconds_per_byte, 1.0 / 4e9);
+  bool measured = link == (pc_net_has(net, PC_LINK_INTER) ? PC_LINK_INTER : PC_LINK_INTRA);
+  double ag = measured && net->ring_gather_per_byte > 0 ? net->ring_gather_per_byte
+                                                        : p->seconds_per_byte;
+  double rs = measured && net->ring_reduce_per_byte > 0 ? net->ring_reduce_per_byte
+                                                        : fmax(p->seconds_per_byte, 1.0 / 4e9);
   return (d - 1) * (2 * ceil(chunk / piece) * p->latency + chunk * (rs + ag));
 }
 

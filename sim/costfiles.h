@@ -131,8 +131,9 @@ double pc_net_time(const pc_net *net, pc_link link, double bytes);
  * reduce-scatter and D - 1 all-gather steps, each passing a chunk of c = BYTES/D in k messages
  * of at most PC_ALLREDUCE_PIECE floats: (D - 1) * (2 k latency + c (rs + ag)), with the latency
  * of the table's row for one message and, per chunk byte, rs and ag the measured
- * ring_reduce/ring_gather rates; where the file lacks them, ag is the row's seconds_per_byte and
- * rs the slower of it and a 4 GB/s sum. 0 when D <= 1. */
+ * ring_reduce/ring_gather rates, which belong to the link calibrate's ring ran over (inter where
+ * the file has it, else intra); on the other link, or where the file lacks them, ag is the row's
+ * seconds_per_byte and rs the slower of it and a 4 GB/s sum. 0 when D <= 1. */
 double pc_net_allreduce(const pc_net *net, pc_link link, double bytes, int d);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -178,7 +178,7 @@ static double sc_compute(void *ud, int stage, const pc_op *op) {
   switch ((pc_op_kind)op->kind) {
   case PC_OP_FWD: return sc->fwd[stage];
   case PC_OP_BWD: return sc->bwd[stage];
-  case PC_OP_OPT: return sc->opt[stage] + sc->allreduce[stage];
+  case PC_OP_OPT: return sc->opt[stage]; /* the all-reduce: sc_reduce */
   default: return 0;
   }
 }
@@ -197,10 +197,21 @@ static double sc_message(void *ud, const pc_xfer *x, bool grad) {
   return NAN; /* not a transfer of this partition: the engine reports it */
 }
 
+static const pc_sim_reduce *sc_reduce(void *ud, int stage) {
+  const pc_stage_costs *sc = ud;
+  return sc->reduce ? &sc->reduce[stage] : NULL;
+}
+
+/* The node of RANK: each node filled in turn (RPN ranks each), or with NNODES > 0 the ranks dealt
+ * to NNODES nodes in turn. */
+static int node_of(long long rank, int rpn, int nnodes) {
+  return (int)(nnodes > 0 ? rank % nnodes : rank / rpn);
+}
+
 /* The node of the simulated replica's rank (replica 0: rank = stage). */
 static int sc_node(void *ud, int rank) {
   const pc_stage_costs *sc = ud;
-  return rank / sc->ranks_per_node;
+  return node_of(rank, sc->ranks_per_node, sc->nnodes);
 }
 
 /* Ranks per node as the costs see them: --ranks-per-node, else 1 where the net file was
@@ -211,11 +222,11 @@ static int ranks_per_node(const pc_cost_config *cfg, const pc_net *net) {
 }
 
 /* Whether ranks of stages a and b sit on different nodes in some replica. */
-static bool crosses_nodes(int a, int b, int nstages, int replicas, int rpn) {
+static bool crosses_nodes(int a, int b, int nstages, int replicas, int rpn, int nnodes) {
   if (rpn <= 0) return false;
   for (int d = 0; d < replicas; d++) {
     long long ra = (long long)d * nstages + a, rb = (long long)d * nstages + b;
-    if (ra / rpn != rb / rpn) return true;
+    if (node_of(ra, rpn, nnodes) != node_of(rb, rpn, nnodes)) return true;
   }
   return false;
 }
@@ -225,11 +236,13 @@ static bool crosses_nodes(int a, int b, int nstages, int replicas, int rpn) {
  * backward (OVERHEAD, then the layers' LB from the top down) has made it and the bucket before
  * it is reduced. While a ring runs beside the backward, the two share the machine as the net
  * file measured: the ring takes overlap_slowdown times its time alone, the backward computes at
- * overlap_share of its rate. Returns what the all-reduce adds to the iteration: the backward's
- * stretch and the rings' tail after it; *total gets the rings' time alone. */
+ * overlap_share of its rate. Fills RED with the rings as they run when nothing else holds the
+ * link (start and length, from the backward's start) and the backward's stretch. Returns what
+ * the all-reduce adds to the iteration then: the stretch and the rings' tail after the backward;
+ * *total gets the rings' time alone. */
 static double bucketed_allreduce(const pc_model *model, const pc_net *net, pc_link link,
                                  int first, int end, const double *lb, double overhead, int D,
-                                 double *total) {
+                                 pc_sim_reduce *red, double *total) {
   int *starts = g_new(int, (size_t)MAX(end - first, 1));
   int n = pc_model_grad_buckets(model, first, end, starts);
   double *ready = g_new(double, (size_t)MAX(n, 1)), *ring = g_new(double, (size_t)MAX(n, 1));
@@ -250,25 +263,31 @@ static double bucketed_allreduce(const pc_model *model, const pc_net *net, pc_li
   double share = net->overlap_share > 0 && net->overlap_share < 1 ? net->overlap_share : 1;
   /* t: seconds since the backward began; w: its work done; k: the next ring; left: the running
    * ring's time alone still to go (-1: none runs) */
-  double t = 0, w = 0, left = -1;
+  double *start = g_new(double, (size_t)MAX(n, 1)), *len = g_new(double, (size_t)MAX(n, 1));
+  /* t: seconds since the backward began; w: its work done; tb: when it was all done; k: the
+   * next ring; left: the running ring's time alone still to go (-1: none runs) */
+  double t = 0, w = 0, tb = bwd <= 0 ? 0 : -1, left = -1;
   int k = 0;
   while (w < bwd || k < n) {
-    if (left < 0 && k < n && ready[k] <= w) left = ring[k]; /* ring k starts */
-    if (w >= bwd) { /* the backward is done: the rings run alone */
-      t += left >= 0 ? left : ring[k];
-      left = -1, k++;
+    if (left < 0 && k < n && ready[k] <= w) left = ring[k], start[k] = t; /* ring k starts */
+    if (w >= bwd) { /* the backward is done: the rings run alone (ready[k] <= bwd: one runs) */
+      t += left;
+      left = -1, len[k] = t - start[k], k++;
     } else if (left >= 0) { /* the ring and the backward share the machine */
       double dt = fmin((bwd - w) / share, left * slow);
       w = dt == left * slow ? w + dt * share : bwd;
       left -= dt / slow;
       t += dt;
-      if (left <= 1e-15) left = -1, k++;
+      if (left <= 1e-15) left = -1, len[k] = t - start[k], k++;
     } else { /* the backward alone, up to the next bucket or its end */
       double to = k < n ? fmin(ready[k], bwd) : bwd;
       t += to - w;
       w = to;
     }
+    if (w >= bwd && tb < 0) tb = t;
   }
+  *red = (pc_sim_reduce){.n = n, .ready = start, .wire = len, .stretch = fmax(0.0, tb - bwd),
+                         .ports = link == PC_LINK_INTER};
   g_free(starts);
   g_free(ready);
   g_free(ring);
@@ -282,6 +301,11 @@ void pc_stage_costs_free(pc_stage_costs *sc) {
   g_free(sc->opt);
   g_free(sc->allreduce);
   g_free(sc->allreduce_total);
+  for (int s = 0; sc->reduce && s < sc->nstages; s++) {
+    g_free((double *)sc->reduce[s].ready);
+    g_free((double *)sc->reduce[s].wire);
+  }
+  g_free(sc->reduce);
   g_free(sc->grad_bytes);
   g_free(sc->ar_link);
   g_free(sc->message);
@@ -316,10 +340,12 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   sc->allreduce_total = g_new0(double, (size_t)P);
   sc->grad_bytes = g_new0(double, (size_t)P);
   sc->ar_link = g_new0(pc_link, (size_t)P);
+  if (D > 1) sc->reduce = g_new0(pc_sim_reduce, (size_t)P);
   const pc_net *net = cfg->net;
   if (net == NULL) net = sc->own_net = pc_net_default();
   bool inter = pc_net_has(net, PC_LINK_INTER);
   int rpn = ranks_per_node(cfg, net);
+  int nnodes = cfg->by_node && rpn > 0 ? (int)(((long long)D * P + rpn - 1) / rpn) : 0;
   for (int s = 0; s < P; s++) {
     double f = overhead, b = overhead, o = overhead;
     int64_t params = 0;
@@ -335,12 +361,12 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
     sc->grad_bytes[s] = 4.0 * (double)params;
     bool spans = false;
     for (int d = 1; d < D && rpn > 0 && !spans; d++)
-      spans = ((long long)d * P + s) / rpn != s / rpn;
+      spans = node_of((long long)d * P + s, rpn, nnodes) != node_of(s, rpn, nnodes);
     sc->ar_link[s] = spans && inter ? PC_LINK_INTER : PC_LINK_INTRA;
     if (D > 1)
       sc->allreduce[s] = bucketed_allreduce(model, net, sc->ar_link[s], part->first[s],
                                             part->first[s + 1], lb, overhead, D,
-                                            &sc->allreduce_total[s]);
+                                            &sc->reduce[s], &sc->allreduce_total[s]);
   }
   sc->nxfers = (int)xfers->len;
   sc->xfers = g_new0(pc_xfer, (size_t)MAX(sc->nxfers, 1));
@@ -349,13 +375,15 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   for (int x = 0; x < sc->nxfers; x++) {
     const pc_xfer *xf = &g_array_index(xfers, pc_xfer, x);
     sc->xfers[x] = *xf;
-    sc->xfer_link[x] = inter && crosses_nodes(xf->src, xf->dst, P, D, rpn)
+    sc->xfer_link[x] = inter && crosses_nodes(xf->src, xf->dst, P, D, rpn, nnodes)
                            ? PC_LINK_INTER : PC_LINK_INTRA;
     sc->message[x] = pc_net_time(net, sc->xfer_link[x], (double)xf->bytes * mb);
   }
   sc->ranks_per_node = inter ? rpn : 0;
+  sc->nnodes = nnodes;
   sc->costs = (pc_sim_costs){.compute = sc_compute, .message = sc_message,
                              .node = sc->ranks_per_node > 0 ? sc_node : NULL,
+                             .reduce = sc->reduce ? sc_reduce : NULL,
                              .send_overhead = net->send_overhead,
                              .recv_overhead = net->recv_overhead, .ud = sc};
   g_free(lf);

@@ -32,6 +32,8 @@ typedef struct {
   double bandwidth;          /* bytes/s of elementwise layers; 0: PC_COSTS_DEFAULT_BANDWIDTH */
   int replicas;              /* data-parallel replicas D of the pipeline; 0 or 1: none */
   int ranks_per_node;        /* R: ranks per node; 0: every rank on one node */
+  bool by_node;              /* ranks dealt to the nodes in turn (mpirun --map-by node), not
+                              * each node filled before the next (--map-by slot, the default) */
 } pc_cost_config;
 
 /* Loads the files named into CFG's profile, net and gemm, leaving the other fields alone. PROFILES
@@ -72,9 +74,10 @@ typedef struct {
   int nstages;
   double *fwd, *bwd;    /* (nstages) seconds per FWD / BWD op, overhead included */
   double *opt;          /* (nstages) optimizer step, overhead included, all-reduce excluded */
-  double *allreduce;    /* (nstages) the gradient all-reduce across replicas that the optimizer
-                         * step waits for, the rest overlapping the last backward (0 without) */
+  double *allreduce;    /* (nstages) what the gradient all-reduce across replicas adds to the
+                         * stage when it has the link to itself (0 without) */
   double *allreduce_total; /* (nstages) the all-reduce's buckets' rings in all */
+  pc_sim_reduce *reduce; /* (nstages) its rings, for the engine (NULL without replicas) */
   double *grad_bytes;   /* (nstages) bytes of the stage's gradients (4 per parameter) */
   pc_link *ar_link;     /* (nstages) link of the all-reduce */
   int nxfers;
@@ -82,18 +85,20 @@ typedef struct {
   pc_link *xfer_link;   /* (nxfers) link the transfer uses */
   pc_xfer *xfers;       /* (nxfers) copy of the transfer list */
   bool extrapolated;    /* a profile size was extrapolated */
-  pc_sim_costs costs;   /* for pc_engine_run: OPT costs opt + allreduce */
+  pc_sim_costs costs;   /* for pc_engine_run */
   /* The schedule's transfer array (sched->xfers), which the engine passes pointers into: set
    * it before a run so that a message's cost is found by index; when NULL the transfer is
    * looked up by (tensor, src, dst). */
   const pc_xfer *xfer_base;
   pc_net *own_net;      /* private: the default net when the configuration has none */
   int ranks_per_node;   /* private: for costs.node (0: one node) */
+  int nnodes;           /* private: nodes the ranks are dealt to in turn (0: filled in turn) */
 } pc_stage_costs;
 
 /* Costs of PART of MODEL, transfers XFERS (pc_partition_transfers), microbatches of MB samples.
  * Ranks: replica d's stage s is rank d * nstages + s, node = rank / ranks_per_node (1 when not
- * given and the net file has inter rows only: it was calibrated with one rank per node); a
+ * given and the net file has inter rows only: it was calibrated with one rank per node), or
+ * with by_node rank mod the node count (replicas * nstages / ranks_per_node, rounded up); a
  * transfer uses `inter` when the net has it and, in some replica, its two stages sit on
  * different nodes; stage s's all-reduce among its D replicas likewise. */
 pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *part,

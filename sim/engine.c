@@ -12,7 +12,9 @@
  *            finishes and every message pairs; the engine checks no op list itself.
  * Links need no events: a link is fed by one sender in that sender's program order, and a
  * node's ports by their senders in the order of the simulated time (events run in time order),
- * so a message's departure and arrival are known when it is sent. */
+ * so a message's departure and arrival are known when it is sent. A stage's all-reduce rings
+ * (costs->reduce) are events of their own, keyed P + stage, so that each takes the ports at the
+ * time it starts; an OPT that reaches unfinished rings parks until the last one ends. */
 #include "engine.h"
 
 #include <string.h>
@@ -117,6 +119,12 @@ struct pc_engine {
   /* per stage */
   int stage_cap;
   int *pc;              /* next op */
+  int *last_grad;       /* index of the last BWD or BWD_W op (-1: none) */
+  const pc_sim_reduce **red; /* the stage's all-reduce (NULL: none) */
+  int *ring;            /* next ring to start; red->n once all have */
+  double *ring_base;    /* when the last backward op began */
+  double *ring_done;    /* when the last ring ends (< 0: not yet known) */
+  bool *opt_parked;     /* parked at OPT until ring_done */
   pc_sim_stage *stats;
   const pc_span **tl_ptr;
   ev *heap_mem;
@@ -146,6 +154,12 @@ void pc_engine_free(pc_engine *e) {
   if (e == NULL)
     return;
   g_free(e->pc);
+  g_free(e->last_grad);
+  g_free(e->red);
+  g_free(e->ring);
+  g_free(e->ring_base);
+  g_free(e->ring_done);
+  g_free(e->opt_parked);
   g_free(e->stats);
   g_free(e->tl_ptr);
   g_free(e->heap_mem);
@@ -163,9 +177,15 @@ static void reserve(pc_engine *e, int nstages, int nchans, int nlinks, int64_t n
                     size_t nspans) {
   if (nstages > e->stage_cap) {
     e->pc = g_renew(int, e->pc, nstages);
+    e->last_grad = g_renew(int, e->last_grad, nstages);
+    e->red = g_renew(const pc_sim_reduce *, e->red, nstages);
+    e->ring = g_renew(int, e->ring, nstages);
+    e->ring_base = g_renew(double, e->ring_base, nstages);
+    e->ring_done = g_renew(double, e->ring_done, nstages);
+    e->opt_parked = g_renew(bool, e->opt_parked, nstages);
     e->stats = g_renew(pc_sim_stage, e->stats, nstages);
     e->tl_ptr = g_renew(const pc_span *, e->tl_ptr, nstages);
-    e->heap_mem = g_renew(ev, e->heap_mem, nstages);
+    e->heap_mem = g_renew(ev, e->heap_mem, 2 * (size_t)nstages); /* stages and rings */
     e->stage_cap = nstages;
   }
   if (nchans > e->chan_cap) {
@@ -297,7 +317,48 @@ static void setup(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs)
     off += (size_t)s->stages[r].nops;
     e->pc[r] = 0;
     e->stats[r] = (pc_sim_stage){.peak_inflight = s->stages[r].peak_inflight};
+    e->last_grad[r] = -1;
+    for (int i = s->stages[r].nops - 1; i >= 0 && e->last_grad[r] < 0; i--)
+      if (s->stages[r].ops[i].kind == PC_OP_BWD || s->stages[r].ops[i].kind == PC_OP_BWD_W)
+        e->last_grad[r] = i;
+    const pc_sim_reduce *red = costs->reduce ? costs->reduce(costs->ud, r) : NULL;
+    e->red[r] = red && red->n > 0 && e->last_grad[r] >= 0 ? red : NULL;
+    e->ring[r] = 0;
+    e->ring_base[r] = 0.0;
+    e->ring_done[r] = e->red[r] ? -1.0 : 0.0;
+    e->opt_parked[r] = false;
   }
+}
+
+/* Starts ring k of stage r at T (its ready time, ring k-1 done): it takes the node's ports once
+ * free; the next ring is queued, or, after the last, a parked OPT resumes. Returns false when a
+ * duration is bad. */
+static bool run_ring(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs, heap *h,
+                     int r, double t, GError **error) {
+  const pc_sim_reduce *red = e->red[r];
+  int k = e->ring[r]++;
+  if (G_UNLIKELY(!(red->wire[k] >= 0 && red->ready[k] >= 0 && red->stretch >= 0))) {
+    pc_schedule_op_error(error, PC_ERROR_USAGE, s, r, e->last_grad[r],
+                         "all-reduce ring %d: %g s ready at %g s, stretch %g s", k,
+                         red->wire[k], red->ready[k], red->stretch);
+    return false;
+  }
+  double start = t;
+  int out = -1, in = -1;
+  if (red->ports && costs->node) {
+    int n = costs->node(costs->ud, r);
+    out = 2 * n, in = 2 * n + 1;
+    start = MAX(start, MAX(e->port_free[out], e->port_free[in]));
+  }
+  double end = start + red->wire[k];
+  if (out >= 0) e->port_free[out] = e->port_free[in] = end;
+  if (k + 1 < red->n) {
+    heap_push(h, MAX(end, e->ring_base[r] + red->ready[k + 1]), s->nstages + r);
+  } else {
+    e->ring_done[r] = end;
+    if (e->opt_parked[r]) heap_push(h, end, r);
+  }
+  return true;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -336,7 +397,7 @@ static void finish(pc_engine *e, const pc_schedule *s, uint64_t nevents) {
   for (int r = 0; r < P; r++)
     makespan = MAX(makespan, stats[r].finish);
   for (int r = 0; r < P; r++) {
-    stats[r].idle = makespan - stats[r].busy - stats[r].comm;
+    stats[r].idle = makespan - stats[r].busy - stats[r].comm - stats[r].reduce;
     stats[r].bubble = makespan > 0 ? stats[r].idle / makespan : 0.0;
   }
   e->result.nstages = P;
@@ -350,7 +411,7 @@ static void finish(pc_engine *e, const pc_schedule *s, uint64_t nevents) {
 const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs,
                                    GError **error) {
   PC_ASSERT(e != NULL && s != NULL && costs != NULL);
-  PC_ASSERT(s->nstages >= 1 && (uint64_t)s->nstages <= STAGE_MASK);
+  PC_ASSERT(s->nstages >= 1 && 2 * (uint64_t)s->nstages <= STAGE_MASK); /* stages, rings */
   setup(e, s, costs);
 
   const int P = s->nstages;
@@ -383,6 +444,11 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
     const double t = bits_time(h.a[0].t);
     const int r = (int)(h.a[0].key & STAGE_MASK);
     nevents++;
+    if (r >= P) { /* a ring of stage r - P */
+      heap_pop(&h);
+      if (!run_ring(e, s, costs, &h, r - P, t, error)) return NULL;
+      continue;
+    }
     const int i = pcs[r];
     const pc_stage_ops *st = &s->stages[r];
     const pc_op *op = &st->ops[i];
@@ -446,9 +512,26 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
         pc_schedule_op_error(error, PC_ERROR_USAGE, s, r, i, "compute time %g", d);
         return NULL;
       }
-      next = t + d;
+      const pc_sim_reduce *red = e->red[r];
+      double begin = t, stretch = 0;
+      if (red && op->kind == PC_OP_OPT) {
+        if (!e->opt_parked[r]) span->start = t;
+        if (e->ring_done[r] < 0) { /* parked: the last ring pushes this stage */
+          e->opt_parked[r] = true;
+          heap_pop(&h);
+          continue;
+        }
+        begin = MAX(t, e->ring_done[r]);
+      } else {
+        span->start = t;
+        if (red && i == e->last_grad[r]) {
+          stretch = red->stretch;
+          e->ring_base[r] = t;
+        }
+      }
+      next = begin + d + stretch;
       stats[r].busy += d;
-      span->start = t;
+      stats[r].reduce += stretch + (begin - t) + (t - span->start);
       span->end = next;
       break;
     }
@@ -461,6 +544,8 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
       stats[r].finish = next;
       heap_pop(&h);
     }
+    if (e->red[r] && i == e->last_grad[r]) /* its first ring, now that the stage is queued */
+      heap_push(&h, t + e->red[r]->ready[0], P + r);
   }
 
   finish(e, s, nevents);

@@ -13,6 +13,12 @@
  *   RECV               waits until its message has arrived, then occupies the receiver for
  *                      recv_overhead. Its span runs from when the stage reached it to the end of
  *                      that overhead, so it includes the wait.
+ * With costs->reduce, a stage's gradients are all-reduced across replicas in rings beside its
+ * last backward op (the last BWD or BWD_W): ring k may start READY[k] seconds after that op
+ * began and once ring k-1 is done, and runs WIRE[k] seconds, holding the stage's node's ports
+ * (after the messages and rings that took them first) when it crosses nodes; the op itself
+ * takes STRETCH longer. The stage's OPT starts once the last ring is done; its span includes
+ * that wait.
  * Messages of one channel (transfer and direction) are matched in FIFO order: the k-th RECV
  * gets the k-th SEND (see schedule.h), which validation has checked pairs equal microbatches.
  *
@@ -39,6 +45,15 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Costs */
 
+/* The gradient all-reduce of one stage (see the model above). */
+typedef struct {
+  int n;               /* rings, in the order they run (0: none) */
+  const double *ready; /* (n) earliest start, seconds after the last backward op began */
+  const double *wire;  /* (n) seconds each ring runs */
+  double stretch;      /* seconds the rings add to the last backward op */
+  bool ports;          /* the rings cross nodes: they hold the stage's node's ports */
+} pc_sim_reduce;
+
 /* The cost model the engine asks; every duration in seconds, >= 0 (a negative or NaN result
  * fails the run with PC_ERROR_USAGE). */
 typedef struct {
@@ -51,6 +66,8 @@ typedef struct {
    * way out and the receiving node's way in (one network port each way, full duplex): messages
    * that leave or enter a node at the same time queue there, whatever their ranks. */
   int (*node)(void *ud, int rank);
+  /* The gradient all-reduce of STAGE. NULL, or a NULL result: none. */
+  const pc_sim_reduce *(*reduce)(void *ud, int stage);
   double send_overhead; /* sender's compute resource busy per SEND */
   double recv_overhead; /* receiver's compute resource busy per RECV */
   void *ud;             /* passed to the callbacks */
@@ -69,10 +86,12 @@ void pc_sim_costs_uniform(pc_sim_costs *costs, const pc_sim_uniform *u);
 /* ------------------------------------------------------------------------------------------ */
 /* Results */
 
-/* One stage over the iteration. busy + comm + idle = makespan. */
+/* One stage over the iteration. busy + comm + reduce + idle = makespan. */
 typedef struct {
   double busy;       /* seconds computing (FWD, BWD, BWD_W, OPT) */
   double comm;       /* seconds in send and receive overheads */
+  double reduce;     /* seconds the gradient all-reduce added: the last backward's stretch and
+                      * the OPT's wait for the rings */
   double idle;       /* the rest of the iteration: waiting in RECVs, and after the last op */
   double bubble;     /* idle / makespan (0 when the makespan is 0) */
   double finish;     /* end of the stage's last op */

@@ -3,8 +3,10 @@
  * Searches replicas D (a divisor of R, at most the batch) x stages P = R / D (at most the layer
  * count) x schedule x microbatches M (dividing the replica's batch) with, per layout, the
  * partition `train` would run for it: auto:time from the profile (the exact time-balanced cut,
- * transfers priced), or auto:flops without one. Each layout is predicted (pc_predict, ranks laid
- * out replica-major as the executor does: rank = d P + s, node = rank / ranks-per-node); one
+ * transfers priced), or auto:flops without one. Each layout is predicted (pc_predict; the
+ * executor's rank d P + s holds replica d's stage s) with its ranks placed on the nodes both
+ * ways mpirun can (--map-by slot: replica-major, node = rank / ranks-per-node; --map-by node:
+ * ranks dealt in turn, so that a stage's replicas share nodes) where the two differ; one
  * whose largest stage needs more than --memory-per-rank (the runtime's own plan) is dropped. Its
  * communication share: what the same layout over shared memory would not take.
  * Prints the fastest --top layouts (table, or CSV with --format csv) and the `mpirun ... train`
@@ -35,6 +37,7 @@ typedef struct {
 /* One layout predicted. */
 typedef struct {
   int D, P, M;
+  bool by_node; /* placed with --map-by node */
   pc_schedule_kind kind;
   double t, bubble, comm;
   size_t memory; /* largest stage */
@@ -122,7 +125,8 @@ static bool plan_layout(pc_engine *e, const pc_model *m, pc_cost_config *cfg, in
   local.ranks_per_node = 0;
   pc_prediction *q = p ? pc_predict(e, m, part, kind, batch, M, &local, error) : NULL;
   if (q)
-    *row = (plan_row){.D = D, .P = P, .M = M, .kind = kind, .t = p->makespan,
+    *row = (plan_row){.D = D, .P = P, .M = M, .by_node = cfg->by_node, .kind = kind,
+                      .t = p->makespan,
                       .bubble = pc_prediction_bubble(p),
                       .comm = fmax(0.0, 1.0 - q->makespan / p->makespan),
                       .memory = pc_prediction_peak_memory(p),
@@ -144,11 +148,16 @@ static GArray *plan_search(const plan_opts *o, const pc_model *m, pc_cost_config
   for (int D = 1; D <= o->ranks; D++) {
     int P = o->ranks / D;
     if (o->ranks % D || D > o->batch || o->batch % D || P > m->nlayers) continue;
+    /* both placements where replicas and stages share nodes differently */
+    int rpn = cfg->ranks_per_node;
+    int places = rpn > 0 && D > 1 && P > 1 && o->ranks > rpn ? 2 : 1;
+    for (int place = 0; place < places; place++)
     for (guint k = 0; k < kinds->len; k++)
       for (int M = 1; M <= o->batch / D && (micros || M <= PLAN_MAX_MICRO); M++) {
         if (!micro_ok(micros, o->batch / D, M)) continue;
         plan_row row;
         GError *err = NULL;
+        cfg->by_node = place == 1;
         if (!plan_layout(e, m, cfg, o->batch, D, P, M,
                          (pc_schedule_kind)g_array_index(kinds, int, k), &row, &err)) {
           (*skipped)++;
@@ -170,31 +179,31 @@ static GArray *plan_search(const plan_opts *o, const pc_model *m, pc_cost_config
 static void print_rows(const plan_opts *o, const pc_model *m, const GArray *rows, bool csv) {
   int n = MIN((int)rows->len, o->top);
   if (csv)
-    printf("rank,model,replicas,stages,microbatches,schedule,batch,iteration_s,throughput,"
-           "bubble,comm_share,peak_memory_bytes,partition\n");
+    printf("rank,model,replicas,stages,microbatches,schedule,map_by,batch,iteration_s,"
+           "throughput,bubble,comm_share,peak_memory_bytes,partition\n");
   else
-    printf("%4s  %8s  %6s  %6s  %8s  %11s  %10s  %7s  %6s  %12s  %s\n", "rank", "replicas",
-           "stages", "micro", "schedule", "iteration_s", "samples/s", "bubble", "comm",
-           "memory_MiB", "partition");
+    printf("%4s  %8s  %6s  %6s  %8s  %6s  %11s  %10s  %7s  %6s  %12s  %s\n", "rank",
+           "replicas", "stages", "micro", "schedule", "map_by", "iteration_s", "samples/s",
+           "bubble", "comm", "memory_MiB", "partition");
   for (int i = 0; i < n; i++) {
     const plan_row *r = &g_array_index(rows, plan_row, i);
     const char *kind = pc_schedule_kind_name(r->kind);
     if (csv)
-      printf("%d,%s,%d,%d,%d,%s,%d,%.9g,%.9g,%.6f,%.6f,%zu,%s\n", i + 1, m->name, r->D, r->P,
-             r->M, kind, o->batch, r->t, o->batch / r->t, r->bubble, r->comm, r->memory,
-             r->spec);
+      printf("%d,%s,%d,%d,%d,%s,%s,%d,%.9g,%.9g,%.6f,%.6f,%zu,%s\n", i + 1, m->name, r->D,
+             r->P, r->M, kind, r->by_node ? "node" : "slot", o->batch, r->t, o->batch / r->t,
+             r->bubble, r->comm, r->memory, r->spec);
     else
-      printf("%4d  %8d  %6d  %6d  %8s  %11.6g  %10.4g  %7.4f  %5.1f%%  %12.1f  %s\n", i + 1,
-             r->D, r->P, r->M, kind, r->t, o->batch / r->t, r->bubble, 100 * r->comm,
-             (double)r->memory / 1048576.0, r->spec);
+      printf("%4d  %8d  %6d  %6d  %8s  %6s  %11.6g  %10.4g  %7.4f  %5.1f%%  %12.1f  %s\n",
+             i + 1, r->D, r->P, r->M, kind, r->by_node ? "node" : "slot", r->t,
+             o->batch / r->t, r->bubble, 100 * r->comm, (double)r->memory / 1048576.0, r->spec);
   }
 }
 
 /* The command that runs the first row. */
 static void print_command(const plan_opts *o, const char *model_path, const plan_row *r) {
-  printf("\nrun the first:\n  mpirun -n %d%s pipecast-exec train %s%s%s%s --batch %d "
+  printf("\nrun the first:\n  mpirun -n %d%s%s pipecast-exec train %s%s%s%s --batch %d "
          "--replicas %d --stages %d -m %d --schedule %s --partition '%s'\n", o->ranks,
-         o->rpn > 0 ? " --hostfile HOSTS" : "", model_path, o->sets ? " --set '" : "",
+         o->rpn > 0 ? " --hostfile HOSTS" : "", r->by_node ? " --map-by node" : "", model_path, o->sets ? " --set '" : "",
          o->sets ? o->sets : "", o->sets ? "'" : "", o->batch, r->D, r->P, r->M,
          pc_schedule_kind_name(r->kind), r->spec);
 }

@@ -150,7 +150,7 @@ static void box(GString *d, int stage, double a, double b, double k, unsigned rg
 }
 
 bool pc_plot_gantt(const pc_schedule *sched, const pc_span *const *timeline,
-                   double recv_overhead, const double *allreduce, const char *title,
+                   double recv_overhead, const double *opt, const char *title,
                    const char *path, GError **error) {
   if (!pc_plot_check_path(path, error)) return false;
   double end = 0;
@@ -183,9 +183,9 @@ bool pc_plot_gantt(const pc_schedule *sched, const pc_span *const *timeline,
       case PC_OP_SEND: box(d, s, a, b, k, gantt_colors[3].rgb, -1); break;
       case PC_OP_RECV: box(d, s, MAX(a, b - recv_overhead), b, k, gantt_colors[3].rgb, -1); break;
       case PC_OP_OPT: {
-        double ar = allreduce ? allreduce[s] : 0;
-        box(d, s, a, b - ar, k, gantt_colors[4].rgb, -1);
-        box(d, s, b - ar, b, k, gantt_colors[5].rgb, -1);
+        double o = opt ? MIN(opt[s], b - a) : b - a; /* the rest waited for the all-reduce */
+        box(d, s, a, b - o, k, gantt_colors[5].rgb, -1);
+        box(d, s, b - o, b, k, gantt_colors[4].rgb, -1);
         break;
       }
       default: break;

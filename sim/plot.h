@@ -21,11 +21,11 @@ bool pc_plot_check_path(const char *path, GError **error);
 /* Gantt chart of SCHED's TIMELINE (timeline[s] parallel to sched->stages[s].ops) to PATH: one
  * row per stage, boxes coloured by op kind (FWD, BWD, OPT, and send/receive overheads; the wait
  * inside a RECV is left blank: a RECV is drawn as its last RECV_OVERHEAD seconds), microbatch
- * numbers on the compute boxes when there are few. ALLREDUCE (per stage, may be NULL) marks the
- * tail of each OPT as all-reduce. TITLE goes on top. False with PC_ERROR_IO when gnuplot is
+ * numbers on the compute boxes when there are few. OPT (the optimizer step's seconds per stage,
+ * may be NULL) draws an OPT's span as the all-reduce's wait and then the step. TITLE goes on top. False with PC_ERROR_IO when gnuplot is
  * missing or fails (its messages quoted). */
 bool pc_plot_gantt(const pc_schedule *sched, const pc_span *const *timeline,
-                   double recv_overhead, const double *allreduce, const char *title,
+                   double recv_overhead, const double *opt, const char *title,
                    const char *path, GError **error);
 
 /* One point of a sweep figure. */

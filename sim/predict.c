@@ -89,12 +89,19 @@ static double replay_message(void *ud, const pc_xfer *x, bool grad) {
   return rc->model->message ? rc->model->message(rc->model->ud, x, grad) : 0.0;
 }
 
+static int replay_node(void *ud, int rank) {
+  const replay_costs *rc = ud;
+  return rc->model->node(rc->model->ud, rank);
+}
+
 bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *durations,
                           GError **error) {
   replay_costs rc = {&p->costs->costs, p->sched, durations};
   pc_sim_costs c = p->costs->costs;
   c.compute = replay_compute;
   c.message = replay_message;
+  c.reduce = NULL; /* a measured OPT holds its all-reduce */
+  c.node = c.node ? replay_node : NULL;
   c.ud = &rc;
   const pc_sim_result *res = pc_engine_run(engine, p->sched, &c, error);
   if (res == NULL) return false;

@@ -31,7 +31,7 @@
 
 typedef struct {
   char *sets, *partition, *by, *schedule, *net, *gemm, *trace, *gantt, *format;
-  char *durations, *profile_stat;
+  char *durations, *profile_stat, *map_by;
   char **profile;
   int stages, batch, micro, replicas, rpn;
   gboolean extrapolate;
@@ -116,17 +116,16 @@ static void print_table(const pc_model *m, const pc_partition *part, const pc_pr
          "inflight", "memory_bytes", "range");
   for (int s = 0; s < p->nstages; s++) {
     const pc_sim_stage *st = &p->stages[s];
-    double ar = p->costs->allreduce[s];
     printf("%5d  %6d  %11.6g  %11.6g  %11.6g  %11.6g  %11.6g  %11.6g  %7.4f  %8d  %14zu  %s..%s\n",
            s, part->first[s + 1] - part->first[s], p->costs->fwd[s], p->costs->bwd[s],
-           st->busy - ar, st->comm, ar, st->idle, st->bubble, st->peak_inflight, p->memory[s],
+           st->busy, st->comm, st->reduce, st->idle, st->bubble, st->peak_inflight, p->memory[s],
            m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name);
   }
   if (p->replicas > 1)
     for (int s = 0; s < p->nstages; s++)
-      printf("stage %d: gradient all-reduce %.6g s in buckets of %d MiB, %.6g s of it after the "
-             "last backward\n", s, p->costs->allreduce_total[s], PC_BUCKET_BYTES >> 20,
-             p->costs->allreduce[s]);
+      printf("stage %d: gradient all-reduce %.6g s in buckets of %d MiB, adding %.6g s to the "
+             "stage\n", s, p->costs->allreduce_total[s], PC_BUCKET_BYTES >> 20,
+             p->stages[s].reduce);
 }
 
 static void csv_speedup(const pc_prediction *base, double t) {
@@ -157,11 +156,10 @@ static void print_csv(const pc_model *m, const pc_partition *part, const pc_pred
          "bubble,peak_inflight,memory_bytes,allreduce_total_s\n");
   for (int s = 0; s < p->nstages; s++) {
     const pc_sim_stage *st = &p->stages[s];
-    double ar = p->costs->allreduce[s];
     printf("%d,%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%zu,%.9g\n", s,
            m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name,
            part->first[s + 1] - part->first[s], p->costs->fwd[s], p->costs->bwd[s],
-           p->costs->opt[s], ar, st->busy - ar, st->comm, st->idle, st->bubble,
+           p->costs->opt[s], st->reduce, st->busy, st->comm, st->idle, st->bubble,
            st->peak_inflight, p->memory[s], p->costs->allreduce_total[s]);
   }
 }
@@ -198,7 +196,7 @@ static bool gantt(const pc_model *model, const pc_partition *part, const pc_pred
                                 model->name, pc_schedule_kind_name(p->sched->kind), p->nstages,
                                 reps, p->nmicro, p->mb, p->makespan, spec);
   bool ok = pc_plot_gantt(p->sched, (const pc_span *const *)p->timeline,
-                          p->costs->costs.recv_overhead, p->costs->allreduce, title, path, error);
+                          p->costs->costs.recv_overhead, p->costs->opt, title, path, error);
   g_free(title);
   g_free(spec);
   return ok;
@@ -219,7 +217,7 @@ static char *describe_sources(const run_opts *o, const pc_cost_config *cfg,
 
 static void run_opts_clear(run_opts *o) {
   char **s[] = {&o->sets, &o->partition, &o->by, &o->schedule, &o->profile_stat, &o->net,
-                &o->gemm, &o->trace, &o->gantt, &o->format, &o->durations};
+                &o->gemm, &o->trace, &o->gantt, &o->format, &o->durations, &o->map_by};
   for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
   g_strfreev(o->profile);
 }
@@ -253,6 +251,9 @@ int pc_cmd_run(int argc, char **argv) {
      "Data-parallel replicas of the pipeline (default 1)", "D"},
     {"ranks-per-node", 0, 0, G_OPTION_ARG_INT, &o.rpn,
      "Ranks per node; links between nodes use the net file's 'inter' rows", "R"},
+    {"map-by", 0, 0, G_OPTION_ARG_STRING, &o.map_by,
+     "slot (default: each node filled in turn) or node (ranks dealt to the nodes in turn)",
+     "HOW"},
     {"trace", 0, 0, G_OPTION_ARG_FILENAME, &o.trace, "Write the Chrome trace JSON", "FILE"},
     {"gantt", 0, 0, G_OPTION_ARG_FILENAME, &o.gantt, "Draw a Gantt chart (.png, .pdf, .svg)",
      "FILE"},
@@ -282,6 +283,7 @@ int pc_cmd_run(int argc, char **argv) {
   cfg.extrapolate = o.extrapolate;
   cfg.replicas = o.replicas == UNSET ? 1 : o.replicas;
   cfg.ranks_per_node = o.rpn == UNSET ? 0 : o.rpn;
+  if (!pc_cli_parse_map_by(o.map_by, &cfg.by_node, &error)) goto fail;
   pc_job_request req = {.partition = o.partition, .stages = o.stages == UNSET ? 0 : o.stages,
                         .by = o.by, .schedule = o.schedule, .batch = o.batch,
                         .micro = o.micro == UNSET ? 1 : o.micro, .replicas = cfg.replicas,

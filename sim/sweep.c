@@ -32,6 +32,7 @@ static void csv_num(FILE *f, double v) {
 
 typedef struct {
   char *sets, *by, *schedules_s, *stages_s, *micro_s, *profile_stat, *net, *gemm, *outdir;
+  char *map_by;
   char **profile;
   int batch, replicas, rpn;
   gboolean extrapolate, no_plot;
@@ -81,6 +82,7 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
   w->cfg.extrapolate = o->extrapolate;
   w->cfg.replicas = replicas;
   w->cfg.ranks_per_node = o->rpn == UNSET ? 0 : o->rpn;
+  if (!pc_cli_parse_map_by(o->map_by, &w->cfg.by_node, error)) return false;
   if (!pc_cost_config_load(&w->cfg, (const char *const *)o->profile, o->profile_stat, o->net,
                            o->gemm, error))
     return false;
@@ -219,7 +221,7 @@ static void sweep_clear(sweep *w) {
 
 static void sweep_opts_clear(sweep_opts *o) {
   char **s[] = {&o->sets, &o->by, &o->schedules_s, &o->stages_s, &o->micro_s,
-                &o->profile_stat, &o->net, &o->gemm, &o->outdir};
+                &o->profile_stat, &o->net, &o->gemm, &o->outdir, &o->map_by};
   for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
   g_strfreev(o->profile);
 }
@@ -242,6 +244,9 @@ int pc_cmd_sweep(int argc, char **argv) {
     {"replicas", 'd', 0, G_OPTION_ARG_INT, &o.replicas, "Data-parallel replicas (default 1)",
      "D"},
     {"ranks-per-node", 0, 0, G_OPTION_ARG_INT, &o.rpn, "Ranks per node", "R"},
+    {"map-by", 0, 0, G_OPTION_ARG_STRING, &o.map_by,
+     "slot (default: each node filled in turn) or node (ranks dealt to the nodes in turn)",
+     "HOW"},
     {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o.outdir,
      "Directory for sweep.csv, sweep.png, sweep.pdf (default .)", "DIR"},
     {"no-plot", 0, 0, G_OPTION_ARG_NONE, &o.no_plot, "Write sweep.csv only", NULL},

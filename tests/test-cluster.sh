@@ -26,7 +26,7 @@ expect 2 "--rate '25gb': expected a rate like" "--check: a bad rate" -- "$cluste
 st=$?
 if [ "$st" = 4 ]; then
   why=$(head -1 "$tmp/err")
-  for t in "two hosts" "a pipeline over TCP, bit-identical" \
+  for t in "two hosts" "ranks placed by slot and by node" "a pipeline over TCP, bit-identical" \
            "large messages driven by the communication thread, bit-identical" \
            "data parallel over TCP, buckets during the backward" "calibrate across nodes" \
            "interrupted: nothing left" "killed: nothing left"; do
@@ -40,6 +40,17 @@ if [ "$st" = 0 ] && [ "$(sort "$tmp/hosts" | tr '\n' ' ')" = "node1 node2 " ]; t
 else
   not_ok "two emulated nodes are two hosts"
 fi
+# --map-by: slot fills each node in turn (a node per replica), node deals the ranks out (a node
+# per stage), as pipecast-sim's --map-by assumes
+where() { "$cluster" --nodes 2 --ranks-per-node 2 --map-by "$1" -- \
+            sh -c 'echo "$OMPI_COMM_WORLD_RANK:$(hostname)"' 2>&1 | sort | tr '\n' ' '; }
+slot=$(where slot) node=$(where node)
+if [ "$slot" = "0:node1 1:node1 2:node2 3:node2 " ] && [ "$node" = "0:node1 1:node2 2:node1 3:node2 " ]; then
+  ok "ranks placed by slot and by node"
+else
+  echo "# slot: $slot; node: $node"; not_ok "ranks placed by slot and by node"
+fi
+expect 2 "--map-by 'core': expected slot or node" "a bad --map-by" -- "$cluster" --map-by core --check
 
 # same_as_one WHAT TRAIN-ARGS...: a pipeline on the two nodes ends with one process's weights
 same_as_one() {

@@ -203,9 +203,17 @@ if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --m
      --profile "$tmp/pp.tsv" >"$tmp/log" 2>&1; then
   ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"; fi
-expect_input_error "profile: more ranks than the partition has stages" \
-  "has 1 stage: run it with at most one rank per stage (mpirun -n 1 or fewer), not 2" \
-  mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..loss"
+expect_input_error "profile: more ranks than the partition has stages, not a multiple" \
+  "has 2 stages: run it with at most one rank per stage (mpirun -n 2 or fewer) or with replicas of the pipeline (a multiple of 2 ranks), not 3" \
+  mpirun -n 3 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.."
+# a multiple of the stage count: rank r times stage r % stages, as train --replicas lays it out
+if mpirun -n 4 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --microbatch-sizes 4 \
+     --reps 2 --samples "$tmp/s22.tsv" --out "$tmp/p22.tsv" >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(rows "$tmp/p22.tsv")" = "8,0" ] && grep -q 'rank r timed stage r % stages' "$tmp/p22.tsv" &&
+   [ "$(samples_ranks "$tmp/s22.tsv")" = \
+     "fc1:0 fc1:2 fc2:0 fc2:2 fc3:1 fc3:3 fc4:1 fc4:3 loss:1 loss:3 relu1:0 relu1:2 relu2:0 relu2:2 relu3:1 relu3:3" ]; then
+  ok "profile --partition on replicas: stage r % stages timed by rank r, all at once"
+else cat "$tmp/log" "$tmp/s22.tsv" | sed 's/^/# /'; not_ok "profile --partition on replicas: stage r % stages timed by rank r, all at once"; fi
 # more stages than ranks: rank r times stages r, r + ranks, ... (tiny-mlp "2,2,2,2": stages 0
 # and 2 on rank 0, 1 and 3 on rank 1), every layer's row, the same rows as one rank per stage
 if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "2,2,2,2" --microbatch-sizes 4 \

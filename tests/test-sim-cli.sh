@@ -74,6 +74,30 @@ expect 0 "" "run with 1024 replicas" -- "$sim" run "$models/mlp32.model" --stage
 stdout_has "8 stages x 1024 replicas (8192 ranks)" "run: pipeline x data-parallel layout"
 stdout_has "over 1 rank" "run: speedup over one rank"
 
+# --- placement: --map-by slot puts a replica on each node (the rings cross, each node's port in
+# turn for both stages), node a stage's replicas (the rings stay inside, the pipeline crosses)
+placed() { "$sim" run "$models/mlp32.model" --stages 2 --replicas 2 --batch 64 --microbatches 4 \
+             --ranks-per-node 2 --net "$tmp/net.tsv" --format csv "$@"; }
+if placed --map-by slot >"$tmp/slot.csv" 2>&1 && placed --map-by node >"$tmp/node.csv" 2>&1 &&
+   placed >"$tmp/default.csv" 2>&1 && cmp -s "$tmp/slot.csv" "$tmp/default.csv" &&
+   python3 - "$tmp/slot.csv" "$tmp/node.csv" <<'PY'
+import csv, io, sys
+def blocks(path):
+    a, b = open(path).read().split("\n\n\n")
+    return next(csv.DictReader(io.StringIO(a))), list(csv.DictReader(io.StringIO(b)))
+(s, ss), (n, ns) = blocks(sys.argv[1]), blocks(sys.argv[2])
+ring = lambda st, i: float(st[i]["allreduce_total_s"])
+# the rings over the slow inter link by slot, inside the node by node placement
+assert ring(ss, 0) > 2 * ring(ns, 0) and ring(ss, 1) > 2 * ring(ns, 1), (ss, ns)
+assert float(s["iteration_s"]) > float(n["iteration_s"]), (s, n)
+# by slot, the two stages' rings share node 0's port: one adds more than its own ring's time
+assert max(float(x["allreduce_s"]) - ring(ss, i) for i, x in enumerate(ss)) > 0, ss
+PY
+then ok "run --map-by: the rings cross nodes by slot and queue at the port, stay inside by node"
+else sed 's/^/# /' "$tmp/slot.csv" "$tmp/node.csv"; not_ok "run --map-by: the rings cross nodes by slot and queue at the port, stay inside by node"; fi
+expect 2 "--map-by 'core': expected slot or node" "run: a bad --map-by" -- "$sim" run "$models/mlp32.model" --batch 8 --map-by core
+expect 2 "--map-by 'rr': expected slot or node" "sweep: a bad --map-by" -- "$sim" sweep "$models/mlp32.model" --batch 8 --map-by rr --no-plot --out "$tmp/sw"
+
 # --- determinism
 "$sim" run "$models/tiny-resnet.model" --stages 3 --batch 16 --microbatches 4 --trace "$tmp/t1.json" >"$tmp/r1" 2>&1
 "$sim" run "$models/tiny-resnet.model" --stages 3 --batch 16 --microbatches 4 --trace "$tmp/t2.json" >"$tmp/r2" 2>&1
@@ -178,6 +202,13 @@ if [ "$(tail -n +2 "$tmp/plan-big.csv" | wc -l)" = 36 ] &&
    [ "$(tail -n +2 "$tmp/plan-big.csv" | cut -d, -f5 | sort -n | tail -1)" = 256 ]; then
   ok "plan: a large batch searched up to 256 microbatches by default"
 else head -3 "$tmp/plan-big.csv" | sed 's/^/# /'; not_ok "plan: a large batch searched up to 256 microbatches by default"; fi
+# on nodes of 2 ranks, 2 replicas x 2 stages are searched placed both ways
+"$sim" plan "$models/tiny-mlp.model" --ranks 4 --ranks-per-node 2 --batch 16 --microbatches 2 \
+  --schedule 1f1b --link inter=1gbit,30us --top 100 --format csv >"$tmp/plan-place.csv" 2>&1
+if [ "$(awk -F, 'NR > 1 && $3 == 2 && $4 == 2 { print $7 }' "$tmp/plan-place.csv" | sort | tr '\n' ' ')" = "node slot " ] &&
+   [ "$(awk -F, 'NR > 1 && ($3 != 2 || $4 != 2) { print $7 }' "$tmp/plan-place.csv" | sort -u)" = slot ]; then
+  ok "plan: 2 x 2 on nodes of 2 ranks placed by slot and by node, the other layouts once"
+else sed 's/^/# /' "$tmp/plan-place.csv"; not_ok "plan: 2 x 2 on nodes of 2 ranks placed by slot and by node, the other layouts once"; fi
 expect 0 "" "plan with a link given by numbers" -- "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 \
   --link inter=1gbit,30us --link intra=40gbit,1us --ranks-per-node 1
 stdout_has "layouts predicted" "plan --link: layouts predicted"

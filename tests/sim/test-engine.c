@@ -196,6 +196,62 @@ static void test_node_ports(void) {
   pc_schedule_free(s);
 }
 
+static double all_one(void *ud, int stage, const pc_op *op) {
+  (void)ud, (void)stage, (void)op;
+  return 1;
+}
+
+static double two(void *ud, const pc_xfer *x, bool grad) {
+  (void)ud, (void)x, (void)grad;
+  return 2;
+}
+
+static const pc_sim_reduce *two_rings(void *ud, int stage) {
+  (void)stage;
+  return ud;
+}
+
+/* 2 stages on their own nodes, 1 microbatch, ops and messages 1 and 2: stage 1's rings (ready
+ * 0 and 0.5 after its BWD began at 4, lengths 3 and 1, BWD 0.5 longer) take node 1's ports at
+ * 4..7; its gradient (sent at 5.5) leaves once they are free (7..9), and holds ring 1 up
+ * (9..10); stage 0's BWD starts at 9, its rings run 9..12 and 12..13, and each OPT waits for
+ * its own. Without ports the rings and the gradient pass each other: 12.5. */
+static void test_reduce_ports(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 2, 1);
+  pc_sim_reduce red = {.n = 2, .ready = (double[]){0, 0.5}, .wire = (double[]){3, 1},
+                       .stretch = 0.5, .ports = true};
+  pc_sim_costs costs = {.compute = all_one, .message = two, .node = own_node,
+                        .reduce = two_rings, .ud = &red};
+  pc_engine *e = pc_engine_new();
+  GError *err = NULL;
+  const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  assert_span(res, 1, 2, 4, 5.5);  /* BWD, stretched */
+  assert_span(res, 1, 4, 5.5, 11); /* OPT, waiting for the rings until 10 */
+  assert_span(res, 0, 2, 1, 9);    /* RECV of the gradient */
+  assert_span(res, 0, 3, 9, 10.5);
+  assert_span(res, 0, 4, 10.5, 14);
+  g_assert_cmpfloat(res->makespan, ==, 14);
+  g_assert_cmpfloat(res->stages[0].reduce, ==, 0.5 + 2.5);
+  g_assert_cmpfloat(res->stages[1].reduce, ==, 0.5 + 4.5);
+  g_assert_cmpfloat(res->stages[0].busy, ==, 3);
+  g_assert_cmpfloat(res->stages[0].idle, ==, 14 - 3 - 3);
+  red.ports = false;
+  res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  assert_span(res, 1, 4, 5.5, 9);
+  assert_span(res, 0, 4, 9, 12.5);
+  g_assert_cmpfloat(res->makespan, ==, 12.5);
+  /* a bad ring length names the op */
+  red.wire = (double[]){3, -1};
+  g_assert_null(pc_engine_run(e, s, &costs, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_assert_nonnull(strstr(err->message, "all-reduce ring 1"));
+  g_clear_error(&err);
+  pc_engine_free(e);
+  pc_schedule_free(s);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Broken schedules */
 
@@ -359,6 +415,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/engine/overheads-and-link", test_overheads_and_link);
   g_test_add_func("/engine/skip", test_skip);
   g_test_add_func("/engine/node-ports", test_node_ports);
+  g_test_add_func("/engine/reduce-ports", test_reduce_ports);
   g_test_add_func("/engine/deadlock/missing-send", test_deadlock_missing_send);
   g_test_add_func("/engine/deadlock/cycle", test_deadlock_cycle);
   g_test_add_func("/engine/broken/unreceived", test_unreceived);
