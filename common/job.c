@@ -55,7 +55,8 @@ bool pc_job_parse_by(const char *by, pc_partition_by *out, bool *time, GError **
 bool pc_job_parse_schedule(const char *name, pc_schedule_kind *out, GError **error) {
   int kind = pc_schedule_kind_from_name(name ? name : "gpipe");
   if (kind < 0) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--schedule '%s': expected gpipe or 1f1b", name);
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--schedule '%s': expected gpipe, 1f1b, interleaved, zb-h1 or zb-v", name);
     return false;
   }
   *out = (pc_schedule_kind)kind;
@@ -122,12 +123,32 @@ bool pc_job_check_size(int nstages, int micro, double bytes_per_op, size_t memor
   return true;
 }
 
+int pc_job_chunks(const pc_job_request *req, GError **error) {
+  pc_schedule_kind kind;
+  if (!pc_job_parse_schedule(req->schedule, &kind, error)) return 0;
+  if (req->chunks == 0) return pc_schedule_default_chunks(kind);
+  if (req->chunks < 1 || req->chunks > PC_SCHEDULE_MAX_CHUNKS) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--chunks must be 1 to %d, got %d",
+                PC_SCHEDULE_MAX_CHUNKS, req->chunks);
+    return 0;
+  }
+  return req->chunks;
+}
+
 pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
-                             pc_schedule_kind kind, int nmicro, GError **error) {
+                             pc_schedule_kind kind, int nmicro, int nchunks, GError **error) {
+  int C = nchunks > 0 ? nchunks : pc_schedule_default_chunks(kind);
+  if (part->nstages % C) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "the partition has %d stages: %d chunks per rank need a multiple of %d",
+                part->nstages, C, C);
+    return NULL;
+  }
   if (!pc_job_check_size(part->nstages, nmicro, 0, 0, error)) return NULL;
   GArray *xfers = pc_partition_transfers(model, part);
-  pc_schedule *s = pc_schedule_new(kind, part->nstages, nmicro,
-                                   (const pc_xfer *)(void *)xfers->data, (int)xfers->len, error);
+  pc_schedule *s = pc_schedule_new_chunks(kind, part->nstages / C, nmicro, C,
+                                          (const pc_xfer *)(void *)xfers->data, (int)xfers->len,
+                                          error);
   g_array_unref(xfers);
   if (s && !pc_schedule_validate(s, error)) {
     pc_schedule_free(s);
@@ -171,14 +192,16 @@ pc_partition *pc_job_partition(const pc_model *model, const pc_job_request *req,
     return NULL;
   }
   int replicas = req->replicas > 0 ? req->replicas : 1;
-  int from_ranks = req->ranks > 0 ? req->ranks / replicas : 0;
+  int C = pc_job_chunks(req, error);
+  if (C == 0) return NULL;
+  int from_ranks = req->ranks > 0 ? req->ranks / replicas * C : 0;
   if (req->partition) {
     *source = PC_JOB_FROM_SPEC;
     char *s = g_strstrip(g_strdup(req->partition));
     bool automatic = g_str_has_prefix(s, "auto:"), auto_time = strcmp(s, "auto:time") == 0;
     g_free(s);
     /* a stage count checks a written spec; an automatic one may take it from the ranks */
-    int n = req->stages ? req->stages : automatic ? from_ranks : 0;
+    int n = req->stages ? req->stages * C : automatic ? from_ranks : 0;
     if (!auto_time) return pc_partition_parse(model, req->partition, n, error);
     if (n < 1) {
       g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
@@ -187,7 +210,7 @@ pc_partition *pc_job_partition(const pc_model *model, const pc_job_request *req,
     }
     return by_time(model, req, mb, n, error);
   }
-  int n = req->stages;
+  int n = req->stages * C;
   *source = PC_JOB_FROM_STAGES;
   if (n == 0) {
     if (model->nsplits > 0 && (from_ranks == 0 || from_ranks == model->nsplits + 1)) {
@@ -195,7 +218,7 @@ pc_partition *pc_job_partition(const pc_model *model, const pc_job_request *req,
       return pc_partition_parse(model, "split", 0, error);
     }
     *source = from_ranks ? PC_JOB_FROM_RANKS : PC_JOB_WHOLE;
-    n = from_ranks ? from_ranks : 1;
+    n = from_ranks ? from_ranks : C;
   }
   if (time) return by_time(model, req, mb, n, error);
   return pc_partition_auto(model, by, n, error);
@@ -222,7 +245,14 @@ pc_job *pc_job_resolve(const pc_model *model, const pc_job_request *req, GError 
   job->mb = req->batch / replicas / micro;
   job->part = pc_job_partition(model, req, job->mb, &job->source, error);
   if (job->part == NULL) goto fail;
-  job->nstages = job->part->nstages;
+  job->nchunks = pc_job_chunks(req, error);
+  if (job->part->nstages % job->nchunks) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "the partition has %d stages: %d chunks per rank need a multiple of %d",
+                job->part->nstages, job->nchunks, job->nchunks);
+    goto fail;
+  }
+  job->nstages = job->part->nstages / job->nchunks;
   int need = job->nstages * replicas;
   if (req->ranks > 0 && need != req->ranks) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
@@ -231,8 +261,9 @@ pc_job *pc_job_resolve(const pc_model *model, const pc_job_request *req, GError 
                 req->ranks, need);
     goto fail;
   }
-  if (!pc_job_check_size(job->nstages, micro, req->bytes_per_op, req->memory, error)) goto fail;
-  job->sched = pc_job_schedule(model, job->part, kind, micro, error);
+  if (!pc_job_check_size(job->part->nstages, micro, req->bytes_per_op, req->memory, error))
+    goto fail;
+  job->sched = pc_job_schedule(model, job->part, kind, micro, job->nchunks, error);
   if (job->sched == NULL) goto fail;
   return job;
 fail:

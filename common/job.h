@@ -14,6 +14,10 @@
  *      is markers + 1;
  *   4. otherwise the stage count the ranks give, balanced by --by; without ranks (the simulator)
  *      the whole model in one stage.
+ * With chunks per rank (interleaved and zero-bubble-V schedules; --chunks C, default the
+ * schedule's own), every stage count above counts ranks and the partition has C times as many
+ * stages, the model chunks: a written spec has P x C ranges, chunk c of rank r being the range
+ * pc_schedule_virtual gives.
  * Balancing by time (auto:time, --by time) needs measured layer times: the caller supplies them
  * through pc_job_request.times (the simulator reads them from a profile); common/ itself knows
  * nothing of profiles. */
@@ -44,7 +48,8 @@ typedef struct {
   const char *partition; /* spec, or NULL */
   int stages;            /* --stages; 0 when not given */
   const char *by;        /* flops (NULL: the default), params or time */
-  const char *schedule;  /* gpipe (NULL: the default) or 1f1b */
+  const char *schedule;  /* gpipe (NULL: the default), 1f1b, interleaved, zb-h1 or zb-v */
+  int chunks;            /* model chunks per rank; 0: the schedule's own */
   int batch;             /* minibatch over all replicas */
   int micro;             /* microbatches per replica's minibatch; 0: 1 */
   int replicas;          /* data-parallel replicas; 0: 1 */
@@ -81,7 +86,8 @@ typedef struct {
   pc_job_source source;
   pc_schedule *sched; /* validated op lists */
   pc_schedule_kind kind;
-  int nstages, replicas, micro, batch;
+  int nstages;        /* ranks of one replica's pipeline (part has nstages x nchunks stages) */
+  int nchunks, replicas, micro, batch;
   int mb; /* samples per microbatch */
 } pc_job;
 
@@ -103,11 +109,16 @@ bool pc_job_check_batch(int batch, int replicas, int micro, GError **error);
 /* --by: flops (NULL too), params or time; *time tells time apart (it has no pc_partition_by). */
 bool pc_job_parse_by(const char *by, pc_partition_by *out, bool *time, GError **error);
 
-/* --schedule: gpipe (NULL too) or 1f1b. */
+/* --schedule: gpipe (NULL too), 1f1b, interleaved, zb-h1 or zb-v. */
 bool pc_job_parse_schedule(const char *name, pc_schedule_kind *out, GError **error);
 
-/* The validated op lists of KIND for PART with nmicro microbatches (at most PC_JOB_MAX_OPS). */
+/* The chunks per rank of REQ: --chunks, else its schedule's own; 0 with the error when the
+ * schedule is unknown or --chunks is out of range. */
+int pc_job_chunks(const pc_job_request *req, GError **error);
+
+/* The validated op lists of KIND for PART (its stages NCHUNKS per rank; 0: the kind's own)
+ * with nmicro microbatches (at most PC_JOB_MAX_OPS). */
 pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
-                             pc_schedule_kind kind, int nmicro, GError **error);
+                             pc_schedule_kind kind, int nmicro, int nchunks, GError **error);
 
 #endif

@@ -1,10 +1,11 @@
 /* schedule.c — generation, editing and validation of pipeline schedules (per-stage op lists).
  *
- * The generators (GPipe fill-drain, 1F1B PipeDream-flush) are written as a sequence of
- * "forward of microbatch m" and "backward of microbatch m" steps per stage; each step expands
- * into its RECVs, the compute op and its SENDs (see schedule.h). New schedules (interleaved,
- * zero-bubble) add a step sequence; the expansion, validation and both consumers stay as they
- * are. Validation is a set of linear scans plus a symbolic run with eager sends. */
+ * The generators are written as a sequence of "forward of microbatch m at virtual stage v",
+ * "backward ..." and (split backward) "weight gradient ..." steps per rank; each step expands
+ * into its RECVs, the compute op and its SENDs (see schedule.h). GPipe, 1F1B and interleaved
+ * 1F1B are formulas; the zero-bubble schedules come from a list scheduler at unit costs, whose
+ * order is a run that completes, so any costs run it without deadlock. Validation is a set of
+ * linear scans plus a symbolic run with eager sends. */
 #include "schedule.h"
 
 #include <string.h>
@@ -23,6 +24,9 @@ _Static_assert(G_N_ELEMENTS(op_kind_names) == PC_OP_KIND_COUNT, "op kind name ta
 static const char *const schedule_kind_names[] = {
   [PC_SCHEDULE_GPIPE] = "gpipe",
   [PC_SCHEDULE_1F1B] = "1f1b",
+  [PC_SCHEDULE_INTERLEAVED] = "interleaved",
+  [PC_SCHEDULE_ZBH1] = "zb-h1",
+  [PC_SCHEDULE_ZBV] = "zb-v",
 };
 _Static_assert(G_N_ELEMENTS(schedule_kind_names) == PC_SCHEDULE_KIND_COUNT,
                "schedule kind name table");
@@ -117,6 +121,7 @@ static void stage_recount(pc_stage_ops *st, bool split_backward) {
 /* ------------------------------------------------------------------------------------------ */
 /* Construction */
 
+/* NSTAGES: the virtual stages the transfers join. */
 static bool check_params(int nstages, int nmicro, const pc_xfer *xfers, int nxfers,
                          GError **error) {
   if (nstages < 1) {
@@ -253,58 +258,200 @@ static void emit_backward(pc_schedule *s, const xfer_index *xi, int v, int mb) {
   }
 }
 
-pc_schedule *pc_schedule_new(pc_schedule_kind kind, int nstages, int nmicro,
-                             const pc_xfer *xfers, int nxfers, GError **error) {
+/* Weight gradient of microbatch MB at virtual stage V (split backward): no messages. */
+static void emit_weight(pc_schedule *s, int v, int mb) {
+  stage_push(&s->stages[pc_schedule_rank_of(s, v)],
+             (pc_op){.kind = PC_OP_BWD_W, .mb = mb, .chunk = (int16_t)pc_schedule_chunk_of(s, v),
+                     .xfer = -1, .peer = -1},
+             s->split_backward);
+}
+
+/* Megatron-LM's interleaved 1F1B on rank R: the k-th forward (backward) of the rank is
+ * microbatch (k / (P v)) P + k % P of chunk (k / P) % v (of chunk v - 1 - (k / P) % v). */
+static void interleaved(pc_schedule *s, const xfer_index *xi, int r) {
+  const int P = s->nstages, M = s->nmicro, v = s->nchunks, total = M * v;
+  int warm = MIN((P - r - 1) * 2 + (v - 1) * P, total);
+#define MB_OF(k) ((k) / (P * v) * P + (k) % P)
+#define FWD_V(k) pc_schedule_virtual(s, r, (k) / P % v)
+#define BWD_V(k) pc_schedule_virtual(s, r, v - 1 - (k) / P % v)
+  for (int k = 0; k < warm; k++) emit_forward(s, xi, FWD_V(k), MB_OF(k));
+  for (int i = 0; i < total - warm; i++) {
+    emit_forward(s, xi, FWD_V(warm + i), MB_OF(warm + i));
+    emit_backward(s, xi, BWD_V(i), MB_OF(i));
+  }
+  for (int k = total - warm; k < total; k++) emit_backward(s, xi, BWD_V(k), MB_OF(k));
+#undef MB_OF
+#undef FWD_V
+#undef BWD_V
+}
+
+/* The zero-bubble schedules by list scheduling at unit costs, step by step: every rank starts
+ * one op per step, the first ready of: a BWD (oldest microbatch first), a forward (oldest first;
+ * a new microbatch, the forward of the rank's first chunk, only while its activations on all
+ * the rank's chunks fit under CAP[r] beside those of the microbatches in flight), the oldest
+ * pending BWD_W. An op started at step t is done for the others from step t + 1 (messages are
+ * free). Each virtual stage runs its forwards, backwards and weight gradients in microbatch
+ * order. */
+static void zero_bubble(pc_schedule *s, const xfer_index *xi, const int *cap) {
+  const int P = s->nstages, M = s->nmicro, C = s->nchunks, V = P * C;
+  int *nf = g_new0(int, V), *nb = g_new0(int, V), *nw = g_new0(int, V);
+  int *inflight = g_new0(int, P); /* chunk activations held or owed until their BWD_W */
+  /* steps at which F and B of (v, m) are done; INT_MAX while not */
+  int *fdone = g_new(int, (size_t)V * M), *bdone = g_new(int, (size_t)V * M);
+  for (size_t i = 0; i < (size_t)V * M; i++) fdone[i] = bdone[i] = G_MAXINT;
+  int64_t left = 3 * (int64_t)V * M;
+  for (int t = 0; left > 0; t++) {
+    int64_t before = left;
+    for (int r = 0; r < P; r++) {
+      /* the oldest ready op of each kind over the rank's chunks: 0 BWD, 1 FWD, 2 BWD_W */
+      int pick[3] = {-1, -1, -1};
+      for (int c = 0; c < C; c++) {
+        int v = pc_schedule_virtual(s, r, c);
+        int m = nb[v];
+        if (m < M && fdone[(size_t)v * M + m] <= t &&
+            (v == V - 1 || bdone[(size_t)(v + 1) * M + m] <= t) &&
+            (pick[0] < 0 || m < nb[pick[0]]))
+          pick[0] = v;
+        m = nf[v];
+        if (m < M && (v == 0 || fdone[(size_t)(v - 1) * M + m] <= t) &&
+            (c > 0 || inflight[r] + C <= cap[r]) && (pick[1] < 0 || m < nf[pick[1]]))
+          pick[1] = v;
+        m = nw[v];
+        if (m < nb[v] && bdone[(size_t)v * M + m] <= t && (pick[2] < 0 || m < nw[pick[2]]))
+          pick[2] = v;
+      }
+      int kind = pick[0] >= 0 ? 0 : pick[1] >= 0 ? 1 : pick[2] >= 0 ? 2 : -1;
+      int best = kind >= 0 ? pick[kind] : -1;
+      if (best < 0) continue;
+      size_t at = (size_t)best * M;
+      if (kind == 0) {
+        bdone[at + nb[best]] = t + 1;
+        emit_backward(s, xi, best, nb[best]++);
+      } else if (kind == 1) {
+        fdone[at + nf[best]] = t + 1;
+        if (pc_schedule_chunk_of(s, best) == 0) inflight[r] += C;
+        emit_forward(s, xi, best, nf[best]++);
+      } else {
+        inflight[r]--;
+        emit_weight(s, best, nw[best]++);
+      }
+      left--;
+    }
+    PC_ASSERT(left < before); /* a step without an op would be the same state for ever */
+  }
+  g_free(nf);
+  g_free(nb);
+  g_free(nw);
+  g_free(inflight);
+  g_free(fdone);
+  g_free(bdone);
+}
+
+int pc_schedule_default_chunks(pc_schedule_kind kind) {
+  return kind == PC_SCHEDULE_INTERLEAVED || kind == PC_SCHEDULE_ZBV ? 2 : 1;
+}
+
+/* The chunk count and sizes that KIND takes; false with the reason otherwise. */
+static bool check_kind(pc_schedule_kind kind, int P, int M, int C, GError **error) {
+  const char *name = pc_schedule_kind_name(kind);
   if ((unsigned)kind >= PC_SCHEDULE_KIND_COUNT) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "schedule: unknown kind %d", (int)kind);
+  } else if (kind == PC_SCHEDULE_INTERLEAVED && (C < 2 || C > PC_SCHEDULE_MAX_CHUNKS)) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "schedule interleaved: %d chunks per rank; it needs 2 to %d", C,
+                PC_SCHEDULE_MAX_CHUNKS);
+  } else if (kind == PC_SCHEDULE_INTERLEAVED && P < 2) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "schedule interleaved: 1 stage; it needs 2 or more (its chunks would pass "
+                "messages to their own rank)");
+  } else if (kind == PC_SCHEDULE_INTERLEAVED && M % P) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "schedule interleaved: %d microbatches on %d stages; it needs a multiple of "
+                "the stages (as Megatron-LM)", M, P);
+  } else if (kind == PC_SCHEDULE_ZBV && C != 2) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "schedule zb-v: %d chunks per rank; it has 2", C);
+  } else if (kind != PC_SCHEDULE_INTERLEAVED && kind != PC_SCHEDULE_ZBV && C != 1) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "schedule %s: %d chunks per rank; it has 1 (chunks: interleaved, zb-v)", name, C);
+  } else {
+    return true;
+  }
+  return false;
+}
+
+pc_schedule *pc_schedule_new(pc_schedule_kind kind, int nstages, int nmicro,
+                             const pc_xfer *xfers, int nxfers, GError **error) {
+  int C = (unsigned)kind < PC_SCHEDULE_KIND_COUNT ? pc_schedule_default_chunks(kind) : 1;
+  return pc_schedule_new_chunks(kind, nstages, nmicro, C, xfers, nxfers, error);
+}
+
+pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmicro, int nchunks,
+                                    const pc_xfer *xfers, int nxfers, GError **error) {
+  if (nstages < 1 || nchunks < 1 || nstages > G_MAXINT / MAX(nchunks, 1)) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "schedule: %d stages of %d chunks", nstages,
+                nchunks);
     return NULL;
   }
-  pc_schedule *s = pc_schedule_new_empty(nstages, nmicro, xfers, nxfers, error);
-  if (s == NULL)
+  if (!check_params(nstages * nchunks, nmicro, xfers, nxfers, error) ||
+      !check_kind(kind, nstages, nmicro, nchunks, error))
     return NULL;
-  s->kind = kind;
+  pc_schedule *s = g_new0(pc_schedule, 1);
+  *s = (pc_schedule){.kind = kind, .nstages = nstages, .nmicro = nmicro, .nchunks = nchunks,
+                     .vshape = kind == PC_SCHEDULE_ZBV,
+                     .split_backward = kind == PC_SCHEDULE_ZBH1 || kind == PC_SCHEDULE_ZBV,
+                     .nxfers = nxfers};
+  s->xfers = nxfers > 0 ? g_memdup2(xfers, sizeof(pc_xfer) * (size_t)nxfers) : NULL;
+  s->stages = g_new0(pc_stage_ops, nstages);
 
   xfer_index xi;
   xfer_index_build(&xi, s);
   const int P = nstages, M = nmicro;
   for (int r = 0; r < P; r++) {
-    /* Exact size: per microbatch and chunk FWD + BWD and two messages per adjacent transfer. */
+    /* Exact size: per microbatch and chunk FWD, BWD (and BWD_W) and two messages per
+     * adjacent transfer. */
     int64_t n = 1;
     for (int c = 0; c < s->nchunks; c++) {
-      int v = c * P + r;
+      int v = pc_schedule_virtual(s, r, c);
       int64_t nx = (xi.in_off[v + 1] - xi.in_off[v]) + (xi.out_off[v + 1] - xi.out_off[v]);
-      n += (int64_t)M * (2 + 2 * nx);
+      n += (int64_t)M * (2 + s->split_backward + 2 * nx);
     }
     PC_ASSERT(n <= G_MAXINT);
     stage_reserve(&s->stages[r], (int)n);
   }
 
+  int *cap = g_new(int, P), *soft = g_new(int, P);
   for (int r = 0; r < P; r++) {
-    switch (kind) {
-    case PC_SCHEDULE_GPIPE:
-      for (int m = 0; m < M; m++)
-        emit_forward(s, &xi, r, m);
-      for (int m = 0; m < M; m++)
-        emit_backward(s, &xi, r, m);
-      break;
-    case PC_SCHEDULE_1F1B: {
-      int warm = MIN(P - r - 1, M);
-      for (int m = 0; m < warm; m++)
-        emit_forward(s, &xi, r, m);
-      for (int i = 0; i < M - warm; i++) {
-        emit_forward(s, &xi, r, warm + i);
-        emit_backward(s, &xi, r, i);
+    cap[r] = kind == PC_SCHEDULE_ZBV ? 2 * P : MIN(P, M);
+    soft[r] = kind == PC_SCHEDULE_ZBV ? 2 * P : MIN(P - r + 1, M);
+  }
+  switch (kind) {
+  case PC_SCHEDULE_ZBH1:
+  case PC_SCHEDULE_ZBV:
+    zero_bubble(s, &xi, cap);
+    break;
+  default:
+    for (int r = 0; r < P; r++) {
+      if (kind == PC_SCHEDULE_GPIPE) {
+        for (int m = 0; m < M; m++) emit_forward(s, &xi, r, m);
+        for (int m = 0; m < M; m++) emit_backward(s, &xi, r, m);
+      } else if (kind == PC_SCHEDULE_1F1B) {
+        int warm = MIN(P - r - 1, M);
+        for (int m = 0; m < warm; m++) emit_forward(s, &xi, r, m);
+        for (int i = 0; i < M - warm; i++) {
+          emit_forward(s, &xi, r, warm + i);
+          emit_backward(s, &xi, r, i);
+        }
+        for (int m = M - warm; m < M; m++) emit_backward(s, &xi, r, m);
+      } else {
+        interleaved(s, &xi, r);
       }
-      for (int m = M - warm; m < M; m++)
-        emit_backward(s, &xi, r, m);
-      break;
     }
-    default:
-      PC_ASSERT(!"unreachable");
-    }
+  }
+  g_free(cap);
+  for (int r = 0; r < P; r++)
     stage_push(&s->stages[r], (pc_op){.kind = PC_OP_OPT, .mb = -1, .xfer = -1, .peer = -1},
                s->split_backward);
-  }
   xfer_index_clear(&xi);
   return s;
 }

@@ -27,12 +27,29 @@
  *          the remaining backwards. Backwards in order 0..M-1; at most min(P-s, M) activations in
  *          flight at stage s.
  *
- * Room to grow. Interleaved 1F1B: a rank runs nchunks model chunks (virtual stages); the
- * transfers then join virtual stages v = chunk * nstages + rank (pc_schedule_rank_of /
- * pc_schedule_chunk_of) and ops carry their chunk; messages are still matched by transfer, so
- * nothing else changes. Zero-bubble: BWD computes the input gradient only and a later BWD_W the
- * weight gradient; split_backward says that a microbatch's activations stay in flight until
- * BWD_W.
+ *   interleaved  Megatron-LM's interleaved 1F1B: each rank holds nchunks model chunks (virtual
+ *          stages v = chunk * nstages + rank). Forwards go in groups of nstages microbatches,
+ *          chunk by chunk (group g, chunk c: microbatches g P .. g P + P - 1), backwards the
+ *          same with the chunks in reverse; rank r runs min((P - r - 1) 2 + (v - 1) P, M v)
+ *          warm-up forwards, then one forward and one backward in turn, then the rest of the
+ *          backwards. Needs M a multiple of P (as Megatron-LM) and P >= 2.
+ *   zb-h1  zero bubble, handcrafted 1 (Qi et al., 2024): BWD is the input gradient only and a
+ *          later BWD_W the weight gradient (split_backward). Made by list scheduling at unit
+ *          costs: a free rank runs a ready BWD, else a forward while fewer than min(P, M)
+ *          microbatches are in flight (1F1B's peak, on its first rank), else its oldest pending
+ *          BWD_W; so the gradients travel back without waiting for weight gradients, which
+ *          fill the waits. At F = B = W the iteration is the paper's (3 M + P - 1) F for
+ *          M <= P and a few F more beyond, against 1F1B's 3 (M + P - 1) F.
+ *   zb-v   zero bubble in a V: two chunks per rank, virtual stage r and 2 P - 1 - r (vshape),
+ *          so each rank holds an early and a late part of the model; BWD and BWD_W split; the
+ *          same list scheduling, with a rank's chunk activations in flight held to 2 P (1F1B's
+ *          peak on its first rank, counted in half stages).
+ * In every schedule each (virtual stage, direction) runs its microbatches in order 0..M-1, and
+ * so do the BWD_W ops: gradients accumulate in the one-process run's order.
+ *
+ * Virtual stages. With nchunks > 1 the transfers join virtual stages and ops carry their chunk
+ * (pc_schedule_rank_of / pc_schedule_chunk_of); messages are still matched by transfer. In a
+ * split backward a microbatch's activations stay in flight until its BWD_W.
  *
  * Message matching. A (transfer, direction) pair is a channel with one sending and one
  * receiving rank; its tag is pc_op_tag(op) = 2 * xfer + grad. Messages on a channel are
@@ -86,8 +103,11 @@ char *pc_op_format(const pc_op *op, char *buf, size_t size);
 /* Schedules */
 
 typedef enum {
-  PC_SCHEDULE_GPIPE, /* "gpipe": fill-drain */
-  PC_SCHEDULE_1F1B,  /* "1f1b": PipeDream-flush */
+  PC_SCHEDULE_GPIPE,       /* "gpipe": fill-drain */
+  PC_SCHEDULE_1F1B,        /* "1f1b": PipeDream-flush */
+  PC_SCHEDULE_INTERLEAVED, /* "interleaved": Megatron-LM's interleaved 1F1B */
+  PC_SCHEDULE_ZBH1,        /* "zb-h1": zero bubble, handcrafted 1 */
+  PC_SCHEDULE_ZBV,         /* "zb-v": zero bubble in a V, two chunks per rank */
   PC_SCHEDULE_KIND_COUNT
 } pc_schedule_kind;
 
@@ -107,19 +127,31 @@ typedef struct {
   pc_schedule_kind kind; /* generator; PC_SCHEDULE_KIND_COUNT for a hand-built schedule */
   int nstages;           /* ranks P */
   int nmicro;            /* microbatches M */
-  int nchunks;           /* model chunks per rank (virtual stages = nstages * nchunks); 1 */
-  bool split_backward;   /* BWD_W ops carry the weight gradient (zero-bubble); false */
+  int nchunks;           /* model chunks per rank (virtual stages = nstages * nchunks) */
+  bool vshape;           /* odd chunks run the ranks backwards (zb-v): see pc_schedule_rank_of */
+  bool split_backward;   /* BWD_W ops carry the weight gradient (zero-bubble) */
   int nxfers;
   pc_xfer *xfers;        /* (nxfers) copy of the transfer list; src/dst are virtual stages */
   pc_stage_ops *stages;  /* (nstages) */
 } pc_schedule;
 
-/* Generates the op lists of schedule KIND for NSTAGES stages, NMICRO microbatches and the
- * transfer list XFERS (copied; may be NULL when nxfers is 0). NULL with PC_ERROR_USAGE when
- * kind is unknown, nstages < 1, nmicro < 1, or a transfer does not satisfy
- * 0 <= src < dst < nstages. */
+/* Generates the op lists of schedule KIND for NSTAGES ranks of NCHUNKS chunks each, NMICRO
+ * microbatches and the transfer list XFERS over the NSTAGES * NCHUNKS virtual stages (copied;
+ * may be NULL when nxfers is 0). NULL with PC_ERROR_USAGE when kind is unknown, nstages < 1,
+ * nmicro < 1, the chunk count does not suit the kind (1 for gpipe, 1f1b, zb-h1; 2 to
+ * PC_SCHEDULE_MAX_CHUNKS for interleaved, which also needs nstages >= 2 and nmicro a multiple
+ * of nstages; 2 for zb-v), or a transfer does not satisfy 0 <= src < dst < nstages * nchunks. */
+pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmicro, int nchunks,
+                                    const pc_xfer *xfers, int nxfers, GError **error);
+
+#define PC_SCHEDULE_MAX_CHUNKS 64
+
+/* pc_schedule_new_chunks with the kind's own chunk count (pc_schedule_default_chunks). */
 pc_schedule *pc_schedule_new(pc_schedule_kind kind, int nstages, int nmicro,
                              const pc_xfer *xfers, int nxfers, GError **error);
+
+/* Chunks per rank that KIND takes unless told: 2 for interleaved and zb-v, else 1. */
+int pc_schedule_default_chunks(pc_schedule_kind kind);
 
 /* A schedule with the same parameters and empty op lists, to be filled by hand with
  * pc_schedule_append_op (tests, experiments with new schedules). kind is
@@ -148,9 +180,18 @@ int pc_schedule_find_op(const pc_schedule *sched, int stage, pc_op_kind kind, in
 /* Total op count over all stages. */
 size_t pc_schedule_total_ops(const pc_schedule *sched);
 
-/* Rank and chunk of virtual stage V (v = chunk * nstages + rank). */
-static inline int pc_schedule_rank_of(const pc_schedule *sched, int v) { return v % sched->nstages; }
+/* Rank and chunk of virtual stage V: v = chunk * nstages + rank, or in a V (vshape) the odd
+ * chunks backwards, v = chunk * nstages + nstages - 1 - rank. */
 static inline int pc_schedule_chunk_of(const pc_schedule *sched, int v) { return v / sched->nstages; }
+static inline int pc_schedule_rank_of(const pc_schedule *sched, int v) {
+  int r = v % sched->nstages;
+  return sched->vshape && (v / sched->nstages) % 2 ? sched->nstages - 1 - r : r;
+}
+/* Virtual stage of RANK's CHUNK. */
+static inline int pc_schedule_virtual(const pc_schedule *sched, int rank, int chunk) {
+  return chunk * sched->nstages +
+         (sched->vshape && chunk % 2 ? sched->nstages - 1 - rank : rank);
+}
 
 /* Checks that the schedule can run, and reports the first problem as PC_ERROR_SCHEDULE, naming
  * stage, op index and op:
@@ -173,10 +214,11 @@ bool pc_schedule_validate(const pc_schedule *sched, GError **error);
 void pc_schedule_op_error(GError **error, int code, const pc_schedule *sched, int stage, int i,
                           const char *fmt, ...) G_GNUC_PRINTF(6, 7);
 
-/* Kind from its name ("gpipe", "1f1b"; case-insensitive), or -1. */
+/* Kind from its name ("gpipe", "1f1b", "interleaved", "zb-h1", "zb-v"; case-insensitive), or
+ * -1. */
 int pc_schedule_kind_from_name(const char *name);
 
-/* "gpipe", "1f1b"; "custom" for PC_SCHEDULE_KIND_COUNT (hand-built). */
+/* The names above; "custom" for PC_SCHEDULE_KIND_COUNT (hand-built). */
 const char *pc_schedule_kind_name(pc_schedule_kind kind);
 
 /* ------------------------------------------------------------------------------------------ */

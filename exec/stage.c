@@ -330,6 +330,13 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
                         .replicas = o->replicas, .ranks = size};
   pc_job *job = pc_job_resolve(r->model, &req, error);
   if (job == NULL) return false;
+  if (job->sched->nchunks > 1 || job->sched->split_backward) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--schedule %s: pipecast-exec runs gpipe and 1f1b so far (one chunk per rank, "
+                "the backward whole); pipecast-sim predicts %s", o->schedule, o->schedule);
+    pc_job_free(job);
+    return false;
+  }
   r->D = job->replicas;
   r->P = job->nstages;
   r->part = g_steal_pointer(&job->part);

@@ -24,8 +24,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench-sim [STAGES [MICROBATCHES [RUNS]]]\n");
     return PC_EXIT_INPUT;
   }
-  pc_xfer *x = g_new0(pc_xfer, P);
-  for (int i = 0; i + 1 < P; i++)
+  pc_xfer *x = g_new0(pc_xfer, 2 * (size_t)P); /* a chain of up to 2 chunks per rank */
+  for (int i = 0; i + 1 < 2 * P; i++)
     x[i] = (pc_xfer){.tensor = i, .src = i, .dst = i + 1, .bytes = 1 << 20};
   pc_sim_uniform u = {.fwd = 1e-3, .bwd = 2e-3, .message = 1e-4, .send_overhead = 5e-6,
                       .recv_overhead = 5e-6};
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
 
   printf("bench-sim: %d stages x %d microbatches, chain transfers, %d runs (medians)\n", P, M,
          runs);
-  printf("%-6s %10s %10s %10s %10s %12s %14s %12s\n", "sched", "gen_s", "engine_s", "total_s",
+  printf("%-11s %10s %10s %10s %10s %12s %14s %12s\n", "sched", "gen_s", "engine_s", "total_s",
          "cold_s", "events", "events_per_s", "makespan_s");
   double *gen = g_new(double, runs), *sim = g_new(double, runs), *tot = g_new(double, runs);
   for (int k = 0; k < PC_SCHEDULE_KIND_COUNT; k++) {
@@ -44,7 +44,8 @@ int main(int argc, char **argv) {
     for (int r = 0; r < runs; r++) {
       GError *err = NULL;
       double t0 = pc_now_s();
-      pc_schedule *s = pc_schedule_new(k, P, M, x, P - 1, &err);
+      int C = pc_schedule_default_chunks(k);
+      pc_schedule *s = pc_schedule_new(k, P, M, x, P * C - 1, &err);
       double t1 = pc_now_s();
       const pc_sim_result *res = s ? pc_engine_run(e, s, &costs, &err) : NULL;
       double t2 = pc_now_s();
@@ -62,7 +63,7 @@ int main(int argc, char **argv) {
       pc_schedule_free(s);
     }
     double g = pc_median(gen, runs), m = pc_median(sim, runs), t = pc_median(tot, runs);
-    printf("%-6s %10.4f %10.4f %10.4f %10.4f %12" G_GUINT64_FORMAT " %14.3e %12.6f\n",
+    printf("%-11s %10.4f %10.4f %10.4f %10.4f %12" G_GUINT64_FORMAT " %14.3e %12.6f\n",
            pc_schedule_kind_name(k), g, m, t, cold, nevents, (double)nevents / m, makespan);
     pc_engine_free(e);
   }

@@ -105,7 +105,8 @@ GArray *pc_cli_parse_schedules(const char *text, GError **error) {
     int k = pc_schedule_kind_from_name(item);
     if (k < 0) {
       g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                  "--schedule '%s': unknown schedule '%s' (expected gpipe or 1f1b)", text, item);
+                  "--schedule '%s': unknown schedule '%s' (expected gpipe, 1f1b, interleaved, "
+                  "zb-h1 or zb-v)", text, item);
       ok = false;
       break;
     }

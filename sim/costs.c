@@ -175,10 +175,18 @@ char *pc_cost_config_describe(const pc_cost_config *cfg, const char *const *prof
 
 static double sc_compute(void *ud, int stage, const pc_op *op) {
   const pc_stage_costs *sc = ud;
+  const pc_schedule *s = sc->sched;
+  int v = s ? pc_schedule_virtual(s, stage, op->chunk) : stage;
   switch ((pc_op_kind)op->kind) {
-  case PC_OP_FWD: return sc->fwd[stage];
-  case PC_OP_BWD: return sc->bwd[stage];
-  case PC_OP_OPT: return sc->opt[stage]; /* the all-reduce: sc_reduce */
+  case PC_OP_FWD: return sc->fwd[v];
+  case PC_OP_BWD: return s && s->split_backward ? sc->bwd[v] - sc->bwd_w[v] : sc->bwd[v];
+  case PC_OP_BWD_W: return sc->bwd_w[v];
+  case PC_OP_OPT: { /* one step for all the rank's chunks; the all-reduce: sc_reduce */
+    double o = 0;
+    for (int c = 0; c < (s ? s->nchunks : 1); c++)
+      o += sc->opt[s ? pc_schedule_virtual(s, stage, c) : v];
+    return o;
+  }
   default: return 0;
   }
 }
@@ -199,6 +207,7 @@ static double sc_message(void *ud, const pc_xfer *x, bool grad) {
 
 static const pc_sim_reduce *sc_reduce(void *ud, int stage) {
   const pc_stage_costs *sc = ud;
+  if (sc->rank_reduce) return &sc->rank_reduce[stage];
   return sc->reduce ? &sc->reduce[stage] : NULL;
 }
 
@@ -294,10 +303,41 @@ static double bucketed_allreduce(const pc_model *model, const pc_net *net, pc_li
   return fmax(0.0, t - bwd);
 }
 
+static void free_rank_reduce(pc_stage_costs *sc) {
+  for (int r = 0; sc->rank_reduce && sc->sched && r < sc->sched->nstages; r++) {
+    g_free((double *)sc->rank_reduce[r].ready);
+    g_free((double *)sc->rank_reduce[r].wire);
+  }
+  g_free(sc->rank_reduce);
+  sc->rank_reduce = NULL;
+}
+
+void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
+  free_rank_reduce(sc);
+  sc->xfer_base = s->xfers;
+  sc->sched = s->nchunks > 1 || s->split_backward ? s : NULL;
+  if (s->nchunks == 1 || sc->reduce == NULL) return;
+  sc->rank_reduce = g_new0(pc_sim_reduce, (size_t)s->nstages);
+  for (int r = 0; r < s->nstages; r++) {
+    double *ready = g_new(double, 1), *wire = g_new(double, 1);
+    *ready = *wire = 0;
+    bool ports = false;
+    for (int c = 0; c < s->nchunks; c++) {
+      int v = pc_schedule_virtual(s, r, c);
+      *ready = fmax(*ready, s->split_backward ? sc->bwd_w[v] : sc->bwd[v]);
+      *wire += sc->allreduce_total[v];
+      ports = ports || sc->reduce[v].ports;
+    }
+    sc->rank_reduce[r] = (pc_sim_reduce){.n = 1, .ready = ready, .wire = wire, .ports = ports};
+  }
+}
+
 void pc_stage_costs_free(pc_stage_costs *sc) {
   if (sc == NULL) return;
+  free_rank_reduce(sc);
   g_free(sc->fwd);
   g_free(sc->bwd);
+  g_free(sc->bwd_w);
   g_free(sc->opt);
   g_free(sc->allreduce);
   g_free(sc->allreduce_total);
@@ -335,6 +375,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   sc->extrapolated = extra;
   sc->fwd = g_new0(double, (size_t)P);
   sc->bwd = g_new0(double, (size_t)P);
+  sc->bwd_w = g_new0(double, (size_t)P);
   sc->opt = g_new0(double, (size_t)P);
   sc->allreduce = g_new0(double, (size_t)P);
   sc->allreduce_total = g_new0(double, (size_t)P);
@@ -347,14 +388,20 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   int rpn = ranks_per_node(cfg, net);
   int nnodes = cfg->by_node && rpn > 0 ? (int)(((long long)D * P + rpn - 1) / rpn) : 0;
   for (int s = 0; s < P; s++) {
-    double f = overhead, b = overhead, o = overhead;
+    double f = overhead, b = overhead, o = overhead, w = 0;
     int64_t params = 0;
     for (int i = part->first[s]; i < part->first[s + 1]; i++) {
+      const pc_layer *l = &model->layers[i];
       f += lf[i];
       b += lb[i];
       o += lo[i];
-      params += pc_layer_params(&model->layers[i]);
+      params += pc_layer_params(l);
+      /* the weight gradient's share: a layer with weights does a product the size of its
+       * forward's for them */
+      double bf = pc_layer_bwd_flops(l);
+      if (pc_layer_params(l) > 0 && bf > 0) w += lb[i] * fmin(1.0, pc_layer_fwd_flops(l) / bf);
     }
+    sc->bwd_w[s] = w;
     sc->fwd[s] = f;
     sc->bwd[s] = b;
     sc->opt[s] = o;

@@ -32,6 +32,7 @@ typedef struct {
   double bandwidth;          /* bytes/s of elementwise layers; 0: PC_COSTS_DEFAULT_BANDWIDTH */
   int replicas;              /* data-parallel replicas D of the pipeline; 0 or 1: none */
   int ranks_per_node;        /* R: ranks per node; 0: every rank on one node */
+  int chunks;                /* model chunks per rank (--chunks); 0: the schedule's own */
   bool by_node;              /* ranks dealt to the nodes in turn (mpirun --map-by node), not
                               * each node filled before the next (--map-by slot, the default) */
 } pc_cost_config;
@@ -73,6 +74,8 @@ bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb
 typedef struct {
   int nstages;
   double *fwd, *bwd;    /* (nstages) seconds per FWD / BWD op, overhead included */
+  double *bwd_w;        /* (nstages) the weight gradients' part of bwd: a split backward's
+                         * BWD_W (the layers' share of backward FLOPs that make them) */
   double *opt;          /* (nstages) optimizer step, overhead included, all-reduce excluded */
   double *allreduce;    /* (nstages) what the gradient all-reduce across replicas adds to the
                          * stage when it has the link to itself (0 without) */
@@ -90,6 +93,10 @@ typedef struct {
    * it before a run so that a message's cost is found by index; when NULL the transfer is
    * looked up by (tensor, src, dst). */
   const pc_xfer *xfer_base;
+  /* The schedule run, when its ranks hold several chunks (pc_stage_costs_bind): the engine's
+   * stages are then ranks, and an op's costs those of its virtual stage. */
+  const pc_schedule *sched;
+  pc_sim_reduce *rank_reduce; /* private: with chunks, one all-reduce per rank */
   pc_net *own_net;      /* private: the default net when the configuration has none */
   int ranks_per_node;   /* private: for costs.node (0: one node) */
   int nnodes;           /* private: nodes the ranks are dealt to in turn (0: filled in turn) */
@@ -105,6 +112,12 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
                                    const GArray *xfers, double mb, const pc_cost_config *cfg,
                                    GError **error);
 void pc_stage_costs_free(pc_stage_costs *sc);
+
+/* Makes SC cost the ops of SCHED (built for the same partition): sets xfer_base and, where
+ * SCHED's ranks hold several chunks, maps each op to its virtual stage and puts each rank's
+ * gradient all-reduce (every chunk's bytes, one bucket) after its last backward op. SCHED must
+ * outlive the runs. */
+void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *sched);
 
 /* ------------------------------------------------------------------------------------------ */
 /* auto:time */

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "job.h"
 
 typedef struct {
   int layers;
@@ -178,13 +179,34 @@ static void print_csv(const pc_model *m, const pc_partition *part, const GArray 
   }
 }
 
+/* Which rank holds which chunk of PART under a schedule of C chunks per rank. */
+static void print_chunks(const pc_model *m, const pc_partition *part, pc_schedule_kind kind,
+                         int C) {
+  pc_schedule s = {.nstages = part->nstages / C, .nchunks = C, .vshape = kind == PC_SCHEDULE_ZBV};
+  printf("\nranks (%s, %d chunks each):\n", pc_schedule_kind_name(kind), C);
+  for (int r = 0; r < s.nstages; r++) {
+    printf("  rank %d:", r);
+    for (int c = 0; c < C; c++) {
+      int v = pc_schedule_virtual(&s, r, c);
+      printf("%s chunk %d = stage %d (%s..%s)", c ? "," : "", c, v,
+             m->layers[part->first[v]].name, m->layers[part->first[v + 1] - 1].name);
+    }
+    printf("\n");
+  }
+}
+
 int pc_cmd_describe(int argc, char **argv) {
   pc_cli_model_opts o = {0};
-  char *format = NULL;
+  char *format = NULL, *schedule = NULL;
+  int chunks = 0;
   GOptionEntry model_entries[5];
   pc_cli_model_entries(&o, model_entries);
   GOptionEntry entries[] = {
     {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "table (default) or csv", "FORMAT"},
+    {"schedule", 0, 0, G_OPTION_ARG_STRING, &schedule,
+     "With interleaved or zb-v, --stages counts ranks and the table says which holds which "
+     "chunk", "KIND"},
+    {"chunks", 0, 0, G_OPTION_ARG_INT, &chunks, "Chunks per rank (interleaved; default 2)", "V"},
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new("MODEL - describe a model and a partition");
@@ -207,13 +229,29 @@ int pc_cmd_describe(int argc, char **argv) {
     g_free(what);
     goto out;
   }
+  pc_job_request req = {.schedule = schedule, .chunks = chunks};
+  pc_schedule_kind kind = PC_SCHEDULE_GPIPE;
+  int C = pc_job_chunks(&req, &error);
+  if (C == 0 || !pc_job_parse_schedule(schedule, &kind, &error)) {
+    status = pc_cli_fail("describe", error);
+    goto out;
+  }
+  if (o.stages != PC_JOB_UNSET && o.stages > 0) o.stages *= C; /* ranks x chunks */
   if (!pc_cli_load(&o, argv[1], &model, &part, &error)) {
+    status = pc_cli_fail("describe", error);
+    goto out;
+  }
+  if (C > 1 && part && part->nstages % C) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+                "the partition has %d stages: %d chunks per rank need a multiple of %d",
+                part->nstages, C, C);
     status = pc_cli_fail("describe", error);
     goto out;
   }
   GArray *xfers = part ? pc_partition_transfers(model, part) : NULL;
   if (csv) print_csv(model, part, xfers);
   else print_table(model, part, xfers);
+  if (!csv && part && C > 1) print_chunks(model, part, kind, C);
   if (xfers) g_array_unref(xfers);
   status = fflush(stdout) == 0 ? 0 : 1;
 out:
@@ -224,5 +262,6 @@ out:
   g_free(o.partition);
   g_free(o.by);
   g_free(format);
+  g_free(schedule);
   return status;
 }

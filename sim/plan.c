@@ -115,7 +115,9 @@ static bool micro_ok(const GArray *list, int per_replica, int M) {
 static bool plan_layout(pc_engine *e, const pc_model *m, pc_cost_config *cfg, int batch, int D,
                         int P, int M, pc_schedule_kind kind, plan_row *row, GError **error) {
   cfg->replicas = D;
+  cfg->chunks = pc_schedule_default_chunks(kind);
   pc_job_request req = {.stages = P, .by = cfg->profile ? "time" : NULL, .replicas = D,
+                        .schedule = pc_schedule_kind_name(kind), .chunks = cfg->chunks,
                         .times = pc_costs_layer_times, .times_ud = cfg};
   pc_job_source source;
   pc_partition *part = pc_job_partition(m, &req, batch / D / M, &source, error);
@@ -155,11 +157,14 @@ static GArray *plan_search(const plan_opts *o, const pc_model *m, pc_cost_config
     for (guint k = 0; k < kinds->len; k++)
       for (int M = 1; M <= o->batch / D && (micros || M <= PLAN_MAX_MICRO); M++) {
         if (!micro_ok(micros, o->batch / D, M)) continue;
+        pc_schedule_kind kind = (pc_schedule_kind)g_array_index(kinds, int, k);
+        if (P * pc_schedule_default_chunks(kind) > m->nlayers ||
+            (kind == PC_SCHEDULE_INTERLEAVED && (P < 2 || M % P)))
+          continue; /* the schedule's own rules */
         plan_row row;
         GError *err = NULL;
         cfg->by_node = place == 1;
-        if (!plan_layout(e, m, cfg, o->batch, D, P, M,
-                         (pc_schedule_kind)g_array_index(kinds, int, k), &row, &err)) {
+        if (!plan_layout(e, m, cfg, o->batch, D, P, M, kind, &row, &err)) {
           (*skipped)++;
           if (*why == NULL) *why = err;
           else g_error_free(err);
@@ -182,7 +187,7 @@ static void print_rows(const plan_opts *o, const pc_model *m, const GArray *rows
     printf("rank,model,replicas,stages,microbatches,schedule,map_by,batch,iteration_s,"
            "throughput,bubble,comm_share,peak_memory_bytes,partition\n");
   else
-    printf("%4s  %8s  %6s  %6s  %8s  %6s  %11s  %10s  %7s  %6s  %12s  %s\n", "rank",
+    printf("%4s  %8s  %6s  %6s  %11s  %6s  %11s  %10s  %7s  %6s  %12s  %s\n", "rank",
            "replicas", "stages", "micro", "schedule", "map_by", "iteration_s", "samples/s",
            "bubble", "comm", "memory_MiB", "partition");
   for (int i = 0; i < n; i++) {
@@ -193,19 +198,41 @@ static void print_rows(const plan_opts *o, const pc_model *m, const GArray *rows
              r->P, r->M, kind, r->by_node ? "node" : "slot", o->batch, r->t, o->batch / r->t,
              r->bubble, r->comm, r->memory, r->spec);
     else
-      printf("%4d  %8d  %6d  %6d  %8s  %6s  %11.6g  %10.4g  %7.4f  %5.1f%%  %12.1f  %s\n",
+      printf("%4d  %8d  %6d  %6d  %11s  %6s  %11.6g  %10.4g  %7.4f  %5.1f%%  %12.1f  %s\n",
              i + 1, r->D, r->P, r->M, kind, r->by_node ? "node" : "slot", r->t,
              o->batch / r->t, r->bubble, 100 * r->comm, (double)r->memory / 1048576.0, r->spec);
   }
 }
 
-/* The command that runs the first row. */
-static void print_command(const plan_opts *o, const char *model_path, const plan_row *r) {
-  printf("\nrun the first:\n  mpirun -n %d%s%s pipecast-exec train %s%s%s%s --batch %d "
-         "--replicas %d --stages %d -m %d --schedule %s --partition '%s'\n", o->ranks,
-         o->rpn > 0 ? " --hostfile HOSTS" : "", r->by_node ? " --map-by node" : "", model_path, o->sets ? " --set '" : "",
+/* Whether pipecast-exec runs KIND yet (it runs one chunk per rank and a whole backward). */
+static bool runs_now(pc_schedule_kind kind) {
+  return kind == PC_SCHEDULE_GPIPE || kind == PC_SCHEDULE_1F1B;
+}
+
+/* The command that runs row R (number N). */
+static void print_command(const plan_opts *o, const char *model_path, const plan_row *r, int n) {
+  printf("\nrun %s:\n  mpirun -n %d%s%s pipecast-exec train %s%s%s%s --batch %d "
+         "--replicas %d --stages %d -m %d --schedule %s --partition '%s'\n",
+         n == 1 ? "the first" : "it", o->ranks, o->rpn > 0 ? " --hostfile HOSTS" : "",
+         r->by_node ? " --map-by node" : "", model_path, o->sets ? " --set '" : "",
          o->sets ? o->sets : "", o->sets ? "'" : "", o->batch, r->D, r->P, r->M,
          pc_schedule_kind_name(r->kind), r->spec);
+}
+
+/* The first row's command, or where pipecast-exec does not run its schedule yet, the first
+ * row's that it runs. */
+static void print_commands(const plan_opts *o, const char *model_path, const GArray *rows) {
+  for (guint i = 0; i < rows->len; i++) {
+    const plan_row *r = &g_array_index(rows, plan_row, i);
+    if (!runs_now(r->kind)) continue;
+    if (i > 0)
+      printf("\npipecast-exec does not run %s yet (simulated only); the fastest layout it runs "
+             "is number %u", pc_schedule_kind_name(g_array_index(rows, plan_row, 0).kind),
+             i + 1);
+    print_command(o, model_path, r, (int)i + 1);
+    return;
+  }
+  printf("\npipecast-exec does not run these schedules yet (simulated only)\n");
 }
 
 static bool plan_check(const plan_opts *o, GError **error) {
@@ -234,8 +261,8 @@ int pc_cmd_plan(int argc, char **argv) {
     {"ranks-per-node", 0, 0, G_OPTION_ARG_INT, &o.rpn, "Ranks per node", "K"},
     {"memory-per-rank", 0, 0, G_OPTION_ARG_INT64, &o.memory,
      "Drop layouts whose largest stage needs more bytes", "BYTES"},
-    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedules_s, "Schedules (default gpipe,1f1b)",
-     "KIND,..."},
+    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedules_s,
+     "Schedules (default gpipe,1f1b; also interleaved, zb-h1, zb-v)", "KIND,..."},
     {"microbatches", 'm', 0, G_OPTION_ARG_STRING, &o.micro_s,
      "Microbatch counts (default: the powers of two up to 256 dividing a replica's batch)",
      "M,..."},
@@ -287,7 +314,7 @@ int pc_cmd_plan(int argc, char **argv) {
       printf("%d not predicted, e.g.: %s\n", skipped, why->message);
   }
   print_rows(&o, m, rows, csv);
-  if (!csv) print_command(&o, argv[1], &g_array_index(rows, plan_row, 0));
+  if (!csv) print_commands(&o, argv[1], rows);
   status = fflush(stdout) == 0 ? 0 : 1;
   goto out;
 fail:

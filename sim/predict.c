@@ -45,20 +45,20 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
                          error))
     return NULL;
   pc_prediction *p = g_new0(pc_prediction, 1);
-  p->nstages = part->nstages;
   p->nmicro = nmicro;
   p->replicas = D;
   p->batch = batch;
   p->mb = batch / D / nmicro;
-  p->sched = pc_job_schedule(model, part, kind, nmicro, error);
+  p->sched = pc_job_schedule(model, part, kind, nmicro, cfg->chunks, error);
   if (p->sched) {
+    p->nstages = p->sched->nstages;
     GArray *xfers = pc_partition_transfers(model, part);
     p->costs = pc_stage_costs_new(model, part, xfers, p->mb, cfg, error);
     g_array_unref(xfers);
   }
   const pc_sim_result *res = NULL;
   if (p->costs) {
-    p->costs->xfer_base = p->sched->xfers;
+    pc_stage_costs_bind(p->costs, p->sched);
     res = pc_engine_run(engine, p->sched, &p->costs->costs, error);
   }
   if (res == NULL) {
@@ -67,8 +67,22 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
   }
   take_result(p, res);
   p->memory = g_new0(size_t, (size_t)p->nstages);
-  for (int s = 0; s < p->nstages; s++)
-    p->memory[s] = pc_runtime_bytes(model, part, s, (size_t)p->mb, res->stages[s].peak_inflight);
+  const pc_schedule *s = p->sched;
+  int *held = g_new(int, (size_t)s->nchunks), *peak = g_new(int, (size_t)s->nchunks);
+  for (int r = 0; r < p->nstages; r++) { /* each chunk's runtime at its own high-water mark */
+    for (int c = 0; c < s->nchunks; c++) held[c] = peak[c] = 0;
+    for (int i = 0; i < s->stages[r].nops; i++) {
+      const pc_op *op = &s->stages[r].ops[i];
+      if (op->kind == PC_OP_FWD && ++held[op->chunk] > peak[op->chunk])
+        peak[op->chunk] = held[op->chunk];
+      if (op->kind == (s->split_backward ? PC_OP_BWD_W : PC_OP_BWD)) held[op->chunk]--;
+    }
+    for (int c = 0; c < s->nchunks; c++)
+      p->memory[r] += pc_runtime_bytes(model, part, pc_schedule_virtual(s, r, c), (size_t)p->mb,
+                                       peak[c]);
+  }
+  g_free(held);
+  g_free(peak);
   return p;
 }
 

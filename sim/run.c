@@ -33,7 +33,7 @@ typedef struct {
   char *sets, *partition, *by, *schedule, *net, *gemm, *trace, *gantt, *format;
   char *durations, *profile_stat, *map_by;
   char **profile;
-  int stages, batch, micro, replicas, rpn;
+  int stages, batch, micro, replicas, rpn, chunks;
   gboolean extrapolate;
 } run_opts;
 
@@ -61,12 +61,16 @@ static bool check(run_opts *o, GError **error) {
   return o->trace == NULL || pc_output_check("--trace", o->trace, error);
 }
 
-/* One-stage baseline; NULL (and a note in *why) when it cannot be simulated. */
+/* One-stage baseline; NULL (and a note in *why) when it cannot be simulated. A schedule of
+ * several chunks per rank has 1f1b's one-stage run as its baseline. */
 static pc_prediction *baseline(pc_engine *e, const pc_model *m, pc_schedule_kind kind, int batch,
                                int micro, const pc_cost_config *cfg, char **why) {
   GError *error = NULL;
   pc_partition *one = pc_partition_whole(m);
-  pc_prediction *p = pc_predict(e, m, one, kind, batch, micro, cfg, &error);
+  pc_cost_config c = *cfg;
+  c.chunks = 0;
+  if (pc_schedule_default_chunks(kind) > 1) kind = PC_SCHEDULE_1F1B;
+  pc_prediction *p = pc_predict(e, m, one, kind, batch, micro, &c, &error);
   if (p == NULL) {
     *why = g_strdup(error->message);
     g_error_free(error);
@@ -83,6 +87,33 @@ static void print_speedup(const char *label, const char *what, const pc_predicti
     printf("%-22sn/a over %s: %s\n", label, what, why);
 }
 
+/* Rank R's share of the prediction: its chunks' layers, per-op seconds and rings summed. */
+typedef struct {
+  int layers, first, last; /* layer count; first layer of its first chunk, last of its last */
+  double fwd, bwd, opt, ar_total;
+  char *range;             /* "a..b" per chunk, joined by ", " */
+} rank_view;
+
+static rank_view view_rank(const pc_model *m, const pc_partition *part, const pc_prediction *p,
+                           int r) {
+  rank_view v = {0};
+  GString *range = g_string_new(NULL);
+  for (int c = 0; c < p->sched->nchunks; c++) {
+    int s = pc_schedule_virtual(p->sched, r, c), a = part->first[s], b = part->first[s + 1];
+    v.layers += b - a;
+    if (c == 0) v.first = a;
+    v.last = b - 1;
+    v.fwd += p->costs->fwd[s];
+    v.bwd += p->costs->bwd[s];
+    v.opt += p->costs->opt[s];
+    v.ar_total += p->costs->allreduce_total[s];
+    g_string_append_printf(range, "%s%s..%s", c ? ", " : "", m->layers[a].name,
+                           m->layers[b - 1].name);
+  }
+  v.range = g_string_free(range, FALSE);
+  return v;
+}
+
 static void print_table(const pc_model *m, const pc_partition *part, const pc_prediction *p,
                         const pc_prediction *b1, const char *w1, const pc_prediction *b11,
                         const char *w11, const pc_prediction *rank1, const char *wr,
@@ -90,6 +121,7 @@ static void print_table(const pc_model *m, const pc_partition *part, const pc_pr
   char *spec = pc_partition_format(m, part);
   printf("model %s (%d layers), schedule %s, %d stage%s", m->name, m->nlayers,
          pc_schedule_kind_name(p->sched->kind), p->nstages, p->nstages == 1 ? "" : "s");
+  if (p->sched->nchunks > 1) printf(" of %d chunks", p->sched->nchunks);
   if (p->replicas > 1) printf(" x %d replicas (%d ranks)", p->replicas, p->replicas * p->nstages);
   printf(", batch %d", p->batch);
   if (p->replicas > 1) printf(" (%d per replica)", p->batch / p->replicas);
@@ -116,16 +148,19 @@ static void print_table(const pc_model *m, const pc_partition *part, const pc_pr
          "inflight", "memory_bytes", "range");
   for (int s = 0; s < p->nstages; s++) {
     const pc_sim_stage *st = &p->stages[s];
-    printf("%5d  %6d  %11.6g  %11.6g  %11.6g  %11.6g  %11.6g  %11.6g  %7.4f  %8d  %14zu  %s..%s\n",
-           s, part->first[s + 1] - part->first[s], p->costs->fwd[s], p->costs->bwd[s],
-           st->busy, st->comm, st->reduce, st->idle, st->bubble, st->peak_inflight, p->memory[s],
-           m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name);
+    rank_view v = view_rank(m, part, p, s);
+    printf("%5d  %6d  %11.6g  %11.6g  %11.6g  %11.6g  %11.6g  %11.6g  %7.4f  %8d  %14zu  %s\n",
+           s, v.layers, v.fwd, v.bwd, st->busy, st->comm, st->reduce, st->idle, st->bubble,
+           st->peak_inflight, p->memory[s], v.range);
+    g_free(v.range);
   }
   if (p->replicas > 1)
-    for (int s = 0; s < p->nstages; s++)
+    for (int s = 0; s < p->nstages; s++) {
+      rank_view v = view_rank(m, part, p, s);
       printf("stage %d: gradient all-reduce %.6g s in buckets of %d MiB, adding %.6g s to the "
-             "stage\n", s, p->costs->allreduce_total[s], PC_BUCKET_BYTES >> 20,
-             p->stages[s].reduce);
+             "stage\n", s, v.ar_total, PC_BUCKET_BYTES >> 20, p->stages[s].reduce);
+      g_free(v.range);
+    }
 }
 
 static void csv_speedup(const pc_prediction *base, double t) {
@@ -156,11 +191,12 @@ static void print_csv(const pc_model *m, const pc_partition *part, const pc_pred
          "bubble,peak_inflight,memory_bytes,allreduce_total_s\n");
   for (int s = 0; s < p->nstages; s++) {
     const pc_sim_stage *st = &p->stages[s];
+    rank_view v = view_rank(m, part, p, s);
     printf("%d,%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%zu,%.9g\n", s,
-           m->layers[part->first[s]].name, m->layers[part->first[s + 1] - 1].name,
-           part->first[s + 1] - part->first[s], p->costs->fwd[s], p->costs->bwd[s],
-           p->costs->opt[s], st->reduce, st->busy, st->comm, st->idle, st->bubble,
-           st->peak_inflight, p->memory[s], p->costs->allreduce_total[s]);
+           m->layers[v.first].name, m->layers[v.last].name, v.layers, v.fwd, v.bwd, v.opt,
+           st->reduce, st->busy, st->comm, st->idle, st->bubble, st->peak_inflight,
+           p->memory[s], v.ar_total);
+    g_free(v.range);
   }
 }
 
@@ -195,8 +231,15 @@ static bool gantt(const pc_model *model, const pc_partition *part, const pc_pred
   char *title = g_strdup_printf("%s, %s, %d stages%s, %d microbatches of %d: %.6g s (%s)",
                                 model->name, pc_schedule_kind_name(p->sched->kind), p->nstages,
                                 reps, p->nmicro, p->mb, p->makespan, spec);
+  double *opt = g_new(double, (size_t)p->nstages); /* a rank's step: all its chunks' */
+  for (int r = 0; r < p->nstages; r++) {
+    rank_view v = view_rank(model, part, p, r);
+    opt[r] = v.opt;
+    g_free(v.range);
+  }
   bool ok = pc_plot_gantt(p->sched, (const pc_span *const *)p->timeline,
-                          p->costs->costs.recv_overhead, p->costs->opt, title, path, error);
+                          p->costs->costs.recv_overhead, opt, title, path, error);
+  g_free(opt);
   g_free(title);
   g_free(spec);
   return ok;
@@ -224,7 +267,7 @@ static void run_opts_clear(run_opts *o) {
 
 int pc_cmd_run(int argc, char **argv) {
   run_opts o = {.stages = UNSET, .batch = UNSET, .micro = UNSET, .replicas = UNSET,
-                .rpn = UNSET};
+                .rpn = UNSET, .chunks = UNSET};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &o.partition,
@@ -233,7 +276,11 @@ int pc_cmd_run(int argc, char **argv) {
     {"stages", 's', 0, G_OPTION_ARG_INT, &o.stages, "Stage count for automatic partitioning", "N"},
     {"by", 0, 0, G_OPTION_ARG_STRING, &o.by,
      "Balance by flops (default), params or time (needs --profile)", "WHAT"},
-    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedule, "gpipe (default, as pipecast-exec) or 1f1b", "KIND"},
+    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedule,
+     "gpipe (default, as pipecast-exec), 1f1b, interleaved, zb-h1 or zb-v", "KIND"},
+    {"chunks", 0, 0, G_OPTION_ARG_INT, &o.chunks,
+     "Model chunks per rank of an interleaved schedule (default 2; the partition has stages x "
+     "chunks parts)", "V"},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro,
      "Microbatches per minibatch (per replica), must divide it (default 1)", "M"},
@@ -284,7 +331,9 @@ int pc_cmd_run(int argc, char **argv) {
   cfg.replicas = o.replicas == UNSET ? 1 : o.replicas;
   cfg.ranks_per_node = o.rpn == UNSET ? 0 : o.rpn;
   if (!pc_cli_parse_map_by(o.map_by, &cfg.by_node, &error)) goto fail;
+  cfg.chunks = o.chunks == UNSET ? 0 : o.chunks;
   pc_job_request req = {.partition = o.partition, .stages = o.stages == UNSET ? 0 : o.stages,
+                        .chunks = cfg.chunks,
                         .by = o.by, .schedule = o.schedule, .batch = o.batch,
                         .micro = o.micro == UNSET ? 1 : o.micro, .replicas = cfg.replicas,
                         .times = pc_costs_layer_times, .times_ud = &cfg,

@@ -34,7 +34,7 @@ typedef struct {
   char *sets, *by, *schedules_s, *stages_s, *micro_s, *profile_stat, *net, *gemm, *outdir;
   char *map_by;
   char **profile;
-  int batch, replicas, rpn;
+  int batch, replicas, rpn, chunks;
   gboolean extrapolate, no_plot;
 } sweep_opts;
 
@@ -82,6 +82,12 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
   w->cfg.extrapolate = o->extrapolate;
   w->cfg.replicas = replicas;
   w->cfg.ranks_per_node = o->rpn == UNSET ? 0 : o->rpn;
+  if (o->chunks != UNSET && (o->chunks < 2 || o->chunks > PC_SCHEDULE_MAX_CHUNKS)) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--chunks must be 2 to %d, got %d",
+                PC_SCHEDULE_MAX_CHUNKS, o->chunks);
+    return false;
+  }
+  w->cfg.chunks = o->chunks == UNSET ? 0 : o->chunks;
   if (!pc_cli_parse_map_by(o->map_by, &w->cfg.by_node, error)) return false;
   if (!pc_cost_config_load(&w->cfg, (const char *const *)o->profile, o->profile_stat, o->net,
                            o->gemm, error))
@@ -112,22 +118,33 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
 }
 
 /* One configuration: a row of sweep.csv and of the table, a point of the plot. 0 when done,
- * 1 when the batch rules or the layer count rule it out, -1 on error. */
+ * 1 when the batch rules, the layer count or the schedule's own rules (interleaved: 2 stages or
+ * more, M a multiple of them) rule it out, -1 on error. --chunks applies to interleaved; the
+ * one-stage baseline of a schedule of several chunks per rank is 1f1b's. */
 static int sweep_point(sweep *w, pc_schedule_kind kind, int P, int M, const pc_partition *one,
                        double t11, GError **error) {
   const sweep_opts *o = w->o;
   pc_model *model = w->model;
-  if (!pc_job_check_batch(o->batch, w->cfg.replicas, M, NULL) || P > model->nlayers) return 1;
+  pc_cost_config cfg = w->cfg, base = w->cfg;
+  cfg.chunks = kind == PC_SCHEDULE_INTERLEAVED && w->cfg.chunks > 0
+                   ? w->cfg.chunks : pc_schedule_default_chunks(kind);
+  base.chunks = 0;
+  pc_schedule_kind base_kind = cfg.chunks > 1 ? PC_SCHEDULE_1F1B : kind;
+  if (!pc_job_check_batch(o->batch, w->cfg.replicas, M, NULL) ||
+      (int64_t)P * cfg.chunks > model->nlayers ||
+      (kind == PC_SCHEDULE_INTERLEAVED && (P < 2 || M % P)))
+    return 1;
   /* the batch rules held above; pc_predict builds and validates the op lists once */
   int mb = o->batch / w->cfg.replicas / M;
   pc_job_request req = {.stages = P, .by = o->by, .replicas = w->cfg.replicas,
+                        .schedule = pc_schedule_kind_name(kind), .chunks = cfg.chunks,
                         .times = pc_costs_layer_times, .times_ud = &w->cfg};
   pc_job_source source;
   pc_partition *part = pc_job_partition(model, &req, mb, &source, error);
-  pc_prediction *p = part ? pc_predict(w->engine, model, part, kind, o->batch, M, &w->cfg, error)
+  pc_prediction *p = part ? pc_predict(w->engine, model, part, kind, o->batch, M, &cfg, error)
                           : NULL;
-  pc_prediction *b1 = p ? pc_predict(w->engine, model, one, kind, o->batch, M, &w->cfg, error)
-                        : NULL;
+  pc_prediction *b1 =
+      p ? pc_predict(w->engine, model, one, base_kind, o->batch, M, &base, error) : NULL;
   if (b1 == NULL) {
     pc_prediction_free(p);
     pc_partition_free(part);
@@ -161,8 +178,11 @@ static bool sweep_grid(sweep *w, int *skipped, GError **error) {
   for (guint k = 0; ok && k < w->kinds->len; k++) {
     pc_schedule_kind kind = (pc_schedule_kind)g_array_index(w->kinds, int, k);
     GError *e11 = NULL;
-    pc_prediction *b11 = pc_predict(w->engine, w->model, one, kind, w->o->batch, 1, &w->cfg,
-                                    &e11);
+    pc_cost_config base = w->cfg;
+    base.chunks = 0;
+    pc_prediction *b11 = pc_predict(
+        w->engine, w->model, one, pc_schedule_default_chunks(kind) > 1 ? PC_SCHEDULE_1F1B : kind,
+        w->o->batch, 1, &base, &e11);
     double t11 = b11 ? b11->makespan : NAN;
     if (e11) {
       fprintf(stderr, PC_CLI_PROG " sweep: note: no speedup_vs_1mb: %s\n", e11->message);
@@ -227,15 +247,17 @@ static void sweep_opts_clear(sweep_opts *o) {
 }
 
 int pc_cmd_sweep(int argc, char **argv) {
-  sweep_opts o = {.batch = UNSET, .replicas = UNSET, .rpn = UNSET};
+  sweep_opts o = {.batch = UNSET, .replicas = UNSET, .rpn = UNSET, .chunks = UNSET};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
     {"stages", 's', 0, G_OPTION_ARG_STRING, &o.stages_s, "Stage counts (default 1,2,4,8)",
      "N,..."},
     {"by", 0, 0, G_OPTION_ARG_STRING, &o.by,
      "Partition by flops (default), params or time (needs --profile)", "WHAT"},
-    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedules_s, "Schedules (default gpipe,1f1b)",
-     "KIND,..."},
+    {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedules_s,
+     "Schedules (default gpipe,1f1b; also interleaved, zb-h1, zb-v)", "KIND,..."},
+    {"chunks", 0, 0, G_OPTION_ARG_INT, &o.chunks,
+     "Model chunks per rank of the interleaved schedule (default 2)", "V"},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_STRING, &o.micro_s,
      "Microbatch counts (default 1,2,4,...,64)", "M,..."},

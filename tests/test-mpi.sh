@@ -203,6 +203,9 @@ if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --m
      --profile "$tmp/pp.tsv" >"$tmp/log" 2>&1; then
   ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"; fi
+expect_input_error "train: a schedule only the simulator runs so far" \
+  "--schedule zb-h1: pipecast-exec runs gpipe and 1f1b so far" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 --schedule zb-h1
 expect_input_error "profile: more ranks than the partition has stages, not a multiple" \
   "has 2 stages: run it with at most one rank per stage (mpirun -n 2 or fewer) or with replicas of the pipeline (a multiple of 2 ranks), not 3" \
   mpirun -n 3 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.."

@@ -98,6 +98,46 @@ else sed 's/^/# /' "$tmp/slot.csv" "$tmp/node.csv"; not_ok "run --map-by: the ri
 expect 2 "--map-by 'core': expected slot or node" "run: a bad --map-by" -- "$sim" run "$models/mlp32.model" --batch 8 --map-by core
 expect 2 "--map-by 'rr': expected slot or node" "sweep: a bad --map-by" -- "$sim" sweep "$models/mlp32.model" --batch 8 --map-by rr --no-plot --out "$tmp/sw"
 
+# --- the newer schedules: every one predicted; on 4 stages of mlp32 at M = 8 the interleaved
+# and zero-bubble schedules beat 1f1b, the V beats zb-h1, and zb-h1 holds on every rank the
+# activations 1f1b holds on its first; their rules refused by name
+for k in 1f1b interleaved zb-h1 zb-v; do
+  "$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 8 --schedule $k --format csv \
+    >"$tmp/k-$k.csv" 2>"$tmp/k-$k.err"
+done
+if python3 - "$tmp" <<'PY'
+import csv, io, sys
+def load(k):
+    a, b = open(f"{sys.argv[1]}/k-{k}.csv").read().split("\n\n\n")
+    return next(csv.DictReader(io.StringIO(a))), list(csv.DictReader(io.StringIO(b)))
+r = {k: load(k) for k in ("1f1b", "interleaved", "zb-h1", "zb-v")}
+t = {k: float(v[0]["iteration_s"]) for k, v in r.items()}
+assert t["interleaved"] < t["1f1b"] and t["zb-h1"] < t["1f1b"] and t["zb-v"] < t["zb-h1"], t
+held = lambda k: [int(x["peak_inflight"]) for x in r[k][1]]
+assert held("1f1b") == [4, 3, 2, 1] and held("zb-h1") == [4, 4, 4, 4], (held("1f1b"), held("zb-h1"))
+assert len(r["interleaved"][1]) == 4 and r["interleaved"][0]["partition"].count("|") == 7
+PY
+then ok "run: interleaved, zb-h1 and zb-v predicted, faster than 1f1b in that order; zb-h1 within 1F1B's first-rank activations"
+else cat "$tmp"/k-*.err | sed 's/^/# /'; not_ok "run: interleaved, zb-h1 and zb-v predicted, faster than 1f1b in that order; zb-h1 within 1F1B's first-rank activations"; fi
+expect 2 "needs a multiple of the stages" "run: interleaved with M not a multiple of the stages" -- \
+  "$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 2 --schedule interleaved
+expect 2 "the partition has 5 stages: 3 chunks per rank need a multiple of 3" "run: a spec that is not ranks x chunks" -- \
+  "$sim" run "$models/mlp32.model" -p 12,12,12,12,16 --batch 256 -m 2 --schedule interleaved --chunks 3
+expect 0 "" "run: interleaved, 3 chunks from a spec of 6 ranges" -- \
+  "$sim" run "$models/mlp32.model" -p 10,10,10,10,10,14 --batch 256 -m 4 --schedule interleaved --chunks 3
+stdout_has "2 stages of 3 chunks" "run: interleaved's ranks and chunks named"
+stdout_has "fc1..relu5, fc11..relu15, fc21..relu25" "run: rank 0 holds chunks 0, 2 and 4"
+expect 2 "zb-v: 3 chunks per rank; it has 2" "run: zb-v with 3 chunks" -- \
+  "$sim" run "$models/mlp32.model" --stages 2 --batch 256 -m 4 --schedule zb-v --chunks 3
+expect 0 "" "describe: which rank holds which chunk of a V" -- "$sim" describe "$models/mlp32.model" --stages 4 --schedule zb-v
+stdout_has "rank 0: chunk 0 = stage 0 (fc1..fc4), chunk 1 = stage 7 (relu28..loss)" "describe: rank 0 holds the first and the last chunk"
+"$sim" sweep "$models/tiny-mlp.model" --batch 16 --stages 1,2 --microbatches 2,4 --no-plot \
+  --schedule gpipe,1f1b,interleaved,zb-h1,zb-v --out "$tmp/sw5" >"$tmp/out" 2>&1
+if [ "$(tail -n +2 "$tmp/sw5/sweep.csv" | cut -d, -f2 | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')" = \
+     "1f1b:4 gpipe:4 interleaved:2 zb-h1:4 zb-v:4 " ]; then
+  ok "sweep: the five schedules, interleaved only where M is a multiple of 2 or more stages"
+else sed 's/^/# /' "$tmp/out"; not_ok "sweep: the five schedules, interleaved only where M is a multiple of 2 or more stages"; fi
+
 # --- determinism
 "$sim" run "$models/tiny-resnet.model" --stages 3 --batch 16 --microbatches 4 --trace "$tmp/t1.json" >"$tmp/r1" 2>&1
 "$sim" run "$models/tiny-resnet.model" --stages 3 --batch 16 --microbatches 4 --trace "$tmp/t2.json" >"$tmp/r2" 2>&1
@@ -144,7 +184,7 @@ expect 2 "Cannot parse integer" "run: batch not a number" -- "$sim" run "$m32" -
 expect 2 "is not divisible by --microbatches 3" "run: M does not divide B" -- "$sim" run "$m32" --batch 8 --microbatches 3
 expect 2 "--microbatches 16 is more than the 8 samples" "run: M > B" -- "$sim" run "$m32" --batch 8 --microbatches 16
 expect 2 "--microbatches must be positive" "run: M = 0" -- "$sim" run "$m32" --batch 8 --microbatches 0
-expect 2 "--schedule 'zb': expected gpipe or 1f1b" "run: unknown schedule" -- "$sim" run "$m32" --batch 8 --schedule zb
+expect 2 "--schedule 'zb': expected gpipe, 1f1b, interleaved, zb-h1 or zb-v" "run: unknown schedule" -- "$sim" run "$m32" --batch 8 --schedule zb
 expect 2 "--format 'xml'" "run: unknown format" -- "$sim" run "$m32" --batch 8 --format xml
 expect 2 "--replicas must be positive" "run: replicas 0" -- "$sim" run "$m32" --batch 8 --replicas 0
 expect 2 "not divisible by --replicas 3" "run: replicas do not divide B" -- "$sim" run "$m32" --batch 8 --replicas 3

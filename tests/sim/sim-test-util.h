@@ -17,10 +17,11 @@ static inline pc_xfer *test_chain(int nstages, int *nxfers) {
   return x;
 }
 
-/* Schedule of KIND on a chain of NSTAGES; aborts the test on error. */
+/* Schedule of KIND on NSTAGES ranks of the kind's chunks, a chain of virtual stages; aborts the
+ * test on error. */
 static inline pc_schedule *test_chain_schedule(pc_schedule_kind kind, int nstages, int nmicro) {
   int nx;
-  pc_xfer *x = test_chain(nstages, &nx);
+  pc_xfer *x = test_chain(nstages * pc_schedule_default_chunks(kind), &nx);
   GError *err = NULL;
   pc_schedule *s = pc_schedule_new(kind, nstages, nmicro, x, nx, &err);
   g_assert_no_error(err);

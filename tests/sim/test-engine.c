@@ -252,6 +252,64 @@ static void test_reduce_ports(void) {
   pc_schedule_free(s);
 }
 
+/* The newer schedules at equal stage times, messages free (binary fractions: exact):
+ *   interleaved 1F1B, ops of one chunk F and B: (M v + P - 1)(F + B), the bubble (P - 1)/(v M)
+ *     of the work, Megatron-LM's relation (a stage's F and B are v times the chunk's);
+ *   zb-h1 at F = B = W: 3 M F + (P - 1) F, the paper's (P - 1)(F + B - W) bubble, where
+ *     M = P (and on 2 stages), less than 1F1B's 3 (M + P - 1) F everywhere; zb-v (chunk ops
+ *     half as long) at least the work and, from 4 stages, less than zb-h1. */
+static void test_new_kinds_closed_form(void) {
+  pc_engine *e = pc_engine_new();
+  const double F = 0.25, B = 0.5;
+  for (int P = 2; P <= 8; P *= 2)
+    for (int v = 2; v <= 4; v++)
+      for (int M = P; M <= 4 * P; M += P) {
+        pc_sim_uniform u = {.fwd = F, .bwd = B};
+        pc_sim_costs costs;
+        pc_sim_costs_uniform(&costs, &u);
+        int nx;
+        pc_xfer *x = test_chain(P * v, &nx);
+        GError *err = NULL;
+        pc_schedule *s = pc_schedule_new_chunks(PC_SCHEDULE_INTERLEAVED, P, M, v, x, nx, &err);
+        g_assert_no_error(err);
+        const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+        g_assert_no_error(err);
+        g_assert_cmpfloat(res->makespan, ==, (M * v + P - 1) * (F + B));
+        double work = M * v * (F + B);
+        g_assert_cmpfloat_with_epsilon((res->makespan - work) / work, (P - 1.0) / (v * M), 1e-12);
+        pc_schedule_free(s);
+        g_free(x);
+      }
+  for (int P = 2; P <= 16; P *= 2)
+    for (int M = P; M <= 4 * P; M += P) {
+      pc_sim_uniform u = {.fwd = F, .bwd = F, .bwd_w = F};
+      pc_sim_costs costs;
+      pc_sim_costs_uniform(&costs, &u);
+      pc_schedule *s = test_chain_schedule(PC_SCHEDULE_ZBH1, P, M);
+      GError *err = NULL;
+      const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+      g_assert_no_error(err);
+      double zbh1 = res->makespan;
+      if (g_test_verbose())
+        g_test_message("zb-h1 P %d M %d: %g F (paper %d, 1f1b %d)", P, M, zbh1 / F,
+                       3 * M + P - 1, 3 * (M + P - 1));
+      if (M == P || P == 2) g_assert_cmpfloat(zbh1, ==, (3 * M + P - 1) * F);
+      g_assert_cmpfloat(zbh1, <, 3 * (M + P - 1) * F);
+      pc_schedule_free(s);
+      pc_schedule *z = test_chain_schedule(PC_SCHEDULE_ZBV, P, M);
+      u.fwd = u.bwd = u.bwd_w = F / 2; /* a chunk is half a stage */
+      res = pc_engine_run(e, z, &costs, &err);
+      g_assert_no_error(err);
+      if (g_test_verbose())
+        g_test_message("zb-v P %d M %d: %g F (work %d)", P, M, res->makespan / F, 3 * M);
+      g_assert_cmpfloat(res->makespan, >=, 3 * M * F);
+      g_assert_cmpfloat(res->makespan, <, 3 * (M + P - 1) * F);
+      if (P >= 4) g_assert_cmpfloat(res->makespan, <, zbh1); /* the V beats H1 */
+      pc_schedule_free(z);
+    }
+  pc_engine_free(e);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Broken schedules */
 
@@ -416,6 +474,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/engine/skip", test_skip);
   g_test_add_func("/engine/node-ports", test_node_ports);
   g_test_add_func("/engine/reduce-ports", test_reduce_ports);
+  g_test_add_func("/engine/new-kinds-closed-form", test_new_kinds_closed_form);
   g_test_add_func("/engine/deadlock/missing-send", test_deadlock_missing_send);
   g_test_add_func("/engine/deadlock/cycle", test_deadlock_cycle);
   g_test_add_func("/engine/broken/unreceived", test_unreceived);

@@ -2,7 +2,10 @@
  * (unmatched messages, FIFO order, deadlock, compute-op rules). */
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "sim-test-util.h"
+
 
 /* ------------------------------------------------------------------------------------------ */
 
@@ -50,6 +53,145 @@ static void assert_stage(const pc_schedule *s, int stage, const char *expect) {
   char *got = stage_string(s, stage);
   g_assert_cmpstr(got, ==, expect);
   g_free(got);
+}
+
+/* A chain of V virtual stages scheduled as KIND on P ranks of V / P chunks. */
+static pc_schedule *chunk_schedule(pc_schedule_kind kind, int P, int M, int C) {
+  int nx;
+  pc_xfer *x = test_chain(P * C, &nx);
+  GError *err = NULL;
+  pc_schedule *s = pc_schedule_new_chunks(kind, P, M, C, x, nx, &err);
+  g_assert_no_error(err);
+  g_free(x);
+  return s;
+}
+
+/* Compute ops only, with their chunks: "F0.1" is the forward of mb 0, chunk 1. */
+static char *compute_string(const pc_schedule *s, int stage) {
+  GString *str = g_string_new(NULL);
+  for (int i = 0; i < s->stages[stage].nops; i++) {
+    const pc_op *op = &s->stages[stage].ops[i];
+    if (op->kind == PC_OP_SEND || op->kind == PC_OP_RECV || op->kind == PC_OP_OPT) continue;
+    g_string_append_printf(str, "%s%c%d", str->len ? " " : "", "FBW"[op->kind], op->mb);
+    if (s->nchunks > 1) g_string_append_printf(str, ".%d", op->chunk);
+  }
+  return g_string_free(str, FALSE);
+}
+
+static void assert_compute(const pc_schedule *s, int stage, const char *expect) {
+  char *got = compute_string(s, stage);
+  if (g_test_verbose()) g_test_message("stage %d: %s", stage, got);
+  g_assert_cmpstr(got, ==, expect);
+  g_free(got);
+}
+
+/* Megatron-LM's order: groups of P microbatches chunk by chunk; rank 1 of 2 warms up with
+ * (2 - 1 - 1) 2 + (2 - 1) 2 = 2 forwards, rank 0 with 4. */
+static void test_interleaved_ops(void) {
+  pc_schedule *s = chunk_schedule(PC_SCHEDULE_INTERLEAVED, 2, 4, 2);
+  g_assert_cmpint(s->nchunks, ==, 2);
+  g_assert_false(s->split_backward);
+  assert_compute(s, 0, "F0.0 F1.0 F0.1 F1.1 F2.0 B0.1 F3.0 B1.1 F2.1 B0.0 F3.1 B1.0 B2.1 B3.1 "
+                       "B2.0 B3.0");
+  assert_compute(s, 1, "F0.0 F1.0 F0.1 B0.1 F1.1 B1.1 F2.0 B0.0 F3.0 B1.0 F2.1 B2.1 F3.1 B3.1 "
+                       "B2.0 B3.0");
+  /* rank 1's chunk 0 (virtual stage 1) sends to rank 0's chunk 1 (virtual stage 2) */
+  int i = test_find(s, 1, PC_OP_SEND, 0, false, 1);
+  g_assert_cmpint(s->stages[1].ops[i].peer, ==, 0);
+  g_assert_cmpint(s->stages[1].ops[i].chunk, ==, 0);
+  GError *err = NULL;
+  g_assert_true(pc_schedule_validate(s, &err));
+  g_assert_no_error(err);
+  pc_schedule_free(s);
+}
+
+/* ZB-H1 on 3 ranks: each BWD sends its gradient back before the weight gradient runs; the
+ * last rank defers its weight gradients while it may hold 1F1B's first-rank peak (3). */
+static void test_zbh1_ops(void) {
+  pc_schedule *s = test_chain_schedule(PC_SCHEDULE_ZBH1, 3, 4);
+  g_assert_true(s->split_backward);
+  assert_compute(s, 0, "F0 F1 F2 B0 W0 B1 F3 B2 W1 W2 B3 W3");
+  assert_compute(s, 1, "F0 F1 F2 B0 W0 B1 W1 B2 F3 W2 B3 W3");
+  assert_compute(s, 2, "F0 B0 F1 B1 F2 B2 W0 W1 F3 B3 W2 W3");
+  for (int r = 0; r < 3; r++) g_assert_cmpint(s->stages[r].peak_inflight, ==, 3);
+  GError *err = NULL;
+  g_assert_true(pc_schedule_validate(s, &err));
+  g_assert_no_error(err);
+  pc_schedule_free(s);
+}
+
+/* ZB-V on 2 ranks: rank 0 holds virtual stages 0 and 3, rank 1 stages 1 and 2. */
+static void test_zbv_ops(void) {
+  pc_schedule *s = chunk_schedule(PC_SCHEDULE_ZBV, 2, 4, 2);
+  g_assert_true(s->vshape);
+  g_assert_cmpint(pc_schedule_rank_of(s, 3), ==, 0);
+  g_assert_cmpint(pc_schedule_chunk_of(s, 3), ==, 1);
+  g_assert_cmpint(pc_schedule_virtual(s, 1, 1), ==, 2);
+  assert_compute(s, 0, "F0.0 F1.0 F0.1 B0.1 F1.1 B1.1 B0.0 W0.0 B1.0 W0.1 F2.0 W1.0 W1.1 F2.1 "
+                       "B2.1 F3.0 W2.1 B2.0 W2.0 F3.1 B3.1 W3.1 B3.0 W3.0");
+  assert_compute(s, 1, "F0.0 F0.1 F1.0 F1.1 B0.1 B0.0 B1.1 B1.0 W0.0 W0.1 W1.0 F2.0 F2.1 W1.1 "
+                       "B2.1 B2.0 F3.0 F3.1 W2.0 W2.1 B3.1 B3.0 W3.0 W3.1");
+  for (int r = 0; r < 2; r++) g_assert_cmpint(s->stages[r].peak_inflight, <=, 4);
+  GError *err = NULL;
+  g_assert_true(pc_schedule_validate(s, &err));
+  g_assert_no_error(err);
+  pc_schedule_free(s);
+}
+
+static void expect_kind_error(pc_schedule_kind kind, int P, int M, int C, const char *part) {
+  int nx;
+  pc_xfer *x = test_chain(P * C, &nx);
+  GError *err = NULL;
+  g_assert_null(pc_schedule_new_chunks(kind, P, M, C, x, nx, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  if (!strstr(err->message, part)) g_error("expected '%s' in: %s", part, err->message);
+  g_clear_error(&err);
+  g_free(x);
+}
+
+static void test_new_kinds_bad(void) {
+  expect_kind_error(PC_SCHEDULE_INTERLEAVED, 4, 6, 2, "needs a multiple of the stages");
+  expect_kind_error(PC_SCHEDULE_INTERLEAVED, 1, 4, 2, "it needs 2 or more");
+  expect_kind_error(PC_SCHEDULE_INTERLEAVED, 2, 4, 1, "it needs 2 to 64");
+  expect_kind_error(PC_SCHEDULE_ZBV, 2, 4, 3, "zb-v: 3 chunks per rank; it has 2");
+  expect_kind_error(PC_SCHEDULE_ZBH1, 2, 4, 2, "zb-h1: 2 chunks per rank; it has 1");
+  expect_kind_error(PC_SCHEDULE_1F1B, 2, 4, 2, "1f1b: 2 chunks per rank");
+}
+
+/* Every new schedule over P <= 64, M <= 256 and, interleaved, v <= 8 chunks passes
+ * pc_schedule_validate: messages matched, no deadlock, compute rules. The sizes: all of P and
+ * v, and M at 1..8 and around the multiples of P that matter (P - 1 .. P + 1, 2P, 255, 256);
+ * PC_SCHEDULE_TEST_ALL=1 tries every M. Each rank's peak in flight is at most 1F1B's on its
+ * first rank: min(P, M) (zb-h1), 2P chunk activations (zb-v). */
+static bool m_wanted(int P, int M) {
+  if (g_getenv("PC_SCHEDULE_TEST_ALL")) return true;
+  return M <= 8 || abs(M - P) <= 1 || M == 2 * P || M >= 255;
+}
+
+static void test_new_kinds_valid(void) {
+  GError *err = NULL;
+  int64_t n = 0;
+  for (int P = 1; P <= 64; P++)
+    for (int M = 1; M <= 256; M++) {
+      if (!m_wanted(P, M)) continue;
+      pc_schedule *s = chunk_schedule(PC_SCHEDULE_ZBH1, P, M, 1);
+      if (!pc_schedule_validate(s, &err)) g_error("zb-h1 P %d M %d: %s", P, M, err->message);
+      for (int r = 0; r < P; r++) g_assert_cmpint(s->stages[r].peak_inflight, <=, MIN(P, M));
+      pc_schedule_free(s);
+      s = chunk_schedule(PC_SCHEDULE_ZBV, P, M, 2);
+      if (!pc_schedule_validate(s, &err)) g_error("zb-v P %d M %d: %s", P, M, err->message);
+      for (int r = 0; r < P; r++) g_assert_cmpint(s->stages[r].peak_inflight, <=, 2 * P);
+      pc_schedule_free(s);
+      n += 2;
+      for (int C = 2; C <= 8 && P > 1 && M % P == 0; C++) {
+        s = chunk_schedule(PC_SCHEDULE_INTERLEAVED, P, M, C);
+        if (!pc_schedule_validate(s, &err))
+          g_error("interleaved P %d M %d v %d: %s", P, M, C, err->message);
+        pc_schedule_free(s);
+        n++;
+      }
+    }
+  if (g_test_verbose()) g_test_message("%" G_GINT64_FORMAT " schedules validated", n);
 }
 
 static void test_gpipe_ops(void) {
@@ -115,6 +257,7 @@ static void test_skip(void) {
                        {.tensor = 5, .src = 1, .dst = 2, .bytes = 64},
                        {.tensor = 3, .src = 0, .dst = 2, .bytes = 64}};
   for (int k = 0; k < PC_SCHEDULE_KIND_COUNT; k++) {
+    if (pc_schedule_default_chunks(k) > 1) continue; /* a chain of chunks: interleaved/ops */
     GError *err = NULL;
     pc_schedule *s = pc_schedule_new(k, 3, 2, x, 3, &err);
     g_assert_no_error(err);
@@ -298,6 +441,11 @@ static void test_hand_built(void) {
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/schedule/names", test_names);
+  g_test_add_func("/schedule/interleaved/ops", test_interleaved_ops);
+  g_test_add_func("/schedule/zb-h1/ops", test_zbh1_ops);
+  g_test_add_func("/schedule/zb-v/ops", test_zbv_ops);
+  g_test_add_func("/schedule/new-kinds/bad-params", test_new_kinds_bad);
+  g_test_add_func("/schedule/new-kinds/valid", test_new_kinds_valid);
   g_test_add_func("/schedule/gpipe/ops", test_gpipe_ops);
   g_test_add_func("/schedule/1f1b/ops", test_1f1b_ops);
   g_test_add_func("/schedule/1f1b/peak", test_1f1b_peak);
