@@ -420,11 +420,8 @@ pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmic
     stage_reserve(&s->stages[r], (int)n);
   }
 
-  int *cap = g_new(int, P), *soft = g_new(int, P);
-  for (int r = 0; r < P; r++) {
-    cap[r] = kind == PC_SCHEDULE_ZBV ? 2 * P : MIN(P, M);
-    soft[r] = kind == PC_SCHEDULE_ZBV ? 2 * P : MIN(P - r + 1, M);
-  }
+  int *cap = g_new(int, P); /* 1F1B's peak on its first rank: P stages' activations */
+  for (int r = 0; r < P; r++) cap[r] = kind == PC_SCHEDULE_ZBV ? 2 * P : MIN(P, M);
   switch (kind) {
   case PC_SCHEDULE_ZBH1:
   case PC_SCHEDULE_ZBV:
