@@ -362,8 +362,8 @@ static bool check_kind(pc_schedule_kind kind, int P, int M, int C, GError **erro
                 PC_SCHEDULE_MAX_CHUNKS);
   } else if (kind == PC_SCHEDULE_INTERLEAVED && P < 2) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "schedule interleaved: 1 stage; it needs 2 or more (its chunks would pass "
-                "messages to their own rank)");
+                "schedule interleaved: 1 stage; it needs 2 or more (on one rank its chunks "
+                "would run one after the other, as 1f1b does)");
   } else if (kind == PC_SCHEDULE_INTERLEAVED && M % P) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                 "schedule interleaved: %d microbatches on %d stages; it needs a multiple of "

@@ -32,7 +32,8 @@
  *          chunk by chunk (group g, chunk c: microbatches g P .. g P + P - 1), backwards the
  *          same with the chunks in reverse; rank r runs min((P - r - 1) 2 + (v - 1) P, M v)
  *          warm-up forwards, then one forward and one backward in turn, then the rest of the
- *          backwards. Needs M a multiple of P (as Megatron-LM) and P >= 2.
+ *          backwards. Needs M a multiple of P (as Megatron-LM) and P >= 2. A rank's chunks
+ *          may pass messages to their own rank (a skip tensor from chunk c to chunk c + 1).
  *   zb-h1  zero bubble, handcrafted 1 (Qi et al., 2024): BWD is the input gradient only and a
  *          later BWD_W the weight gradient (split_backward). Made by list scheduling at unit
  *          costs: a free rank runs a ready BWD, else a forward while fewer than min(P, M)

@@ -381,6 +381,11 @@ int pc_cmd_grid(int argc, char **argv) {
                         .profile_reps = 1, .lr = 0.01, .momentum = 0.9, .seed = seed};
     size_t left = budget == 0 ? 0 : budget > used ? budget - used : 1;
     bool ok = pc_stage_open(&c->r, &c->o, argv[1], left, &error);
+    if (ok && c->r.C > 1) {
+      g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+                  "schedule %s: grid runs one chunk per rank so far", c->schedule);
+      ok = false;
+    }
     if (!ok) g_prefix_error(&error, "cell %s (--cells %s:%d): ", c->name, cells_path, c->line);
     if (!pc_stage_all_ok("grid", ok, &error)) goto out;
     used += pc_runtime_param_bytes(c->r.rt) + pc_runtime_activation_bytes(c->r.rt);

@@ -43,9 +43,9 @@ static size_t xfer_count(const stage_run *r, int x) {
 }
 
 static float *op_buffer(stage_run *r, const pc_op *op) {
-  int slot = op->mb % r->slots;
-  return op->grad ? pc_runtime_xfer_grad(r->rt, op->xfer, slot)
-                  : pc_runtime_xfer_act(r->rt, op->xfer, slot);
+  int slot = op->mb % r->slots[op->chunk];
+  return op->grad ? pc_runtime_xfer_grad(r->rts[op->chunk], op->xfer, slot)
+                  : pc_runtime_xfer_act(r->rts[op->chunk], op->xfer, slot);
 }
 
 static int peer_rank(const stage_run *r, const pc_op *op) {
@@ -117,11 +117,13 @@ static void wait_op(stage_run *r, int i) {
   timed_out(r, what);
 }
 
-/* Sends still reading the buffers of `slot` must finish before a FWD or BWD rewrites them. */
-static void finish_sends(stage_run *r, int upto, int slot) {
+/* Sends still reading the buffers of `slot` of CHUNK must finish before a FWD or BWD rewrites
+ * them. */
+static void finish_sends(stage_run *r, int upto, int chunk, int slot) {
   for (int i = 0; i < upto; i++) {
     const pc_op *op = &r->ops->ops[i];
-    if (op->kind == PC_OP_SEND && r->req[i] != MPI_REQUEST_NULL && op->mb % r->slots == slot)
+    if (op->kind == PC_OP_SEND && r->req[i] != MPI_REQUEST_NULL && op->chunk == chunk &&
+        op->mb % r->slots[chunk] == slot)
       wait_op(r, i);
   }
 }
@@ -170,40 +172,42 @@ static void backward_bucketed(stage_run *r, int slot, float scale) {
 static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter_stats *st) {
   const pc_stage_ops *so = r->ops;
   float scale = 1.0f / (float)(r->mb * (size_t)r->sched->nmicro * (size_t)r->D);
-  int next_recv = 0; /* the next RECV op to post, in list order */
   double t0 = MPI_Wtime();
   *st = (iter_stats){0};
   for (int i = 0; i < so->nops; i++) r->req[i] = MPI_REQUEST_NULL;
+  for (int ch = 0; ch < r->nchan; ch++) r->chan_next[ch] = r->chan_off[ch];
   for (int i = 0; i < so->nops; i++) {
-    /* Ops 0..i-1 are done: post, in list order, the receives whose buffers are free now. */
-    while (next_recv < so->nops &&
-           (so->ops[next_recv].kind != PC_OP_RECV || r->post_after[next_recv] < i)) {
-      if (so->ops[next_recv].kind == PC_OP_RECV) post_recv(r, next_recv);
-      next_recv++;
-    }
+    /* Ops 0..i-1 are done: post the receives whose buffers are free now, each channel's in its
+     * order (MPI matches them so), the channels independently: a receive that waits for its
+     * buffer holds up no other channel's (with chunks, the list mixes them). */
+    for (int ch = 0; ch < r->nchan; ch++)
+      while (r->chan_next[ch] < r->chan_off[ch + 1] &&
+             r->post_after[r->chan_recvs[r->chan_next[ch]]] < i)
+        post_recv(r, r->chan_recvs[r->chan_next[ch]++]);
     const pc_op *op = &so->ops[i];
-    int slot = op->mb >= 0 ? op->mb % r->slots : 0;
+    int c = op->chunk, slot = op->mb >= 0 ? op->mb % r->slots[c] : 0;
+    pc_runtime *rt = r->rts[c];
     r->spans[i].start = MPI_Wtime() - t0;
     switch ((pc_op_kind)op->kind) {
     case PC_OP_FWD:
-      finish_sends(r, i, slot);
-      if (r->reads_data || r->has_loss) {
+      finish_sends(r, i, c, slot);
+      if (r->reads_data[c] || r->has_loss[c]) {
         int64_t first = sample_index(r, iter, op->mb);
-        float *x = pc_runtime_data(r->rt, slot);
-        int32_t *labels = pc_runtime_labels(r->rt, slot);
+        float *x = pc_runtime_data(rt, slot);
+        int32_t *labels = pc_runtime_labels(rt, slot);
         pc_dataset_get(r->data, first, r->mb, x, labels);
       }
-      check_outputs(r, pc_runtime_forward(r->rt, slot, true), op->mb, iter);
-      if (r->has_loss) {
-        double loss = pc_runtime_loss_sum(r->rt, slot);
+      check_outputs(r, pc_runtime_forward(rt, slot, true), op->mb, iter);
+      if (r->has_loss[c]) {
+        double loss = pc_runtime_loss_sum(rt, slot);
         st->loss_sum += loss;
-        st->correct += pc_runtime_correct(r->rt, slot);
+        st->correct += pc_runtime_correct(rt, slot);
       }
       break;
     case PC_OP_BWD:
-      finish_sends(r, i, slot);
+      finish_sends(r, i, c, slot);
       if (i == r->last_bwd && r->nbuckets > 0) backward_bucketed(r, slot, scale);
-      else pc_runtime_backward(r->rt, slot, scale);
+      else pc_runtime_backward(rt, slot, scale);
       break;
     case PC_OP_BWD_W:
       break; /* no split-backward schedule yet: BWD computed the weight gradient */
@@ -219,17 +223,19 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
       wait_op(r, i);
       break;
     case PC_OP_OPT:
-      if (r->nbuckets > 0) {
-        pc_progress_reduced();
-      } else if (r->D > 1) {
-        size_t n;
-        float *g = pc_runtime_grads(r->rt, &n);
-        pc_ring_allreduce(g, n, r->stage_comm, wait_for, r, NULL);
+      if (r->nbuckets > 0) pc_progress_reduced();
+      for (int k = 0; k < r->C; k++) { /* every chunk's step, in chunk order */
+        if (r->nbuckets == 0 && r->D > 1) {
+          size_t n;
+          float *g = pc_runtime_grads(r->rts[k], &n);
+          pc_ring_allreduce(g, n, r->stage_comm, wait_for, r, NULL);
+        }
+        int bad = pc_runtime_step(r->rts[k], sgd);
+        if (bad >= 0)
+          pc_exec_die("stage %d, layer '%s': a NaN or infinite gradient in iteration %d; "
+                      "training diverged (lower --lr?)", r->stage, r->model->layers[bad].name,
+                      iter + 1);
       }
-      int bad = pc_runtime_step(r->rt, sgd);
-      if (bad >= 0)
-        pc_exec_die("stage %d, layer '%s': a NaN or infinite gradient in iteration %d; training "
-                    "diverged (lower --lr?)", r->stage, r->model->layers[bad].name, iter + 1);
       break;
     default:
       PC_ASSERT(!"op kind");
@@ -249,11 +255,24 @@ static void plan_receives(stage_run *r) {
   for (int i = 0; i < so->nops; i++) {
     const pc_op *op = &so->ops[i];
     r->post_after[i] = -1;
-    if (op->kind != PC_OP_RECV || op->mb < r->slots) continue;
-    int prev = pc_schedule_find_op(r->sched, r->stage, PC_OP_BWD, op->mb - r->slots, 0, false, -1);
+    int slots = r->slots[op->chunk];
+    if (op->kind != PC_OP_RECV || op->mb < slots) continue;
+    int prev = pc_schedule_find_op(r->sched, r->stage, PC_OP_BWD, op->mb - slots, op->chunk,
+                                   false, -1);
     PC_ASSERT(prev >= 0 && prev < i);
     r->post_after[i] = prev;
   }
+  r->nchan = 2 * r->sched->nxfers;
+  r->chan_off = g_new0(int, (size_t)r->nchan + 1);
+  r->chan_next = g_new0(int, (size_t)MAX(r->nchan, 1));
+  for (int i = 0; i < so->nops; i++)
+    if (so->ops[i].kind == PC_OP_RECV) r->chan_off[pc_op_tag(&so->ops[i]) + 1]++;
+  for (int ch = 0; ch < r->nchan; ch++) r->chan_off[ch + 1] += r->chan_off[ch];
+  r->chan_recvs = g_new(int, (size_t)MAX(r->chan_off[r->nchan], 1));
+  int *fill = g_memdup2(r->chan_off, sizeof(int) * (size_t)MAX(r->nchan, 1));
+  for (int i = 0; i < so->nops; i++)
+    if (so->ops[i].kind == PC_OP_RECV) r->chan_recvs[fill[pc_op_tag(&so->ops[i])]++] = i;
+  g_free(fill);
 }
 
 static bool check_numbers(const train_opts *o, GError **error) {
@@ -326,14 +345,19 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
   }
   pc_job_request req = {.partition = o->partition, .by = o->by,
                         .stages = o->stages == PC_JOB_UNSET ? 0 : o->stages,
-                        .schedule = o->schedule, .batch = o->batch, .micro = o->micro,
-                        .replicas = o->replicas, .ranks = size};
+                        .schedule = o->schedule, .chunks = o->chunks, .batch = o->batch,
+                        .micro = o->micro, .replicas = o->replicas, .ranks = size};
   pc_job *job = pc_job_resolve(r->model, &req, error);
   if (job == NULL) return false;
-  if (job->sched->nchunks > 1 || job->sched->split_backward) {
+  const char *no = job->sched->split_backward ? "a split backward"
+                   : job->sched->nchunks == 1   ? NULL
+                   : o->checkpoint || o->resume ? "checkpoints"
+                   : o->profile_samples         ? "--profile-samples"
+                                                : NULL;
+  if (no) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "--schedule %s: pipecast-exec runs gpipe and 1f1b so far (one chunk per rank, "
-                "the backward whole); pipecast-sim predicts %s", o->schedule, o->schedule);
+                "--schedule %s: pipecast-exec does not run %s yet (gpipe, 1f1b and interleaved "
+                "run; pipecast-sim predicts all)", o->schedule, no);
     pc_job_free(job);
     return false;
   }
@@ -354,12 +378,64 @@ static char *pack_names(int n, const char **names) {
   return g_string_free(s, FALSE);
 }
 
+/* Every tensor of the rank's chunks, in chunk order (g_free the arrays). */
+static int rank_tensors(stage_run *r, const char ***names, float ***data, size_t **counts) {
+  int n = 0;
+  for (int c = 0; c < r->C; c++) n += pc_runtime_tensors(r->rts[c], false, NULL, NULL, NULL);
+  *names = g_new(const char *, (size_t)MAX(n, 1));
+  *data = g_new(float *, (size_t)MAX(n, 1));
+  *counts = g_new(size_t, (size_t)MAX(n, 1));
+  for (int c = 0, k = 0; c < r->C; c++)
+    k += pc_runtime_tensors(r->rts[c], false, *names + k, *data + k, *counts + k);
+  return n;
+}
+
+/* The layer that tensor NAME ("LAYER.PARAM") belongs to. */
+static int tensor_layer(const pc_model *m, const char *name) {
+  const char *dot = strrchr(name, '.');
+  char *layer = g_strndup(name, dot ? (size_t)(dot - name) : strlen(name));
+  int i = pc_model_find(m, layer);
+  g_free(layer);
+  return i;
+}
+
+typedef struct {
+  int layer, at;
+} tensor_key;
+
+static int cmp_tensor_key(const void *a, const void *b) {
+  const tensor_key *x = a, *y = b;
+  return x->layer != y->layer ? (x->layer > y->layer) - (x->layer < y->layer)
+                              : (x->at > y->at) - (x->at < y->at);
+}
+
+/* Puts the tensors gathered rank by rank (chunks interleaved across ranks) in the model's layer
+ * order, the order of the one-process run's file. */
+static void model_order(const pc_model *m, GPtrArray *names, GPtrArray *data, GArray *counts) {
+  guint n = names->len;
+  tensor_key *k = g_new(tensor_key, MAX(n, 1));
+  for (guint i = 0; i < n; i++)
+    k[i] = (tensor_key){tensor_layer(m, names->pdata[i]), (int)i};
+  qsort(k, n, sizeof *k, cmp_tensor_key);
+  gpointer *nm = g_memdup2(names->pdata, sizeof(gpointer) * MAX(n, 1));
+  gpointer *dt = g_memdup2(data->pdata, sizeof(gpointer) * MAX(n, 1));
+  size_t *ct = g_memdup2(counts->data, sizeof(size_t) * MAX(n, 1));
+  for (guint i = 0; i < n; i++) {
+    names->pdata[i] = nm[k[i].at];
+    data->pdata[i] = dt[k[i].at];
+    g_array_index(counts, size_t, i) = ct[k[i].at];
+  }
+  g_free(nm);
+  g_free(dt);
+  g_free(ct);
+  g_free(k);
+}
+
 bool pc_stage_save_weights(stage_run *r, const char *path, GError **error) {
-  int n = pc_runtime_tensors(r->rt, false, NULL, NULL, NULL);
-  const char **names = g_new(const char *, (size_t)n);
-  float **data = g_new(float *, (size_t)n);
-  size_t *counts = g_new(size_t, (size_t)n);
-  pc_runtime_tensors(r->rt, false, names, data, counts);
+  const char **names;
+  float **data;
+  size_t *counts;
+  int n = rank_tensors(r, &names, &data, &counts);
   bool ok = true;
   if (r->replica == 0 && r->stage > 0) { /* send to rank 0: names, counts, data */
     char *packed = pack_names(n, names);
@@ -399,6 +475,7 @@ bool pc_stage_save_weights(stage_run *r, const char *path, GError **error) {
       g_free(c);
       g_free(packed);
     }
+    if (r->C > 1) model_order(r->model, all_names, all_data, all_counts);
     ok = pc_weights_save(path, r->model->name, (int)all_names->len,
                          (const char *const *)all_names->pdata, (float *const *)all_data->pdata,
                          (const size_t *)all_counts->data, NULL, error);
@@ -413,11 +490,10 @@ bool pc_stage_save_weights(stage_run *r, const char *path, GError **error) {
 }
 
 static bool load_weights(stage_run *r, const char *path, GError **error) {
-  int n = pc_runtime_tensors(r->rt, false, NULL, NULL, NULL);
-  const char **names = g_new(const char *, (size_t)n);
-  float **data = g_new(float *, (size_t)n);
-  size_t *counts = g_new(size_t, (size_t)n);
-  pc_runtime_tensors(r->rt, false, names, data, counts);
+  const char **names;
+  float **data;
+  size_t *counts;
+  int n = rank_tensors(r, &names, &data, &counts);
   /* a one-stage run needs exactly the model's tensors; a stage reads its share of the file */
   bool ok = pc_weights_load(path, r->model->name, n, (const char *const *)names, data, counts,
                             r->P == 1, NULL, error);
@@ -457,16 +533,35 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   r->replica = r->rank / r->P;
   r->mb = (size_t)(o->batch / o->replicas / o->micro);
   r->ops = &r->sched->stages[r->stage];
-  r->slots = MAX(1, r->ops->peak_inflight);
+  r->C = r->sched->nchunks;
   MPI_Comm_split(MPI_COMM_WORLD, r->stage, r->replica, &r->stage_comm);
-  r->rt = pc_runtime_new(r->model, r->part, r->stage, r->mb, r->slots, (uint64_t)o->seed, memory,
-                         error);
-  if (r->rt == NULL) return false;
-  /* between two layers, a call into MPI moves this stage's messages (progress.c) */
-  if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rt, between_layers, r);
-  r->reads_data = pc_runtime_data(r->rt, 0) != NULL;
-  r->has_loss = pc_runtime_labels(r->rt, 0) != NULL;
-  if (r->reads_data || r->has_loss) {
+  /* a runtime per chunk, with as many slots as the op list has its microbatches in flight */
+  r->rts = g_new0(pc_runtime *, (size_t)r->C);
+  r->slots = g_new0(int, (size_t)r->C);
+  r->reads_data = g_new0(bool, (size_t)r->C);
+  r->has_loss = g_new0(bool, (size_t)r->C);
+  int *held = g_new0(int, (size_t)r->C);
+  for (int i = 0; i < r->ops->nops; i++) {
+    const pc_op *op = &r->ops->ops[i];
+    if (op->kind == PC_OP_FWD && ++held[op->chunk] > r->slots[op->chunk])
+      r->slots[op->chunk] = held[op->chunk];
+    if (op->kind == PC_OP_BWD) held[op->chunk]--;
+  }
+  g_free(held);
+  bool any_data = false;
+  for (int c = 0; c < r->C; c++) {
+    r->slots[c] = MAX(1, r->slots[c]);
+    r->rts[c] = pc_runtime_new(r->model, r->part, pc_schedule_virtual(r->sched, r->stage, c),
+                               r->mb, r->slots[c], (uint64_t)o->seed, memory, error);
+    if (r->rts[c] == NULL) return false;
+    /* between two layers, a call into MPI moves this stage's messages (progress.c) */
+    if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rts[c], between_layers, r);
+    r->reads_data[c] = pc_runtime_data(r->rts[c], 0) != NULL;
+    r->has_loss[c] = pc_runtime_labels(r->rts[c], 0) != NULL;
+    any_data = any_data || r->reads_data[c] || r->has_loss[c];
+  }
+  r->rt = r->rts[0];
+  if (any_data) {
     r->data = pc_dataset_open(o->data ? o->data : "synthetic", &r->model->input,
                               r->model->layers[pc_model_loss_layer(r->model)].in[0].d[0],
                               (uint64_t)o->seed, true, error);
@@ -479,7 +574,7 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   plan_receives(r);
   for (int i = 0; i < r->ops->nops; i++)
     if (r->ops->ops[i].kind == PC_OP_BWD) r->last_bwd = i;
-  if (r->D > 1 && pc_progress_threaded()) {
+  if (r->D > 1 && r->C == 1 && pc_progress_threaded()) {
     int first = r->part->first[r->stage], end = r->part->first[r->stage + 1];
     r->bucket_start = g_new(int, (size_t)MAX(end - first, 1));
     r->nbuckets = pc_model_grad_buckets(r->model, first, end, r->bucket_start);
@@ -510,8 +605,9 @@ double pc_stage_iterate(stage_run *r, int iter, double sums[2]) {
 }
 
 double *pc_stage_print_memory(stage_run *r, FILE *f) {
-  double mem[2] = {(double)pc_exec_peak_rss(),
-                   (double)(pc_runtime_param_bytes(r->rt) + pc_runtime_activation_bytes(r->rt))};
+  double mem[2] = {(double)pc_exec_peak_rss(), 0};
+  for (int c = 0; c < r->C; c++)
+    mem[1] += (double)(pc_runtime_param_bytes(r->rts[c]) + pc_runtime_activation_bytes(r->rts[c]));
   double *all = r->rank == 0 ? g_new(double, 2 * (size_t)pc_exec_size()) : NULL;
   MPI_Gather(mem, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (r->rank == 0)
@@ -548,8 +644,15 @@ void pc_stage_close(stage_run *r) {
   g_free(r->bucket_start);
   g_free(r->sending);
   g_free(r->post_after);
+  g_free(r->chan_off);
+  g_free(r->chan_recvs);
+  g_free(r->chan_next);
   pc_dataset_free(r->data);
-  pc_runtime_free(r->rt);
+  for (int c = 0; r->rts && c < r->C; c++) pc_runtime_free(r->rts[c]);
+  g_free(r->rts);
+  g_free(r->slots);
+  g_free(r->reads_data);
+  g_free(r->has_loss);
   pc_schedule_free(r->sched);
   pc_partition_free(r->part);
   pc_model_free(r->model);

@@ -22,6 +22,7 @@ typedef struct {
   char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace, *summary;
   char *checkpoint, *resume, *profile_samples;
   int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
+  int chunks; /* model chunks per rank (interleaved); 0: the schedule's own */
   gboolean checkpoint_replace;
   double lr, momentum, weight_decay, timeout;
   gint64 seed;
@@ -33,21 +34,25 @@ typedef struct {
   pc_model *model;
   pc_partition *part;
   pc_schedule *sched;
-  pc_runtime *rt;
+  pc_runtime *rt;            /* the runtime of chunk 0, the rank's only one without chunks */
+  pc_runtime **rts;          /* (C) one per model chunk the rank holds (interleaved) */
+  int *slots;                /* (C) microbatches in flight in each chunk */
+  bool *reads_data, *has_loss; /* (C) the chunk holds the first layer / the loss */
   pc_dataset *data;
-  int rank, stage, replica, P, D;
+  int rank, stage, replica, P, D, C;
   size_t mb;                 /* samples per microbatch */
-  int slots;                 /* microbatches in flight at this stage */
   const pc_stage_ops *ops;   /* this stage's list */
   MPI_Request *req;          /* per op: its send or receive */
   int *post_after;           /* per RECV op: index of the op after which it may be posted */
+  int nchan;                 /* channels (2 per transfer: activation, gradient) */
+  int *chan_off, *chan_recvs; /* each channel's RECV ops in list order: [chan_off[c], [c + 1]) */
+  int *chan_next;            /* per channel, the next of them to post this iteration */
   MPI_Comm stage_comm;       /* this stage's replicas */
   pc_span *spans;            /* per op, last iteration */
   int *sending, nsending;    /* large SEND ops in flight (their indices) */
   int last_bwd;              /* index of the stage's last BWD op */
   int nbuckets;              /* gradient buckets reduced during it (0: at OPT) */
   int *bucket_start;         /* (nbuckets) first layer of each, in the order they are made */
-  bool reads_data, has_loss;
 } stage_run;
 
 /* Checks O's numbers and output paths, loads MODEL_PATH and builds the partition and schedule

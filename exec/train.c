@@ -258,7 +258,10 @@ int pc_cmd_train(int argc, char **argv) {
     {"stages", 's', 0, G_OPTION_ARG_INT, &o.stages, "Stages for automatic partitioning (default: ranks / replicas)", "P"},
     {"by", 0, 0, G_OPTION_ARG_STRING, &o.by, "Balance stages by flops (default) or params", "WHAT"},
     {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedule,
-     "gpipe (default) or 1f1b (interleaved, zb-h1, zb-v: pipecast-sim only so far)", "NAME"},
+     "gpipe (default), 1f1b or interleaved (zb-h1, zb-v: pipecast-sim only so far)", "NAME"},
+    {"chunks", 0, 0, G_OPTION_ARG_INT, &o.chunks,
+     "Model chunks per rank of the interleaved schedule (default 2; the partition has stages x "
+     "chunks parts)", "V"},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size, all replicas together (32)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro, "Microbatches per minibatch of a replica (1)", "M"},
     {"iters", 'n', 0, G_OPTION_ARG_INT, &o.iters, "Iterations (10)", "N"},

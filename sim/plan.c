@@ -204,9 +204,9 @@ static void print_rows(const plan_opts *o, const pc_model *m, const GArray *rows
   }
 }
 
-/* Whether pipecast-exec runs KIND yet (it runs one chunk per rank and a whole backward). */
+/* Whether pipecast-exec runs KIND yet (it runs the backward whole). */
 static bool runs_now(pc_schedule_kind kind) {
-  return kind == PC_SCHEDULE_GPIPE || kind == PC_SCHEDULE_1F1B;
+  return kind != PC_SCHEDULE_ZBH1 && kind != PC_SCHEDULE_ZBV;
 }
 
 /* The command that runs row R (number N). */

@@ -121,18 +121,21 @@ bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *du
   if (res == NULL) return false;
   for (int s = 0; s < p->nstages; s++) {
     const pc_stage_ops *st = &p->sched->stages[s];
-    double sum[PC_OP_KIND_COUNT] = {0};
-    int n[PC_OP_KIND_COUNT] = {0};
-    for (int i = 0; i < st->nops; i++) {
-      pc_op_kind k = (pc_op_kind)st->ops[i].kind;
-      if (k == PC_OP_SEND || k == PC_OP_RECV) continue; /* their entries are not read */
-      sum[k] += durations[s][i];
-      n[k]++;
+    for (int c = 0; c < p->sched->nchunks; c++) { /* the means per chunk; a rank's one OPT */
+      double sum[PC_OP_KIND_COUNT] = {0};
+      int n[PC_OP_KIND_COUNT] = {0};
+      for (int i = 0; i < st->nops; i++) {
+        pc_op_kind k = (pc_op_kind)st->ops[i].kind;
+        if (k == PC_OP_SEND || k == PC_OP_RECV || st->ops[i].chunk != c) continue;
+        sum[k] += durations[s][i];
+        n[k]++;
+      }
+      int v = pc_schedule_virtual(p->sched, s, c);
+      p->costs->fwd[v] = n[PC_OP_FWD] ? sum[PC_OP_FWD] / n[PC_OP_FWD] : 0.0;
+      p->costs->bwd[v] = n[PC_OP_BWD] ? sum[PC_OP_BWD] / n[PC_OP_BWD] : 0.0;
+      p->costs->opt[v] = n[PC_OP_OPT] ? sum[PC_OP_OPT] / n[PC_OP_OPT] : 0.0;
+      p->costs->allreduce[v] = 0.0; /* a measured OPT holds its all-reduce */
     }
-    p->costs->fwd[s] = n[PC_OP_FWD] ? sum[PC_OP_FWD] / n[PC_OP_FWD] : 0.0;
-    p->costs->bwd[s] = n[PC_OP_BWD] ? sum[PC_OP_BWD] / n[PC_OP_BWD] : 0.0;
-    p->costs->opt[s] = n[PC_OP_OPT] ? sum[PC_OP_OPT] / n[PC_OP_OPT] : 0.0;
-    p->costs->allreduce[s] = 0.0; /* a measured OPT holds its all-reduce */
     g_free(p->timeline[s]);
   }
   g_free(p->timeline);
