@@ -17,6 +17,10 @@ typedef struct {
   size_t out;            /* output, in a slot's activations */
   size_t saved, isaved;  /* kept state, in a slot's float and int32 activations */
   size_t dact;           /* gradient of the output, in the one gradient block */
+  unsigned apart;        /* bit k: input k's gradient is computed apart (in `apart`) and then
+                            added, as this layer is not the model's last consumer of it: a sum
+                            over consumers adds each one's whole gradient in turn, whichever
+                            stages hold them, so a pipeline adds in the one-process order */
   int zero_by;           /* the layer whose backward first adds to dact (the last consumer in
                             the stage), which zeroes it just before, while it is about to be
                             used; -1: zeroed when the backward begins (gradients from later
@@ -30,7 +34,7 @@ struct pc_runtime {
   int slots;
   GArray *xfers;                 /* pc_xfer, the partition's */
   layer_mem *L;                  /* (last - first) */
-  size_t nparams, nbuffers, nacts, niacts, ndacts, nscratch;
+  size_t nparams, nbuffers, nacts, niacts, ndacts, nscratch, napart;
   size_t data_off, labels_off;   /* in a slot's acts / iacts; NONE when absent */
   size_t *xact, *xgrad;          /* per transfer, offset in a slot's acts; NONE when absent */
   float *params, *grads, *momentum, *buffers;
@@ -38,6 +42,7 @@ struct pc_runtime {
   int32_t *iacts;                /* (slots, niacts) */
   float *dacts;                  /* (ndacts) */
   float *scratch;                /* (nscratch) */
+  float *apart;                  /* (PC_LAYER_MAX_INPUTS, napart): see layer_mem.apart */
   double *loss_sum;              /* (slots) */
   size_t *correct;               /* (slots) */
   float scale;                   /* loss gradient scale of the backward in progress */
@@ -68,6 +73,11 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
   int n = rt->last - rt->first;
   rt->L = g_new0(layer_mem, (size_t)n);
   rt->data_off = rt->labels_off = NONE;
+  int *last_use = g_new(int, (size_t)m->nlayers); /* each tensor's last consumer in the model */
+  for (int t = 0; t < m->nlayers; t++) last_use[t] = -1;
+  for (int j = 0; j < m->nlayers; j++)
+    for (int k = 0; k < m->layers[j].ninputs; k++)
+      if (m->layers[j].inputs[k] >= 0) last_use[m->layers[j].inputs[k]] = j;
   for (int i = 0; i < n; i++) {
     const pc_layer *l = &m->layers[rt->first + i];
     const pc_layer_ops *ops = pc_layer_ops_of(l->kind);
@@ -92,6 +102,11 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
     rt->ndacts += out;
     rt->nscratch = MAX(rt->nscratch, layer_size_n(l, ops->scratch_floats, mb));
     for (int k = 0; k < l->ninputs; k++) {
+      int t = l->inputs[k];
+      if (t >= 0 && last_use[t] != rt->first + i) {
+        lm->apart |= 1u << k;
+        rt->napart = MAX(rt->napart, mb * (size_t)pc_shape_numel(&m->layers[t].out));
+      }
       if (l->inputs[k] == -1 && rt->data_off == NONE) {
         rt->data_off = rt->nacts;
         rt->nacts += mb * (size_t)pc_shape_numel(&m->input);
@@ -124,11 +139,12 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
       rt->L[xf->tensor - rt->first].zero_by = -1;
     }
   }
+  g_free(last_use);
 }
 
 static size_t plan_bytes(const pc_runtime *rt, int slots) {
   return sizeof(float) * (3 * rt->nparams + rt->nbuffers + (size_t)slots * rt->nacts +
-                          rt->ndacts + rt->nscratch) +
+                          rt->ndacts + rt->nscratch + PC_LAYER_MAX_INPUTS * rt->napart) +
          sizeof(int32_t) * (size_t)slots * rt->niacts;
 }
 
@@ -200,7 +216,8 @@ pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int 
                 (double)slots * (sizeof(float) * rt->nacts + sizeof(int32_t) * rt->niacts) /
                     1073741824.0,
                 slots, slots == 1 ? "" : "es", mb,
-                (double)sizeof(float) * (rt->ndacts + rt->nscratch) / 1073741824.0,
+                (double)sizeof(float) *
+                    (rt->ndacts + rt->nscratch + PC_LAYER_MAX_INPUTS * rt->napart) / 1073741824.0,
                 max_bytes / 1073741824.0);
     plan_clear(rt);
     g_free(rt);
@@ -214,6 +231,7 @@ pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int 
   rt->iacts = rt->niacts ? g_malloc0_n((size_t)slots * rt->niacts, sizeof(int32_t)) : NULL;
   rt->dacts = alloc_floats(rt->ndacts);
   rt->scratch = alloc_floats(rt->nscratch);
+  rt->apart = alloc_floats(PC_LAYER_MAX_INPUTS * rt->napart);
   rt->loss_sum = g_new0(double, (size_t)slots);
   rt->correct = g_new0(size_t, (size_t)slots);
   rt->names = g_ptr_array_new_with_free_func(g_free);
@@ -238,6 +256,7 @@ void pc_runtime_free(pc_runtime *rt) {
   g_free(rt->iacts);
   free_floats(rt->dacts, rt->ndacts);
   free_floats(rt->scratch, rt->nscratch);
+  free_floats(rt->apart, PC_LAYER_MAX_INPUTS * rt->napart);
   g_free(rt->loss_sum);
   g_free(rt->correct);
   g_ptr_array_unref(rt->names);
@@ -250,7 +269,8 @@ size_t pc_runtime_param_bytes(const pc_runtime *rt) {
 }
 
 size_t pc_runtime_activation_bytes(const pc_runtime *rt) {
-  return sizeof(float) * ((size_t)rt->slots * rt->nacts + rt->ndacts + rt->nscratch) +
+  return sizeof(float) * ((size_t)rt->slots * rt->nacts + rt->ndacts + rt->nscratch +
+                          PC_LAYER_MAX_INPUTS * rt->napart) +
          sizeof(int32_t) * (size_t)rt->slots * rt->niacts;
 }
 
@@ -405,13 +425,22 @@ void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
   pc_layer_io io;
   layer_io(rt, layer, slot, true, &io);
   const pc_layer *l = &rt->model->layers[layer];
+  const layer_mem *lm = &rt->L[layer - rt->first];
+  float *sum[PC_LAYER_MAX_INPUTS] = {NULL};
   for (int k = 0; k < l->ninputs; k++) {
     int t = l->inputs[k];
     io.din[k] = tensor_grad(rt, t, slot);
     if (t >= rt->first && rt->L[t - rt->first].zero_by == layer) zero_dact(rt, t);
+    if (io.din[k] && (lm->apart >> k & 1)) { /* its own gradient, added once whole */
+      sum[k] = io.din[k];
+      io.din[k] = rt->apart + (size_t)k * rt->napart;
+      memset(io.din[k], 0, rt->mb * (size_t)pc_shape_numel(&l->in[k]) * sizeof(float));
+    }
   }
   io.scale = rt->scale;
   pc_layer_ops_of(l->kind)->backward(l, &io);
+  for (int k = 0; k < l->ninputs; k++)
+    if (sum[k]) pc_accumulate(sum[k], io.din[k], rt->mb * (size_t)pc_shape_numel(&l->in[k]));
 }
 
 void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {

@@ -43,6 +43,9 @@ same tiny-resnet.model "$res" resnet 2 "..block1.conv1 | block1.bn1.." gpipe
 same tiny-resnet.model "$res" resnet 2 "..block1.relu1 | block1.conv2.." 1f1b
 same tiny-resnet.model "$res" resnet 4 "..block1.conv1 | block1.bn1..block1.bn2 | block1.downsample..block2.conv2 | block2.bn2.." gpipe
 same tiny-resnet.model "$res" resnet 4 "..block1.conv1 | block1.bn1..block1.bn2 | block1.downsample..block2.conv2 | block2.bn2.." 1f1b
+# a block's input consumed on two later stages (its first conv; its add): each consumer's
+# gradient is summed whole, in the one-process order
+same tiny-resnet.model "$res" resnet 3 "conv1..block1.relu | block2.conv1..block2.bn2 | block2.add..loss" gpipe
 cnn="--batch 24 --microbatches 3 --iters 3"
 same tiny-cnn.model "$cnn" cnn 2 "..relu1 | pool1.." gpipe
 same tiny-cnn.model "$cnn" cnn 4 "2,3,4,3" 1f1b
@@ -55,6 +58,7 @@ if cmp -s "$tmp/mlp.ref.pcw" "$tmp/i3.pcw"; then ok "mlp: 2 ranks of 3 chunks, i
 else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "mlp: 2 ranks of 3 chunks, interleaved: weights bit-identical to one process"; fi
 same tiny-cnn.model "--batch 24 --microbatches 6 --iters 3" cnn6 2 "2,3,4,3" interleaved
 same tiny-resnet.model "$res" resnet 2 "conv1..block1.relu1 | block1.conv2..block1.downsample.1 | block1.add..block2.bn1 | block2.relu1.." interleaved
+same tiny-resnet.model "$res" resnet 4 "conv1 | bn1..block1.relu1 | block1.conv2 | block1.bn2..block1.relu | block2.conv1 | block2.bn1..block2.relu1 | block2.conv2 | block2.bn2..loss" interleaved
 # with replicas: the same bits as the 4-stage pipeline of the same partition
 mpirun -n 4 "$x" train "$models/tiny-mlp.model" --batch 32 --microbatches 2 --iters 3 --replicas 2 \
   -p 2,2,2,2 --schedule interleaved --timeout 60 --save "$tmp/d2i.pcw" >"$tmp/log" 2>&1 </dev/null

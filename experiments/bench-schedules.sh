@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# bench-schedules.sh — the schedules the executor runs, measured and predicted side by side on
+# this machine: gpipe, 1f1b and interleaved 1F1B (2 and 4 chunks per rank) on 2 ranks at
+# several microbatch counts. Before any cell runs: one calibration, and one profile per layout
+# (each partition's stages timed on the ranks that hold them, `profile --partition`); every
+# cell is predicted from those files alone, then measured (median iteration after a warm-up;
+# its bubble from its trace: the part of the iteration a rank is not computing, mean over
+# ranks). Prints the errors, the measured gain of interleaved over 1f1b against the predicted
+# one, and draws the bubble against M per schedule.
+#
+# Usage: experiments/bench-schedules.sh [--model NAME] [--batch B] [--micro LIST] [--iters N]
+#                                       [--out DIR]
+#   --model NAME   a model under models/ (default mlp32)
+#   --batch B      samples per iteration (default 256)
+#   --micro LIST   microbatch counts, multiples of 2 (default 4,8,16,32)
+#   --iters N      timed iterations per cell after one warm-up (default 5)
+#   --out DIR      results (default results/schedules-<date>)
+# Writes DIR/cells.csv and DIR/bubble.png.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+model=mlp32 batch=256 micro=4,8,16,32 iters=5 out=results/schedules-$(date +%Y%m%d-%H%M%S)
+while [ $# -gt 0 ]; do
+  case $1 in
+    --model) model=${2:-}; shift 2 ;;
+    --batch) batch=${2:-}; shift 2 ;;
+    --micro) micro=${2:-}; shift 2 ;;
+    --iters) iters=${2:-}; shift 2 ;;
+    --out) out=${2:-}; shift 2 ;;
+    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 11,16p' "$0" >&2; exit 2 ;;
+  esac
+done
+[ -f "models/$model.model" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
+case $iters in ''|*[!0-9]*|0) echo "bench-schedules.sh: --iters '$iters': expected a count >= 1" >&2; exit 2 ;; esac
+case $batch in ''|*[!0-9]*|0) echo "bench-schedules.sh: --batch '$batch': expected a count >= 1" >&2; exit 2 ;; esac
+IFS=, read -ra MS <<<"$micro"
+sizes=
+for m in "${MS[@]}"; do
+  case $m in ''|*[!0-9]*|0) echo "bench-schedules.sh: --micro '$micro': expected counts >= 1" >&2; exit 2 ;; esac
+  if [ $((m % 2)) != 0 ] || [ $((batch % m)) != 0 ]; then
+    echo "bench-schedules.sh: --micro $m: it must be even (interleaved on 2 ranks) and divide --batch $batch" >&2
+    exit 2
+  fi
+  sizes=${sizes:+$sizes,}$((batch / m))
+done
+experiments/setup.sh build >&2 || exit 1
+source experiments/env.sh
+mkdir -p "$out" || exit 1
+x=build/exec/pipecast-exec sim=build/sim/pipecast-sim
+LAYOUTS=("gpipe 1" "1f1b 1" "interleaved 2" "interleaved 4")
+flags() { # flags SCHEDULE CHUNKS: the layout's flags, as train and run take them
+  echo "--stages 2 --schedule $1$([ "$2" -gt 1 ] && echo " --chunks $2")"
+}
+
+# 1. Before any cell: the calibration and a profile per layout.
+echo "calibrate" >&2
+mpirun -n 2 "$x" calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
+for l in "${LAYOUTS[@]}"; do
+  read -r k c <<<"$l"
+  spec=$("$sim" run "models/$model.model" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
+         sed -n 2p | awk -F, '{print $NF}')
+  [ -n "$spec" ] || { echo "bench-schedules.sh: no partition for $k x $c" >&2; exit 1; }
+  echo "$spec" >"$out/$k-$c.spec"
+  echo "profile $k x $c" >&2
+  mpirun -n 2 "$x" profile "models/$model.model" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
+    -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
+    { cat "$out/$k-$c.profile.log" >&2; exit 1; }
+done
+
+# 2. Predictions from those files only; 3. the cells, measured.
+for l in "${LAYOUTS[@]}"; do
+  read -r k c <<<"$l"
+  spec=$(cat "$out/$k-$c.spec")
+  for m in "${MS[@]}"; do
+    "$sim" run "models/$model.model" $(flags $k $c) -p "$spec" --batch "$batch" -m "$m" \
+      --profile "$out/$k-$c.profile.tsv" --net "$out/net.tsv" --format csv \
+      >"$out/$k-$c-m$m.predicted.csv" || exit 1
+  done
+done
+for l in "${LAYOUTS[@]}"; do
+  read -r k c <<<"$l"
+  spec=$(cat "$out/$k-$c.spec")
+  for m in "${MS[@]}"; do
+    echo "measure $k x $c, M = $m" >&2
+    cell=$out/$k-$c-m$m
+    mpirun -n 2 "$x" train "models/$model.model" $(flags $k $c) -p "$spec" --batch "$batch" -m "$m" \
+      --iters $((iters + 1)) --warmup 1 --times "$cell.times.csv" --trace "$cell.json" \
+      >"$cell.log" 2>&1 || { cat "$cell.log" >&2; exit 1; }
+  done
+done
+
+python3 - "$out" "$micro" "${LAYOUTS[@]}" <<'PY' || exit 1
+import csv, json, statistics, sys
+sys.path.insert(0, "experiments")
+from cellsim import write_whole
+out, micro, layouts = sys.argv[1], [int(m) for m in sys.argv[2].split(",")], sys.argv[3:]
+def first_row(path):
+    with open(path) as f:
+        return next(csv.DictReader(f))
+def trace_bubble(path):
+    ev = [e for e in json.load(open(path))["traceEvents"] if e.get("ph") == "X"]
+    ranks = sorted({e["pid"] for e in ev})
+    t0 = min(e["ts"] for e in ev)
+    t1 = max(e["ts"] + e["dur"] for e in ev)
+    busy = {r: sum(e["dur"] for e in ev if e["pid"] == r and e.get("cat") == "compute") for r in ranks}
+    return statistics.mean(1 - busy[r] / (t1 - t0) for r in ranks)
+rows = []
+for l in layouts:
+    k, c = l.split()
+    for m in micro:
+        cell = f"{out}/{k}-{c}-m{m}"
+        p = first_row(cell + ".predicted.csv")
+        with open(cell + ".times.csv") as f:
+            meas = statistics.median(float(x["seconds"]) for x in csv.DictReader(f) if x["warmup"] == "0")
+        pred = float(p["iteration_s"])
+        rows.append(dict(schedule=k, chunks=int(c), microbatches=m, predicted_s=pred, measured_s=meas,
+                         error=(pred - meas) / meas, predicted_bubble=float(p["bubble"]),
+                         measured_bubble=trace_bubble(cell + ".json")))
+with write_whole(f"{out}/cells.csv", newline="") as f:
+    w = csv.DictWriter(f, list(rows[0])); w.writeheader(); w.writerows(rows)
+print(f"{'schedule':11} {'v':>2} {'M':>3} {'pred_s':>8} {'meas_s':>8} {'error':>7} {'bubble p/m':>12}")
+for r in rows:
+    print(f"{r['schedule']:11} {r['chunks']:2d} {r['microbatches']:3d} {r['predicted_s']:8.4f} "
+          f"{r['measured_s']:8.4f} {100*r['error']:+6.1f}% {r['predicted_bubble']:5.3f}/{r['measured_bubble']:5.3f}")
+errs = [abs(r["error"]) for r in rows]
+worst = max(rows, key=lambda r: abs(r["error"]))
+print(f"before-run prediction: MAPE {100*statistics.mean(errs):.1f}%, worst cell {100*worst['error']:+.1f}% "
+      f"({worst['schedule']} x {worst['chunks']}, M = {worst['microbatches']})")
+base = {r["microbatches"]: r for r in rows if r["schedule"] == "1f1b"}
+for r in rows:
+    if r["schedule"] != "interleaved":
+        continue
+    b = base[r["microbatches"]]
+    gm = b["measured_s"] / r["measured_s"] - 1
+    gp = b["predicted_s"] / r["predicted_s"] - 1
+    ratio = f"{gm / gp:.2f} of the predicted gain" if gp > 0 else "no gain predicted"
+    print(f"interleaved x {r['chunks']} over 1f1b at M = {r['microbatches']}: measured {100*gm:+.1f}%, "
+          f"predicted {100*gp:+.1f}% ({ratio})")
+PY
+if command -v gnuplot >/dev/null; then
+  gnuplot -e "data='$out/cells.csv'; outfile='$out/bubble.png'" experiments/plot-schedules.gp &&
+    echo "figure: $out/bubble.png"
+fi
