@@ -149,10 +149,15 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
 }
 
 static void write_header(FILE *f, const pc_model *m, const pc_partition *part, bool partitioned,
-                         int ranks, int reps, const char *over) {
+                         bool chunks, int ranks, int reps, const char *over) {
   fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
              "# reps %d (%s)\n# overhead_s 0\n", m->name, ranks, reps, over);
-  if (partitioned) {
+  if (partitioned && chunks) {
+    char *text = pc_partition_format(m, part);
+    fprintf(f, "# partition %s (rank r held stages r, r + ranks, ... at once and timed them in "
+               "turn: the chunks of an interleaved schedule)\n", text);
+    g_free(text);
+  } else if (partitioned) {
     char *text = pc_partition_format(m, part);
     fprintf(f, "# partition %s (each stage timed alone%s)\n", text,
             part->nstages > ranks    ? "; rank r timed stages r, r + ranks, ..."
@@ -235,7 +240,7 @@ bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path
     char *what = g_strdup_printf("every one of them, a row each; timed by pipecast-exec %s "
                                  "%s its iterations, in its processes and runtimes", cmd,
                                  strcmp(cmd, "train") == 0 ? "after" : "between");
-    write_header(sf, m, part, part->nstages > 1, pc_exec_size(), reps, what);
+    write_header(sf, m, part, part->nstages > 1, false, pc_exec_size(), reps, what);
     g_free(what);
   }
   write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false);
@@ -260,6 +265,34 @@ static bool check_memory(const pc_model *m, const pc_partition *part, const int 
       return false;
     }
   return true;
+}
+
+/* --chunks: the rank's stages r, r + ranks, ... held at once, as an interleaved schedule's rank
+ * holds its chunks, and timed in turn within each repetition (their weights share the caches
+ * as in the run). Every rank holds the same count (checked). */
+static void time_chunks(const pc_model *m, const pc_partition *part, const int *sizes,
+                        int nsizes, int reps, double *samples, int *timed) {
+  int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers, C = part->nstages / size;
+  pc_runtime **rts = g_new(pc_runtime *, (size_t)C);
+  double *spare = g_new(double, (size_t)L * 3);
+  for (int si = 0; si < nsizes; si++) {
+    for (int c = 0; c < C; c++) {
+      GError *error = NULL;
+      rts[c] = pc_runtime_new(m, part, c * size + rank, (size_t)sizes[si], 1, 1, 0, &error);
+      PC_ASSERT(rts[c] != NULL);
+    }
+    for (int rep = -1; rep < reps; rep++)
+      for (int c = 0; c < C; c++)
+        time_stage(rts[c], m, part, c * size + rank, (size_t)sizes[si], 1, false,
+                   rep < 0 ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
+    for (int c = 0; c < C; c++) {
+      pc_runtime_free(rts[c]);
+      for (int l = part->first[c * size + rank]; l < part->first[c * size + rank + 1]; l++)
+        timed[l] = 1;
+    }
+  }
+  g_free(spare);
+  g_free(rts);
 }
 
 /* This rank's stages at every size into SAMPLES (sample_at's layout); timed[l] = 1 for each
@@ -295,6 +328,7 @@ static pc_partition *profile_partition(const pc_model *m, const char *spec, GErr
 int pc_cmd_profile(int argc, char **argv) {
   char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL, *samples_out = NULL;
   int reps = 5;
+  gboolean chunks = FALSE;
   char *stat = NULL;
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
@@ -309,6 +343,9 @@ int pc_cmd_profile(int argc, char **argv) {
     {"samples", 0, 0, G_OPTION_ARG_FILENAME, &samples_out,
      "Also write every repetition's seconds here (one row per layer, size, rank and repetition)",
      "FILE"},
+    {"chunks", 0, 0, G_OPTION_ARG_NONE, &chunks,
+     "With --partition: each rank holds its stages r, r + ranks, ... at once and times them in "
+     "turn, as an interleaved schedule's rank holds its chunks", NULL},
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new("MODEL - per-layer costs for the simulator");
@@ -353,6 +390,13 @@ int pc_cmd_profile(int argc, char **argv) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
+  if (chunks && (!spec || part->nstages % size || part->nstages < 2 * size)) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+                "--chunks needs a --partition of a multiple of the %d ranks' stages, two or more "
+                "each (it has %d)", size, spec ? part->nstages : 0);
+    status = pc_exec_input_error("profile", error);
+    goto done;
+  }
   if (!check_memory(m, part, sizes, nsizes, &error)) {
     status = pc_exec_input_error("profile", error);
     goto done;
@@ -369,12 +413,14 @@ int pc_cmd_profile(int argc, char **argv) {
    * what], what 0 fwd, 1 bwd, 2 opt (0 for the layers of other stages) */
   size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
   double *samples = g_new0(double, count);
-  time_all(m, part, spec != NULL, sizes, nsizes, reps, samples, timed);
+  if (chunks) time_chunks(m, part, sizes, nsizes, reps, samples, timed);
+  else time_all(m, part, spec != NULL, sizes, nsizes, reps, samples, timed);
   if (rank == 0) {
-    write_header(f, m, part, spec != NULL, size, reps,
+    write_header(f, m, part, spec != NULL, chunks, size, reps,
                  use_min ? "minimum over them" : "median over them");
     fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
-    if (sf) write_header(sf, m, part, spec != NULL, size, reps, "every one of them, a row each");
+    if (sf)
+      write_header(sf, m, part, spec != NULL, chunks, size, reps, "every one of them, a row each");
   }
   write_rows(f, sf, m, nsizes, sizes, reps, samples, timed, use_min);
   bool closed = pc_exec_output_close("profile", g_steal_pointer(&fo));

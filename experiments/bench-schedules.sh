@@ -2,7 +2,8 @@
 # bench-schedules.sh — the schedules the executor runs, measured and predicted side by side on
 # this machine: gpipe, 1f1b and interleaved 1F1B (2 and 4 chunks per rank) on 2 ranks at
 # several microbatch counts. Before any cell runs: one calibration, and one profile per layout
-# (each partition's stages timed on the ranks that hold them, `profile --partition`); every
+# (each partition's stages timed on the ranks that hold them, `profile --partition`, a rank's
+# chunks held at once and timed in turn, `--chunks`); every
 # cell is predicted from those files alone, then measured (median iteration after a warm-up;
 # its bubble from its trace: the part of the iteration a rank is not computing, mean over
 # ranks). Prints the errors, the measured gain of interleaved over 1f1b against the predicted
@@ -12,7 +13,7 @@
 #                                       [--out DIR]
 #   --model NAME   a model under models/ (default mlp32)
 #   --batch B      samples per iteration (default 256)
-#   --micro LIST   microbatch counts, multiples of 2 (default 4,8,16,32)
+#   --micro LIST   microbatch counts, even, increasing (default 4,8,16,32)
 #   --iters N      timed iterations per cell after one warm-up (default 5)
 #   --out DIR      results (default results/schedules-<date>)
 # Writes DIR/cells.csv and DIR/bubble.png.
@@ -40,7 +41,7 @@ for m in "${MS[@]}"; do
     echo "bench-schedules.sh: --micro $m: it must be even (interleaved on 2 ranks) and divide --batch $batch" >&2
     exit 2
   fi
-  sizes=${sizes:+$sizes,}$((batch / m))
+  sizes="$((batch / m))${sizes:+,$sizes}" # increasing, as profile takes them
 done
 experiments/setup.sh build >&2 || exit 1
 source experiments/env.sh
@@ -62,7 +63,7 @@ for l in "${LAYOUTS[@]}"; do
   echo "$spec" >"$out/$k-$c.spec"
   echo "profile $k x $c" >&2
   mpirun -n 2 "$x" profile "models/$model.model" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
-    -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
+    $([ "$c" -gt 1 ] && echo --chunks) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
     { cat "$out/$k-$c.profile.log" >&2; exit 1; }
 done
 

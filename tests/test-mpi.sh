@@ -229,6 +229,17 @@ expect_input_error "train: a schedule only the simulator runs so far" \
 expect_input_error "profile: more ranks than the partition has stages, not a multiple" \
   "has 2 stages: run it with at most one rank per stage (mpirun -n 2 or fewer) or with replicas of the pipeline (a multiple of 2 ranks), not 3" \
   mpirun -n 3 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.."
+# --chunks: a rank holds its stages r, r + ranks at once (an interleaved schedule's chunks)
+if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "2,2,2,2" --chunks --microbatch-sizes 4 \
+     --reps 2 --samples "$tmp/sc.tsv" --out "$tmp/pc.tsv" >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(rows "$tmp/pc.tsv")" = "8,0" ] && grep -q 'held stages r, r + ranks, ... at once' "$tmp/pc.tsv" &&
+   [ "$(samples_ranks "$tmp/sc.tsv")" = \
+     "fc1:0 fc2:1 fc3:0 fc4:1 loss:1 relu1:0 relu2:1 relu3:0" ]; then
+  ok "profile --chunks: each rank's chunks held at once, every layer from the rank that holds it"
+else cat "$tmp/log" "$tmp/sc.tsv" | sed 's/^/# /'; not_ok "profile --chunks: each rank's chunks held at once, every layer from the rank that holds it"; fi
+expect_input_error "profile --chunks without a partition of 2 or more stages per rank" \
+  "--chunks needs a --partition of a multiple of the 2 ranks' stages, two or more each (it has 2)" \
+  mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --chunks
 # a multiple of the stage count: rank r times stage r % stages, as train --replicas lays it out
 if mpirun -n 4 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --microbatch-sizes 4 \
      --reps 2 --samples "$tmp/s22.tsv" --out "$tmp/p22.tsv" >"$tmp/log" 2>&1 </dev/null &&
