@@ -2,9 +2,10 @@
  * `grid` run it.
  *
  * Every rank builds the same model, partition and schedule, then only its own stage's runtime
- * (common/runtime.h), and runs its stage's op list (common/schedule.h) every iteration: FWD and
- * BWD through the stage's layers with real kernels, SEND as MPI_Isend from the stage's buffers,
- * RECV as a wait on an MPI_Irecv posted as early as its buffer is free, OPT as the SGD step.
+ * (common/runtime.h; with an interleaved schedule one per model chunk the rank holds), and runs
+ * its stage's op list (common/schedule.h) every iteration: FWD and BWD through the chunk's
+ * layers with real kernels, SEND as MPI_Isend from its buffers, RECV as a wait on an MPI_Irecv
+ * posted as early as its buffer is free, OPT as the SGD step of every chunk.
  * Ranks are laid out replica-major: rank = replica * P + stage; with --replicas D > 1 each stage
  * all-reduces its gradients over its D replicas before the step (data parallelism).
  *
