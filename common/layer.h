@@ -105,6 +105,11 @@ typedef struct {
   void (*init)(const pc_layer *l, float *w, float *b, float *buf, uint64_t seed);
   void (*forward)(const pc_layer *l, pc_layer_io *io);
   void (*backward)(const pc_layer *l, pc_layer_io *io);
+  /* The backward splits (zero-bubble schedules): with dw and db NULL it computes the input
+   * gradient alone, with every din NULL the weight gradients alone, each bit for bit as the
+   * whole backward would. Kinds without it compute their parameters' gradients with the input
+   * gradient. */
+  bool split;
 } pc_layer_ops;
 
 /* Attribute structs, one per kind that has attributes. */

@@ -17,6 +17,8 @@ typedef struct {
   size_t out;            /* output, in a slot's activations */
   size_t saved, isaved;  /* kept state, in a slot's float and int32 activations */
   size_t dact;           /* gradient of the output, in the one gradient block */
+  size_t wdout;          /* split backward: the output gradient kept for the weights, in a
+                            slot's activations (NONE: the kind does not split) */
   unsigned apart;        /* bit k: input k's gradient is computed apart (in `apart`) and then
                             added, as this layer is not the model's last consumer of it: a sum
                             over consumers adds each one's whole gradient in turn, whichever
@@ -63,7 +65,7 @@ static size_t layer_size_n(const pc_layer *l, size_t (*f)(const pc_layer *, size
 }
 
 static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, int stage,
-                 size_t mb) {
+                 size_t mb, bool split) {
   rt->model = m;
   rt->stage = stage;
   rt->first = part->first[stage];
@@ -100,6 +102,11 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
     rt->niacts += layer_size_n(l, ops->saved_ints, mb);
     lm->dact = rt->ndacts;
     rt->ndacts += out;
+    lm->wdout = NONE;
+    if (split && ops->split && np > 0) {
+      lm->wdout = rt->nacts;
+      rt->nacts += out;
+    }
     rt->nscratch = MAX(rt->nscratch, layer_size_n(l, ops->scratch_floats, mb));
     for (int k = 0; k < l->ninputs; k++) {
       int t = l->inputs[k];
@@ -157,8 +164,13 @@ static void plan_clear(pc_runtime *rt) {
 
 size_t pc_runtime_bytes(const pc_model *model, const pc_partition *part, int stage, size_t mb,
                         int slots) {
+  return pc_runtime_bytes_split(model, part, stage, mb, slots, false);
+}
+
+size_t pc_runtime_bytes_split(const pc_model *model, const pc_partition *part, int stage,
+                              size_t mb, int slots, bool split) {
   pc_runtime rt = {0};
-  plan(&rt, model, part, stage, mb);
+  plan(&rt, model, part, stage, mb, split);
   size_t bytes = plan_bytes(&rt, slots);
   plan_clear(&rt);
   return bytes;
@@ -199,11 +211,12 @@ static void free_floats(float *p, size_t n) {
   else munmap(p, n * sizeof(float));
 }
 
-pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int stage, size_t mb,
-                           int slots, uint64_t seed, size_t max_bytes, GError **error) {
+static pc_runtime *runtime_new(const pc_model *model, const pc_partition *part, int stage,
+                               size_t mb, int slots, uint64_t seed, size_t max_bytes, bool split,
+                               GError **error) {
   PC_ASSERT(stage >= 0 && stage < part->nstages && mb > 0 && slots > 0);
   pc_runtime *rt = g_new0(pc_runtime, 1);
-  plan(rt, model, part, stage, mb);
+  plan(rt, model, part, stage, mb, split);
   rt->slots = slots;
   size_t bytes = plan_bytes(rt, slots);
   if (max_bytes && bytes > max_bytes) {
@@ -244,6 +257,17 @@ pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int 
                 lm->nbuf ? rt->buffers + lm->buf : NULL, seed);
   }
   return rt;
+}
+
+pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int stage, size_t mb,
+                           int slots, uint64_t seed, size_t max_bytes, GError **error) {
+  return runtime_new(model, part, stage, mb, slots, seed, max_bytes, false, error);
+}
+
+pc_runtime *pc_runtime_new_split(const pc_model *model, const pc_partition *part, int stage,
+                                 size_t mb, int slots, uint64_t seed, size_t max_bytes,
+                                 GError **error) {
+  return runtime_new(model, part, stage, mb, slots, seed, max_bytes, true, error);
 }
 
 void pc_runtime_free(pc_runtime *rt) {
@@ -421,11 +445,18 @@ static void zero_dact(pc_runtime *rt, int t) {
   memset(rt->dacts + rt->L[t - rt->first].dact, 0, n * sizeof(float));
 }
 
-void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
+/* INPUT_ONLY: a split backward's first half; the layer's output gradient is kept in the slot
+ * for its weights (pc_runtime_backward_weights). */
+static void backward_layer(pc_runtime *rt, int layer, int slot, bool input_only) {
   pc_layer_io io;
   layer_io(rt, layer, slot, true, &io);
   const pc_layer *l = &rt->model->layers[layer];
   const layer_mem *lm = &rt->L[layer - rt->first];
+  if (input_only && lm->wdout != NONE) {
+    memcpy(slot_acts(rt, slot) + lm->wdout, io.dout,
+           rt->mb * (size_t)pc_shape_numel(&l->out) * sizeof(float));
+    io.dw = io.db = NULL;
+  }
   float *sum[PC_LAYER_MAX_INPUTS] = {NULL};
   for (int k = 0; k < l->ninputs; k++) {
     int t = l->inputs[k];
@@ -443,10 +474,36 @@ void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
     if (sum[k]) pc_accumulate(sum[k], io.din[k], rt->mb * (size_t)pc_shape_numel(&l->in[k]));
 }
 
+void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
+  backward_layer(rt, layer, slot, false);
+}
+
 void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {
   pc_runtime_backward_begin(rt, slot, scale);
   for (int i = rt->last; i-- > rt->first;) {
     pc_runtime_backward_layer(rt, i, slot);
+    between_layers(rt);
+  }
+}
+
+void pc_runtime_backward_input(pc_runtime *rt, int slot, float scale) {
+  pc_runtime_backward_begin(rt, slot, scale);
+  for (int i = rt->last; i-- > rt->first;) {
+    backward_layer(rt, i, slot, true);
+    between_layers(rt);
+  }
+}
+
+void pc_runtime_backward_weights(pc_runtime *rt, int slot) {
+  for (int i = rt->last; i-- > rt->first;) {
+    const layer_mem *lm = &rt->L[i - rt->first];
+    if (lm->wdout == NONE) continue;
+    pc_layer_io io;
+    layer_io(rt, i, slot, true, &io);
+    for (int k = 0; k < PC_LAYER_MAX_INPUTS; k++) io.din[k] = NULL;
+    io.dout = slot_acts(rt, slot) + lm->wdout;
+    io.scale = rt->scale;
+    pc_layer_ops_of(rt->model->layers[i].kind)->backward(&rt->model->layers[i], &io);
     between_layers(rt);
   }
 }

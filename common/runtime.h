@@ -43,11 +43,18 @@ typedef struct pc_runtime pc_runtime;
  * PC_ERROR_USAGE when the memory needed exceeds `max_bytes` (0: no limit), giving the estimate. */
 pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int stage, size_t mb,
                            int slots, uint64_t seed, size_t max_bytes, GError **error);
+/* The same for a split backward (pc_runtime_backward_input, pc_runtime_backward_weights): each
+ * slot also keeps the output gradient of every layer whose kind splits, for its weights. */
+pc_runtime *pc_runtime_new_split(const pc_model *model, const pc_partition *part, int stage,
+                                 size_t mb, int slots, uint64_t seed, size_t max_bytes,
+                                 GError **error);
 void pc_runtime_free(pc_runtime *rt);
 
-/* Bytes pc_runtime_new would allocate for these arguments. */
+/* Bytes pc_runtime_new (SPLIT: pc_runtime_new_split) would allocate for these arguments. */
 size_t pc_runtime_bytes(const pc_model *model, const pc_partition *part, int stage, size_t mb,
                         int slots);
+size_t pc_runtime_bytes_split(const pc_model *model, const pc_partition *part, int stage,
+                              size_t mb, int slots, bool split);
 
 /* Bytes allocated, by kind: parameters+gradients+momentum+buffers, and activations. */
 size_t pc_runtime_param_bytes(const pc_runtime *rt);
@@ -79,6 +86,12 @@ int pc_runtime_forward(pc_runtime *rt, int slot, bool train);
 /* Backward of the microbatch in `slot`; gradients of the parameters accumulate. `scale` is the
  * loss gradient's scale: 1 / (minibatch size). */
 void pc_runtime_backward(pc_runtime *rt, int slot, float scale);
+
+/* A split backward (a runtime from pc_runtime_new_split): the input gradients of slot's
+ * microbatch through the stage, keeping each splitting layer's output gradient in the slot,
+ * and later its weight gradients, which accumulate as pc_runtime_backward's do. */
+void pc_runtime_backward_input(pc_runtime *rt, int slot, float scale);
+void pc_runtime_backward_weights(pc_runtime *rt, int slot);
 /* SGD step over every parameter of the range, then gradients back to zero. Returns the first
  * layer whose gradient held a NaN or an infinity (checked in the same pass), or -1. */
 int pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd);

@@ -35,7 +35,8 @@
  *          backwards. Needs M a multiple of P (as Megatron-LM) and P >= 2. A rank's chunks
  *          may pass messages to their own rank (a skip tensor from chunk c to chunk c + 1).
  *   zb-h1  zero bubble, handcrafted 1 (Qi et al., 2024): BWD is the input gradient only and a
- *          later BWD_W the weight gradient (split_backward). Made by list scheduling at unit
+ *          later BWD_W the weight gradient (split_backward; the runtime keeps each fc and conv
+ *          layer's output gradient in the slot for it). Made by list scheduling at unit
  *          costs: a free rank runs a ready BWD, else a forward while fewer than min(P, M)
  *          microbatches are in flight (1F1B's peak, on its first rank), else its oldest pending
  *          BWD_W; so the gradients travel back without waiting for weight gradients, which

@@ -154,8 +154,8 @@ static void write_header(FILE *f, const pc_model *m, const pc_partition *part, b
              "# reps %d (%s)\n# overhead_s 0\n", m->name, ranks, reps, over);
   if (partitioned && chunks) {
     char *text = pc_partition_format(m, part);
-    fprintf(f, "# partition %s (rank r held stages r, r + ranks, ... at once and timed them in "
-               "turn: the chunks of an interleaved schedule)\n", text);
+    fprintf(f, "# partition %s (each rank held its stages at once and timed them in turn: the "
+               "chunks of an interleaved or V schedule)\n", text);
     g_free(text);
   } else if (partitioned) {
     char *text = pc_partition_format(m, part);
@@ -267,28 +267,31 @@ static bool check_memory(const pc_model *m, const pc_partition *part, const int 
   return true;
 }
 
-/* --chunks: the rank's stages r, r + ranks, ... held at once, as an interleaved schedule's rank
- * holds its chunks, and timed in turn within each repetition (their weights share the caches
- * as in the run). Every rank holds the same count (checked). */
+/* --chunks: the rank's stages r, r + ranks, ... (VSHAPE: r and 2 ranks - 1 - r) held at once,
+ * as an interleaved (zb-v) schedule's rank holds its chunks, and timed in turn within each
+ * repetition (their weights share the caches as in the run). Every rank holds the same count
+ * (checked). */
 static void time_chunks(const pc_model *m, const pc_partition *part, const int *sizes,
-                        int nsizes, int reps, double *samples, int *timed) {
+                        int nsizes, int reps, bool vshape, double *samples, int *timed) {
   int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers, C = part->nstages / size;
+  pc_schedule place = {.nstages = size, .nchunks = C, .vshape = vshape};
   pc_runtime **rts = g_new(pc_runtime *, (size_t)C);
   double *spare = g_new(double, (size_t)L * 3);
   for (int si = 0; si < nsizes; si++) {
     for (int c = 0; c < C; c++) {
       GError *error = NULL;
-      rts[c] = pc_runtime_new(m, part, c * size + rank, (size_t)sizes[si], 1, 1, 0, &error);
+      rts[c] = pc_runtime_new(m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si],
+                              1, 1, 0, &error);
       PC_ASSERT(rts[c] != NULL);
     }
     for (int rep = -1; rep < reps; rep++)
       for (int c = 0; c < C; c++)
-        time_stage(rts[c], m, part, c * size + rank, (size_t)sizes[si], 1, false,
-                   rep < 0 ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
+        time_stage(rts[c], m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si], 1,
+                   false, rep < 0 ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
     for (int c = 0; c < C; c++) {
+      int v = pc_schedule_virtual(&place, rank, c);
       pc_runtime_free(rts[c]);
-      for (int l = part->first[c * size + rank]; l < part->first[c * size + rank + 1]; l++)
-        timed[l] = 1;
+      for (int l = part->first[v]; l < part->first[v + 1]; l++) timed[l] = 1;
     }
   }
   g_free(spare);
@@ -328,7 +331,7 @@ static pc_partition *profile_partition(const pc_model *m, const char *spec, GErr
 int pc_cmd_profile(int argc, char **argv) {
   char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL, *samples_out = NULL;
   int reps = 5;
-  gboolean chunks = FALSE;
+  gboolean chunks = FALSE, vshape = FALSE;
   char *stat = NULL;
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
@@ -346,6 +349,8 @@ int pc_cmd_profile(int argc, char **argv) {
     {"chunks", 0, 0, G_OPTION_ARG_NONE, &chunks,
      "With --partition: each rank holds its stages r, r + ranks, ... at once and times them in "
      "turn, as an interleaved schedule's rank holds its chunks", NULL},
+    {"vshape", 0, 0, G_OPTION_ARG_NONE, &vshape,
+     "With --chunks: rank r holds stages r and 2 ranks - 1 - r, as zb-v places them", NULL},
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new("MODEL - per-layer costs for the simulator");
@@ -390,6 +395,13 @@ int pc_cmd_profile(int argc, char **argv) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
+  if (vshape && (!chunks || part->nstages != 2 * size)) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+                "--vshape goes with --chunks and a --partition of two stages per rank (%d)",
+                2 * size);
+    status = pc_exec_input_error("profile", error);
+    goto done;
+  }
   if (chunks && (!spec || part->nstages % size || part->nstages < 2 * size)) {
     g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
                 "--chunks needs a --partition of a multiple of the %d ranks' stages, two or more "
@@ -413,7 +425,7 @@ int pc_cmd_profile(int argc, char **argv) {
    * what], what 0 fwd, 1 bwd, 2 opt (0 for the layers of other stages) */
   size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
   double *samples = g_new0(double, count);
-  if (chunks) time_chunks(m, part, sizes, nsizes, reps, samples, timed);
+  if (chunks) time_chunks(m, part, sizes, nsizes, reps, vshape, samples, timed);
   else time_all(m, part, spec != NULL, sizes, nsizes, reps, samples, timed);
   if (rank == 0) {
     write_header(f, m, part, spec != NULL, chunks, size, reps,

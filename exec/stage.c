@@ -207,11 +207,13 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
       break;
     case PC_OP_BWD:
       finish_sends(r, i, c, slot);
-      if (i == r->last_bwd && r->nbuckets > 0) backward_bucketed(r, slot, scale);
+      if (r->sched->split_backward) pc_runtime_backward_input(rt, slot, scale);
+      else if (i == r->last_bwd && r->nbuckets > 0) backward_bucketed(r, slot, scale);
       else pc_runtime_backward(rt, slot, scale);
       break;
     case PC_OP_BWD_W:
-      break; /* no split-backward schedule yet: BWD computed the weight gradient */
+      pc_runtime_backward_weights(rt, slot);
+      break;
     case PC_OP_SEND:
       MPI_Isend(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
                 pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
@@ -249,7 +251,8 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
 /* ------------------------------------------------------------------------------------------ */
 /* Set-up */
 
-/* RECV op i may be posted once the previous microbatch using its slot has finished BWD. */
+/* RECV op i may be posted once the previous microbatch using its slot has finished BWD (an
+ * activation in a split backward: its BWD_W). */
 static void plan_receives(stage_run *r) {
   const pc_stage_ops *so = r->ops;
   r->post_after = g_new(int, (size_t)so->nops);
@@ -258,8 +261,11 @@ static void plan_receives(stage_run *r) {
     r->post_after[i] = -1;
     int slots = r->slots[op->chunk];
     if (op->kind != PC_OP_RECV || op->mb < slots) continue;
-    int prev = pc_schedule_find_op(r->sched, r->stage, PC_OP_BWD, op->mb - slots, op->chunk,
-                                   false, -1);
+    /* a split backward keeps the slot's activations (not the gradients it received) until the
+     * weight gradients */
+    int prev = pc_schedule_find_op(r->sched, r->stage,
+                                   r->sched->split_backward && !op->grad ? PC_OP_BWD_W : PC_OP_BWD,
+                                   op->mb - slots, op->chunk, false, -1);
     PC_ASSERT(prev >= 0 && prev < i);
     r->post_after[i] = prev;
   }
@@ -350,15 +356,14 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
                         .micro = o->micro, .replicas = o->replicas, .ranks = size};
   pc_job *job = pc_job_resolve(r->model, &req, error);
   if (job == NULL) return false;
-  const char *no = job->sched->split_backward ? "a split backward"
-                   : job->sched->nchunks == 1   ? NULL
+  const char *no = job->sched->nchunks == 1   ? NULL
                    : o->checkpoint || o->resume ? "checkpoints"
                    : o->profile_samples         ? "--profile-samples"
                                                 : NULL;
   if (no) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "--schedule %s: pipecast-exec does not run %s yet (gpipe, 1f1b and interleaved "
-                "run; pipecast-sim predicts all)", o->schedule, no);
+                "--schedule %s: pipecast-exec does not run %s with chunks per rank yet",
+                o->schedule, no);
     pc_job_free(job);
     return false;
   }
@@ -546,14 +551,15 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
     const pc_op *op = &r->ops->ops[i];
     if (op->kind == PC_OP_FWD && ++held[op->chunk] > r->slots[op->chunk])
       r->slots[op->chunk] = held[op->chunk];
-    if (op->kind == PC_OP_BWD) held[op->chunk]--;
+    if (op->kind == (r->sched->split_backward ? PC_OP_BWD_W : PC_OP_BWD)) held[op->chunk]--;
   }
   g_free(held);
   bool any_data = false;
   for (int c = 0; c < r->C; c++) {
     r->slots[c] = MAX(1, r->slots[c]);
-    r->rts[c] = pc_runtime_new(r->model, r->part, pc_schedule_virtual(r->sched, r->stage, c),
-                               r->mb, r->slots[c], (uint64_t)o->seed, memory, error);
+    r->rts[c] = (r->sched->split_backward ? pc_runtime_new_split : pc_runtime_new)(
+        r->model, r->part, pc_schedule_virtual(r->sched, r->stage, c), r->mb, r->slots[c],
+        (uint64_t)o->seed, memory, error);
     if (r->rts[c] == NULL) return false;
     /* between two layers, a call into MPI moves this stage's messages (progress.c) */
     if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rts[c], between_layers, r);
@@ -575,7 +581,7 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   plan_receives(r);
   for (int i = 0; i < r->ops->nops; i++)
     if (r->ops->ops[i].kind == PC_OP_BWD) r->last_bwd = i;
-  if (r->D > 1 && r->C == 1 && pc_progress_threaded()) {
+  if (r->D > 1 && r->C == 1 && !r->sched->split_backward && pc_progress_threaded()) {
     int first = r->part->first[r->stage], end = r->part->first[r->stage + 1];
     r->bucket_start = g_new(int, (size_t)MAX(end - first, 1));
     r->nbuckets = pc_model_grad_buckets(r->model, first, end, r->bucket_start);

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# bench-schedules.sh — the schedules the executor runs, measured and predicted side by side on
-# this machine: gpipe, 1f1b and interleaved 1F1B (2 and 4 chunks per rank) on 2 ranks at
-# several microbatch counts. Before any cell runs: one calibration, and one profile per layout
+# bench-schedules.sh — every schedule, measured and predicted side by side on this machine:
+# gpipe, 1f1b, interleaved 1F1B (2 and 4 chunks per rank), zb-h1 and zb-v on 2 ranks at several
+# microbatch counts. Before any cell runs: one calibration, and one profile per layout
 # (each partition's stages timed on the ranks that hold them, `profile --partition`, a rank's
-# chunks held at once and timed in turn, `--chunks`); every
+# chunks held at once and timed in turn, `--chunks`, in a V for zb-v); every
 # cell is predicted from those files alone, then measured (median iteration after a warm-up;
 # its bubble from its trace: the part of the iteration a rank is not computing, mean over
-# ranks). Prints the errors, the measured gain of interleaved over 1f1b against the predicted
+# ranks). Prints the errors, the measured gain of each schedule over 1f1b against the predicted
 # one, and draws the bubble against M per schedule.
 #
 # Usage: experiments/bench-schedules.sh [--model NAME] [--batch B] [--micro LIST] [--iters N]
@@ -47,9 +47,12 @@ experiments/setup.sh build >&2 || exit 1
 source experiments/env.sh
 mkdir -p "$out" || exit 1
 x=build/exec/pipecast-exec sim=build/sim/pipecast-sim
-LAYOUTS=("gpipe 1" "1f1b 1" "interleaved 2" "interleaved 4")
+LAYOUTS=("gpipe 1" "1f1b 1" "interleaved 2" "interleaved 4" "zb-h1 1" "zb-v 2")
 flags() { # flags SCHEDULE CHUNKS: the layout's flags, as train and run take them
-  echo "--stages 2 --schedule $1$([ "$2" -gt 1 ] && echo " --chunks $2")"
+  echo "--stages 2 --schedule $1$([ "$1" = interleaved ] && echo " --chunks $2")"
+}
+chunked() { # chunked SCHEDULE CHUNKS: profile's flags for the layout's chunks
+  [ "$2" -gt 1 ] && echo "--chunks$([ "$1" = zb-v ] && echo " --vshape")"
 }
 
 # 1. Before any cell: the calibration and a profile per layout.
@@ -63,7 +66,7 @@ for l in "${LAYOUTS[@]}"; do
   echo "$spec" >"$out/$k-$c.spec"
   echo "profile $k x $c" >&2
   mpirun -n 2 "$x" profile "models/$model.model" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
-    $([ "$c" -gt 1 ] && echo --chunks) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
+    $(chunked $k $c) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
     { cat "$out/$k-$c.profile.log" >&2; exit 1; }
 done
 
@@ -128,13 +131,14 @@ print(f"before-run prediction: MAPE {100*statistics.mean(errs):.1f}%, worst cell
       f"({worst['schedule']} x {worst['chunks']}, M = {worst['microbatches']})")
 base = {r["microbatches"]: r for r in rows if r["schedule"] == "1f1b"}
 for r in rows:
-    if r["schedule"] != "interleaved":
+    if r["schedule"] in ("gpipe", "1f1b"):
         continue
     b = base[r["microbatches"]]
     gm = b["measured_s"] / r["measured_s"] - 1
     gp = b["predicted_s"] / r["predicted_s"] - 1
     ratio = f"{gm / gp:.2f} of the predicted gain" if gp > 0 else "no gain predicted"
-    print(f"interleaved x {r['chunks']} over 1f1b at M = {r['microbatches']}: measured {100*gm:+.1f}%, "
+    name = r["schedule"] + (f" x {r['chunks']}" if r["schedule"] == "interleaved" else "")
+    print(f"{name} over 1f1b at M = {r['microbatches']}: measured {100*gm:+.1f}%, "
           f"predicted {100*gp:+.1f}% ({ratio})")
 PY
 if command -v gnuplot >/dev/null; then

@@ -204,35 +204,14 @@ static void print_rows(const plan_opts *o, const pc_model *m, const GArray *rows
   }
 }
 
-/* Whether pipecast-exec runs KIND yet (it runs the backward whole). */
-static bool runs_now(pc_schedule_kind kind) {
-  return kind != PC_SCHEDULE_ZBH1 && kind != PC_SCHEDULE_ZBV;
-}
-
-/* The command that runs row R (number N). */
-static void print_command(const plan_opts *o, const char *model_path, const plan_row *r, int n) {
-  printf("\nrun %s:\n  mpirun -n %d%s%s pipecast-exec train %s%s%s%s --batch %d "
-         "--replicas %d --stages %d -m %d --schedule %s --partition '%s'\n",
-         n == 1 ? "the first" : "it", o->ranks, o->rpn > 0 ? " --hostfile HOSTS" : "",
-         r->by_node ? " --map-by node" : "", model_path, o->sets ? " --set '" : "",
+/* The command that runs row R. */
+static void print_command(const plan_opts *o, const char *model_path, const plan_row *r) {
+  printf("\nrun the first:\n  mpirun -n %d%s%s pipecast-exec train %s%s%s%s --batch %d "
+         "--replicas %d --stages %d -m %d --schedule %s --partition '%s'\n", o->ranks,
+         o->rpn > 0 ? " --hostfile HOSTS" : "", r->by_node ? " --map-by node" : "", model_path,
+         o->sets ? " --set '" : "",
          o->sets ? o->sets : "", o->sets ? "'" : "", o->batch, r->D, r->P, r->M,
          pc_schedule_kind_name(r->kind), r->spec);
-}
-
-/* The first row's command, or where pipecast-exec does not run its schedule yet, the first
- * row's that it runs. */
-static void print_commands(const plan_opts *o, const char *model_path, const GArray *rows) {
-  for (guint i = 0; i < rows->len; i++) {
-    const plan_row *r = &g_array_index(rows, plan_row, i);
-    if (!runs_now(r->kind)) continue;
-    if (i > 0)
-      printf("\npipecast-exec does not run %s yet (simulated only); the fastest layout it runs "
-             "is number %u", pc_schedule_kind_name(g_array_index(rows, plan_row, 0).kind),
-             i + 1);
-    print_command(o, model_path, r, (int)i + 1);
-    return;
-  }
-  printf("\npipecast-exec does not run these schedules yet (simulated only)\n");
 }
 
 static bool plan_check(const plan_opts *o, GError **error) {
@@ -314,7 +293,7 @@ int pc_cmd_plan(int argc, char **argv) {
       printf("%d not predicted, e.g.: %s\n", skipped, why->message);
   }
   print_rows(&o, m, rows, csv);
-  if (!csv) print_commands(&o, argv[1], rows);
+  if (!csv) print_command(&o, argv[1], &g_array_index(rows, plan_row, 0));
   status = fflush(stdout) == 0 ? 0 : 1;
   goto out;
 fail:

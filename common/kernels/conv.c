@@ -123,6 +123,28 @@ static void scatter_col2im(float *dx, const float *col, const int32_t *tab, size
   }
 }
 
+/* The input of one tile (rows r0..r1 of ni images from x) as the GEMMs read it, (KK, cols) with
+ * leading dimension *ldx: the images themselves when direct (rows r0.. of every channel), else
+ * im2col'd (or gathered, several images a tile) into col. */
+static const float *tile_input(const conv_plan *p, float *col, const float *x,
+                               const int32_t *tab, size_t ni, size_t IC, size_t H, size_t W,
+                               size_t K, size_t stride, size_t pad, size_t r0, size_t r1,
+                               size_t *ldx) {
+  size_t cols = ni * (r1 - r0) * p->OW;
+  if (p->imgs > 1) {
+    gather_im2col(col, x, tab, IC, H * W, K * K, cols);
+    *ldx = cols;
+    return col;
+  }
+  if (!p->direct) {
+    pc_im2col(col, x, ni, IC, H, W, K, stride, pad, r0, r1);
+    *ldx = cols;
+    return col;
+  }
+  *ldx = H * W;
+  return x + r0 * p->OW;
+}
+
 void pc_conv_forward(float *out, const float *in, const float *w, const float *b, float *scratch,
                      size_t N, size_t IC, size_t H, size_t W, size_t OC, size_t K, size_t stride,
                      size_t pad) {
@@ -139,17 +161,8 @@ void pc_conv_forward(float *out, const float *in, const float *w, const float *b
     for (size_t r0 = 0; r0 < p.OH; r0 += p.rows) {
       size_t r1 = r0 + p.rows < p.OH ? r0 + p.rows : p.OH;
       size_t cols = ni * (r1 - r0) * p.OW;
-      const float *X = x + r0 * p.OW; // direct: rows r0.. of every input channel
-      size_t ldx = H * W;
-      if (p.imgs > 1) {
-        gather_im2col(col, x, tab, IC, H * W, K * K, cols);
-        X = col;
-        ldx = cols;
-      } else if (!p.direct) {
-        pc_im2col(col, x, ni, IC, H, W, K, stride, pad, r0, r1);
-        X = col;
-        ldx = cols;
-      }
+      size_t ldx;
+      const float *X = tile_input(&p, col, x, tab, ni, IC, H, W, K, stride, pad, r0, r1, &ldx);
       if (p.imgs == 1) {
         // Y is the block of out[n0] at columns r0*OW.., leading dimension OHW
         float *y = out + n0 * OC * p.OHW + r0 * p.OW;
@@ -206,7 +219,7 @@ void pc_conv_backward(float *din, float *dw, float *db, const float *dout, const
         dY = buf;
         ldy = cols;
       }
-      if (db != NULL) {
+      if (db != NULL && dw != NULL) {
         for (size_t oc = 0; oc < OC; oc++) {
           const float *g = dY + oc * ldy;
           float s = 0.0f;
@@ -214,20 +227,13 @@ void pc_conv_backward(float *din, float *dw, float *db, const float *dout, const
           db[oc] += s;
         }
       }
-      // dW (OC, KK) += dY (OC, cols) · X^T (cols, KK)
-      const float *X = x + r0 * p.OW;
-      size_t ldx = H * W;
-      if (p.imgs > 1) {
-        gather_im2col(col, x, tab, IC, H * W, K * K, cols);
-        X = col;
-        ldx = cols;
-      } else if (!p.direct) {
-        pc_im2col(col, x, ni, IC, H, W, K, stride, pad, r0, r1);
-        X = col;
-        ldx = cols;
+      if (dw != NULL) { /* NULL: the input gradient alone (a split backward's BWD) */
+        // dW (OC, KK) += dY (OC, cols) · X^T (cols, KK)
+        size_t ldx;
+        const float *X = tile_input(&p, col, x, tab, ni, IC, H, W, K, stride, pad, r0, r1, &ldx);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)p.KK, (int)cols, 1.0f,
+                    dY, (int)ldy, X, (int)ldx, 1.0f, dw, (int)p.KK);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)p.KK, (int)cols, 1.0f,
-                  dY, (int)ldy, X, (int)ldx, 1.0f, dw, (int)p.KK);
       if (din == NULL) continue;
       float *dx = din + n0 * IC * H * W;
       if (p.direct) {

@@ -29,6 +29,7 @@ void pc_fc_backward(float *din, float *dw, float *db, const float *dout, const f
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)IN, (int)OUT, 1.0f, dout,
                 (int)OUT, w, (int)IN, 1.0f, din, (int)IN);
   }
+  if (dw == NULL) return; /* the input gradient alone (a split backward's BWD) */
   // dw (OUT, IN) += dout^T (OUT, N) · in (N, IN)
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)OUT, (int)IN, (int)N, 1.0f, dout,
               (int)OUT, in, (int)IN, 1.0f, dw, (int)IN);

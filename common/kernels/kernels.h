@@ -42,7 +42,8 @@ void pc_fc_forward(float *out, const float *in, const float *w, const float *b,
                    size_t N, size_t IN, size_t OUT);
 
 /* din += dout · w;  dw += dout^T · in;  db += sum over N of dout.
- *   din: (N, IN) or NULL   dw: (OUT, IN)   db: (OUT) or NULL
+ *   din: (N, IN) or NULL   dw: (OUT, IN), or NULL for the input gradient alone (db untouched)
+ *   db: (OUT) or NULL
  *   dout: (N, OUT)   in: (N, IN) (the forward input)   w: (OUT, IN). */
 void pc_fc_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                     const float *w, size_t N, size_t IN, size_t OUT);
@@ -72,7 +73,8 @@ void pc_conv_forward(float *out, const float *in, const float *w, const float *b
                      size_t pad);
 
 /* din += conv^T(dout, w) (col2im of w^T · dout);  dw += dout · im2col(in)^T;  db += sum dout.
- *   din: (N, IC, H, W) or NULL   dw: (OC, IC, K, K)   db: (OC) or NULL
+ *   din: (N, IC, H, W) or NULL   dw: (OC, IC, K, K), or NULL for the input gradient alone (db
+ *   untouched)   db: (OC) or NULL
  *   dout: (N, OC, OH, OW)   in: (N, IC, H, W) (the forward input)   w: (OC, IC, K, K)
  *   scratch: pc_conv_scratch_floats(...) floats. */
 void pc_conv_backward(float *din, float *dw, float *db, const float *dout, const float *in,

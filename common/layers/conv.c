@@ -94,4 +94,5 @@ const pc_layer_ops pc_layer_conv = {
   .init = conv_init,
   .forward = conv_forward,
   .backward = conv_backward,
+  .split = true,
 };

@@ -80,4 +80,5 @@ const pc_layer_ops pc_layer_fc = {
   .init = fc_init,
   .forward = fc_forward,
   .backward = fc_backward,
+  .split = true,
 };
