@@ -77,9 +77,9 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
         peak[op->chunk] = held[op->chunk];
       if (op->kind == (s->split_backward ? PC_OP_BWD_W : PC_OP_BWD)) held[op->chunk]--;
     }
-    for (int c = 0; c < s->nchunks; c++)
-      p->memory[r] += pc_runtime_bytes(model, part, pc_schedule_virtual(s, r, c), (size_t)p->mb,
-                                       peak[c]);
+    for (int c = 0; c < s->nchunks; c++) /* a split backward keeps output gradients too */
+      p->memory[r] += pc_runtime_bytes_split(model, part, pc_schedule_virtual(s, r, c),
+                                             (size_t)p->mb, peak[c], s->split_backward);
   }
   g_free(held);
   g_free(peak);
