@@ -478,20 +478,20 @@ void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot) {
   backward_layer(rt, layer, slot, false);
 }
 
-void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {
+static void backward_pass(pc_runtime *rt, int slot, float scale, bool input_only) {
   pc_runtime_backward_begin(rt, slot, scale);
   for (int i = rt->last; i-- > rt->first;) {
-    pc_runtime_backward_layer(rt, i, slot);
+    backward_layer(rt, i, slot, input_only);
     between_layers(rt);
   }
 }
 
+void pc_runtime_backward(pc_runtime *rt, int slot, float scale) {
+  backward_pass(rt, slot, scale, false);
+}
+
 void pc_runtime_backward_input(pc_runtime *rt, int slot, float scale) {
-  pc_runtime_backward_begin(rt, slot, scale);
-  for (int i = rt->last; i-- > rt->first;) {
-    backward_layer(rt, i, slot, true);
-    between_layers(rt);
-  }
+  backward_pass(rt, slot, scale, true);
 }
 
 void pc_runtime_backward_weights(pc_runtime *rt, int slot) {

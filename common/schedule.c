@@ -351,8 +351,7 @@ int pc_schedule_default_chunks(pc_schedule_kind kind) {
   return kind == PC_SCHEDULE_INTERLEAVED || kind == PC_SCHEDULE_ZBV ? 2 : 1;
 }
 
-/* The chunk count and sizes that KIND takes; false with the reason otherwise. */
-static bool check_kind(pc_schedule_kind kind, int P, int M, int C, GError **error) {
+bool pc_schedule_check_kind(pc_schedule_kind kind, int P, int M, int C, GError **error) {
   const char *name = pc_schedule_kind_name(kind);
   if ((unsigned)kind >= PC_SCHEDULE_KIND_COUNT) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "schedule: unknown kind %d", (int)kind);
@@ -394,7 +393,7 @@ pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmic
     return NULL;
   }
   if (!check_params(nstages * nchunks, nmicro, xfers, nxfers, error) ||
-      !check_kind(kind, nstages, nmicro, nchunks, error))
+      !pc_schedule_check_kind(kind, nstages, nmicro, nchunks, error))
     return NULL;
   pc_schedule *s = g_new0(pc_schedule, 1);
   *s = (pc_schedule){.kind = kind, .nstages = nstages, .nmicro = nmicro, .nchunks = nchunks,
@@ -476,6 +475,18 @@ void pc_schedule_free(pc_schedule *sched) {
   g_free(sched->stages);
   g_free(sched->xfers);
   g_free(sched);
+}
+
+void pc_schedule_chunk_peaks(const pc_schedule *sched, int stage, int *peak) {
+  int *held = g_new0(int, (size_t)sched->nchunks);
+  for (int c = 0; c < sched->nchunks; c++) peak[c] = 0;
+  const pc_stage_ops *st = &sched->stages[stage];
+  for (int i = 0; i < st->nops; i++) {
+    int c = st->ops[i].chunk;
+    held[c] += inflight_delta(&st->ops[i], sched->split_backward);
+    peak[c] = MAX(peak[c], held[c]);
+  }
+  g_free(held);
 }
 
 size_t pc_schedule_total_ops(const pc_schedule *sched) {

@@ -155,6 +155,11 @@ pc_schedule *pc_schedule_new(pc_schedule_kind kind, int nstages, int nmicro,
 /* Chunks per rank that KIND takes unless told: 2 for interleaved and zb-v, else 1. */
 int pc_schedule_default_chunks(pc_schedule_kind kind);
 
+/* Whether KIND can be generated for NSTAGES ranks of NCHUNKS chunks and NMICRO microbatches
+ * (the rules of pc_schedule_new_chunks); false with PC_ERROR_USAGE naming the rule otherwise. */
+bool pc_schedule_check_kind(pc_schedule_kind kind, int nstages, int nmicro, int nchunks,
+                            GError **error);
+
 /* A schedule with the same parameters and empty op lists, to be filled by hand with
  * pc_schedule_append_op (tests, experiments with new schedules). kind is
  * PC_SCHEDULE_KIND_COUNT. Same errors as pc_schedule_new. */
@@ -178,6 +183,10 @@ void pc_schedule_set_op(pc_schedule *sched, int stage, int index, pc_op op);
  * (xfer ignored for compute ops), or -1. */
 int pc_schedule_find_op(const pc_schedule *sched, int stage, pc_op_kind kind, int mb,
                         int chunk, bool grad, int xfer);
+
+/* Each chunk's most microbatch activations held at once in STAGE's list (PEAK: nchunks
+ * entries), counted as peak_inflight is. */
+void pc_schedule_chunk_peaks(const pc_schedule *sched, int stage, int *peak);
 
 /* Total op count over all stages. */
 size_t pc_schedule_total_ops(const pc_schedule *sched);

@@ -546,14 +546,7 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   r->slots = g_new0(int, (size_t)r->C);
   r->reads_data = g_new0(bool, (size_t)r->C);
   r->has_loss = g_new0(bool, (size_t)r->C);
-  int *held = g_new0(int, (size_t)r->C);
-  for (int i = 0; i < r->ops->nops; i++) {
-    const pc_op *op = &r->ops->ops[i];
-    if (op->kind == PC_OP_FWD && ++held[op->chunk] > r->slots[op->chunk])
-      r->slots[op->chunk] = held[op->chunk];
-    if (op->kind == (r->sched->split_backward ? PC_OP_BWD_W : PC_OP_BWD)) held[op->chunk]--;
-  }
-  g_free(held);
+  pc_schedule_chunk_peaks(r->sched, r->stage, r->slots);
   bool any_data = false;
   for (int c = 0; c < r->C; c++) {
     r->slots[c] = MAX(1, r->slots[c]);

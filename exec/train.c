@@ -258,7 +258,7 @@ int pc_cmd_train(int argc, char **argv) {
     {"stages", 's', 0, G_OPTION_ARG_INT, &o.stages, "Stages for automatic partitioning (default: ranks / replicas)", "P"},
     {"by", 0, 0, G_OPTION_ARG_STRING, &o.by, "Balance stages by flops (default) or params", "WHAT"},
     {"schedule", 0, 0, G_OPTION_ARG_STRING, &o.schedule,
-     "gpipe (default), 1f1b or interleaved (zb-h1, zb-v: pipecast-sim only so far)", "NAME"},
+     "gpipe (default), 1f1b, interleaved, zb-h1 or zb-v", "NAME"},
     {"chunks", 0, 0, G_OPTION_ARG_INT, &o.chunks,
      "Model chunks per rank of the interleaved schedule (default 2; the partition has stages x "
      "chunks parts)", "V"},

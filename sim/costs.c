@@ -303,12 +303,17 @@ static double bucketed_allreduce(const pc_model *model, const pc_net *net, pc_li
   return fmax(0.0, t - bwd);
 }
 
-static void free_rank_reduce(pc_stage_costs *sc) {
-  for (int r = 0; sc->rank_reduce && sc->sched && r < sc->sched->nstages; r++) {
-    g_free((double *)sc->rank_reduce[r].ready);
-    g_free((double *)sc->rank_reduce[r].wire);
+/* Frees N all-reduces and their arrays (RED may be NULL). */
+static void free_reduces(pc_sim_reduce *red, int n) {
+  for (int i = 0; red && i < n; i++) {
+    g_free((double *)red[i].ready);
+    g_free((double *)red[i].wire);
   }
-  g_free(sc->rank_reduce);
+  g_free(red);
+}
+
+static void free_rank_reduce(pc_stage_costs *sc) {
+  free_reduces(sc->rank_reduce, sc->sched ? sc->sched->nstages : 0);
   sc->rank_reduce = NULL;
 }
 
@@ -341,11 +346,7 @@ void pc_stage_costs_free(pc_stage_costs *sc) {
   g_free(sc->opt);
   g_free(sc->allreduce);
   g_free(sc->allreduce_total);
-  for (int s = 0; sc->reduce && s < sc->nstages; s++) {
-    g_free((double *)sc->reduce[s].ready);
-    g_free((double *)sc->reduce[s].wire);
-  }
-  g_free(sc->reduce);
+  free_reduces(sc->reduce, sc->nstages);
   g_free(sc->grad_bytes);
   g_free(sc->ar_link);
   g_free(sc->message);

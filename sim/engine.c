@@ -330,6 +330,15 @@ static void setup(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs)
   }
 }
 
+/* Puts WIRE seconds on a node's ports OUT and IN (-1: none) from T or once they are free;
+ * returns when it ends. */
+static inline double hold_ports(pc_engine *e, int out, int in, double t, double wire) {
+  if (out < 0) return t + wire;
+  double end = MAX(t, MAX(e->port_free[out], e->port_free[in])) + wire;
+  e->port_free[out] = e->port_free[in] = end;
+  return end;
+}
+
 /* Starts ring k of stage r at T (its ready time, ring k-1 done): it takes the node's ports once
  * free; the next ring is queued, or, after the last, a parked OPT resumes. Returns false when a
  * duration is bad. */
@@ -343,15 +352,8 @@ static bool run_ring(pc_engine *e, const pc_schedule *s, const pc_sim_costs *cos
                          red->wire[k], red->ready[k], red->stretch);
     return false;
   }
-  double start = t;
-  int out = -1, in = -1;
-  if (red->ports && costs->node) {
-    int n = costs->node(costs->ud, r);
-    out = 2 * n, in = 2 * n + 1;
-    start = MAX(start, MAX(e->port_free[out], e->port_free[in]));
-  }
-  double end = start + red->wire[k];
-  if (out >= 0) e->port_free[out] = e->port_free[in] = end;
+  int n = red->ports && costs->node ? costs->node(costs->ud, r) : -1;
+  double end = hold_ports(e, n >= 0 ? 2 * n : -1, 2 * n + 1, t, red->wire[k]);
   if (k + 1 < red->n) {
     heap_push(h, MAX(end, e->ring_base[r] + red->ready[k + 1]), s->nstages + r);
   } else {
@@ -473,11 +475,8 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
         pc_schedule_op_error(error, PC_ERROR_USAGE, s, r, i, "message time %g", wire);
         return NULL;
       }
-      double depart = MAX(link_free[c->link], next);
-      if (c->out >= 0) depart = MAX(depart, MAX(e->port_free[c->out], e->port_free[c->in]));
-      double arrive = depart + wire;
+      double arrive = hold_ports(e, c->out, c->in, MAX(link_free[c->link], next), wire);
       link_free[c->link] = arrive;
-      if (c->out >= 0) e->port_free[c->out] = e->port_free[c->in] = arrive;
       links[c->link].busy += wire;
       links[c->link].nmessages++;
       int k = c->nsent++;

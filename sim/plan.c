@@ -153,28 +153,29 @@ static GArray *plan_search(const plan_opts *o, const pc_model *m, pc_cost_config
     /* both placements where replicas and stages share nodes differently */
     int rpn = cfg->ranks_per_node;
     int places = rpn > 0 && D > 1 && P > 1 && o->ranks > rpn ? 2 : 1;
-    for (int place = 0; place < places; place++)
-    for (guint k = 0; k < kinds->len; k++)
-      for (int M = 1; M <= o->batch / D && (micros || M <= PLAN_MAX_MICRO); M++) {
-        if (!micro_ok(micros, o->batch / D, M)) continue;
-        pc_schedule_kind kind = (pc_schedule_kind)g_array_index(kinds, int, k);
-        if (P * pc_schedule_default_chunks(kind) > m->nlayers ||
-            (kind == PC_SCHEDULE_INTERLEAVED && (P < 2 || M % P)))
-          continue; /* the schedule's own rules */
-        plan_row row;
-        GError *err = NULL;
-        cfg->by_node = place == 1;
-        if (!plan_layout(e, m, cfg, o->batch, D, P, M, kind, &row, &err)) {
-          (*skipped)++;
-          if (*why == NULL) *why = err;
-          else g_error_free(err);
-        } else if (o->memory > 0 && row.memory > (size_t)o->memory) {
-          (*dropped)++;
-          g_free(row.spec);
-        } else {
-          g_array_append_val(rows, row);
+    for (int place = 0; place < places; place++) {
+      for (guint k = 0; k < kinds->len; k++)
+        for (int M = 1; M <= o->batch / D && (micros || M <= PLAN_MAX_MICRO); M++) {
+          if (!micro_ok(micros, o->batch / D, M)) continue;
+          pc_schedule_kind kind = (pc_schedule_kind)g_array_index(kinds, int, k);
+          int C = pc_schedule_default_chunks(kind);
+          if (P * C > m->nlayers || !pc_schedule_check_kind(kind, P, M, C, NULL))
+            continue; /* the schedule's own rules */
+          plan_row row;
+          GError *err = NULL;
+          cfg->by_node = place == 1;
+          if (!plan_layout(e, m, cfg, o->batch, D, P, M, kind, &row, &err)) {
+            (*skipped)++;
+            if (*why == NULL) *why = err;
+            else g_error_free(err);
+          } else if (o->memory > 0 && row.memory > (size_t)o->memory) {
+            (*dropped)++;
+            g_free(row.spec);
+          } else {
+            g_array_append_val(rows, row);
+          }
         }
-      }
+    }
   }
   pc_engine_free(e);
   g_array_sort(rows, cmp_rows);

@@ -9,6 +9,10 @@
 /* ------------------------------------------------------------------------------------------ */
 /* One simulated configuration */
 
+pc_schedule_kind pc_predict_baseline_kind(pc_schedule_kind kind) {
+  return pc_schedule_default_chunks(kind) > 1 ? PC_SCHEDULE_1F1B : kind;
+}
+
 void pc_prediction_free(pc_prediction *p) {
   if (p == NULL) return;
   if (p->timeline)
@@ -68,20 +72,13 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
   take_result(p, res);
   p->memory = g_new0(size_t, (size_t)p->nstages);
   const pc_schedule *s = p->sched;
-  int *held = g_new(int, (size_t)s->nchunks), *peak = g_new(int, (size_t)s->nchunks);
+  int *peak = g_new(int, (size_t)s->nchunks);
   for (int r = 0; r < p->nstages; r++) { /* each chunk's runtime at its own high-water mark */
-    for (int c = 0; c < s->nchunks; c++) held[c] = peak[c] = 0;
-    for (int i = 0; i < s->stages[r].nops; i++) {
-      const pc_op *op = &s->stages[r].ops[i];
-      if (op->kind == PC_OP_FWD && ++held[op->chunk] > peak[op->chunk])
-        peak[op->chunk] = held[op->chunk];
-      if (op->kind == (s->split_backward ? PC_OP_BWD_W : PC_OP_BWD)) held[op->chunk]--;
-    }
+    pc_schedule_chunk_peaks(s, r, peak);
     for (int c = 0; c < s->nchunks; c++) /* a split backward keeps output gradients too */
       p->memory[r] += pc_runtime_bytes_split(model, part, pc_schedule_virtual(s, r, c),
                                              (size_t)p->mb, peak[c], s->split_backward);
   }
-  g_free(held);
   g_free(peak);
   return p;
 }

@@ -40,6 +40,10 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
                           const pc_cost_config *cfg, GError **error);
 void pc_prediction_free(pc_prediction *p);
 
+/* The schedule of KIND's one-stage baselines: KIND, or 1f1b where KIND holds several chunks per
+ * rank (one rank runs its chunks one after the other). */
+pc_schedule_kind pc_predict_baseline_kind(pc_schedule_kind kind);
+
 /* Runs P's op lists again on ENGINE with the compute ops (FWD, BWD, BWD_W, OPT) taking
  * DURATIONS[s][i] seconds (op i of stage s; other ops' entries are not read) and messages and
  * overheads as P's costs model them: a measured iteration replayed (`pipecast-sim run

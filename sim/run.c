@@ -69,8 +69,8 @@ static pc_prediction *baseline(pc_engine *e, const pc_model *m, pc_schedule_kind
   pc_partition *one = pc_partition_whole(m);
   pc_cost_config c = *cfg;
   c.chunks = 0;
-  if (pc_schedule_default_chunks(kind) > 1) kind = PC_SCHEDULE_1F1B;
-  pc_prediction *p = pc_predict(e, m, one, kind, batch, micro, &c, &error);
+  pc_prediction *p =
+      pc_predict(e, m, one, pc_predict_baseline_kind(kind), batch, micro, &c, &error);
   if (p == NULL) {
     *why = g_strdup(error->message);
     g_error_free(error);

@@ -129,10 +129,9 @@ static int sweep_point(sweep *w, pc_schedule_kind kind, int P, int M, const pc_p
   cfg.chunks = kind == PC_SCHEDULE_INTERLEAVED && w->cfg.chunks > 0
                    ? w->cfg.chunks : pc_schedule_default_chunks(kind);
   base.chunks = 0;
-  pc_schedule_kind base_kind = cfg.chunks > 1 ? PC_SCHEDULE_1F1B : kind;
   if (!pc_job_check_batch(o->batch, w->cfg.replicas, M, NULL) ||
       (int64_t)P * cfg.chunks > model->nlayers ||
-      (kind == PC_SCHEDULE_INTERLEAVED && (P < 2 || M % P)))
+      !pc_schedule_check_kind(kind, P, M, cfg.chunks, NULL))
     return 1;
   /* the batch rules held above; pc_predict builds and validates the op lists once */
   int mb = o->batch / w->cfg.replicas / M;
@@ -144,7 +143,9 @@ static int sweep_point(sweep *w, pc_schedule_kind kind, int P, int M, const pc_p
   pc_prediction *p = part ? pc_predict(w->engine, model, part, kind, o->batch, M, &cfg, error)
                           : NULL;
   pc_prediction *b1 =
-      p ? pc_predict(w->engine, model, one, base_kind, o->batch, M, &base, error) : NULL;
+      p ? pc_predict(w->engine, model, one, pc_predict_baseline_kind(kind), o->batch, M, &base,
+                     error)
+        : NULL;
   if (b1 == NULL) {
     pc_prediction_free(p);
     pc_partition_free(part);
@@ -180,9 +181,8 @@ static bool sweep_grid(sweep *w, int *skipped, GError **error) {
     GError *e11 = NULL;
     pc_cost_config base = w->cfg;
     base.chunks = 0;
-    pc_prediction *b11 = pc_predict(
-        w->engine, w->model, one, pc_schedule_default_chunks(kind) > 1 ? PC_SCHEDULE_1F1B : kind,
-        w->o->batch, 1, &base, &e11);
+    pc_prediction *b11 = pc_predict(w->engine, w->model, one, pc_predict_baseline_kind(kind),
+                                    w->o->batch, 1, &base, &e11);
     double t11 = b11 ? b11->makespan : NAN;
     if (e11) {
       fprintf(stderr, PC_CLI_PROG " sweep: note: no speedup_vs_1mb: %s\n", e11->message);
