@@ -1,6 +1,7 @@
 /* job.c — the job resolver: the batch rules, the partition policy, the rank count. */
 #include "job.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -135,8 +136,34 @@ int pc_job_chunks(const pc_job_request *req, GError **error) {
   return req->chunks;
 }
 
+bool pc_job_parse_zb_costs(const char *text, pc_schedule_kind kind, double costs[3],
+                           GError **error) {
+  costs[0] = costs[1] = costs[2] = 0;
+  if (text == NULL) return true;
+  gchar **f = g_strsplit_set(text, ":,", -1);
+  bool ok = g_strv_length(f) == 3;
+  for (int k = 0; ok && k < 3; k++) {
+    char *end;
+    errno = 0;
+    costs[k] = g_ascii_strtod(g_strstrip(f[k]), &end);
+    ok = *f[k] && *end == '\0' && errno == 0;
+  }
+  g_strfreev(f);
+  if (!ok) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--zb-costs '%s': expected FWD:BWD:BWD_W, three numbers like 1.5:2:1", text);
+    costs[0] = costs[1] = costs[2] = 0;
+    return false;
+  }
+  if (pc_schedule_check_zb_costs(kind, costs, error)) return true;
+  g_prefix_error(error, "--zb-costs '%s': ", text);
+  costs[0] = costs[1] = costs[2] = 0;
+  return false;
+}
+
 pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
-                             pc_schedule_kind kind, int nmicro, int nchunks, GError **error) {
+                             pc_schedule_kind kind, int nmicro, int nchunks,
+                             const double *zb_costs, GError **error) {
   int C = nchunks > 0 ? nchunks : pc_schedule_default_chunks(kind);
   if (part->nstages % C) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
@@ -146,7 +173,9 @@ pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
   }
   if (!pc_job_check_size(part->nstages, nmicro, 0, 0, error)) return NULL;
   GArray *xfers = pc_partition_transfers(model, part);
+  bool costed = zb_costs && (zb_costs[0] > 0 || zb_costs[1] > 0 || zb_costs[2] > 0);
   pc_schedule *s = pc_schedule_new_chunks(kind, part->nstages / C, nmicro, C,
+                                          costed ? zb_costs : NULL,
                                           (const pc_xfer *)(void *)xfers->data, (int)xfers->len,
                                           error);
   g_array_unref(xfers);
@@ -228,7 +257,9 @@ pc_job *pc_job_resolve(const pc_model *model, const pc_job_request *req, GError 
   int replicas = req->replicas == 0 ? 1 : req->replicas;
   int micro = req->micro == 0 ? 1 : req->micro;
   pc_schedule_kind kind;
+  double zb_costs[3];
   if (!pc_job_parse_schedule(req->schedule, &kind, error) ||
+      !pc_job_parse_zb_costs(req->zb_costs, kind, zb_costs, error) ||
       !pc_job_check_batch(req->batch, replicas, micro, error))
     return NULL;
   if (req->ranks > 0 && req->ranks % replicas != 0) {
@@ -263,7 +294,7 @@ pc_job *pc_job_resolve(const pc_model *model, const pc_job_request *req, GError 
   }
   if (!pc_job_check_size(job->part->nstages, micro, req->bytes_per_op, req->memory, error))
     goto fail;
-  job->sched = pc_job_schedule(model, job->part, kind, micro, job->nchunks, error);
+  job->sched = pc_job_schedule(model, job->part, kind, micro, job->nchunks, zb_costs, error);
   if (job->sched == NULL) goto fail;
   return job;
 fail:

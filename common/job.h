@@ -50,6 +50,7 @@ typedef struct {
   const char *by;        /* flops (NULL: the default), params or time */
   const char *schedule;  /* gpipe (NULL: the default), 1f1b, interleaved, zb-h1 or zb-v */
   int chunks;            /* model chunks per rank; 0: the schedule's own */
+  const char *zb_costs;  /* --zb-costs F:B:W for a zero-bubble order; NULL: unit costs */
   int batch;             /* minibatch over all replicas */
   int micro;             /* microbatches per replica's minibatch; 0: 1 */
   int replicas;          /* data-parallel replicas; 0: 1 */
@@ -116,9 +117,16 @@ bool pc_job_parse_schedule(const char *name, pc_schedule_kind *out, GError **err
  * schedule is unknown or --chunks is out of range. */
 int pc_job_chunks(const pc_job_request *req, GError **error);
 
+/* --zb-costs "F:B:W" (':' or ',' between them) into COSTS; NULL TEXT leaves them 0 (unit
+ * costs). KIND must be a zero-bubble schedule (pc_schedule_check_zb_costs). */
+bool pc_job_parse_zb_costs(const char *text, pc_schedule_kind kind, double costs[3],
+                           GError **error);
+
 /* The validated op lists of KIND for PART (its stages NCHUNKS per rank; 0: the kind's own)
- * with nmicro microbatches (at most PC_JOB_MAX_OPS). */
+ * with nmicro microbatches (at most PC_JOB_MAX_OPS); ZB_COSTS for a zero-bubble order (NULL or
+ * zeros: unit costs). */
 pc_schedule *pc_job_schedule(const pc_model *model, const pc_partition *part,
-                             pc_schedule_kind kind, int nmicro, int nchunks, GError **error);
+                             pc_schedule_kind kind, int nmicro, int nchunks,
+                             const double *zb_costs, GError **error);
 
 #endif

@@ -494,18 +494,25 @@ void pc_runtime_backward_input(pc_runtime *rt, int slot, float scale) {
   backward_pass(rt, slot, scale, true);
 }
 
+void pc_runtime_backward_input_layer(pc_runtime *rt, int layer, int slot) {
+  backward_layer(rt, layer, slot, true);
+}
+
+bool pc_runtime_backward_weights_layer(pc_runtime *rt, int layer, int slot) {
+  const layer_mem *lm = &rt->L[layer - rt->first];
+  if (lm->wdout == NONE) return false;
+  pc_layer_io io;
+  layer_io(rt, layer, slot, true, &io);
+  for (int k = 0; k < PC_LAYER_MAX_INPUTS; k++) io.din[k] = NULL;
+  io.dout = slot_acts(rt, slot) + lm->wdout;
+  io.scale = rt->scale;
+  pc_layer_ops_of(rt->model->layers[layer].kind)->backward(&rt->model->layers[layer], &io);
+  return true;
+}
+
 void pc_runtime_backward_weights(pc_runtime *rt, int slot) {
-  for (int i = rt->last; i-- > rt->first;) {
-    const layer_mem *lm = &rt->L[i - rt->first];
-    if (lm->wdout == NONE) continue;
-    pc_layer_io io;
-    layer_io(rt, i, slot, true, &io);
-    for (int k = 0; k < PC_LAYER_MAX_INPUTS; k++) io.din[k] = NULL;
-    io.dout = slot_acts(rt, slot) + lm->wdout;
-    io.scale = rt->scale;
-    pc_layer_ops_of(rt->model->layers[i].kind)->backward(&rt->model->layers[i], &io);
-    between_layers(rt);
-  }
+  for (int i = rt->last; i-- > rt->first;)
+    if (pc_runtime_backward_weights_layer(rt, i, slot)) between_layers(rt);
 }
 
 void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale) {

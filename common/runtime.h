@@ -132,5 +132,10 @@ bool pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train);
 void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale);
 void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot);
 bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd);
+/* The pieces of a split backward: pc_runtime_backward_input is backward_begin then
+ * backward_input_layer in reverse order; pc_runtime_backward_weights is backward_weights_layer
+ * in reverse order (false, doing nothing, for a layer whose kind does not split). */
+void pc_runtime_backward_input_layer(pc_runtime *rt, int layer, int slot);
+bool pc_runtime_backward_weights_layer(pc_runtime *rt, int layer, int slot);
 
 #endif

@@ -3,11 +3,13 @@
  * The generators are written as a sequence of "forward of microbatch m at virtual stage v",
  * "backward ..." and (split backward) "weight gradient ..." steps per rank; each step expands
  * into its RECVs, the compute op and its SENDs (see schedule.h). GPipe, 1F1B and interleaved
- * 1F1B are formulas; the zero-bubble schedules come from a list scheduler at unit costs, whose
- * order is a run that completes, so any costs run it without deadlock. Validation is a set of
+ * 1F1B are formulas; the zero-bubble schedules come from a list scheduler at given op costs
+ * (unit ones unless told), whose order is a run that completes, so any costs run it without
+ * deadlock. Validation is a set of
  * linear scans plus a symbolic run with eager sends. */
 #include "schedule.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "error.h"
@@ -285,24 +287,34 @@ static void interleaved(pc_schedule *s, const xfer_index *xi, int r) {
 #undef BWD_V
 }
 
-/* The zero-bubble schedules by list scheduling at unit costs, step by step: every rank starts
- * one op per step, the first ready of: a BWD (oldest microbatch first), a forward (oldest first;
- * a new microbatch, the forward of the rank's first chunk, only while its activations on all
- * the rank's chunks fit under CAP[r] beside those of the microbatches in flight), the oldest
- * pending BWD_W. An op started at step t is done for the others from step t + 1 (messages are
- * free). Each virtual stage runs its forwards, backwards and weight gradients in microbatch
- * order. */
-static void zero_bubble(pc_schedule *s, const xfer_index *xi, const int *cap) {
+/* The zero-bubble schedules by list scheduling: every rank, whenever it is free, starts the
+ * first ready of: a BWD (oldest microbatch first), a forward (oldest first; a new microbatch,
+ * the forward of the rank's first chunk, only while its activations on all the rank's chunks fit
+ * under CAP[r] beside those of the microbatches in flight), the oldest pending BWD_W. FWD, BWD
+ * and BWD_W take COST[0], [1], [2] (the same on every virtual stage; NULL: 1 each), messages
+ * are free, ranks free at the same time choose in rank order. Each virtual stage runs its
+ * forwards, backwards and weight gradients in microbatch order. */
+static void zero_bubble(pc_schedule *s, const xfer_index *xi, const int *cap,
+                        const double *cost) {
   const int P = s->nstages, M = s->nmicro, C = s->nchunks, V = P * C;
+  static const double unit[3] = {1, 1, 1};
+  if (cost == NULL) cost = unit;
   int *nf = g_new0(int, V), *nb = g_new0(int, V), *nw = g_new0(int, V);
   int *inflight = g_new0(int, P); /* chunk activations held or owed until their BWD_W */
-  /* steps at which F and B of (v, m) are done; INT_MAX while not */
-  int *fdone = g_new(int, (size_t)V * M), *bdone = g_new(int, (size_t)V * M);
-  for (size_t i = 0; i < (size_t)V * M; i++) fdone[i] = bdone[i] = G_MAXINT;
+  double *free_at = g_new0(double, P);
+  /* when F and B of (v, m) are done; INFINITY while not started */
+  double *fdone = g_new(double, (size_t)V * M), *bdone = g_new(double, (size_t)V * M);
+  for (size_t i = 0; i < (size_t)V * M; i++) fdone[i] = bdone[i] = INFINITY;
   int64_t left = 3 * (int64_t)V * M;
-  for (int t = 0; left > 0; t++) {
-    int64_t before = left;
+  while (left > 0) {
+    double t = INFINITY;
+    for (int r = 0; r < P; r++) t = fmin(t, free_at[r]);
+    double next = INFINITY; /* the next time anything changes after t */
     for (int r = 0; r < P; r++) {
+      if (free_at[r] > t) {
+        next = fmin(next, free_at[r]);
+        continue;
+      }
       /* the oldest ready op of each kind over the rank's chunks: 0 BWD, 1 FWD, 2 BWD_W */
       int pick[3] = {-1, -1, -1};
       for (int c = 0; c < C; c++) {
@@ -322,29 +334,56 @@ static void zero_bubble(pc_schedule *s, const xfer_index *xi, const int *cap) {
       }
       int kind = pick[0] >= 0 ? 0 : pick[1] >= 0 ? 1 : pick[2] >= 0 ? 2 : -1;
       int best = kind >= 0 ? pick[kind] : -1;
-      if (best < 0) continue;
+      if (best < 0) { /* idle until something else is done */
+        free_at[r] = INFINITY;
+        continue;
+      }
       size_t at = (size_t)best * M;
+      double done = t + cost[kind == 0 ? 1 : kind == 1 ? 0 : 2];
       if (kind == 0) {
-        bdone[at + nb[best]] = t + 1;
+        bdone[at + nb[best]] = done;
         emit_backward(s, xi, best, nb[best]++);
       } else if (kind == 1) {
-        fdone[at + nf[best]] = t + 1;
+        fdone[at + nf[best]] = done;
         if (pc_schedule_chunk_of(s, best) == 0) inflight[r] += C;
         emit_forward(s, xi, best, nf[best]++);
       } else {
         inflight[r]--;
         emit_weight(s, best, nw[best]++);
       }
+      free_at[r] = done;
+      next = fmin(next, done);
       left--;
     }
-    PC_ASSERT(left < before); /* a step without an op would be the same state for ever */
+    /* the idle ranks look again when the next op ends */
+    PC_ASSERT(left == 0 || isfinite(next)); /* else nothing would ever change */
+    for (int r = 0; r < P; r++)
+      if (free_at[r] == INFINITY) free_at[r] = next;
   }
   g_free(nf);
   g_free(nb);
   g_free(nw);
   g_free(inflight);
+  g_free(free_at);
   g_free(fdone);
   g_free(bdone);
+}
+
+bool pc_schedule_check_zb_costs(pc_schedule_kind kind, const double *c, GError **error) {
+  if (kind != PC_SCHEDULE_ZBH1 && kind != PC_SCHEDULE_ZBV) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "schedule %s: op costs order only the zero-bubble schedules (zb-h1, zb-v)",
+                pc_schedule_kind_name(kind));
+    return false;
+  }
+  for (int k = 0; k < 3; k++)
+    if (!(c[k] >= 1e-3 && c[k] <= 1e3)) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                  "schedule %s: op costs %g:%g:%g: expected three numbers from 0.001 to 1000 "
+                  "(FWD:BWD:BWD_W)", pc_schedule_kind_name(kind), c[0], c[1], c[2]);
+      return false;
+    }
+  return true;
 }
 
 int pc_schedule_default_chunks(pc_schedule_kind kind) {
@@ -382,24 +421,27 @@ bool pc_schedule_check_kind(pc_schedule_kind kind, int P, int M, int C, GError *
 pc_schedule *pc_schedule_new(pc_schedule_kind kind, int nstages, int nmicro,
                              const pc_xfer *xfers, int nxfers, GError **error) {
   int C = (unsigned)kind < PC_SCHEDULE_KIND_COUNT ? pc_schedule_default_chunks(kind) : 1;
-  return pc_schedule_new_chunks(kind, nstages, nmicro, C, xfers, nxfers, error);
+  return pc_schedule_new_chunks(kind, nstages, nmicro, C, NULL, xfers, nxfers, error);
 }
 
 pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmicro, int nchunks,
-                                    const pc_xfer *xfers, int nxfers, GError **error) {
+                                    const double *zb_costs, const pc_xfer *xfers, int nxfers,
+                                    GError **error) {
   if (nstages < 1 || nchunks < 1 || nstages > G_MAXINT / MAX(nchunks, 1)) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "schedule: %d stages of %d chunks", nstages,
                 nchunks);
     return NULL;
   }
   if (!check_params(nstages * nchunks, nmicro, xfers, nxfers, error) ||
-      !pc_schedule_check_kind(kind, nstages, nmicro, nchunks, error))
+      !pc_schedule_check_kind(kind, nstages, nmicro, nchunks, error) ||
+      (zb_costs && !pc_schedule_check_zb_costs(kind, zb_costs, error)))
     return NULL;
   pc_schedule *s = g_new0(pc_schedule, 1);
   *s = (pc_schedule){.kind = kind, .nstages = nstages, .nmicro = nmicro, .nchunks = nchunks,
                      .vshape = kind == PC_SCHEDULE_ZBV,
                      .split_backward = kind == PC_SCHEDULE_ZBH1 || kind == PC_SCHEDULE_ZBV,
                      .nxfers = nxfers};
+  if (zb_costs) memcpy(s->zb_costs, zb_costs, sizeof s->zb_costs);
   s->xfers = nxfers > 0 ? g_memdup2(xfers, sizeof(pc_xfer) * (size_t)nxfers) : NULL;
   s->stages = g_new0(pc_stage_ops, nstages);
 
@@ -424,7 +466,7 @@ pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmic
   switch (kind) {
   case PC_SCHEDULE_ZBH1:
   case PC_SCHEDULE_ZBV:
-    zero_bubble(s, &xi, cap);
+    zero_bubble(s, &xi, cap, zb_costs);
     break;
   default:
     for (int r = 0; r < P; r++) {

@@ -132,6 +132,8 @@ typedef struct {
   int nchunks;           /* model chunks per rank (virtual stages = nstages * nchunks) */
   bool vshape;           /* odd chunks run the ranks backwards (zb-v): see pc_schedule_rank_of */
   bool split_backward;   /* BWD_W ops carry the weight gradient (zero-bubble) */
+  double zb_costs[3];    /* the FWD:BWD:BWD_W costs a zero-bubble order was planned for; 0:
+                          * unit costs */
   int nxfers;
   pc_xfer *xfers;        /* (nxfers) copy of the transfer list; src/dst are virtual stages */
   pc_stage_ops *stages;  /* (nstages) */
@@ -142,9 +144,16 @@ typedef struct {
  * may be NULL when nxfers is 0). NULL with PC_ERROR_USAGE when kind is unknown, nstages < 1,
  * nmicro < 1, the chunk count does not suit the kind (1 for gpipe, 1f1b, zb-h1; 2 to
  * PC_SCHEDULE_MAX_CHUNKS for interleaved, which also needs nstages >= 2 and nmicro a multiple
- * of nstages; 2 for zb-v), or a transfer does not satisfy 0 <= src < dst < nstages * nchunks. */
+ * of nstages; 2 for zb-v), or a transfer does not satisfy 0 <= src < dst < nstages * nchunks.
+ * ZB_COSTS: see pc_schedule_check_zb_costs (NULL: unit costs). */
 pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmicro, int nchunks,
-                                    const pc_xfer *xfers, int nxfers, GError **error);
+                                    const double *zb_costs, const pc_xfer *xfers, int nxfers,
+                                    GError **error);
+
+/* ZB_COSTS, when not NULL, are the relative durations of FWD, BWD and BWD_W (each 0.001 to
+ * 1000) that the zero-bubble schedules' list scheduler plans its order for (NULL: 1 each); only
+ * zb-h1 and zb-v take them (else PC_ERROR_USAGE). */
+bool pc_schedule_check_zb_costs(pc_schedule_kind kind, const double *zb_costs, GError **error);
 
 #define PC_SCHEDULE_MAX_CHUNKS 64
 

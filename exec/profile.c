@@ -14,13 +14,14 @@
  * repetition runs the layers in the order a training pass does, with the same kernels
  * (common/runtime.h), timing each layer alone as the executor runs it: a layer's forward
  * includes the check of its output for NaNs, and the first layer that reads the input includes
- * getting the microbatch's (synthetic) data.
+ * getting the microbatch's (synthetic) data. --split also times the backward as the
+ * zero-bubble schedules split it: input gradients, then weight gradients.
  *
  * With --partition each stage is timed alone, in a runtime that holds only its layers (a stage's
  * share of the caches, as in a pipeline): stage s by rank s % ranks, the ranks' stages at once;
  * with a multiple of the stage count, rank r times stage r % stages, as replica r / stages of the
- * pipeline would hold it (the layout of train --replicas). So a partition of more stages than this machine has cores is profiled stage by stage as its
- * stages would run on machines like this one, all cores busy (experiments/study.sh profiles the
+ * pipeline would hold it (the layout of train --replicas). So a partition of more stages than
+ * this machine has cores is profiled stage by stage as its stages would run on machines like this one, all cores busy (experiments/study.sh profiles the
  * 4- to 16-stage partitions of its predicted lines this way). */
 #include <errno.h>
 #include <stdio.h>
@@ -91,17 +92,23 @@ static void fill_received(pc_runtime *rt, const pc_model *m, const pc_partition 
   g_array_unref(xfers);
 }
 
-/* Where one sample of size index si, repetition rep, layer l and column w (0 fwd, 1 bwd, 2 opt)
- * lies in a rank's samples. */
+/* The columns of a sample: fwd, bwd, opt seconds, and with --split the backward's halves: the
+ * input gradient (B) and the weight gradient (W). */
+enum { COL_FWD, COL_BWD, COL_OPT, COL_B, COL_W, NCOLS };
+
+/* Where one sample of size index si, repetition rep, layer l and column w lies in a rank's
+ * samples. */
 static size_t sample_at(int si, int rep, int l, int w, int reps, int L) {
-  return (((size_t)si * (size_t)reps + (size_t)rep) * (size_t)L + (size_t)l) * 3 + (size_t)w;
+  return (((size_t)si * (size_t)reps + (size_t)rep) * (size_t)L + (size_t)l) * NCOLS + (size_t)w;
 }
 
 /* Times STAGE's layers in RT (a runtime of that stage at microbatch MB; slot 0 is used) REPS
  * repetitions, after one that warms caches and pages up when WARM_UP, each after a barrier
- * (every rank runs as many): X[(rep * nlayers + layer) * 3 + what], what 0 fwd, 1 bwd, 2 opt. */
+ * (every rank runs as many): X[(rep * nlayers + layer) * NCOLS + column]. With SPLIT (RT from
+ * pc_runtime_new_split) each repetition also runs the backward split, as zero-bubble schedules
+ * run it: every layer's input gradient, then every layer's weight gradient. */
 static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *part, int stage,
-                       size_t mb, int reps, bool warm_up, double *x0) {
+                       size_t mb, int reps, bool warm_up, bool split, double *x0) {
   GError *error = NULL;
   int lo = part->first[stage], hi = part->first[stage + 1], data_layer = lo;
   int loss = pc_model_loss_layer(m);
@@ -114,7 +121,7 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
   }
   pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as they are */
   for (int rep = warm_up ? -1 : 0; rep < reps; rep++) {
-    double *x = x0 + (size_t)MAX(rep, 0) * (size_t)m->nlayers * 3;
+    double *x = x0 + (size_t)MAX(rep, 0) * (size_t)m->nlayers * NCOLS;
     MPI_Barrier(MPI_COMM_WORLD);
     /* The executor's FWD gets the microbatch's data first: its time goes to the layer that
      * reads the input. */
@@ -129,20 +136,35 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
       t = MPI_Wtime();
       pc_runtime_forward_layer(rt, l, 0, true);
       pc_progress_poke(NULL);
-      x[l * 3 + 0] = MPI_Wtime() - t + (l == data_layer ? data_s : 0);
+      x[l * NCOLS + COL_FWD] = MPI_Wtime() - t + (l == data_layer ? data_s : 0);
     }
     pc_runtime_backward_begin(rt, 0, 1.0f / (float)mb);
     for (int l = hi; l-- > lo;) {
       t = MPI_Wtime();
       pc_runtime_backward_layer(rt, l, 0);
       pc_progress_poke(NULL);
-      x[l * 3 + 1] = MPI_Wtime() - t;
+      x[l * NCOLS + COL_BWD] = MPI_Wtime() - t;
+    }
+    if (split) {
+      pc_runtime_backward_begin(rt, 0, 1.0f / (float)mb);
+      for (int l = hi; l-- > lo;) {
+        t = MPI_Wtime();
+        pc_runtime_backward_input_layer(rt, l, 0);
+        pc_progress_poke(NULL);
+        x[l * NCOLS + COL_B] = MPI_Wtime() - t;
+      }
+      for (int l = hi; l-- > lo;) {
+        t = MPI_Wtime();
+        bool weights = pc_runtime_backward_weights_layer(rt, l, 0);
+        if (weights) pc_progress_poke(NULL);
+        x[l * NCOLS + COL_W] = weights ? MPI_Wtime() - t : 0;
+      }
     }
     for (int l = lo; l < hi; l++) {
       t = MPI_Wtime();
       pc_runtime_step_layer(rt, l, &sgd);
       pc_progress_poke(NULL);
-      x[l * 3 + 2] = MPI_Wtime() - t;
+      x[l * NCOLS + COL_OPT] = MPI_Wtime() - t;
     }
   }
   pc_dataset_free(ds);
@@ -170,26 +192,30 @@ static void write_header(FILE *f, const pc_model *m, const pc_partition *part, b
 }
 
 /* Gathers on rank 0 every rank's SAMPLES (sample_at order) and TIMED flags (the layers it
- * timed), and writes there a row per layer and size to F, each column the median over the ranks
- * that timed the layer of each one's median (or minimum, USE_MIN) over its repetitions, and a
- * row per layer, size, rank and repetition to SF (after its header); either may be NULL.
- * Collective over MPI_COMM_WORLD. */
+ * timed), and writes there the header and a row per layer and size to F, each column the median
+ * over the ranks that timed the layer of each one's median (or minimum, USE_MIN) over its
+ * repetitions, and the header and a row per layer, size, rank and repetition to SF (after its
+ * comments); either may be NULL. SPLIT adds the columns of the backward's halves. Collective
+ * over MPI_COMM_WORLD. */
 static void write_rows(FILE *f, FILE *sf, const pc_model *m, int nsizes, const int *sizes,
-                       int reps, const double *samples, const int *timed, bool use_min) {
-  int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers;
-  size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
+                       int reps, const double *samples, const int *timed, bool use_min,
+                       bool split) {
+  int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers, W = split ? NCOLS : 3;
+  size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * NCOLS;
   double *all = rank == 0 ? g_new(double, count * (size_t)size) : NULL;
   int *timed_all = rank == 0 ? g_new(int, (size_t)L * (size_t)size) : NULL;
   MPI_Gather(samples, (int)count, MPI_DOUBLE, all, (int)count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   MPI_Gather(timed, L, MPI_INT, timed_all, L, MPI_INT, 0, MPI_COMM_WORLD);
   if (rank == 0) {
-    if (sf) fprintf(sf, "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\n");
+    const char *halves = split ? "\tbwd_b_s\tbwd_w_s\n" : "\n";
+    if (f) fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s%s", halves);
+    if (sf) fprintf(sf, "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s%s", halves);
     double across[size], reps_of[reps];
     for (int l = 0; l < L; l++) {
       const char *name = m->layers[l].name, *kind = pc_layer_ops_of(m->layers[l].kind)->name;
       for (int si = 0; si < nsizes; si++) {
-        double v[3];
-        for (int w = 0; w < 3; w++) {
+        double v[NCOLS];
+        for (int w = 0; w < W; w++) {
           int n = 0;
           for (int r = 0; r < size; r++) {
             if (!timed_all[(size_t)r * L + l]) continue;
@@ -200,12 +226,17 @@ static void write_rows(FILE *f, FILE *sf, const pc_model *m, int nsizes, const i
           PC_ASSERT(n > 0); /* every layer is timed by some rank */
           v[w] = pc_median(across, n);
         }
-        if (f) fprintf(f, "%s\t%s\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], v[0], v[1], v[2]);
+        if (f) {
+          fprintf(f, "%s\t%s\t%d", name, kind, sizes[si]);
+          for (int w = 0; w < W; w++) fprintf(f, "\t%.9e", v[w]);
+          fputc('\n', f);
+        }
         for (int r = 0; sf && r < size; r++)
           for (int rep = 0; timed_all[(size_t)r * L + l] && rep < reps; rep++) {
             const double *x = all + (size_t)r * count + sample_at(si, rep, l, 0, reps, L);
-            fprintf(sf, "%s\t%s\t%d\t%d\t%d\t%.9e\t%.9e\t%.9e\n", name, kind, sizes[si], r, rep,
-                    x[0], x[1], x[2]);
+            fprintf(sf, "%s\t%s\t%d\t%d\t%d", name, kind, sizes[si], r, rep);
+            for (int w = 0; w < W; w++) fprintf(sf, "\t%.9e", x[w]);
+            fputc('\n', sf);
           }
       }
     }
@@ -232,9 +263,9 @@ bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path
   pc_output *out = NULL;
   if (!open_out(cmd, flag, path, &sf, &out)) return false;
   int L = m->nlayers, size = (int)mb;
-  double *samples = g_new0(double, (size_t)reps * (size_t)L * 3);
+  double *samples = g_new0(double, (size_t)reps * (size_t)L * NCOLS);
   int *timed = g_new0(int, (size_t)L);
-  time_stage(rt, m, part, stage, mb, reps, warm_up, samples);
+  time_stage(rt, m, part, stage, mb, reps, warm_up, false, samples);
   for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
   if (pc_exec_rank() == 0) {
     char *what = g_strdup_printf("every one of them, a row each; timed by pipecast-exec %s "
@@ -243,7 +274,7 @@ bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path
     write_header(sf, m, part, part->nstages > 1, false, pc_exec_size(), reps, what);
     g_free(what);
   }
-  write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false);
+  write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false, false);
   g_free(samples);
   g_free(timed);
   return pc_exec_output_close(cmd, out);
@@ -252,11 +283,11 @@ bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path
 /* Every rank checks every stage that a rank will hold at every size (the same answer on all
  * ranks, so all end the same way): a size too large for the machine is refused up front. */
 static bool check_memory(const pc_model *m, const pc_partition *part, const int *sizes,
-                         int nsizes, GError **error) {
+                         int nsizes, bool split, GError **error) {
   size_t avail = pc_exec_memory_per_rank();
   for (int k = 0; avail && k < part->nstages; k++)
     for (int si = 0; si < nsizes; si++) {
-      size_t need = pc_runtime_bytes(m, part, k, (size_t)sizes[si], 1);
+      size_t need = pc_runtime_bytes_split(m, part, k, (size_t)sizes[si], 1, split);
       if (need <= avail) continue;
       g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                   "--microbatch-sizes: stage %d at microbatch %d needs %.2f GiB, more than the "
@@ -272,22 +303,23 @@ static bool check_memory(const pc_model *m, const pc_partition *part, const int 
  * repetition (their weights share the caches as in the run). Every rank holds the same count
  * (checked). */
 static void time_chunks(const pc_model *m, const pc_partition *part, const int *sizes,
-                        int nsizes, int reps, bool vshape, double *samples, int *timed) {
+                        int nsizes, int reps, bool vshape, bool split, double *samples,
+                        int *timed) {
   int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers, C = part->nstages / size;
   pc_schedule place = {.nstages = size, .nchunks = C, .vshape = vshape};
   pc_runtime **rts = g_new(pc_runtime *, (size_t)C);
-  double *spare = g_new(double, (size_t)L * 3);
+  double *spare = g_new(double, (size_t)L * NCOLS);
   for (int si = 0; si < nsizes; si++) {
     for (int c = 0; c < C; c++) {
       GError *error = NULL;
-      rts[c] = pc_runtime_new(m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si],
-                              1, 1, 0, &error);
+      rts[c] = (split ? pc_runtime_new_split : pc_runtime_new)(
+          m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si], 1, 1, 0, &error);
       PC_ASSERT(rts[c] != NULL);
     }
     for (int rep = -1; rep < reps; rep++)
       for (int c = 0; c < C; c++)
         time_stage(rts[c], m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si], 1,
-                   false, rep < 0 ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
+                   false, split, rep < 0 ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
     for (int c = 0; c < C; c++) {
       int v = pc_schedule_virtual(&place, rank, c);
       pc_runtime_free(rts[c]);
@@ -301,7 +333,7 @@ static void time_chunks(const pc_model *m, const pc_partition *part, const int *
 /* This rank's stages at every size into SAMPLES (sample_at's layout); timed[l] = 1 for each
  * layer it timed. Without a partition (staged false) every rank times the whole model. */
 static void time_all(const pc_model *m, const pc_partition *part, bool staged, const int *sizes,
-                     int nsizes, int reps, double *samples, int *timed) {
+                     int nsizes, int reps, bool split, double *samples, int *timed) {
   int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers;
   int turns = staged ? (part->nstages + size - 1) / size : 1;
   for (int si = 0; si < nsizes; si++)
@@ -310,9 +342,10 @@ static void time_all(const pc_model *m, const pc_partition *part, bool staged, c
       if (stage < part->nstages) {
         /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
         GError *error = NULL;
-        pc_runtime *rt = pc_runtime_new(m, part, stage, (size_t)sizes[si], 1, 1, 0, &error);
+        pc_runtime *rt = (split ? pc_runtime_new_split : pc_runtime_new)(
+            m, part, stage, (size_t)sizes[si], 1, 1, 0, &error);
         PC_ASSERT(rt != NULL);
-        time_stage(rt, m, part, stage, (size_t)sizes[si], reps, true,
+        time_stage(rt, m, part, stage, (size_t)sizes[si], reps, true, split,
                    samples + sample_at(si, 0, 0, 0, reps, L));
         pc_runtime_free(rt);
         for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
@@ -331,7 +364,7 @@ static pc_partition *profile_partition(const pc_model *m, const char *spec, GErr
 int pc_cmd_profile(int argc, char **argv) {
   char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL, *samples_out = NULL;
   int reps = 5;
-  gboolean chunks = FALSE, vshape = FALSE;
+  gboolean chunks = FALSE, vshape = FALSE, split = FALSE;
   char *stat = NULL;
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
@@ -351,6 +384,9 @@ int pc_cmd_profile(int argc, char **argv) {
      "turn, as an interleaved schedule's rank holds its chunks", NULL},
     {"vshape", 0, 0, G_OPTION_ARG_NONE, &vshape,
      "With --chunks: rank r holds stages r and 2 ranks - 1 - r, as zb-v places them", NULL},
+    {"split", 0, 0, G_OPTION_ARG_NONE, &split,
+     "Also time the backward split into input and weight gradients (columns bwd_b_s, bwd_w_s), "
+     "as zb-h1 and zb-v run it", NULL},
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new("MODEL - per-layer costs for the simulator");
@@ -409,7 +445,7 @@ int pc_cmd_profile(int argc, char **argv) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
-  if (!check_memory(m, part, sizes, nsizes, &error)) {
+  if (!check_memory(m, part, sizes, nsizes, split, &error)) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
@@ -421,20 +457,19 @@ int pc_cmd_profile(int argc, char **argv) {
   if (rank == 0 && f == NULL) f = stdout;
   int L = m->nlayers;
   int *timed = g_new0(int, (size_t)L); /* the layers this rank timed */
-  /* every repetition's seconds of this rank: samples[((size * reps + rep) * L + layer) * 3 +
-   * what], what 0 fwd, 1 bwd, 2 opt (0 for the layers of other stages) */
-  size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * 3;
+  /* every repetition's seconds of this rank in sample_at's layout (0 for the layers of other
+   * stages) */
+  size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * NCOLS;
   double *samples = g_new0(double, count);
-  if (chunks) time_chunks(m, part, sizes, nsizes, reps, vshape, samples, timed);
-  else time_all(m, part, spec != NULL, sizes, nsizes, reps, samples, timed);
+  if (chunks) time_chunks(m, part, sizes, nsizes, reps, vshape, split, samples, timed);
+  else time_all(m, part, spec != NULL, sizes, nsizes, reps, split, samples, timed);
   if (rank == 0) {
     write_header(f, m, part, spec != NULL, chunks, size, reps,
                  use_min ? "minimum over them" : "median over them");
-    fprintf(f, "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n");
     if (sf)
       write_header(sf, m, part, spec != NULL, chunks, size, reps, "every one of them, a row each");
   }
-  write_rows(f, sf, m, nsizes, sizes, reps, samples, timed, use_min);
+  write_rows(f, sf, m, nsizes, sizes, reps, samples, timed, use_min, split);
   bool closed = pc_exec_output_close("profile", g_steal_pointer(&fo));
   closed = pc_exec_output_close("profile", g_steal_pointer(&sfo)) && closed;
   status = closed ? 0 : 1;

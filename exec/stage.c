@@ -352,7 +352,8 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
   }
   pc_job_request req = {.partition = o->partition, .by = o->by,
                         .stages = o->stages == PC_JOB_UNSET ? 0 : o->stages,
-                        .schedule = o->schedule, .chunks = o->chunks, .batch = o->batch,
+                        .schedule = o->schedule, .chunks = o->chunks,
+                        .zb_costs = o->zb_costs, .batch = o->batch,
                         .micro = o->micro, .replicas = o->replicas, .ranks = size};
   pc_job *job = pc_job_resolve(r->model, &req, error);
   if (job == NULL) return false;

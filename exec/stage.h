@@ -20,7 +20,7 @@
 
 typedef struct {
   char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace, *summary;
-  char *checkpoint, *resume, *profile_samples;
+  char *checkpoint, *resume, *profile_samples, *zb_costs;
   int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
   int chunks; /* model chunks per rank (interleaved); 0: the schedule's own */
   gboolean checkpoint_replace;

@@ -262,6 +262,9 @@ int pc_cmd_train(int argc, char **argv) {
     {"chunks", 0, 0, G_OPTION_ARG_INT, &o.chunks,
      "Model chunks per rank of the interleaved schedule (default 2; the partition has stages x "
      "chunks parts)", "V"},
+    {"zb-costs", 0, 0, G_OPTION_ARG_STRING, &o.zb_costs,
+     "Relative FWD:BWD:BWD_W durations that zb-h1 and zb-v plan their order for (1:1:1; give "
+     "pipecast-sim the same)", "F:B:W"},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size, all replicas together (32)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro, "Microbatches per minibatch of a replica (1)", "M"},
     {"iters", 'n', 0, G_OPTION_ARG_INT, &o.iters, "Iterations (10)", "N"},
@@ -324,6 +327,6 @@ out:
   g_option_context_free(ctx);
   g_free(o.sets); g_free(o.partition); g_free(o.by); g_free(o.schedule); g_free(o.data);
   g_free(o.save); g_free(o.load); g_free(o.times); g_free(o.trace); g_free(o.summary);
-  g_free(o.checkpoint); g_free(o.resume); g_free(o.profile_samples);
+  g_free(o.checkpoint); g_free(o.resume); g_free(o.profile_samples); g_free(o.zb_costs);
   return status;
 }

@@ -3,7 +3,9 @@
 # gpipe, 1f1b, interleaved 1F1B (2 and 4 chunks per rank), zb-h1 and zb-v on 2 ranks at several
 # microbatch counts. Before any cell runs: one calibration, and one profile per layout
 # (each partition's stages timed on the ranks that hold them, `profile --partition`, a rank's
-# chunks held at once and timed in turn, `--chunks`, in a V for zb-v); every
+# chunks held at once and timed in turn, `--chunks`, in a V for zb-v; for the zero-bubble
+# schedules the backward's input and weight halves timed apart, `--split`, and their order
+# planned for those FWD:BWD:BWD_W costs, `--zb-costs`); every
 # cell is predicted from those files alone, then measured (median iteration after a warm-up;
 # its bubble from its trace: the part of the iteration a rank is not computing, mean over
 # ranks). Prints the errors, the measured gain of each schedule over 1f1b against the predicted
@@ -51,8 +53,16 @@ LAYOUTS=("gpipe 1" "1f1b 1" "interleaved 2" "interleaved 4" "zb-h1 1" "zb-v 2")
 flags() { # flags SCHEDULE CHUNKS: the layout's flags, as train and run take them
   echo "--stages 2 --schedule $1$([ "$1" = interleaved ] && echo " --chunks $2")"
 }
-chunked() { # chunked SCHEDULE CHUNKS: profile's flags for the layout's chunks
+chunked() { # chunked SCHEDULE CHUNKS: profile's flags for the layout's chunks and its backward
   [ "$2" -gt 1 ] && echo "--chunks$([ "$1" = zb-v ] && echo " --vshape")"
+  case "$1" in zb-*) echo "--split" ;; esac
+}
+order() { # order SCHEDULE CHUNKS M: a zero-bubble order planned for the profiled FWD:BWD:BWD_W
+  case "$1" in zb-*) ;; *) return ;; esac
+  awk -v mb=$((batch / $3)) '!/^#/ && $3 == mb {f += $4; b += $7; w += $8}
+    function r(x) { x /= m; return x > 0.001 ? x : 0.001 }
+    END {m = f > b ? f : b; m = m > w ? m : w; printf "--zb-costs %.3f:%.3f:%.3f\n", r(f), r(b), r(w)}' \
+    "$out/$1-$2.profile.tsv"
 }
 
 # 1. Before any cell: the calibration and a profile per layout.
@@ -75,8 +85,8 @@ for l in "${LAYOUTS[@]}"; do
   read -r k c <<<"$l"
   spec=$(cat "$out/$k-$c.spec")
   for m in "${MS[@]}"; do
-    "$sim" run "models/$model.model" $(flags $k $c) -p "$spec" --batch "$batch" -m "$m" \
-      --profile "$out/$k-$c.profile.tsv" --net "$out/net.tsv" --format csv \
+    "$sim" run "models/$model.model" $(flags $k $c) $(order $k $c $m) -p "$spec" --batch "$batch" \
+      -m "$m" --profile "$out/$k-$c.profile.tsv" --net "$out/net.tsv" --format csv \
       >"$out/$k-$c-m$m.predicted.csv" || exit 1
   done
 done
@@ -86,8 +96,8 @@ for l in "${LAYOUTS[@]}"; do
   for m in "${MS[@]}"; do
     echo "measure $k x $c, M = $m" >&2
     cell=$out/$k-$c-m$m
-    mpirun -n 2 "$x" train "models/$model.model" $(flags $k $c) -p "$spec" --batch "$batch" -m "$m" \
-      --iters $((iters + 1)) --warmup 1 --times "$cell.times.csv" --trace "$cell.json" \
+    mpirun -n 2 "$x" train "models/$model.model" $(flags $k $c) $(order $k $c $m) -p "$spec" \
+      --batch "$batch" -m "$m" --iters $((iters + 1)) --warmup 1 --times "$cell.times.csv" --trace "$cell.json" \
       >"$cell.log" 2>&1 || { cat "$cell.log" >&2; exit 1; }
   done
 done

@@ -23,7 +23,9 @@ typedef struct {
   gchar **lines;
   int nlines;
   const char *const *cols; /* the header's column names */
-  int ncols;
+  int ncols;               /* how many the header has */
+  int nextra;              /* cols[ncols ..] may follow them, all or none (tsv_optional) */
+  bool extra;              /* the header has them: ncols counts them */
   int line;                /* index of the row tsv_next returned last */
   bool header;             /* the header line was seen */
   bool failed;             /* tsv_next stopped on an error */
@@ -39,6 +41,10 @@ static void tsv_init(tsv *t, const char *text, const char *filename, const char 
     if (n && t->lines[i][n - 1] == '\r') t->lines[i][n - 1] = '\0';
   }
 }
+
+/* The header may end with NEXTRA more columns of t->cols, all of them or none. */
+static void tsv_optional(tsv *t, int nextra) { t->nextra = nextra; }
+
 
 static void tsv_clear(tsv *t) { g_strfreev(t->lines); }
 
@@ -103,19 +109,32 @@ static bool tsv_number(const tsv *t, int i, const char *field, const char *what,
   return true;
 }
 
-/* Checks the header line i against the expected column names. */
-static bool tsv_header(const tsv *t, int i, const char *const *cols, int ncols, GError **error) {
+/* The column names cols[0 .. n) as a header line would have them. */
+static char *tsv_want(const tsv *t, int n) {
+  GString *want = g_string_new(NULL);
+  for (int c = 0; c < n; c++) g_string_append_printf(want, c ? "\\t%s" : "%s", t->cols[c]);
+  return g_string_free(want, FALSE);
+}
+
+/* Checks the header line i against the expected column names (with the optional ones or
+ * without). */
+static bool tsv_header(tsv *t, int i, GError **error) {
   int n;
   gchar **f = tsv_fields(t, i, &n);
-  bool ok = n == ncols;
-  for (int c = 0; ok && c < ncols; c++) ok = strcmp(f[c], cols[c]) == 0;
+  bool ok = n == t->ncols || (t->nextra > 0 && n == t->ncols + t->nextra);
+  for (int c = 0; ok && c < n; c++) ok = strcmp(f[c], t->cols[c]) == 0;
   g_strfreev(f);
+  if (ok && n > t->ncols) {
+    t->ncols = n;
+    t->extra = true;
+  }
   if (!ok) {
-    GString *want = g_string_new(NULL);
-    for (int c = 0; c < ncols; c++) g_string_append_printf(want, c ? "\\t%s" : "%s", cols[c]);
-    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: bad header '%s': expected '%s'",
-                t->filename, i + 1, t->lines[i], want->str);
-    g_string_free(want, TRUE);
+    char *want = tsv_want(t, t->ncols), *more = tsv_want(t, t->ncols + t->nextra);
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: bad header '%s': expected '%s'%s%s%s",
+                t->filename, i + 1, t->lines[i], want, t->nextra ? " or '" : "",
+                t->nextra ? more : "", t->nextra ? "'" : "");
+    g_free(want);
+    g_free(more);
   }
   return ok;
 }
@@ -140,7 +159,7 @@ static gchar **tsv_next(tsv *t, tsv_meta_fn meta, void *ud, GError **error) {
     }
     if (!t->header) {
       t->header = true;
-      if (!tsv_header(t, i, t->cols, t->ncols, error)) break;
+      if (!tsv_header(t, i, error)) break;
       continue;
     }
     int n;
@@ -159,11 +178,10 @@ static gchar **tsv_next(tsv *t, tsv_meta_fn meta, void *ud, GError **error) {
 static bool tsv_finish(const tsv *t, int rows, GError **error) {
   if (t->failed) return false;
   if (!t->header) {
-    GString *want = g_string_new(NULL);
-    for (int c = 0; c < t->ncols; c++) g_string_append_printf(want, c ? "\\t%s" : "%s", t->cols[c]);
+    char *want = tsv_want(t, t->ncols);
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no header line (expected '%s')",
-                t->filename, want->str);
-    g_string_free(want, TRUE);
+                t->filename, want);
+    g_free(want);
     return false;
   }
   if (rows == 0) {
@@ -184,6 +202,7 @@ static char *read_text(const char *path, GError **error) {
 
 typedef struct {
   double mb, fwd, bwd, opt;
+  double b, w; /* the split backward's halves (profiles with bwd_b_s and bwd_w_s) */
   int line;
 } prof_row;
 
@@ -200,6 +219,7 @@ struct pc_profile {
   double overhead;
   GPtrArray *layers; /* prof_layer *, in order of first appearance */
   bool pooled;       /* made from samples files (pc_profile_load_samples) */
+  bool split;        /* rows have the split backward's halves */
   GHashTable *by_name;
 };
 
@@ -288,10 +308,19 @@ static void profile_sort(pc_profile *p) {
   }
 }
 
+/* The split columns of row I (fields F from column AT on) when the file has them. */
+static bool split_numbers(const tsv *t, int i, gchar **f, int at, prof_row *r, GError **error) {
+  if (!t->extra) return true;
+  return tsv_number(t, i, f[at], "bwd_b_s", &r->b, error) &&
+         tsv_number(t, i, f[at + 1], "bwd_w_s", &r->w, error);
+}
+
 pc_profile *pc_profile_parse(const char *text, const char *filename, GError **error) {
-  static const char *const cols[] = {"layer", "kind", "mb", "fwd_s", "bwd_s", "opt_s"};
+  static const char *const cols[] = {"layer", "kind", "mb", "fwd_s", "bwd_s", "opt_s",
+                                     "bwd_b_s", "bwd_w_s"};
   tsv t;
   tsv_init(&t, text, filename, cols, 6);
+  tsv_optional(&t, 2);
   pc_profile *p = profile_new(filename);
   bool ok = true;
   int nrows = 0;
@@ -303,11 +332,12 @@ pc_profile *pc_profile_parse(const char *text, const char *filename, GError **er
          tsv_number(&t, i, f[3], "fwd_s", &r.fwd, error) &&
          tsv_number(&t, i, f[4], "bwd_s", &r.bwd, error) &&
          tsv_number(&t, i, f[5], "opt_s", &r.opt, error) &&
-         profile_add(p, f[0], f[1], r, filename, error);
+         split_numbers(&t, i, f, 6, &r, error) && profile_add(p, f[0], f[1], r, filename, error);
     nrows += ok;
     g_strfreev(f);
   }
   ok = ok && tsv_finish(&t, nrows, error);
+  p->split = t.extra;
   tsv_clear(&t);
   if (!ok) {
     pc_profile_free(p);
@@ -334,7 +364,7 @@ typedef struct {
   char *name, *kind, *file;
   double mb;
   int line;      /* first sample */
-  GArray *v[3];  /* fwd, bwd, opt seconds */
+  GArray *v[5];  /* fwd, bwd, opt seconds, the backward's halves */
 } pool_entry;
 
 static void pool_entry_free(gpointer e_) {
@@ -342,7 +372,7 @@ static void pool_entry_free(gpointer e_) {
   g_free(e->name);
   g_free(e->kind);
   g_free(e->file);
-  for (int w = 0; w < 3; w++) g_array_unref(e->v[w]);
+  for (int w = 0; w < 5; w++) g_array_unref(e->v[w]);
   g_free(e);
 }
 
@@ -359,26 +389,41 @@ static double reduce(GArray *v, pc_profile_stat stat) {
   return r / n;
 }
 
-/* Adds the rows of one samples file to the pool (ORDER: entries by first appearance). */
-static bool pool_file(pc_profile *p, const char *path, GHashTable *pool, GPtrArray *order,
-                      GError **error) {
-  static const char *const cols[] = {"layer", "kind", "mb", "rank", "rep",
-                                     "fwd_s", "bwd_s", "opt_s"};
+/* Adds the rows of one samples file to the pool (ORDER: entries by first appearance); the
+ * first file decides whether all have the split backward's columns. */
+static bool pool_file(pc_profile *p, const char *path, bool first, GHashTable *pool,
+                      GPtrArray *order, GError **error) {
+  static const char *const cols[] = {"layer", "kind", "mb", "rank", "rep", "fwd_s",
+                                     "bwd_s", "opt_s", "bwd_b_s", "bwd_w_s"};
   char *text = read_text(path, error);
   if (text == NULL) return false;
   tsv t;
   tsv_init(&t, text, path, cols, 8);
+  tsv_optional(&t, 2);
   bool ok = true;
   int nrows = 0;
   gchar **f;
   while (ok && (f = tsv_next(&t, profile_meta, p, error))) {
     int i = t.line;
-    double mb, rank, rep, v[3];
-    ok = tsv_number(&t, i, f[2], "mb", &mb, error) && tsv_number(&t, i, f[3], "rank", &rank, error) &&
+    double mb, rank, rep, v[5];
+    prof_row halves = {0};
+    if (first) p->split = t.extra;
+    if (t.extra != p->split) {
+      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                  "%s:%d: %s the columns bwd_b_s and bwd_w_s, and the first samples file %s: "
+                  "pool files of one kind (all taken with pipecast-exec profile --split or none)",
+                  path, i + 1, t.extra ? "has" : "lacks", p->split ? "has them" : "does not");
+      ok = false;
+    }
+    ok = ok && tsv_number(&t, i, f[2], "mb", &mb, error) &&
+         tsv_number(&t, i, f[3], "rank", &rank, error) &&
          tsv_number(&t, i, f[4], "rep", &rep, error) &&
          tsv_number(&t, i, f[5], "fwd_s", &v[0], error) &&
          tsv_number(&t, i, f[6], "bwd_s", &v[1], error) &&
-         tsv_number(&t, i, f[7], "opt_s", &v[2], error);
+         tsv_number(&t, i, f[7], "opt_s", &v[2], error) &&
+         split_numbers(&t, i, f, 8, &halves, error);
+    v[3] = halves.b;
+    v[4] = halves.w;
     if (ok) {
       char *key = g_strdup_printf("%s\t%.17g", f[0], mb);
       pool_entry *e = g_hash_table_lookup(pool, key);
@@ -386,7 +431,7 @@ static bool pool_file(pc_profile *p, const char *path, GHashTable *pool, GPtrArr
         e = g_new0(pool_entry, 1);
         *e = (pool_entry){.name = g_strdup(f[0]), .kind = g_strdup(f[1]), .file = g_strdup(path),
                           .mb = mb, .line = i + 1};
-        for (int w = 0; w < 3; w++) e->v[w] = g_array_new(FALSE, FALSE, sizeof(double));
+        for (int w = 0; w < 5; w++) e->v[w] = g_array_new(FALSE, FALSE, sizeof(double));
         g_hash_table_insert(pool, key, e);
         g_ptr_array_add(order, e);
       } else {
@@ -398,7 +443,7 @@ static bool pool_file(pc_profile *p, const char *path, GHashTable *pool, GPtrArr
           ok = false;
         }
       }
-      for (int w = 0; ok && w < 3; w++) g_array_append_val(e->v[w], v[w]);
+      for (int w = 0; ok && w < 5; w++) g_array_append_val(e->v[w], v[w]);
     }
     nrows += ok;
     g_strfreev(f);
@@ -417,11 +462,12 @@ pc_profile *pc_profile_load_samples(const char *const *paths, int n, pc_profile_
   GHashTable *pool = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   GPtrArray *order = g_ptr_array_new_with_free_func(pool_entry_free);
   bool ok = true;
-  for (int k = 0; ok && k < n; k++) ok = pool_file(p, paths[k], pool, order, error);
+  for (int k = 0; ok && k < n; k++) ok = pool_file(p, paths[k], k == 0, pool, order, error);
   for (guint k = 0; ok && k < order->len; k++) {
     pool_entry *e = g_ptr_array_index(order, k);
     prof_row r = {.mb = e->mb, .line = e->line, .fwd = reduce(e->v[0], stat),
-                  .bwd = reduce(e->v[1], stat), .opt = reduce(e->v[2], stat)};
+                  .bwd = reduce(e->v[1], stat), .opt = reduce(e->v[2], stat),
+                  .b = reduce(e->v[3], stat), .w = reduce(e->v[4], stat)};
     ok = profile_add(p, e->name, e->kind, r, e->file, error);
   }
   g_hash_table_unref(pool);
@@ -506,9 +552,13 @@ static double line_at(double x0, double y0, double x1, double y1, double x) {
   return y0 + (y1 - y0) * ((x - x0) / (x1 - x0));
 }
 
-bool pc_profile_layer(const pc_profile *p, const char *name, double mb, bool extrapolate,
-                      double *fwd, double *bwd, double *opt, bool *extrapolated,
-                      GError **error) {
+/* The seconds of layer NAME at MB: fwd, bwd, b, w interpolated between the sizes profiled
+ * (extrapolated linearly beyond them when EXTRAPOLATE, never below 0), opt the mean over the
+ * rows (it does not depend on the microbatch). */
+enum { AT_FWD, AT_BWD, AT_B, AT_W, AT_N };
+
+static bool layer_at(const pc_profile *p, const char *name, double mb, bool extrapolate,
+                     double v[AT_N], double *opt, bool *extrapolated, GError **error) {
   const prof_layer *l = g_hash_table_lookup(p->by_name, name);
   if (l == NULL) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: no rows for layer '%s'", p->filename,
@@ -517,42 +567,55 @@ bool pc_profile_layer(const pc_profile *p, const char *name, double mb, bool ext
   }
   const prof_row *r = (const prof_row *)(void *)l->rows->data;
   int n = (int)l->rows->len;
-  double f, b, o = 0;
+  double o = 0;
   for (int k = 0; k < n; k++) o += r[k].opt;
-  o /= n;
-  if (mb < r[0].mb || mb > r[n - 1].mb) {
-    if (!extrapolate) {
-      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                  "%s: layer '%s' was profiled for microbatches of %g to %g samples, not %g "
-                  "(--extrapolate extends the measurements linearly)",
-                  p->filename, name, r[0].mb, r[n - 1].mb, mb);
-      return false;
-    }
-    if (extrapolated) *extrapolated = true;
-    if (n == 1) {
-      f = r[0].fwd * mb / r[0].mb;
-      b = r[0].bwd * mb / r[0].mb;
-    } else {
-      int a = mb < r[0].mb ? 0 : n - 2;
-      f = line_at(r[a].mb, r[a].fwd, r[a + 1].mb, r[a + 1].fwd, mb);
-      b = line_at(r[a].mb, r[a].bwd, r[a + 1].mb, r[a + 1].bwd, mb);
-    }
-    f = fmax(f, 0);
-    b = fmax(b, 0);
-  } else {
-    int a = 0;
-    while (a + 1 < n && r[a + 1].mb <= mb) a++;
-    if (r[a].mb == mb) {
-      f = r[a].fwd;
-      b = r[a].bwd;
-    } else {
-      f = line_at(r[a].mb, r[a].fwd, r[a + 1].mb, r[a + 1].fwd, mb);
-      b = line_at(r[a].mb, r[a].bwd, r[a + 1].mb, r[a + 1].bwd, mb);
-    }
+  if (opt) *opt = o / n;
+  bool outside = mb < r[0].mb || mb > r[n - 1].mb;
+  if (outside && !extrapolate) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%s: layer '%s' was profiled for microbatches of %g to %g samples, not %g "
+                "(--extrapolate extends the measurements linearly)",
+                p->filename, name, r[0].mb, r[n - 1].mb, mb);
+    return false;
   }
-  if (fwd) *fwd = f;
-  if (bwd) *bwd = b;
-  if (opt) *opt = o;
+  if (outside && extrapolated) *extrapolated = true;
+  int a = 0;
+  if (outside) a = mb < r[0].mb || n == 1 ? 0 : n - 2;
+  else
+    while (a + 1 < n && r[a + 1].mb <= mb) a++;
+  for (int k = 0; k < AT_N; k++) {
+    double y0 = k == AT_FWD ? r[a].fwd : k == AT_BWD ? r[a].bwd : k == AT_B ? r[a].b : r[a].w;
+    if (r[a].mb == mb) v[k] = y0;
+    else if (n == 1) v[k] = y0 * mb / r[0].mb;
+    else {
+      const prof_row *q = &r[a + 1];
+      double y1 = k == AT_FWD ? q->fwd : k == AT_BWD ? q->bwd : k == AT_B ? q->b : q->w;
+      v[k] = line_at(r[a].mb, y0, q->mb, y1, mb);
+    }
+    if (outside) v[k] = fmax(v[k], 0);
+  }
+  return true;
+}
+
+bool pc_profile_layer(const pc_profile *p, const char *name, double mb, bool extrapolate,
+                      double *fwd, double *bwd, double *opt, bool *extrapolated,
+                      GError **error) {
+  double v[AT_N];
+  if (!layer_at(p, name, mb, extrapolate, v, opt, extrapolated, error)) return false;
+  if (fwd) *fwd = v[AT_FWD];
+  if (bwd) *bwd = v[AT_BWD];
+  return true;
+}
+
+bool pc_profile_split(const pc_profile *p) { return p->split; }
+
+bool pc_profile_layer_split(const pc_profile *p, const char *name, double mb, bool extrapolate,
+                            double *b, double *w, GError **error) {
+  PC_ASSERT(p->split);
+  double v[AT_N];
+  if (!layer_at(p, name, mb, extrapolate, v, NULL, NULL, error)) return false;
+  *b = v[AT_B];
+  *w = v[AT_W];
   return true;
 }
 

@@ -22,7 +22,8 @@
 typedef struct pc_profile pc_profile;
 
 /* Reads a profile TSV: `#` comment lines (`# key value` metadata: `model`, `overhead_s`), the
- * header `layer kind mb fwd_s bwd_s opt_s` (tab-separated), and at least one row. Errors (with
+ * header `layer kind mb fwd_s bwd_s opt_s` (tab-separated; `bwd_b_s bwd_w_s`, the backward's
+ * halves, may follow), and at least one row. Errors (with
  * FILE:LINE): bad header, a field that is not a number, a negative, NaN or infinite cost, a
  * microbatch size < 1, a duplicate (layer, mb) row, a layer whose kind differs between rows,
  * no rows. */
@@ -38,7 +39,8 @@ typedef enum { PC_PROFILE_MEDIAN, PC_PROFILE_MEAN, PC_PROFILE_MIN } pc_profile_s
 bool pc_profile_stat_from_name(const char *name, pc_profile_stat *stat, GError **error);
 
 /* A profile from the N samples files PATHS (`pipecast-exec profile --samples`: the header
- * `layer kind mb rank rep fwd_s bwd_s opt_s`, a row per rank and repetition): each (layer, mb)
+ * `layer kind mb rank rep fwd_s bwd_s opt_s`, perhaps `bwd_b_s bwd_w_s` after in every file or
+ * in none, a row per rank and repetition): each (layer, mb)
  * row is STAT of each column over every sample of every file. Metadata comes from the files'
  * comments (the last `# model` and `# overhead_s` seen). Errors as pc_profile_load's, naming
  * FILE:LINE. */
@@ -73,6 +75,14 @@ bool pc_profile_check(const pc_profile *profile, const pc_model *model, GError *
  * optimizer step's seconds (the mean of the layer's rows). Any output pointer may be NULL. */
 bool pc_profile_layer(const pc_profile *profile, const char *name, double mb, bool extrapolate,
                       double *fwd, double *bwd, double *opt, bool *extrapolated, GError **error);
+
+/* The profile times the backward's halves too (pipecast-exec profile --split: columns bwd_b_s,
+ * the input gradient, and bwd_w_s, the weight gradient, as zero-bubble schedules run them). */
+bool pc_profile_split(const pc_profile *profile);
+/* Those halves of layer NAME at MB, as pc_profile_layer finds its seconds; only for a profile
+ * that has them. */
+bool pc_profile_layer_split(const pc_profile *profile, const char *name, double mb,
+                            bool extrapolate, double *b, double *w, GError **error);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Network calibration: piecewise alpha-beta per link (`pipecast-exec calibrate`) */

@@ -179,7 +179,7 @@ static double sc_compute(void *ud, int stage, const pc_op *op) {
   int v = s ? pc_schedule_virtual(s, stage, op->chunk) : stage;
   switch ((pc_op_kind)op->kind) {
   case PC_OP_FWD: return sc->fwd[v];
-  case PC_OP_BWD: return s && s->split_backward ? sc->bwd[v] - sc->bwd_w[v] : sc->bwd[v];
+  case PC_OP_BWD: return s && s->split_backward ? sc->bwd_b[v] : sc->bwd[v];
   case PC_OP_BWD_W: return sc->bwd_w[v];
   case PC_OP_OPT: { /* one step for all the rank's chunks; the all-reduce: sc_reduce */
     double o = 0;
@@ -342,6 +342,7 @@ void pc_stage_costs_free(pc_stage_costs *sc) {
   free_rank_reduce(sc);
   g_free(sc->fwd);
   g_free(sc->bwd);
+  g_free(sc->bwd_b);
   g_free(sc->bwd_w);
   g_free(sc->opt);
   g_free(sc->allreduce);
@@ -356,6 +357,27 @@ void pc_stage_costs_free(pc_stage_costs *sc) {
   g_free(sc);
 }
 
+/* Each layer's backward LB cut into a split backward's halves: input gradient B and weight
+ * gradient W, as profiled when the profile has them; else a layer with weights spends on them
+ * the share of its backward FLOPs that a product the size of its forward's takes. */
+static bool backward_halves(const pc_model *model, const pc_cost_config *cfg, double mb,
+                            const double *lb, double *b, double *w, GError **error) {
+  bool measured = cfg->profile && pc_profile_split(cfg->profile);
+  for (int i = 0; i < model->nlayers; i++) {
+    const pc_layer *l = &model->layers[i];
+    if (measured) {
+      if (!pc_profile_layer_split(cfg->profile, l->name, mb, cfg->extrapolate, &b[i], &w[i],
+                                  error))
+        return false;
+      continue;
+    }
+    double bf = pc_layer_bwd_flops(l);
+    w[i] = pc_layer_params(l) > 0 && bf > 0 ? lb[i] * fmin(1.0, pc_layer_fwd_flops(l) / bf) : 0;
+    b[i] = lb[i] - w[i];
+  }
+  return true;
+}
+
 pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *part,
                                    const GArray *xfers, double mb, const pc_cost_config *cfg,
                                    GError **error) {
@@ -364,11 +386,15 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   if (cfg->profile && !pc_profile_check(cfg->profile, model, error)) return NULL;
   double *lf = g_new(double, (size_t)L), *lb = g_new(double, (size_t)L),
          *lo = g_new(double, (size_t)L), overhead;
+  double *lb_b = g_new(double, (size_t)L), *lb_w = g_new(double, (size_t)L);
   bool extra = false;
-  if (!pc_costs_layers(model, cfg, mb, lf, lb, lo, &overhead, &extra, error)) {
+  if (!pc_costs_layers(model, cfg, mb, lf, lb, lo, &overhead, &extra, error) ||
+      !backward_halves(model, cfg, mb, lb, lb_b, lb_w, error)) {
     g_free(lf);
     g_free(lb);
     g_free(lo);
+    g_free(lb_b);
+    g_free(lb_w);
     return NULL;
   }
   pc_stage_costs *sc = g_new0(pc_stage_costs, 1);
@@ -376,6 +402,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   sc->extrapolated = extra;
   sc->fwd = g_new0(double, (size_t)P);
   sc->bwd = g_new0(double, (size_t)P);
+  sc->bwd_b = g_new0(double, (size_t)P);
   sc->bwd_w = g_new0(double, (size_t)P);
   sc->opt = g_new0(double, (size_t)P);
   sc->allreduce = g_new0(double, (size_t)P);
@@ -389,7 +416,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   int rpn = ranks_per_node(cfg, net);
   int nnodes = cfg->by_node && rpn > 0 ? (int)(((long long)D * P + rpn - 1) / rpn) : 0;
   for (int s = 0; s < P; s++) {
-    double f = overhead, b = overhead, o = overhead, w = 0;
+    double f = overhead, b = overhead, o = overhead, hb = overhead, w = 0;
     int64_t params = 0;
     for (int i = part->first[s]; i < part->first[s + 1]; i++) {
       const pc_layer *l = &model->layers[i];
@@ -397,11 +424,10 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
       b += lb[i];
       o += lo[i];
       params += pc_layer_params(l);
-      /* the weight gradient's share: a layer with weights does a product the size of its
-       * forward's for them */
-      double bf = pc_layer_bwd_flops(l);
-      if (pc_layer_params(l) > 0 && bf > 0) w += lb[i] * fmin(1.0, pc_layer_fwd_flops(l) / bf);
+      hb += lb_b[i];
+      w += lb_w[i];
     }
+    sc->bwd_b[s] = hb;
     sc->bwd_w[s] = w;
     sc->fwd[s] = f;
     sc->bwd[s] = b;
@@ -437,7 +463,35 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   g_free(lf);
   g_free(lb);
   g_free(lo);
+  g_free(lb_b);
+  g_free(lb_w);
   return sc;
+}
+
+bool pc_costs_zb_ratio(const pc_model *model, const pc_cost_config *cfg, double mb,
+                       double ratio[3], GError **error) {
+  size_t L = (size_t)model->nlayers;
+  double *f = g_new(double, L), *b = g_new(double, L), *o = g_new(double, L),
+         *hb = g_new(double, L), *hw = g_new(double, L), overhead;
+  bool ok = pc_costs_layers(model, cfg, mb, f, b, o, &overhead, NULL, error) &&
+            backward_halves(model, cfg, mb, b, hb, hw, error);
+  if (ok) {
+    double sum[3] = {0, 0, 0};
+    for (size_t i = 0; i < L; i++) {
+      sum[0] += f[i];
+      sum[1] += hb[i];
+      sum[2] += hw[i];
+    }
+    double top = fmax(sum[0], fmax(sum[1], sum[2]));
+    for (int k = 0; k < 3; k++)
+      ratio[k] = top > 0 ? fmax(round(1000 * sum[k] / top), 1) / 1000 : 1;
+  }
+  g_free(f);
+  g_free(b);
+  g_free(o);
+  g_free(hb);
+  g_free(hw);
+  return ok;
 }
 
 /* ------------------------------------------------------------------------------------------ */

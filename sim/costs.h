@@ -33,6 +33,8 @@ typedef struct {
   int replicas;              /* data-parallel replicas D of the pipeline; 0 or 1: none */
   int ranks_per_node;        /* R: ranks per node; 0: every rank on one node */
   int chunks;                /* model chunks per rank (--chunks); 0: the schedule's own */
+  double zb_costs[3];        /* --zb-costs FWD:BWD:BWD_W a zero-bubble order is planned for;
+                              * 0: unit costs */
   bool by_node;              /* ranks dealt to the nodes in turn (mpirun --map-by node), not
                               * each node filled before the next (--map-by slot, the default) */
 } pc_cost_config;
@@ -74,8 +76,10 @@ bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb
 typedef struct {
   int nstages;
   double *fwd, *bwd;    /* (nstages) seconds per FWD / BWD op, overhead included */
-  double *bwd_w;        /* (nstages) the weight gradients' part of bwd: a split backward's
-                         * BWD_W (the layers' share of backward FLOPs that make them) */
+  double *bwd_b, *bwd_w; /* (nstages) a split backward's BWD (input gradients, overhead
+                         * included) and BWD_W (weight gradients): as profiled (a profile with
+                         * the halves), else bwd cut by the share of backward FLOPs that make
+                         * the weight gradients */
   double *opt;          /* (nstages) optimizer step, overhead included, all-reduce excluded */
   double *allreduce;    /* (nstages) what the gradient all-reduce across replicas adds to the
                          * stage when it has the link to itself (0 without) */
@@ -118,6 +122,12 @@ void pc_stage_costs_free(pc_stage_costs *sc);
  * gradient all-reduce (every chunk's bytes, one bucket) after its last backward op. SCHED must
  * outlive the runs. */
 void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *sched);
+
+/* The FWD:BWD:BWD_W ratio of MODEL's layers at MB (sums over the model: the backward's halves
+ * as profiled, else as pc_stage_costs_new splits them), the largest 1, each rounded to a
+ * thousandth and at least 0.001 (--zb-costs prints it exactly). */
+bool pc_costs_zb_ratio(const pc_model *model, const pc_cost_config *cfg, double mb,
+                       double ratio[3], GError **error);
 
 /* ------------------------------------------------------------------------------------------ */
 /* auto:time */

@@ -40,6 +40,7 @@ typedef struct {
   bool by_node; /* placed with --map-by node */
   pc_schedule_kind kind;
   double t, bubble, comm;
+  double zb_costs[3]; /* the zero-bubble order's --zb-costs; 0: unit costs */
   size_t memory; /* largest stage */
   char *spec;
 } plan_row;
@@ -116,6 +117,12 @@ static bool plan_layout(pc_engine *e, const pc_model *m, pc_cost_config *cfg, in
                         int P, int M, pc_schedule_kind kind, plan_row *row, GError **error) {
   cfg->replicas = D;
   cfg->chunks = pc_schedule_default_chunks(kind);
+  /* a zero-bubble order planned for the profiled halves of the backward */
+  memset(cfg->zb_costs, 0, sizeof cfg->zb_costs);
+  if ((kind == PC_SCHEDULE_ZBH1 || kind == PC_SCHEDULE_ZBV) && cfg->profile &&
+      pc_profile_split(cfg->profile) &&
+      !pc_costs_zb_ratio(m, cfg, (double)batch / D / M, cfg->zb_costs, error))
+    return false;
   pc_job_request req = {.stages = P, .by = cfg->profile ? "time" : NULL, .replicas = D,
                         .schedule = pc_schedule_kind_name(kind), .chunks = cfg->chunks,
                         .times = pc_costs_layer_times, .times_ud = cfg};
@@ -132,6 +139,7 @@ static bool plan_layout(pc_engine *e, const pc_model *m, pc_cost_config *cfg, in
                       .bubble = pc_prediction_bubble(p),
                       .comm = fmax(0.0, 1.0 - q->makespan / p->makespan),
                       .memory = pc_prediction_peak_memory(p),
+                      .zb_costs = {cfg->zb_costs[0], cfg->zb_costs[1], cfg->zb_costs[2]},
                       .spec = pc_partition_format(m, part)};
   pc_prediction_free(q);
   pc_prediction_free(p);
@@ -207,12 +215,16 @@ static void print_rows(const plan_opts *o, const pc_model *m, const GArray *rows
 
 /* The command that runs row R. */
 static void print_command(const plan_opts *o, const char *model_path, const plan_row *r) {
+  char costs[96] = "";
+  if (r->zb_costs[0] > 0)
+    snprintf(costs, sizeof costs, " --zb-costs %.3f:%.3f:%.3f", r->zb_costs[0], r->zb_costs[1],
+             r->zb_costs[2]);
   printf("\nrun the first:\n  mpirun -n %d%s%s pipecast-exec train %s%s%s%s --batch %d "
-         "--replicas %d --stages %d -m %d --schedule %s --partition '%s'\n", o->ranks,
+         "--replicas %d --stages %d -m %d --schedule %s%s --partition '%s'\n", o->ranks,
          o->rpn > 0 ? " --hostfile HOSTS" : "", r->by_node ? " --map-by node" : "", model_path,
          o->sets ? " --set '" : "",
          o->sets ? o->sets : "", o->sets ? "'" : "", o->batch, r->D, r->P, r->M,
-         pc_schedule_kind_name(r->kind), r->spec);
+         pc_schedule_kind_name(r->kind), costs, r->spec);
 }
 
 static bool plan_check(const plan_opts *o, GError **error) {

@@ -31,7 +31,7 @@
 
 typedef struct {
   char *sets, *partition, *by, *schedule, *net, *gemm, *trace, *gantt, *format;
-  char *durations, *profile_stat, *map_by;
+  char *durations, *profile_stat, *map_by, *zb_costs;
   char **profile;
   int stages, batch, micro, replicas, rpn, chunks;
   gboolean extrapolate;
@@ -260,7 +260,8 @@ static char *describe_sources(const run_opts *o, const pc_cost_config *cfg,
 
 static void run_opts_clear(run_opts *o) {
   char **s[] = {&o->sets, &o->partition, &o->by, &o->schedule, &o->profile_stat, &o->net,
-                &o->gemm, &o->trace, &o->gantt, &o->format, &o->durations, &o->map_by};
+                &o->gemm, &o->trace, &o->gantt, &o->format, &o->durations, &o->map_by,
+                &o->zb_costs};
   for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
   g_strfreev(o->profile);
 }
@@ -281,6 +282,9 @@ int pc_cmd_run(int argc, char **argv) {
     {"chunks", 0, 0, G_OPTION_ARG_INT, &o.chunks,
      "Model chunks per rank of an interleaved schedule (default 2; the partition has stages x "
      "chunks parts)", "V"},
+    {"zb-costs", 0, 0, G_OPTION_ARG_STRING, &o.zb_costs,
+     "Relative FWD:BWD:BWD_W durations that zb-h1 and zb-v plan their order for (1:1:1; as "
+     "pipecast-exec train takes it)", "F:B:W"},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_INT, &o.micro,
      "Microbatches per minibatch (per replica), must divide it (default 1)", "M"},
@@ -334,7 +338,8 @@ int pc_cmd_run(int argc, char **argv) {
   cfg.chunks = o.chunks == UNSET ? 0 : o.chunks;
   pc_job_request req = {.partition = o.partition, .stages = o.stages == UNSET ? 0 : o.stages,
                         .chunks = cfg.chunks,
-                        .by = o.by, .schedule = o.schedule, .batch = o.batch,
+                        .by = o.by, .schedule = o.schedule, .zb_costs = o.zb_costs,
+                        .batch = o.batch,
                         .micro = o.micro == UNSET ? 1 : o.micro, .replicas = cfg.replicas,
                         .times = pc_costs_layer_times, .times_ud = &cfg,
                         .bytes_per_op = PC_PREDICT_BYTES_PER_OP,
@@ -349,6 +354,7 @@ int pc_cmd_run(int argc, char **argv) {
   job = pc_job_resolve(model, &req, &error);
   if (job == NULL) goto fail;
   pc_schedule_kind kind = job->kind;
+  memcpy(cfg.zb_costs, job->sched->zb_costs, sizeof cfg.zb_costs);
   o.micro = job->micro;
   o.replicas = job->replicas;
   part = job->part;

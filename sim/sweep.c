@@ -32,6 +32,7 @@ static void csv_num(FILE *f, double v) {
 
 typedef struct {
   char *sets, *by, *schedules_s, *stages_s, *micro_s, *profile_stat, *net, *gemm, *outdir;
+  char *zb_costs;
   char *map_by;
   char **profile;
   int batch, replicas, rpn, chunks;
@@ -88,6 +89,8 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
     return false;
   }
   w->cfg.chunks = o->chunks == UNSET ? 0 : o->chunks;
+  if (o->zb_costs && !pc_job_parse_zb_costs(o->zb_costs, PC_SCHEDULE_ZBH1, w->cfg.zb_costs, error))
+    return false;
   if (!pc_cli_parse_map_by(o->map_by, &w->cfg.by_node, error)) return false;
   if (!pc_cost_config_load(&w->cfg, (const char *const *)o->profile, o->profile_stat, o->net,
                            o->gemm, error))
@@ -241,7 +244,7 @@ static void sweep_clear(sweep *w) {
 
 static void sweep_opts_clear(sweep_opts *o) {
   char **s[] = {&o->sets, &o->by, &o->schedules_s, &o->stages_s, &o->micro_s,
-                &o->profile_stat, &o->net, &o->gemm, &o->outdir, &o->map_by};
+                &o->profile_stat, &o->net, &o->gemm, &o->outdir, &o->map_by, &o->zb_costs};
   for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
   g_strfreev(o->profile);
 }
@@ -258,6 +261,9 @@ int pc_cmd_sweep(int argc, char **argv) {
      "Schedules (default gpipe,1f1b; also interleaved, zb-h1, zb-v)", "KIND,..."},
     {"chunks", 0, 0, G_OPTION_ARG_INT, &o.chunks,
      "Model chunks per rank of the interleaved schedule (default 2)", "V"},
+    {"zb-costs", 0, 0, G_OPTION_ARG_STRING, &o.zb_costs,
+     "Relative FWD:BWD:BWD_W durations that zb-h1 and zb-v plan their order for (1:1:1)",
+     "F:B:W"},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &o.batch, "Minibatch size (required)", "B"},
     {"microbatches", 'm', 0, G_OPTION_ARG_STRING, &o.micro_s,
      "Microbatch counts (default 1,2,4,...,64)", "M,..."},

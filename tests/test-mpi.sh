@@ -66,6 +66,11 @@ same tiny-mlp.model "$mlp" mlp 4 "2,2,2,2" zb-h1
 same tiny-resnet.model "$res" resnet 2 "..block1.conv1 | block1.bn1.." zb-h1
 same tiny-cnn.model "$cnn" cnn 2 "..relu1 | pool1.." zb-h1
 same tiny-mlp.model "$mlp" mlp 2 "2,2,2,2" zb-v
+# zero-bubble orders planned for other op costs (--zb-costs): another order, the same bits
+mpirun -n 4 "$x" train "$models/tiny-mlp.model" $mlp -p 2,2,2,2 --schedule zb-h1 --zb-costs 1.5:2:1 \
+  --timeout 60 --save "$tmp/zbc.pcw" >"$tmp/log" 2>&1 </dev/null
+if cmp -s "$tmp/mlp.ref.pcw" "$tmp/zbc.pcw"; then ok "mlp: 4 stages, zb-h1 ordered for 1.5:2:1: weights bit-identical to one process"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "mlp: 4 stages, zb-h1 ordered for 1.5:2:1: weights bit-identical to one process"; fi
 same tiny-resnet.model "$res" resnet 2 "conv1..block1.relu1 | block1.conv2..block1.downsample.1 | block1.add..block2.bn1 | block2.relu1.." zb-v
 # with replicas: the same bits as the 4-stage pipeline of the same partition
 mpirun -n 4 "$x" train "$models/tiny-mlp.model" --batch 32 --microbatches 2 --iters 3 --replicas 2 \
@@ -246,6 +251,25 @@ if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "2,2,2,2" --chunks --mic
      "fc1:0 fc2:1 fc3:0 fc4:1 loss:1 relu1:0 relu2:1 relu3:0" ]; then
   ok "profile --chunks: each rank's chunks held at once, every layer from the rank that holds it"
 else cat "$tmp/log" "$tmp/sc.tsv" | sed 's/^/# /'; not_ok "profile --chunks: each rank's chunks held at once, every layer from the rank that holds it"; fi
+# --split: the backward's halves beside it, W 0 exactly where a kind has no weights to split off
+split_ok() { # profile: every fc row with B and W > 0, every other row W = 0; 8 layers x 1 size
+  awk -F'\t' '/^#/ {next} !h {h = 1; ok = NF == 8 && $7 == "bwd_b_s" && $8 == "bwd_w_s"; next}
+    {n++; ok = ok && $7 > 0 && ($2 == "fc" ? $8 > 0 : $8 == 0)} END {exit !(ok && n == 8)}' "$1"
+}
+if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --split \
+     --microbatch-sizes 4 --reps 2 --samples "$tmp/ss.tsv" --out "$tmp/ps.tsv" >"$tmp/log" 2>&1 \
+     </dev/null && split_ok "$tmp/ps.tsv" &&
+   awk -F'\t' '!/^#/ && NF != 10 {bad = 1} END {exit bad}' "$tmp/ss.tsv" &&
+   "$sim" run "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --batch 8 --microbatches 2 \
+     --schedule zb-h1 --profile "$tmp/ss.tsv" >"$tmp/log" 2>&1; then
+  ok "profile --split: input and weight gradients timed apart, read by pipecast-sim"
+else cat "$tmp/log" "$tmp/ps.tsv" | sed 's/^/# /'; not_ok "profile --split: input and weight gradients timed apart, read by pipecast-sim"; fi
+expect_input_error "train --zb-costs with a schedule it does not order" \
+  "--zb-costs '1:2:1': schedule 1f1b: op costs order only the zero-bubble schedules (zb-h1, zb-v)" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 --schedule 1f1b --zb-costs 1:2:1
+expect_input_error "train --zb-costs that are not three numbers" \
+  "--zb-costs '1:2': expected FWD:BWD:BWD_W, three numbers like 1.5:2:1" \
+  mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 --schedule zb-h1 --zb-costs 1:2
 expect_input_error "profile --chunks without a partition of 2 or more stages per rank" \
   "--chunks needs a --partition of a multiple of the 2 ranks' stages, two or more each (it has 2)" \
   mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --chunks

@@ -129,6 +129,19 @@ stdout_has "2 stages of 3 chunks" "run: interleaved's ranks and chunks named"
 stdout_has "fc1..relu5, fc11..relu15, fc21..relu25" "run: rank 0 holds chunks 0, 2 and 4"
 expect 2 "zb-v: 3 chunks per rank; it has 2" "run: zb-v with 3 chunks" -- \
   "$sim" run "$models/mlp32.model" --stages 2 --batch 256 -m 4 --schedule zb-v --chunks 3
+# --zb-costs: a zero-bubble order planned for other op costs; refused for other schedules
+"$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 16 --schedule zb-h1 -f csv >"$tmp/zu.csv" 2>&1
+"$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 16 --schedule zb-h1 --zb-costs 1:3:0.3 \
+  -f csv >"$tmp/zc.csv" 2>&1
+zu=$(sed -n 2p "$tmp/zu.csv" | cut -d, -f8) zc=$(sed -n 2p "$tmp/zc.csv" | cut -d, -f8)
+if awk -v u="$zu" -v c="$zc" 'BEGIN {exit !(u > 0 && c > 0 && u != c)}'; then
+  ok "run --zb-costs: another order, another iteration time"
+else sed 's/^/# /' "$tmp/zc.csv"; not_ok "run --zb-costs: another order, another iteration time"; fi
+expect 2 "--zb-costs '1:3:0.3': schedule interleaved: op costs order only the zero-bubble schedules" \
+  "run: --zb-costs with interleaved" -- "$sim" run "$models/mlp32.model" --stages 2 --batch 256 \
+  -m 4 --schedule interleaved --zb-costs 1:3:0.3
+expect 2 "--zb-costs '1:x:1': expected FWD:BWD:BWD_W" "sweep: --zb-costs not numbers" -- \
+  "$sim" sweep "$models/mlp32.model" --batch 256 --zb-costs 1:x:1 --no-plot --out "$tmp/swz"
 expect 0 "" "describe: which rank holds which chunk of a V" -- "$sim" describe "$models/mlp32.model" --stages 4 --schedule zb-v
 stdout_has "rank 0: chunk 0 = stage 0 (fc1..fc4), chunk 1 = stage 7 (relu28..loss)" "describe: rank 0 holds the first and the last chunk"
 "$sim" sweep "$models/tiny-mlp.model" --batch 16 --stages 1,2 --microbatches 2,4 --no-plot \
@@ -249,6 +262,13 @@ if [ "$(awk -F, 'NR > 1 && $3 == 2 && $4 == 2 { print $7 }' "$tmp/plan-place.csv
    [ "$(awk -F, 'NR > 1 && ($3 != 2 || $4 != 2) { print $7 }' "$tmp/plan-place.csv" | sort -u)" = slot ]; then
   ok "plan: 2 x 2 on nodes of 2 ranks placed by slot and by node, the other layouts once"
 else sed 's/^/# /' "$tmp/plan-place.csv"; not_ok "plan: 2 x 2 on nodes of 2 ranks placed by slot and by node, the other layouts once"; fi
+# a profile with the backward's halves: plan orders zero bubble for them and says so
+awk -F'\t' 'BEGIN {OFS = "\t"} /^#/ {print; next} $1 == "layer" {print $0, "bwd_b_s", "bwd_w_s"; next}
+  {print $0, ($2 == "fc" ? 0.6 : 1) * $5, ($2 == "fc" ? 0.4 : 0) * $5}' "$tmp/prof.tsv" >"$tmp/prof-split.tsv"
+expect 0 "" "plan zb-h1 with a profile of the backward's halves" -- "$sim" plan \
+  "$models/tiny-mlp.model" --ranks 2 --batch 16 --microbatches 2,4 --schedule zb-h1 \
+  --profile "$tmp/prof-split.tsv" --extrapolate
+stdout_has "--schedule zb-h1 --zb-costs 0.625:1.000:0.250 --partition" "plan: the command orders zb-h1 for the profiled F:B:W"
 expect 0 "" "plan with a link given by numbers" -- "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 \
   --link inter=1gbit,30us --link intra=40gbit,1us --ranks-per-node 1
 stdout_has "layouts predicted" "plan --link: layouts predicted"

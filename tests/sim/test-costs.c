@@ -152,6 +152,85 @@ static void test_profile_bad(void) {
   for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) check_bad_profile(&cases[i]);
 }
 
+/* Profiles with the backward's halves (profile --split): read, interpolated as the other
+ * columns, a split schedule's BWD and BWD_W from them; without them, the FLOP share. */
+static void test_profile_split(void) {
+  static const char *text =
+    "# overhead_s 0.25\n"
+    "layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\tbwd_b_s\tbwd_w_s\n"
+    "fc1\tfc\t2\t1\t3\t0\t1\t2\n"
+    "fc1\tfc\t6\t3\t5\t0\t3\t3\n"
+    "relu1\trelu\t2\t1\t1\t0\t1\t0\n"
+    "fc2\tfc\t2\t2\t4\t0\t2.5\t1.5\n"
+    "loss\tsoftmax_xent\t2\t1\t1\t0\t1\t0\n";
+  pc_profile *p = profile_ok(text);
+  g_assert_true(pc_profile_split(p));
+  GError *err = NULL;
+  double b, w;
+  /* between mb 2 and 6 at 4: b 1 + 2 / 2 = 2, w 2 + 1 / 2 = 2.5 */
+  g_assert_true(pc_profile_layer_split(p, "fc1", 4, false, &b, &w, &err));
+  g_assert_cmpfloat(b, ==, 2);
+  g_assert_cmpfloat(w, ==, 2.5);
+  g_assert_false(pc_profile_layer_split(p, "fc2", 4, false, &b, &w, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  g_assert_true(pc_profile_layer_split(p, "fc2", 4, true, &b, &w, &err)); /* through 0 */
+  g_assert_cmpfloat(b, ==, 5);
+  g_assert_cmpfloat(w, ==, 3);
+
+  pc_model *m = pc_test_model(tiny_model);
+  int counts[] = {2, 2};
+  pc_partition *part = pc_partition_from_counts(m, counts, 2, &err);
+  GArray *x = pc_partition_transfers(m, part);
+  pc_schedule *zb = pc_schedule_new(PC_SCHEDULE_ZBH1, 2, 2, (const pc_xfer *)(void *)x->data,
+                                    (int)x->len, &err);
+  g_assert_no_error(err);
+  pc_cost_config cfg = {.profile = p};
+  pc_stage_costs *sc = pc_stage_costs_new(m, part, x, 2, &cfg, &err);
+  g_assert_no_error(err);
+  pc_stage_costs_bind(sc, zb);
+  pc_op bwd = {.kind = PC_OP_BWD, .peer = -1, .xfer = -1}, bw = bwd;
+  bw.kind = PC_OP_BWD_W;
+  /* stage 0: fc1 and relu1 at mb 2: B 1 + 1 + overhead, W 2; whole 3 + 1 + overhead */
+  g_assert_cmpfloat(sc->costs.compute(sc->costs.ud, 0, &bwd), ==, 0.25 + 2);
+  g_assert_cmpfloat(sc->costs.compute(sc->costs.ud, 0, &bw), ==, 2);
+  g_assert_cmpfloat(sc->bwd[0], ==, 0.25 + 4);
+  g_assert_cmpfloat(sc->costs.compute(sc->costs.ud, 1, &bw), ==, 1.5);
+  pc_stage_costs_free(sc);
+  /* the same rows without the halves: fc's weight gradient is the forward's share of its
+   * backward FLOPs (a half) */
+  pc_profile *q = profile_ok("layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\n"
+                             "fc1\tfc\t2\t1\t3\t0\nrelu1\trelu\t2\t1\t1\t0\n"
+                             "fc2\tfc\t2\t2\t4\t0\nloss\tsoftmax_xent\t2\t1\t1\t0\n");
+  g_assert_false(pc_profile_split(q));
+  cfg.profile = q;
+  sc = pc_stage_costs_new(m, part, x, 2, &cfg, &err);
+  g_assert_no_error(err);
+  pc_stage_costs_bind(sc, zb);
+  g_assert_cmpfloat(sc->costs.compute(sc->costs.ud, 0, &bw), ==,
+                    3 * (pc_layer_fwd_flops(&m->layers[0]) / pc_layer_bwd_flops(&m->layers[0])));
+  g_assert_cmpfloat(sc->costs.compute(sc->costs.ud, 0, &bwd) + sc->costs.compute(sc->costs.ud, 0, &bw),
+                    ==, sc->bwd[0]);
+  pc_stage_costs_free(sc);
+  pc_profile_free(q);
+  pc_schedule_free(zb);
+  g_array_unref(x);
+  pc_partition_free(part);
+  pc_model_free(m);
+  pc_profile_free(p);
+
+  /* bad files: a half of the two columns, a bad number in them */
+  static const bad_case bad[] = {
+    {"layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\tbwd_b_s\nfc1\tfc\t1\t1\t1\t1\t1\n",
+     "bad header 'layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\tbwd_b_s': expected"},
+    {"layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\tbwd_b_s\tbwd_w_s\nfc1\tfc\t1\t1\t1\t1\t1\t-2\n",
+     "p.tsv:2: bwd_w_s is -2"},
+    {"layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\tbwd_b_s\tbwd_w_s\nfc1\tfc\t1\t1\t1\t1\n",
+     "p.tsv:2: expected 8 fields, got 6"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) check_bad_profile(&bad[i]);
+}
+
 static void test_profile_model_mismatch(void) {
   pc_model *m = pc_test_model(tiny_model);
   GError *err = NULL;
@@ -674,6 +753,26 @@ static void test_profile_samples(void) {
   g_assert_error(err, PC_ERROR, PC_ERROR_FORMAT);
   g_assert_nonnull(strstr(err->message, "bad.tsv:2: layer 'fc1' is conv here but fc in"));
   g_clear_error(&err);
+  /* split samples pool with split samples only; the halves pool as the other columns */
+  char *split = g_build_filename(dir, "split.tsv", NULL);
+  g_assert_true(g_file_set_contents(split, "layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\t"
+                                    "bwd_b_s\tbwd_w_s\nfc1\tfc\t2\t0\t0\t1\t3\t0\t2\t1\n"
+                                    "fc1\tfc\t2\t0\t1\t1\t3\t0\t4\t5\n", -1, NULL));
+  const char *halves[] = {split, a};
+  g_assert_null(pc_profile_load_samples(halves, 2, PC_PROFILE_MEDIAN, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_FORMAT);
+  g_assert_nonnull(strstr(err->message, "a.tsv:4: lacks the columns bwd_b_s and bwd_w_s"));
+  g_clear_error(&err);
+  pc_profile *ps = pc_profile_load_samples(halves, 1, PC_PROFILE_MEAN, &err);
+  g_assert_no_error(err);
+  double hb, hw;
+  g_assert_true(pc_profile_split(ps));
+  g_assert_true(pc_profile_layer_split(ps, "fc1", 2, false, &hb, &hw, &err));
+  g_assert_cmpfloat(hb, ==, 3);
+  g_assert_cmpfloat(hw, ==, 3);
+  pc_profile_free(ps);
+  g_remove(split);
+  g_free(split);
   pc_profile_stat s;
   g_assert_false(pc_profile_stat_from_name("mode", &s, &err));
   g_assert_nonnull(strstr(err->message, "--profile-stat 'mode'"));
@@ -946,6 +1045,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/costs/profile/bad", test_profile_bad);
   g_test_add_func("/costs/profile/model-mismatch", test_profile_model_mismatch);
   g_test_add_func("/costs/profile/samples", test_profile_samples);
+  g_test_add_func("/costs/profile/split", test_profile_split);
   g_test_add_func("/costs/net/good", test_net_good);
   g_test_add_func("/costs/net/bad", test_net_bad);
   g_test_add_func("/costs/net/allreduce", test_allreduce_formula);

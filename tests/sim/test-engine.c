@@ -270,7 +270,7 @@ static void test_new_kinds_closed_form(void) {
         int nx;
         pc_xfer *x = test_chain(P * v, &nx);
         GError *err = NULL;
-        pc_schedule *s = pc_schedule_new_chunks(PC_SCHEDULE_INTERLEAVED, P, M, v, x, nx, &err);
+        pc_schedule *s = pc_schedule_new_chunks(PC_SCHEDULE_INTERLEAVED, P, M, v, NULL, x, nx, &err);
         g_assert_no_error(err);
         const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
         g_assert_no_error(err);
@@ -306,6 +306,45 @@ static void test_new_kinds_closed_form(void) {
       g_assert_cmpfloat(res->makespan, <, 3 * (M + P - 1) * F);
       if (P >= 4) g_assert_cmpfloat(res->makespan, <, zbh1); /* the V beats H1 */
       pc_schedule_free(z);
+    }
+  pc_engine_free(e);
+}
+
+/* A zero-bubble order planned for the op costs it runs at (F:B:W = 1.5:2:1, a backward's input
+ * half longer than a forward, its weight half shorter) runs them at least the work M (F + B + W)
+ * and, once microbatches outnumber stages twice, faster than the unit-cost order and than 1F1B
+ * with the same backward whole, (M + P - 1)(F + B + W). */
+static void test_zb_costed_order(void) {
+  pc_engine *e = pc_engine_new();
+  const double cost[3] = {1.5, 2, 1};
+  pc_sim_uniform u = {.fwd = cost[0], .bwd = cost[1], .bwd_w = cost[2]};
+  pc_sim_costs costs;
+  pc_sim_costs_uniform(&costs, &u);
+  for (int P = 2; P <= 8; P *= 2)
+    for (int M = P; M <= 4 * P; M += P) {
+      int nx;
+      pc_xfer *x = test_chain(P, &nx);
+      GError *err = NULL;
+      double t[2];
+      for (int k = 0; k < 2; k++) {
+        pc_schedule *s =
+            pc_schedule_new_chunks(PC_SCHEDULE_ZBH1, P, M, 1, k ? cost : NULL, x, nx, &err);
+        g_assert_no_error(err);
+        const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+        g_assert_no_error(err);
+        t[k] = res->makespan;
+        pc_schedule_free(s);
+      }
+      double work = M * (cost[0] + cost[1] + cost[2]);
+      if (g_test_verbose())
+        g_test_message("zb-h1 P %d M %d: unit order %g, costed %g, work %g", P, M, t[0], t[1],
+                       work);
+      g_assert_cmpfloat(t[1], >=, work);
+      if (M >= 2 * P) {
+        g_assert_cmpfloat(t[1], <, t[0]);
+        g_assert_cmpfloat(t[1], <, (M + P - 1) * (cost[0] + cost[1] + cost[2]));
+      }
+      g_free(x);
     }
   pc_engine_free(e);
 }
@@ -475,6 +514,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/engine/node-ports", test_node_ports);
   g_test_add_func("/engine/reduce-ports", test_reduce_ports);
   g_test_add_func("/engine/new-kinds-closed-form", test_new_kinds_closed_form);
+  g_test_add_func("/engine/zb-costed-order", test_zb_costed_order);
   g_test_add_func("/engine/deadlock/missing-send", test_deadlock_missing_send);
   g_test_add_func("/engine/deadlock/cycle", test_deadlock_cycle);
   g_test_add_func("/engine/broken/unreceived", test_unreceived);

@@ -2,6 +2,7 @@
  * (unmatched messages, FIFO order, deadlock, compute-op rules). */
 #include <string.h>
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "sim-test-util.h"
@@ -60,7 +61,7 @@ static pc_schedule *chunk_schedule(pc_schedule_kind kind, int P, int M, int C) {
   int nx;
   pc_xfer *x = test_chain(P * C, &nx);
   GError *err = NULL;
-  pc_schedule *s = pc_schedule_new_chunks(kind, P, M, C, x, nx, &err);
+  pc_schedule *s = pc_schedule_new_chunks(kind, P, M, C, NULL, x, nx, &err);
   g_assert_no_error(err);
   g_free(x);
   return s;
@@ -142,7 +143,7 @@ static void expect_kind_error(pc_schedule_kind kind, int P, int M, int C, const 
   int nx;
   pc_xfer *x = test_chain(P * C, &nx);
   GError *err = NULL;
-  g_assert_null(pc_schedule_new_chunks(kind, P, M, C, x, nx, &err));
+  g_assert_null(pc_schedule_new_chunks(kind, P, M, C, NULL, x, nx, &err));
   g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
   if (!strstr(err->message, part)) g_error("expected '%s' in: %s", part, err->message);
   g_clear_error(&err);
@@ -192,6 +193,59 @@ static void test_new_kinds_valid(void) {
       }
     }
   if (g_test_verbose()) g_test_message("%" G_GINT64_FORMAT " schedules validated", n);
+}
+
+/* Zero-bubble orders planned for op costs: 1:1:1 is the unit order; other costs give other
+ * orders, each valid and within the activation cap; costs out of range, or for another kind,
+ * are refused. */
+static void test_zb_costs(void) {
+  static const double costs[][3] = {{1, 1, 1}, {1.5, 2, 1}, {1, 3, 0.2}, {0.5, 1, 2}, {3, 1, 1}};
+  GError *err = NULL;
+  int differ = 0;
+  for (int P = 1; P <= 12; P++)
+    for (int M = 1; M <= 24; M++)
+      for (int kind = PC_SCHEDULE_ZBH1; kind <= PC_SCHEDULE_ZBV; kind++) {
+        int C = kind == PC_SCHEDULE_ZBV ? 2 : 1, nx = 0;
+        pc_xfer *x = test_chain(P * C, &nx);
+        pc_schedule *unit = pc_schedule_new_chunks(kind, P, M, C, NULL, x, nx, &err);
+        g_assert_no_error(err);
+        for (size_t k = 0; k < G_N_ELEMENTS(costs); k++) {
+          pc_schedule *s = pc_schedule_new_chunks(kind, P, M, C, costs[k], x, nx, &err);
+          g_assert_no_error(err);
+          if (!pc_schedule_validate(s, &err))
+            g_error("%s P %d M %d costs %g:%g:%g: %s", pc_schedule_kind_name(kind), P, M,
+                    costs[k][0], costs[k][1], costs[k][2], err->message);
+          g_assert_cmpfloat(s->zb_costs[1], ==, costs[k][1]);
+          bool same = true;
+          for (int r = 0; r < P; r++) {
+            g_assert_cmpint(s->stages[r].peak_inflight, <=,
+                            kind == PC_SCHEDULE_ZBV ? 2 * P : MIN(P, M));
+            char *a = compute_string(s, r), *b = compute_string(unit, r);
+            same = same && strcmp(a, b) == 0;
+            g_free(a);
+            g_free(b);
+          }
+          if (k == 0) g_assert_true(same);
+          else differ += !same;
+          pc_schedule_free(s);
+        }
+        pc_schedule_free(unit);
+        g_free(x);
+      }
+  g_assert_cmpint(differ, >, 0);
+  int nx;
+  pc_xfer *x = test_chain(2, &nx);
+  static const double bad[][3] = {{0, 1, 1}, {1, -1, 1}, {1, 1, 1e4}, {1, NAN, 1}};
+  for (size_t k = 0; k < G_N_ELEMENTS(bad); k++) {
+    g_assert_null(pc_schedule_new_chunks(PC_SCHEDULE_ZBH1, 2, 4, 1, bad[k], x, nx, &err));
+    g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+    g_assert_nonnull(strstr(err->message, "expected three numbers from 0.001 to 1000"));
+    g_clear_error(&err);
+  }
+  g_assert_null(pc_schedule_new_chunks(PC_SCHEDULE_1F1B, 2, 4, 1, costs[1], x, nx, &err));
+  g_assert_nonnull(strstr(err->message, "op costs order only the zero-bubble schedules"));
+  g_clear_error(&err);
+  g_free(x);
 }
 
 static void test_gpipe_ops(void) {
@@ -446,6 +500,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/schedule/zb-v/ops", test_zbv_ops);
   g_test_add_func("/schedule/new-kinds/bad-params", test_new_kinds_bad);
   g_test_add_func("/schedule/new-kinds/valid", test_new_kinds_valid);
+  g_test_add_func("/schedule/zb-costs", test_zb_costs);
   g_test_add_func("/schedule/gpipe/ops", test_gpipe_ops);
   g_test_add_func("/schedule/1f1b/ops", test_1f1b_ops);
   g_test_add_func("/schedule/1f1b/peak", test_1f1b_peak);
