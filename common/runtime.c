@@ -40,6 +40,8 @@ struct pc_runtime {
   size_t data_off, labels_off;   /* in a slot's acts / iacts; NONE when absent */
   size_t *xact, *xgrad;          /* per transfer, offset in a slot's acts; NONE when absent */
   float *params, *grads, *momentum, *buffers;
+  float *second;                 /* AdamW's second moments (NULL for SGD); momentum: its first */
+  pc_optim_kind optim;
   float *acts;                   /* (slots, nacts) */
   int32_t *iacts;                /* (slots, niacts) */
   float *dacts;                  /* (ndacts) */
@@ -149,8 +151,12 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
   g_free(last_use);
 }
 
+/* Optimizer states per parameter. */
+static size_t nstates(pc_optim_kind optim) { return optim == PC_OPTIM_ADAMW ? 2 : 1; }
+
 static size_t plan_bytes(const pc_runtime *rt, int slots) {
-  return sizeof(float) * (3 * rt->nparams + rt->nbuffers + (size_t)slots * rt->nacts +
+  return sizeof(float) * ((2 + nstates(rt->optim)) * rt->nparams + rt->nbuffers +
+                          (size_t)slots * rt->nacts +
                           rt->ndacts + rt->nscratch + PC_LAYER_MAX_INPUTS * rt->napart) +
          sizeof(int32_t) * (size_t)slots * rt->niacts;
 }
@@ -164,13 +170,19 @@ static void plan_clear(pc_runtime *rt) {
 
 size_t pc_runtime_bytes(const pc_model *model, const pc_partition *part, int stage, size_t mb,
                         int slots) {
-  return pc_runtime_bytes_split(model, part, stage, mb, slots, false);
+  return pc_runtime_bytes_layout(model, part, stage, mb, slots, NULL);
 }
 
 size_t pc_runtime_bytes_split(const pc_model *model, const pc_partition *part, int stage,
                               size_t mb, int slots, bool split) {
-  pc_runtime rt = {0};
-  plan(&rt, model, part, stage, mb, split);
+  return pc_runtime_bytes_layout(model, part, stage, mb, slots,
+                                 &(pc_runtime_layout){.split = split});
+}
+
+size_t pc_runtime_bytes_layout(const pc_model *model, const pc_partition *part, int stage,
+                               size_t mb, int slots, const pc_runtime_layout *layout) {
+  pc_runtime rt = {.optim = layout ? layout->optim : PC_OPTIM_SGD};
+  plan(&rt, model, part, stage, mb, layout && layout->split);
   size_t bytes = plan_bytes(&rt, slots);
   plan_clear(&rt);
   return bytes;
@@ -211,21 +223,23 @@ static void free_floats(float *p, size_t n) {
   else munmap(p, n * sizeof(float));
 }
 
-static pc_runtime *runtime_new(const pc_model *model, const pc_partition *part, int stage,
-                               size_t mb, int slots, uint64_t seed, size_t max_bytes, bool split,
-                               GError **error) {
+pc_runtime *pc_runtime_new_layout(const pc_model *model, const pc_partition *part, int stage,
+                                  size_t mb, int slots, uint64_t seed, size_t max_bytes,
+                                  const pc_runtime_layout *layout, GError **error) {
   PC_ASSERT(stage >= 0 && stage < part->nstages && mb > 0 && slots > 0);
   pc_runtime *rt = g_new0(pc_runtime, 1);
-  plan(rt, model, part, stage, mb, split);
+  rt->optim = layout ? layout->optim : PC_OPTIM_SGD;
+  plan(rt, model, part, stage, mb, layout && layout->split);
   rt->slots = slots;
   size_t bytes = plan_bytes(rt, slots);
   if (max_bytes && bytes > max_bytes) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "stage %d needs %.2f GiB (%.2f GiB of parameters, gradients and momentum; "
+                "stage %d needs %.2f GiB (%.2f GiB of parameters, gradients and optimizer state; "
                 "%.2f GiB of activations kept for %d microbatch%s of %zu; %.2f GiB of "
                 "gradient and scratch buffers), more than the %.2f GiB available to it",
                 stage, bytes / 1073741824.0,
-                sizeof(float) * (3.0 * rt->nparams + rt->nbuffers) / 1073741824.0,
+                sizeof(float) * ((double)(2 + nstates(rt->optim)) * rt->nparams + rt->nbuffers) /
+                    1073741824.0,
                 (double)slots * (sizeof(float) * rt->nacts + sizeof(int32_t) * rt->niacts) /
                     1073741824.0,
                 slots, slots == 1 ? "" : "es", mb,
@@ -239,6 +253,7 @@ static pc_runtime *runtime_new(const pc_model *model, const pc_partition *part, 
   rt->params = alloc_floats(rt->nparams);
   rt->grads = alloc_floats(rt->nparams);
   rt->momentum = alloc_floats(rt->nparams);
+  if (rt->optim == PC_OPTIM_ADAMW) rt->second = alloc_floats(rt->nparams);
   rt->buffers = alloc_floats(rt->nbuffers);
   rt->acts = alloc_floats((size_t)slots * rt->nacts);
   rt->iacts = rt->niacts ? g_malloc0_n((size_t)slots * rt->niacts, sizeof(int32_t)) : NULL;
@@ -261,13 +276,14 @@ static pc_runtime *runtime_new(const pc_model *model, const pc_partition *part, 
 
 pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int stage, size_t mb,
                            int slots, uint64_t seed, size_t max_bytes, GError **error) {
-  return runtime_new(model, part, stage, mb, slots, seed, max_bytes, false, error);
+  return pc_runtime_new_layout(model, part, stage, mb, slots, seed, max_bytes, NULL, error);
 }
 
 pc_runtime *pc_runtime_new_split(const pc_model *model, const pc_partition *part, int stage,
                                  size_t mb, int slots, uint64_t seed, size_t max_bytes,
                                  GError **error) {
-  return runtime_new(model, part, stage, mb, slots, seed, max_bytes, true, error);
+  return pc_runtime_new_layout(model, part, stage, mb, slots, seed, max_bytes,
+                               &(pc_runtime_layout){.split = true}, error);
 }
 
 void pc_runtime_free(pc_runtime *rt) {
@@ -275,6 +291,7 @@ void pc_runtime_free(pc_runtime *rt) {
   free_floats(rt->params, rt->nparams);
   free_floats(rt->grads, rt->nparams);
   free_floats(rt->momentum, rt->nparams);
+  free_floats(rt->second, rt->nparams);
   free_floats(rt->buffers, rt->nbuffers);
   free_floats(rt->acts, (size_t)rt->slots * rt->nacts);
   g_free(rt->iacts);
@@ -289,7 +306,7 @@ void pc_runtime_free(pc_runtime *rt) {
 }
 
 size_t pc_runtime_param_bytes(const pc_runtime *rt) {
-  return sizeof(float) * (3 * rt->nparams + rt->nbuffers);
+  return sizeof(float) * ((2 + nstates(rt->optim)) * rt->nparams + rt->nbuffers);
 }
 
 size_t pc_runtime_activation_bytes(const pc_runtime *rt) {
@@ -536,18 +553,25 @@ void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale) {
   }
 }
 
-bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd) {
+bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_optim *o) {
+  PC_ASSERT(o->kind == rt->optim);
   const layer_mem *lm = &rt->L[layer - rt->first];
   size_t n = lm->nw + lm->nb;
   if (n == 0) return true;
-  return pc_sgd_step(rt->params + lm->w, rt->momentum + lm->w, rt->grads + lm->w, n, sgd->lr,
-                     sgd->momentum, sgd->weight_decay);
+  return pc_optim_step(o, rt->params + lm->w, rt->momentum + lm->w,
+                       rt->second ? rt->second + lm->w : NULL, rt->grads + lm->w, n);
 }
 
-int pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd) {
+double pc_runtime_grad_sum_squares(const pc_runtime *rt, int layer) {
+  const layer_mem *lm = &rt->L[layer - rt->first];
+  size_t n = lm->nw + lm->nb;
+  return n ? pc_sum_squares(rt->grads + lm->w, n) : 0;
+}
+
+int pc_runtime_step(pc_runtime *rt, const pc_optim *o) {
   int bad = -1;
   for (int i = rt->first; i < rt->last; i++) {
-    if (!pc_runtime_step_layer(rt, i, sgd) && bad < 0) bad = i;
+    if (!pc_runtime_step_layer(rt, i, o) && bad < 0) bad = i;
     between_layers(rt);
   }
   return bad;
@@ -558,12 +582,16 @@ int pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd) {
 
 int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float **data,
                        size_t *counts) {
+  /* the passes: parameters and buffers, then each optimizer state */
+  static const char *const suffixes[][3] = {[PC_OPTIM_SGD] = {"", ".momentum", NULL},
+                                            [PC_OPTIM_ADAMW] = {"", ".exp_avg", ".exp_avg_sq"}};
+  int passes = 1 + (int)nstates(rt->optim);
   if (rt->names->len == 0) { /* built on first use: "<layer>.weight", ... */
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < passes; pass++) {
       for (int i = rt->first; i < rt->last; i++) {
         const char *ln = rt->model->layers[i].name;
         const layer_mem *lm = &rt->L[i - rt->first];
-        const char *suffix = pass ? ".momentum" : "";
+        const char *suffix = suffixes[rt->optim][pass];
         if (lm->nw) g_ptr_array_add(rt->names, g_strconcat(ln, ".weight", suffix, NULL));
         if (lm->nb) g_ptr_array_add(rt->names, g_strconcat(ln, ".bias", suffix, NULL));
         if (lm->nbuf && !pass) {
@@ -574,8 +602,8 @@ int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float
     }
   }
   int k = 0;
-  for (int pass = 0; pass < (optimizer ? 2 : 1); pass++) {
-    float *base = pass ? rt->momentum : rt->params;
+  for (int pass = 0; pass < (optimizer ? passes : 1); pass++) {
+    float *base = pass == 0 ? rt->params : pass == 1 ? rt->momentum : rt->second;
     for (int i = 0; i < rt->last - rt->first; i++) {
       const layer_mem *lm = &rt->L[i];
       /* block, offset, count; a block is only indexed when the count is not 0 (it may be NULL) */

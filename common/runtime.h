@@ -2,7 +2,8 @@
  *
  * A runtime owns the memory of one pipeline stage (or of the whole model, for the one-process
  * trainer), all of it sized and allocated up front in one block per kind, as llm.c does:
- * parameters, their gradients, the momentum of SGD, non-trained buffers (batch norm's running
+ * parameters, their gradients, the optimizer's state (SGD's momentum, or AdamW's two moments),
+ * non-trained buffers (batch norm's running
  * statistics), and, for each of `slots` microbatches in flight, every layer's output and the
  * state kept from forward to backward. Nothing is allocated while training.
  *
@@ -22,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels.h"
 #include "model.h"
 #include "partition.h"
 
@@ -29,11 +31,7 @@
  * which pipecast-sim prices message by message. */
 #define PC_ALLREDUCE_PIECE ((size_t)262144)
 
-typedef struct {
-  float lr;           /* learning rate */
-  float momentum;     /* SGD momentum (PyTorch semantics) */
-  float weight_decay; /* L2 penalty added to the gradient */
-} pc_sgd_config;
+
 
 typedef struct pc_runtime pc_runtime;
 
@@ -48,6 +46,15 @@ pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int 
 pc_runtime *pc_runtime_new_split(const pc_model *model, const pc_partition *part, int stage,
                                  size_t mb, int slots, uint64_t seed, size_t max_bytes,
                                  GError **error);
+/* What a runtime holds beyond its stage's layers (pc_runtime_new_layout; NULL: the defaults). */
+typedef struct {
+  bool split;          /* output gradients kept for a split backward (pc_runtime_new_split) */
+  pc_optim_kind optim; /* the optimizer whose state it keeps and whose steps it takes: SGD's
+                        * momentum, or AdamW's two moments */
+} pc_runtime_layout;
+pc_runtime *pc_runtime_new_layout(const pc_model *model, const pc_partition *part, int stage,
+                                  size_t mb, int slots, uint64_t seed, size_t max_bytes,
+                                  const pc_runtime_layout *layout, GError **error);
 void pc_runtime_free(pc_runtime *rt);
 
 /* Bytes pc_runtime_new (SPLIT: pc_runtime_new_split) would allocate for these arguments. */
@@ -55,8 +62,10 @@ size_t pc_runtime_bytes(const pc_model *model, const pc_partition *part, int sta
                         int slots);
 size_t pc_runtime_bytes_split(const pc_model *model, const pc_partition *part, int stage,
                               size_t mb, int slots, bool split);
+size_t pc_runtime_bytes_layout(const pc_model *model, const pc_partition *part, int stage,
+                               size_t mb, int slots, const pc_runtime_layout *layout);
 
-/* Bytes allocated, by kind: parameters+gradients+momentum+buffers, and activations. */
+/* Bytes allocated, by kind: parameters+gradients+optimizer state+buffers, and activations. */
 size_t pc_runtime_param_bytes(const pc_runtime *rt);
 size_t pc_runtime_activation_bytes(const pc_runtime *rt);
 
@@ -92,9 +101,13 @@ void pc_runtime_backward(pc_runtime *rt, int slot, float scale);
  * and later its weight gradients, which accumulate as pc_runtime_backward's do. */
 void pc_runtime_backward_input(pc_runtime *rt, int slot, float scale);
 void pc_runtime_backward_weights(pc_runtime *rt, int slot);
-/* SGD step over every parameter of the range, then gradients back to zero. Returns the first
- * layer whose gradient held a NaN or an infinity (checked in the same pass), or -1. */
-int pc_runtime_step(pc_runtime *rt, const pc_sgd_config *sgd);
+/* Optimizer step O (the runtime's own kind, pc_runtime_layout) over every parameter of the
+ * range, then gradients back to zero. Returns the first layer whose gradient held a NaN or an
+ * infinity (checked in the same pass), or -1. */
+int pc_runtime_step(pc_runtime *rt, const pc_optim *o);
+/* The sum of the squares of LAYER's parameter gradients (pc_sum_squares; 0 without
+ * parameters): the pieces of the global gradient norm, added up in layer order. */
+double pc_runtime_grad_sum_squares(const pc_runtime *rt, int layer);
 
 /* Loss of the last forward in `slot`: sum over its samples, and how many were right. */
 double pc_runtime_loss_sum(const pc_runtime *rt, int slot);
@@ -102,7 +115,8 @@ size_t pc_runtime_correct(const pc_runtime *rt, int slot);
 
 /* Named tensors of the range's state, in a fixed order: "<layer>.weight", "<layer>.bias",
  * "<layer>.running_mean", "<layer>.running_var" (PyTorch's names), then with `optimizer` the
- * momentum buffers "<layer>.weight.momentum", ... Returns the count; fills names, data and counts
+ * optimizer's state: SGD's "<layer>.weight.momentum", ..., or AdamW's "<layer>.weight.exp_avg",
+ * ... then "<layer>.weight.exp_avg_sq", .... Returns the count; fills names, data and counts
  * when they are not NULL. */
 int pc_runtime_tensors(pc_runtime *rt, bool optimizer, const char **names, float **data,
                        size_t *counts);
@@ -131,7 +145,7 @@ void pc_runtime_set_between_layers(pc_runtime *rt, pc_runtime_hook hook, void *d
 bool pc_runtime_forward_layer(pc_runtime *rt, int layer, int slot, bool train);
 void pc_runtime_backward_begin(pc_runtime *rt, int slot, float scale);
 void pc_runtime_backward_layer(pc_runtime *rt, int layer, int slot);
-bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_sgd_config *sgd);
+bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_optim *o);
 /* The pieces of a split backward: pc_runtime_backward_input is backward_begin then
  * backward_input_layer in reverse order; pc_runtime_backward_weights is backward_weights_layer
  * in reverse order (false, doing nothing, for a layer whose kind does not split). */

@@ -316,6 +316,11 @@ bool pc_checkpoint_save(const char *dir, int iteration, const pc_checkpoint_job 
   return all;
 }
 
+/* The optimizer whose state a recorded setting keeps: AdamW's moments or SGD's momentum. */
+static const char *state_of(const char *optimizer) {
+  return optimizer && g_str_has_prefix(optimizer, "optimizer=adamw") ? "adamw" : "sgd";
+}
+
 /* The stage file of P's checkpoint must say it is: its iteration, and its run and folder. */
 static bool belongs(const char *spath, const pointer *p, GHashTable *meta, GError **error) {
   const char *it = g_hash_table_lookup(meta, "iteration"), *run = g_hash_table_lookup(meta, "run"),
@@ -349,6 +354,11 @@ bool pc_checkpoint_load(const char *dir, const pc_checkpoint_job *job, pc_runtim
   } else if (p.stages != job->nstages) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
                 "%s: a checkpoint of %ld stages, this run has %d", path, p.stages, job->nstages);
+  } else if (strcmp(state_of(p.optimizer), state_of(job->optimizer)) != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "%s: holds the state of --optimizer %s (%s), not of %s: resume with --optimizer "
+                "%s", path, state_of(p.optimizer), p.optimizer ? p.optimizer : "",
+                state_of(job->optimizer), state_of(p.optimizer));
   } else if (strcmp(p.config, job->config) != 0) {
     char *d = config_difference(p.config, job->config);
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: written by a run with %s", path, d);

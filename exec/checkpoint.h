@@ -1,5 +1,5 @@
 /* checkpoint.h — checkpoints of a pipelined run: every stage's weights, batch-norm statistics
- * and SGD momentum, committed whole or not at all.
+ * and optimizer state (SGD's momentum or AdamW's moments), committed whole or not at all.
  *
  * Layout of DIR:
  *   DIR/iter-N-XXXXXX/stage-S.pcw  each stage's state after N iterations (weights format,

@@ -117,7 +117,7 @@ static GPtrArray *read_cells(const char *path, GError **error) {
     }
     if (n > 0) {
       grid_cell *c = g_new0(grid_cell, 1);
-      c->r.stage_comm = MPI_COMM_NULL;
+      c->r.stage_comm = c->r.pipe_comm = MPI_COMM_NULL;
       c->line = i + 1;
       c->rows = g_array_new(FALSE, FALSE, sizeof(grid_row));
       g_ptr_array_add(cells, c);
@@ -378,7 +378,8 @@ int pc_cmd_grid(int argc, char **argv) {
     c->o = (train_opts){.stages = PC_JOB_UNSET, .sets = sets, .schedule = c->schedule, .partition = c->partition,
                         .batch = batch, .micro = c->micro, .replicas = c->replicas,
                         .iters = warmup + visits * iters, .warmup = warmup, .print_every = 1,
-                        .profile_reps = 1, .lr = 0.01, .momentum = 0.9, .seed = seed};
+                        .profile_reps = 1, .lr = 0.01, .momentum = 0.9, .seed = seed,
+                        .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     size_t left = budget == 0 ? 0 : budget > used ? budget - used : 1;
     bool ok = pc_stage_open(&c->r, &c->o, argv[1], left, &error);
     if (ok && c->r.C > 1) {

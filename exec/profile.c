@@ -119,7 +119,8 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
     ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 1, true, &error);
     PC_ASSERT(ds != NULL);
   }
-  pc_sgd_config sgd = {0.0f, 0.9f, 0.0f}; /* lr 0: the weights stay as they are */
+  /* lr 0: the weights stay as they are */
+  pc_optim sgd = {.kind = PC_OPTIM_SGD, .momentum = 0.9, .grad_scale = 1};
   for (int rep = warm_up ? -1 : 0; rep < reps; rep++) {
     double *x = x0 + (size_t)MAX(rep, 0) * (size_t)m->nlayers * NCOLS;
     MPI_Barrier(MPI_COMM_WORLD);

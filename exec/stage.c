@@ -170,7 +170,33 @@ static void backward_bucketed(stage_run *r, int slot, float scale) {
   }
 }
 
-static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter_stats *st) {
+/* torch.nn.utils.clip_grad_norm_'s factor for the gradients of every stage of this replica
+ * (all-reduced already among replicas, so the same on each): each layer's sum of squares from
+ * the rank that holds it, all of them on every rank of the pipeline, added up in layer order,
+ * so that any partition finds the one-process run's norm bit for bit. */
+static float clip_scale(stage_run *r, int iter) {
+  int L = r->model->nlayers;
+  double *sq = g_new0(double, (size_t)L), total = 0;
+  for (int c = 0; c < r->C; c++) {
+    int v = pc_schedule_virtual(r->sched, r->stage, c);
+    for (int l = r->part->first[v]; l < r->part->first[v + 1]; l++)
+      sq[l] = pc_runtime_grad_sum_squares(r->rts[c], l);
+  }
+  if (r->P > 1) { /* each entry is one rank's, the others' 0: the sum is exact */
+    MPI_Request q;
+    MPI_Iallreduce(MPI_IN_PLACE, sq, L, MPI_DOUBLE, MPI_SUM, r->pipe_comm, &q);
+    wait_timed(r, &q, "for the other stages' gradient norms");
+  }
+  for (int l = 0; l < L; l++) total += sq[l];
+  g_free(sq);
+  double norm = sqrt(total), coef = r->o->clip / (norm + 1e-6);
+  if (!isfinite(norm))
+    pc_exec_die("stage %d: the gradients' norm is not finite in iteration %d; training "
+                "diverged (lower --lr?)", r->stage, iter + 1);
+  return (float)fmin(coef, 1.0);
+}
+
+static void run_iteration(stage_run *r, int iter, const pc_optim *opt, iter_stats *st) {
   const pc_stage_ops *so = r->ops;
   float scale = 1.0f / (float)(r->mb * (size_t)r->sched->nmicro * (size_t)r->D);
   double t0 = MPI_Wtime();
@@ -225,21 +251,24 @@ static void run_iteration(stage_run *r, int iter, const pc_sgd_config *sgd, iter
     case PC_OP_RECV:
       wait_op(r, i);
       break;
-    case PC_OP_OPT:
+    case PC_OP_OPT: {
       if (r->nbuckets > 0) pc_progress_reduced();
+      for (int k = 0; k < r->C && r->nbuckets == 0 && r->D > 1; k++) {
+        size_t n;
+        float *g = pc_runtime_grads(r->rts[k], &n);
+        pc_ring_allreduce(g, n, r->stage_comm, wait_for, r, NULL);
+      }
+      pc_optim step = *opt;
+      if (r->o->clip > 0) step.grad_scale = clip_scale(r, iter);
       for (int k = 0; k < r->C; k++) { /* every chunk's step, in chunk order */
-        if (r->nbuckets == 0 && r->D > 1) {
-          size_t n;
-          float *g = pc_runtime_grads(r->rts[k], &n);
-          pc_ring_allreduce(g, n, r->stage_comm, wait_for, r, NULL);
-        }
-        int bad = pc_runtime_step(r->rts[k], sgd);
+        int bad = pc_runtime_step(r->rts[k], &step);
         if (bad >= 0)
           pc_exec_die("stage %d, layer '%s': a NaN or infinite gradient in iteration %d; "
                       "training diverged (lower --lr?)", r->stage, r->model->layers[bad].name,
                       iter + 1);
       }
       break;
+    }
     default:
       PC_ASSERT(!"op kind");
     }
@@ -282,6 +311,115 @@ static void plan_receives(stage_run *r) {
   g_free(fill);
 }
 
+/* The shortest decimal form of V that reads back as V, into BUF[32]. */
+static const char *shortest(char buf[32], double v) {
+  for (int digits = 1; digits <= 17; digits++) {
+    char format[8];
+    snprintf(format, sizeof format, "%%.%dg", digits);
+    g_ascii_formatd(buf, 32, format, v);
+    if (g_ascii_strtod(buf, NULL) == v) break;
+  }
+  return buf;
+}
+
+/* --optimizer into *KIND. */
+static bool optim_kind(const char *name, pc_optim_kind *kind, GError **error) {
+  if (name == NULL || strcmp(name, "sgd") == 0) *kind = PC_OPTIM_SGD;
+  else if (strcmp(name, "adamw") == 0) *kind = PC_OPTIM_ADAMW;
+  else {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--optimizer '%s': expected sgd or adamw", name);
+    return false;
+  }
+  return true;
+}
+
+static bool unset(double v) { return v == PC_EXEC_UNSET_REAL; }
+
+static bool cosine(const train_opts *o) {
+  return o->lr_schedule && strcmp(o->lr_schedule, "cosine") == 0;
+}
+
+/* The optimizer's own defaults where the flags were not given (PC_EXEC_UNSET_REAL): SGD's momentum 0.9 and
+ * weight decay 0, AdamW's weight decay 0.01 (torch.optim.AdamW's). */
+static double momentum_of(const train_opts *o) { return unset(o->momentum) ? 0.9 : o->momentum; }
+
+static double weight_decay_of(const train_opts *o, pc_optim_kind kind) {
+  return !unset(o->weight_decay) ? o->weight_decay : kind == PC_OPTIM_ADAMW ? 0.01 : 0;
+}
+
+/* The optimizer flags: names known, numbers in range, each flag with the optimizer it sets. */
+static bool check_optimizer(const train_opts *o, GError **error) {
+  pc_optim_kind kind;
+  if (!optim_kind(o->optimizer, &kind, error)) return false;
+  if (o->lr_schedule && strcmp(o->lr_schedule, "constant") && strcmp(o->lr_schedule, "cosine")) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--lr-schedule '%s': expected constant or cosine", o->lr_schedule);
+    return false;
+  }
+  if (kind == PC_OPTIM_ADAMW && !unset(o->momentum)) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--momentum is SGD's; AdamW's moments decay by --beta1 and --beta2");
+    return false;
+  }
+  bool adam_flags = o->beta1 != 0.9 || o->beta2 != 0.999 || o->eps != 1e-8;
+  if (kind == PC_OPTIM_SGD && adam_flags) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--beta1, --beta2 and --eps are AdamW's: give --optimizer adamw");
+    return false;
+  }
+  if (o->warmup_iters < 0 || o->warmup_iters > o->iters) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--warmup-iters must be 0 to --iters (%d), got %d",
+                o->iters, o->warmup_iters);
+    return false;
+  }
+  const struct { const char *flag, *need; double v; bool ok; } reals[] = {
+    {"--beta1", "at least 0 and below 1", o->beta1, o->beta1 >= 0 && o->beta1 < 1},
+    {"--beta2", "at least 0 and below 1", o->beta2, o->beta2 >= 0 && o->beta2 < 1},
+    {"--eps", "a finite number above 0", o->eps, o->eps > 0 && isfinite(o->eps)},
+    {"--clip-grad-norm", "a finite number above 0 (or 0: no clipping)", o->clip,
+     o->clip >= 0 && isfinite(o->clip)},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(reals); i++)
+    if (!reals[i].ok) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be %s, got %g", reals[i].flag,
+                  reals[i].need, reals[i].v);
+      return false;
+    }
+  return true;
+}
+
+pc_optim pc_stage_optim(const train_opts *o, int iter) {
+  pc_optim_kind kind = PC_OPTIM_SGD;
+  (void)optim_kind(o->optimizer, &kind, NULL); /* checked at set-up */
+  /* linear warm-up to --lr over --warmup-iters steps, then constant or a half cosine to 0 at
+   * --iters (as torch's LambdaLR with that factor, stepped after each optimizer step) */
+  double f = 1;
+  int W = o->warmup_iters;
+  if (iter < W) f = (double)(iter + 1) / W;
+  else if (cosine(o)) f = 0.5 * (1 + cos(G_PI * (double)(iter - W) / MAX(1, o->iters - W)));
+  return (pc_optim){.kind = kind, .lr = o->lr * f, .weight_decay = weight_decay_of(o, kind),
+                    .momentum = momentum_of(o), .beta1 = o->beta1, .beta2 = o->beta2,
+                    .eps = o->eps, .step = (int64_t)iter + 1, .grad_scale = 1};
+}
+
+char *pc_stage_optim_text(const train_opts *o) {
+  pc_optim p = pc_stage_optim(o, o->iters); /* past the warm-up: --lr itself where constant */
+  char lr[32], a[32], b[32], c[32], wd[32];
+  GString *s = g_string_new(NULL);
+  shortest(lr, o->lr);
+  shortest(wd, p.weight_decay);
+  if (p.kind == PC_OPTIM_SGD)
+    g_string_printf(s, "lr=%s momentum=%s weight_decay=%s", lr, shortest(a, p.momentum), wd);
+  else
+    g_string_printf(s, "optimizer=adamw lr=%s beta1=%s beta2=%s eps=%s weight_decay=%s", lr,
+                    shortest(a, p.beta1), shortest(b, p.beta2), shortest(c, p.eps), wd);
+  if (o->warmup_iters > 0) g_string_append_printf(s, " warmup_iters=%d", o->warmup_iters);
+  if (cosine(o)) /* its end: the run's last iteration */
+    g_string_append_printf(s, " lr_schedule=cosine iters=%d", o->iters);
+  if (o->clip > 0) g_string_append_printf(s, " clip_grad_norm=%s", shortest(a, o->clip));
+  return g_string_free(s, FALSE);
+}
+
 static bool check_numbers(const train_opts *o, GError **error) {
   const struct { const char *flag; int v, min; } ints[] = {
     {"--iters", o->iters, 1}, {"--warmup", o->warmup, 0},
@@ -308,9 +446,10 @@ static bool check_numbers(const train_opts *o, GError **error) {
   }
   const struct { const char *flag, *need; double v; bool ok; } reals[] = {
     {"--lr", "a finite number above 0", o->lr, o->lr > 0 && isfinite(o->lr)},
-    {"--momentum", "at least 0 and below 1", o->momentum, o->momentum >= 0 && o->momentum < 1},
+    {"--momentum", "at least 0 and below 1", o->momentum,
+     unset(o->momentum) || (o->momentum >= 0 && o->momentum < 1)},
     {"--weight-decay", "a finite number of at least 0", o->weight_decay,
-     o->weight_decay >= 0 && isfinite(o->weight_decay)},
+     unset(o->weight_decay) || (o->weight_decay >= 0 && isfinite(o->weight_decay))},
     {"--timeout", "a number of seconds of at least 0", o->timeout, o->timeout >= 0},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(reals); i++) {
@@ -327,7 +466,7 @@ static bool check_numbers(const train_opts *o, GError **error) {
     return false;
   }
   if (!pc_job_check_batch(o->batch, o->replicas, o->micro, error)) return false;
-  return true;
+  return check_optimizer(o, error);
 }
 
 /* The model, partition and schedule, identical on every rank; errors are input errors. */
@@ -368,6 +507,7 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
     pc_job_free(job);
     return false;
   }
+  (void)optim_kind(o->optimizer, &r->optim, NULL);
   r->D = job->replicas;
   r->P = job->nstages;
   r->part = g_steal_pointer(&job->part);
@@ -530,9 +670,10 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
                    GError **error) {
   r->o = o;
   if (!setup(r, o, model_path, error)) {
-    /* the stage communicator is collective: a rank whose set-up failed (a file missing on its
+    /* the communicators are collective: a rank whose set-up failed (a file missing on its
      * node, say) still takes part, with no colour, before every rank agrees on the outcome */
     MPI_Comm_split(MPI_COMM_WORLD, MPI_UNDEFINED, 0, &r->stage_comm);
+    MPI_Comm_split(MPI_COMM_WORLD, MPI_UNDEFINED, 0, &r->pipe_comm);
     return false;
   }
   r->rank = pc_exec_rank();
@@ -542,6 +683,7 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   r->ops = &r->sched->stages[r->stage];
   r->C = r->sched->nchunks;
   MPI_Comm_split(MPI_COMM_WORLD, r->stage, r->replica, &r->stage_comm);
+  MPI_Comm_split(MPI_COMM_WORLD, r->replica, r->stage, &r->pipe_comm);
   /* a runtime per chunk, with as many slots as the op list has its microbatches in flight */
   r->rts = g_new0(pc_runtime *, (size_t)r->C);
   r->slots = g_new0(int, (size_t)r->C);
@@ -551,9 +693,10 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   bool any_data = false;
   for (int c = 0; c < r->C; c++) {
     r->slots[c] = MAX(1, r->slots[c]);
-    r->rts[c] = (r->sched->split_backward ? pc_runtime_new_split : pc_runtime_new)(
-        r->model, r->part, pc_schedule_virtual(r->sched, r->stage, c), r->mb, r->slots[c],
-        (uint64_t)o->seed, memory, error);
+    pc_runtime_layout layout = {.split = r->sched->split_backward, .optim = r->optim};
+    r->rts[c] = pc_runtime_new_layout(r->model, r->part,
+                                      pc_schedule_virtual(r->sched, r->stage, c), r->mb,
+                                      r->slots[c], (uint64_t)o->seed, memory, &layout, error);
     if (r->rts[c] == NULL) return false;
     /* between two layers, a call into MPI moves this stage's messages (progress.c) */
     if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rts[c], between_layers, r);
@@ -584,13 +727,13 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
 }
 
 double pc_stage_iterate(stage_run *r, int iter, double sums[2]) {
-  pc_sgd_config sgd = {(float)r->o->lr, (float)r->o->momentum, (float)r->o->weight_decay};
+  pc_optim opt = pc_stage_optim(r->o, iter);
   iter_stats st;
   MPI_Request q;
   MPI_Ibarrier(MPI_COMM_WORLD, &q);
   wait_timed(r, &q, "for the other ranks to start the iteration");
   double t0 = MPI_Wtime();
-  run_iteration(r, iter, &sgd, &st);
+  run_iteration(r, iter, &opt, &st);
   double dt = MPI_Wtime() - t0, slowest = dt;
   MPI_Ireduce(&dt, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD, &q);
   wait_timed(r, &q, "for the other ranks to end the iteration");
@@ -640,6 +783,7 @@ bool pc_stage_write_trace(stage_run *r, const char *path, GError **error) {
 
 void pc_stage_close(stage_run *r) {
   if (r->stage_comm != MPI_COMM_NULL) MPI_Comm_free(&r->stage_comm);
+  if (r->pipe_comm != MPI_COMM_NULL) MPI_Comm_free(&r->pipe_comm);
   g_free(r->req);
   g_free(r->spans);
   g_free(r->bucket_start);
@@ -657,5 +801,5 @@ void pc_stage_close(stage_run *r) {
   pc_schedule_free(r->sched);
   pc_partition_free(r->part);
   pc_model_free(r->model);
-  *r = (stage_run){.stage_comm = MPI_COMM_NULL};
+  *r = (stage_run){.stage_comm = MPI_COMM_NULL, .pipe_comm = MPI_COMM_NULL};
 }

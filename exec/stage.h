@@ -7,6 +7,7 @@
 #ifndef PC_STAGE_H
 #define PC_STAGE_H
 
+#include <float.h>
 #include <glib.h>
 #include <mpi.h>
 #include <stdbool.h>
@@ -18,13 +19,20 @@
 #include "schedule.h"
 #include "trace.h"
 
+/* A real flag that was not given (no value a user would give). */
+#define PC_EXEC_UNSET_REAL DBL_MAX
+
 typedef struct {
   char *sets, *partition, *by, *schedule, *data, *save, *load, *times, *trace, *summary;
   char *checkpoint, *resume, *profile_samples, *zb_costs;
+  char *optimizer, *lr_schedule; /* sgd (NULL too) or adamw; constant (NULL too) or cosine */
   int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
   int chunks; /* model chunks per rank (interleaved); 0: the schedule's own */
   gboolean checkpoint_replace;
-  double lr, momentum, weight_decay, timeout;
+  double lr, momentum, weight_decay, timeout; /* momentum, weight_decay: PC_EXEC_UNSET_REAL for the
+                                                * optimizer's default */
+  double beta1, beta2, eps, clip; /* AdamW's; clip: the global gradient norm's bound, 0: none */
+  int warmup_iters;               /* the learning rate's linear warm-up */
   gint64 seed;
 } train_opts;
 
@@ -48,6 +56,8 @@ typedef struct {
   int *chan_off, *chan_recvs; /* each channel's RECV ops in list order: [chan_off[c], [c + 1]) */
   int *chan_next;            /* per channel, the next of them to post this iteration */
   MPI_Comm stage_comm;       /* this stage's replicas */
+  MPI_Comm pipe_comm;        /* this replica's stages (global-norm clipping) */
+  pc_optim_kind optim;
   pc_span *spans;            /* per op, last iteration */
   int *sending, nsending;    /* large SEND ops in flight (their indices) */
   int last_bwd;              /* index of the stage's last BWD op */
@@ -58,7 +68,7 @@ typedef struct {
 /* Checks O's numbers and output paths, loads MODEL_PATH and builds the partition and schedule
  * (every rank the same; errors are input errors), then this rank's stage: its runtime (refused
  * when it would need more than MEMORY bytes; 0: no limit), its data and, with --load, its
- * weights. R starts zeroed but for r->stage_comm = MPI_COMM_NULL. On failure R holds what was
+ * weights. R starts zeroed but for r->stage_comm and r->pipe_comm = MPI_COMM_NULL. On failure R holds what was
  * built; pc_stage_close frees it. Collective only for the stage communicator: every rank calls
  * it and agrees on the outcome afterwards (pc_stage_all_ok). */
 bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, size_t memory,
@@ -67,6 +77,12 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
 /* Any rank's error ends every rank the same way: collective agreement; the lowest failing rank
  * prints its message as "pipecast-exec CMD: message"; the others stay quiet. */
 bool pc_stage_all_ok(const char *cmd, bool ok, GError **error);
+
+/* The step of iteration ITER (from 0): O's optimizer with its learning rate scheduled. */
+pc_optim pc_stage_optim(const train_opts *o, int iter);
+
+/* O's optimizer settings as a checkpoint records them. g_free() it. */
+char *pc_stage_optim_text(const train_opts *o);
 
 /* One iteration, ITER (from 0; it picks the data), between a barrier and the reduction of the
  * ranks' seconds: returns the slowest rank's seconds on rank 0 (its own elsewhere) and adds the

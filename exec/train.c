@@ -176,17 +176,6 @@ static int train_outputs(stage_run *r, const timing *t, int status) {
   return status;
 }
 
-/* The shortest decimal form of V that reads back as V, into BUF[32]. */
-static const char *shortest(char buf[32], double v) {
-  for (int digits = 1; digits <= 17; digits++) {
-    char format[8];
-    snprintf(format, sizeof format, "%%.%dg", digits);
-    g_ascii_formatd(buf, 32, format, v);
-    if (g_ascii_strtod(buf, NULL) == v) break;
-  }
-  return buf;
-}
-
 /* What a run starts from: its checkpoint identity, the checkpoint it resumed, its ID. */
 typedef struct {
   char *spec, *config, *optimizer;
@@ -212,9 +201,7 @@ static bool start_run(stage_run *r, bool opened, train_start *st, GError **error
                                "data=%s set=%s", st->spec, o->batch, o->micro, o->replicas,
                                (long long)o->seed, o->data ? o->data : "synthetic",
                                o->sets ? o->sets : "");
-  char lr[32], mom[32], wd[32];
-  st->optimizer = g_strdup_printf("lr=%s momentum=%s weight_decay=%s", shortest(lr, o->lr),
-                                  shortest(mom, o->momentum), shortest(wd, o->weight_decay));
+  st->optimizer = pc_stage_optim_text(o);
   st->job = (pc_checkpoint_job){r->model ? r->model->name : NULL, r->P, st->config,
                                 st->optimizer};
   bool ok = opened;
@@ -251,7 +238,8 @@ static bool start_run(stage_run *r, bool opened, train_start *st, GError **error
 
 int pc_cmd_train(int argc, char **argv) {
   train_opts o = {.stages = PC_JOB_UNSET, .batch = 32, .micro = 1, .iters = 10, .warmup = INT_MIN, .replicas = 1,
-                  .print_every = 1, .lr = 0.01, .momentum = 0.9, .seed = 1, .profile_reps = 5};
+                  .print_every = 1, .lr = 0.01, .momentum = PC_EXEC_UNSET_REAL, .weight_decay = PC_EXEC_UNSET_REAL,
+                  .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .seed = 1, .profile_reps = 5};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &o.partition, "Partition spec (see models/README.md)", "SPEC"},
@@ -270,9 +258,22 @@ int pc_cmd_train(int argc, char **argv) {
     {"iters", 'n', 0, G_OPTION_ARG_INT, &o.iters, "Iterations (10)", "N"},
     {"warmup", 0, 0, G_OPTION_ARG_INT, &o.warmup, "Iterations left out of the timings (1; 0 with --iters 1)", "W"},
     {"replicas", 0, 0, G_OPTION_ARG_INT, &o.replicas, "Data-parallel copies of the pipeline (1)", "D"},
-    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Learning rate (0.01)", "X"},
+    {"optimizer", 0, 0, G_OPTION_ARG_STRING, &o.optimizer,
+     "sgd (default: with momentum, as torch.optim.SGD) or adamw (torch.optim.AdamW)", "NAME"},
+    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Learning rate (0.01), the peak of a schedule", "X"},
+    {"lr-schedule", 0, 0, G_OPTION_ARG_STRING, &o.lr_schedule,
+     "constant (default) or cosine: a half cosine from --lr to 0 at the last iteration", "NAME"},
+    {"warmup-iters", 0, 0, G_OPTION_ARG_INT, &o.warmup_iters,
+     "Iterations of linear learning-rate warm-up before the schedule (0)", "N"},
     {"momentum", 0, 0, G_OPTION_ARG_DOUBLE, &o.momentum, "SGD momentum (0.9)", "X"},
-    {"weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o.weight_decay, "L2 weight decay (0)", "X"},
+    {"beta1", 0, 0, G_OPTION_ARG_DOUBLE, &o.beta1, "AdamW's first-moment decay (0.9)", "X"},
+    {"beta2", 0, 0, G_OPTION_ARG_DOUBLE, &o.beta2, "AdamW's second-moment decay (0.999)", "X"},
+    {"eps", 0, 0, G_OPTION_ARG_DOUBLE, &o.eps, "AdamW's epsilon (1e-8)", "X"},
+    {"weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o.weight_decay,
+     "SGD: L2 penalty (0); AdamW: decoupled weight decay (0.01)", "X"},
+    {"clip-grad-norm", 0, 0, G_OPTION_ARG_DOUBLE, &o.clip,
+     "Scale the gradients so that their norm over all stages is at most X (0: no clipping)",
+     "X"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Seed of the weights and synthetic data (1)", "S"},
     {"data", 0, 0, G_OPTION_ARG_STRING, &o.data, "synthetic (default), cifar10:DIR or mnist:DIR", "SPEC"},
     {"save", 0, 0, G_OPTION_ARG_FILENAME, &o.save, "Write the trained weights to FILE", "FILE"},
@@ -294,7 +295,7 @@ int pc_cmd_train(int argc, char **argv) {
   };
   GOptionContext *ctx = g_option_context_new("MODEL - train MODEL with pipeline parallelism");
   g_option_context_add_main_entries(ctx, entries, NULL);
-  stage_run r = {.o = &o, .stage_comm = MPI_COMM_NULL};
+  stage_run r = {.o = &o, .stage_comm = MPI_COMM_NULL, .pipe_comm = MPI_COMM_NULL};
   GError *error = NULL;
   int status = PC_EXIT_INPUT;
   double *times = NULL, *losses = NULL;
@@ -328,5 +329,6 @@ out:
   g_free(o.sets); g_free(o.partition); g_free(o.by); g_free(o.schedule); g_free(o.data);
   g_free(o.save); g_free(o.load); g_free(o.times); g_free(o.trace); g_free(o.summary);
   g_free(o.checkpoint); g_free(o.resume); g_free(o.profile_samples); g_free(o.zb_costs);
+  g_free(o.optimizer); g_free(o.lr_schedule);
   return status;
 }

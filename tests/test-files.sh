@@ -78,6 +78,9 @@ stdout_has "note: the checkpoint was trained with lr=0.01 momentum=0.9 weight_de
   "a resume with another --lr says so"
 expect 2 "'seed=1', this run has 'seed=2'" "a resume with another seed names the difference" -- \
   mpirun -n 2 "$x" train "$tiny" --iters 6 --seed 2 --resume "$ck"
+expect 2 "holds the state of --optimizer sgd (lr=0.01 momentum=0.9 weight_decay=0), not of adamw: resume with --optimizer sgd" \
+  "a resume with another optimizer is refused, naming both" -- \
+  mpirun -n 2 "$x" train "$tiny" --iters 6 --optimizer adamw --resume "$ck"
 
 # --- outputs ---------------------------------------------------------------------------------
 expect 0 "" "--save /dev/null writes through" -- "$x" train "$tiny" --iters 1 --save /dev/null
@@ -191,6 +194,22 @@ fi
 expect 2 "--stages must be positive, got 0" "describe --stages 0" -- "$sim" describe "$tiny" --stages 0
 expect 2 "--stages must be at least 1, got 0" "train --stages 0" -- "$x" train "$tiny" --stages 0
 expect 2 "--lr must be a finite number above 0, got nan" "--lr nan names --lr" -- "$x" train "$tiny" --lr nan
+expect 2 "--optimizer 'adam': expected sgd or adamw" "--optimizer unknown" -- \
+  "$x" train "$tiny" --optimizer adam
+expect 2 "--momentum is SGD's; AdamW's moments decay by --beta1 and --beta2" "--momentum with adamw" -- \
+  "$x" train "$tiny" --optimizer adamw --momentum 0.5
+expect 2 "--beta1, --beta2 and --eps are AdamW's: give --optimizer adamw" "--beta2 with sgd" -- \
+  "$x" train "$tiny" --beta2 0.99
+expect 2 "--beta2 must be at least 0 and below 1, got 1" "--beta2 1" -- \
+  "$x" train "$tiny" --optimizer adamw --beta2 1
+expect 2 "--lr-schedule 'linear': expected constant or cosine" "--lr-schedule unknown" -- \
+  "$x" train "$tiny" --lr-schedule linear
+expect 2 "--warmup-iters must be 0 to --iters (10), got 11" "--warmup-iters beyond --iters" -- \
+  "$x" train "$tiny" --warmup-iters 11
+expect 2 "--clip-grad-norm must be a finite number above 0 (or 0: no clipping), got -1" \
+  "--clip-grad-norm negative" -- "$x" train "$tiny" --clip-grad-norm -1
+expect 2 "--momentum must be at least 0 and below 1, got nan" "--momentum nan" -- \
+  "$x" train "$tiny" --momentum nan
 expect 2 "--checkpoint-every 2 needs --checkpoint DIR" "--checkpoint-every without --checkpoint" -- \
   "$x" train "$tiny" --checkpoint-every 2
 printf 'input 4\nfc out=2 \377\n' >"$tmp/byte.model"

@@ -27,7 +27,8 @@ static float *train_hooked(const pc_model *m, size_t B, int M, int iters, size_t
   pc_dataset *ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 7, true,
                                    NULL);
   g_assert_nonnull(ds);
-  pc_sgd_config sgd = {0.05f, 0.9f, 1e-4f};
+  pc_optim sgd = {.kind = PC_OPTIM_SGD, .lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-4f,
+                  .grad_scale = 1};
   for (int it = 0; it < iters; it++) {
     for (int j = 0; j < M; j++) {
       pc_dataset_get(ds, (int64_t)(it * B + (size_t)j * mb), mb, pc_runtime_data(rt, 0),

@@ -97,6 +97,35 @@ else
   not_ok "checkpoint after 3 iterations, resumed to 6: bit-identical to 6 in one go"
 fi
 
+# AdamW with a warmed-up cosine schedule and clipping by the global gradient norm (each stage's
+# sums of squares gathered in layer order): every partition and schedule, the one-process bits
+adam="$res --optimizer adamw --lr 0.01 --lr-schedule cosine --warmup-iters 2 --clip-grad-norm 0.5"
+same tiny-resnet.model "$adam" resadam 2 "..block1.conv1 | block1.bn1.." 1f1b
+same tiny-resnet.model "$adam" resadam 4 "..block1.conv1 | block1.bn1..block1.bn2 | block1.downsample..block2.conv2 | block2.bn2.." zb-h1
+same tiny-resnet.model "$adam" resadam 2 "conv1..block1.relu1 | block1.conv2..block1.downsample.1 | block1.add..block2.bn1 | block2.relu1.." interleaved
+"$x" train "$models/tiny-resnet.model" $res --optimizer adamw --lr 0.01 --lr-schedule cosine \
+  --warmup-iters 2 --save "$tmp/noclip.pcw" >"$tmp/log" 2>&1
+if ! cmp -s "$tmp/noclip.pcw" "$tmp/resadam.ref.pcw"; then ok "clipping at 0.5 changes the weights (the norm exceeds it)"
+else not_ok "clipping at 0.5 changes the weights (the norm exceeds it)"; fi
+# with replicas (every sum a + b): 2 replicas of 2 stages end as 2 replicas of one
+mpirun -n 2 "$x" train "$models/tiny-resnet.model" $adam --replicas 2 --stages 1 \
+  --save "$tmp/ad1.pcw" >"$tmp/log" 2>&1 </dev/null
+mpirun -n 4 "$x" train "$models/tiny-resnet.model" $adam --replicas 2 -p "..block1.conv1 | block1.bn1.." \
+  --schedule 1f1b --save "$tmp/ad2.pcw" >>"$tmp/log" 2>&1 </dev/null
+if [ -s "$tmp/ad1.pcw" ] && cmp -s "$tmp/ad1.pcw" "$tmp/ad2.pcw"; then ok "adamw, clipped, 2 replicas: 2 stages end as 1"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "adamw, clipped, 2 replicas: 2 stages end as 1"; fi
+# its checkpoint holds both moments: 3 + 3 iterations resumed equal 6 in one go (a cosine schedule
+# ends at --iters: the warm-up alone here)
+adck="$res --optimizer adamw --lr 0.01 --warmup-iters 2 --clip-grad-norm 0.5"
+"$x" train "$models/tiny-resnet.model" $adck --iters 6 --save "$tmp/adsix.pcw" >"$tmp/log" 2>&1
+mpirun -n 2 "$x" train "$models/tiny-resnet.model" $adck -p "..block1.conv1 | block1.bn1.." --iters 3 \
+  --checkpoint "$tmp/ckad" >"$tmp/log" 2>&1 </dev/null &&
+mpirun -n 2 "$x" train "$models/tiny-resnet.model" $adck -p "..block1.conv1 | block1.bn1.." --iters 6 \
+  --resume "$tmp/ckad" --save "$tmp/adres.pcw" >>"$tmp/log" 2>&1 </dev/null
+if cmp -s "$tmp/adsix.pcw" "$tmp/adres.pcw" && grep -q "exp_avg_sq" "$tmp"/ckad/iter-*/stage-0.pcw; then
+  ok "adamw: checkpoint after 3 iterations, resumed to 6: bit-identical to 6 in one go"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "adamw: checkpoint after 3 iterations, resumed to 6: bit-identical to 6 in one go"; fi
+
 # Data parallelism: 2 replicas of one stage, and 2 replicas x 2 stages, train and agree on the loss
 # printed (the loss sums over replicas: the same minibatch as one process).
 "$x" train "$models/tiny-mlp.model" --batch 32 --microbatches 2 --iters 2 --warmup 0 >"$tmp/one.log" 2>&1

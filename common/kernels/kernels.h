@@ -205,7 +205,29 @@ static inline uint32_t pc_nonfinite(float x) {
   return (bits & 0x7f800000u) == 0x7f800000u;
 }
 
-/* optimizer (sgd.c) */
+/* optimizers (optim.c) */
+
+typedef enum { PC_OPTIM_SGD, PC_OPTIM_ADAMW } pc_optim_kind;
+
+/* One optimizer step's settings, its learning rate already scheduled. */
+typedef struct {
+  pc_optim_kind kind;
+  double lr;
+  double weight_decay; /* SGD: an L2 penalty added to the gradient; AdamW: decoupled */
+  double momentum;     /* SGD */
+  double beta1, beta2, eps; /* AdamW */
+  int64_t step;       /* AdamW: this step's number, 1 for the first (bias correction) */
+  float grad_scale;   /* every gradient is multiplied by it first (clipping); 1: as it is */
+} pc_optim;
+
+/* One step of O for one parameter tensor W of N floats with gradient G (zeroed on return) and
+ * the optimizer's state: S1 SGD's momentum buffer (NULL when momentum is 0) or AdamW's first
+ * moment, S2 AdamW's second moment (NULL for SGD); states start at zero. Distinct arrays.
+ * Returns false when a gradient was NaN or infinite (the step is taken all the same). */
+bool pc_optim_step(const pc_optim *o, float *w, float *s1, float *s2, float *g, size_t n);
+
+/* The sum of the squares of X's N floats, in double, in a fixed order. */
+double pc_sum_squares(const float *x, size_t n);
 
 /* One step of torch.optim.SGD (dampening 0, nesterov off), for one parameter tensor:
  *   g' = g + weight_decay * w;   v = momentum * v + g';   w -= lr * v

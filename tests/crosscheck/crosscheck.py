@@ -272,15 +272,20 @@ def main():
         print(f"crosscheck: {args.model}: {e}", file=sys.stderr)
         return 2
 
+    return print_report(os.path.basename(args.model), "", report, args.verbose)
+
+
+def print_report(name, what, report, verbose):
+    """Prints the mismatches of REPORT ([(relative error, tensor, detail)]; every entry with
+    -v) and a summary line; returns the exit status: 1 when any disagrees."""
     bad = [r for r in report if not r[0] <= RTOL]
-    name = os.path.basename(args.model)
     for err, tensor, detail in report:
         if not err <= RTOL:
             print(f"MISMATCH {name}: {tensor}: relative error {err:.3g} > {RTOL:g}: {detail}")
-        elif args.verbose:
-            print(f"ok {name}: {tensor}: relative error {err:.3g}")
+        elif verbose:
+            print(f"ok {name}: {tensor}: relative error {err:.3g}: {detail}")
     worst = max(report, key=lambda r: r[0] if r[0] == r[0] else float("inf"))  # NaN: worst
-    print(f"{name}: {len(report)} tensors compared, {len(bad)} disagree; worst {worst[1]} "
+    print(f"{name}{what}: {len(report)} compared, {len(bad)} disagree; worst {worst[1]} "
           f"relative error {worst[0]:.3g} (tolerance {RTOL:g})")
     return 1 if bad else 0
 

@@ -798,6 +798,40 @@ static void test_sgd(void) {
   g_assert_cmpfloat(w3, ==, 0.3f + (-0.01f) * buf);
 }
 
+static void test_adamw(void) {
+  // torch.optim.AdamW([w], lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01), w = 1,
+  // grad 0.5: w = 0.999; m = 0.05; v = 0.00025; w -= (0.1 / 0.1) * 0.05 / (0.0158114 /
+  // 0.0316228 + 1e-8) = 0.999 - 0.1 = 0.899. Step 2, grad -0.25: w = 0.899 * 0.999 = 0.898101;
+  // m = 0.045 - 0.025 = 0.02; v = 0.00024975 + 0.0000625 = 0.00031225; bias corrections 0.19
+  // and 0.001999: w -= (0.1 / 0.19) * 0.02 / (sqrt(0.00031225 / 0.001999) + 1e-8)
+  //   = 0.898101 - 0.0105263 / 0.3952263 = 0.871468
+  pc_optim o = {.kind = PC_OPTIM_ADAMW, .lr = 0.1, .weight_decay = 0.01, .beta1 = 0.9,
+                .beta2 = 0.999, .eps = 1e-8, .step = 1, .grad_scale = 1};
+  float w = 1.0f, m = 0.0f, v = 0.0f, g = 0.5f;
+  g_assert_true(pc_optim_step(&o, &w, &m, &v, &g, 1));
+  g_assert_cmpfloat_with_epsilon(w, 0.899, 1e-6);
+  g_assert_cmpfloat_with_epsilon(m, 0.05, 1e-8);
+  g_assert_cmpfloat_with_epsilon(v, 0.00025, 1e-10);
+  g_assert_cmpfloat(g, ==, 0.0f);
+  g = -0.25f;
+  o.step = 2;
+  g_assert_true(pc_optim_step(&o, &w, &m, &v, &g, 1));
+  g_assert_cmpfloat_with_epsilon(w, 0.871468, 2e-6);
+  // the clipping factor scales the gradient first: SGD with grad_scale 0.5 on grad 0.5 is SGD
+  // on 0.25; a NaN gradient is reported
+  pc_optim s = {.kind = PC_OPTIM_SGD, .lr = 0.1, .momentum = 0, .grad_scale = 0.5f};
+  float w1 = 1.0f, g1 = 0.5f, w2 = 1.0f, g2 = 0.25f;
+  g_assert_true(pc_optim_step(&s, &w1, NULL, NULL, &g1, 1));
+  s.grad_scale = 1;
+  g_assert_true(pc_optim_step(&s, &w2, NULL, NULL, &g2, 1));
+  g_assert_cmpfloat(w1, ==, w2);
+  g1 = NAN;
+  g_assert_false(pc_optim_step(&o, &w1, &m, &v, &g1, 1));
+  // the sum of squares in double
+  float x[5] = {1, 2, 3, 4, 0.5f};
+  g_assert_cmpfloat(pc_sum_squares(x, 5), ==, 30.25);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* initialisation */
 
@@ -919,6 +953,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/kernel/softmax-xent/forward", test_softmax_xent_forward);
   g_test_add_func("/kernel/softmax-xent/backward", test_softmax_xent_backward);
   g_test_add_func("/kernel/sgd/step", test_sgd);
+  g_test_add_func("/kernel/adamw/step", test_adamw);
   g_test_add_func("/kernel/init/params", test_init);
   g_test_add_func("/kernel/init/rng", test_rng);
   return g_test_run();
