@@ -136,6 +136,16 @@ int pc_job_chunks(const pc_job_request *req, GError **error) {
   return req->chunks;
 }
 
+bool pc_job_parse_optimizer(const char *name, pc_optim_kind *kind, GError **error) {
+  if (name == NULL || strcmp(name, "sgd") == 0) *kind = PC_OPTIM_SGD;
+  else if (strcmp(name, "adamw") == 0) *kind = PC_OPTIM_ADAMW;
+  else {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--optimizer '%s': expected sgd or adamw", name);
+    return false;
+  }
+  return true;
+}
+
 bool pc_job_parse_zb_costs(const char *text, pc_schedule_kind kind, double costs[3],
                            GError **error) {
   costs[0] = costs[1] = costs[2] = 0;

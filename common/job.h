@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "kernels.h"
 #include "model.h"
 #include "partition.h"
 #include "schedule.h"
@@ -116,6 +117,9 @@ bool pc_job_parse_schedule(const char *name, pc_schedule_kind *out, GError **err
 /* The chunks per rank of REQ: --chunks, else its schedule's own; 0 with the error when the
  * schedule is unknown or --chunks is out of range. */
 int pc_job_chunks(const pc_job_request *req, GError **error);
+
+/* --optimizer: sgd (NULL too) or adamw. */
+bool pc_job_parse_optimizer(const char *name, pc_optim_kind *kind, GError **error);
 
 /* --zb-costs "F:B:W" (':' or ',' between them) into COSTS; NULL TEXT leaves them 0 (unit
  * costs). KIND must be a zero-bubble schedule (pc_schedule_check_zb_costs). */

@@ -568,6 +568,8 @@ double pc_runtime_grad_sum_squares(const pc_runtime *rt, int layer) {
   return n ? pc_sum_squares(rt->grads + lm->w, n) : 0;
 }
 
+pc_optim_kind pc_runtime_optim(const pc_runtime *rt) { return rt->optim; }
+
 int pc_runtime_step(pc_runtime *rt, const pc_optim *o) {
   int bad = -1;
   for (int i = rt->first; i < rt->last; i++) {

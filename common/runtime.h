@@ -108,6 +108,8 @@ int pc_runtime_step(pc_runtime *rt, const pc_optim *o);
 /* The sum of the squares of LAYER's parameter gradients (pc_sum_squares; 0 without
  * parameters): the pieces of the global gradient norm, added up in layer order. */
 double pc_runtime_grad_sum_squares(const pc_runtime *rt, int layer);
+/* The optimizer the runtime keeps state for (pc_runtime_layout). */
+pc_optim_kind pc_runtime_optim(const pc_runtime *rt);
 
 /* Loss of the last forward in `slot`: sum over its samples, and how many were right. */
 double pc_runtime_loss_sum(const pc_runtime *rt, int slot);

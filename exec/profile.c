@@ -119,8 +119,9 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
     ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 1, true, &error);
     PC_ASSERT(ds != NULL);
   }
-  /* lr 0: the weights stay as they are */
-  pc_optim sgd = {.kind = PC_OPTIM_SGD, .momentum = 0.9, .grad_scale = 1};
+  /* the runtime's optimizer at learning rate 0: the weights stay as they are */
+  pc_optim step = {.kind = pc_runtime_optim(rt), .momentum = 0.9, .beta1 = 0.9, .beta2 = 0.999,
+                   .eps = 1e-8, .step = 1, .grad_scale = 1};
   for (int rep = warm_up ? -1 : 0; rep < reps; rep++) {
     double *x = x0 + (size_t)MAX(rep, 0) * (size_t)m->nlayers * NCOLS;
     MPI_Barrier(MPI_COMM_WORLD);
@@ -163,7 +164,7 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
     }
     for (int l = lo; l < hi; l++) {
       t = MPI_Wtime();
-      pc_runtime_step_layer(rt, l, &sgd);
+      pc_runtime_step_layer(rt, l, &step);
       pc_progress_poke(NULL);
       x[l * NCOLS + COL_OPT] = MPI_Wtime() - t;
     }
@@ -172,9 +173,11 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
 }
 
 static void write_header(FILE *f, const pc_model *m, const pc_partition *part, bool partitioned,
-                         bool chunks, int ranks, int reps, const char *over) {
+                         bool chunks, int ranks, int reps, const char *over,
+                         pc_optim_kind optim) {
   fprintf(f, "# pipecast profile v1\n# model %s\n# ranks %d (all busy while measuring)\n"
-             "# reps %d (%s)\n# overhead_s 0\n", m->name, ranks, reps, over);
+             "# reps %d (%s)\n# overhead_s 0\n# optimizer %s\n", m->name, ranks, reps, over,
+          optim == PC_OPTIM_ADAMW ? "adamw" : "sgd");
   if (partitioned && chunks) {
     char *text = pc_partition_format(m, part);
     fprintf(f, "# partition %s (each rank held its stages at once and timed them in turn: the "
@@ -272,7 +275,8 @@ bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path
     char *what = g_strdup_printf("every one of them, a row each; timed by pipecast-exec %s "
                                  "%s its iterations, in its processes and runtimes", cmd,
                                  strcmp(cmd, "train") == 0 ? "after" : "between");
-    write_header(sf, m, part, part->nstages > 1, false, pc_exec_size(), reps, what);
+    write_header(sf, m, part, part->nstages > 1, false, pc_exec_size(), reps, what,
+                 pc_runtime_optim(rt));
     g_free(what);
   }
   write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false, false);
@@ -284,11 +288,11 @@ bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path
 /* Every rank checks every stage that a rank will hold at every size (the same answer on all
  * ranks, so all end the same way): a size too large for the machine is refused up front. */
 static bool check_memory(const pc_model *m, const pc_partition *part, const int *sizes,
-                         int nsizes, bool split, GError **error) {
+                         int nsizes, const pc_runtime_layout *layout, GError **error) {
   size_t avail = pc_exec_memory_per_rank();
   for (int k = 0; avail && k < part->nstages; k++)
     for (int si = 0; si < nsizes; si++) {
-      size_t need = pc_runtime_bytes_split(m, part, k, (size_t)sizes[si], 1, split);
+      size_t need = pc_runtime_bytes_layout(m, part, k, (size_t)sizes[si], 1, layout);
       if (need <= avail) continue;
       g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                   "--microbatch-sizes: stage %d at microbatch %d needs %.2f GiB, more than the "
@@ -304,8 +308,8 @@ static bool check_memory(const pc_model *m, const pc_partition *part, const int 
  * repetition (their weights share the caches as in the run). Every rank holds the same count
  * (checked). */
 static void time_chunks(const pc_model *m, const pc_partition *part, const int *sizes,
-                        int nsizes, int reps, bool vshape, bool split, double *samples,
-                        int *timed) {
+                        int nsizes, int reps, bool vshape, const pc_runtime_layout *layout,
+                        double *samples, int *timed) {
   int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers, C = part->nstages / size;
   pc_schedule place = {.nstages = size, .nchunks = C, .vshape = vshape};
   pc_runtime **rts = g_new(pc_runtime *, (size_t)C);
@@ -313,14 +317,15 @@ static void time_chunks(const pc_model *m, const pc_partition *part, const int *
   for (int si = 0; si < nsizes; si++) {
     for (int c = 0; c < C; c++) {
       GError *error = NULL;
-      rts[c] = (split ? pc_runtime_new_split : pc_runtime_new)(
-          m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si], 1, 1, 0, &error);
+      rts[c] = pc_runtime_new_layout(m, part, pc_schedule_virtual(&place, rank, c),
+                                     (size_t)sizes[si], 1, 1, 0, layout, &error);
       PC_ASSERT(rts[c] != NULL);
     }
     for (int rep = -1; rep < reps; rep++)
       for (int c = 0; c < C; c++)
         time_stage(rts[c], m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si], 1,
-                   false, split, rep < 0 ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
+                   false, layout->split,
+                   rep < 0 ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
     for (int c = 0; c < C; c++) {
       int v = pc_schedule_virtual(&place, rank, c);
       pc_runtime_free(rts[c]);
@@ -334,7 +339,8 @@ static void time_chunks(const pc_model *m, const pc_partition *part, const int *
 /* This rank's stages at every size into SAMPLES (sample_at's layout); timed[l] = 1 for each
  * layer it timed. Without a partition (staged false) every rank times the whole model. */
 static void time_all(const pc_model *m, const pc_partition *part, bool staged, const int *sizes,
-                     int nsizes, int reps, bool split, double *samples, int *timed) {
+                     int nsizes, int reps, const pc_runtime_layout *layout, double *samples,
+                     int *timed) {
   int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers;
   int turns = staged ? (part->nstages + size - 1) / size : 1;
   for (int si = 0; si < nsizes; si++)
@@ -343,10 +349,10 @@ static void time_all(const pc_model *m, const pc_partition *part, bool staged, c
       if (stage < part->nstages) {
         /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
         GError *error = NULL;
-        pc_runtime *rt = (split ? pc_runtime_new_split : pc_runtime_new)(
-            m, part, stage, (size_t)sizes[si], 1, 1, 0, &error);
+        pc_runtime *rt =
+            pc_runtime_new_layout(m, part, stage, (size_t)sizes[si], 1, 1, 0, layout, &error);
         PC_ASSERT(rt != NULL);
-        time_stage(rt, m, part, stage, (size_t)sizes[si], reps, true, split,
+        time_stage(rt, m, part, stage, (size_t)sizes[si], reps, true, layout->split,
                    samples + sample_at(si, 0, 0, 0, reps, L));
         pc_runtime_free(rt);
         for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
@@ -366,7 +372,7 @@ int pc_cmd_profile(int argc, char **argv) {
   char *sets = NULL, *sizes_text = NULL, *out = NULL, *spec = NULL, *samples_out = NULL;
   int reps = 5;
   gboolean chunks = FALSE, vshape = FALSE, split = FALSE;
-  char *stat = NULL;
+  char *stat = NULL, *optimizer = NULL;
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
     {"microbatch-sizes", 0, 0, G_OPTION_ARG_STRING, &sizes_text,
@@ -385,6 +391,8 @@ int pc_cmd_profile(int argc, char **argv) {
      "turn, as an interleaved schedule's rank holds its chunks", NULL},
     {"vshape", 0, 0, G_OPTION_ARG_NONE, &vshape,
      "With --chunks: rank r holds stages r and 2 ranks - 1 - r, as zb-v places them", NULL},
+    {"optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer,
+     "The optimizer whose step opt_s times: sgd (default) or adamw", "NAME"},
     {"split", 0, 0, G_OPTION_ARG_NONE, &split,
      "Also time the backward split into input and weight gradients (columns bwd_b_s, bwd_w_s), "
      "as zb-h1 and zb-v run it", NULL},
@@ -446,7 +454,9 @@ int pc_cmd_profile(int argc, char **argv) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
-  if (!check_memory(m, part, sizes, nsizes, split, &error)) {
+  pc_runtime_layout layout = {.split = split};
+  if (!pc_job_parse_optimizer(optimizer, &layout.optim, &error) ||
+      !check_memory(m, part, sizes, nsizes, &layout, &error)) {
     status = pc_exec_input_error("profile", error);
     goto done;
   }
@@ -462,13 +472,14 @@ int pc_cmd_profile(int argc, char **argv) {
    * stages) */
   size_t count = (size_t)nsizes * (size_t)reps * (size_t)L * NCOLS;
   double *samples = g_new0(double, count);
-  if (chunks) time_chunks(m, part, sizes, nsizes, reps, vshape, split, samples, timed);
-  else time_all(m, part, spec != NULL, sizes, nsizes, reps, split, samples, timed);
+  if (chunks) time_chunks(m, part, sizes, nsizes, reps, vshape, &layout, samples, timed);
+  else time_all(m, part, spec != NULL, sizes, nsizes, reps, &layout, samples, timed);
   if (rank == 0) {
     write_header(f, m, part, spec != NULL, chunks, size, reps,
-                 use_min ? "minimum over them" : "median over them");
+                 use_min ? "minimum over them" : "median over them", layout.optim);
     if (sf)
-      write_header(sf, m, part, spec != NULL, chunks, size, reps, "every one of them, a row each");
+      write_header(sf, m, part, spec != NULL, chunks, size, reps, "every one of them, a row each",
+                   layout.optim);
   }
   write_rows(f, sf, m, nsizes, sizes, reps, samples, timed, use_min, split);
   bool closed = pc_exec_output_close("profile", g_steal_pointer(&fo));
@@ -487,6 +498,7 @@ done:
   g_free(sizes_text);
   g_free(spec);
   g_free(stat);
+  g_free(optimizer);
   g_free(out);
   g_free(samples_out);
   return status;

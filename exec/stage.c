@@ -322,17 +322,6 @@ static const char *shortest(char buf[32], double v) {
   return buf;
 }
 
-/* --optimizer into *KIND. */
-static bool optim_kind(const char *name, pc_optim_kind *kind, GError **error) {
-  if (name == NULL || strcmp(name, "sgd") == 0) *kind = PC_OPTIM_SGD;
-  else if (strcmp(name, "adamw") == 0) *kind = PC_OPTIM_ADAMW;
-  else {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--optimizer '%s': expected sgd or adamw", name);
-    return false;
-  }
-  return true;
-}
-
 static bool unset(double v) { return v == PC_EXEC_UNSET_REAL; }
 
 static bool cosine(const train_opts *o) {
@@ -350,7 +339,7 @@ static double weight_decay_of(const train_opts *o, pc_optim_kind kind) {
 /* The optimizer flags: names known, numbers in range, each flag with the optimizer it sets. */
 static bool check_optimizer(const train_opts *o, GError **error) {
   pc_optim_kind kind;
-  if (!optim_kind(o->optimizer, &kind, error)) return false;
+  if (!pc_job_parse_optimizer(o->optimizer, &kind, error)) return false;
   if (o->lr_schedule && strcmp(o->lr_schedule, "constant") && strcmp(o->lr_schedule, "cosine")) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                 "--lr-schedule '%s': expected constant or cosine", o->lr_schedule);
@@ -390,7 +379,7 @@ static bool check_optimizer(const train_opts *o, GError **error) {
 
 pc_optim pc_stage_optim(const train_opts *o, int iter) {
   pc_optim_kind kind = PC_OPTIM_SGD;
-  (void)optim_kind(o->optimizer, &kind, NULL); /* checked at set-up */
+  (void)pc_job_parse_optimizer(o->optimizer, &kind, NULL); /* checked at set-up */
   /* linear warm-up to --lr over --warmup-iters steps, then constant or a half cosine to 0 at
    * --iters (as torch's LambdaLR with that factor, stepped after each optimizer step) */
   double f = 1;
@@ -507,7 +496,7 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
     pc_job_free(job);
     return false;
   }
-  (void)optim_kind(o->optimizer, &r->optim, NULL);
+  (void)pc_job_parse_optimizer(o->optimizer, &r->optim, NULL);
   r->D = job->replicas;
   r->P = job->nstages;
   r->part = g_steal_pointer(&job->part);

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,6 +139,29 @@ void pc_cli_add_profile_entries(GOptionContext *ctx, char ***profile, char **sta
     G_OPTION_ENTRY_NULL,
   };
   g_option_context_add_main_entries(ctx, entries, NULL); /* GLib copies the entries */
+}
+
+void pc_cli_add_training_entries(GOptionContext *ctx, pc_cli_training *t) {
+  GOptionEntry entries[] = {
+    {"optimizer", 0, 0, G_OPTION_ARG_STRING, &t->optimizer,
+     "sgd (default) or adamw: the optimizer's state in memory and its step's cost", "NAME"},
+    {"clip-grad-norm", 0, 0, G_OPTION_ARG_DOUBLE, &t->clip,
+     "Clipping by the global gradient norm, as train's (0: none): a pass over the gradients and "
+     "the stages' meeting before the step", "X"},
+    G_OPTION_ENTRY_NULL,
+  };
+  g_option_context_add_main_entries(ctx, entries, NULL);
+}
+
+bool pc_cli_apply_training(const pc_cli_training *t, pc_cost_config *cfg, GError **error) {
+  if (!(t->clip >= 0 && isfinite(t->clip))) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--clip-grad-norm must be a finite number above 0 (or 0: no clipping), got %g",
+                t->clip);
+    return false;
+  }
+  cfg->clip = t->clip > 0;
+  return pc_job_parse_optimizer(t->optimizer, &cfg->optim, error);
 }
 
 bool pc_cli_parse_map_by(const char *text, bool *by_node, GError **error) {

@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "model.h"
+#include "costs.h"
 #include "partition.h"
 
 #define PC_CLI_PROG "pipecast-sim"
@@ -47,6 +48,17 @@ int pc_cli_fail(const char *cmd, GError *error);
 /* --map-by TEXT: slot (each node filled in turn) or node (ranks dealt to the nodes in turn), as
  * mpirun's; *by_node tells which. False with PC_ERROR_USAGE otherwise. */
 bool pc_cli_parse_map_by(const char *text, bool *by_node, GError **error);
+
+/* The training flags that change a prediction, as pipecast-exec train takes them: --optimizer
+ * (its state's memory, its step's cost) and --clip-grad-norm (a norm pass and the stages'
+ * meeting before the step). */
+typedef struct {
+  char *optimizer;
+  double clip;
+} pc_cli_training;
+void pc_cli_add_training_entries(GOptionContext *ctx, pc_cli_training *t);
+/* Checks them and sets CFG's optim and clip; false with PC_ERROR_USAGE. Frees nothing. */
+bool pc_cli_apply_training(const pc_cli_training *t, pc_cost_config *cfg, GError **error);
 
 int pc_cmd_describe(int argc, char **argv);
 

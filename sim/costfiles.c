@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "files.h"
+#include "job.h"
 #include "runtime.h"
 #include "timing.h"
 
@@ -220,6 +221,7 @@ struct pc_profile {
   GPtrArray *layers; /* prof_layer *, in order of first appearance */
   bool pooled;       /* made from samples files (pc_profile_load_samples) */
   bool split;        /* rows have the split backward's halves */
+  pc_optim_kind optim; /* whose step opt_s timed (`# optimizer`; SGD when absent) */
   GHashTable *by_name;
 };
 
@@ -253,6 +255,10 @@ static bool profile_meta(void *ud, const tsv *t, int line, const char *key, cons
     p->model = g_strdup(value);
   } else if (key && strcmp(key, "overhead_s") == 0) {
     return tsv_number(t, line, value, "overhead_s", &p->overhead, error);
+  } else if (key && strcmp(key, "optimizer") == 0) {
+    if (pc_job_parse_optimizer(value, &p->optim, error)) return true;
+    g_prefix_error(error, "%s:%d: ", t->filename, line + 1);
+    return false;
   }
   return true;
 }
@@ -608,6 +614,8 @@ bool pc_profile_layer(const pc_profile *p, const char *name, double mb, bool ext
 }
 
 bool pc_profile_split(const pc_profile *p) { return p->split; }
+
+pc_optim_kind pc_profile_optimizer(const pc_profile *p) { return p->optim; }
 
 bool pc_profile_layer_split(const pc_profile *p, const char *name, double mb, bool extrapolate,
                             double *b, double *w, GError **error) {

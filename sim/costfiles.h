@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels.h"
 #include "model.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -79,6 +80,8 @@ bool pc_profile_layer(const pc_profile *profile, const char *name, double mb, bo
 /* The profile times the backward's halves too (pipecast-exec profile --split: columns bwd_b_s,
  * the input gradient, and bwd_w_s, the weight gradient, as zero-bubble schedules run them). */
 bool pc_profile_split(const pc_profile *profile);
+/* The optimizer whose step the profile's opt_s timed (`# optimizer sgd|adamw`; SGD without). */
+pc_optim_kind pc_profile_optimizer(const pc_profile *profile);
 /* Those halves of layer NAME at MB, as pc_profile_layer finds its seconds; only for a profile
  * that has them. */
 bool pc_profile_layer_split(const pc_profile *profile, const char *name, double mb,

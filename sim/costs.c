@@ -12,6 +12,10 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Per-layer costs */
 
+/* Floats an optimizer step streams per parameter: SGD with momentum reads w, g, v, writes w, v
+ * and zeroes g (6); AdamW reads w, g, m, v, writes w, m, v and zeroes g (8). */
+static double step_floats(pc_optim_kind optim) { return optim == PC_OPTIM_ADAMW ? 8 : 6; }
+
 static void analytic_layer(const pc_layer *l, const pc_cost_config *cfg, double mb, double bw,
                            double *fwd, double *bwd, double *opt) {
   double ff = pc_layer_fwd_flops(l) * mb, bf = pc_layer_bwd_flops(l) * mb;
@@ -37,8 +41,7 @@ static void analytic_layer(const pc_layer *l, const pc_cost_config *cfg, double 
     *fwd = 4.0 * mb * (in + out) / bw;
     *bwd = 4.0 * mb * (2 * in + out) / bw;
   }
-  /* SGD with momentum: read w, g, v; write w, v; zero g — 6 floats per parameter */
-  *opt = 24.0 * (double)pc_layer_params(l) / bw;
+  *opt = step_floats(cfg->optim) * sizeof(float) * (double)pc_layer_params(l) / bw;
 }
 
 bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb, double *fwd,
@@ -46,17 +49,26 @@ bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb
                      GError **error) {
   double bw = cfg->bandwidth > 0 ? cfg->bandwidth : PC_COSTS_DEFAULT_BANDWIDTH;
   if (extrapolated) *extrapolated = false;
+  /* clipping reads every gradient once more, for the norm */
+  double clip_floats = cfg->clip ? 1 : 0;
   if (cfg->profile) {
     *overhead = pc_profile_overhead(cfg->profile);
-    for (int i = 0; i < model->nlayers; i++)
+    /* a step profiled for another optimizer: scaled by the floats each streams */
+    double other = step_floats(pc_profile_optimizer(cfg->profile));
+    double scale = (step_floats(cfg->optim) + clip_floats) / other;
+    for (int i = 0; i < model->nlayers; i++) {
       if (!pc_profile_layer(cfg->profile, model->layers[i].name, mb, cfg->extrapolate, &fwd[i],
                             &bwd[i], &opt[i], extrapolated, error))
         return false;
+      opt[i] *= scale;
+    }
     return true;
   }
   *overhead = PC_COSTS_DEFAULT_OVERHEAD;
-  for (int i = 0; i < model->nlayers; i++)
+  for (int i = 0; i < model->nlayers; i++) {
     analytic_layer(&model->layers[i], cfg, mb, bw, &fwd[i], &bwd[i], &opt[i]);
+    opt[i] += clip_floats * sizeof(float) * (double)pc_layer_params(&model->layers[i]) / bw;
+  }
   return true;
 }
 
@@ -321,6 +333,15 @@ void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
   free_rank_reduce(sc);
   sc->xfer_base = s->xfers;
   sc->sched = s->nchunks > 1 || s->split_backward ? s : NULL;
+  /* clipping: the ranks' OPTs meet for the norm, a reduction in ceil(log2 P) rounds, between
+   * nodes when the pipeline spans them */
+  int P = s->nstages, rounds = 0;
+  while ((1 << rounds) < P) rounds++;
+  bool spans = false;
+  for (int r = 1; r < P && sc->ranks_per_node > 0; r++)
+    spans = spans || node_of(r, sc->ranks_per_node, sc->nnodes) != node_of(0, sc->ranks_per_node,
+                                                                            sc->nnodes);
+  sc->costs.opt_sync = rounds * sc->norm_round[spans ? PC_LINK_INTER : PC_LINK_INTRA];
   if (s->nchunks == 1 || sc->reduce == NULL) return;
   sc->rank_reduce = g_new0(pc_sim_reduce, (size_t)s->nstages);
   for (int r = 0; r < s->nstages; r++) {
@@ -454,6 +475,11 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
     sc->message[x] = pc_net_time(net, sc->xfer_link[x], (double)xf->bytes * mb);
   }
   sc->ranks_per_node = inter ? rpn : 0;
+  if (cfg->clip) /* a double per layer, each round a message and its two ends' overheads */
+    for (int k = 0; k < PC_LINK_COUNT; k++)
+      if (pc_net_has(net, (pc_link)k))
+        sc->norm_round[k] = pc_net_time(net, (pc_link)k, 8.0 * L) + net->send_overhead +
+                            net->recv_overhead;
   sc->nnodes = nnodes;
   sc->costs = (pc_sim_costs){.compute = sc_compute, .message = sc_message,
                              .node = sc->ranks_per_node > 0 ? sc_node : NULL,

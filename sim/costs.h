@@ -37,6 +37,9 @@ typedef struct {
                               * 0: unit costs */
   bool by_node;              /* ranks dealt to the nodes in turn (mpirun --map-by node), not
                               * each node filled before the next (--map-by slot, the default) */
+  pc_optim_kind optim;       /* the optimizer: its state in memory, its step's cost */
+  bool clip;                 /* clipping by the global gradient norm: a pass over the gradients
+                              * and a reduction among the stages before any steps */
 } pc_cost_config;
 
 /* Loads the files named into CFG's profile, net and gemm, leaving the other fields alone. PROFILES
@@ -104,6 +107,8 @@ typedef struct {
   pc_net *own_net;      /* private: the default net when the configuration has none */
   int ranks_per_node;   /* private: for costs.node (0: one node) */
   int nnodes;           /* private: nodes the ranks are dealt to in turn (0: filled in turn) */
+  double norm_round[PC_LINK_COUNT]; /* private: with clipping, one round of the reduction of the
+                                     * layers' squared norms on each link (0: no clipping) */
 } pc_stage_costs;
 
 /* Costs of PART of MODEL, transfers XFERS (pc_partition_transfers), microbatches of MB samples.

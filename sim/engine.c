@@ -125,6 +125,9 @@ struct pc_engine {
   double *ring_base;    /* when the last backward op began */
   double *ring_done;    /* when the last ring ends (< 0: not yet known) */
   bool *opt_parked;     /* parked at OPT until ring_done */
+  double *opt_ready;    /* when its OPT could start but for the meeting (costs->opt_sync) */
+  int opt_arrived;      /* stages at the meeting */
+  double opt_release;   /* when the meeting's reduction ends (< 0: not yet known) */
   pc_sim_stage *stats;
   const pc_span **tl_ptr;
   ev *heap_mem;
@@ -160,6 +163,7 @@ void pc_engine_free(pc_engine *e) {
   g_free(e->ring_base);
   g_free(e->ring_done);
   g_free(e->opt_parked);
+  g_free(e->opt_ready);
   g_free(e->stats);
   g_free(e->tl_ptr);
   g_free(e->heap_mem);
@@ -183,6 +187,7 @@ static void reserve(pc_engine *e, int nstages, int nchans, int nlinks, int64_t n
     e->ring_base = g_renew(double, e->ring_base, nstages);
     e->ring_done = g_renew(double, e->ring_done, nstages);
     e->opt_parked = g_renew(bool, e->opt_parked, nstages);
+    e->opt_ready = g_renew(double, e->opt_ready, nstages);
     e->stats = g_renew(pc_sim_stage, e->stats, nstages);
     e->tl_ptr = g_renew(const pc_span *, e->tl_ptr, nstages);
     e->heap_mem = g_renew(ev, e->heap_mem, 2 * (size_t)nstages); /* stages and rings */
@@ -327,7 +332,10 @@ static void setup(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs)
     e->ring_base[r] = 0.0;
     e->ring_done[r] = e->red[r] ? -1.0 : 0.0;
     e->opt_parked[r] = false;
+    e->opt_ready[r] = -1.0;
   }
+  e->opt_arrived = 0;
+  e->opt_release = -1.0;
 }
 
 /* Puts WIRE seconds on a node's ports OUT and IN (-1: none) from T or once they are free;
@@ -513,7 +521,7 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
       }
       const pc_sim_reduce *red = e->red[r];
       double begin = t, stretch = 0;
-      if (red && op->kind == PC_OP_OPT) {
+      if ((red || costs->opt_sync > 0) && op->kind == PC_OP_OPT) {
         if (!e->opt_parked[r]) span->start = t;
         if (e->ring_done[r] < 0) { /* parked: the last ring pushes this stage */
           e->opt_parked[r] = true;
@@ -521,6 +529,28 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
           continue;
         }
         begin = MAX(t, e->ring_done[r]);
+        if (costs->opt_sync > 0) {
+          if (e->opt_ready[r] < 0) { /* arrives at the meeting; the last releases the others */
+            e->opt_parked[r] = true;
+            e->opt_ready[r] = begin;
+            if (++e->opt_arrived < P) {
+              heap_pop(&h);
+              continue;
+            }
+            double last = 0;
+            for (int q = 0; q < P; q++) last = MAX(last, e->opt_ready[q]);
+            e->opt_release = last + costs->opt_sync;
+            for (int q = 0; q < P; q++)
+              if (q != r) heap_push(&h, e->opt_release, q);
+          }
+          /* the rings' wait counts as all-reduce, the reduction as communication, the wait
+           * for the other stages as idle */
+          stats[r].reduce += e->opt_ready[r] - span->start;
+          stats[r].comm += costs->opt_sync;
+          begin = e->opt_release;
+        } else {
+          stats[r].reduce += begin - span->start;
+        }
       } else {
         span->start = t;
         if (red && i == e->last_grad[r]) {
@@ -530,7 +560,7 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
       }
       next = begin + d + stretch;
       stats[r].busy += d;
-      stats[r].reduce += stretch + (begin - t) + (t - span->start);
+      stats[r].reduce += stretch;
       span->end = next;
       break;
     }

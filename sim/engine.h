@@ -70,6 +70,10 @@ typedef struct {
   const pc_sim_reduce *(*reduce)(void *ud, int stage);
   double send_overhead; /* sender's compute resource busy per SEND */
   double recv_overhead; /* receiver's compute resource busy per RECV */
+  /* > 0: the stages' OPTs meet first (clipping by the global gradient norm): each waits, its
+   * rings done, until every stage is there, then this long (the norms' reduction, counted as
+   * communication) before its step. 0: none. */
+  double opt_sync;
   void *ud;             /* passed to the callbacks */
 } pc_sim_costs;
 

@@ -32,6 +32,7 @@ typedef struct {
   int batch, ranks, rpn, top;
   gint64 memory;
   gboolean extrapolate;
+  pc_cli_training training;
 } plan_opts;
 
 /* One layout predicted. */
@@ -215,16 +216,20 @@ static void print_rows(const plan_opts *o, const pc_model *m, const GArray *rows
 
 /* The command that runs row R. */
 static void print_command(const plan_opts *o, const char *model_path, const plan_row *r) {
-  char costs[96] = "";
+  char costs[96] = "", training[96] = "";
   if (r->zb_costs[0] > 0)
     snprintf(costs, sizeof costs, " --zb-costs %.3f:%.3f:%.3f", r->zb_costs[0], r->zb_costs[1],
              r->zb_costs[2]);
+  const pc_cli_training *t = &o->training;
+  int n = t->optimizer ? snprintf(training, sizeof training, " --optimizer %s", t->optimizer) : 0;
+  if (t->clip > 0 && n >= 0 && (size_t)n < sizeof training)
+    snprintf(training + n, sizeof training - (size_t)n, " --clip-grad-norm %.17g", t->clip);
   printf("\nrun the first:\n  mpirun -n %d%s%s pipecast-exec train %s%s%s%s --batch %d "
-         "--replicas %d --stages %d -m %d --schedule %s%s --partition '%s'\n", o->ranks,
+         "--replicas %d --stages %d -m %d --schedule %s%s%s --partition '%s'\n", o->ranks,
          o->rpn > 0 ? " --hostfile HOSTS" : "", r->by_node ? " --map-by node" : "", model_path,
          o->sets ? " --set '" : "",
          o->sets ? o->sets : "", o->sets ? "'" : "", o->batch, r->D, r->P, r->M,
-         pc_schedule_kind_name(r->kind), costs, r->spec);
+         pc_schedule_kind_name(r->kind), costs, training, r->spec);
 }
 
 static bool plan_check(const plan_opts *o, GError **error) {
@@ -269,6 +274,7 @@ int pc_cmd_plan(int argc, char **argv) {
   GOptionContext *ctx = g_option_context_new("MODEL - the fastest layouts of a job on R ranks");
   g_option_context_add_main_entries(ctx, entries, NULL);
   pc_cli_add_profile_entries(ctx, &o.profile, &o.profile_stat, &o.extrapolate);
+  pc_cli_add_training_entries(ctx, &o.training);
   int status = PC_EXIT_INPUT, dropped = 0, skipped = 0;
   GError *error = NULL, *why = NULL;
   pc_model *m = NULL;
@@ -281,7 +287,7 @@ int pc_cmd_plan(int argc, char **argv) {
   }
   cfg.extrapolate = o.extrapolate;
   cfg.ranks_per_node = o.rpn == PC_JOB_UNSET ? 0 : o.rpn;
-  if (!plan_check(&o, &error) ||
+  if (!plan_check(&o, &error) || !pc_cli_apply_training(&o.training, &cfg, &error) ||
       (kinds = pc_cli_parse_schedules(o.schedules_s ? o.schedules_s : "gpipe,1f1b", &error)) ==
           NULL ||
       (o.micro_s && (micros = pc_cli_parse_ints("--microbatches", o.micro_s, &error)) == NULL) ||
@@ -322,7 +328,7 @@ out:
   pc_cost_config_clear(&cfg);
   g_option_context_free(ctx);
   char **strs[] = {&o.sets, &o.schedules_s, &o.micro_s, &o.profile_stat, &o.net, &o.gemm,
-                   &o.format};
+                   &o.format, &o.training.optimizer};
   for (size_t i = 0; i < G_N_ELEMENTS(strs); i++) g_free(*strs[i]);
   g_strfreev(o.profile);
   g_strfreev(o.links);

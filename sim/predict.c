@@ -78,9 +78,11 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
   int *peak = g_new(int, (size_t)s->nchunks);
   for (int r = 0; r < p->nstages; r++) { /* each chunk's runtime at its own high-water mark */
     pc_schedule_chunk_peaks(s, r, peak);
-    for (int c = 0; c < s->nchunks; c++) /* a split backward keeps output gradients too */
-      p->memory[r] += pc_runtime_bytes_split(model, part, pc_schedule_virtual(s, r, c),
-                                             (size_t)p->mb, peak[c], s->split_backward);
+    /* a split backward keeps output gradients too; AdamW two moments per parameter */
+    pc_runtime_layout layout = {.split = s->split_backward, .optim = cfg->optim};
+    for (int c = 0; c < s->nchunks; c++)
+      p->memory[r] += pc_runtime_bytes_layout(model, part, pc_schedule_virtual(s, r, c),
+                                              (size_t)p->mb, peak[c], &layout);
   }
   g_free(peak);
   return p;

@@ -35,6 +35,7 @@ typedef struct {
   char **profile;
   int stages, batch, micro, replicas, rpn, chunks;
   gboolean extrapolate;
+  pc_cli_training training;
 } run_opts;
 
 static bool check(run_opts *o, GError **error) {
@@ -261,7 +262,7 @@ static char *describe_sources(const run_opts *o, const pc_cost_config *cfg,
 static void run_opts_clear(run_opts *o) {
   char **s[] = {&o->sets, &o->partition, &o->by, &o->schedule, &o->profile_stat, &o->net,
                 &o->gemm, &o->trace, &o->gantt, &o->format, &o->durations, &o->map_by,
-                &o->zb_costs};
+                &o->zb_costs, &o->training.optimizer};
   for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
   g_strfreev(o->profile);
 }
@@ -316,6 +317,7 @@ int pc_cmd_run(int argc, char **argv) {
   };
   GOptionContext *ctx = g_option_context_new("MODEL - predict one pipelined training iteration");
   g_option_context_add_main_entries(ctx, entries, NULL);
+  pc_cli_add_training_entries(ctx, &o.training);
   int status = PC_EXIT_INPUT;
   pc_model *model = NULL;
   const pc_partition *part = NULL;
@@ -334,7 +336,9 @@ int pc_cmd_run(int argc, char **argv) {
   cfg.extrapolate = o.extrapolate;
   cfg.replicas = o.replicas == UNSET ? 1 : o.replicas;
   cfg.ranks_per_node = o.rpn == UNSET ? 0 : o.rpn;
-  if (!pc_cli_parse_map_by(o.map_by, &cfg.by_node, &error)) goto fail;
+  if (!pc_cli_parse_map_by(o.map_by, &cfg.by_node, &error) ||
+      !pc_cli_apply_training(&o.training, &cfg, &error))
+    goto fail;
   cfg.chunks = o.chunks == UNSET ? 0 : o.chunks;
   pc_job_request req = {.partition = o.partition, .stages = o.stages == UNSET ? 0 : o.stages,
                         .chunks = cfg.chunks,

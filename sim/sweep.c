@@ -33,6 +33,7 @@ static void csv_num(FILE *f, double v) {
 typedef struct {
   char *sets, *by, *schedules_s, *stages_s, *micro_s, *profile_stat, *net, *gemm, *outdir;
   char *zb_costs;
+  pc_cli_training training;
   char *map_by;
   char **profile;
   int batch, replicas, rpn, chunks;
@@ -91,7 +92,9 @@ static bool sweep_open(sweep *w, const char *model_path, GError **error) {
   w->cfg.chunks = o->chunks == UNSET ? 0 : o->chunks;
   if (o->zb_costs && !pc_job_parse_zb_costs(o->zb_costs, PC_SCHEDULE_ZBH1, w->cfg.zb_costs, error))
     return false;
-  if (!pc_cli_parse_map_by(o->map_by, &w->cfg.by_node, error)) return false;
+  if (!pc_cli_parse_map_by(o->map_by, &w->cfg.by_node, error) ||
+      !pc_cli_apply_training(&o->training, &w->cfg, error))
+    return false;
   if (!pc_cost_config_load(&w->cfg, (const char *const *)o->profile, o->profile_stat, o->net,
                            o->gemm, error))
     return false;
@@ -244,7 +247,8 @@ static void sweep_clear(sweep *w) {
 
 static void sweep_opts_clear(sweep_opts *o) {
   char **s[] = {&o->sets, &o->by, &o->schedules_s, &o->stages_s, &o->micro_s,
-                &o->profile_stat, &o->net, &o->gemm, &o->outdir, &o->map_by, &o->zb_costs};
+                &o->profile_stat, &o->net, &o->gemm, &o->outdir, &o->map_by, &o->zb_costs,
+                &o->training.optimizer};
   for (size_t i = 0; i < G_N_ELEMENTS(s); i++) g_free(*s[i]);
   g_strfreev(o->profile);
 }
@@ -283,6 +287,7 @@ int pc_cmd_sweep(int argc, char **argv) {
   GOptionContext *ctx = g_option_context_new("MODEL - predict a grid of pipeline configurations");
   g_option_context_add_main_entries(ctx, entries, NULL);
   pc_cli_add_profile_entries(ctx, &o.profile, &o.profile_stat, &o.extrapolate);
+  pc_cli_add_training_entries(ctx, &o.training);
   int status = PC_EXIT_INPUT, skipped = 0;
   sweep w = {.o = &o};
   GError *error = NULL;

@@ -7,6 +7,7 @@
 set -u
 x=${PC_EXEC:?PC_EXEC is not set}
 models=${PC_MODELS_DIR:?PC_MODELS_DIR is not set}
+sim=${PC_SIM:?PC_SIM is not set}
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d)
@@ -96,6 +97,25 @@ if cmp -s "$tmp/six.pcw" "$tmp/resumed.pcw" && grep -q "resumed from .* at itera
 else
   not_ok "checkpoint after 3 iterations, resumed to 6: bit-identical to 6 in one go"
 fi
+
+# the simulator's memory plan follows the optimizer: AdamW's two moments, byte for byte the
+# runtimes' own accounts
+mpirun -n 2 "$x" train "$models/tiny-resnet.model" $res --iters 2 --optimizer adamw \
+  -p "..block1.conv1 | block1.bn1.." --schedule 1f1b --summary "$tmp/adm.json" >"$tmp/log" 2>&1 </dev/null
+"$sim" run "$models/tiny-resnet.model" --batch 16 -m 4 --optimizer adamw -p "..block1.conv1 | block1.bn1.." \
+  --schedule 1f1b -f csv >"$tmp/adm.csv" 2>>"$tmp/log"
+"$sim" run "$models/tiny-resnet.model" --batch 16 -m 4 -p "..block1.conv1 | block1.bn1.." \
+  --schedule 1f1b -f csv >"$tmp/sgm.csv" 2>>"$tmp/log"
+if /usr/bin/python3 - "$tmp/adm.json" "$tmp/adm.csv" "$tmp/sgm.csv" <<'PY' 2>>"$tmp/log"
+import csv, io, json, sys
+run = [m["accounted_bytes"] for m in json.load(open(sys.argv[1]))["memory"]]
+def stages(path):
+    return [int(r["memory_bytes"]) for r in csv.DictReader(io.StringIO(open(path).read().split("\n\n\n")[1]))]
+adam, sgd = stages(sys.argv[2]), stages(sys.argv[3])
+assert run == adam and all(a > b for a, b in zip(adam, sgd)), (run, adam, sgd)
+PY
+then ok "sim run --optimizer adamw: each stage's memory as the run accounts it"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "sim run --optimizer adamw: each stage's memory as the run accounts it"; fi
 
 # AdamW with a warmed-up cosine schedule and clipping by the global gradient norm (each stage's
 # sums of squares gathered in layer order): every partition and schedule, the one-process bits
@@ -248,7 +268,6 @@ done
 
 # profile: one row per layer and size, every time positive; whole model on each rank, or each
 # stage of a partition on its own rank (rows of both stages, the partition in the header)
-sim=${PC_SIM:?PC_SIM is not set}
 # samples_ranks FILE: the "layer:rank" pairs of a samples file, sorted, on one line
 samples_ranks() { awk -F'\t' '!/^#/ && $1 != "layer" { print $1 ":" $4 }' "$1" | sort -u | paste -sd' '; }
 # rows FILE: "rows,all-positive" of a profile

@@ -129,6 +129,22 @@ stdout_has "2 stages of 3 chunks" "run: interleaved's ranks and chunks named"
 stdout_has "fc1..relu5, fc11..relu15, fc21..relu25" "run: rank 0 holds chunks 0, 2 and 4"
 expect 2 "zb-v: 3 chunks per rank; it has 2" "run: zb-v with 3 chunks" -- \
   "$sim" run "$models/mlp32.model" --stages 2 --batch 256 -m 4 --schedule zb-v --chunks 3
+# --optimizer and --clip-grad-norm as train's: AdamW's state and step, clipping's pass and the
+# stages' meeting before the step
+for f in "" "--optimizer adamw" "--clip-grad-norm 1"; do
+  # shellcheck disable=SC2086
+  "$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 8 --schedule 1f1b $f -f csv |
+    sed -n 2p | cut -d, -f8,15 >>"$tmp/opt.txt"
+done
+if awk -F, 'NR == 1 {t = $1; m = $2} NR == 2 {ok = $1 > t && $2 > m} NR == 3 {ok = ok && $1 > t && $2 == m}
+            END {exit !ok}' "$tmp/opt.txt"; then
+  ok "run --optimizer adamw: more memory, a longer step; --clip-grad-norm: a longer iteration"
+else sed 's/^/# /' "$tmp/opt.txt"; not_ok "run --optimizer adamw: more memory, a longer step; --clip-grad-norm: a longer iteration"; fi
+expect 2 "--optimizer 'lamb': expected sgd or adamw" "run: --optimizer unknown" -- \
+  "$sim" run "$models/mlp32.model" --batch 256 --optimizer lamb
+expect 2 "--clip-grad-norm must be a finite number above 0 (or 0: no clipping), got -2" \
+  "plan: --clip-grad-norm negative" -- "$sim" plan "$models/mlp32.model" --ranks 2 --batch 256 \
+  --clip-grad-norm -2
 # --zb-costs: a zero-bubble order planned for other op costs; refused for other schedules
 "$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 16 --schedule zb-h1 -f csv >"$tmp/zu.csv" 2>&1
 "$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 16 --schedule zb-h1 --zb-costs 1:3:0.3 \

@@ -310,6 +310,44 @@ static void test_new_kinds_closed_form(void) {
   pc_engine_free(e);
 }
 
+/* Clipping's meeting (costs.opt_sync): every stage's OPT starts once the last stage reaches its
+ * own, plus the reduction; the reduction counts as communication, the wait as idle. */
+static void test_opt_sync(void) {
+  pc_engine *e = pc_engine_new();
+  pc_sim_uniform u = {.fwd = 1, .bwd = 2, .opt = 0.5, .message = 0.25};
+  pc_sim_costs costs;
+  pc_sim_costs_uniform(&costs, &u);
+  for (int P = 1; P <= 4; P++) {
+    pc_schedule *s = test_chain_schedule(PC_SCHEDULE_1F1B, P, 3);
+    GError *err = NULL;
+    costs.opt_sync = 0;
+    const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+    g_assert_no_error(err);
+    double ready = 0, before[4], comm[4];
+    for (int r = 0; r < P; r++) {
+      int i = s->stages[r].nops - 1; /* the OPT */
+      ready = MAX(ready, res->timeline[r][i].start);
+      before[r] = res->timeline[r][i].start;
+      comm[r] = res->stages[r].comm;
+    }
+    costs.opt_sync = 0.125;
+    res = pc_engine_run(e, s, &costs, &err);
+    g_assert_no_error(err);
+    g_assert_cmpfloat(res->makespan, ==, ready + 0.125 + 0.5);
+    for (int r = 0; r < P; r++) {
+      const pc_span *opt = &res->timeline[r][s->stages[r].nops - 1];
+      g_assert_cmpfloat(opt->start, ==, before[r]); /* it reached the meeting there */
+      g_assert_cmpfloat(opt->end, ==, ready + 0.125 + 0.5);
+      g_assert_cmpfloat(res->stages[r].comm, ==, comm[r] + 0.125);
+      g_assert_cmpfloat_with_epsilon(res->stages[r].busy + res->stages[r].comm +
+                                         res->stages[r].reduce + res->stages[r].idle,
+                                     res->makespan, 1e-12);
+    }
+    pc_schedule_free(s);
+  }
+  pc_engine_free(e);
+}
+
 /* A zero-bubble order planned for the op costs it runs at (F:B:W = 1.5:2:1, a backward's input
  * half longer than a forward, its weight half shorter) runs them at least the work M (F + B + W)
  * and, once microbatches outnumber stages twice, faster than the unit-cost order and than 1F1B
@@ -515,6 +553,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/engine/reduce-ports", test_reduce_ports);
   g_test_add_func("/engine/new-kinds-closed-form", test_new_kinds_closed_form);
   g_test_add_func("/engine/zb-costed-order", test_zb_costed_order);
+  g_test_add_func("/engine/opt-sync", test_opt_sync);
   g_test_add_func("/engine/deadlock/missing-send", test_deadlock_missing_send);
   g_test_add_func("/engine/deadlock/cycle", test_deadlock_cycle);
   g_test_add_func("/engine/broken/unreceived", test_unreceived);
