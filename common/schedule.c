@@ -386,6 +386,27 @@ bool pc_schedule_check_zb_costs(pc_schedule_kind kind, const double *c, GError *
   return true;
 }
 
+pc_schedule *pc_schedule_new_forward(const pc_schedule *train, int nmicro, GError **error) {
+  if (!check_params(train->nstages * train->nchunks, nmicro, train->xfers, train->nxfers, error))
+    return NULL;
+  pc_schedule *s = g_new0(pc_schedule, 1);
+  *s = (pc_schedule){.kind = train->kind, .nstages = train->nstages, .nmicro = nmicro,
+                     .nchunks = train->nchunks, .vshape = train->vshape, .forward_only = true,
+                     .nxfers = train->nxfers};
+  s->xfers = train->nxfers > 0 ? g_memdup2(train->xfers, sizeof(pc_xfer) * (size_t)train->nxfers)
+                               : NULL;
+  s->stages = g_new0(pc_stage_ops, s->nstages);
+  xfer_index xi;
+  xfer_index_build(&xi, s);
+  for (int m = 0; m < nmicro; m++)
+    for (int r = 0; r < s->nstages; r++)
+      for (int c = 0; c < s->nchunks; c++) emit_forward(s, &xi, pc_schedule_virtual(s, r, c), m);
+  for (int r = 0; r < s->nstages; r++) /* nothing is kept for a backward */
+    s->stages[r].peak_inflight = s->stages[r].inflight_ = 0;
+  xfer_index_clear(&xi);
+  return s;
+}
+
 int pc_schedule_default_chunks(pc_schedule_kind kind) {
   return kind == PC_SCHEDULE_INTERLEAVED || kind == PC_SCHEDULE_ZBV ? 2 : 1;
 }
@@ -630,6 +651,11 @@ static bool check_ops(const pc_schedule *s, GError **error) {
         set_op_error(error, s, r, i, "chunk out of range 0..%d", s->nchunks - 1);
         return false;
       }
+      if (s->forward_only && (op->kind == PC_OP_BWD || op->kind == PC_OP_BWD_W ||
+                              op->kind == PC_OP_OPT || op->grad)) {
+        set_op_error(error, s, r, i, "in a forward-only list");
+        return false;
+      }
       if (op->kind == PC_OP_OPT)
         continue;
       if (op->mb < 0 || op->mb >= s->nmicro) {
@@ -701,18 +727,18 @@ static bool check_compute(const pc_schedule *s, GError **error) {
     }
     if (!ok)
       break;
-    if (opt < 0) {
+    if (opt < 0 && !s->forward_only) {
       g_set_error(error, PC_ERROR, PC_ERROR_SCHEDULE, "stage %d has no OPT", r);
       ok = false;
       break;
     }
-    if (opt != st->nops - 1) {
+    if (opt >= 0 && opt != st->nops - 1) {
       set_op_error(error, s, r, opt, "is not the last op of the stage");
       ok = false;
       break;
     }
     for (int k = 0; k < nmc && ok; k++) {
-      const char *missing = fwd[k] < 0 ? "FWD" : bwd[k] < 0 ? "BWD"
+      const char *missing = fwd[k] < 0 ? "FWD" : s->forward_only ? NULL : bwd[k] < 0 ? "BWD"
                             : s->split_backward && bwdw[k] < 0 ? "BWD_W" : NULL;
       if (missing != NULL) {
         g_set_error(error, PC_ERROR, PC_ERROR_SCHEDULE, "stage %d has no %s of mb %d%s", r,
@@ -781,6 +807,7 @@ static bool check_messages(const pc_schedule *s, GError **error) {
   for (int ch = 0; ch < nch && ok; ch++) {
     const pc_xfer *x = &s->xfers[ch / 2];
     bool grad = ch % 2;
+    if (grad && s->forward_only) continue;
     int from = pc_schedule_rank_of(s, grad ? x->dst : x->src);
     for (int m = 0; m < M && ok; m++) {
       size_t k = (size_t)ch * (size_t)M + (size_t)m;

@@ -134,6 +134,7 @@ typedef struct {
   bool split_backward;   /* BWD_W ops carry the weight gradient (zero-bubble) */
   double zb_costs[3];    /* the FWD:BWD:BWD_W costs a zero-bubble order was planned for; 0:
                           * unit costs */
+  bool forward_only;     /* an evaluation: FWD and activation messages only, no OPT */
   int nxfers;
   pc_xfer *xfers;        /* (nxfers) copy of the transfer list; src/dst are virtual stages */
   pc_stage_ops *stages;  /* (nstages) */
@@ -156,6 +157,12 @@ pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmic
 bool pc_schedule_check_zb_costs(pc_schedule_kind kind, const double *zb_costs, GError **error);
 
 #define PC_SCHEDULE_MAX_CHUNKS 64
+
+/* The forward-only op lists of an evaluation over NMICRO microbatches, on SCHED's ranks and
+ * chunks (its placement and transfers): each rank takes microbatch after microbatch through its
+ * chunks in order (RECV, FWD, SEND each), so no rank keeps more than one microbatch's
+ * activations. NULL with PC_ERROR_USAGE when nmicro < 1. */
+pc_schedule *pc_schedule_new_forward(const pc_schedule *sched, int nmicro, GError **error);
 
 /* pc_schedule_new_chunks with the kind's own chunk count (pc_schedule_default_chunks). */
 pc_schedule *pc_schedule_new(pc_schedule_kind kind, int nstages, int nmicro,

@@ -278,6 +278,78 @@ static void run_iteration(stage_run *r, int iter, const pc_optim *opt, iter_stat
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Evaluation */
+
+/* Waits for the sends still in flight (PENDING, N of them; op indices into the list's REQ) from
+ * chunk C's slot SLOT, whose buffers the next forward overwrites; keeps the others. */
+static int wait_slot_sends(stage_run *r, const pc_stage_ops *so, MPI_Request *req, int *pending,
+                           int n, int c, int slot) {
+  int kept = 0;
+  for (int k = 0; k < n; k++) {
+    const pc_op *op = &so->ops[pending[k]];
+    if (op->chunk == c && op->mb % r->slots[c] == slot)
+      wait_timed(r, &req[pending[k]], "to send an evaluation's activations");
+    else
+      pending[kept++] = pending[k];
+  }
+  return kept;
+}
+
+void pc_stage_evaluate(stage_run *r, double result[4]) {
+  const pc_stage_ops *so = &r->eval->stages[r->stage];
+  MPI_Request *req = g_new(MPI_Request, (size_t)MAX(so->nops, 1)), q;
+  int *pending = g_new(int, (size_t)MAX(so->nops, 1)), npending = 0;
+  iter_stats st = {0};
+  MPI_Ibarrier(MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the other ranks to start the evaluation");
+  double t0 = MPI_Wtime();
+  for (int i = 0; i < so->nops; i++) {
+    const pc_op *op = &so->ops[i];
+    int c = op->chunk, slot = op->mb % r->slots[c];
+    pc_runtime *rt = r->rts[c];
+    req[i] = MPI_REQUEST_NULL;
+    if (op->kind == PC_OP_RECV) {
+      MPI_Irecv(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
+                pc_op_tag(op), MPI_COMM_WORLD, &req[i]);
+      wait_timed(r, &req[i], "for an evaluation's activations");
+    } else if (op->kind == PC_OP_SEND) {
+      MPI_Isend(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
+                pc_op_tag(op), MPI_COMM_WORLD, &req[i]);
+      pending[npending++] = i;
+    } else { /* FWD */
+      npending = wait_slot_sends(r, so, req, pending, npending, c, slot);
+      if (r->reads_data[c] || r->has_loss[c])
+        pc_dataset_get(r->eval_data, ((int64_t)op->mb * r->D + r->replica) * (int64_t)r->mb,
+                       r->mb, pc_runtime_data(rt, slot), pc_runtime_labels(rt, slot));
+      int bad = pc_runtime_forward(rt, slot, false);
+      if (bad >= 0)
+        pc_exec_die("stage %d, layer '%s': a NaN or infinite output in the evaluation's "
+                    "microbatch %d", r->stage, r->model->layers[bad].name, op->mb);
+      if (r->has_loss[c]) {
+        st.loss_sum += pc_runtime_loss_sum(rt, slot);
+        st.correct += pc_runtime_correct(rt, slot);
+      }
+    }
+  }
+  for (int k = 0; k < npending; k++)
+    wait_timed(r, &req[pending[k]], "to send an evaluation's activations");
+  double dt = MPI_Wtime() - t0, mine[3] = {st.loss_sum, (double)st.correct, dt}, total[3];
+  MPI_Ireduce(mine, total, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the evaluation's losses");
+  MPI_Ireduce(&mine[2], &total[2], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD, &q);
+  wait_timed(r, &q, "for the evaluation's times");
+  double samples = (double)r->eval->nmicro * (double)r->mb * r->D;
+  if (r->rank == 0) {
+    result[0] = total[0] / samples;
+    result[1] = total[1] / samples;
+    result[2] = samples;
+    result[3] = total[2];
+  }
+  g_free(req);
+  g_free(pending);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Set-up */
 
 /* RECV op i may be posted once the previous microbatch using its slot has finished BWD (an
@@ -447,6 +519,17 @@ static bool check_numbers(const train_opts *o, GError **error) {
                   reals[i].need, reals[i].v);
       return false;
     }
+  }
+  if (o->eval_every < 0 || o->eval_samples < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be at least 0, got %d",
+                o->eval_every < 0 ? "--eval-every" : "--eval-samples",
+                o->eval_every < 0 ? o->eval_every : o->eval_samples);
+    return false;
+  }
+  if (o->eval_samples > 0 && o->eval_every == 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--eval-samples %d goes with --eval-every K (when to evaluate)", o->eval_samples);
+    return false;
   }
   if (o->checkpoint_every > 0 && o->checkpoint == NULL) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
@@ -700,6 +783,25 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
                               (uint64_t)o->seed, true, error);
     if (r->data == NULL) return false;
   }
+  if (o->eval_every > 0) { /* every rank: the size of the split makes the op lists */
+    r->eval_data = pc_dataset_open(o->data ? o->data : "synthetic", &r->model->input,
+                                   r->model->layers[pc_model_loss_layer(r->model)].in[0].d[0],
+                                   (uint64_t)o->seed, false, error);
+    if (r->eval_data == NULL) return false;
+    int64_t n = pc_dataset_size(r->eval_data);
+    if (o->eval_samples > 0) n = MIN(n, o->eval_samples);
+    int64_t micro = n / ((int64_t)r->D * (int64_t)r->mb);
+    if (micro < 1 || micro > PC_JOB_MAX_OPS / 8 / r->C) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                  "--eval-every: %" G_GINT64_FORMAT " test samples %s (microbatches of %zu on "
+                  "%d replica%s)", n, micro < 1 ? "make no microbatch of each replica's" :
+                  "make too many microbatches: give --eval-samples", r->mb, r->D,
+                  r->D == 1 ? "" : "s");
+      return false;
+    }
+    r->eval = pc_schedule_new_forward(r->sched, (int)micro, error);
+    if (r->eval == NULL || !pc_schedule_validate(r->eval, error)) return false;
+  }
   if (o->load && !load_weights(r, o->load, error)) return false;
   r->req = g_new(MPI_Request, (size_t)r->ops->nops);
   r->spans = g_new0(pc_span, (size_t)r->ops->nops);
@@ -782,6 +884,8 @@ void pc_stage_close(stage_run *r) {
   g_free(r->chan_recvs);
   g_free(r->chan_next);
   pc_dataset_free(r->data);
+  pc_dataset_free(r->eval_data);
+  pc_schedule_free(r->eval);
   for (int c = 0; r->rts && c < r->C; c++) pc_runtime_free(r->rts[c]);
   g_free(r->rts);
   g_free(r->slots);

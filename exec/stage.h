@@ -33,6 +33,8 @@ typedef struct {
                                                 * optimizer's default */
   double beta1, beta2, eps, clip; /* AdamW's; clip: the global gradient norm's bound, 0: none */
   int warmup_iters;               /* the learning rate's linear warm-up */
+  int eval_every;                 /* evaluate every K iterations and after the last; 0: never */
+  int eval_samples;               /* test samples an evaluation takes at most; 0: the split */
   gint64 seed;
 } train_opts;
 
@@ -47,6 +49,8 @@ typedef struct {
   int *slots;                /* (C) microbatches in flight in each chunk */
   bool *reads_data, *has_loss; /* (C) the chunk holds the first layer / the loss */
   pc_dataset *data;
+  pc_dataset *eval_data;     /* the test split (with --eval-every, on ranks that read data) */
+  pc_schedule *eval;         /* its forward-only op lists (pc_schedule_new_forward) */
   int rank, stage, replica, P, D, C;
   size_t mb;                 /* samples per microbatch */
   const pc_stage_ops *ops;   /* this stage's list */
@@ -83,6 +87,11 @@ pc_optim pc_stage_optim(const train_opts *o, int iter);
 
 /* O's optimizer settings as a checkpoint records them. g_free() it. */
 char *pc_stage_optim_text(const train_opts *o);
+
+/* An evaluation on the test split: the forward-only lists through the pipeline (no activations
+ * kept, batch norm with its running statistics), every replica its share. Rank 0 gets the mean
+ * loss, the accuracy, the samples and the seconds. Collective. */
+void pc_stage_evaluate(stage_run *r, double result[4]);
 
 /* One iteration, ITER (from 0; it picks the data), between a barrier and the reduction of the
  * ranks' seconds: returns the slowest rank's seconds on rank 0 (its own elsewhere) and adds the

@@ -27,9 +27,10 @@
 #include "weights.h"
 
 /* Iterations start..iters-1: each one's slowest stage time and loss, the progress lines, the
- * checkpoints. false when a checkpoint could not be written on every stage. */
+ * evaluations (EVALS[3 it ..]: loss, accuracy and seconds; NAN where none), the checkpoints.
+ * false when a checkpoint could not be written on every stage. */
 static bool train_loop(stage_run *r, int start, const pc_checkpoint_job *job, const char *run,
-                       double *times, double *losses) {
+                       double *times, double *losses, double *evals) {
   const train_opts *o = r->o;
   GError *error = NULL;
   double window[2] = {0, 0};
@@ -49,6 +50,19 @@ static bool train_loop(stage_run *r, int start, const pc_checkpoint_job *job, co
       fflush(stdout);
       window[0] = window[1] = 0;
       window_iters = 0;
+    }
+    evals[3 * it] = evals[3 * it + 1] = evals[3 * it + 2] = NAN;
+    if (o->eval_every > 0 && ((it + 1) % o->eval_every == 0 || it + 1 == o->iters)) {
+      double e[4];
+      pc_stage_evaluate(r, e);
+      if (r->rank == 0) {
+        printf("eval %4d  loss %.4f  accuracy %.4f  time %.4f s  (%.0f test samples)\n", it + 1,
+               e[0], e[1], e[3], e[2]);
+        fflush(stdout);
+        evals[3 * it] = e[0];
+        evals[3 * it + 1] = e[1];
+        evals[3 * it + 2] = e[3];
+      }
     }
     bool due = o->checkpoint && (it + 1 == o->iters ||
                                  (o->checkpoint_every > 0 && (it + 1) % o->checkpoint_every == 0));
@@ -73,7 +87,7 @@ typedef struct {
 /* The timing summary and --times: 0, or 1 when the file could not be written. *t gets the
  * statistics on rank 0. */
 static int train_report(const stage_run *r, int start, const double *times,
-                        const double *losses, timing *t) {
+                        const double *losses, const double *evals, timing *t) {
   const train_opts *o = r->o;
   int status = 0;
   int timed0 = start + o->warmup, n = o->iters - timed0;
@@ -93,9 +107,17 @@ static int train_report(const stage_run *r, int start, const double *times,
     pc_output *out = pc_output_open("--times", o->times, &error);
     if (out) {
       FILE *f = pc_output_stream(out);
-      fprintf(f, "iteration,seconds,warmup,loss\n");
-      for (int i = start; i < o->iters; i++)
-        fprintf(f, "%d,%.9f,%d,%.9g\n", i + 1, times[i], i < timed0, losses[i]);
+      bool ev = o->eval_every > 0;
+      fprintf(f, "iteration,seconds,warmup,loss%s\n",
+              ev ? ",eval_loss,eval_accuracy,eval_seconds" : "");
+      for (int i = start; i < o->iters; i++) {
+        fprintf(f, "%d,%.9f,%d,%.9g", i + 1, times[i], i < timed0, losses[i]);
+        if (ev && !isnan(evals[3 * i]))
+          fprintf(f, ",%.9g,%.9g,%.9f", evals[3 * i], evals[3 * i + 1], evals[3 * i + 2]);
+        else if (ev)
+          fprintf(f, ",,,");
+        fputc('\n', f);
+      }
     }
     if (out == NULL || !pc_output_commit(out, &error)) {
       pc_error_print(PC_EXEC_PROG " train", error->message);
@@ -271,6 +293,10 @@ int pc_cmd_train(int argc, char **argv) {
     {"eps", 0, 0, G_OPTION_ARG_DOUBLE, &o.eps, "AdamW's epsilon (1e-8)", "X"},
     {"weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o.weight_decay,
      "SGD: L2 penalty (0); AdamW: decoupled weight decay (0.01)", "X"},
+    {"eval-every", 0, 0, G_OPTION_ARG_INT, &o.eval_every,
+     "Evaluate on the test split every K iterations and after the last (0: never)", "K"},
+    {"eval-samples", 0, 0, G_OPTION_ARG_INT, &o.eval_samples,
+     "Test samples an evaluation takes at most (default: the whole split)", "N"},
     {"clip-grad-norm", 0, 0, G_OPTION_ARG_DOUBLE, &o.clip,
      "Scale the gradients so that their norm over all stages is at most X (0: no clipping)",
      "X"},
@@ -298,7 +324,7 @@ int pc_cmd_train(int argc, char **argv) {
   stage_run r = {.o = &o, .stage_comm = MPI_COMM_NULL, .pipe_comm = MPI_COMM_NULL};
   GError *error = NULL;
   int status = PC_EXIT_INPUT;
-  double *times = NULL, *losses = NULL;
+  double *times = NULL, *losses = NULL, *evals = NULL;
   if (!pc_exec_parse(ctx, "train", &argc, &argv)) goto out;
   if (argc != 2) {
     if (pc_exec_rank() == 0)
@@ -313,17 +339,19 @@ int pc_cmd_train(int argc, char **argv) {
   if (ok) {
     times = g_new0(double, (size_t)o.iters);
     losses = g_new0(double, (size_t)o.iters);
-    ok = train_loop(&r, start, &st.job, st.run, times, losses);
+    evals = g_new0(double, 3 * (size_t)o.iters);
+    ok = train_loop(&r, start, &st.job, st.run, times, losses, evals);
     status = ok ? 0 : 1;
   }
   start_clear(&st);
   if (!ok) goto out;
   timing t;
-  status = train_report(&r, start, times, losses, &t);
+  status = train_report(&r, start, times, losses, evals, &t);
   status = train_outputs(&r, &t, status);
 out:
   g_free(times);
   g_free(losses);
+  g_free(evals);
   pc_stage_close(&r);
   g_option_context_free(ctx);
   g_free(o.sets); g_free(o.partition); g_free(o.by); g_free(o.schedule); g_free(o.data);

@@ -104,7 +104,7 @@ entry "grid: a cell needing other ranks than the job's" -- "$x" grid "$m/tiny-ml
 entry "grid: output folder in a missing folder" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/none/grid"
 entry "profile: microbatch too large for the machine" -- "$x" profile "$m/mlp32.model" --microbatch-sizes 8,1048576
 entry "profile: samples file in a missing folder" -- "$x" profile "$m/tiny-mlp.model" --samples "$t/none/s.tsv"
-entry "profile: more ranks than the partition has stages" -- mpirun -n 2 "$x" profile "$m/tiny-mlp.model" -p "fc1..loss"
+entry "profile: more ranks than the partition has stages, not a multiple" -- mpirun -n 3 "$x" profile "$m/tiny-mlp.model" -p "fc1..relu2 | fc3.."
 entry "study: a microbatch count that does not divide the batch" -- experiments/study.sh mlp32 --microbatches 1,3 --out "$t/study"
 entry "study: more processes than the predicted lines go to" -- experiments/study.sh mlp32 --procs 32 --out "$t/study"
 entry "study: continuing a study that was never started" -- experiments/study.sh mlp32 --continue --out "$t/none"
@@ -142,6 +142,11 @@ entry "op lists larger than the memory (ulimit -v 8000000)" -- bash -c 'ulimit -
 entry "zero stages" -- "$sim" describe "$m/mlp32.model" --stages 0
 entry "a learning rate that is not a number" -- "$x" train "$m/tiny-mlp.model" --lr nan
 entry "--checkpoint-every without --checkpoint" -- "$x" train "$m/tiny-mlp.model" --checkpoint-every 2
+entry "an optimizer that does not exist" -- "$x" train "$m/tiny-mlp.model" --optimizer adam
+entry "SGD's momentum given to AdamW" -- "$x" train "$m/tiny-mlp.model" --optimizer adamw --momentum 0.5
+entry "a warm-up longer than the run" -- "$x" train "$m/tiny-mlp.model" --iters 5 --warmup-iters 6
+entry "an evaluation smaller than a microbatch" -- "$x" train "$m/tiny-mlp.model" --eval-every 1 --eval-samples 3
+entry "zero-bubble op costs for 1f1b" -- "$sim" run "$m/mlp32.model" --batch 256 -m 4 --stages 2 --schedule 1f1b --zb-costs 1:2:1
 entry "unknown command" -- "$x" trian "$m/mlp32.model"
 
 {

@@ -88,6 +88,21 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
   return p;
 }
 
+bool pc_predict_eval(pc_engine *engine, pc_prediction *p, int nmicro, double *seconds,
+                     GError **error) {
+  pc_schedule *eval = pc_schedule_new_forward(p->sched, nmicro, error);
+  if (eval == NULL || !pc_schedule_validate(eval, error)) {
+    pc_schedule_free(eval);
+    return false;
+  }
+  pc_stage_costs_bind(p->costs, eval);
+  const pc_sim_result *res = pc_engine_run(engine, eval, &p->costs->costs, error);
+  if (res) *seconds = res->makespan;
+  pc_stage_costs_bind(p->costs, p->sched);
+  pc_schedule_free(eval);
+  return res != NULL;
+}
+
 /* Replay: the op lists run again with given compute durations, messages as modelled. */
 typedef struct {
   const pc_sim_costs *model; /* the prediction's costs: messages and overheads */

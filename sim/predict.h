@@ -40,6 +40,11 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
                           const pc_cost_config *cfg, GError **error);
 void pc_prediction_free(pc_prediction *p);
 
+/* Seconds of an evaluation after P's iterations (train --eval-every): the forward-only lists of
+ * NMICRO microbatches on P's ranks (pc_schedule_new_forward), each FWD at P's forward cost. */
+bool pc_predict_eval(pc_engine *engine, pc_prediction *p, int nmicro, double *seconds,
+                     GError **error);
+
 /* The schedule of KIND's one-stage baselines: KIND, or 1f1b where KIND holds several chunks per
  * rank (one rank runs its chunks one after the other). */
 pc_schedule_kind pc_predict_baseline_kind(pc_schedule_kind kind);

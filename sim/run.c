@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "data.h"
 #include "predict.h"
 #include "error.h"
 #include "files.h"
@@ -33,7 +34,7 @@ typedef struct {
   char *sets, *partition, *by, *schedule, *net, *gemm, *trace, *gantt, *format;
   char *durations, *profile_stat, *map_by, *zb_costs;
   char **profile;
-  int stages, batch, micro, replicas, rpn, chunks;
+  int stages, batch, micro, replicas, rpn, chunks, eval_every, eval_samples;
   gboolean extrapolate;
   pc_cli_training training;
 } run_opts;
@@ -42,7 +43,8 @@ static bool check(run_opts *o, GError **error) {
   const struct {
     const char *flag;
     int v;
-  } pos[] = {{"--stages", o->stages}, {"--ranks-per-node", o->rpn}};
+  } pos[] = {{"--stages", o->stages}, {"--ranks-per-node", o->rpn},
+             {"--eval-samples", o->eval_samples}};
   for (size_t i = 0; i < G_N_ELEMENTS(pos); i++)
     if (pos[i].v != UNSET && pos[i].v < 1) {
       g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be positive, got %d", pos[i].flag,
@@ -58,6 +60,12 @@ static bool check(run_opts *o, GError **error) {
                 o->format);
     return false;
   }
+  if (o->eval_every < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--eval-every must be at least 0, got %d",
+                o->eval_every);
+    return false;
+  }
+  if (o->eval_samples == UNSET) o->eval_samples = PC_SYNTHETIC_TEST_SIZE;
   if (o->gantt && !pc_plot_check_path(o->gantt, error)) return false;
   return o->trace == NULL || pc_output_check("--trace", o->trace, error);
 }
@@ -172,11 +180,12 @@ static void csv_speedup(const pc_prediction *base, double t) {
 /* TRACE_S (not NULL with --durations): the replayed trace's iteration time, a last column. */
 static void print_csv(const pc_model *m, const pc_partition *part, const pc_prediction *p,
                       const pc_prediction *b1, const pc_prediction *b11,
-                      const pc_prediction *rank1, const double *trace_s) {
+                      const pc_prediction *rank1, const double *trace_s, const double *eval_s) {
   double t = p->makespan;
   printf("model,schedule,stages,replicas,microbatches,batch,microbatch_size,iteration_s,"
          "throughput,speedup,speedup_vs_1mb,speedup_vs_1rank,ideal_speedup,bubble,"
-         "peak_memory_bytes,extrapolated%s,partition\n", trace_s ? ",trace_iteration_s" : "");
+         "peak_memory_bytes,extrapolated%s%s,partition\n", trace_s ? ",trace_iteration_s" : "",
+         eval_s ? ",eval_s" : "");
   printf("%s,%s,%d,%d,%d,%d,%d,%.9g,%.9g", m->name, pc_schedule_kind_name(p->sched->kind),
          p->nstages, p->replicas, p->nmicro, p->batch, p->mb, t, p->batch / t);
   csv_speedup(b1, t);
@@ -185,6 +194,7 @@ static void print_csv(const pc_model *m, const pc_partition *part, const pc_pred
   printf(",%.9g,%.9g,%zu,%d", pc_ideal_speedup(p->nstages, p->nmicro), pc_prediction_bubble(p),
          pc_prediction_peak_memory(p), p->costs->extrapolated ? 1 : 0);
   if (trace_s) printf(",%.9g", *trace_s);
+  if (eval_s) printf(",%.9g", *eval_s);
   char *spec = pc_partition_format(m, part);
   printf(",%s\n", spec); /* layer names hold no commas */
   g_free(spec);
@@ -269,7 +279,7 @@ static void run_opts_clear(run_opts *o) {
 
 int pc_cmd_run(int argc, char **argv) {
   run_opts o = {.stages = UNSET, .batch = UNSET, .micro = UNSET, .replicas = UNSET,
-                .rpn = UNSET, .chunks = UNSET};
+                .rpn = UNSET, .chunks = UNSET, .eval_samples = UNSET};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &o.partition,
@@ -283,6 +293,11 @@ int pc_cmd_run(int argc, char **argv) {
     {"chunks", 0, 0, G_OPTION_ARG_INT, &o.chunks,
      "Model chunks per rank of an interleaved schedule (default 2; the partition has stages x "
      "chunks parts)", "V"},
+    {"eval-every", 0, 0, G_OPTION_ARG_INT, &o.eval_every,
+     "An evaluation every K iterations (train's): its seconds, and what it adds per iteration",
+     "K"},
+    {"eval-samples", 0, 0, G_OPTION_ARG_INT, &o.eval_samples,
+     "Test samples an evaluation takes (default 10000, the synthetic test split's)", "N"},
     {"zb-costs", 0, 0, G_OPTION_ARG_STRING, &o.zb_costs,
      "Relative FWD:BWD:BWD_W durations that zb-h1 and zb-v plan their order for (1:1:1; as "
      "pipecast-exec train takes it)", "F:B:W"},
@@ -365,8 +380,18 @@ int pc_cmd_run(int argc, char **argv) {
   engine = pc_engine_new();
   p = pc_predict(engine, model, part, kind, o.batch, o.micro, &cfg, &error);
   if (p == NULL) goto fail;
-  double trace_s = 0;
+  double trace_s = 0, eval_s = 0;
   if (o.durations && !replay(engine, p, o.durations, &trace_s, &error)) goto fail;
+  /* as train: each replica its share, whole microbatches of the training's size */
+  int eval_micro = o.eval_every > 0 ? o.eval_samples / (o.replicas * p->mb) : 0;
+  if (o.eval_every > 0 && eval_micro < 1) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
+                "--eval-every: %d test samples make no microbatch of each replica's "
+                "(microbatches of %d on %d replica%s)", o.eval_samples, p->mb, o.replicas,
+                o.replicas == 1 ? "" : "s");
+    goto fail;
+  }
+  if (eval_micro > 0 && !pc_predict_eval(engine, p, eval_micro, &eval_s, &error)) goto fail;
   b1 = baseline(engine, model, kind, o.batch, o.micro, &cfg, &w1);
   b11 = baseline(engine, model, kind, o.batch, 1, &cfg, &w11);
   if (o.replicas > 1) {
@@ -382,8 +407,14 @@ int pc_cmd_run(int argc, char **argv) {
   if (o.gantt && !gantt(model, part, p, o.gantt, &error)) goto fail;
   sources = describe_sources(&o, &cfg, p, trace_s);
   if (o.format && strcmp(o.format, "csv") == 0)
-    print_csv(model, part, p, b1, b11, rank1, o.durations ? &trace_s : NULL);
+    print_csv(model, part, p, b1, b11, rank1, o.durations ? &trace_s : NULL,
+              eval_micro ? &eval_s : NULL);
   else print_table(model, part, p, b1, w1, b11, w11, rank1, wr, sources);
+  if (eval_micro && !(o.format && strcmp(o.format, "csv") == 0))
+    printf("\nevaluation            %g s (%d test samples in %d microbatch%s of %d per replica); "
+           "every %d iterations +%g s per iteration\n", eval_s,
+           eval_micro * p->mb * o.replicas, eval_micro, eval_micro == 1 ? "" : "es", p->mb,
+           o.eval_every, eval_s / o.eval_every);
   status = fflush(stdout) == 0 ? 0 : 1;
   goto out;
 fail:

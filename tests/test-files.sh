@@ -210,6 +210,12 @@ expect 2 "--clip-grad-norm must be a finite number above 0 (or 0: no clipping), 
   "--clip-grad-norm negative" -- "$x" train "$tiny" --clip-grad-norm -1
 expect 2 "--momentum must be at least 0 and below 1, got nan" "--momentum nan" -- \
   "$x" train "$tiny" --momentum nan
+expect 2 "--eval-samples 100 goes with --eval-every K" "--eval-samples alone" -- \
+  "$x" train "$tiny" --eval-samples 100
+expect 2 "--eval-every must be at least 0, got -1" "--eval-every negative" -- \
+  "$x" train "$tiny" --eval-every -1
+expect 2 "--eval-every: 3 test samples make no microbatch of each replica's (microbatches of 4 on 1 replica)" \
+  "--eval-samples below a microbatch" -- "$x" train "$tiny" --batch 16 -m 4 --eval-every 1 --eval-samples 3
 expect 2 "--checkpoint-every 2 needs --checkpoint DIR" "--checkpoint-every without --checkpoint" -- \
   "$x" train "$tiny" --checkpoint-every 2
 printf 'input 4\nfc out=2 \377\n' >"$tmp/byte.model"

@@ -146,6 +146,29 @@ if cmp -s "$tmp/adsix.pcw" "$tmp/adres.pcw" && grep -q "exp_avg_sq" "$tmp"/ckad/
   ok "adamw: checkpoint after 3 iterations, resumed to 6: bit-identical to 6 in one go"
 else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "adamw: checkpoint after 3 iterations, resumed to 6: bit-identical to 6 in one go"; fi
 
+# --eval-every: the test split through the pipeline's forward-only lists, the same numbers on
+# every partition and schedule (the loss stage sums in microbatch order), the weights untouched
+ev="$res --eval-every 2 --eval-samples 602"
+"$x" train "$models/tiny-resnet.model" $ev --save "$tmp/ev1.pcw" --times "$tmp/ev1.csv" >"$tmp/log" 2>&1
+evals_ok=1
+for cut in '2;..block1.conv1 | block1.bn1..;1f1b' \
+           '4;..block1.conv1 | block1.bn1..block1.bn2 | block1.downsample..block2.conv2 | block2.bn2..;zb-h1' \
+           '2;conv1..block1.relu1 | block1.conv2..block1.downsample.1 | block1.add..block2.bn1 | block2.relu1..;interleaved'; do
+  IFS=';' read -r nr spec sched <<<"$cut"
+  mpirun -n "$nr" "$x" train "$models/tiny-resnet.model" $ev -p "$spec" --schedule "$sched" \
+    --times "$tmp/evp.csv" >>"$tmp/log" 2>&1 </dev/null
+  [ "$(cut -d, -f5-6 "$tmp/evp.csv")" = "$(cut -d, -f5-6 "$tmp/ev1.csv")" ] || evals_ok=0
+done
+if [ "$evals_ok" = 1 ] && cmp -s "$tmp/ev1.pcw" "$tmp/resnet.ref.pcw" &&
+   [ "$(grep -c '^eval ' "$tmp/log")" = 8 ] && grep -q '(600 test samples)' "$tmp/log" &&
+   [ "$(awk -F, 'NR > 1 && $5 != ""' "$tmp/ev1.csv" | wc -l)" = 2 ]; then
+  ok "eval every 2 and at the end: the same loss and accuracy on 1, 2 and 4 stages (1f1b, zb-h1, interleaved); weights as without"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "eval every 2 and at the end: the same loss and accuracy on 1, 2 and 4 stages (1f1b, zb-h1, interleaved); weights as without"; fi
+mpirun -n 4 "$x" train "$models/tiny-resnet.model" $ev --replicas 2 -p "..block1.conv1 | block1.bn1.." \
+  >"$tmp/log" 2>&1 </dev/null
+if grep -q '^eval    3 .*(600 test samples)' "$tmp/log"; then ok "eval with 2 replicas: each its share of the split"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "eval with 2 replicas: each its share of the split"; fi
+
 # Data parallelism: 2 replicas of one stage, and 2 replicas x 2 stages, train and agree on the loss
 # printed (the loss sums over replicas: the same minibatch as one process).
 "$x" train "$models/tiny-mlp.model" --batch 32 --microbatches 2 --iters 2 --warmup 0 >"$tmp/one.log" 2>&1

@@ -145,6 +145,31 @@ expect 2 "--optimizer 'lamb': expected sgd or adamw" "run: --optimizer unknown" 
 expect 2 "--clip-grad-norm must be a finite number above 0 (or 0: no clipping), got -2" \
   "plan: --clip-grad-norm negative" -- "$sim" plan "$models/mlp32.model" --ranks 2 --batch 256 \
   --clip-grad-norm -2
+# --eval-every: train's evaluation, the forward-only lists: on one stage each microbatch's FWD in
+# turn; on two, the stages overlap it
+"$sim" run "$models/tiny-mlp.model" --stages 1 --batch 8 -m 2 --eval-every 5 --eval-samples 43 \
+  -f csv >"$tmp/ev.csv" 2>&1
+"$sim" run "$models/tiny-mlp.model" --stages 2 --batch 8 -m 2 --eval-every 5 --eval-samples 43 \
+  -f csv >"$tmp/ev2.csv" 2>&1
+if /usr/bin/python3 - "$tmp/ev.csv" "$tmp/ev2.csv" <<'PY'
+import csv, io, sys
+def blocks(path):
+    a, b = open(path).read().split("\n\n\n")
+    return next(csv.DictReader(io.StringIO(a))), list(csv.DictReader(io.StringIO(b)))
+(one, st1), (two, st2) = blocks(sys.argv[1]), blocks(sys.argv[2])
+e1, e2 = float(one["eval_s"]), float(two["eval_s"])
+assert abs(e1 - 10 * float(st1[0]["fwd_s"])) <= 1e-12 * e1, (e1, st1[0]["fwd_s"])  # 43 // 4
+fwd = [float(s["fwd_s"]) for s in st2]
+assert 10 * max(fwd) <= e2 < 10 * sum(fwd), (e2, fwd)  # the stages overlap
+PY
+then ok "run --eval-every: an evaluation's seconds, ten forwards on one stage, overlapped on two"
+else sed 's/^/# /' "$tmp/ev.csv"; not_ok "run --eval-every: an evaluation's seconds, ten forwards on one stage, overlapped on two"; fi
+expect 0 "" "run --eval-every: the table says what it adds" -- "$sim" run "$models/tiny-mlp.model" \
+  --batch 8 -m 2 --eval-every 4
+stdout_has "(10000 test samples in 2500 microbatches of 4 per replica); every 4 iterations +" \
+  "run --eval-every: the synthetic test split by default"
+expect 2 "--eval-every: 3 test samples make no microbatch" "run --eval-samples below a microbatch" -- \
+  "$sim" run "$models/tiny-mlp.model" --batch 8 -m 2 --eval-every 4 --eval-samples 3
 # --zb-costs: a zero-bubble order planned for other op costs; refused for other schedules
 "$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 16 --schedule zb-h1 -f csv >"$tmp/zu.csv" 2>&1
 "$sim" run "$models/mlp32.model" --stages 4 --batch 256 -m 16 --schedule zb-h1 --zb-costs 1:3:0.3 \

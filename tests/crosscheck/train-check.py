@@ -11,7 +11,9 @@ TRAIN FLAGS (say --optimizer adamw --lr-schedule cosine --warmup-iters 2 --clip-
 and trains the same network (rebuilt by crosscheck.py from `pipecast-sim describe`) in PyTorch on
 the same samples in the same microbatches: torch.optim.AdamW or SGD, a LambdaLR of the same
 warm-up and half cosine, torch.nn.utils.clip_grad_norm_ before each step. Compared: every
-parameter and batch-norm statistic after the last step, and each iteration's loss.
+parameter and batch-norm statistic after the last step, each iteration's loss, and with
+--eval-every each evaluation's loss and accuracy on the test split (the same samples here; batch
+norm on its running statistics).
 
 A tensor agrees when max|pipecast - torch| <= 1e-4 * max(max|torch|, 1e-3) (PyTorch in float64,
 as crosscheck.py); a printed loss (4 decimals) within 5e-5 + 1e-5 of torch's. Exit status 0 when all agree, 1 on a mismatch,
@@ -100,7 +102,8 @@ def torch_train(args, flags, rows, shape, state, images, labels):
     x_all = x_all.reshape([-1] + shape)
     y_all = torch.tensor(labels, dtype=torch.long)
     mb = args.batch // args.microbatches
-    losses = []
+    every = flag(flags, "--eval-every", 0, int)
+    losses, evals = [], []
     for it in range(iters):
         total = 0.0
         for m in range(args.microbatches):
@@ -115,7 +118,16 @@ def torch_train(args, flags, rows, shape, state, images, labels):
         sched.step()
         opt.zero_grad()
         losses.append(total / args.batch)
-    return losses, root.state_dict()
+        if every and ((it + 1) % every == 0 or it + 1 == iters):
+            # the test split (the same samples here), batch norm on its running statistics
+            root.eval()
+            with torch.no_grad():
+                out = forward(x_all, y_all)
+            root.train()
+            logits = out[rows[-1]["inputs"][0]]  # the loss's input
+            evals.append((out[-1].mean().item(),
+                          (logits.argmax(1) == y_all).double().mean().item()))
+    return losses, evals, root.state_dict()
 
 
 def main():
@@ -162,8 +174,10 @@ def main():
                        "--iters", str(args.iters), "--save", out]
                       + (["--set", args.sets] if args.sets else []) + flags)
             got_losses = [float(x) for x in re.findall(r"^iter +\d+ +loss (\S+)", log, re.M)]
+            got_evals = [(float(a), float(b)) for a, b in
+                         re.findall(r"^eval +\d+ +loss (\S+) +accuracy (\S+)", log, re.M)]
             _, got = crosscheck.read_dump(out)
-            losses, ref = torch_train(args, flags, rows, shape, state, images, labels)
+            losses, evals, ref = torch_train(args, flags, rows, shape, state, images, labels)
     except (crosscheck.InputError, OSError, KeyError, ValueError) as e:
         print(f"train-check: {args.model}: {e}", file=sys.stderr)
         return 2
@@ -180,6 +194,13 @@ def main():
         # printed with 4 decimals: within half of the last one, as a fraction of the tolerance
         err = RTOL * abs(a - b) / (LOSS_ATOL + 1e-5 * abs(b))
         report.append((err, f"loss {i + 1}", f"pipecast {a}, torch {b:.6f}"))
+    if len(got_evals) != len(evals):
+        report.append((float("inf"), "evaluations", f"{len(got_evals)} printed, {len(evals)} made"))
+    for i, ((la, aa), (lb, ab)) in enumerate(zip(got_evals, evals)):
+        err = RTOL * abs(la - lb) / (LOSS_ATOL + 1e-5 * abs(lb))
+        report.append((err, f"evaluation {i + 1} loss", f"pipecast {la}, torch {lb:.6f}"))
+        report.append((0.0 if abs(aa - ab) <= LOSS_ATOL else float("inf"),
+                       f"evaluation {i + 1} accuracy", f"pipecast {aa}, torch {ab:.6f}"))
     return crosscheck.print_report(os.path.basename(args.model),
                                    f" ({' '.join(flags)}, {args.iters} steps)", report,
                                    args.verbose)

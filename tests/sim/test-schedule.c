@@ -248,6 +248,44 @@ static void test_zb_costs(void) {
   g_free(x);
 }
 
+/* Evaluation's forward-only lists on every training layout: valid (matched, no deadlock), a
+ * microbatch through a rank's chunks before the next; a BWD or OPT in one is refused. */
+static void test_forward_only(void) {
+  GError *err = NULL;
+  for (int kind = 0; kind < PC_SCHEDULE_KIND_COUNT; kind++)
+    for (int P = 1; P <= 8; P++)
+      for (int M = 1; M <= 16; M++) {
+        int C = pc_schedule_default_chunks(kind);
+        if (!pc_schedule_check_kind(kind, P, M, C, NULL)) continue;
+        pc_schedule *t = chunk_schedule(kind, P, M, C);
+        pc_schedule *f = pc_schedule_new_forward(t, 2 * M + 1, &err);
+        g_assert_no_error(err);
+        g_assert_true(f->forward_only);
+        if (!pc_schedule_validate(f, &err))
+          g_error("%s P %d M %d: %s", pc_schedule_kind_name(kind), P, M, err->message);
+        for (int r = 0; r < P; r++) {
+          int fwd = 0;
+          for (int i = 0; i < f->stages[r].nops; i++) fwd += f->stages[r].ops[i].kind == PC_OP_FWD;
+          g_assert_cmpint(fwd, ==, (2 * M + 1) * C);
+        }
+        pc_schedule_free(f);
+        pc_schedule_free(t);
+      }
+  pc_schedule *t = chunk_schedule(PC_SCHEDULE_ZBV, 2, 2, 2);
+  pc_schedule *f = pc_schedule_new_forward(t, 2, &err);
+  assert_compute(f, 0, "F0.0 F0.1 F1.0 F1.1");
+  assert_compute(f, 1, "F0.0 F0.1 F1.0 F1.1");
+  pc_schedule_append_op(f, 1, (pc_op){.kind = PC_OP_OPT, .mb = -1, .xfer = -1, .peer = -1});
+  g_assert_false(pc_schedule_validate(f, &err));
+  g_assert_nonnull(strstr(err->message, "OPT: in a forward-only list"));
+  g_clear_error(&err);
+  g_assert_null(pc_schedule_new_forward(t, 0, &err));
+  g_assert_error(err, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&err);
+  pc_schedule_free(f);
+  pc_schedule_free(t);
+}
+
 static void test_gpipe_ops(void) {
   pc_schedule *s = test_chain_schedule(PC_SCHEDULE_GPIPE, 3, 3);
   g_assert_cmpint(s->kind, ==, PC_SCHEDULE_GPIPE);
@@ -501,6 +539,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/schedule/new-kinds/bad-params", test_new_kinds_bad);
   g_test_add_func("/schedule/new-kinds/valid", test_new_kinds_valid);
   g_test_add_func("/schedule/zb-costs", test_zb_costs);
+  g_test_add_func("/schedule/forward-only", test_forward_only);
   g_test_add_func("/schedule/gpipe/ops", test_gpipe_ops);
   g_test_add_func("/schedule/1f1b/ops", test_1f1b_ops);
   g_test_add_func("/schedule/1f1b/peak", test_1f1b_peak);
