@@ -283,17 +283,19 @@ static bool commit(const char *dir, const char *name, int iteration, const pc_ch
 }
 
 bool pc_checkpoint_save(const char *dir, int iteration, const pc_checkpoint_job *job,
-                        const char *run, pc_runtime *rt, int stage, int replica, GError **error) {
+                        const char *run, pc_runtime *const *rts, const int *stages, int n,
+                        int replica, GError **error) {
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   char name[FOLDER_MAX] = "";
   int ok = rank != 0 || new_folder(dir, iteration, name, error);
   MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
   MPI_Bcast(name, FOLDER_MAX, MPI_CHAR, 0, MPI_COMM_WORLD);
-  if (ok && replica == 0) {
+  for (int k = 0; ok && replica == 0 && k < n; k++) {
     tensors t;
-    tensors_get(&t, rt);
-    char *file = g_strdup_printf("stage-%d.pcw", stage), *it = g_strdup_printf("%d", iteration);
+    tensors_get(&t, rts[k]);
+    char *file = g_strdup_printf("stage-%d.pcw", stages[k]);
+    char *it = g_strdup_printf("%d", iteration);
     char *path = g_build_filename(dir, name, file, NULL);
     const char *meta[] = {"iteration", it, "run", run, "checkpoint", name, NULL};
     ok = pc_weights_save(path, job->model, t.n, t.names, t.data, t.counts, meta, error);
@@ -339,8 +341,8 @@ static bool belongs(const char *spath, const pointer *p, GHashTable *meta, GErro
   return true;
 }
 
-bool pc_checkpoint_load(const char *dir, const pc_checkpoint_job *job, pc_runtime *rt, int stage,
-                        pc_checkpoint_info *info, GError **error) {
+bool pc_checkpoint_load(const char *dir, const pc_checkpoint_job *job, pc_runtime *const *rts,
+                        const int *stages, int n, pc_checkpoint_info *info, GError **error) {
   pointer p;
   if (!pointer_read(dir, &p, error)) {
     g_prefix_error(error, "--resume ");
@@ -364,17 +366,21 @@ bool pc_checkpoint_load(const char *dir, const pc_checkpoint_job *job, pc_runtim
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: written by a run with %s", path, d);
     g_free(d);
   } else {
-    tensors t;
-    tensors_get(&t, rt);
-    char *file = g_strdup_printf("stage-%d.pcw", stage);
-    char *spath = g_build_filename(dir, p.folder, file, NULL);
-    GHashTable *meta = NULL;
-    ok = pc_weights_load(spath, job->model, t.n, t.names, t.data, t.counts, true, &meta, error) &&
-         belongs(spath, &p, meta, error);
-    if (meta) g_hash_table_unref(meta);
-    g_free(spath);
-    g_free(file);
-    tensors_clear(&t);
+    ok = true;
+    for (int k = 0; ok && k < n; k++) {
+      tensors t;
+      tensors_get(&t, rts[k]);
+      char *file = g_strdup_printf("stage-%d.pcw", stages[k]);
+      char *spath = g_build_filename(dir, p.folder, file, NULL);
+      GHashTable *meta = NULL;
+      ok = pc_weights_load(spath, job->model, t.n, t.names, t.data, t.counts, true, &meta,
+                           error) &&
+           belongs(spath, &p, meta, error);
+      if (meta) g_hash_table_unref(meta);
+      g_free(spath);
+      g_free(file);
+      tensors_clear(&t);
+    }
   }
   if (ok) {
     info->iteration = (int)p.iteration;

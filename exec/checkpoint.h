@@ -3,6 +3,7 @@
  *
  * Layout of DIR:
  *   DIR/iter-N-XXXXXX/stage-S.pcw  each stage's state after N iterations (weights format,
+ *                                  a file per stage of the partition, chunks included;
  *                                  common/weights.h), in a folder made new for this checkpoint;
  *                                  the header's meta lines name the iteration, the run and the
  *                                  folder
@@ -44,11 +45,13 @@ bool pc_checkpoint_check_dir(const char *dir, GError **error);
 bool pc_checkpoint_begin(const char *dir, const char *resume_dir, const char *resumed_run,
                          bool replace, char run[PC_RUN_ID_LEN + 1], GError **error);
 
-/* Collective over MPI_COMM_WORLD: replica 0 of every stage writes its file, rank 0 commits.
- * False on every rank (with the message on the failing rank's error) when any write failed; the
- * previous checkpoint is then still the committed one. */
+/* Collective over MPI_COMM_WORLD: replica 0 of every rank writes a file per stage it holds (N
+ * runtimes RTS of the partition's stages STAGES: a rank's chunks), rank 0 commits. False on every
+ * rank (with the message on the failing rank's error) when any write failed; the previous
+ * checkpoint is then still the committed one. */
 bool pc_checkpoint_save(const char *dir, int iteration, const pc_checkpoint_job *job,
-                        const char *run, pc_runtime *rt, int stage, int replica, GError **error);
+                        const char *run, pc_runtime *const *rts, const int *stages, int n,
+                        int replica, GError **error);
 
 /* What a loaded checkpoint says of itself. */
 typedef struct {
@@ -57,11 +60,13 @@ typedef struct {
   char *optimizer;             /* NULL when it does not record one; g_free() it */
 } pc_checkpoint_info;
 
-/* Reads the committed checkpoint of DIR into this stage's runtime. Refuses (PC_ERROR_FORMAT) a
- * checkpoint of another model, stage count or config, naming the difference, and a stage file
- * that does not belong to the committed checkpoint; PC_ERROR_IO when it cannot be read. Not
- * collective. */
-bool pc_checkpoint_load(const char *dir, const pc_checkpoint_job *job, pc_runtime *rt, int stage,
-                        pc_checkpoint_info *info, GError **error);
+/* Reads the committed checkpoint of DIR into the N runtimes RTS of the partition's stages
+ * STAGES (stage files are the partition's, so a rank's chunks may be dealt otherwise than when
+ * it was written). Refuses (PC_ERROR_FORMAT) a checkpoint of another model, stage count or
+ * config, naming the difference, and a stage file that does not belong to the committed
+ * checkpoint; PC_ERROR_USAGE one of another optimizer's state; PC_ERROR_IO when it cannot be
+ * read. Not collective. */
+bool pc_checkpoint_load(const char *dir, const pc_checkpoint_job *job, pc_runtime *const *rts,
+                        const int *stages, int n, pc_checkpoint_info *info, GError **error);
 
 #endif

@@ -77,15 +77,17 @@ void pc_progress_reduced(void);
 /* Most repetitions of a profile: every one is kept in memory (and gathered on rank 0). */
 #define PC_EXEC_MAX_REPS 1000
 
-/* `train --profile-samples` and `grid`: times STAGE's layers in RT, the run's own runtime at its
- * microbatch size MB, REPS times (after a warm-up repetition when WARM_UP; grid's runtimes have
- * just run an iteration), exactly as `profile --samples` does, and
- * writes every rank's samples to PATH on rank 0 (profile's format; the header names the run).
- * The runtime's weights stay as they are (the timed step has learning rate 0) but its momentum
- * moves. Collective over MPI_COMM_WORLD; false, with a message naming command CMD and its FLAG,
- * when PATH could not be written. */
-bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path, pc_runtime *rt,
-                             const pc_model *m, const pc_partition *part, int stage, size_t mb,
-                             int reps, bool warm_up);
+/* `train --profile-samples` and `grid`: times the layers of the N runtimes RTS (the rank's
+ * chunks, the partition's stages STAGES), the run's own at its microbatch size MB, REPS times
+ * each (after a warm-up repetition when WARM_UP; grid's runtimes have just run an iteration),
+ * exactly as `profile --samples` does, and writes every rank's samples to PATH on rank 0
+ * (profile's format; the header names the run). The runtimes' weights stay as they are (the
+ * timed step has learning rate 0) but their optimizer state moves. Collective over
+ * MPI_COMM_WORLD; false, with a message naming command CMD and its FLAG, when PATH could not be
+ * written. */
+bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path,
+                             pc_runtime *const *rts, const int *stages, int n,
+                             const pc_model *m, const pc_partition *part, size_t mb, int reps,
+                             bool warm_up);
 
 #endif

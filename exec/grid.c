@@ -300,8 +300,8 @@ static bool run_visits(GPtrArray *cells, const char *out, int visits, int iters,
       run_visit(c, v, iters, &next[order[k]]);
       if (reps > 0) {
         char *path = g_strdup_printf("%s/%s.v%d.samples.tsv", out, c->name, v);
-        if (!pc_exec_profile_runtime("grid", "--out", path, c->r.rt, c->r.model, c->r.part,
-                                     c->r.stage, c->r.mb, reps, false))
+        if (!pc_exec_profile_runtime("grid", "--out", path, c->r.rts, c->r.vstages, c->r.C,
+                                     c->r.model, c->r.part, c->r.mb, reps, false))
           ok = false;
         g_free(path);
       }
@@ -382,14 +382,10 @@ int pc_cmd_grid(int argc, char **argv) {
                         .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     size_t left = budget == 0 ? 0 : budget > used ? budget - used : 1;
     bool ok = pc_stage_open(&c->r, &c->o, argv[1], left, &error);
-    if (ok && c->r.C > 1) {
-      g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
-                  "schedule %s: grid runs one chunk per rank so far", c->schedule);
-      ok = false;
-    }
     if (!ok) g_prefix_error(&error, "cell %s (--cells %s:%d): ", c->name, cells_path, c->line);
     if (!pc_stage_all_ok("grid", ok, &error)) goto out;
-    used += pc_runtime_param_bytes(c->r.rt) + pc_runtime_activation_bytes(c->r.rt);
+    for (int k = 0; k < c->r.C; k++)
+      used += pc_runtime_param_bytes(c->r.rts[k]) + pc_runtime_activation_bytes(c->r.rts[k]);
   }
   status = 0;
   if (!run_visits(cells, out, visits, iters, warmup, reps, seed)) status = 1;

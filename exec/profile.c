@@ -260,23 +260,26 @@ static bool open_out(const char *cmd, const char *flag, const char *path, FILE *
   return opened;
 }
 
-bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path, pc_runtime *rt,
-                             const pc_model *m, const pc_partition *part, int stage, size_t mb,
-                             int reps, bool warm_up) {
+bool pc_exec_profile_runtime(const char *cmd, const char *flag, const char *path,
+                             pc_runtime *const *rts, const int *stages, int n,
+                             const pc_model *m, const pc_partition *part, size_t mb, int reps,
+                             bool warm_up) {
   FILE *sf = NULL;
   pc_output *out = NULL;
   if (!open_out(cmd, flag, path, &sf, &out)) return false;
   int L = m->nlayers, size = (int)mb;
   double *samples = g_new0(double, (size_t)reps * (size_t)L * NCOLS);
   int *timed = g_new0(int, (size_t)L);
-  time_stage(rt, m, part, stage, mb, reps, warm_up, false, samples);
-  for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
+  for (int k = 0; k < n; k++) { /* every rank holds as many: the barriers pair */
+    time_stage(rts[k], m, part, stages[k], mb, reps, warm_up, false, samples);
+    for (int l = part->first[stages[k]]; l < part->first[stages[k] + 1]; l++) timed[l] = 1;
+  }
   if (pc_exec_rank() == 0) {
     char *what = g_strdup_printf("every one of them, a row each; timed by pipecast-exec %s "
                                  "%s its iterations, in its processes and runtimes", cmd,
                                  strcmp(cmd, "train") == 0 ? "after" : "between");
-    write_header(sf, m, part, part->nstages > 1, false, pc_exec_size(), reps, what,
-                 pc_runtime_optim(rt));
+    write_header(sf, m, part, part->nstages > 1, n > 1, pc_exec_size(), reps, what,
+                 pc_runtime_optim(rts[0]));
     g_free(what);
   }
   write_rows(NULL, sf, m, 1, &size, reps, samples, timed, false, false);

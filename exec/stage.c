@@ -568,17 +568,6 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
                         .micro = o->micro, .replicas = o->replicas, .ranks = size};
   pc_job *job = pc_job_resolve(r->model, &req, error);
   if (job == NULL) return false;
-  const char *no = job->sched->nchunks == 1   ? NULL
-                   : o->checkpoint || o->resume ? "checkpoints"
-                   : o->profile_samples         ? "--profile-samples"
-                                                : NULL;
-  if (no) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                "--schedule %s: pipecast-exec does not run %s with chunks per rank yet",
-                o->schedule, no);
-    pc_job_free(job);
-    return false;
-  }
   (void)pc_job_parse_optimizer(o->optimizer, &r->optim, NULL);
   r->D = job->replicas;
   r->P = job->nstages;
@@ -759,6 +748,8 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   /* a runtime per chunk, with as many slots as the op list has its microbatches in flight */
   r->rts = g_new0(pc_runtime *, (size_t)r->C);
   r->slots = g_new0(int, (size_t)r->C);
+  r->vstages = g_new0(int, (size_t)r->C);
+  for (int c = 0; c < r->C; c++) r->vstages[c] = pc_schedule_virtual(r->sched, r->stage, c);
   r->reads_data = g_new0(bool, (size_t)r->C);
   r->has_loss = g_new0(bool, (size_t)r->C);
   pc_schedule_chunk_peaks(r->sched, r->stage, r->slots);
@@ -889,6 +880,7 @@ void pc_stage_close(stage_run *r) {
   for (int c = 0; r->rts && c < r->C; c++) pc_runtime_free(r->rts[c]);
   g_free(r->rts);
   g_free(r->slots);
+  g_free(r->vstages);
   g_free(r->reads_data);
   g_free(r->has_loss);
   pc_schedule_free(r->sched);

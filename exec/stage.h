@@ -47,6 +47,7 @@ typedef struct {
   pc_runtime *rt;            /* the runtime of chunk 0, the rank's only one without chunks */
   pc_runtime **rts;          /* (C) one per model chunk the rank holds (interleaved) */
   int *slots;                /* (C) microbatches in flight in each chunk */
+  int *vstages;              /* (C) the partition's stage of each chunk */
   bool *reads_data, *has_loss; /* (C) the chunk holds the first layer / the loss */
   pc_dataset *data;
   pc_dataset *eval_data;     /* the test split (with --eval-every, on ranks that read data) */

@@ -67,8 +67,9 @@ static bool train_loop(stage_run *r, int start, const pc_checkpoint_job *job, co
     bool due = o->checkpoint && (it + 1 == o->iters ||
                                  (o->checkpoint_every > 0 && (it + 1) % o->checkpoint_every == 0));
     if (due) { /* every rank learns whether every stage's checkpoint was written */
-      int saved = pc_checkpoint_save(o->checkpoint, it + 1, job, run, r->rt, r->stage, r->replica,
-                                     &error), all_saved = 0;
+      int saved = pc_checkpoint_save(o->checkpoint, it + 1, job, run, r->rts, r->vstages, r->C,
+                                     r->replica, &error),
+          all_saved = 0;
       if (error) pc_error_print(PC_EXEC_PROG " train", error->message);
       g_clear_error(&error);
       MPI_Allreduce(&saved, &all_saved, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
@@ -187,8 +188,9 @@ static int train_outputs(stage_run *r, const timing *t, int status) {
   /* The run's own processes, runtimes and pages, after everything else: the profile of its ops
    * under the run's conditions (experiments/study.sh predicts each cell from these). */
   if (o->profile_samples &&
-      !pc_exec_profile_runtime("train", "--profile-samples", o->profile_samples, r->rt, r->model,
-                               r->part, r->stage, r->mb, o->profile_reps, true))
+      !pc_exec_profile_runtime("train", "--profile-samples", o->profile_samples, r->rts,
+                               r->vstages, r->C, r->model, r->part, r->mb, o->profile_reps,
+                               true))
     status = 1;
   {
     int worst = status, any;
@@ -224,11 +226,12 @@ static bool start_run(stage_run *r, bool opened, train_start *st, GError **error
                                (long long)o->seed, o->data ? o->data : "synthetic",
                                o->sets ? o->sets : "");
   st->optimizer = pc_stage_optim_text(o);
-  st->job = (pc_checkpoint_job){r->model ? r->model->name : NULL, r->P, st->config,
-                                st->optimizer};
+  /* a file per stage of the partition: chunks are stages of their own */
+  st->job = (pc_checkpoint_job){r->model ? r->model->name : NULL,
+                                r->part ? r->part->nstages : r->P, st->config, st->optimizer};
   bool ok = opened;
   if (ok && o->resume) {
-    ok = pc_checkpoint_load(o->resume, &st->job, r->rt, r->stage, &st->resumed, error);
+    ok = pc_checkpoint_load(o->resume, &st->job, r->rts, r->vstages, r->C, &st->resumed, error);
     if (ok && st->resumed.iteration >= o->iters) {
       g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                   "--resume %s: the checkpoint is at iteration %d, --iters is %d: nothing to do",

@@ -256,8 +256,9 @@ static bool profile_meta(void *ud, const tsv *t, int line, const char *key, cons
   } else if (key && strcmp(key, "overhead_s") == 0) {
     return tsv_number(t, line, value, "overhead_s", &p->overhead, error);
   } else if (key && strcmp(key, "optimizer") == 0) {
-    if (pc_job_parse_optimizer(value, &p->optim, error)) return true;
-    g_prefix_error(error, "%s:%d: ", t->filename, line + 1);
+    if (pc_job_parse_optimizer(value, &p->optim, NULL)) return true;
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: optimizer '%s': expected sgd or adamw",
+                t->filename, line + 1, value);
     return false;
   }
   return true;

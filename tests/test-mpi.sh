@@ -307,10 +307,27 @@ if mpirun -n 2 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --m
      --profile "$tmp/pp.tsv" >"$tmp/log" 2>&1; then
   ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --partition: each stage on its rank, rows of every layer, read by pipecast-sim"; fi
-expect_input_error "train: checkpoints of chunks per rank, not yet" \
-  "--schedule interleaved: pipecast-exec does not run checkpoints with chunks per rank yet" \
-  mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 --schedule interleaved \
-  --checkpoint "$tmp/ck-il"
+# checkpoints of chunks: a file per stage of the partition; resumed by the same layout, or by
+# another that holds those stages (4 ranks of one), the 6 iterations of one process
+il="$res --optimizer adamw --lr 0.01"
+"$x" train "$models/tiny-resnet.model" $il --iters 6 --save "$tmp/il6.pcw" >"$tmp/log" 2>&1
+mpirun -n 2 "$x" train "$models/tiny-resnet.model" $il -p 3,4,5,11 --schedule interleaved \
+  --iters 3 --checkpoint "$tmp/ck-il" >>"$tmp/log" 2>&1 </dev/null &&
+mpirun -n 2 "$x" train "$models/tiny-resnet.model" $il -p 3,4,5,11 --schedule interleaved \
+  --iters 6 --resume "$tmp/ck-il" --save "$tmp/il-a.pcw" >>"$tmp/log" 2>&1 </dev/null &&
+mpirun -n 4 "$x" train "$models/tiny-resnet.model" $il -p 3,4,5,11 --schedule 1f1b --iters 6 \
+  --resume "$tmp/ck-il" --save "$tmp/il-b.pcw" >>"$tmp/log" 2>&1 </dev/null
+if cmp -s "$tmp/il6.pcw" "$tmp/il-a.pcw" && cmp -s "$tmp/il6.pcw" "$tmp/il-b.pcw" &&
+   [ "$(ls "$tmp"/ck-il/iter-3-*/ | tr '\n' ' ')" = "stage-0.pcw stage-1.pcw stage-2.pcw stage-3.pcw " ]; then
+  ok "interleaved checkpoint (a file per chunk), resumed interleaved and as 4 ranks of 1f1b: the one-process bits"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "interleaved checkpoint (a file per chunk), resumed interleaved and as 4 ranks of 1f1b: the one-process bits"; fi
+if mpirun -n 2 "$x" train "$models/tiny-mlp.model" --batch 8 -m 2 -p 2,2,2,2 --schedule interleaved \
+     --iters 2 --profile-samples "$tmp/ps-il.tsv" >"$tmp/log" 2>&1 </dev/null &&
+   [ "$(samples_ranks "$tmp/ps-il.tsv")" = "fc1:0 fc2:1 fc3:0 fc4:1 loss:1 relu1:0 relu2:1 relu3:0" ] &&
+   "$sim" run "$models/tiny-mlp.model" -p 2,2,2,2 --schedule interleaved --batch 8 -m 2 \
+     --profile "$tmp/ps-il.tsv" >>"$tmp/log" 2>&1; then
+  ok "train --profile-samples with chunks: each chunk's layers from the rank that holds them"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "train --profile-samples with chunks: each chunk's layers from the rank that holds them"; fi
 expect_input_error "profile: more ranks than the partition has stages, not a multiple" \
   "has 2 stages: run it with at most one rank per stage (mpirun -n 2 or fewer) or with replicas of the pipeline (a multiple of 2 ranks), not 3" \
   mpirun -n 3 "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.."
@@ -470,6 +487,19 @@ if mpirun -n 2 "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells2" --out "$
    grep -Eq '^d2 +[0-9.]+ +2 ' "$tmp/log"; then
   ok "grid --profile-reps: each visit's samples (per stage's rank; both replicas), traces, summary"
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "grid --profile-reps: each visit's samples (per stage's rank; both replicas), traces, summary"; fi
+# chunks per rank in a grid: an interleaved and a V cell, their losses train's, their samples
+# each chunk's layers from the rank that holds it
+printf 'il interleaved 4 1 2,2,2,2\nzv zb-v 4 1 2,2,2,2\n' >"$tmp/cells4"
+mkdir -p "$tmp/g4"
+if mpirun -n 2 "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells4" --out "$tmp/g4" --batch 16 \
+     --visits 2 --warmup 0 --profile-reps 1 >"$tmp/log4" 2>&1 </dev/null &&
+   mpirun -n 2 "$x" train "$models/tiny-mlp.model" -p 2,2,2,2 --schedule zb-v --batch 16 -m 4 \
+     --iters 2 --warmup 0 --times "$tmp/tz.csv" >>"$tmp/log4" 2>&1 </dev/null &&
+   [ "$(losses "$tmp/g4/zv.times.csv" 5)" = "$(losses "$tmp/tz.csv" 4)" ] &&
+   [ "$(samples_ranks "$tmp/g4/il.v1.samples.tsv")" = "fc1:0 fc2:1 fc3:0 fc4:1 loss:1 relu1:0 relu2:1 relu3:0" ] &&
+   [ "$(samples_ranks "$tmp/g4/zv.v1.samples.tsv")" = "fc1:0 fc2:1 fc3:1 fc4:0 loss:0 relu1:0 relu2:1 relu3:1" ]; then
+  ok "grid with chunks per rank (interleaved, zb-v): train's losses; each chunk's samples from its rank"
+else cat "$tmp/log4" | sed 's/^/# /' | tail -5; not_ok "grid with chunks per rank (interleaved, zb-v): train's losses; each chunk's samples from its rank"; fi
 # summary.csv: a row per cell, its median the one the table on stdout prints
 if /usr/bin/python3 - "$tmp/g3/summary.csv" "$tmp/log" <<'PY'
 import csv, re, sys

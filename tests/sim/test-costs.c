@@ -148,6 +148,8 @@ static void test_profile_bad(void) {
     {HDR "fc1\tfc\t1\t1\t1\n", "p.tsv:2: expected 6 fields, got 5"},
     {HDR "fc1\tfc\t1\t1\t1\t1\nfc1\trelu\t2\t1\t1\t1\n", "p.tsv:3: layer 'fc1' is relu here"},
     {"# overhead_s -3\n" HDR "fc1\tfc\t1\t1\t1\t1\n", "p.tsv:1: overhead_s is -3"},
+    {"# c\n# optimizer lamb\n" HDR "fc1\tfc\t1\t1\t1\t1\n",
+     "p.tsv:2: optimizer 'lamb': expected sgd or adamw"},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) check_bad_profile(&cases[i]);
 }
@@ -487,6 +489,54 @@ static void test_stage_costs(void) {
   g_assert_cmpfloat(sc->allreduce[0], ==, 160 * 0.5 + 2 * 1);
   pc_stage_costs_free(sc);
 
+  g_array_unref(x);
+  pc_partition_free(part);
+  pc_net_free(n);
+  pc_profile_free(p);
+  pc_model_free(m);
+}
+
+/* The optimizer and clipping: a step profiled for SGD scaled by the floats streamed (AdamW 8
+ * against 6, clipping 1 more), none for the profile's own optimizer; with clipping the ranks'
+ * OPTs meet for a reduction of ceil(log2 P) rounds of a double per layer. */
+static void test_optimizer_costs(void) {
+  pc_model *m = pc_test_model(tiny_model);
+  pc_profile *p = profile_ok(good_profile);
+  GError *err = NULL;
+  pc_net *n = pc_net_parse(good_net, "n.tsv", &err);
+  int counts[] = {2, 2};
+  pc_partition *part = pc_partition_from_counts(m, counts, 2, &err);
+  GArray *x = pc_partition_transfers(m, part);
+  pc_schedule *s = pc_schedule_new(PC_SCHEDULE_1F1B, 2, 2, (const pc_xfer *)(void *)x->data,
+                                   (int)x->len, &err);
+  g_assert_no_error(err);
+  /* stage 0's opt_s: fc1 mean 1.0, relu1 0; overhead 0.25 */
+  const struct { pc_optim_kind optim; bool clip; double opt0, sync; } want[] = {
+    {PC_OPTIM_SGD, false, 0.25 + 1.0, 0},
+    {PC_OPTIM_ADAMW, false, 0.25 + 8.0 / 6.0, 0},
+    /* 4 layers: 32 bytes, the first intra piece (1 + 32 * 0.5) and both overheads, one round */
+    {PC_OPTIM_SGD, true, 0.25 + 7.0 / 6.0, 1 + 32 * 0.5 + 0.125 + 0.25},
+  };
+  for (size_t k = 0; k < G_N_ELEMENTS(want); k++) {
+    pc_cost_config cfg = {.profile = p, .net = n, .optim = want[k].optim, .clip = want[k].clip};
+    pc_stage_costs *sc = pc_stage_costs_new(m, part, x, 4, &cfg, &err);
+    g_assert_no_error(err);
+    pc_stage_costs_bind(sc, s);
+    g_assert_cmpfloat_with_epsilon(sc->opt[0], want[k].opt0, 1e-12);
+    g_assert_cmpfloat(sc->costs.opt_sync, ==, want[k].sync);
+    pc_stage_costs_free(sc);
+  }
+  /* a profile of AdamW's step, for AdamW: as measured */
+  char *text = g_strconcat("# optimizer adamw\n", good_profile, NULL);
+  pc_profile *pa = profile_ok(text);
+  g_assert_cmpint(pc_profile_optimizer(pa), ==, PC_OPTIM_ADAMW);
+  pc_cost_config cfg = {.profile = pa, .optim = PC_OPTIM_ADAMW};
+  pc_stage_costs *sc = pc_stage_costs_new(m, part, x, 4, &cfg, &err);
+  g_assert_cmpfloat(sc->opt[0], ==, 0.25 + 1.0);
+  pc_stage_costs_free(sc);
+  pc_profile_free(pa);
+  g_free(text);
+  pc_schedule_free(s);
   g_array_unref(x);
   pc_partition_free(part);
   pc_net_free(n);
@@ -1051,6 +1101,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/costs/net/allreduce", test_allreduce_formula);
   g_test_add_func("/costs/gemm", test_gemm);
   g_test_add_func("/costs/stage", test_stage_costs);
+  g_test_add_func("/costs/optimizer", test_optimizer_costs);
   g_test_add_func("/costs/analytic", test_analytic);
   g_test_add_func("/costs/buckets", test_buckets);
   g_test_add_func("/costs/auto-time/brute-force-mlp", test_min_time_mlp);
