@@ -3,7 +3,8 @@
  * only the order in which the gradient sums are taken. (With batch norm the statistics are per
  * microbatch, so the two are different computations, as in PyTorch.) Also: the runtime calls its
  * between-layers hook once after each layer of a forward, a backward and a step, and not at all
- * once it is cleared; the hook changes no result. */
+ * once it is cleared; the hook changes no result; the split backward's two halves give the whole
+ * backward's gradients. */
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -76,6 +77,49 @@ static void check_hook(void) {
   pc_model_free(m);
 }
 
+/* The split backward (zero-bubble schedules): every kind's input half, then its weight half
+ * (fc, conv and batch norm split; the others do all in the first), ends with the gradients of
+ * the whole backward bit for bit, over two microbatches that accumulate. */
+static void check_split(const char *file) {
+  pc_model *m = pc_test_load(file, NULL);
+  pc_partition *whole = pc_partition_from_counts(m, &m->nlayers, 1, NULL);
+  pc_runtime *rt = pc_runtime_new(m, whole, 0, 4, 2, 7, 0, NULL);
+  pc_runtime *rs = pc_runtime_new_split(m, whole, 0, 4, 2, 7, 0, NULL);
+  int loss = pc_model_loss_layer(m);
+  pc_dataset *ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 7, true,
+                                   NULL);
+  for (int slot = 0; slot < 2; slot++)
+    for (int k = 0; k < 2; k++) {
+      pc_runtime *r = k ? rs : rt;
+      pc_dataset_get(ds, 4 * slot, 4, pc_runtime_data(r, slot), pc_runtime_labels(r, slot));
+      pc_runtime_forward(r, slot, true);
+    }
+  pc_runtime_backward(rt, 0, 0.125f);
+  pc_runtime_backward(rt, 1, 0.125f);
+  pc_runtime_backward_input(rs, 0, 0.125f);
+  pc_runtime_backward_input(rs, 1, 0.125f);
+  pc_runtime_backward_weights(rs, 0); /* the weight halves later, in microbatch order */
+  pc_runtime_backward_weights(rs, 1);
+  size_t n1, n2;
+  float *g1 = pc_runtime_grads(rt, &n1), *g2 = pc_runtime_grads(rs, &n2);
+  g_assert_cmpuint(n1, ==, n2);
+  g_assert_cmpmem(g1, n1 * sizeof(float), g2, n2 * sizeof(float));
+  double sum = 0;
+  for (size_t i = 0; i < n1; i++) sum += fabs(g1[i]);
+  g_assert_cmpfloat(sum, >, 0);
+  pc_dataset_free(ds);
+  pc_runtime_free(rt);
+  pc_runtime_free(rs);
+  pc_partition_free(whole);
+  pc_model_free(m);
+}
+
+static void check_split_models(void) {
+  check_split("tiny-mlp.model");
+  check_split("tiny-cnn.model");
+  check_split("tiny-resnet.model");
+}
+
 /* A small CNN without batch norm: conv, pools, residual, fc. */
 static const char cnn[] = "input 3x8x8\n"
                           "conv c1 out=8 k=3 pad=1\nrelu r1\nmaxpool p1 k=2\n"
@@ -117,5 +161,6 @@ int main(int argc, char **argv) {
   g_test_add_data_func("/microbatch/tiny-mlp", "tiny-mlp.model", check);
   g_test_add_data_func("/microbatch/cnn", "cnn", check);
   g_test_add_func("/microbatch/between-layers-hook", check_hook);
+  g_test_add_func("/microbatch/split-backward", check_split_models);
   return g_test_run();
 }

@@ -77,8 +77,8 @@ void pc_bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, 
         sum_dy_xhat += (double)dy[i] * (double)((x[i] - m) * s);
       }
     }
-    dbeta[c] += (float)sum_dy;
-    dgamma[c] += (float)sum_dy_xhat;
+    if (dbeta) dbeta[c] += (float)sum_dy;
+    if (dgamma) dgamma[c] += (float)sum_dy_xhat;
     if (din == NULL) continue;
     float k = gamma[c] * s;
     float mean_dy = (float)(sum_dy / (double)M), mean_dy_xhat = (float)(sum_dy_xhat / (double)M);

@@ -155,7 +155,8 @@ void pc_bn_forward_eval(float *out, const float *in, const float *gamma, const f
 /* Backward of training mode, recomputing xhat = (in - mean) * invstd:
  *   dbeta  += sum dout;   dgamma += sum dout * xhat;
  *   din    += gamma * invstd / M * (M * dout - sum dout - xhat * sum(dout * xhat)).
- *   din: (N, C, HW) or NULL   dgamma: (C)   dbeta: (C)   dout: (N, C, HW)   in: (N, C, HW)
+ *   din: (N, C, HW) or NULL   dgamma, dbeta: (C), or NULL for the split backward's input half
+ *   dout: (N, C, HW)   in: (N, C, HW)
  *   gamma, mean, invstd: (C) (mean and invstd as pc_bn_forward_train wrote them). */
 void pc_bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                     const float *gamma, const float *mean, const float *invstd, size_t N,

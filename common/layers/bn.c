@@ -103,4 +103,5 @@ const pc_layer_ops pc_layer_bn = {
   .init = bn_init,
   .forward = bn_forward,
   .backward = bn_backward,
+  .split = true, /* both halves take the same sums over the output gradient */
 };
