@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench-schedules.sh — every schedule, measured and predicted side by side on this machine:
+# bench-schedules.sh — every schedule, measured and predicted side by side on this machine (or
+# on two emulated nodes):
 # gpipe, 1f1b, interleaved 1F1B (2 and 4 chunks per rank), zb-h1 and zb-v on 2 ranks at several
 # microbatch counts. Before any cell runs: one calibration, and one profile per layout
 # (each partition's stages timed on the ranks that hold them, `profile --partition`, a rank's
@@ -12,16 +13,18 @@
 # one, and draws the bubble against M per schedule.
 #
 # Usage: experiments/bench-schedules.sh [--model NAME] [--batch B] [--micro LIST] [--iters N]
-#                                       [--out DIR]
+#                                       [--out DIR] [--rate RATE]
 #   --model NAME   a model under models/ (default mlp32)
 #   --batch B      samples per iteration (default 256)
 #   --micro LIST   microbatch counts, even, increasing (default 4,8,16,32)
 #   --iters N      timed iterations per cell after one warm-up (default 5)
 #   --out DIR      results (default results/schedules-<date>)
+#   --rate RATE    the 2 ranks on 2 emulated nodes (experiments/cluster.sh), each node's link at
+#                  RATE (tc's units, 1gbit); default: both on this machine, shared memory
 # Writes DIR/cells.csv and DIR/bubble.png.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-model=mlp32 batch=256 micro=4,8,16,32 iters=5 out=results/schedules-$(date +%Y%m%d-%H%M%S)
+model=mlp32 batch=256 micro=4,8,16,32 iters=5 out=results/schedules-$(date +%Y%m%d-%H%M%S) rate=
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=${2:-}; shift 2 ;;
@@ -29,10 +32,12 @@ while [ $# -gt 0 ]; do
     --micro) micro=${2:-}; shift 2 ;;
     --iters) iters=${2:-}; shift 2 ;;
     --out) out=${2:-}; shift 2 ;;
-    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 11,16p' "$0" >&2; exit 2 ;;
+    --rate) rate=${2:-}; shift 2 ;;
+    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 15,23p' "$0" >&2; exit 2 ;;
   esac
 done
 [ -f "models/$model.model" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
+[ -z "$rate" ] || experiments/cluster.sh --rate "$rate" --check || exit 2
 case $iters in ''|*[!0-9]*|0) echo "bench-schedules.sh: --iters '$iters': expected a count >= 1" >&2; exit 2 ;; esac
 case $batch in ''|*[!0-9]*|0) echo "bench-schedules.sh: --batch '$batch': expected a count >= 1" >&2; exit 2 ;; esac
 IFS=, read -ra MS <<<"$micro"
@@ -49,6 +54,11 @@ experiments/setup.sh build >&2 || exit 1
 source experiments/env.sh
 mkdir -p "$out" || exit 1
 x=build/exec/pipecast-exec sim=build/sim/pipecast-sim
+launch() { # launch ARGS...: pipecast-exec on the 2 ranks, here or on 2 emulated nodes
+  if [ -n "$rate" ]; then experiments/cluster.sh --nodes 2 --rate "$rate" -- "$x" "$@"
+  else mpirun -n 2 "$x" "$@"; fi
+}
+nodes=${rate:+--ranks-per-node 1} # the simulator's placement: a rank per node
 LAYOUTS=("gpipe 1" "1f1b 1" "interleaved 2" "interleaved 4" "zb-h1 1" "zb-v 2")
 flags() { # flags SCHEDULE CHUNKS: the layout's flags, as train and run take them
   echo "--stages 2 --schedule $1$([ "$1" = interleaved ] && echo " --chunks $2")"
@@ -67,7 +77,7 @@ order() { # order SCHEDULE CHUNKS M: a zero-bubble order planned for the profile
 
 # 1. Before any cell: the calibration and a profile per layout.
 echo "calibrate" >&2
-mpirun -n 2 "$x" calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
+launch calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
 for l in "${LAYOUTS[@]}"; do
   read -r k c <<<"$l"
   spec=$("$sim" run "models/$model.model" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
@@ -75,7 +85,7 @@ for l in "${LAYOUTS[@]}"; do
   [ -n "$spec" ] || { echo "bench-schedules.sh: no partition for $k x $c" >&2; exit 1; }
   echo "$spec" >"$out/$k-$c.spec"
   echo "profile $k x $c" >&2
-  mpirun -n 2 "$x" profile "models/$model.model" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
+  launch profile "models/$model.model" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
     $(chunked $k $c) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
     { cat "$out/$k-$c.profile.log" >&2; exit 1; }
 done
@@ -85,7 +95,7 @@ for l in "${LAYOUTS[@]}"; do
   read -r k c <<<"$l"
   spec=$(cat "$out/$k-$c.spec")
   for m in "${MS[@]}"; do
-    "$sim" run "models/$model.model" $(flags $k $c) $(order $k $c $m) -p "$spec" --batch "$batch" \
+    "$sim" run "models/$model.model" $(flags $k $c) $(order $k $c $m) $nodes -p "$spec" --batch "$batch" \
       -m "$m" --profile "$out/$k-$c.profile.tsv" --net "$out/net.tsv" --format csv \
       >"$out/$k-$c-m$m.predicted.csv" || exit 1
   done
@@ -96,7 +106,7 @@ for l in "${LAYOUTS[@]}"; do
   for m in "${MS[@]}"; do
     echo "measure $k x $c, M = $m" >&2
     cell=$out/$k-$c-m$m
-    mpirun -n 2 "$x" train "models/$model.model" $(flags $k $c) $(order $k $c $m) -p "$spec" \
+    launch train "models/$model.model" $(flags $k $c) $(order $k $c $m) -p "$spec" \
       --batch "$batch" -m "$m" --iters $((iters + 1)) --warmup 1 --times "$cell.times.csv" --trace "$cell.json" \
       >"$cell.log" 2>&1 || { cat "$cell.log" >&2; exit 1; }
   done

@@ -154,7 +154,8 @@ evals_ok=1
 for cut in '2;..block1.conv1 | block1.bn1..;1f1b' \
            '4;..block1.conv1 | block1.bn1..block1.bn2 | block1.downsample..block2.conv2 | block2.bn2..;zb-h1' \
            '2;conv1..block1.relu1 | block1.conv2..block1.downsample.1 | block1.add..block2.bn1 | block2.relu1..;interleaved'; do
-  IFS=';' read -r nr spec sched <<<"$cut"
+  nr=${cut%%;*} rest=${cut#*;}
+  spec=${rest%;*} sched=${rest##*;}
   mpirun -n "$nr" "$x" train "$models/tiny-resnet.model" $ev -p "$spec" --schedule "$sched" \
     --times "$tmp/evp.csv" >>"$tmp/log" 2>&1 </dev/null
   [ "$(cut -d, -f5-6 "$tmp/evp.csv")" = "$(cut -d, -f5-6 "$tmp/ev1.csv")" ] || evals_ok=0
