@@ -14,6 +14,8 @@ const pc_layer_ops *const pc_layer_table[PC_LAYER_KIND_COUNT] = {
   [PC_LAYER_KIND_ADD] = &pc_layer_add,
   [PC_LAYER_KIND_FLATTEN] = &pc_layer_flatten,
   [PC_LAYER_KIND_SOFTMAX_XENT] = &pc_layer_softmax_xent,
+  [PC_LAYER_KIND_GELU] = &pc_layer_gelu,
+  [PC_LAYER_KIND_LAYERNORM] = &pc_layer_layernorm,
 };
 _Static_assert(sizeof pc_layer_table / sizeof pc_layer_table[0] == PC_LAYER_KIND_COUNT,
                "one entry per layer kind");

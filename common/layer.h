@@ -27,6 +27,8 @@ typedef enum {
   PC_LAYER_KIND_ADD,
   PC_LAYER_KIND_FLATTEN,
   PC_LAYER_KIND_SOFTMAX_XENT,
+  PC_LAYER_KIND_GELU,
+  PC_LAYER_KIND_LAYERNORM,
   PC_LAYER_KIND_COUNT
 } pc_layer_kind;
 
@@ -118,6 +120,7 @@ typedef struct { int64_t out, bias; double gain; } pc_fc_attrs;
 typedef struct { int64_t out, k, stride, pad, bias; double gain; } pc_conv_attrs;
 typedef struct { int64_t k, stride, pad; } pc_pool_attrs;   /* stride 0: same as k */
 typedef struct { double eps, momentum; } pc_bn_attrs;
+typedef struct { double eps; } pc_layernorm_attrs;
 
 extern const pc_layer_ops pc_layer_fc;
 extern const pc_layer_ops pc_layer_conv;
@@ -129,6 +132,8 @@ extern const pc_layer_ops pc_layer_relu;
 extern const pc_layer_ops pc_layer_add;
 extern const pc_layer_ops pc_layer_flatten;
 extern const pc_layer_ops pc_layer_softmax_xent;
+extern const pc_layer_ops pc_layer_gelu;
+extern const pc_layer_ops pc_layer_layernorm;
 
 /* The table, indexed by pc_layer_kind. */
 extern const pc_layer_ops *const pc_layer_table[PC_LAYER_KIND_COUNT];

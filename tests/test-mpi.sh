@@ -67,6 +67,18 @@ same tiny-mlp.model "$mlp" mlp 4 "2,2,2,2" zb-h1
 same tiny-resnet.model "$res" resnet 2 "..block1.conv1 | block1.bn1.." zb-h1
 same tiny-cnn.model "$cnn" cnn 2 "..relu1 | pool1.." zb-h1
 same tiny-mlp.model "$mlp" mlp 2 "2,2,2,2" zb-v
+# layer norm (split like batch norm) and GELU in a pipeline, whole and split backward
+printf 'input 3x6x6\nconv conv out=4 k=3 pad=1 bias=0\nlayernorm ln1\ngelu\nflatten\nfc fc1 out=16\nlayernorm ln2\ngelu\nfc fc2 out=4\nsoftmax_xent loss\n' >"$tmp/lng.model"
+lng="--batch 16 --microbatches 4 --iters 3 --optimizer adamw --lr 0.01"
+"$x" train "$tmp/lng.model" $lng --save "$tmp/lng1.pcw" >"$tmp/log" 2>&1
+lng_ok=1
+for sched in 1f1b zb-h1; do
+  mpirun -n 2 "$x" train "$tmp/lng.model" $lng -p "..gelu1 | flatten1.." --schedule $sched \
+    --save "$tmp/lng2.pcw" >>"$tmp/log" 2>&1 </dev/null
+  cmp -s "$tmp/lng1.pcw" "$tmp/lng2.pcw" || lng_ok=0
+done
+if [ "$lng_ok" = 1 ]; then ok "layernorm and gelu on 2 stages (1f1b, zb-h1): weights bit-identical to one process"
+else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "layernorm and gelu on 2 stages (1f1b, zb-h1): weights bit-identical to one process"; fi
 # zero-bubble orders planned for other op costs (--zb-costs): another order, the same bits
 mpirun -n 4 "$x" train "$models/tiny-mlp.model" $mlp -p 2,2,2,2 --schedule zb-h1 --zb-costs 1.5:2:1 \
   --timeout 60 --save "$tmp/zbc.pcw" >"$tmp/log" 2>&1 </dev/null

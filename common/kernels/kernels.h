@@ -162,8 +162,30 @@ void pc_bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, 
                     const float *gamma, const float *mean, const float *invstd, size_t N,
                     size_t C, size_t HW);
 
+/* Layer normalisation over the last dimension D (torch.nn.LayerNorm(D), biased variance), row
+ * by row; keeps each row's mean and 1/sqrt(var + eps).
+ *   out, in: (rows, D)   mean, invstd: (rows)   gamma, beta: (D) */
+void pc_layernorm_forward(float *out, float *mean, float *invstd, const float *in,
+                          const float *gamma, const float *beta, size_t rows, size_t D,
+                          float eps);
+
+/* Its backward, accumulating: dgamma += sum dout * xhat, dbeta += sum dout (either NULL: the
+ * split backward's input half), din += invstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) for
+ * dxhat = dout * gamma (din NULL: the weight half).
+ *   din, dout, in: (rows, D)   dgamma, dbeta, gamma: (D)   mean, invstd: (rows) */
+void pc_layernorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *in, const float *gamma, const float *mean,
+                           const float *invstd, size_t rows, size_t D);
+
 /* ------------------------------------------------------------------------------------------ */
-/* elementwise (relu.c, add.c) */
+/* elementwise (relu.c, add.c, gelu.c) */
+
+/* GELU, GPT-2's tanh form: out = 0.5 in (1 + tanh(sqrt(2/pi) (in + 0.044715 in^3))).
+ *   out, in: (n) */
+void pc_gelu_forward(float *out, const float *in, size_t n);
+
+/* din += dout * GELU'(in), from the saved INPUT.   din, dout, in: (n). */
+void pc_gelu_backward(float *din, const float *dout, const float *in, size_t n);
 
 /* out = max(in, 0); out may be in (in place).   out, in: (n). */
 void pc_relu_forward(float *out, const float *in, size_t n);

@@ -143,6 +143,10 @@ def build(rows, input_shape):
                                                  count_include_pad=True)
         elif kind == "gap":
             modules[row["layer"]] = nn.AdaptiveAvgPool2d(1)
+        elif kind == "gelu":
+            modules[row["layer"]] = nn.GELU(approximate="tanh")
+        elif kind == "layernorm":
+            place(row["layer"], nn.LayerNorm(shape[-1], eps=float(a["eps"])))
         elif kind not in ("relu", "add", "flatten", "softmax_xent"):
             raise InputError(f"layer {row['layer']}: no PyTorch counterpart for kind {kind}")
 

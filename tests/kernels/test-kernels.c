@@ -610,6 +610,86 @@ static void test_bn_backward(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* layernorm, gelu */
+
+typedef struct {
+  float *in, *gamma, *beta, *mean, *invstd;
+  size_t rows, D;
+} ln_ctx;
+
+static void ln_fwd(void *p, float *out) {
+  ln_ctx *c = p;
+  pc_layernorm_forward(out, c->mean, c->invstd, c->in, c->gamma, c->beta, c->rows, c->D, 1e-5f);
+}
+
+static void test_layernorm(void) {
+  ln_ctx c = {.rows = 6, .D = 10};
+  size_t n = c.rows * c.D;
+  c.in = randn_buf(n, "ln.in", -2, 3);
+  c.gamma = randn_buf(c.D, "ln.gamma", 0.5f, 1.5f), c.beta = randn_buf(c.D, "ln.beta", -1, 1);
+  c.mean = g_new(float, c.rows), c.invstd = g_new(float, c.rows);
+  float *out = g_new(float, n), *R = randn_buf(n, "ln.R", -1, 1);
+  ln_fwd(&c, out);
+  double *want = g_new(double, n);
+  for (size_t r = 0; r < c.rows; r++) { /* naive double: mean, biased variance */
+    double m = 0, v = 0;
+    for (size_t i = 0; i < c.D; i++) m += c.in[r * c.D + i];
+    m /= (double)c.D;
+    for (size_t i = 0; i < c.D; i++) v += (c.in[r * c.D + i] - m) * (c.in[r * c.D + i] - m);
+    v /= (double)c.D;
+    for (size_t i = 0; i < c.D; i++)
+      want[r * c.D + i] = (c.in[r * c.D + i] - m) / sqrt(v + 1e-5) * c.gamma[i] + c.beta[i];
+  }
+  assert_close("layernorm out", out, want, n, 1e-5, 1e-5);
+  float *pin = randn_buf(n, "ln.pin", -1, 1), *pg = randn_buf(c.D, "ln.pg", -1, 1);
+  float *pb = randn_buf(c.D, "ln.pb", -1, 1);
+  float *din = copy_buf(pin, n), *dg = copy_buf(pg, c.D), *db = copy_buf(pb, c.D);
+  pc_layernorm_backward(din, dg, db, R, c.in, c.gamma, c.mean, c.invstd, c.rows, c.D);
+  /* the split halves, one after the other, accumulate the same numbers */
+  float *din2 = copy_buf(pin, n), *dg2 = copy_buf(pg, c.D), *db2 = copy_buf(pb, c.D);
+  pc_layernorm_backward(din2, NULL, NULL, R, c.in, c.gamma, c.mean, c.invstd, c.rows, c.D);
+  pc_layernorm_backward(NULL, dg2, db2, R, c.in, c.gamma, c.mean, c.invstd, c.rows, c.D);
+  g_assert_cmpmem(din, n * sizeof(float), din2, n * sizeof(float));
+  g_assert_cmpmem(dg, c.D * sizeof(float), dg2, c.D * sizeof(float));
+  g_assert_cmpmem(db, c.D * sizeof(float), db2, c.D * sizeof(float));
+  sub_prefill(din, pin, n), sub_prefill(dg, pg, c.D), sub_prefill(db, pb, c.D);
+  check_fd("layernorm din", c.in, n, din, &c, ln_fwd, out, R, n, 1e-2f, 1000, 2e-3);
+  check_fd("layernorm dgamma", c.gamma, c.D, dg, &c, ln_fwd, out, R, n, 1e-2f, 1000, 2e-3);
+  check_fd("layernorm dbeta", c.beta, c.D, db, &c, ln_fwd, out, R, n, 1e-2f, 1000, 2e-3);
+  g_free(c.in), g_free(c.gamma), g_free(c.beta), g_free(c.mean), g_free(c.invstd), g_free(out);
+  g_free(R), g_free(want), g_free(pin), g_free(pg), g_free(pb), g_free(din), g_free(dg);
+  g_free(db), g_free(din2), g_free(dg2), g_free(db2);
+}
+
+typedef struct {
+  float *in;
+  size_t n;
+} gelu_ctx;
+
+static void gelu_fwd(void *p, float *out) {
+  gelu_ctx *c = p;
+  pc_gelu_forward(out, c->in, c->n);
+}
+
+static void test_gelu(void) {
+  gelu_ctx c = {.n = 300};
+  c.in = randn_buf(c.n, "gelu.in", -4, 4);
+  float *out = g_new(float, c.n), *R = randn_buf(c.n, "gelu.R", -1, 1);
+  gelu_fwd(&c, out);
+  double *want = g_new(double, c.n);
+  for (size_t i = 0; i < c.n; i++) {
+    double x = c.in[i];
+    want[i] = 0.5 * x * (1 + tanh(sqrt(2 / G_PI) * (x + 0.044715 * x * x * x)));
+  }
+  assert_close("gelu out", out, want, c.n, 1e-6, 1e-5);
+  float *pin = randn_buf(c.n, "gelu.pin", -1, 1), *din = copy_buf(pin, c.n);
+  pc_gelu_backward(din, R, c.in, c.n);
+  sub_prefill(din, pin, c.n);
+  check_fd("gelu din", c.in, c.n, din, &c, gelu_fwd, out, R, c.n, 1e-2f, 1000, 1e-3);
+  g_free(c.in), g_free(out), g_free(R), g_free(want), g_free(pin), g_free(din);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* relu, add */
 
 typedef struct {
@@ -952,6 +1032,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/kernel/add/forward-backward", test_add);
   g_test_add_func("/kernel/softmax-xent/forward", test_softmax_xent_forward);
   g_test_add_func("/kernel/softmax-xent/backward", test_softmax_xent_backward);
+  g_test_add_func("/kernel/layernorm/values-and-fd", test_layernorm);
+  g_test_add_func("/kernel/gelu/values-and-fd", test_gelu);
   g_test_add_func("/kernel/sgd/step", test_sgd);
   g_test_add_func("/kernel/adamw/step", test_adamw);
   g_test_add_func("/kernel/init/params", test_init);
