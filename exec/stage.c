@@ -400,8 +400,8 @@ static bool cosine(const train_opts *o) {
   return o->lr_schedule && strcmp(o->lr_schedule, "cosine") == 0;
 }
 
-/* The optimizer's own defaults where the flags were not given (PC_EXEC_UNSET_REAL): SGD's momentum 0.9 and
- * weight decay 0, AdamW's weight decay 0.01 (torch.optim.AdamW's). */
+/* The optimizer's own defaults where the flags were not given (PC_EXEC_UNSET_REAL): SGD's
+ * momentum 0.9 and weight decay 0, AdamW's weight decay 0.01 (torch.optim.AdamW's). */
 static double momentum_of(const train_opts *o) { return unset(o->momentum) ? 0.9 : o->momentum; }
 
 static double weight_decay_of(const train_opts *o, pc_optim_kind kind) {
@@ -464,7 +464,7 @@ pc_optim pc_stage_optim(const train_opts *o, int iter) {
 }
 
 char *pc_stage_optim_text(const train_opts *o) {
-  pc_optim p = pc_stage_optim(o, o->iters); /* past the warm-up: --lr itself where constant */
+  pc_optim p = pc_stage_optim(o, 0); /* its kind and settings; the rate is --lr's */
   char lr[32], a[32], b[32], c[32], wd[32];
   GString *s = g_string_new(NULL);
   shortest(lr, o->lr);

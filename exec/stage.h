@@ -29,8 +29,8 @@ typedef struct {
   int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
   int chunks; /* model chunks per rank (interleaved); 0: the schedule's own */
   gboolean checkpoint_replace;
-  double lr, momentum, weight_decay, timeout; /* momentum, weight_decay: PC_EXEC_UNSET_REAL for the
-                                                * optimizer's default */
+  double lr, timeout;
+  double momentum, weight_decay;  /* PC_EXEC_UNSET_REAL: the optimizer's default */
   double beta1, beta2, eps, clip; /* AdamW's; clip: the global gradient norm's bound, 0: none */
   int warmup_iters;               /* the learning rate's linear warm-up */
   int eval_every;                 /* evaluate every K iterations and after the last; 0: never */
@@ -73,9 +73,9 @@ typedef struct {
 /* Checks O's numbers and output paths, loads MODEL_PATH and builds the partition and schedule
  * (every rank the same; errors are input errors), then this rank's stage: its runtime (refused
  * when it would need more than MEMORY bytes; 0: no limit), its data and, with --load, its
- * weights. R starts zeroed but for r->stage_comm and r->pipe_comm = MPI_COMM_NULL. On failure R holds what was
- * built; pc_stage_close frees it. Collective only for the stage communicator: every rank calls
- * it and agrees on the outcome afterwards (pc_stage_all_ok). */
+ * weights. R starts zeroed but for r->stage_comm and r->pipe_comm = MPI_COMM_NULL. On failure
+ * R holds what was built; pc_stage_close frees it. Collective only for the communicators: every
+ * rank calls it and agrees on the outcome afterwards (pc_stage_all_ok). */
 bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, size_t memory,
                    GError **error);
 

@@ -263,8 +263,9 @@ static bool start_run(stage_run *r, bool opened, train_start *st, GError **error
 
 int pc_cmd_train(int argc, char **argv) {
   train_opts o = {.stages = PC_JOB_UNSET, .batch = 32, .micro = 1, .iters = 10, .warmup = INT_MIN, .replicas = 1,
-                  .print_every = 1, .lr = 0.01, .momentum = PC_EXEC_UNSET_REAL, .weight_decay = PC_EXEC_UNSET_REAL,
-                  .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .seed = 1, .profile_reps = 5};
+                  .print_every = 1, .lr = 0.01, .momentum = PC_EXEC_UNSET_REAL,
+                  .weight_decay = PC_EXEC_UNSET_REAL, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                  .seed = 1, .profile_reps = 5};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &o.partition, "Partition spec (see models/README.md)", "SPEC"},
