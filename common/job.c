@@ -136,6 +136,17 @@ int pc_job_chunks(const pc_job_request *req, GError **error) {
   return req->chunks;
 }
 
+int pc_job_eval_micro(int64_t samples, int replicas, size_t mb, int nchunks, GError **error) {
+  int64_t micro = samples / ((int64_t)replicas * (int64_t)mb);
+  if (micro >= 1 && micro <= PC_JOB_MAX_OPS / 8 / nchunks) return (int)micro;
+  g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+              "--eval-every: %" G_GINT64_FORMAT " test samples %s (microbatches of %zu on %d "
+              "replica%s)", samples, micro < 1 ? "make no microbatch of each replica's" :
+              "make too many microbatches: give --eval-samples", mb, replicas,
+              replicas == 1 ? "" : "s");
+  return 0;
+}
+
 bool pc_job_parse_optimizer(const char *name, pc_optim_kind *kind, GError **error) {
   if (name == NULL || strcmp(name, "sgd") == 0) *kind = PC_OPTIM_SGD;
   else if (strcmp(name, "adamw") == 0) *kind = PC_OPTIM_ADAMW;

@@ -121,6 +121,11 @@ int pc_job_chunks(const pc_job_request *req, GError **error);
 /* --optimizer: sgd (NULL too) or adamw. */
 bool pc_job_parse_optimizer(const char *name, pc_optim_kind *kind, GError **error);
 
+/* The microbatches of an evaluation (train --eval-every) of SAMPLES test samples: each of
+ * REPLICAS replicas its share in whole microbatches of MB; 0 with PC_ERROR_USAGE when that makes
+ * none, or more than the op lists of NCHUNKS chunks per rank may hold. */
+int pc_job_eval_micro(int64_t samples, int replicas, size_t mb, int nchunks, GError **error);
+
 /* --zb-costs "F:B:W" (':' or ',' between them) into COSTS; NULL TEXT leaves them 0 (unit
  * costs). KIND must be a zero-bubble schedule (pc_schedule_check_zb_costs). */
 bool pc_job_parse_zb_costs(const char *text, pc_schedule_kind kind, double costs[3],

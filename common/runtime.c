@@ -154,11 +154,20 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
 /* Optimizer states per parameter. */
 static size_t nstates(pc_optim_kind optim) { return optim == PC_OPTIM_ADAMW ? 2 : 1; }
 
+/* The plan's bytes: parameters, gradients, optimizer state and buffers; what each slot keeps;
+ * the gradient and scratch buffers the slots share. */
+static size_t param_bytes(const pc_runtime *rt) {
+  return sizeof(float) * ((2 + nstates(rt->optim)) * rt->nparams + rt->nbuffers);
+}
+static size_t slot_bytes(const pc_runtime *rt) {
+  return sizeof(float) * rt->nacts + sizeof(int32_t) * rt->niacts;
+}
+static size_t work_bytes(const pc_runtime *rt) {
+  return sizeof(float) * (rt->ndacts + rt->nscratch + PC_LAYER_MAX_INPUTS * rt->napart);
+}
+
 static size_t plan_bytes(const pc_runtime *rt, int slots) {
-  return sizeof(float) * ((2 + nstates(rt->optim)) * rt->nparams + rt->nbuffers +
-                          (size_t)slots * rt->nacts +
-                          rt->ndacts + rt->nscratch + PC_LAYER_MAX_INPUTS * rt->napart) +
-         sizeof(int32_t) * (size_t)slots * rt->niacts;
+  return param_bytes(rt) + (size_t)slots * slot_bytes(rt) + work_bytes(rt);
 }
 
 static void plan_clear(pc_runtime *rt) {
@@ -171,12 +180,6 @@ static void plan_clear(pc_runtime *rt) {
 size_t pc_runtime_bytes(const pc_model *model, const pc_partition *part, int stage, size_t mb,
                         int slots) {
   return pc_runtime_bytes_layout(model, part, stage, mb, slots, NULL);
-}
-
-size_t pc_runtime_bytes_split(const pc_model *model, const pc_partition *part, int stage,
-                              size_t mb, int slots, bool split) {
-  return pc_runtime_bytes_layout(model, part, stage, mb, slots,
-                                 &(pc_runtime_layout){.split = split});
 }
 
 size_t pc_runtime_bytes_layout(const pc_model *model, const pc_partition *part, int stage,
@@ -237,15 +240,9 @@ pc_runtime *pc_runtime_new_layout(const pc_model *model, const pc_partition *par
                 "stage %d needs %.2f GiB (%.2f GiB of parameters, gradients and optimizer state; "
                 "%.2f GiB of activations kept for %d microbatch%s of %zu; %.2f GiB of "
                 "gradient and scratch buffers), more than the %.2f GiB available to it",
-                stage, bytes / 1073741824.0,
-                sizeof(float) * ((double)(2 + nstates(rt->optim)) * rt->nparams + rt->nbuffers) /
-                    1073741824.0,
-                (double)slots * (sizeof(float) * rt->nacts + sizeof(int32_t) * rt->niacts) /
-                    1073741824.0,
-                slots, slots == 1 ? "" : "es", mb,
-                (double)sizeof(float) *
-                    (rt->ndacts + rt->nscratch + PC_LAYER_MAX_INPUTS * rt->napart) / 1073741824.0,
-                max_bytes / 1073741824.0);
+                stage, bytes / 1073741824.0, param_bytes(rt) / 1073741824.0,
+                (double)slots * slot_bytes(rt) / 1073741824.0, slots, slots == 1 ? "" : "es",
+                mb, work_bytes(rt) / 1073741824.0, max_bytes / 1073741824.0);
     plan_clear(rt);
     g_free(rt);
     return NULL;
@@ -279,12 +276,6 @@ pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int 
   return pc_runtime_new_layout(model, part, stage, mb, slots, seed, max_bytes, NULL, error);
 }
 
-pc_runtime *pc_runtime_new_split(const pc_model *model, const pc_partition *part, int stage,
-                                 size_t mb, int slots, uint64_t seed, size_t max_bytes,
-                                 GError **error) {
-  return pc_runtime_new_layout(model, part, stage, mb, slots, seed, max_bytes,
-                               &(pc_runtime_layout){.split = true}, error);
-}
 
 void pc_runtime_free(pc_runtime *rt) {
   if (rt == NULL) return;
@@ -305,14 +296,10 @@ void pc_runtime_free(pc_runtime *rt) {
   g_free(rt);
 }
 
-size_t pc_runtime_param_bytes(const pc_runtime *rt) {
-  return sizeof(float) * ((2 + nstates(rt->optim)) * rt->nparams + rt->nbuffers);
-}
+size_t pc_runtime_param_bytes(const pc_runtime *rt) { return param_bytes(rt); }
 
 size_t pc_runtime_activation_bytes(const pc_runtime *rt) {
-  return sizeof(float) * ((size_t)rt->slots * rt->nacts + rt->ndacts + rt->nscratch +
-                          PC_LAYER_MAX_INPUTS * rt->napart) +
-         sizeof(int32_t) * (size_t)rt->slots * rt->niacts;
+  return (size_t)rt->slots * slot_bytes(rt) + work_bytes(rt);
 }
 
 const GArray *pc_runtime_transfers(const pc_runtime *rt) {

@@ -41,14 +41,11 @@ typedef struct pc_runtime pc_runtime;
  * PC_ERROR_USAGE when the memory needed exceeds `max_bytes` (0: no limit), giving the estimate. */
 pc_runtime *pc_runtime_new(const pc_model *model, const pc_partition *part, int stage, size_t mb,
                            int slots, uint64_t seed, size_t max_bytes, GError **error);
-/* The same for a split backward (pc_runtime_backward_input, pc_runtime_backward_weights): each
- * slot also keeps the output gradient of every layer whose kind splits, for its weights. */
-pc_runtime *pc_runtime_new_split(const pc_model *model, const pc_partition *part, int stage,
-                                 size_t mb, int slots, uint64_t seed, size_t max_bytes,
-                                 GError **error);
 /* What a runtime holds beyond its stage's layers (pc_runtime_new_layout; NULL: the defaults). */
 typedef struct {
-  bool split;          /* output gradients kept for a split backward (pc_runtime_new_split) */
+  bool split;          /* a split backward (pc_runtime_backward_input, then
+                        * pc_runtime_backward_weights): each slot also keeps the output
+                        * gradient of every layer whose kind splits, for its weights */
   pc_optim_kind optim; /* the optimizer whose state it keeps and whose steps it takes: SGD's
                         * momentum, or AdamW's two moments */
 } pc_runtime_layout;
@@ -57,11 +54,9 @@ pc_runtime *pc_runtime_new_layout(const pc_model *model, const pc_partition *par
                                   const pc_runtime_layout *layout, GError **error);
 void pc_runtime_free(pc_runtime *rt);
 
-/* Bytes pc_runtime_new (SPLIT: pc_runtime_new_split) would allocate for these arguments. */
+/* Bytes pc_runtime_new (pc_runtime_new_layout) would allocate for these arguments. */
 size_t pc_runtime_bytes(const pc_model *model, const pc_partition *part, int stage, size_t mb,
                         int slots);
-size_t pc_runtime_bytes_split(const pc_model *model, const pc_partition *part, int stage,
-                              size_t mb, int slots, bool split);
 size_t pc_runtime_bytes_layout(const pc_model *model, const pc_partition *part, int stage,
                                size_t mb, int slots, const pc_runtime_layout *layout);
 
@@ -96,7 +91,7 @@ int pc_runtime_forward(pc_runtime *rt, int slot, bool train);
  * loss gradient's scale: 1 / (minibatch size). */
 void pc_runtime_backward(pc_runtime *rt, int slot, float scale);
 
-/* A split backward (a runtime from pc_runtime_new_split): the input gradients of slot's
+/* A split backward (a runtime laid out with split): the input gradients of slot's
  * microbatch through the stage, keeping each splitting layer's output gradient in the slot,
  * and later its weight gradients, which accumulate as pc_runtime_backward's do. */
 void pc_runtime_backward_input(pc_runtime *rt, int slot, float scale);

@@ -370,7 +370,7 @@ static void zero_bubble(pc_schedule *s, const xfer_index *xi, const int *cap,
 }
 
 bool pc_schedule_check_zb_costs(pc_schedule_kind kind, const double *c, GError **error) {
-  if (kind != PC_SCHEDULE_ZBH1 && kind != PC_SCHEDULE_ZBV) {
+  if (!pc_schedule_zero_bubble(kind)) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                 "schedule %s: op costs order only the zero-bubble schedules (zb-h1, zb-v)",
                 pc_schedule_kind_name(kind));
@@ -460,7 +460,7 @@ pc_schedule *pc_schedule_new_chunks(pc_schedule_kind kind, int nstages, int nmic
   pc_schedule *s = g_new0(pc_schedule, 1);
   *s = (pc_schedule){.kind = kind, .nstages = nstages, .nmicro = nmicro, .nchunks = nchunks,
                      .vshape = kind == PC_SCHEDULE_ZBV,
-                     .split_backward = kind == PC_SCHEDULE_ZBH1 || kind == PC_SCHEDULE_ZBV,
+                     .split_backward = pc_schedule_zero_bubble(kind),
                      .nxfers = nxfers};
   if (zb_costs) memcpy(s->zb_costs, zb_costs, sizeof s->zb_costs);
   s->xfers = nxfers > 0 ? g_memdup2(xfers, sizeof(pc_xfer) * (size_t)nxfers) : NULL;

@@ -168,6 +168,11 @@ pc_schedule *pc_schedule_new_forward(const pc_schedule *sched, int nmicro, GErro
 pc_schedule *pc_schedule_new(pc_schedule_kind kind, int nstages, int nmicro,
                              const pc_xfer *xfers, int nxfers, GError **error);
 
+/* KIND is a zero-bubble schedule (zb-h1, zb-v): its backward splits, its order takes op costs. */
+static inline bool pc_schedule_zero_bubble(pc_schedule_kind kind) {
+  return kind == PC_SCHEDULE_ZBH1 || kind == PC_SCHEDULE_ZBV;
+}
+
 /* Chunks per rank that KIND takes unless told: 2 for interleaved and zb-v, else 1. */
 int pc_schedule_default_chunks(pc_schedule_kind kind);
 

@@ -21,8 +21,9 @@
  * share of the caches, as in a pipeline): stage s by rank s % ranks, the ranks' stages at once;
  * with a multiple of the stage count, rank r times stage r % stages, as replica r / stages of the
  * pipeline would hold it (the layout of train --replicas). So a partition of more stages than
- * this machine has cores is profiled stage by stage as its stages would run on machines like this one, all cores busy (experiments/study.sh profiles the
- * 4- to 16-stage partitions of its predicted lines this way). */
+ * this machine has cores is profiled stage by stage as its stages would run on machines like
+ * this one, all cores busy (experiments/study.sh profiles the 4- to 16-stage partitions of its
+ * predicted lines this way). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,7 @@ static size_t sample_at(int si, int rep, int l, int w, int reps, int L) {
 /* Times STAGE's layers in RT (a runtime of that stage at microbatch MB; slot 0 is used) REPS
  * repetitions, after one that warms caches and pages up when WARM_UP, each after a barrier
  * (every rank runs as many): X[(rep * nlayers + layer) * NCOLS + column]. With SPLIT (RT from
- * pc_runtime_new_split) each repetition also runs the backward split, as zero-bubble schedules
+ * a split layout) each repetition also runs the backward split, as zero-bubble schedules
  * run it: every layer's input gradient, then every layer's weight gradient. */
 static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *part, int stage,
                        size_t mb, int reps, bool warm_up, bool split, double *x0) {

@@ -53,11 +53,17 @@ static int peer_rank(const stage_run *r, const pc_op *op) {
   return r->replica * r->P + op->peer;
 }
 
-static void post_recv(stage_run *r, int i) {
-  const pc_op *op = &r->ops->ops[i];
-  MPI_Irecv(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
-            pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
+/* Posts the message of SEND or RECV op OP from or into its buffer; REQ gets the request. */
+static void post_message(stage_run *r, const pc_op *op, MPI_Request *req) {
+  float *buf = op_buffer(r, op);
+  int n = (int)xfer_count(r, op->xfer);
+  if (op->kind == PC_OP_SEND)
+    MPI_Isend(buf, n, MPI_FLOAT, peer_rank(r, op), pc_op_tag(op), MPI_COMM_WORLD, req);
+  else
+    MPI_Irecv(buf, n, MPI_FLOAT, peer_rank(r, op), pc_op_tag(op), MPI_COMM_WORLD, req);
 }
+
+static void post_recv(stage_run *r, int i) { post_message(r, &r->ops->ops[i], &r->req[i]); }
 
 /* Waits for a request; false when --timeout passed first. Every wait of the training loop goes
  * through here, collectives included. */
@@ -118,13 +124,17 @@ static void wait_op(stage_run *r, int i) {
   timed_out(r, what);
 }
 
+/* OP's microbatch is in slot SLOT of CHUNK. */
+static bool in_slot(const stage_run *r, const pc_op *op, int chunk, int slot) {
+  return op->chunk == chunk && op->mb % r->slots[chunk] == slot;
+}
+
 /* Sends still reading the buffers of `slot` of CHUNK must finish before a FWD or BWD rewrites
  * them. */
 static void finish_sends(stage_run *r, int upto, int chunk, int slot) {
   for (int i = 0; i < upto; i++) {
     const pc_op *op = &r->ops->ops[i];
-    if (op->kind == PC_OP_SEND && r->req[i] != MPI_REQUEST_NULL && op->chunk == chunk &&
-        op->mb % r->slots[chunk] == slot)
+    if (op->kind == PC_OP_SEND && r->req[i] != MPI_REQUEST_NULL && in_slot(r, op, chunk, slot))
       wait_op(r, i);
   }
 }
@@ -177,11 +187,9 @@ static void backward_bucketed(stage_run *r, int slot, float scale) {
 static float clip_scale(stage_run *r, int iter) {
   int L = r->model->nlayers;
   double *sq = g_new0(double, (size_t)L), total = 0;
-  for (int c = 0; c < r->C; c++) {
-    int v = pc_schedule_virtual(r->sched, r->stage, c);
-    for (int l = r->part->first[v]; l < r->part->first[v + 1]; l++)
+  for (int c = 0; c < r->C; c++)
+    for (int l = r->part->first[r->vstages[c]]; l < r->part->first[r->vstages[c] + 1]; l++)
       sq[l] = pc_runtime_grad_sum_squares(r->rts[c], l);
-  }
   if (r->P > 1) { /* each entry is one rank's, the others' 0: the sum is exact */
     MPI_Request q;
     MPI_Iallreduce(MPI_IN_PLACE, sq, L, MPI_DOUBLE, MPI_SUM, r->pipe_comm, &q);
@@ -241,8 +249,7 @@ static void run_iteration(stage_run *r, int iter, const pc_optim *opt, iter_stat
       pc_runtime_backward_weights(rt, slot);
       break;
     case PC_OP_SEND:
-      MPI_Isend(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
-                pc_op_tag(op), MPI_COMM_WORLD, &r->req[i]);
+      post_message(r, op, &r->req[i]);
       if (xfer_count(r, op->xfer) * sizeof(float) >= PC_PROGRESS_SEND_BYTES) {
         r->sending[r->nsending++] = i;
         pc_progress_sending(1);
@@ -286,8 +293,7 @@ static int wait_slot_sends(stage_run *r, const pc_stage_ops *so, MPI_Request *re
                            int n, int c, int slot) {
   int kept = 0;
   for (int k = 0; k < n; k++) {
-    const pc_op *op = &so->ops[pending[k]];
-    if (op->chunk == c && op->mb % r->slots[c] == slot)
+    if (in_slot(r, &so->ops[pending[k]], c, slot))
       wait_timed(r, &req[pending[k]], "to send an evaluation's activations");
     else
       pending[kept++] = pending[k];
@@ -309,12 +315,10 @@ void pc_stage_evaluate(stage_run *r, double result[4]) {
     pc_runtime *rt = r->rts[c];
     req[i] = MPI_REQUEST_NULL;
     if (op->kind == PC_OP_RECV) {
-      MPI_Irecv(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
-                pc_op_tag(op), MPI_COMM_WORLD, &req[i]);
+      post_message(r, op, &req[i]);
       wait_timed(r, &req[i], "for an evaluation's activations");
     } else if (op->kind == PC_OP_SEND) {
-      MPI_Isend(op_buffer(r, op), (int)xfer_count(r, op->xfer), MPI_FLOAT, peer_rank(r, op),
-                pc_op_tag(op), MPI_COMM_WORLD, &req[i]);
+      post_message(r, op, &req[i]);
       pending[npending++] = i;
     } else { /* FWD */
       npending = wait_slot_sends(r, so, req, pending, npending, c, slot);
@@ -408,7 +412,8 @@ static double weight_decay_of(const train_opts *o, pc_optim_kind kind) {
   return !unset(o->weight_decay) ? o->weight_decay : kind == PC_OPTIM_ADAMW ? 0.01 : 0;
 }
 
-/* The optimizer flags: names known, numbers in range, each flag with the optimizer it sets. */
+/* The optimizer flags: names known, each flag with the optimizer it sets (their ranges:
+ * check_numbers). */
 static bool check_optimizer(const train_opts *o, GError **error) {
   pc_optim_kind kind;
   if (!pc_job_parse_optimizer(o->optimizer, &kind, error)) return false;
@@ -433,19 +438,6 @@ static bool check_optimizer(const train_opts *o, GError **error) {
                 o->iters, o->warmup_iters);
     return false;
   }
-  const struct { const char *flag, *need; double v; bool ok; } reals[] = {
-    {"--beta1", "at least 0 and below 1", o->beta1, o->beta1 >= 0 && o->beta1 < 1},
-    {"--beta2", "at least 0 and below 1", o->beta2, o->beta2 >= 0 && o->beta2 < 1},
-    {"--eps", "a finite number above 0", o->eps, o->eps > 0 && isfinite(o->eps)},
-    {"--clip-grad-norm", "a finite number above 0 (or 0: no clipping)", o->clip,
-     o->clip >= 0 && isfinite(o->clip)},
-  };
-  for (size_t i = 0; i < G_N_ELEMENTS(reals); i++)
-    if (!reals[i].ok) {
-      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be %s, got %g", reals[i].flag,
-                  reals[i].need, reals[i].v);
-      return false;
-    }
   return true;
 }
 
@@ -512,6 +504,11 @@ static bool check_numbers(const train_opts *o, GError **error) {
     {"--weight-decay", "a finite number of at least 0", o->weight_decay,
      unset(o->weight_decay) || (o->weight_decay >= 0 && isfinite(o->weight_decay))},
     {"--timeout", "a number of seconds of at least 0", o->timeout, o->timeout >= 0},
+    {"--beta1", "at least 0 and below 1", o->beta1, o->beta1 >= 0 && o->beta1 < 1},
+    {"--beta2", "at least 0 and below 1", o->beta2, o->beta2 >= 0 && o->beta2 < 1},
+    {"--eps", "a finite number above 0", o->eps, o->eps > 0 && isfinite(o->eps)},
+    {"--clip-grad-norm", "a finite number above 0 (or 0: no clipping)", o->clip,
+     o->clip >= 0 && isfinite(o->clip)},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(reals); i++) {
     if (!reals[i].ok) {
@@ -727,6 +724,14 @@ bool pc_stage_all_ok(const char *cmd, bool ok, GError **error) {
   return false;
 }
 
+/* --data's training (TRAIN) or test split for the model's input and classes. */
+static pc_dataset *open_data(const stage_run *r, bool train, GError **error) {
+  const pc_model *m = r->model;
+  return pc_dataset_open(r->o->data ? r->o->data : "synthetic", &m->input,
+                         m->layers[pc_model_loss_layer(m)].in[0].d[0], (uint64_t)r->o->seed,
+                         train, error);
+}
+
 bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, size_t memory,
                    GError **error) {
   r->o = o;
@@ -757,9 +762,8 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
   for (int c = 0; c < r->C; c++) {
     r->slots[c] = MAX(1, r->slots[c]);
     pc_runtime_layout layout = {.split = r->sched->split_backward, .optim = r->optim};
-    r->rts[c] = pc_runtime_new_layout(r->model, r->part,
-                                      pc_schedule_virtual(r->sched, r->stage, c), r->mb,
-                                      r->slots[c], (uint64_t)o->seed, memory, &layout, error);
+    r->rts[c] = pc_runtime_new_layout(r->model, r->part, r->vstages[c], r->mb, r->slots[c],
+                                      (uint64_t)o->seed, memory, &layout, error);
     if (r->rts[c] == NULL) return false;
     /* between two layers, a call into MPI moves this stage's messages (progress.c) */
     if (r->P * r->D > 1) pc_runtime_set_between_layers(r->rts[c], between_layers, r);
@@ -768,29 +772,14 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
     any_data = any_data || r->reads_data[c] || r->has_loss[c];
   }
   r->rt = r->rts[0];
-  if (any_data) {
-    r->data = pc_dataset_open(o->data ? o->data : "synthetic", &r->model->input,
-                              r->model->layers[pc_model_loss_layer(r->model)].in[0].d[0],
-                              (uint64_t)o->seed, true, error);
-    if (r->data == NULL) return false;
-  }
+  if (any_data && (r->data = open_data(r, true, error)) == NULL) return false;
   if (o->eval_every > 0) { /* every rank: the size of the split makes the op lists */
-    r->eval_data = pc_dataset_open(o->data ? o->data : "synthetic", &r->model->input,
-                                   r->model->layers[pc_model_loss_layer(r->model)].in[0].d[0],
-                                   (uint64_t)o->seed, false, error);
-    if (r->eval_data == NULL) return false;
+    if ((r->eval_data = open_data(r, false, error)) == NULL) return false;
     int64_t n = pc_dataset_size(r->eval_data);
     if (o->eval_samples > 0) n = MIN(n, o->eval_samples);
-    int64_t micro = n / ((int64_t)r->D * (int64_t)r->mb);
-    if (micro < 1 || micro > PC_JOB_MAX_OPS / 8 / r->C) {
-      g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                  "--eval-every: %" G_GINT64_FORMAT " test samples %s (microbatches of %zu on "
-                  "%d replica%s)", n, micro < 1 ? "make no microbatch of each replica's" :
-                  "make too many microbatches: give --eval-samples", r->mb, r->D,
-                  r->D == 1 ? "" : "s");
-      return false;
-    }
-    r->eval = pc_schedule_new_forward(r->sched, (int)micro, error);
+    int micro = pc_job_eval_micro(n, r->D, r->mb, r->C, error);
+    if (micro == 0) return false;
+    r->eval = pc_schedule_new_forward(r->sched, micro, error);
     if (r->eval == NULL || !pc_schedule_validate(r->eval, error)) return false;
   }
   if (o->load && !load_weights(r, o->load, error)) return false;

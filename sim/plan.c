@@ -120,7 +120,7 @@ static bool plan_layout(pc_engine *e, const pc_model *m, pc_cost_config *cfg, in
   cfg->chunks = pc_schedule_default_chunks(kind);
   /* a zero-bubble order planned for the profiled halves of the backward */
   memset(cfg->zb_costs, 0, sizeof cfg->zb_costs);
-  if ((kind == PC_SCHEDULE_ZBH1 || kind == PC_SCHEDULE_ZBV) && cfg->profile &&
+  if (pc_schedule_zero_bubble(kind) && cfg->profile &&
       pc_profile_split(cfg->profile) &&
       !pc_costs_zb_ratio(m, cfg, (double)batch / D / M, cfg->zb_costs, error))
     return false;

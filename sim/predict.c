@@ -54,9 +54,8 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
   p->batch = batch;
   p->mb = batch / D / nmicro;
   /* the costs order the zero-bubble schedules (a sweep's or baseline's other kinds ignore them) */
-  bool zb = kind == PC_SCHEDULE_ZBH1 || kind == PC_SCHEDULE_ZBV;
-  p->sched = pc_job_schedule(model, part, kind, nmicro, cfg->chunks, zb ? cfg->zb_costs : NULL,
-                             error);
+  p->sched = pc_job_schedule(model, part, kind, nmicro, cfg->chunks,
+                             pc_schedule_zero_bubble(kind) ? cfg->zb_costs : NULL, error);
   if (p->sched) {
     p->nstages = p->sched->nstages;
     GArray *xfers = pc_partition_transfers(model, part);

@@ -22,7 +22,7 @@ typedef struct {
   int mb;                /* samples per microbatch: batch / (replicas * nmicro) */
   double makespan;       /* iteration seconds, all-reduce included */
   pc_sim_stage *stages;  /* (nstages) engine statistics; busy includes the all-reduce */
-  size_t *memory;        /* (nstages) the runtimes' bytes (pc_runtime_bytes_split) */
+  size_t *memory;        /* (nstages) the runtimes' bytes (pc_runtime_bytes_layout) */
   pc_stage_costs *costs; /* owned */
   pc_schedule *sched;    /* owned */
   pc_span **timeline;    /* (nstages) owned copies, parallel to sched's op lists */

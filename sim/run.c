@@ -383,14 +383,11 @@ int pc_cmd_run(int argc, char **argv) {
   double trace_s = 0, eval_s = 0;
   if (o.durations && !replay(engine, p, o.durations, &trace_s, &error)) goto fail;
   /* as train: each replica its share, whole microbatches of the training's size */
-  int eval_micro = o.eval_every > 0 ? o.eval_samples / (o.replicas * p->mb) : 0;
-  if (o.eval_every > 0 && eval_micro < 1) {
-    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE,
-                "--eval-every: %d test samples make no microbatch of each replica's "
-                "(microbatches of %d on %d replica%s)", o.eval_samples, p->mb, o.replicas,
-                o.replicas == 1 ? "" : "s");
+  int eval_micro = 0;
+  if (o.eval_every > 0 &&
+      (eval_micro = pc_job_eval_micro(o.eval_samples, o.replicas, (size_t)p->mb,
+                                      p->sched->nchunks, &error)) == 0)
     goto fail;
-  }
   if (eval_micro > 0 && !pc_predict_eval(engine, p, eval_micro, &eval_s, &error)) goto fail;
   b1 = baseline(engine, model, kind, o.batch, o.micro, &cfg, &w1);
   b11 = baseline(engine, model, kind, o.batch, 1, &cfg, &w11);

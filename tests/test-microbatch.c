@@ -84,7 +84,8 @@ static void check_split(const char *file) {
   pc_model *m = pc_test_load(file, NULL);
   pc_partition *whole = pc_partition_from_counts(m, &m->nlayers, 1, NULL);
   pc_runtime *rt = pc_runtime_new(m, whole, 0, 4, 2, 7, 0, NULL);
-  pc_runtime *rs = pc_runtime_new_split(m, whole, 0, 4, 2, 7, 0, NULL);
+  pc_runtime *rs = pc_runtime_new_layout(m, whole, 0, 4, 2, 7, 0,
+                                         &(pc_runtime_layout){.split = true}, NULL);
   int loss = pc_model_loss_layer(m);
   pc_dataset *ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 7, true,
                                    NULL);
