@@ -74,6 +74,7 @@ static const double mnist_std = 0.3081;
 typedef enum {
   PC_DATASET_KIND_SYNTHETIC,
   PC_DATASET_KIND_FILES,
+  PC_DATASET_KIND_TOKENS, /* token windows, synthetic or from a file */
 } pc_dataset_kind;
 
 /* A run of samples held as bytes: sample k's image is img[k*img_stride .. + numel), its label
@@ -97,6 +98,13 @@ struct pc_dataset {
   int64_t offset;   /* global index of sample 0 (the test split follows the training split) */
   float a, b;       /* x = a * prototype + b * noise */
   float *protos;    /* (classes, numel) unit-RMS prototypes, or NULL: computed per sample */
+
+  /* tokens: windows of T + 1 tokens, the input its first T, the labels its last T */
+  int64_t positions;      /* labels per sample: 1, or T for token windows */
+  guint8 *token_buf;      /* the file (NULL: synthetic) */
+  const guint8 *tokens;   /* its uint16 tokens, little-endian */
+  int64_t window0;        /* the split's first window in the file */
+  uint64_t start_key, succ_key, copy_key;
 
   /* files */
   pc_chunk chunks[CIFAR_TRAIN_FILES];
@@ -218,6 +226,7 @@ static void synth_sample(const pc_dataset *d, int64_t i, int32_t label, float *x
 
 static pc_dataset *synth_open(const pc_shape *input, int64_t classes, uint64_t seed, bool train) {
   pc_dataset *d = g_new0(pc_dataset, 1);
+  d->positions = 1;
   d->kind = PC_DATASET_KIND_SYNTHETIC;
   d->input = *input;
   d->numel = pc_shape_numel(input);
@@ -310,6 +319,7 @@ static bool cifar_read(pc_chunk *k, const char *path, GError **error) {
 
 static pc_dataset *files_new(const pc_shape *input, int64_t classes) {
   pc_dataset *d = g_new0(pc_dataset, 1);
+  d->positions = 1;
   d->kind = PC_DATASET_KIND_FILES;
   d->input = *input;
   d->numel = pc_shape_numel(input);
@@ -462,6 +472,165 @@ static const pc_chunk *find_chunk(const pc_dataset *d, int64_t i) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* tokens
+ *
+ * Synthetic: each window of T + 1 tokens has a period p in [2, 8] from its own stream; its first
+ * p tokens follow a fixed random successor map (each token's successor with probability 3/4,
+ * else a uniform token), and every later token repeats the one p positions back with
+ * probability 9/10, else is uniform. A model learns the successor map from a token and the
+ * copy by attending p positions back.
+ *
+ * Files: llm.c's format: a header of 256 little-endian int32 (magic 20240520, version 1, the
+ * token count), then the tokens as little-endian uint16. Window k is tokens kT .. kT + T. */
+
+#define TOKENS_MAGIC 20240520
+#define TOKENS_HEADER (256 * 4)
+#define TOKENS_TEST_SHARE 10 /* one file only: its last tenth of windows is the test split */
+
+static uint32_t le32(const guint8 *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int64_t file_token(const pc_dataset *d, int64_t at) {
+  const guint8 *p = d->tokens + 2 * at;
+  return (int64_t)(p[0] | p[1] << 8);
+}
+
+/* Window i's T + 1 tokens.   w: (T + 1). */
+static void token_window(const pc_dataset *d, int64_t i, int32_t *w) {
+  int64_t T = d->numel, V = d->classes;
+  if (d->tokens != NULL) {
+    for (int64_t t = 0; t <= T; t++) w[t] = (int32_t)file_token(d, (d->window0 + i) * T + t);
+    return;
+  }
+  uint64_t g = (uint64_t)(d->offset + i), key = pc_rng_u64(d->copy_key, g);
+  int64_t p = 2 + (int64_t)(pc_rng_u64(d->start_key, g) % 7);
+  for (int64_t t = 0; t <= T; t++) {
+    uint64_t r = pc_rng_u64(key, 2 * (uint64_t)t), u = pc_rng_u64(key, 2 * (uint64_t)t + 1);
+    int32_t any = (int32_t)(u % (uint64_t)V);
+    if (t == 0) w[t] = any;
+    else if (t < p) w[t] = r % 4 != 0 ? (int32_t)permute(d->succ_key, (uint64_t)V, (uint64_t)w[t - 1]) : any;
+    else w[t] = r % 10 != 0 ? w[t - p] : any;
+  }
+}
+
+static pc_dataset *tokens_new(int64_t T, int64_t vocab, bool train) {
+  pc_dataset *d = g_new0(pc_dataset, 1);
+  d->kind = PC_DATASET_KIND_TOKENS;
+  d->input = (pc_shape){.ndim = 1, .d = {T, 0, 0}};
+  d->numel = d->positions = T;
+  d->classes = vocab;
+  d->offset = train ? 0 : PC_SYNTHETIC_TRAIN_SIZE;
+  return d;
+}
+
+/* Reads a token file: its windows of T + 1, every token below the vocabulary checked. */
+static bool tokens_read(pc_dataset *d, const char *path, int64_t *windows, GError **error) {
+  size_t len;
+  if (!read_all(path, &d->token_buf, &len, error)) return false;
+  if (len < TOKENS_HEADER || le32(d->token_buf) != TOKENS_MAGIC || le32(d->token_buf + 4) != 1) {
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                "%s: not a token file (expected llm.c's header of 256 int32: magic %d, version "
+                "1, the token count)", path, TOKENS_MAGIC);
+    return false;
+  }
+  uint32_t n = le32(d->token_buf + 8);
+  if ((len - TOKENS_HEADER) / 2 != n || (len - TOKENS_HEADER) % 2) {
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                "%s: the header counts %u tokens, the file holds %zu bytes of them (2 each)", path,
+                n, len - TOKENS_HEADER);
+    return false;
+  }
+  d->tokens = d->token_buf + TOKENS_HEADER;
+  for (int64_t k = 0; k < n; k++)
+    if (file_token(d, k) >= d->classes) {
+      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                  "%s: token %lld is %lld, outside the model's vocabulary of %lld", path,
+                  (long long)k, (long long)file_token(d, k), (long long)d->classes);
+      return false;
+    }
+  *windows = n > 0 ? ((int64_t)n - 1) / d->numel : 0;
+  if (*windows < 1) {
+    g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                "%s: %u tokens, fewer than one window of %lld + 1", path, n,
+                (long long)d->numel);
+    return false;
+  }
+  return true;
+}
+
+static pc_dataset *tokens_open_file(const char *files, int64_t T, int64_t vocab, bool train,
+                                    GError **error) {
+  pc_dataset *d = tokens_new(T, vocab, train);
+  char **f = g_strsplit(files, ",", -1);
+  guint nf = g_strv_length(f);
+  int64_t windows = 0;
+  bool ok = nf == 1 || nf == 2;
+  if (!ok)
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "data set 'tokens:%s': expected tokens:TRAIN.bin or tokens:TRAIN.bin,TEST.bin",
+                files);
+  const char *path = ok ? f[!train && nf == 2 ? 1 : 0] : NULL;
+  ok = ok && tokens_read(d, path, &windows, error);
+  if (ok && nf == 1) { /* the last tenth of the windows held out for testing */
+    int64_t test = windows / TOKENS_TEST_SHARE;
+    if (test < 1) {
+      g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                  "%s: %lld windows of %lld + 1 tokens, too few to hold a tenth out for testing "
+                  "(give a test file: tokens:TRAIN.bin,TEST.bin)", path, (long long)windows,
+                  (long long)T);
+      ok = false;
+    }
+    d->window0 = train ? 0 : windows - test;
+    windows = train ? windows - test : test;
+  }
+  if (ok) {
+    d->size = windows;
+    d->describe = g_strdup_printf("tokens (%s): %lld windows of %lld + 1 tokens, vocabulary "
+                                  "%lld, from %s%s", train ? "train" : "test",
+                                  (long long)windows, (long long)T, (long long)vocab, path,
+                                  nf == 1 ? (train ? " (its first nine tenths)"
+                                                   : " (its last tenth)") : "");
+  } else {
+    pc_dataset_free(d);
+    d = NULL;
+  }
+  g_strfreev(f);
+  return d;
+}
+
+static pc_dataset *tokens_open_synthetic(int64_t T, int64_t vocab, uint64_t seed, bool train) {
+  pc_dataset *d = tokens_new(T, vocab, train);
+  d->seed = seed;
+  d->size = train ? PC_SYNTHETIC_TRAIN_SIZE : PC_SYNTHETIC_TEST_SIZE;
+  d->start_key = pc_rng_key(seed, "tokens:period");
+  d->succ_key = pc_rng_key(seed, "tokens:successor");
+  d->copy_key = pc_rng_key(seed, "tokens");
+  d->describe = g_strdup_printf("synthetic tokens (%s): %lld windows of %lld + 1, vocabulary "
+                                "%lld, seed %llu", train ? "train" : "test", (long long)d->size,
+                                (long long)T, (long long)vocab, (unsigned long long)seed);
+  return d;
+}
+
+pc_dataset *pc_dataset_open_tokens(const char *spec, int64_t T, int64_t vocab, uint64_t seed,
+                                   bool train, GError **error) {
+  PC_ASSERT(spec != NULL && T >= 1 && vocab >= 2);
+  if (vocab > 65536 && strcmp(spec, "synthetic") != 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "data set '%s': token files hold uint16 tokens, the model's vocabulary is %lld",
+                spec, (long long)vocab);
+    return NULL;
+  }
+  if (strcmp(spec, "synthetic") == 0) return tokens_open_synthetic(T, vocab, seed, train);
+  if (g_str_has_prefix(spec, "tokens:") && spec[7] != '\0')
+    return tokens_open_file(spec + 7, T, vocab, train, error);
+  g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+              "unknown data set '%s' for a model of token ids (expected synthetic, "
+              "tokens:TRAIN.bin or tokens:TRAIN.bin,TEST.bin)", spec);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* public */
 
 pc_dataset *pc_dataset_open(const char *spec, const pc_shape *input, int64_t classes,
@@ -476,6 +645,11 @@ pc_dataset *pc_dataset_open(const char *spec, const pc_shape *input, int64_t cla
     return NULL;
   }
   if (strcmp(spec, "synthetic") == 0) return synth_open(input, classes, seed, train);
+  if (g_str_has_prefix(spec, "tokens:")) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "data set '%s': token files are for a model whose first layer is an embed", spec);
+    return NULL;
+  }
   const char *colon = strchr(spec, ':');
   if (colon != NULL && colon[1] != '\0') {
     size_t n = (size_t)(colon - spec);
@@ -495,19 +669,26 @@ int64_t pc_dataset_numel(const pc_dataset *d) { return d->numel; }
 
 int64_t pc_dataset_classes(const pc_dataset *d) { return d->classes; }
 
+int64_t pc_dataset_positions(const pc_dataset *d) { return d->positions; }
+
 void pc_dataset_labels(const pc_dataset *d, int64_t first, size_t n, int32_t *labels) {
   pc_dataset_get(d, first, n, NULL, labels);
 }
 
 void pc_dataset_get(const pc_dataset *d, int64_t first, size_t n, float *x, int32_t *labels) {
-  /* x: (n, numel)   labels: (n) */
+  /* x: (n, numel)   labels: (n, positions) */
   size_t numel = (size_t)d->numel;
   int64_t base = wrap(d, first);
+  int32_t *w = d->kind == PC_DATASET_KIND_TOKENS ? g_new(int32_t, numel + 1) : NULL;
   for (size_t s = 0; s < n; s++) {
     int64_t i = base + (int64_t)(s % (size_t)d->size);
     if (i >= d->size) i -= d->size;
     float *row = x != NULL ? x + s * numel : NULL;
-    if (d->kind == PC_DATASET_KIND_SYNTHETIC) {
+    if (d->kind == PC_DATASET_KIND_TOKENS) {
+      token_window(d, i, w);
+      for (size_t t = 0; row != NULL && t < numel; t++) row[t] = (float)w[t];
+      if (labels != NULL) memcpy(labels + s * numel, w + 1, numel * sizeof *w);
+    } else if (d->kind == PC_DATASET_KIND_SYNTHETIC) {
       int32_t label = synth_label(d, i);
       if (labels != NULL) labels[s] = label;
       if (row != NULL) synth_sample(d, i, label, row);
@@ -522,6 +703,7 @@ void pc_dataset_get(const pc_dataset *d, int64_t first, size_t n, float *x, int3
       }
     }
   }
+  g_free(w);
 }
 
 const char *pc_dataset_describe(const pc_dataset *d) { return d->describe; }
@@ -533,6 +715,7 @@ void pc_dataset_free(pc_dataset *d) {
     g_free(d->chunks[c].buf2);
   }
   g_free(d->protos);
+  g_free(d->token_buf);
   g_free(d->describe);
   g_free(d);
 }

@@ -50,6 +50,17 @@ typedef struct pc_dataset pc_dataset;
 pc_dataset *pc_dataset_open(const char *spec, const pc_shape *input, int64_t classes,
                             uint64_t seed, bool train, GError **error);
 
+/* The data set of a model reading token ids (its first layer an embed): windows of T + 1
+ * tokens in [0, vocab), the input the first T as floats and the labels the last T.
+ *   "synthetic"                    a learnable stream made from the seed (data.c says how);
+ *   "tokens:TRAIN.bin[,TEST.bin]"  files in llm.c's format (256 int32 of header, then uint16
+ *                                  tokens); with one file its last tenth of windows is the
+ *                                  test split and the rest the training split.
+ * Errors as pc_dataset_open's; a token at or above vocab is PC_ERROR_FORMAT naming file and
+ * position. */
+pc_dataset *pc_dataset_open_tokens(const char *spec, int64_t T, int64_t vocab, uint64_t seed,
+                                   bool train, GError **error);
+
 /* Number of samples (> 0). */
 int64_t pc_dataset_size(const pc_dataset *d);
 
@@ -59,14 +70,18 @@ int64_t pc_dataset_numel(const pc_dataset *d);
 /* Class count (labels lie in [0, classes)). */
 int64_t pc_dataset_classes(const pc_dataset *d);
 
+/* Labels per sample: 1, or T for token windows. */
+int64_t pc_dataset_positions(const pc_dataset *d);
+
 /* Samples first .. first+n-1, each index taken modulo the size (so a negative `first` or a
  * range that runs past the end wraps around).
- *   x: (n, numel) float32, or NULL for labels only   labels: (n) int32, or NULL for images only.
+ *   x: (n, numel) float32, or NULL for labels only
+ *   labels: (n, positions) int32, or NULL for images only.
  * Deterministic: the same index always gives the same bytes, in any process. */
 void pc_dataset_get(const pc_dataset *d, int64_t first, size_t n, float *x, int32_t *labels);
 
 /* Only the labels of samples first .. first+n-1 (cheap; the same as pc_dataset_get's).
- *   labels: (n). */
+ *   labels: (n, positions). */
 void pc_dataset_labels(const pc_dataset *d, int64_t first, size_t n, int32_t *labels);
 
 /* One line describing the data set, e.g. "synthetic (train): 50000 samples of 3x32x32,

@@ -16,6 +16,8 @@ const pc_layer_ops *const pc_layer_table[PC_LAYER_KIND_COUNT] = {
   [PC_LAYER_KIND_SOFTMAX_XENT] = &pc_layer_softmax_xent,
   [PC_LAYER_KIND_GELU] = &pc_layer_gelu,
   [PC_LAYER_KIND_LAYERNORM] = &pc_layer_layernorm,
+  [PC_LAYER_KIND_EMBED] = &pc_layer_embed,
+  [PC_LAYER_KIND_ATTENTION] = &pc_layer_attention,
 };
 _Static_assert(sizeof pc_layer_table / sizeof pc_layer_table[0] == PC_LAYER_KIND_COUNT,
                "one entry per layer kind");
@@ -29,6 +31,11 @@ int pc_layer_kind_from_name(const char *name) {
 int64_t pc_layer_params(const pc_layer *l) {
   const pc_layer_ops *ops = pc_layer_ops_of(l->kind);
   return ops->params ? ops->params(l) : 0;
+}
+
+int64_t pc_layer_held_params(const pc_layer *l) {
+  const pc_layer_ops *ops = pc_layer_ops_of(l->kind);
+  return pc_layer_params(l) + (l->tie >= 0 ? (int64_t)ops->weight_count(l) : 0);
 }
 
 double pc_layer_fwd_flops(const pc_layer *l) {

@@ -5,7 +5,10 @@
  * the model language accepts, the output shape, the parameter count, forward and backward FLOPs,
  * and the activation bytes kept for backward. The simulator's analytic costs and the executor's
  * kernels read this same table. Per-kind attributes sit behind `pc_layer.attrs` (a struct of the
- * kind's own), never in a union of every kind's fields. */
+ * kind's own), never in a union of every kind's fields.
+ *
+ * Shapes are per sample: (C) flat, (T, C) a sequence of T positions, (C, H, W) an image. Kinds
+ * that work on rows (fc, layernorm, the loss) apply to each position of a sequence alike. */
 #ifndef PC_LAYER_H
 #define PC_LAYER_H
 
@@ -29,6 +32,8 @@ typedef enum {
   PC_LAYER_KIND_SOFTMAX_XENT,
   PC_LAYER_KIND_GELU,
   PC_LAYER_KIND_LAYERNORM,
+  PC_LAYER_KIND_EMBED,
+  PC_LAYER_KIND_ATTENTION,
   PC_LAYER_KIND_COUNT
 } pc_layer_kind;
 
@@ -43,6 +48,8 @@ typedef struct pc_layer {
   pc_shape in[PC_LAYER_MAX_INPUTS];   /* shape of each input, per sample */
   pc_shape out;                       /* output shape, per sample */
   void *attrs;                        /* the kind's attribute struct (pc_fc_attrs, ...) */
+  int tie;                            /* the layer whose weight this one uses too (an output
+                                       * head tied to the embedding), or -1 */
   int line, column;                   /* where the model file defined it (1-based) */
 } pc_layer;
 
@@ -74,10 +81,12 @@ typedef struct {
   float *scratch;          /* temporary memory, contents not kept */
   const int32_t *labels;   /* (n) class labels, for the loss */
   float scale;             /* loss gradient scale: 1 / minibatch size */
+                           /* labels: (n) for a flat loss, (n, T) over a sequence */
   float *din[PC_LAYER_MAX_INPUTS];
   const float *dout;
   double loss_sum;         /* loss: sum of the per-sample losses of this forward */
-  size_t correct;          /* loss: samples whose argmax is the label */
+  double correct;          /* loss: samples whose argmax is the label (a sequence counts the
+                              share of its positions that are) */
 } pc_layer_io;
 
 typedef struct {
@@ -116,11 +125,16 @@ typedef struct {
 
 /* Attribute structs, one per kind that has attributes. */
 /* gain: weights drawn uniform in +-gain*sqrt(3/fan_in) (default sqrt(2), He et al.). */
-typedef struct { int64_t out, bias; double gain; } pc_fc_attrs;
 typedef struct { int64_t out, k, stride, pad, bias; double gain; } pc_conv_attrs;
 typedef struct { int64_t k, stride, pad; } pc_pool_attrs;   /* stride 0: same as k */
 typedef struct { double eps, momentum; } pc_bn_attrs;
 typedef struct { double eps; } pc_layernorm_attrs;
+/* tied: the weight is the model's embedding's (an output head: out = vocab, input = dim). */
+typedef struct { int64_t out, bias, tied; double gain; } pc_fc_attrs;
+/* std: weights drawn normal with this deviation; position: a learned embedding of the T
+ * positions added (GPT-2's wpe), held as the layer's bias. */
+typedef struct { int64_t vocab, dim, position; double std; } pc_embed_attrs;
+typedef struct { int64_t heads; } pc_attention_attrs;
 
 extern const pc_layer_ops pc_layer_fc;
 extern const pc_layer_ops pc_layer_conv;
@@ -134,6 +148,8 @@ extern const pc_layer_ops pc_layer_flatten;
 extern const pc_layer_ops pc_layer_softmax_xent;
 extern const pc_layer_ops pc_layer_gelu;
 extern const pc_layer_ops pc_layer_layernorm;
+extern const pc_layer_ops pc_layer_embed;
+extern const pc_layer_ops pc_layer_attention;
 
 /* The table, indexed by pc_layer_kind. */
 extern const pc_layer_ops *const pc_layer_table[PC_LAYER_KIND_COUNT];
@@ -146,7 +162,10 @@ static inline const pc_layer_ops *pc_layer_ops_of(pc_layer_kind kind) {
 int pc_layer_kind_from_name(const char *name);
 
 /* Convenience wrappers over the table. */
-int64_t pc_layer_params(const pc_layer *l);
+int64_t pc_layer_params(const pc_layer *l);   /* a tied weight counts at its owner only */
+/* Parameters a runtime holding the layer keeps: a tied layer keeps its own copy of the weight,
+ * stepped alike with the summed gradient. */
+int64_t pc_layer_held_params(const pc_layer *l);
 double pc_layer_fwd_flops(const pc_layer *l);
 double pc_layer_bwd_flops(const pc_layer *l);
 int64_t pc_layer_saved_bytes(const pc_layer *l);

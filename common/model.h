@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "data.h"
 #include "layer.h"
 
 typedef struct {
@@ -64,5 +65,17 @@ int pc_model_grad_buckets(const pc_model *model, int first, int last, int *start
 
 /* Index of the loss layer (the last layer, a softmax_xent), or -1 when the model has none. */
 int pc_model_loss_layer(const pc_model *model);
+
+/* Labels per sample of the loss (1, or T over a sequence); 1 without a loss. */
+int64_t pc_model_positions(const pc_model *model);
+
+/* Index of the embed layer (whose input are token ids), or -1. */
+int pc_model_embed(const pc_model *model);
+
+/* The data set SPEC names for the model (which has a loss): pc_dataset_open for its input and
+ * classes, or pc_dataset_open_tokens for a model of token ids, whose loss must then predict the
+ * next token at every position. */
+pc_dataset *pc_model_open_data(const pc_model *model, const char *spec, uint64_t seed,
+                               bool train, GError **error);
 
 #endif

@@ -907,7 +907,10 @@ static bool layer_size_ok(const pc_layer *l, const pc_layer_ops *ops, const char
     return false;
   }
   double in = 0, attr = 1;
-  for (int i = 0; i < l->ninputs; i++) in = MAX(in, shape_elems(&l->in[i]));
+  /* a sequence's kinds work row by row: with T·C and the output each within MAX_SIZE, a row's
+   * size is what meets the attributes */
+  for (int i = 0; i < l->ninputs; i++)
+    in = MAX(in, l->in[i].ndim == 2 ? (double)l->in[i].d[1] : shape_elems(&l->in[i]));
   for (const pc_attr_spec *a = ops->attrs; l->attrs && a && a->name; a++)
     if (a->type == PC_ATTR_INT) attr = MAX(attr, (double)*(const int64_t *)((const char *)l->attrs + a->offset));
   if (in * attr * attr * attr > MAX_WORK) {
@@ -920,7 +923,7 @@ static bool layer_size_ok(const pc_layer *l, const pc_layer_ops *ops, const char
 /* Appends a layer reading `inputs`; it becomes the cursor. Takes `name` and `attrs`. */
 static bool add_layer(eval *ev, const stmt *s, pc_layer_kind kind, char *name, void *attrs,
                       int ninputs, const int *inputs) {
-  pc_layer l = {.name = name, .kind = kind, .index = (int)ev->layers->len,
+  pc_layer l = {.name = name, .kind = kind, .index = (int)ev->layers->len, .tie = -1,
                 .ninputs = ninputs, .attrs = attrs, .line = s->line, .column = s->column};
   bool ok = true;
   if (!ev->have_input) {
@@ -1282,6 +1285,54 @@ static char *model_name_of(const char *filename) {
   return base;
 }
 
+/* The embedding is the one layer reading the model's input (which then holds token ids), and
+ * a tied fc takes its weight: sets each such fc's `tie`. */
+static bool check_sequence_kinds(const char *file, pc_layer *layers, int n, GError **error) {
+  int embed = -1;
+  for (int i = 0; i < n; i++) {
+    const pc_layer *l = &layers[i];
+    if (l->kind == PC_LAYER_KIND_EMBED && embed >= 0) {
+      fail_at(error, file, l->line, l->column,
+              "a second embed ('%s'; '%s' is the first): a model has one", l->name,
+              layers[embed].name);
+      return false;
+    }
+    if (l->kind == PC_LAYER_KIND_EMBED) embed = i;
+  }
+  for (int i = 0; i < n && embed >= 0; i++) {
+    const pc_layer *l = &layers[i];
+    for (int k = 0; k < l->ninputs; k++)
+      if (l->inputs[k] == -1 && i != embed) {
+        fail_at(error, file, l->line, l->column,
+                "layer '%s' reads the model's input, which holds token ids for the embed '%s': "
+                "only the embed may read it", l->name, layers[embed].name);
+        return false;
+      }
+  }
+  for (int i = 0; i < n; i++) {
+    pc_layer *l = &layers[i];
+    if (l->kind != PC_LAYER_KIND_FC || !((const pc_fc_attrs *)l->attrs)->tied) continue;
+    if (embed < 0) {
+      fail_at(error, file, l->line, l->column,
+              "fc '%s' is tied=1 but the model has no embed to tie it to", l->name);
+      return false;
+    }
+    const pc_embed_attrs *e = layers[embed].attrs;
+    const pc_fc_attrs *a = l->attrs;
+    long long row = (long long)l->in[0].d[l->in[0].ndim - 1];
+    if (a->out != e->vocab || row != e->dim) {
+      fail_at(error, file, l->line, l->column,
+              "fc '%s' is tied to the embed '%s', whose weight is %lldx%lld (vocab x dim): it "
+              "needs out=%lld and inputs of %lld, has out=%lld and inputs of %lld", l->name,
+              layers[embed].name, (long long)e->vocab, (long long)e->dim, (long long)e->vocab,
+              (long long)e->dim, (long long)a->out, row);
+      return false;
+    }
+    l->tie = embed;
+  }
+  return true;
+}
+
 pc_model *pc_model_parse(const char *text, const char *filename, const char *sets,
                          GError **error) {
   g_return_val_if_fail(error == NULL || *error == NULL, NULL);
@@ -1341,6 +1392,8 @@ pc_model *pc_model_parse(const char *text, const char *filename, const char *set
       }
     }
   }
+  if (ok) ok = check_sequence_kinds(filename, (pc_layer *)ev.layers->data, (int)ev.layers->len,
+                                    error);
   if (ok && ev.splits->len &&
       g_array_index(ev.splits, int, ev.splits->len - 1) == (int)ev.layers->len) {
     fail_at(error, filename, ev.split_line, 1, "`split` after the last layer");

@@ -48,7 +48,7 @@ struct pc_runtime {
   float *scratch;                /* (nscratch) */
   float *apart;                  /* (PC_LAYER_MAX_INPUTS, napart): see layer_mem.apart */
   double *loss_sum;              /* (slots) */
-  size_t *correct;               /* (slots) */
+  double *correct;               /* (slots) */
   float scale;                   /* loss gradient scale of the backward in progress */
   GPtrArray *names;              /* tensor names, see pc_runtime_tensors */
   pc_runtime_hook between;       /* called after each layer of a pass; NULL: none */
@@ -86,7 +86,7 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
     const pc_layer *l = &m->layers[rt->first + i];
     const pc_layer_ops *ops = pc_layer_ops_of(l->kind);
     layer_mem *lm = &rt->L[i];
-    size_t np = (size_t)pc_layer_params(l);
+    size_t np = (size_t)pc_layer_held_params(l);
     lm->nw = layer_size(l, ops->weight_count);
     lm->nb = np - lm->nw;
     lm->w = rt->nparams;
@@ -123,7 +123,7 @@ static void plan(pc_runtime *rt, const pc_model *m, const pc_partition *part, in
     }
     if (l->kind == PC_LAYER_KIND_SOFTMAX_XENT) {
       rt->labels_off = rt->niacts;
-      rt->niacts += mb;
+      rt->niacts += mb * (size_t)pc_model_positions(m);
     }
     lm->zero_by = -1;
     for (int k = 0; k < l->ninputs; k++) /* the reverse pass meets the last consumer first */
@@ -258,7 +258,7 @@ pc_runtime *pc_runtime_new_layout(const pc_model *model, const pc_partition *par
   rt->scratch = alloc_floats(rt->nscratch);
   rt->apart = alloc_floats(PC_LAYER_MAX_INPUTS * rt->napart);
   rt->loss_sum = g_new0(double, (size_t)slots);
-  rt->correct = g_new0(size_t, (size_t)slots);
+  rt->correct = g_new0(double, (size_t)slots);
   rt->names = g_ptr_array_new_with_free_func(g_free);
   for (int i = rt->first; i < rt->last; i++) {
     const pc_layer *l = &model->layers[i];
@@ -267,6 +267,10 @@ pc_runtime *pc_runtime_new_layout(const pc_model *model, const pc_partition *par
     if (ops->init)
       ops->init(l, rt->params + lm->w, lm->nb ? rt->params + lm->b : NULL,
                 lm->nbuf ? rt->buffers + lm->buf : NULL, seed);
+    if (l->tie >= 0) { /* the copy starts as the owner's weight (its bias untouched) */
+      const pc_layer *owner = &model->layers[l->tie];
+      pc_layer_ops_of(owner->kind)->init(owner, rt->params + lm->w, NULL, NULL, seed);
+    }
   }
   return rt;
 }
@@ -342,7 +346,7 @@ double pc_runtime_loss_sum(const pc_runtime *rt, int slot) {
   return rt->loss_sum[slot];
 }
 
-size_t pc_runtime_correct(const pc_runtime *rt, int slot) {
+double pc_runtime_correct(const pc_runtime *rt, int slot) {
   return rt->correct[slot];
 }
 
@@ -551,8 +555,28 @@ bool pc_runtime_step_layer(pc_runtime *rt, int layer, const pc_optim *o) {
 
 double pc_runtime_grad_sum_squares(const pc_runtime *rt, int layer) {
   const layer_mem *lm = &rt->L[layer - rt->first];
-  size_t n = lm->nw + lm->nb;
-  return n ? pc_sum_squares(rt->grads + lm->w, n) : 0;
+  bool tied = rt->model->layers[layer].tie >= 0; /* its weight counts at the owner */
+  size_t at = tied ? lm->b : lm->w, n = tied ? lm->nb : lm->nw + lm->nb;
+  return n ? pc_sum_squares(rt->grads + at, n) : 0;
+}
+
+float *pc_runtime_weight_grad(pc_runtime *rt, int layer, size_t *count) {
+  if (layer < rt->first || layer >= rt->last) return NULL;
+  const layer_mem *lm = &rt->L[layer - rt->first];
+  *count = lm->nw;
+  return rt->grads + lm->w;
+}
+
+void pc_runtime_tie_grads(pc_runtime *rt) {
+  for (int i = rt->first; i < rt->last; i++) {
+    int owner = rt->model->layers[i].tie;
+    size_t n, m;
+    float *a = pc_runtime_weight_grad(rt, i, &n), *b;
+    if (owner >= 0 && (b = pc_runtime_weight_grad(rt, owner, &m)) != NULL) {
+      PC_ASSERT(n == m);
+      pc_tie_sum(b, a, n);
+    }
+  }
 }
 
 pc_optim_kind pc_runtime_optim(const pc_runtime *rt) { return rt->optim; }

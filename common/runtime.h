@@ -79,7 +79,8 @@ float *pc_runtime_xfer_grad(pc_runtime *rt, int x, int slot);
  * (else NULL). */
 float *pc_runtime_data(pc_runtime *rt, int slot);
 
-/* Labels of the microbatch in `slot` (for a range holding the loss layer), (mb) int32. */
+/* Labels of the microbatch in `slot` (for a range holding the loss layer), (mb, positions)
+ * int32 (pc_model_positions). */
 int32_t *pc_runtime_labels(pc_runtime *rt, int slot);
 
 /* Forward of the microbatch in `slot`. With train false batch norm uses running statistics.
@@ -101,14 +102,23 @@ void pc_runtime_backward_weights(pc_runtime *rt, int slot);
  * infinity (checked in the same pass), or -1. */
 int pc_runtime_step(pc_runtime *rt, const pc_optim *o);
 /* The sum of the squares of LAYER's parameter gradients (pc_sum_squares; 0 without
- * parameters): the pieces of the global gradient norm, added up in layer order. */
+ * parameters; a tied weight counts at its owner only): the pieces of the global gradient norm,
+ * added up in layer order. */
 double pc_runtime_grad_sum_squares(const pc_runtime *rt, int layer);
+/* Tied weights (pc_layer.tie): the embedding and each layer tied to it hold a copy of the
+ * weight, with a gradient each; before the norm and the step both gradients become their sum,
+ * so both copies step alike. The gradient of LAYER's weight (count floats), NULL when the
+ * runtime does not hold LAYER. */
+float *pc_runtime_weight_grad(pc_runtime *rt, int layer, size_t *count);
+/* The sum for every tied pair the runtime holds both layers of. */
+void pc_runtime_tie_grads(pc_runtime *rt);
 /* The optimizer the runtime keeps state for (pc_runtime_layout). */
 pc_optim_kind pc_runtime_optim(const pc_runtime *rt);
 
-/* Loss of the last forward in `slot`: sum over its samples, and how many were right. */
+/* Loss of the last forward in `slot`: sum over its samples, and how many were right (a
+ * sequence counts the share of its positions that were). */
 double pc_runtime_loss_sum(const pc_runtime *rt, int slot);
-size_t pc_runtime_correct(const pc_runtime *rt, int slot);
+double pc_runtime_correct(const pc_runtime *rt, int slot);
 
 /* Named tensors of the range's state, in a fixed order: "<layer>.weight", "<layer>.bias",
  * "<layer>.running_mean", "<layer>.running_var" (PyTorch's names), then with `optimizer` the

@@ -116,8 +116,8 @@ static void time_stage(pc_runtime *rt, const pc_model *m, const pc_partition *pa
   while (data_layer < hi - 1 && !reads_input(&m->layers[data_layer])) data_layer++;
   fill_received(rt, m, part, stage, mb);
   pc_dataset *ds = NULL;
-  if (loss >= lo && loss < hi) {
-    ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 1, true, &error);
+  if ((loss >= lo && loss < hi) || pc_runtime_data(rt, 0) != NULL) {
+    ds = pc_model_open_data(m, "synthetic", 1, true, &error);
     PC_ASSERT(ds != NULL);
   }
   /* the runtime's optimizer at learning rate 0: the weights stay as they are */

@@ -158,8 +158,7 @@ static int64_t sample_index(const stage_run *r, int iter, int mb) {
 }
 
 typedef struct {
-  double loss_sum;
-  size_t correct;
+  double loss_sum, correct;
 } iter_stats;
 
 /* The stage's last backward with data parallelism on the communication thread: each gradient
@@ -202,6 +201,60 @@ static float clip_scale(stage_run *r, int iter) {
     pc_exec_die("stage %d: the gradients' norm is not finite in iteration %d; training "
                 "diverged (lower --lr?)", r->stage, iter + 1);
   return (float)fmin(coef, 1.0);
+}
+
+/* The pipeline rank and chunk that hold LAYER. */
+static void holder(const stage_run *r, int layer, int *rank, int *chunk) {
+  int s = pc_partition_stage_of(r->part, layer);
+  for (int p = 0; p < r->P; p++)
+    for (int c = 0; c < r->C; c++)
+      if (pc_schedule_virtual(r->sched, p, c) == s) {
+        *rank = p;
+        *chunk = c;
+        return;
+      }
+  PC_ASSERT(!"no rank holds the layer");
+}
+
+/* Floats of the tied-weight gradients this rank receives from another (0: none). */
+static size_t tie_floats(const stage_run *r) {
+  size_t most = 0;
+  for (int l = 0; l < r->model->nlayers; l++) {
+    int owner = r->model->layers[l].tie, pl, cl, po, co;
+    if (owner < 0) continue;
+    holder(r, l, &pl, &cl);
+    holder(r, owner, &po, &co);
+    if (pl != po && (pl == r->stage || po == r->stage))
+      most = MAX(most, pc_layer_ops_of(r->model->layers[l].kind)->weight_count(&r->model->layers[l]));
+  }
+  return most;
+}
+
+/* Both gradients of each tied weight become their sum (after the replicas' all-reduce, so the
+ * same on every replica): within the rank when it holds both layers, else by an exchange with
+ * the rank that holds the other, each adding the other's to its own (a sum of two is the same
+ * bits either way round). */
+static void tie_grads(stage_run *r) {
+  for (int l = 0; l < r->model->nlayers; l++) {
+    int owner = r->model->layers[l].tie, pl, cl, po, co;
+    if (owner < 0) continue;
+    holder(r, l, &pl, &cl);
+    holder(r, owner, &po, &co);
+    size_t n, m;
+    if (pl == r->stage && po == r->stage) {
+      float *a = pc_runtime_weight_grad(r->rts[cl], l, &n);
+      pc_tie_sum(pc_runtime_weight_grad(r->rts[co], owner, &m), a, n);
+    } else if (pl == r->stage || po == r->stage) {
+      bool head = pl == r->stage;
+      float *g = pc_runtime_weight_grad(r->rts[head ? cl : co], head ? l : owner, &n);
+      MPI_Request q[2];
+      MPI_Irecv(r->tie_buf, (int)n, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[0]);
+      MPI_Isend(g, (int)n, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[1]);
+      wait_timed(r, &q[0], "for the other half of a tied weight's gradient");
+      wait_timed(r, &q[1], "to send a tied weight's gradient");
+      pc_accumulate(g, r->tie_buf, n);
+    }
+  }
 }
 
 static void run_iteration(stage_run *r, int iter, const pc_optim *opt, iter_stats *st) {
@@ -265,6 +318,7 @@ static void run_iteration(stage_run *r, int iter, const pc_optim *opt, iter_stat
         float *g = pc_runtime_grads(r->rts[k], &n);
         pc_ring_allreduce(g, n, r->stage_comm, wait_for, r, NULL);
       }
+      tie_grads(r);
       pc_optim step = *opt;
       if (r->o->clip > 0) step.grad_scale = clip_scale(r, iter);
       for (int k = 0; k < r->C; k++) { /* every chunk's step, in chunk order */
@@ -727,9 +781,8 @@ bool pc_stage_all_ok(const char *cmd, bool ok, GError **error) {
 /* --data's training (TRAIN) or test split for the model's input and classes. */
 static pc_dataset *open_data(const stage_run *r, bool train, GError **error) {
   const pc_model *m = r->model;
-  return pc_dataset_open(r->o->data ? r->o->data : "synthetic", &m->input,
-                         m->layers[pc_model_loss_layer(m)].in[0].d[0], (uint64_t)r->o->seed,
-                         train, error);
+  return pc_model_open_data(m, r->o->data ? r->o->data : "synthetic", (uint64_t)r->o->seed, train,
+                            error);
 }
 
 bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, size_t memory,
@@ -772,6 +825,8 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
     any_data = any_data || r->reads_data[c] || r->has_loss[c];
   }
   r->rt = r->rts[0];
+  size_t tie = tie_floats(r);
+  if (tie > 0) r->tie_buf = g_new(float, tie);
   if (any_data && (r->data = open_data(r, true, error)) == NULL) return false;
   if (o->eval_every > 0) { /* every rank: the size of the split makes the op lists */
     if ((r->eval_data = open_data(r, false, error)) == NULL) return false;
@@ -858,6 +913,7 @@ void pc_stage_close(stage_run *r) {
   g_free(r->req);
   g_free(r->spans);
   g_free(r->bucket_start);
+  g_free(r->tie_buf);
   g_free(r->sending);
   g_free(r->post_after);
   g_free(r->chan_off);

@@ -68,6 +68,7 @@ typedef struct {
   int last_bwd;              /* index of the stage's last BWD op */
   int nbuckets;              /* gradient buckets reduced during it (0: at OPT) */
   int *bucket_start;         /* (nbuckets) first layer of each, in the order they are made */
+  float *tie_buf;            /* the other rank's gradient of a tied weight (NULL: none comes) */
 } stage_run;
 
 /* Checks O's numbers and output paths, loads MODEL_PATH and builds the partition and schedule

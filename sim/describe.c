@@ -66,6 +66,7 @@ static void print_table(const pc_model *m, const pc_partition *part, const GArra
            pc_layer_ops_of(l->kind)->name, pc_shape_format(&l->out, shape, sizeof shape), params,
            pc_layer_fwd_flops(l) / 1e9, saved);
     if (part) printf("  %5d", pc_partition_stage_of(part, i));
+    if (l->tie >= 0) printf("  (weight tied to %s)", m->layers[l->tie].name);
     printf("\n");
     g_free(params);
     g_free(saved);

@@ -446,6 +446,111 @@ static void test_bad_specs(void) {
   expect_error("synthetic", &flat16, 0, true, PC_ERROR_USAGE, "0 classes");
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* token windows */
+
+/* An llm.c token file of N tokens, token k = (k * 7 + 3) % 50 (or BAD at position BAD_AT). */
+static guint8 *token_file(uint32_t n, uint32_t magic, int64_t bad_at, uint16_t bad, size_t *len) {
+  *len = 1024 + 2 * (size_t)n;
+  guint8 *b = g_malloc0(*len);
+  uint32_t head[3] = {magic, 1, n};
+  for (int i = 0; i < 3; i++)
+    for (int k = 0; k < 4; k++) b[4 * i + k] = (guint8)(head[i] >> (8 * k));
+  for (uint32_t k = 0; k < n; k++) {
+    uint16_t t = (int64_t)k == bad_at ? bad : (uint16_t)((k * 7 + 3) % 50);
+    b[1024 + 2 * k] = (guint8)t;
+    b[1024 + 2 * k + 1] = (guint8)(t >> 8);
+  }
+  return b;
+}
+
+static void test_tokens(void) {
+  GError *error = NULL;
+  /* synthetic: the same windows anywhere, labels the inputs shifted by one, all in range */
+  pc_dataset *a = pc_dataset_open_tokens("synthetic", 16, 40, 3, true, &error);
+  g_assert_no_error(error);
+  pc_dataset *b = pc_dataset_open_tokens("synthetic", 16, 40, 3, true, &error);
+  g_assert_cmpint(pc_dataset_positions(a), ==, 16);
+  float x[3 * 16], y[16];
+  int32_t l[3 * 16], m[16];
+  pc_dataset_get(a, 100, 3, x, l);
+  pc_dataset_get(b, 101, 1, y, m);
+  g_assert_cmpmem(x + 16, sizeof y, y, sizeof y);
+  g_assert_cmpmem(l + 16, sizeof m, m, sizeof m);
+  for (int s = 0; s < 3; s++) {
+    int32_t w[17] = {(int32_t)x[s * 16]};
+    for (int t = 0; t < 16; t++) {
+      g_assert_true(l[s * 16 + t] >= 0 && l[s * 16 + t] < 40);
+      if (t + 1 < 16) g_assert_cmpfloat((float)l[s * 16 + t], ==, x[s * 16 + t + 1]);
+      w[t + 1] = l[s * 16 + t];
+    }
+    /* the window repeats itself with some period in [2, 8] at 7 positions in 10 at least */
+    bool periodic = false;
+    for (int p = 2; p <= 8; p++) {
+      int same = 0;
+      for (int t = p; t <= 16; t++) same += w[t] == w[t - p];
+      periodic = periodic || same * 10 >= (17 - p) * 7;
+    }
+    g_assert_true(periodic);
+  }
+  pc_dataset_free(a);
+  pc_dataset_free(b);
+
+  /* files: 101 tokens are 12 windows of 8 + 1; one file holds its last tenth out */
+  char *dir = make_tmp_dir();
+  size_t len;
+  guint8 *f = token_file(101, 20240520, -1, 0, &len);
+  write_file(dir, "train.bin", f, len);
+  g_free(f);
+  char *spec = g_strdup_printf("tokens:%s/train.bin", dir);
+  pc_dataset *tr = pc_dataset_open_tokens(spec, 8, 50, 0, true, &error);
+  g_assert_no_error(error);
+  pc_dataset *te = pc_dataset_open_tokens(spec, 8, 50, 0, false, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(pc_dataset_size(tr), ==, 11);
+  g_assert_cmpint(pc_dataset_size(te), ==, 1);
+  float xs[8];
+  int32_t ls[8];
+  pc_dataset_get(te, 0, 1, xs, ls); /* window 11: tokens 88 .. 96 */
+  for (int t = 0; t < 8; t++) {
+    g_assert_cmpfloat(xs[t], ==, (float)(((88 + t) * 7 + 3) % 50));
+    g_assert_cmpint(ls[t], ==, ((89 + t) * 7 + 3) % 50);
+  }
+  pc_dataset_free(tr);
+  pc_dataset_free(te);
+  g_free(spec);
+  /* a token outside the vocabulary, another magic number, a count the file lacks, too few */
+  struct { uint32_t n, magic; int64_t bad_at; uint16_t bad; size_t cut; int code;
+           const char *says; } cases[] = {
+    {101, 20240520, 57, 50, 0, PC_ERROR_FORMAT, "token 57 is 50, outside the model's vocabulary of 50"},
+    {101, 20240521, -1, 0, 0, PC_ERROR_FORMAT, "not a token file"},
+    {101, 20240520, -1, 0, 4, PC_ERROR_FORMAT, "the header counts 101 tokens"},
+    {8, 20240520, -1, 0, 0, PC_ERROR_FORMAT, "fewer than one window of 8 + 1"},
+    {40, 20240520, -1, 0, 0, PC_ERROR_FORMAT, "too few to hold a tenth out"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    f = token_file(cases[i].n, cases[i].magic, cases[i].bad_at, cases[i].bad, &len);
+    write_file(dir, "bad.bin", f, len - cases[i].cut);
+    g_free(f);
+    spec = g_strdup_printf("tokens:%s/bad.bin", dir);
+    pc_dataset *d = pc_dataset_open_tokens(spec, 8, 50, 0, false, &error);
+    g_assert_null(d);
+    g_assert_error(error, PC_ERROR, cases[i].code);
+    if (!strstr(error->message, cases[i].says) || !strstr(error->message, "bad.bin"))
+      g_error("'%s' lacks '%s' or the file's name", error->message, cases[i].says);
+    g_clear_error(&error);
+    g_free(spec);
+  }
+  /* a data set of images for a model of tokens, and a spec with three files */
+  g_assert_null(pc_dataset_open_tokens("mnist:/x", 8, 50, 0, true, &error));
+  g_assert_error(error, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&error);
+  g_assert_null(pc_dataset_open_tokens("tokens:a,b,c", 8, 50, 0, true, &error));
+  g_assert_error(error, PC_ERROR, PC_ERROR_USAGE);
+  g_clear_error(&error);
+  remove_dir(dir);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/data/synthetic/determinism", test_synthetic_determinism);
@@ -455,5 +560,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/data/cifar10", test_cifar10);
   g_test_add_func("/data/mnist", test_mnist);
   g_test_add_func("/data/specs", test_bad_specs);
+  g_test_add_func("/data/tokens", test_tokens);
   return g_test_run();
 }

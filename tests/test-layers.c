@@ -133,6 +133,43 @@ static void test_imagenet_counts(void) {
   pc_model_free(m);
 }
 
+/* A sequence model: embedding, fc per position, attention, the loss at every position, the
+ * head tied to the embedding (its weight counted once, held twice). */
+static void test_sequence(void) {
+  pc_model *m = pc_test_model("input 10\n"
+                              "embed wte vocab=50 dim=8\n"
+                              "fc qkv out=24\n"
+                              "attention att heads=2\n"
+                              "fc head out=50 bias=0 tied=1\n"
+                              "softmax_xent loss\n");
+  const pc_layer *e = layer(m, "wte"), *q = layer(m, "qkv"), *a = layer(m, "att");
+  const pc_layer *h = layer(m, "head"), *x = layer(m, "loss");
+  check_shape(e, "10x8");
+  check_shape(q, "10x24");
+  check_shape(a, "10x8");
+  check_shape(h, "10x50");
+  g_assert_cmpint(pc_layer_params(e), ==, 50 * 8 + 10 * 8);
+  g_assert_cmpint(pc_layer_params(q), ==, 8 * 24 + 24);
+  g_assert_cmpfloat(pc_layer_fwd_macs(q), ==, 10.0 * 8 * 24);
+  g_assert_cmpfloat(pc_layer_fwd_flops(q), ==, 2.0 * 10 * 8 * 24 + 10 * 24);
+  g_assert_cmpint(pc_layer_saved_bytes(a), ==, 2 * 10 * 10 * 4);
+  g_assert_cmpfloat(pc_layer_fwd_flops(a), ==, 4.0 * 10 * 80 + 5.0 * 2 * 10 * 10);
+  g_assert_cmpint(h->tie, ==, e->index);
+  g_assert_cmpint(q->tie, ==, -1);
+  g_assert_cmpint(pc_layer_params(h), ==, 0);
+  g_assert_cmpint(pc_layer_held_params(h), ==, 50 * 8);
+  g_assert_cmpint(pc_model_params(m), ==, 480 + 216);
+  g_assert_cmpint(pc_model_positions(m), ==, 10);
+  g_assert_cmpint(pc_model_embed(m), ==, 0);
+  g_assert_cmpint(pc_layer_saved_bytes(x), ==, (10 * 50 + 10) * 4);
+  pc_model_free(m);
+  /* GPT-2 small as models/gpt2.model writes it: Hugging Face's parameter count */
+  m = pc_test_load("gpt2.model", NULL);
+  g_assert_cmpint(pc_model_params(m), ==, 124439808);
+  g_assert_cmpint(pc_model_positions(m), ==, 1024);
+  pc_model_free(m);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/layer/table", test_table);
@@ -141,6 +178,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/layer/pool/shape-params-flops", test_pools);
   g_test_add_func("/layer/bn-relu-add-xent", test_bn_relu_add_xent);
   g_test_add_func("/layer/model/mlp32-params", test_mlp32);
+  g_test_add_func("/layer/sequence", test_sequence);
   g_test_add_func("/layer/model/imagenet-counts", test_imagenet_counts);
   return g_test_run();
 }

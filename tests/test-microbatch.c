@@ -24,9 +24,7 @@ static float *train_hooked(const pc_model *m, size_t B, int M, int iters, size_t
   pc_runtime *rt = pc_runtime_new(m, whole, 0, mb, 1, 7, 0, NULL);
   g_assert_nonnull(rt);
   if (calls) pc_runtime_set_between_layers(rt, count_call, calls);
-  int loss = pc_model_loss_layer(m);
-  pc_dataset *ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 7, true,
-                                   NULL);
+  pc_dataset *ds = pc_model_open_data(m, "synthetic", 7, true, NULL);
   g_assert_nonnull(ds);
   pc_optim sgd = {.kind = PC_OPTIM_SGD, .lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-4f,
                   .grad_scale = 1};
@@ -86,9 +84,7 @@ static void check_split(const char *file) {
   pc_runtime *rt = pc_runtime_new(m, whole, 0, 4, 2, 7, 0, NULL);
   pc_runtime *rs = pc_runtime_new_layout(m, whole, 0, 4, 2, 7, 0,
                                          &(pc_runtime_layout){.split = true}, NULL);
-  int loss = pc_model_loss_layer(m);
-  pc_dataset *ds = pc_dataset_open("synthetic", &m->input, m->layers[loss].in[0].d[0], 7, true,
-                                   NULL);
+  pc_dataset *ds = pc_model_open_data(m, "synthetic", 7, true, NULL);
   for (int slot = 0; slot < 2; slot++)
     for (int k = 0; k < 2; k++) {
       pc_runtime *r = k ? rs : rt;

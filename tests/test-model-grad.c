@@ -50,9 +50,10 @@ typedef struct {
   GArray *base; /* int32: the choices of the forward at the unperturbed parameters */
 } fixture;
 
-static void fixture_init(fixture *f, const char *file, size_t n, uint64_t seed) {
+static void fixture_init(fixture *f, const char *file, const char *sets, size_t n,
+                         uint64_t seed) {
   GError *error = NULL;
-  f->m = pc_test_load(file, NULL);
+  f->m = pc_test_load(file, sets);
   f->n = n;
   f->part = pc_partition_from_counts(f->m, &f->m->nlayers, 1, &error);
   g_assert_no_error(error);
@@ -60,8 +61,7 @@ static void fixture_init(fixture *f, const char *file, size_t n, uint64_t seed) 
   g_assert_no_error(error);
   int loss = pc_model_loss_layer(f->m);
   g_assert_cmpint(loss, >=, 0);
-  pc_dataset *d = pc_dataset_open("synthetic", &f->m->input, f->m->layers[loss].in[0].d[0], seed,
-                                  true, &error);
+  pc_dataset *d = pc_model_open_data(f->m, "synthetic", seed, true, &error);
   g_assert_no_error(error);
   pc_dataset_get(d, 0, n, pc_runtime_data(f->rt, 0), pc_runtime_labels(f->rt, 0));
   pc_dataset_free(d);
@@ -139,9 +139,10 @@ static double loss(fixture *f, bool *smooth) {
 }
 
 /* What a quotient perturbs: a tensor (count floats at w, unperturbed values w0) along the unit
- * direction u, or, with u NULL, its element i. */
+ * direction u, or, with u NULL, its element i; a tied weight's other copy (twin, or NULL)
+ * moves with it. */
 typedef struct {
-  float *w;
+  float *w, *twin;
   const float *w0;
   size_t count;
   const double *u;
@@ -158,8 +159,10 @@ static double moved_loss(fixture *f, const probe *p, double t, bool *smooth, dou
     p->w[p->i] = (float)(p->w0[p->i] + t);
     *taken = (double)p->w[p->i] - p->w0[p->i];
   }
+  if (p->twin) memcpy(p->twin, p->w, p->count * sizeof(float));
   double l = loss(f, smooth);
   memcpy(p->w, p->w0, p->count * sizeof(float));
+  if (p->twin) memcpy(p->twin, p->w0, p->count * sizeof(float));
   return l;
 }
 
@@ -213,9 +216,31 @@ static void jitter_bn(const fixture *f, int nt, const char **names, float **data
   }
 }
 
-static void check_model(const char *file, size_t n) {
+/* The layer a tensor name "<layer>.<what>" belongs to. */
+static int tensor_layer(const fixture *f, const char *name) {
+  char *layer = g_strndup(name, (size_t)(strrchr(name, '.') - name));
+  int li = pc_model_find(f->m, layer);
+  g_free(layer);
+  g_assert_cmpint(li, >=, 0);
+  return li;
+}
+
+/* The other copy of tensor k when it is a tied weight's owner (the embedding's), else NULL;
+ * *copy is whether tensor k is itself the copy a tied layer holds. */
+static float *tied_twin(const fixture *f, int nt, const char **names, float **data, int k,
+                        bool *copy) {
+  int li = tensor_layer(f, names[k]);
+  *copy = f->m->layers[li].tie >= 0 && g_str_has_suffix(names[k], ".weight");
+  if (!g_str_has_suffix(names[k], ".weight")) return NULL;
+  for (int j = 0; j < nt; j++)
+    if (g_str_has_suffix(names[j], ".weight") && f->m->layers[tensor_layer(f, names[j])].tie == li)
+      return data[j];
+  return NULL;
+}
+
+static void check_model(const char *file, const char *sets, size_t n) {
   fixture f;
-  fixture_init(&f, file, n, 7);
+  fixture_init(&f, file, sets, n, 7);
   int nt = pc_runtime_tensors(f.rt, false, NULL, NULL, NULL);
   const char **names = g_new(const char *, (size_t)nt);
   float **data = g_new(float *, (size_t)nt);
@@ -231,12 +256,16 @@ static void check_model(const char *file, size_t n) {
   f.base = g_array_new(FALSE, FALSE, sizeof(int32_t));
   choices(&f, f.base);
   pc_runtime_backward(f.rt, 0, 1.0f / (float)f.n);
+  pc_runtime_tie_grads(f.rt);
   float *grads = g_memdup2(pc_runtime_grads(f.rt, &np), np * sizeof(float));
 
   GRand *rand = g_rand_new_with_seed(11);
   int tensors = 0, agreed = 0, failed = 0, kinked = 0, significant = 0;
   for (int k = 0; k < nt; k++) {
     if (data[k] < params || data[k] >= params + np) continue; /* a buffer */
+    bool copy;
+    float *twin = tied_twin(&f, nt, names, data, k, &copy);
+    if (copy) continue; /* checked with its owner, the two moving together */
     tensors++;
     const float *g = grads + (data[k] - params);
     size_t count = counts[k];
@@ -261,7 +290,7 @@ static void check_model(const char *file, size_t n) {
         i = s == 0 ? top : (size_t)g_rand_int_range(rand, 0, (gint32)count);
         want = g[i];
       }
-      probe p = {data[k], w0, count, u, i};
+      probe p = {data[k], twin, w0, count, u, i};
       quotient_verdict v = check_quotient(&f, &p, l0, want, &fd, &noise);
       g_free(u);
       if (v == QUOTIENT_KINKED) {
@@ -302,15 +331,20 @@ static void check_model(const char *file, size_t n) {
 }
 
 static void test_tiny_mlp(void) {
-  check_model("tiny-mlp.model", 4);
+  check_model("tiny-mlp.model", NULL, 4);
 }
 
 static void test_tiny_cnn(void) {
-  check_model("tiny-cnn.model", 4);
+  check_model("tiny-cnn.model", NULL, 4);
 }
 
 static void test_tiny_resnet(void) {
-  check_model("tiny-resnet.model", 3);
+  check_model("tiny-resnet.model", NULL, 3);
+}
+
+/* Embedding, attention, the loss at every position and the head tied to the embedding. */
+static void test_tiny_gpt(void) {
+  check_model("gpt2.model", "n_layer=2,n_head=2,n_embd=16,seq=8,vocab=24", 3);
 }
 
 int main(int argc, char **argv) {
@@ -318,5 +352,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/model/grad/tiny-mlp", test_tiny_mlp);
   g_test_add_func("/model/grad/tiny-cnn", test_tiny_cnn);
   g_test_add_func("/model/grad/tiny-resnet", test_tiny_resnet);
+  g_test_add_func("/model/grad/tiny-gpt", test_tiny_gpt);
   return g_test_run();
 }

@@ -15,6 +15,11 @@ void pc_accumulate(float *y, const float *x, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+void pc_tie_sum(float *a, float *b, size_t n) {
+  // a, b: (n)
+  for (size_t i = 0; i < n; i++) a[i] = b[i] = a[i] + b[i];
+}
+
 void pc_add_backward(float *da, float *db, const float *dout, size_t n) {
   // da, db: (n) or NULL  dout: (n)
   if (da != NULL) pc_accumulate(da, dout, n);

@@ -101,6 +101,11 @@ void pc_init_conv(float *w, float *b, size_t IC, size_t OC, size_t K, float gain
   init_kaiming(w, OC * IC * K * K, b, OC, IC * K * K, gain, seed, name);
 }
 
+void pc_init_embed(float *w, size_t n, float std, uint64_t seed, const char *name) {
+  // w: (n)
+  pc_fill_normal(w, n, 0.0f, std, key_with_suffix(seed, name, ".weight"), 0);
+}
+
 void pc_init_bn(float *gamma, float *beta, float *running_mean, float *running_var, size_t C) {
   // all: (C)
   for (size_t c = 0; c < C; c++) {

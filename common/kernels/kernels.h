@@ -199,8 +199,37 @@ void pc_add_forward(float *out, const float *a, const float *b, size_t n);
 /* y += x, element by element (the accumulation of gradients).   y, x: (n). */
 void pc_accumulate(float *y, const float *x, size_t n);
 
+/* a = b = a + b, element by element (the two gradients of a tied weight).   a, b: (n). */
+void pc_tie_sum(float *a, float *b, size_t n);
+
 /* da += dout; db += dout (either may be NULL; they may be the same buffer).   all: (n). */
 void pc_add_backward(float *da, float *db, const float *dout, size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* sequences (embed.c, attention.c) */
+
+/* out[n, t] = wte[tokens[n, t]] + wpe[t] (wpe NULL: no position term). Token ids are floats;
+ * one that is not an integer in [0, V) gives a row of NaN.
+ *   out: (N, T, C)   tokens: (N, T)   wte: (V, C)   wpe: (T, C) or NULL */
+void pc_embed_forward(float *out, const float *tokens, const float *wte, const float *wpe,
+                      size_t N, size_t T, size_t V, size_t C);
+
+/* dwte[tokens[n, t]] += dout[n, t]; dwpe[t] += dout[n, t] (dwpe may be NULL), in sample and
+ * position order. */
+void pc_embed_backward(float *dwte, float *dwpe, const float *dout, const float *tokens,
+                       size_t N, size_t T, size_t C);
+
+/* Causal self-attention, H heads of C / H: each row of qkv holds a position's query, key and
+ * value (C each, heads side by side); att[n, h] = softmax(q k^T / sqrt(C / H)) over the
+ * positions up to its own (0 above the diagonal); out[n, :, head h] = att[n, h] v.
+ *   out: (N, T, C)   att: (N, H, T, T)   qkv: (N, T, 3C) */
+void pc_attention_forward(float *out, float *att, const float *qkv, size_t N, size_t T,
+                          size_t C, size_t H);
+
+/* Its backward from the kept probabilities, accumulating into dqkv.
+ *   dqkv, qkv: (N, T, 3C)   dout: (N, T, C)   att: (N, H, T, T)   scratch: (T, T) */
+void pc_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                           float *scratch, size_t N, size_t T, size_t C, size_t H);
 
 /* ------------------------------------------------------------------------------------------ */
 /* softmax cross-entropy (softmax_xent.c) */
@@ -305,6 +334,10 @@ void pc_init_conv(float *w, float *b, size_t IC, size_t OC, size_t K, float gain
 
 /* nn.BatchNorm2d's initial state: gamma = 1, beta = 0, running_mean = 0, running_var = 1.
  *   all: (C); running_mean and running_var may be NULL. */
+/* An embedding's weights, normal with deviation STD, from the stream "<name>.weight" (an output
+ * head tied to it draws the same numbers).   w: (n) */
+void pc_init_embed(float *w, size_t n, float std, uint64_t seed, const char *name);
+
 void pc_init_bn(float *gamma, float *beta, float *running_mean, float *running_var, size_t C);
 
 #endif /* PC_KERNELS_H */

@@ -6,7 +6,7 @@ bool pc_layer_need_image(pc_layer *l, GError **error) {
   if (l->in[0].ndim == 3) return true;
   char s[PC_SHAPE_STRLEN];
   g_set_error(error, PC_ERROR, PC_ERROR_SHAPE,
-              "%s needs an image input (CxHxW), got the flat tensor %s", 
+              "%s needs an image input (CxHxW), got %s",
               pc_layer_ops_of(l->kind)->name, pc_shape_format(&l->in[0], s, sizeof s));
   return false;
 }
@@ -36,6 +36,23 @@ bool pc_layer_window_out(pc_layer *l, int64_t k, int64_t stride, int64_t pad, GE
   l->out.d[1] = oh;
   l->out.d[2] = ow;
   return true;
+}
+
+bool pc_layer_need_rows(pc_layer *l, GError **error) {
+  if (l->in[0].ndim <= 2) return true;
+  char s[PC_SHAPE_STRLEN];
+  g_set_error(error, PC_ERROR, PC_ERROR_SHAPE,
+              "%s needs a flat input or a sequence (TxC), got %s (add `flatten` before it)",
+              pc_layer_ops_of(l->kind)->name, pc_shape_format(&l->in[0], s, sizeof s));
+  return false;
+}
+
+size_t pc_layer_row(const pc_layer *l) {
+  return (size_t)l->in[0].d[l->in[0].ndim - 1];
+}
+
+size_t pc_layer_rows(const pc_layer *l) {
+  return l->in[0].ndim == 2 ? (size_t)l->in[0].d[0] : 1;
 }
 
 int64_t pc_layer_zero_params(const pc_layer *l) {

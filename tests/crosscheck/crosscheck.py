@@ -102,14 +102,42 @@ def parse_shape(text):
     return [int(d) for d in text.split("x")]
 
 
+def attention(qkv, heads):
+    """Causal self-attention of (N, T, 3C) queries, keys and values, written out as GPT-2 does."""
+    import math
+    import torch
+
+    n, t, c3 = qkv.shape
+    c = c3 // 3
+    q, k, v = (z.reshape(n, t, heads, c // heads).transpose(1, 2) for z in qkv.split(c, dim=2))
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(c // heads))
+    mask = torch.tril(torch.ones(t, t, dtype=torch.bool))
+    att = torch.softmax(att.masked_fill(~mask, float("-inf")), dim=-1)
+    return (att @ v).transpose(1, 2).reshape(n, t, c)
+
+
 def build(rows, input_shape):
     """Modules for the layers that hold state, in a tree named like pipecast's layers, and a
     function computing every layer's output from the input and the labels."""
+    import torch
     from torch import nn
     import torch.nn.functional as F
 
     root = nn.Module()
     modules = {}
+    tied = {}  # a tied fc's name -> the embedding whose weight it uses
+
+    class Embed(nn.Module):
+        """Token embedding (weight) plus learned positions (bias, GPT-2's wpe)."""
+
+        def __init__(self, vocab, dim, seq, position):
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(vocab, dim))
+            self.bias = nn.Parameter(torch.zeros(seq, dim)) if position else None
+
+        def forward(self, x):
+            y = self.weight[x.long()]
+            return y + self.bias if self.bias is not None else y
 
     def place(name, module):
         parent = root
@@ -127,8 +155,17 @@ def build(rows, input_shape):
 
     for row in rows:
         kind, a, shape = row["kind"], row["attrs"], in_shape(row)
-        if kind == "fc":
-            place(row["layer"], nn.Linear(shape[0], int(a["out"]), bias=a["bias"] != "0"))
+        if kind == "fc" and a.get("tied", "0") != "0":
+            tied[row["layer"]] = next(r["layer"] for r in rows if r["kind"] == "embed")
+            if a["bias"] != "0":
+                place(row["layer"], nn.Module())
+                modules[row["layer"]].register_parameter(
+                    "bias", nn.Parameter(torch.zeros(int(a["out"]))))
+        elif kind == "fc":
+            place(row["layer"], nn.Linear(shape[-1], int(a["out"]), bias=a["bias"] != "0"))
+        elif kind == "embed":
+            place(row["layer"], Embed(int(a["vocab"]), int(a["dim"]), shape[0],
+                                      a["position"] != "0"))
         elif kind == "conv":
             place(row["layer"], nn.Conv2d(shape[0], int(a["out"]), int(a["k"]),
                                           stride=int(a["stride"]), padding=int(a["pad"]),
@@ -147,7 +184,7 @@ def build(rows, input_shape):
             modules[row["layer"]] = nn.GELU(approximate="tanh")
         elif kind == "layernorm":
             place(row["layer"], nn.LayerNorm(shape[-1], eps=float(a["eps"])))
-        elif kind not in ("relu", "add", "flatten", "softmax_xent"):
+        elif kind not in ("relu", "add", "flatten", "softmax_xent", "attention"):
             raise InputError(f"layer {row['layer']}: no PyTorch counterpart for kind {kind}")
 
     def forward(x, labels):
@@ -155,14 +192,24 @@ def build(rows, input_shape):
         for row in rows:
             ins = [x if i < 0 else outs[i] for i in row["inputs"]]
             kind = row["kind"]
-            if row["layer"] in modules:
+            if row["layer"] in tied:
+                m = modules.get(row["layer"])
+                y = F.linear(ins[0], modules[tied[row["layer"]]].weight,
+                             m.bias if m is not None else None)
+            elif row["layer"] in modules:
                 y = modules[row["layer"]](ins[0])
+            elif kind == "attention":
+                y = attention(ins[0], int(row["attrs"]["heads"]))
             elif kind == "relu":
                 y = F.relu(ins[0])
             elif kind == "add":
                 y = ins[0] + ins[1]
             elif kind == "flatten":
                 y = ins[0].reshape(ins[0].shape[0], -1)
+            elif ins[0].dim() == 3:  # softmax_xent over a sequence: each sample's mean
+                n, t, v = ins[0].shape
+                y = F.cross_entropy(ins[0].reshape(n * t, v), labels.reshape(n * t),
+                                    reduction="none").reshape(n, t).mean(1)
             else:  # softmax_xent: per-sample losses
                 y = F.cross_entropy(ins[0], labels, reduction="none")
             outs.append(y)
@@ -202,7 +249,15 @@ def check(model, dump_path, sim, sets, dtype):
 
     state = root.state_dict()
     expected = {k for k in state if not k.endswith(".num_batches_tracked")}
+    copies = {r["layer"] + ".weight" for r in rows
+              if r["kind"] == "fc" and r["attrs"].get("tied", "0") != "0"}
     dumped = {k for k in dump if not k.endswith((".out", ".grad", ".after"))} - {"input", "labels"}
+    report = []  # (relative error, tensor, detail)
+    for k in copies:  # a tied layer's copy of the weight and its gradient: the embedding's
+        owner = next(r["layer"] for r in rows if r["kind"] == "embed") + ".weight"
+        compare(k, dump[k], dump[owner], report)
+        compare(k + ".grad", dump[k + ".grad"], dump[owner + ".grad"], report)
+    dumped -= copies
     if expected != dumped:
         raise InputError(f"tensors only in the dump: {sorted(dumped - expected)}; "
                          f"only in PyTorch's model: {sorted(expected - dumped)}")
@@ -211,11 +266,12 @@ def check(model, dump_path, sim, sets, dtype):
 
     x = dump["input"].to(dtype).reshape([n] + parse_shape(meta["input"]))
     labels = dump["labels"].long()
+    if dump["labels"].numel() > n:  # a label at every position
+        labels = labels.reshape(n, -1)
     outs = forward(x, labels)
     loss = outs[-1].sum() * (1.0 / n)
     loss.backward()
 
-    report = []  # (relative error, tensor, detail)
     for row, y in zip(rows, outs):
         compare(row["layer"] + ".out", dump[row["layer"] + ".out"], y, report)
     for name, p in root.named_parameters():

@@ -11,9 +11,10 @@
  *                         state_dict names: "conv1.weight", "bn1.running_var")
  *   <buffer>.after        batch norm's running statistics after the forward updated them
  *   input                 (N, numel(input)) the microbatch
- *   labels                (N) its labels, as floats
+ *   labels                (N) its labels, as floats ((N, T) over a sequence)
  *   <layer>.out           (N, numel(out)) every layer's output (the loss's: per-sample losses)
- *   <tensor>.grad         every parameter's gradient after the backward
+ *   <tensor>.grad         every parameter's gradient after the backward (a tied weight's: the
+ *                         sum of both layers', in both)
  *
  * and the meta lines `input` (the per-sample input shape, "3x8x8"), `batch`, `seed` and `loss_sum`
  * (the sum of the per-sample losses).
@@ -111,12 +112,11 @@ static int dump(const char *path, const char *out, const char *sets, size_t N, u
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s: the model has no softmax_xent loss", path);
     goto out;
   }
-  int64_t classes = m->layers[loss].in[0].d[0];
   part = pc_partition_from_counts(m, &m->nlayers, 1, error);
   if (part == NULL) goto out;
   rt = pc_runtime_new(m, part, 0, N, 1, seed, 0, error);
   if (rt == NULL) goto out;
-  data = pc_dataset_open("synthetic", &m->input, classes, seed, true, error);
+  data = pc_model_open_data(m, "synthetic", seed, true, error);
   if (data == NULL) goto out;
   float *x = pc_runtime_data(rt, 0);
   int32_t *labels = pc_runtime_labels(rt, 0);
@@ -132,13 +132,15 @@ static int dump(const char *path, const char *out, const char *sets, size_t N, u
   for (int k = 0; k < nt; k++) list_add(&list, names[k], "", tdata[k], counts[k]);
   size_t in_numel = (size_t)pc_shape_numel(&m->input);
   list_add(&list, "input", "", x, N * in_numel);
-  float *flabels = g_new(float, N);
-  for (size_t i = 0; i < N; i++) flabels[i] = (float)labels[i];
-  list_add(&list, "labels", "", flabels, N);
+  size_t nl = N * (size_t)pc_model_positions(m);
+  float *flabels = g_new(float, nl);
+  for (size_t i = 0; i < nl; i++) flabels[i] = (float)labels[i];
+  list_add(&list, "labels", "", flabels, nl);
   g_free(flabels);
 
   pc_runtime_forward(rt, 0, true);
   pc_runtime_backward(rt, 0, 1.0f / (float)N);
+  pc_runtime_tie_grads(rt);
 
   for (int i = 0; i < m->nlayers; i++)
     list_add(&list, m->layers[i].name, ".out", pc_runtime_layer_output(rt, i, 0),

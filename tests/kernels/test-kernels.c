@@ -1013,6 +1013,94 @@ static void test_rng(void) {
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------------------------ */
+/* attention, embed */
+
+typedef struct {
+  float *qkv, *att;
+  size_t N, T, C, H;
+} att_ctx;
+
+static void att_fwd(void *p, float *out) {
+  att_ctx *c = p;
+  pc_attention_forward(out, c->att, c->qkv, c->N, c->T, c->C, c->H);
+}
+
+static void test_attention(void) {
+  att_ctx c = {.N = 2, .T = 5, .C = 6, .H = 2};
+  size_t nin = c.N * c.T * 3 * c.C, nout = c.N * c.T * c.C, hs = c.C / c.H;
+  c.qkv = randn_buf(nin, "att.qkv", -2, 2);
+  c.att = g_new(float, c.N * c.H * c.T * c.T);
+  float *out = g_new(float, nout), *R = randn_buf(nout, "att.R", -1, 1);
+  att_fwd(&c, out);
+  /* naive double: each position attends to itself and those before it */
+  double *want = g_new0(double, nout);
+  for (size_t n = 0; n < c.N; n++)
+    for (size_t h = 0; h < c.H; h++)
+      for (size_t i = 0; i < c.T; i++) {
+        const float *q = c.qkv + (n * c.T + i) * 3 * c.C + h * hs;
+        double s[8], m = -1e300, z = 0;
+        for (size_t j = 0; j <= i; j++) {
+          const float *k = c.qkv + (n * c.T + j) * 3 * c.C + c.C + h * hs;
+          s[j] = 0;
+          for (size_t d = 0; d < hs; d++) s[j] += (double)q[d] * k[d];
+          s[j] /= sqrt((double)hs);
+          m = fmax(m, s[j]);
+        }
+        for (size_t j = 0; j <= i; j++) z += exp(s[j] - m);
+        for (size_t j = 0; j <= i; j++) {
+          const float *v = c.qkv + (n * c.T + j) * 3 * c.C + 2 * c.C + h * hs;
+          for (size_t d = 0; d < hs; d++)
+            want[(n * c.T + i) * c.C + h * hs + d] += exp(s[j] - m) / z * v[d];
+        }
+      }
+  assert_close("attention out", out, want, nout, 1e-5, 1e-5);
+  float *pin = randn_buf(nin, "att.pin", -1, 1), *din = copy_buf(pin, nin);
+  float *scratch = g_new(float, c.T * c.T);
+  pc_attention_backward(din, R, c.qkv, c.att, scratch, c.N, c.T, c.C, c.H);
+  sub_prefill(din, pin, nin);
+  check_fd("attention dqkv", c.qkv, nin, din, &c, att_fwd, out, R, nout, 1e-2f, 1000, 2e-3);
+  g_free(c.qkv), g_free(c.att), g_free(out), g_free(R), g_free(want), g_free(pin), g_free(din);
+  g_free(scratch);
+}
+
+typedef struct {
+  float *tokens, *wte, *wpe;
+  size_t N, T, V, C;
+} emb_ctx;
+
+static void emb_fwd(void *p, float *out) {
+  emb_ctx *c = p;
+  pc_embed_forward(out, c->tokens, c->wte, c->wpe, c->N, c->T, c->V, c->C);
+}
+
+static void test_embed(void) {
+  emb_ctx c = {.N = 3, .T = 4, .V = 7, .C = 5};
+  size_t nt = c.N * c.T, nout = nt * c.C;
+  c.tokens = g_new(float, nt);
+  for (size_t i = 0; i < nt; i++) c.tokens[i] = (float)((i * 5 + 2) % c.V); /* repeats some */
+  c.wte = randn_buf(c.V * c.C, "emb.wte", -1, 1), c.wpe = randn_buf(c.T * c.C, "emb.wpe", -1, 1);
+  float *out = g_new(float, nout), *R = randn_buf(nout, "emb.R", -1, 1);
+  emb_fwd(&c, out);
+  for (size_t i = 0; i < nt; i++)
+    for (size_t d = 0; d < c.C; d++)
+      g_assert_cmpfloat(out[i * c.C + d], ==,
+                        c.wte[(size_t)c.tokens[i] * c.C + d] + c.wpe[(i % c.T) * c.C + d]);
+  float *pw = randn_buf(c.V * c.C, "emb.pw", -1, 1), *pp = randn_buf(c.T * c.C, "emb.pp", -1, 1);
+  float *dw = copy_buf(pw, c.V * c.C), *dp = copy_buf(pp, c.T * c.C);
+  pc_embed_backward(dw, dp, R, c.tokens, c.N, c.T, c.C);
+  sub_prefill(dw, pw, c.V * c.C), sub_prefill(dp, pp, c.T * c.C);
+  check_fd("embed dwte", c.wte, c.V * c.C, dw, &c, emb_fwd, out, R, nout, 1e-2f, 1000, 2e-3);
+  check_fd("embed dwpe", c.wpe, c.T * c.C, dp, &c, emb_fwd, out, R, nout, 1e-2f, 1000, 2e-3);
+  /* an id that is no token gives NaN, which the runtime's output check reports */
+  c.tokens[1] = (float)c.V;
+  c.tokens[2] = 1.5f;
+  emb_fwd(&c, out);
+  g_assert_true(isnan(out[1 * c.C]) && isnan(out[2 * c.C]) && !isnan(out[0]));
+  g_free(c.tokens), g_free(c.wte), g_free(c.wpe), g_free(out), g_free(R), g_free(pw);
+  g_free(pp), g_free(dw), g_free(dp);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/kernel/fc/forward", test_fc_forward);
@@ -1034,6 +1122,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/kernel/softmax-xent/backward", test_softmax_xent_backward);
   g_test_add_func("/kernel/layernorm/values-and-fd", test_layernorm);
   g_test_add_func("/kernel/gelu/values-and-fd", test_gelu);
+  g_test_add_func("/kernel/attention/values-and-fd", test_attention);
+  g_test_add_func("/kernel/embed/values-and-fd", test_embed);
   g_test_add_func("/kernel/sgd/step", test_sgd);
   g_test_add_func("/kernel/adamw/step", test_adamw);
   g_test_add_func("/kernel/init/params", test_init);
