@@ -1328,6 +1328,13 @@ static bool check_sequence_kinds(const char *file, pc_layer *layers, int n, GErr
               (long long)e->dim, (long long)a->out, row);
       return false;
     }
+    for (int j = 0; j < i; j++)
+      if (layers[j].tie >= 0) {
+        fail_at(error, file, l->line, l->column,
+                "fc '%s' is tied=1 too: one layer ('%s') is tied to the embed already", l->name,
+                layers[j].name);
+        return false;
+      }
     l->tie = embed;
   }
   return true;

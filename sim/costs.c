@@ -41,7 +41,18 @@ static void analytic_layer(const pc_layer *l, const pc_cost_config *cfg, double 
     *fwd = 4.0 * mb * (in + out) / bw;
     *bwd = 4.0 * mb * (2 * in + out) / bw;
   }
-  *opt = step_floats(cfg->optim) * sizeof(float) * (double)pc_layer_params(l) / bw;
+  *opt = step_floats(cfg->optim) * sizeof(float) * (double)pc_layer_held_params(l) / bw;
+}
+
+/* A tied weight's two gradients added before the step: each side reads both and writes one. */
+static void add_tie_sums(const pc_model *model, double bw, double *opt) {
+  for (int i = 0; i < model->nlayers; i++) {
+    const pc_layer *l = &model->layers[i];
+    if (l->tie < 0) continue;
+    double bytes = 3.0 * sizeof(float) * (double)pc_layer_ops_of(l->kind)->weight_count(l);
+    opt[i] += bytes / bw;
+    opt[l->tie] += bytes / bw;
+  }
 }
 
 bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb, double *fwd,
@@ -62,6 +73,7 @@ bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb
         return false;
       opt[i] *= scale;
     }
+    add_tie_sums(model, bw, opt);
     return true;
   }
   *overhead = PC_COSTS_DEFAULT_OVERHEAD;
@@ -69,6 +81,7 @@ bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb
     analytic_layer(&model->layers[i], cfg, mb, bw, &fwd[i], &bwd[i], &opt[i]);
     opt[i] += clip_floats * sizeof(float) * (double)pc_layer_params(&model->layers[i]) / bw;
   }
+  add_tie_sums(model, bw, opt);
   return true;
 }
 
@@ -273,7 +286,7 @@ static double bucketed_allreduce(const pc_model *model, const pc_net *net, pc_li
     int64_t params = 0;
     for (int i = starts[k]; i < top; i++) {
       made += lb[i];
-      params += pc_layer_params(&model->layers[i]);
+      params += pc_layer_held_params(&model->layers[i]);
     }
     ready[k] = made; /* work of the backward done when bucket k is made */
     ring[k] = pc_net_allreduce(net, link, 4.0 * (double)params, D);
@@ -342,6 +355,23 @@ void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
     spans = spans || node_of(r, sc->ranks_per_node, sc->nnodes) != node_of(0, sc->ranks_per_node,
                                                                             sc->nnodes);
   sc->costs.opt_sync = rounds * sc->norm_round[spans ? PC_LINK_INTER : PC_LINK_INTRA];
+  /* a tied weight held on two ranks: their exchange of its gradient */
+  sc->costs.tie_exchange = 0;
+  sc->costs.tie_a = sc->costs.tie_b = -1;
+  if (sc->tie_stage[0] >= 0) {
+    int rank[2] = {sc->tie_stage[0], sc->tie_stage[1]};
+    for (int k = 0; k < 2 && s->nchunks > 1; k++)
+      for (int q = 0; q < P; q++)
+        for (int c = 0; c < s->nchunks; c++)
+          if (pc_schedule_virtual(s, q, c) == sc->tie_stage[k]) rank[k] = q;
+    if (rank[0] != rank[1]) {
+      bool apart = sc->ranks_per_node > 0 && node_of(rank[0], sc->ranks_per_node, sc->nnodes) !=
+                                                 node_of(rank[1], sc->ranks_per_node, sc->nnodes);
+      sc->costs.tie_exchange = sc->tie_wire[apart ? PC_LINK_INTER : PC_LINK_INTRA];
+      sc->costs.tie_a = rank[0];
+      sc->costs.tie_b = rank[1];
+    }
+  }
   if (s->nchunks == 1 || sc->reduce == NULL) return;
   sc->rank_reduce = g_new0(pc_sim_reduce, (size_t)s->nstages);
   for (int r = 0; r < s->nstages; r++) {
@@ -393,7 +423,7 @@ static bool backward_halves(const pc_model *model, const pc_cost_config *cfg, do
       continue;
     }
     double bf = pc_layer_bwd_flops(l);
-    w[i] = pc_layer_params(l) > 0 && bf > 0 ? lb[i] * fmin(1.0, pc_layer_fwd_flops(l) / bf) : 0;
+    w[i] = pc_layer_held_params(l) > 0 && bf > 0 ? lb[i] * fmin(1.0, pc_layer_fwd_flops(l) / bf) : 0;
     b[i] = lb[i] - w[i];
   }
   return true;
@@ -444,7 +474,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
       f += lf[i];
       b += lb[i];
       o += lo[i];
-      params += pc_layer_params(l);
+      params += pc_layer_held_params(l);
       hb += lb_b[i];
       w += lb_w[i];
     }
@@ -481,6 +511,18 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
         sc->norm_round[k] = pc_net_time(net, (pc_link)k, 8.0 * L) + net->send_overhead +
                             net->recv_overhead;
   sc->nnodes = nnodes;
+  sc->tie_stage[0] = sc->tie_stage[1] = -1;
+  for (int i = 0; i < model->nlayers; i++) {
+    const pc_layer *l = &model->layers[i];
+    if (l->tie < 0) continue;
+    sc->tie_stage[0] = pc_partition_stage_of(part, l->tie);
+    sc->tie_stage[1] = pc_partition_stage_of(part, i);
+    double bytes = 4.0 * (double)pc_layer_ops_of(l->kind)->weight_count(l);
+    for (int k = 0; k < PC_LINK_COUNT; k++)
+      if (pc_net_has(net, (pc_link)k))
+        sc->tie_wire[k] = pc_net_time(net, (pc_link)k, bytes) + net->send_overhead +
+                          net->recv_overhead;
+  }
   sc->costs = (pc_sim_costs){.compute = sc_compute, .message = sc_message,
                              .node = sc->ranks_per_node > 0 ? sc_node : NULL,
                              .reduce = sc->reduce ? sc_reduce : NULL,

@@ -109,6 +109,8 @@ typedef struct {
   int nnodes;           /* private: nodes the ranks are dealt to in turn (0: filled in turn) */
   double norm_round[PC_LINK_COUNT]; /* private: with clipping, one round of the reduction of the
                                      * layers' squared norms on each link (0: no clipping) */
+  int tie_stage[2];     /* private: the stages holding a tied weight's owner and copy (-1) */
+  double tie_wire[PC_LINK_COUNT]; /* private: their exchange of its gradient on each link */
 } pc_stage_costs;
 
 /* Costs of PART of MODEL, transfers XFERS (pc_partition_transfers), microbatches of MB samples.

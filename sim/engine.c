@@ -128,6 +128,10 @@ struct pc_engine {
   double *opt_ready;    /* when its OPT could start but for the meeting (costs->opt_sync) */
   int opt_arrived;      /* stages at the meeting */
   double opt_release;   /* when the meeting's reduction ends (< 0: not yet known) */
+  double *opt_rings;    /* when its OPT's rings were done (< 0: not yet known) */
+  double *tie_ready;    /* when it came to the tied weight's exchange (< 0: not yet) */
+  double tie_release;   /* when that exchange ends (< 0: not yet known) */
+  bool *tie_passed;     /* its part of the exchange counted */
   pc_sim_stage *stats;
   const pc_span **tl_ptr;
   ev *heap_mem;
@@ -164,6 +168,9 @@ void pc_engine_free(pc_engine *e) {
   g_free(e->ring_done);
   g_free(e->opt_parked);
   g_free(e->opt_ready);
+  g_free(e->opt_rings);
+  g_free(e->tie_ready);
+  g_free(e->tie_passed);
   g_free(e->stats);
   g_free(e->tl_ptr);
   g_free(e->heap_mem);
@@ -188,6 +195,9 @@ static void reserve(pc_engine *e, int nstages, int nchans, int nlinks, int64_t n
     e->ring_done = g_renew(double, e->ring_done, nstages);
     e->opt_parked = g_renew(bool, e->opt_parked, nstages);
     e->opt_ready = g_renew(double, e->opt_ready, nstages);
+    e->opt_rings = g_renew(double, e->opt_rings, nstages);
+    e->tie_ready = g_renew(double, e->tie_ready, nstages);
+    e->tie_passed = g_renew(bool, e->tie_passed, nstages);
     e->stats = g_renew(pc_sim_stage, e->stats, nstages);
     e->tl_ptr = g_renew(const pc_span *, e->tl_ptr, nstages);
     e->heap_mem = g_renew(ev, e->heap_mem, 2 * (size_t)nstages); /* stages and rings */
@@ -333,9 +343,13 @@ static void setup(pc_engine *e, const pc_schedule *s, const pc_sim_costs *costs)
     e->ring_done[r] = e->red[r] ? -1.0 : 0.0;
     e->opt_parked[r] = false;
     e->opt_ready[r] = -1.0;
+    e->opt_rings[r] = -1.0;
+    e->tie_ready[r] = -1.0;
+    e->tie_passed[r] = false;
   }
   e->opt_arrived = 0;
   e->opt_release = -1.0;
+  e->tie_release = -1.0;
 }
 
 /* Puts WIRE seconds on a node's ports OUT and IN (-1: none) from T or once they are free;
@@ -521,14 +535,32 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
       }
       const pc_sim_reduce *red = e->red[r];
       double begin = t, stretch = 0;
-      if ((red || costs->opt_sync > 0) && op->kind == PC_OP_OPT) {
+      bool tied = costs->tie_exchange > 0 && (r == costs->tie_a || r == costs->tie_b);
+      if ((red || costs->opt_sync > 0 || tied) && op->kind == PC_OP_OPT) {
         if (!e->opt_parked[r]) span->start = t;
         if (e->ring_done[r] < 0) { /* parked: the last ring pushes this stage */
           e->opt_parked[r] = true;
           heap_pop(&h);
           continue;
         }
-        begin = MAX(t, e->ring_done[r]);
+        if (e->opt_rings[r] < 0) e->opt_rings[r] = MAX(t, e->ring_done[r]);
+        begin = e->opt_rings[r];
+        if (tied) { /* the tied weight's two halves: the second to come starts the exchange */
+          int other = r == costs->tie_a ? costs->tie_b : costs->tie_a;
+          if (e->tie_release < 0) {
+            e->tie_ready[r] = begin;
+            if (e->tie_ready[other] < 0) {
+              e->opt_parked[r] = true;
+              heap_pop(&h);
+              continue;
+            }
+            e->tie_release = MAX(begin, e->tie_ready[other]) + costs->tie_exchange;
+            heap_push(&h, e->tie_release, other);
+          }
+          if (!e->tie_passed[r]) stats[r].comm += costs->tie_exchange;
+          e->tie_passed[r] = true;
+          begin = e->tie_release;
+        }
         if (costs->opt_sync > 0) {
           if (e->opt_ready[r] < 0) { /* arrives at the meeting; the last releases the others */
             e->opt_parked[r] = true;
@@ -545,11 +577,11 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
           }
           /* the rings' wait counts as all-reduce, the reduction as communication, the wait
            * for the other stages as idle */
-          stats[r].reduce += e->opt_ready[r] - span->start;
+          stats[r].reduce += e->opt_rings[r] - span->start;
           stats[r].comm += costs->opt_sync;
           begin = e->opt_release;
         } else {
-          stats[r].reduce += begin - span->start;
+          stats[r].reduce += e->opt_rings[r] - span->start;
         }
       } else {
         span->start = t;

@@ -74,6 +74,11 @@ typedef struct {
    * rings done, until every stage is there, then this long (the norms' reduction, counted as
    * communication) before its step. 0: none. */
   double opt_sync;
+  /* > 0: the two gradients of a tied weight meet first: stages tie_a and tie_b (two different
+   * stages) each wait at OPT, their rings done, until the other is there, then this long (an
+   * exchange both ways, counted as communication), before the norms' meeting. 0: none. */
+  double tie_exchange;
+  int tie_a, tie_b;
   void *ud;             /* passed to the callbacks */
 } pc_sim_costs;
 

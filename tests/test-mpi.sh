@@ -79,6 +79,24 @@ for sched in 1f1b zb-h1; do
 done
 if [ "$lng_ok" = 1 ]; then ok "layernorm and gelu on 2 stages (1f1b, zb-h1): weights bit-identical to one process"
 else sed 's/^/# /' "$tmp/log" | tail -5; not_ok "layernorm and gelu on 2 stages (1f1b, zb-h1): weights bit-identical to one process"; fi
+# a GPT: the output head tied to the embedding, their gradients summed across ranks (first and
+# last stage: 1f1b, zb-h1, interleaved), within a rank (zb-v holds both ends on rank 0), and
+# with 2 replicas of each; AdamW with clipping, whose norm counts the tied weight once
+gpt="--set n_layer=2,n_head=4,n_embd=32,seq=16,vocab=96 --batch 8 --microbatches 4 --iters 3 --optimizer adamw --lr 0.01 --clip-grad-norm 0.5"
+same gpt2.model "$gpt" gpt 2 "..h.0 | h.1.." 1f1b
+same gpt2.model "$gpt" gpt 2 "..h.0.attn_add | h.0.ln_2.." zb-h1
+same gpt2.model "$gpt" gpt 4 "wte..h.0.attn | h.0.attn_add..h.0 | h.1.ln_1..h.1.attn | h.1.attn_add.." 1f1b
+same gpt2.model "$gpt" gpt 2 "..h.0.attn | h.0.attn_add..h.0 | h.1.ln_1..h.1.attn | h.1.attn_add.." interleaved
+same gpt2.model "$gpt" gpt 2 "..h.0.attn | h.0.attn_add..h.0 | h.1.ln_1..h.1.attn | h.1.attn_add.." zb-v
+if mpirun -n 2 "$x" train "$models/gpt2.model" $gpt --microbatches 2 --replicas 2 \
+     --save "$tmp/gptd1.pcw" >"$tmp/log" 2>&1 </dev/null &&
+   mpirun -n 4 "$x" train "$models/gpt2.model" $gpt --microbatches 2 --replicas 2 \
+     -p "..h.0 | h.1.." --save "$tmp/gptd2.pcw" >>"$tmp/log" 2>&1 </dev/null &&
+   cmp -s "$tmp/gptd1.pcw" "$tmp/gptd2.pcw"; then
+  ok "gpt: 2 replicas of 2 stages (head and embedding apart) end as 2 replicas of one"
+else
+  not_ok "gpt: 2 replicas of 2 stages (head and embedding apart) end as 2 replicas of one"
+fi
 # zero-bubble orders planned for other op costs (--zb-costs): another order, the same bits
 mpirun -n 4 "$x" train "$models/tiny-mlp.model" $mlp -p 2,2,2,2 --schedule zb-h1 --zb-costs 1.5:2:1 \
   --timeout 60 --save "$tmp/zbc.pcw" >"$tmp/log" 2>&1 </dev/null

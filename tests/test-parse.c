@@ -161,6 +161,9 @@ static const bad_case bad[] = {
    "fc 'h' is tied=1 but the model has no embed"},
   {"tied of another size", "input 8\nembed e vocab=9 dim=4\nfc h out=10 tied=1\n", NULL,
    PC_ERROR_PARSE, "t.model:3:1:", "needs out=9 and inputs of 4, has out=10 and inputs of 4"},
+  {"two tied heads", "input 8\nembed e vocab=9 dim=4\nfc a out=9 tied=1 bias=0\n"
+   "fc out=4\nfc b out=9 tied=1\n", NULL, PC_ERROR_PARSE, "t.model:5:1:",
+   "fc 'b' is tied=1 too: one layer ('a') is tied to the embed already"},
   {"attention of the wrong width", "input 8\nembed e vocab=9 dim=10\nattention heads=2\n",
    NULL, PC_ERROR_PARSE, "t.model:3:1:", "D = 3 x heads x head size (2 heads), got 8x10"},
   {"attention of a flat input", "input 12\nattention heads=2\n", NULL, PC_ERROR_PARSE,

@@ -348,6 +348,55 @@ static void test_opt_sync(void) {
   pc_engine_free(e);
 }
 
+/* A tied weight held by the first and the last stage (costs.tie_*): their OPTs start once both
+ * reached theirs, plus the exchange; with clipping too, the norms' meeting follows. The other
+ * stages do not wait for it, and the exchange counts once as communication. */
+static void test_tie_exchange(void) {
+  pc_engine *e = pc_engine_new();
+  pc_sim_uniform u = {.fwd = 1, .bwd = 2, .opt = 0.5, .message = 0.25};
+  pc_sim_costs costs;
+  pc_sim_costs_uniform(&costs, &u);
+  for (int P = 2; P <= 4; P++) {
+    for (int sync = 0; sync < 2; sync++) {
+      pc_schedule *s = test_chain_schedule(PC_SCHEDULE_1F1B, P, 3);
+      GError *err = NULL;
+      costs.opt_sync = sync ? 0.125 : 0;
+      costs.tie_exchange = 0;
+      const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+      g_assert_no_error(err);
+      double before[4], comm[4], end[4];
+      for (int r = 0; r < P; r++) {
+        before[r] = res->timeline[r][s->stages[r].nops - 1].start;
+        end[r] = res->timeline[r][s->stages[r].nops - 1].end;
+        comm[r] = res->stages[r].comm;
+      }
+      costs.tie_exchange = 0.75;
+      costs.tie_a = 0;
+      costs.tie_b = P - 1;
+      res = pc_engine_run(e, s, &costs, &err);
+      g_assert_no_error(err);
+      double met = MAX(before[0], before[P - 1]) + 0.75, last = met;
+      for (int r = 1; r < P - 1; r++) last = MAX(last, before[r]);
+      for (int r = 0; r < P; r++) {
+        const pc_span *opt = &res->timeline[r][s->stages[r].nops - 1];
+        bool tied = r == 0 || r == P - 1;
+        g_assert_cmpfloat(opt->start, ==, before[r]);
+        if (!sync) /* the pair steps after the exchange; the others as before */
+          g_assert_cmpfloat(opt->end, ==, tied ? met + 0.5 : end[r]);
+        else /* everyone meets the pair after its exchange */
+          g_assert_cmpfloat(opt->end, ==, last + 0.125 + 0.5);
+        g_assert_cmpfloat(res->stages[r].comm, ==, comm[r] + (tied ? 0.75 : 0));
+        g_assert_cmpfloat_with_epsilon(res->stages[r].busy + res->stages[r].comm +
+                                           res->stages[r].reduce + res->stages[r].idle,
+                                       res->makespan, 1e-12);
+      }
+      pc_schedule_free(s);
+    }
+  }
+  costs.tie_exchange = 0;
+  pc_engine_free(e);
+}
+
 /* A zero-bubble order planned for the op costs it runs at (F:B:W = 1.5:2:1, a backward's input
  * half longer than a forward, its weight half shorter) runs them at least the work M (F + B + W)
  * and, once microbatches outnumber stages twice, faster than the unit-cost order and than 1F1B
@@ -554,6 +603,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/engine/new-kinds-closed-form", test_new_kinds_closed_form);
   g_test_add_func("/engine/zb-costed-order", test_zb_costed_order);
   g_test_add_func("/engine/opt-sync", test_opt_sync);
+  g_test_add_func("/engine/tie-exchange", test_tie_exchange);
   g_test_add_func("/engine/deadlock/missing-send", test_deadlock_missing_send);
   g_test_add_func("/engine/deadlock/cycle", test_deadlock_cycle);
   g_test_add_func("/engine/broken/unreceived", test_unreceived);
