@@ -12,9 +12,10 @@
 # ranks). Prints the errors, the measured gain of each schedule over 1f1b against the predicted
 # one, and draws the bubble against M per schedule.
 #
-# Usage: experiments/bench-schedules.sh [--model NAME] [--batch B] [--micro LIST] [--iters N]
-#                                       [--out DIR] [--rate RATE]
+# Usage: experiments/bench-schedules.sh [--model NAME] [--set K=V,...] [--batch B] [--micro LIST]
+#                                       [--iters N] [--out DIR] [--rate RATE]
 #   --model NAME   a model under models/ (default mlp32)
+#   --set K=V,...  the model's parameters (say n_layer=4,seq=128 for gpt2)
 #   --batch B      samples per iteration (default 256)
 #   --micro LIST   microbatch counts, even, increasing (default 4,8,16,32)
 #   --iters N      timed iterations per cell after one warm-up (default 5)
@@ -25,18 +26,20 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 model=mlp32 batch=256 micro=4,8,16,32 iters=5 out=results/schedules-$(date +%Y%m%d-%H%M%S) rate=
+sets=()
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=${2:-}; shift 2 ;;
+    --set) sets=(--set "${2:-}"); shift 2 ;;
     --batch) batch=${2:-}; shift 2 ;;
     --micro) micro=${2:-}; shift 2 ;;
     --iters) iters=${2:-}; shift 2 ;;
     --out) out=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
-    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 15,23p' "$0" >&2; exit 2 ;;
+    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 15,24p' "$0" >&2; exit 2 ;;
   esac
 done
-[ -f "models/$model.model" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
+[ -f "models/$model.model" "${sets[@]}" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
 [ -z "$rate" ] || experiments/cluster.sh --rate "$rate" --check || exit 2
 case $iters in ''|*[!0-9]*|0) echo "bench-schedules.sh: --iters '$iters': expected a count >= 1" >&2; exit 2 ;; esac
 case $batch in ''|*[!0-9]*|0) echo "bench-schedules.sh: --batch '$batch': expected a count >= 1" >&2; exit 2 ;; esac
@@ -80,12 +83,12 @@ echo "calibrate" >&2
 launch calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
 for l in "${LAYOUTS[@]}"; do
   read -r k c <<<"$l"
-  spec=$("$sim" run "models/$model.model" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
+  spec=$("$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
          sed -n 2p | awk -F, '{print $NF}')
   [ -n "$spec" ] || { echo "bench-schedules.sh: no partition for $k x $c" >&2; exit 1; }
   echo "$spec" >"$out/$k-$c.spec"
   echo "profile $k x $c" >&2
-  launch profile "models/$model.model" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
+  launch profile "models/$model.model" "${sets[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
     $(chunked $k $c) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
     { cat "$out/$k-$c.profile.log" >&2; exit 1; }
 done
@@ -95,7 +98,7 @@ for l in "${LAYOUTS[@]}"; do
   read -r k c <<<"$l"
   spec=$(cat "$out/$k-$c.spec")
   for m in "${MS[@]}"; do
-    "$sim" run "models/$model.model" $(flags $k $c) $(order $k $c $m) $nodes -p "$spec" --batch "$batch" \
+    "$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) $nodes -p "$spec" --batch "$batch" \
       -m "$m" --profile "$out/$k-$c.profile.tsv" --net "$out/net.tsv" --format csv \
       >"$out/$k-$c-m$m.predicted.csv" || exit 1
   done
@@ -106,7 +109,7 @@ for l in "${LAYOUTS[@]}"; do
   for m in "${MS[@]}"; do
     echo "measure $k x $c, M = $m" >&2
     cell=$out/$k-$c-m$m
-    launch train "models/$model.model" $(flags $k $c) $(order $k $c $m) -p "$spec" \
+    launch train "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) -p "$spec" \
       --batch "$batch" -m "$m" --iters $((iters + 1)) --warmup 1 --times "$cell.times.csv" --trace "$cell.json" \
       >"$cell.log" 2>&1 || { cat "$cell.log" >&2; exit 1; }
   done

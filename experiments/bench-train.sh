@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench-train.sh — training-step time of mlp32 (width 1024, batch 256), vgg16 and resnet50
-# (3x32x32, batch 32), single thread, pipecast beside PyTorch in the same run (when
+# (3x32x32, batch 32) and GPT-2 small (sequence 256, batch 4), single thread, pipecast beside PyTorch in the same run (when
 # /usr/bin/python3 has torch and torchvision; else that column says "absent"), then the layers'
 # throughput against bare cblas_sgemm at the same GEMM shapes (bench-kernels).
 #
@@ -20,13 +20,13 @@ min() { sort -g | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 echo "# bench-train: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-default} OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS, medians of $iters steps, best of $rounds interleaved rounds"
-models=("mlp32 256" "vgg16 32" "resnet50 32")
+models=("mlp32 256" "vgg16 32" "resnet50 32" "gpt2 4 seq=256")
 declare -A pc pt
 for ((r = 1; r <= rounds; r++)); do
   for spec in "${models[@]}"; do
     set -- $spec
-    pc[$1]+="$(summary_median "$x" train "models/$1.model" --batch "$2" --iters $((iters + 1)) \
-                 --warmup 1 --print-every 1000000) "
+    pc[$1]+="$(summary_median "$x" train "models/$1.model" --batch "$2" ${3:+--set "$3"} \
+                 --iters $((iters + 1)) --warmup 1 --print-every 1000000) "
     if [ "$has_torch" = 1 ]; then
       pt[$1]+="$(/usr/bin/python3 experiments/torch_train.py "$1" "$iters" | awk '{print $2}' | median) "
     fi

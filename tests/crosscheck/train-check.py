@@ -5,7 +5,8 @@
                    [--batch B] [--microbatches M] [TRAIN FLAGS ...]
 
 Writes a small MNIST-format data set (random 8x8 images, random labels, 16 samples per
-iteration), takes the model's initial state from DUMP (tests/crosscheck/dump.c, the trainer's
+iteration), or for a model of token ids (an embed first) a token file in llm.c's format (random
+tokens, a window of T + 1 per sample), takes the model's initial state from DUMP (tests/crosscheck/dump.c, the trainer's
 initialisation for --seed 1), trains it with `pipecast-exec train ... --data mnist:DIR` and the
 TRAIN FLAGS (say --optimizer adamw --lr-schedule cosine --warmup-iters 2 --clip-grad-norm 0.5),
 and trains the same network (rebuilt by crosscheck.py from `pipecast-sim describe`) in PyTorch on
@@ -57,6 +58,13 @@ def flag(flags, name, default, kind=float):
     return value
 
 
+def write_tokens(path, tokens):
+    """An llm.c token file: 256 int32 of header (magic, version, count), then uint16 tokens."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<256i", 20240520, 1, len(tokens), *([0] * 253)))
+        f.write(struct.pack(f"<{len(tokens)}H", *tokens))
+
+
 def run(cmd):
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -98,9 +106,15 @@ def torch_train(args, flags, rows, shape, state, images, labels):
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     clip = flag(flags, "--clip-grad-norm", 0.0)
-    x_all = ((torch.tensor(images, dtype=torch.float64) / 255 - MNIST_MEAN) / MNIST_STD)
-    x_all = x_all.reshape([-1] + shape)
-    y_all = torch.tensor(labels, dtype=torch.long)
+    if labels is None:  # token windows: IMAGES holds the stream
+        T, stream = shape[0], torch.tensor(images, dtype=torch.long)
+        n = (len(images) - 1) // T
+        x_all = torch.stack([stream[i * T:i * T + T] for i in range(n)]).double()
+        y_all = torch.stack([stream[i * T + 1:i * T + T + 1] for i in range(n)])
+    else:
+        x_all = ((torch.tensor(images, dtype=torch.float64) / 255 - MNIST_MEAN) / MNIST_STD)
+        x_all = x_all.reshape([-1] + shape)
+        y_all = torch.tensor(labels, dtype=torch.long)
     mb = args.batch // args.microbatches
     every = flag(flags, "--eval-every", 0, int)
     losses, evals = [], []
@@ -126,7 +140,7 @@ def torch_train(args, flags, rows, shape, state, images, labels):
             root.train()
             logits = out[rows[-1]["inputs"][0]]  # the loss's input
             evals.append((out[-1].mean().item(),
-                          (logits.argmax(1) == y_all).double().mean().item()))
+                          (logits.argmax(-1) == y_all).double().mean().item()))
     return losses, evals, root.state_dict()
 
 
@@ -161,15 +175,25 @@ def main():
                 + (["--set", args.sets] if args.sets else []))
             meta, state = crosscheck.read_dump(dump)
             shape = crosscheck.parse_shape(meta["input"])
-            if len(shape) != 3 or shape[0] != 1:
-                raise crosscheck.InputError(f"input {meta['input']}: expected 1xRxC images")
             g = torch.Generator().manual_seed(7)
             n = args.batch * args.iters
-            images = torch.randint(0, 256, (n * shape[1] * shape[2],), generator=g).tolist()
-            labels = torch.randint(0, 10, (n,), generator=g).tolist()
-            write_mnist(tmp, images, labels, shape[1], shape[2])
+            embed = [r for r in rows if r["kind"] == "embed"]
+            if embed:
+                vocab = int(embed[0]["attrs"]["vocab"])
+                images = torch.randint(0, vocab, (n * shape[0] + 1,), generator=g).tolist()
+                labels = None
+                data = os.path.join(tmp, "tokens.bin")
+                write_tokens(data, images)
+                data = f"tokens:{data},{data}"  # the test split: the same windows
+            else:
+                if len(shape) != 3 or shape[0] != 1:
+                    raise crosscheck.InputError(f"input {meta['input']}: expected 1xRxC images")
+                images = torch.randint(0, 256, (n * shape[1] * shape[2],), generator=g).tolist()
+                labels = torch.randint(0, 10, (n,), generator=g).tolist()
+                write_mnist(tmp, images, labels, shape[1], shape[2])
+                data = f"mnist:{tmp}"
             out = os.path.join(tmp, "final.pcw")
-            log = run([args.exe, "train", args.model, "--data", f"mnist:{tmp}",
+            log = run([args.exe, "train", args.model, "--data", data,
                        "--batch", str(args.batch), "--microbatches", str(args.microbatches),
                        "--iters", str(args.iters), "--save", out]
                       + (["--set", args.sets] if args.sets else []) + flags)
@@ -181,6 +205,11 @@ def main():
     except (crosscheck.InputError, OSError, KeyError, ValueError) as e:
         print(f"train-check: {args.model}: {e}", file=sys.stderr)
         return 2
+    for r in rows:  # a tied layer's copy of the weight ends as the embedding's
+        if r["kind"] == "fc" and r["attrs"].get("tied", "0") != "0":
+            owner = next(e["layer"] for e in rows if e["kind"] == "embed") + ".weight"
+            crosscheck.compare(r["layer"] + ".weight", got[r["layer"] + ".weight"], ref[owner],
+                               report)
     for name, t in ref.items():
         if name.endswith(".num_batches_tracked"):
             continue
