@@ -38,6 +38,14 @@ printf 'one gpipe 1 1 -\ntwo gpipe 2 1 2,6\n' >"$t/cells-ranks.txt"
 mkdir -p "$t/grid"
 "$sim" run "$m/tiny-mlp.model" --batch 8 --microbatches 2 --trace "$t/m2.json" >/dev/null 2>&1
 mkfifo "$t/fifo"
+printf 'input 8\nembed e vocab=9 dim=4\nfc h out=10 tied=1\nsoftmax_xent\n' >"$t/tied-size.model"
+# token files in llm.c's format: one with a token past a vocabulary of 96, one too short
+python3 -c 'import struct, sys
+for name, n, bad in (("tokens-vocab.bin", 200, 150), ("tokens-short.bin", 8, -1)):
+    with open(sys.argv[1] + "/" + name, "wb") as f:
+        f.write(struct.pack("<256i", 20240520, 1, n, *[0] * 253))
+        f.write(struct.pack(f"<{n}H", *[(150 if k == bad else k % 96) for k in range(n)]))' "$t"
+gpt="--set n_layer=1,n_head=2,n_embd=16,seq=16,vocab=96"
 mkdir -p "$t/figs/sweep.png"
 printf 'input 4\nfc out=2 \377\n' >"$t/byte.model"
 head -c $((17 << 20)) /dev/zero | tr '\0' '#' >"$t/huge.model"
@@ -97,6 +105,11 @@ entry "truncated weights file" -- "$x" train "$m/tiny-mlp.model" --load "$t/trun
 entry "corrupt checkpoint" -- "$x" train "$m/tiny-mlp.model" --resume "$t/ck"
 entry "missing data directory" -- "$x" train "$m/vgg16.model" --data cifar10:"$t/none"
 entry "truncated CIFAR-10 file" -- "$x" train "$m/vgg16.model" --data cifar10:"$t/cifar"
+entry "head tied to an embedding of another size" -- "$sim" describe "$t/tied-size.model"
+entry "token outside the model's vocabulary" -- "$x" train "$m/gpt2.model" $gpt --data tokens:"$t/tokens-vocab.bin"
+entry "token file shorter than a window" -- "$x" train "$m/gpt2.model" $gpt --data tokens:"$t/tokens-short.bin"
+entry "token file for a model of images" -- "$x" train "$m/tiny-mlp.model" --data tokens:"$t/tokens-vocab.bin"
+entry "image data for a model of tokens" -- "$x" train "$m/gpt2.model" $gpt --data cifar10:"$t/cifar"
 entry "images of the wrong size for the model" -- "$x" train "$m/tiny-cnn.model" --data mnist:"$t/cifar"
 entry "model too big for the machine" -- mpirun -n 2 "$x" train "$m/vgg16.model" --set input=3x512x512 --batch 512
 entry "grid: a cell line without its partition" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-short.txt" --out "$t/grid"

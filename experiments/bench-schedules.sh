@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 15,24p' "$0" >&2; exit 2 ;;
   esac
 done
-[ -f "models/$model.model" "${sets[@]}" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
+[ -f "models/$model.model" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
 [ -z "$rate" ] || experiments/cluster.sh --rate "$rate" --check || exit 2
 case $iters in ''|*[!0-9]*|0) echo "bench-schedules.sh: --iters '$iters': expected a count >= 1" >&2; exit 2 ;; esac
 case $batch in ''|*[!0-9]*|0) echo "bench-schedules.sh: --batch '$batch': expected a count >= 1" >&2; exit 2 ;; esac
