@@ -508,8 +508,10 @@ static void token_window(const pc_dataset *d, int64_t i, int32_t *w) {
   for (int64_t t = 0; t <= T; t++) {
     uint64_t r = pc_rng_u64(key, 2 * (uint64_t)t), u = pc_rng_u64(key, 2 * (uint64_t)t + 1);
     int32_t any = (int32_t)(u % (uint64_t)V);
+    int32_t next = t > 0 && t < p ? (int32_t)permute(d->succ_key, (uint64_t)V, (uint64_t)w[t - 1])
+                                   : 0;
     if (t == 0) w[t] = any;
-    else if (t < p) w[t] = r % 4 != 0 ? (int32_t)permute(d->succ_key, (uint64_t)V, (uint64_t)w[t - 1]) : any;
+    else if (t < p) w[t] = r % 4 != 0 ? next : any;
     else w[t] = r % 10 != 0 ? w[t - p] : any;
   }
 }

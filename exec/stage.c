@@ -224,8 +224,9 @@ static size_t tie_floats(const stage_run *r) {
     if (owner < 0) continue;
     holder(r, l, &pl, &cl);
     holder(r, owner, &po, &co);
+    const pc_layer *tied = &r->model->layers[l];
     if (pl != po && (pl == r->stage || po == r->stage))
-      most = MAX(most, pc_layer_ops_of(r->model->layers[l].kind)->weight_count(&r->model->layers[l]));
+      most = MAX(most, pc_layer_ops_of(tied->kind)->weight_count(tied));
   }
   return most;
 }

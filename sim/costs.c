@@ -423,7 +423,8 @@ static bool backward_halves(const pc_model *model, const pc_cost_config *cfg, do
       continue;
     }
     double bf = pc_layer_bwd_flops(l);
-    w[i] = pc_layer_held_params(l) > 0 && bf > 0 ? lb[i] * fmin(1.0, pc_layer_fwd_flops(l) / bf) : 0;
+    bool weights = pc_layer_held_params(l) > 0 && bf > 0;
+    w[i] = weights ? lb[i] * fmin(1.0, pc_layer_fwd_flops(l) / bf) : 0;
     b[i] = lb[i] - w[i];
   }
   return true;

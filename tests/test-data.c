@@ -522,7 +522,8 @@ static void test_tokens(void) {
   /* a token outside the vocabulary, another magic number, a count the file lacks, too few */
   struct { uint32_t n, magic; int64_t bad_at; uint16_t bad; size_t cut; int code;
            const char *says; } cases[] = {
-    {101, 20240520, 57, 50, 0, PC_ERROR_FORMAT, "token 57 is 50, outside the model's vocabulary of 50"},
+    {101, 20240520, 57, 50, 0, PC_ERROR_FORMAT,
+     "token 57 is 50, outside the model's vocabulary of 50"},
     {101, 20240521, -1, 0, 0, PC_ERROR_FORMAT, "not a token file"},
     {101, 20240520, -1, 0, 4, PC_ERROR_FORMAT, "the header counts 101 tokens"},
     {8, 20240520, -1, 0, 0, PC_ERROR_FORMAT, "fewer than one window of 8 + 1"},

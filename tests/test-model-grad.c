@@ -122,7 +122,8 @@ static bool same_choices(const fixture *f) {
   GArray *now = g_array_new(FALSE, FALSE, sizeof(int32_t));
   choices(f, now);
   bool same = now->len == f->base->len &&
-              memcmp(now->data, f->base->data, now->len * sizeof(int32_t)) == 0;
+              (now->len == 0 || /* no data to compare (NULL) */
+               memcmp(now->data, f->base->data, now->len * sizeof(int32_t)) == 0);
   g_array_unref(now);
   return same;
 }
