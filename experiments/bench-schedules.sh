@@ -13,7 +13,7 @@
 # one, and draws the bubble against M per schedule.
 #
 # Usage: experiments/bench-schedules.sh [--model NAME] [--set K=V,...] [--batch B] [--micro LIST]
-#                                       [--iters N] [--out DIR] [--rate RATE]
+#                                       [--iters N] [--out DIR] [--rate RATE] [--reuse DIR]
 #   --model NAME   a model under models/ (default mlp32)
 #   --set K=V,...  the model's parameters (say n_layer=4,seq=128 for gpt2)
 #   --batch B      samples per iteration (default 256)
@@ -22,11 +22,14 @@
 #   --out DIR      results (default results/schedules-<date>)
 #   --rate RATE    the 2 ranks on 2 emulated nodes (experiments/cluster.sh), each node's link at
 #                  RATE (tc's units, 1gbit); default: both on this machine, shared memory
+#   --reuse DIR    measure nothing: predict DIR's cells again from its profiles and calibration
+#                  (taken before its cells) with this build, and report (the other options as
+#                  DIR was made with)
 # Writes DIR/cells.csv and DIR/bubble.png.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 model=mlp32 batch=256 micro=4,8,16,32 iters=5 out=results/schedules-$(date +%Y%m%d-%H%M%S) rate=
-sets=()
+sets=() reuse=
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=${2:-}; shift 2 ;;
@@ -36,11 +39,13 @@ while [ $# -gt 0 ]; do
     --iters) iters=${2:-}; shift 2 ;;
     --out) out=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
-    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 15,24p' "$0" >&2; exit 2 ;;
+    --reuse) reuse=${2:-}; out=$reuse; shift 2 ;;
+    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 15,27p' "$0" >&2; exit 2 ;;
   esac
 done
 [ -f "models/$model.model" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
-[ -z "$rate" ] || experiments/cluster.sh --rate "$rate" --check || exit 2
+[ -n "$reuse" ] || [ -z "$rate" ] || experiments/cluster.sh --rate "$rate" --check || exit 2
+[ -z "$reuse" ] || [ -f "$reuse/net.tsv" ] || { echo "bench-schedules.sh: --reuse '$reuse': no net.tsv there" >&2; exit 2; }
 case $iters in ''|*[!0-9]*|0) echo "bench-schedules.sh: --iters '$iters': expected a count >= 1" >&2; exit 2 ;; esac
 case $batch in ''|*[!0-9]*|0) echo "bench-schedules.sh: --batch '$batch': expected a count >= 1" >&2; exit 2 ;; esac
 IFS=, read -ra MS <<<"$micro"
@@ -79,19 +84,21 @@ order() { # order SCHEDULE CHUNKS M: a zero-bubble order planned for the profile
 }
 
 # 1. Before any cell: the calibration and a profile per layout.
-echo "calibrate" >&2
-launch calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
-for l in "${LAYOUTS[@]}"; do
-  read -r k c <<<"$l"
-  spec=$("$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
-         sed -n 2p | awk -F, '{print $NF}')
-  [ -n "$spec" ] || { echo "bench-schedules.sh: no partition for $k x $c" >&2; exit 1; }
-  echo "$spec" >"$out/$k-$c.spec"
-  echo "profile $k x $c" >&2
-  launch profile "models/$model.model" "${sets[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
-    $(chunked $k $c) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
-    { cat "$out/$k-$c.profile.log" >&2; exit 1; }
-done
+if [ -z "$reuse" ]; then
+  echo "calibrate" >&2
+  launch calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
+  for l in "${LAYOUTS[@]}"; do
+    read -r k c <<<"$l"
+    spec=$("$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
+           sed -n 2p | awk -F, '{print $NF}')
+    [ -n "$spec" ] || { echo "bench-schedules.sh: no partition for $k x $c" >&2; exit 1; }
+    echo "$spec" >"$out/$k-$c.spec"
+    echo "profile $k x $c" >&2
+    launch profile "models/$model.model" "${sets[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
+      $(chunked $k $c) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
+      { cat "$out/$k-$c.profile.log" >&2; exit 1; }
+  done
+fi
 
 # 2. Predictions from those files only; 3. the cells, measured.
 for l in "${LAYOUTS[@]}"; do
@@ -104,6 +111,7 @@ for l in "${LAYOUTS[@]}"; do
   done
 done
 for l in "${LAYOUTS[@]}"; do
+  [ -z "$reuse" ] || break
   read -r k c <<<"$l"
   spec=$(cat "$out/$k-$c.spec")
   for m in "${MS[@]}"; do

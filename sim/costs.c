@@ -342,6 +342,15 @@ static void free_rank_reduce(pc_stage_costs *sc) {
   sc->rank_reduce = NULL;
 }
 
+/* The rank of S that holds the partition's stage V. */
+static int rank_of(const pc_schedule *s, int v) {
+  for (int q = 0; q < s->nstages; q++)
+    for (int c = 0; c < s->nchunks; c++)
+      if (pc_schedule_virtual(s, q, c) == v) return q;
+  PC_ASSERT(!"no rank holds the stage");
+  return -1;
+}
+
 void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
   free_rank_reduce(sc);
   sc->xfer_base = s->xfers;
@@ -355,15 +364,20 @@ void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
     spans = spans || node_of(r, sc->ranks_per_node, sc->nnodes) != node_of(0, sc->ranks_per_node,
                                                                             sc->nnodes);
   sc->costs.opt_sync = rounds * sc->norm_round[spans ? PC_LINK_INTER : PC_LINK_INTRA];
+  /* with chunks, a message between two of them crosses nodes as the ranks holding them do
+   * (ZB-V's V passes from a rank to itself) */
+  for (int x = 0; x < sc->nxfers && s->nchunks > 1 && sc->ranks_per_node > 0; x++) {
+    const pc_xfer *xf = &sc->xfers[x];
+    sc->xfer_link[x] = crosses_nodes(rank_of(s, xf->src), rank_of(s, xf->dst), P, sc->replicas,
+                                     sc->ranks_per_node, sc->nnodes)
+                           ? PC_LINK_INTER : PC_LINK_INTRA;
+    sc->message[x] = pc_net_time(sc->net, sc->xfer_link[x], (double)xf->bytes * sc->mb);
+  }
   /* a tied weight held on two ranks: their exchange of its gradient */
   sc->costs.tie_exchange = 0;
   sc->costs.tie_a = sc->costs.tie_b = -1;
   if (sc->tie_stage[0] >= 0) {
-    int rank[2] = {sc->tie_stage[0], sc->tie_stage[1]};
-    for (int k = 0; k < 2 && s->nchunks > 1; k++)
-      for (int q = 0; q < P; q++)
-        for (int c = 0; c < s->nchunks; c++)
-          if (pc_schedule_virtual(s, q, c) == sc->tie_stage[k]) rank[k] = q;
+    int rank[2] = {rank_of(s, sc->tie_stage[0]), rank_of(s, sc->tie_stage[1])};
     if (rank[0] != rank[1]) {
       bool apart = sc->ranks_per_node > 0 && node_of(rank[0], sc->ranks_per_node, sc->nnodes) !=
                                                  node_of(rank[1], sc->ranks_per_node, sc->nnodes);
@@ -512,6 +526,9 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
         sc->norm_round[k] = pc_net_time(net, (pc_link)k, 8.0 * L) + net->send_overhead +
                             net->recv_overhead;
   sc->nnodes = nnodes;
+  sc->net = net;
+  sc->mb = mb;
+  sc->replicas = D;
   sc->tie_stage[0] = sc->tie_stage[1] = -1;
   for (int i = 0; i < model->nlayers; i++) {
     const pc_layer *l = &model->layers[i];

@@ -110,6 +110,9 @@ typedef struct {
   double norm_round[PC_LINK_COUNT]; /* private: with clipping, one round of the reduction of the
                                      * layers' squared norms on each link (0: no clipping) */
   int tie_stage[2];     /* private: the stages holding a tied weight's owner and copy (-1) */
+  const pc_net *net;    /* private: the links messages are priced on */
+  double mb;            /* private: samples per microbatch */
+  int replicas;         /* private: D */
   double tie_wire[PC_LINK_COUNT]; /* private: their exchange of its gradient on each link */
 } pc_stage_costs;
 

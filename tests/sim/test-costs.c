@@ -1088,6 +1088,43 @@ static void test_replay(void) {
   pc_model_free(m);
 }
 
+/* With chunks on ranks a node each, a message crosses nodes as the ranks holding its two chunks
+ * do: interleaved's every boundary does, ZB-V's middle one (rank 1 passing to itself) does not. */
+static void test_chunk_links(void) {
+  GError *err = NULL;
+  pc_model *m = pc_test_model("input 4\nfc a out=4\nfc b out=4\nfc c out=4\nfc d out=4\n"
+                              "softmax_xent loss\n");
+  int counts[] = {1, 1, 1, 2};
+  pc_partition *part = pc_partition_from_counts(m, counts, 4, &err);
+  g_assert_no_error(err);
+  GArray *x = pc_partition_transfers(m, part);
+  g_assert_cmpint(x->len, ==, 3);
+  pc_net *net = pc_net_parse(good_net, "n.tsv", &err);
+  g_assert_no_error(err);
+  pc_cost_config cfg = {.net = net, .ranks_per_node = 1};
+  const pc_schedule_kind kinds[] = {PC_SCHEDULE_INTERLEAVED, PC_SCHEDULE_ZBV};
+  for (int k = 0; k < 2; k++) {
+    pc_schedule *s = pc_schedule_new_chunks(kinds[k], 2, 4, 2, NULL,
+                                            (const pc_xfer *)(void *)x->data, (int)x->len, &err);
+    g_assert_no_error(err);
+    pc_stage_costs *sc = pc_stage_costs_new(m, part, x, 1, &cfg, &err);
+    g_assert_no_error(err);
+    pc_stage_costs_bind(sc, s);
+    for (int t = 0; t < 3; t++) {
+      bool middle_on_one_rank = kinds[k] == PC_SCHEDULE_ZBV && t == 1;
+      g_assert_cmpint(sc->xfer_link[t], ==, middle_on_one_rank ? PC_LINK_INTRA : PC_LINK_INTER);
+      g_assert_cmpfloat(sc->message[t], ==,
+                        pc_net_time(net, sc->xfer_link[t], (double)sc->xfers[t].bytes));
+    }
+    pc_stage_costs_free(sc);
+    pc_schedule_free(s);
+  }
+  pc_net_free(net);
+  g_array_unref(x);
+  pc_partition_free(part);
+  pc_model_free(m);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/costs/profile/good", test_profile_good);
@@ -1101,6 +1138,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/costs/net/allreduce", test_allreduce_formula);
   g_test_add_func("/costs/gemm", test_gemm);
   g_test_add_func("/costs/stage", test_stage_costs);
+  g_test_add_func("/costs/chunk-links", test_chunk_links);
   g_test_add_func("/costs/optimizer", test_optimizer_costs);
   g_test_add_func("/costs/analytic", test_analytic);
   g_test_add_func("/costs/buckets", test_buckets);
