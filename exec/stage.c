@@ -231,6 +231,8 @@ static size_t tie_floats(const stage_run *r) {
   return most;
 }
 
+#define TIE_PIECE ((size_t)1 << 28) /* floats per message of the tied weight's exchange */
+
 /* Both gradients of each tied weight become their sum (after the replicas' all-reduce, so the
  * same on every replica): within the rank when it holds both layers, else by an exchange with
  * the rank that holds the other, each adding the other's to its own (a sum of two is the same
@@ -248,11 +250,14 @@ static void tie_grads(stage_run *r) {
     } else if (pl == r->stage || po == r->stage) {
       bool head = pl == r->stage;
       float *g = pc_runtime_weight_grad(r->rts[head ? cl : co], head ? l : owner, &n);
-      MPI_Request q[2];
-      MPI_Irecv(r->tie_buf, (int)n, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[0]);
-      MPI_Isend(g, (int)n, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[1]);
-      wait_timed(r, &q[0], "for the other half of a tied weight's gradient");
-      wait_timed(r, &q[1], "to send a tied weight's gradient");
+      for (size_t at = 0; at < n; at += TIE_PIECE) { /* MPI counts are ints */
+        int k = (int)MIN(TIE_PIECE, n - at);
+        MPI_Request q[2];
+        MPI_Irecv(r->tie_buf + at, k, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[0]);
+        MPI_Isend(g + at, k, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[1]);
+        wait_timed(r, &q[0], "for the other half of a tied weight's gradient");
+        wait_timed(r, &q[1], "to send a tied weight's gradient");
+      }
       pc_accumulate(g, r->tie_buf, n);
     }
   }
@@ -879,6 +884,7 @@ double *pc_stage_print_memory(stage_run *r, FILE *f) {
   double mem[2] = {(double)pc_exec_peak_rss(), 0};
   for (int c = 0; c < r->C; c++)
     mem[1] += (double)(pc_runtime_param_bytes(r->rts[c]) + pc_runtime_activation_bytes(r->rts[c]));
+  mem[1] += (double)(tie_floats(r) * sizeof(float)); /* the tied weight's other gradient */
   double *all = r->rank == 0 ? g_new(double, 2 * (size_t)pc_exec_size()) : NULL;
   MPI_Gather(mem, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   if (r->rank == 0)
