@@ -91,6 +91,17 @@ int pc_model_embed(const pc_model *model) {
   return -1;
 }
 
+int pc_model_tied(const pc_model *model, size_t *floats) {
+  for (int i = 0; i < model->nlayers; i++) {
+    const pc_layer *l = &model->layers[i];
+    if (l->tie < 0) continue;
+    if (floats) *floats = pc_layer_ops_of(l->kind)->weight_count(l);
+    return i;
+  }
+  if (floats) *floats = 0;
+  return -1;
+}
+
 pc_dataset *pc_model_open_data(const pc_model *model, const char *spec, uint64_t seed,
                                bool train, GError **error) {
   int loss = pc_model_loss_layer(model), embed = pc_model_embed(model);

@@ -72,6 +72,10 @@ int64_t pc_model_positions(const pc_model *model);
 /* Index of the embed layer (whose input are token ids), or -1. */
 int pc_model_embed(const pc_model *model);
 
+/* The layer whose weight is the embedding's (pc_layer.tie; a model has at most one), or -1;
+ * FLOATS (may be NULL) gets the weight's size, 0 without one. */
+int pc_model_tied(const pc_model *model, size_t *floats);
+
 /* The data set SPEC names for the model (which has a loss): pc_dataset_open for its input and
  * classes, or pc_dataset_open_tokens for a model of token ids, whose loss must then predict the
  * next token at every position. */

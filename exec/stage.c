@@ -205,61 +205,49 @@ static float clip_scale(stage_run *r, int iter) {
 
 /* The pipeline rank and chunk that hold LAYER. */
 static void holder(const stage_run *r, int layer, int *rank, int *chunk) {
-  int s = pc_partition_stage_of(r->part, layer);
-  for (int p = 0; p < r->P; p++)
-    for (int c = 0; c < r->C; c++)
-      if (pc_schedule_virtual(r->sched, p, c) == s) {
-        *rank = p;
-        *chunk = c;
-        return;
-      }
-  PC_ASSERT(!"no rank holds the layer");
+  int v = pc_partition_stage_of(r->part, layer);
+  *rank = pc_schedule_rank_of(r->sched, v);
+  *chunk = pc_schedule_chunk_of(r->sched, v);
 }
 
-/* Floats of the tied-weight gradients this rank receives from another (0: none). */
+/* Floats of the tied weight's gradient this rank receives from another (0: none). */
 static size_t tie_floats(const stage_run *r) {
-  size_t most = 0;
-  for (int l = 0; l < r->model->nlayers; l++) {
-    int owner = r->model->layers[l].tie, pl, cl, po, co;
-    if (owner < 0) continue;
-    holder(r, l, &pl, &cl);
-    holder(r, owner, &po, &co);
-    const pc_layer *tied = &r->model->layers[l];
-    if (pl != po && (pl == r->stage || po == r->stage))
-      most = MAX(most, pc_layer_ops_of(tied->kind)->weight_count(tied));
-  }
-  return most;
+  size_t n;
+  int l = pc_model_tied(r->model, &n), pl, cl, po, co;
+  if (l < 0) return 0;
+  holder(r, l, &pl, &cl);
+  holder(r, r->model->layers[l].tie, &po, &co);
+  return pl != po && (pl == r->stage || po == r->stage) ? n : 0;
 }
 
 #define TIE_PIECE ((size_t)1 << 28) /* floats per message of the tied weight's exchange */
 
-/* Both gradients of each tied weight become their sum (after the replicas' all-reduce, so the
+/* Both gradients of the tied weight become their sum (after the replicas' all-reduce, so the
  * same on every replica): within the rank when it holds both layers, else by an exchange with
  * the rank that holds the other, each adding the other's to its own (a sum of two is the same
  * bits either way round). */
 static void tie_grads(stage_run *r) {
-  for (int l = 0; l < r->model->nlayers; l++) {
-    int owner = r->model->layers[l].tie, pl, cl, po, co;
-    if (owner < 0) continue;
-    holder(r, l, &pl, &cl);
-    holder(r, owner, &po, &co);
-    size_t n, m;
-    if (pl == r->stage && po == r->stage) {
-      float *a = pc_runtime_weight_grad(r->rts[cl], l, &n);
-      pc_tie_sum(pc_runtime_weight_grad(r->rts[co], owner, &m), a, n);
-    } else if (pl == r->stage || po == r->stage) {
-      bool head = pl == r->stage;
-      float *g = pc_runtime_weight_grad(r->rts[head ? cl : co], head ? l : owner, &n);
-      for (size_t at = 0; at < n; at += TIE_PIECE) { /* MPI counts are ints */
-        int k = (int)MIN(TIE_PIECE, n - at);
-        MPI_Request q[2];
-        MPI_Irecv(r->tie_buf + at, k, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[0]);
-        MPI_Isend(g + at, k, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[1]);
-        wait_timed(r, &q[0], "for the other half of a tied weight's gradient");
-        wait_timed(r, &q[1], "to send a tied weight's gradient");
-      }
-      pc_accumulate(g, r->tie_buf, n);
+  size_t n, m;
+  int l = pc_model_tied(r->model, &n), pl, cl, po, co;
+  if (l < 0) return;
+  int owner = r->model->layers[l].tie;
+  holder(r, l, &pl, &cl);
+  holder(r, owner, &po, &co);
+  if (pl == r->stage && po == r->stage) {
+    pc_tie_sum(pc_runtime_weight_grad(r->rts[co], owner, &m),
+               pc_runtime_weight_grad(r->rts[cl], l, &m), n);
+  } else if (pl == r->stage || po == r->stage) {
+    bool head = pl == r->stage;
+    float *g = pc_runtime_weight_grad(r->rts[head ? cl : co], head ? l : owner, &m);
+    for (size_t at = 0; at < n; at += TIE_PIECE) { /* MPI counts are ints */
+      int k = (int)MIN(TIE_PIECE, n - at);
+      MPI_Request q[2];
+      MPI_Irecv(r->tie_buf + at, k, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[0]);
+      MPI_Isend(g + at, k, MPI_FLOAT, head ? po : pl, 0, r->pipe_comm, &q[1]);
+      wait_timed(r, &q[0], "for the other half of a tied weight's gradient");
+      wait_timed(r, &q[1], "to send a tied weight's gradient");
     }
+    pc_accumulate(g, r->tie_buf, n);
   }
 }
 

@@ -46,13 +46,11 @@ static void analytic_layer(const pc_layer *l, const pc_cost_config *cfg, double 
 
 /* A tied weight's two gradients added before the step: each side reads both and writes one. */
 static void add_tie_sums(const pc_model *model, double bw, double *opt) {
-  for (int i = 0; i < model->nlayers; i++) {
-    const pc_layer *l = &model->layers[i];
-    if (l->tie < 0) continue;
-    double bytes = 3.0 * sizeof(float) * (double)pc_layer_ops_of(l->kind)->weight_count(l);
-    opt[i] += bytes / bw;
-    opt[l->tie] += bytes / bw;
-  }
+  size_t n;
+  int l = pc_model_tied(model, &n);
+  if (l < 0) return;
+  opt[l] += 3.0 * sizeof(float) * (double)n / bw;
+  opt[model->layers[l].tie] += 3.0 * sizeof(float) * (double)n / bw;
 }
 
 bool pc_costs_layers(const pc_model *model, const pc_cost_config *cfg, double mb, double *fwd,
@@ -342,15 +340,6 @@ static void free_rank_reduce(pc_stage_costs *sc) {
   sc->rank_reduce = NULL;
 }
 
-/* The rank of S that holds the partition's stage V. */
-static int rank_of(const pc_schedule *s, int v) {
-  for (int q = 0; q < s->nstages; q++)
-    for (int c = 0; c < s->nchunks; c++)
-      if (pc_schedule_virtual(s, q, c) == v) return q;
-  PC_ASSERT(!"no rank holds the stage");
-  return -1;
-}
-
 void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
   free_rank_reduce(sc);
   sc->xfer_base = s->xfers;
@@ -368,7 +357,8 @@ void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
    * (ZB-V's V passes from a rank to itself) */
   for (int x = 0; x < sc->nxfers && s->nchunks > 1 && sc->ranks_per_node > 0; x++) {
     const pc_xfer *xf = &sc->xfers[x];
-    sc->xfer_link[x] = crosses_nodes(rank_of(s, xf->src), rank_of(s, xf->dst), P, sc->replicas,
+    sc->xfer_link[x] = crosses_nodes(pc_schedule_rank_of(s, xf->src),
+                                     pc_schedule_rank_of(s, xf->dst), P, sc->replicas,
                                      sc->ranks_per_node, sc->nnodes)
                            ? PC_LINK_INTER : PC_LINK_INTRA;
     sc->message[x] = pc_net_time(sc->net, sc->xfer_link[x], (double)xf->bytes * sc->mb);
@@ -377,7 +367,8 @@ void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
   sc->costs.tie_exchange = 0;
   sc->costs.tie_a = sc->costs.tie_b = -1;
   if (sc->tie_stage[0] >= 0) {
-    int rank[2] = {rank_of(s, sc->tie_stage[0]), rank_of(s, sc->tie_stage[1])};
+    int rank[2] = {pc_schedule_rank_of(s, sc->tie_stage[0]),
+                   pc_schedule_rank_of(s, sc->tie_stage[1])};
     if (rank[0] != rank[1]) {
       bool apart = sc->ranks_per_node > 0 && node_of(rank[0], sc->ranks_per_node, sc->nnodes) !=
                                                  node_of(rank[1], sc->ranks_per_node, sc->nnodes);
@@ -529,18 +520,14 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   sc->net = net;
   sc->mb = mb;
   sc->replicas = D;
-  sc->tie_stage[0] = sc->tie_stage[1] = -1;
-  for (int i = 0; i < model->nlayers; i++) {
-    const pc_layer *l = &model->layers[i];
-    if (l->tie < 0) continue;
-    sc->tie_stage[0] = pc_partition_stage_of(part, l->tie);
-    sc->tie_stage[1] = pc_partition_stage_of(part, i);
-    double bytes = 4.0 * (double)pc_layer_ops_of(l->kind)->weight_count(l);
-    for (int k = 0; k < PC_LINK_COUNT; k++)
-      if (pc_net_has(net, (pc_link)k))
-        sc->tie_wire[k] = pc_net_time(net, (pc_link)k, bytes) + net->send_overhead +
-                          net->recv_overhead;
-  }
+  size_t tied_floats;
+  int tied = pc_model_tied(model, &tied_floats);
+  sc->tie_stage[0] = tied < 0 ? -1 : pc_partition_stage_of(part, model->layers[tied].tie);
+  sc->tie_stage[1] = tied < 0 ? -1 : pc_partition_stage_of(part, tied);
+  for (int k = 0; k < PC_LINK_COUNT && tied >= 0; k++)
+    if (pc_net_has(net, (pc_link)k))
+      sc->tie_wire[k] = pc_net_time(net, (pc_link)k, 4.0 * (double)tied_floats) +
+                        net->send_overhead + net->recv_overhead;
   sc->costs = (pc_sim_costs){.compute = sc_compute, .message = sc_message,
                              .node = sc->ranks_per_node > 0 ? sc_node : NULL,
                              .reduce = sc->reduce ? sc_reduce : NULL,

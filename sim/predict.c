@@ -83,11 +83,10 @@ pc_prediction *pc_predict(pc_engine *engine, const pc_model *model, const pc_par
       p->memory[r] += pc_runtime_bytes_layout(model, part, pc_schedule_virtual(s, r, c),
                                               (size_t)p->mb, peak[c], &layout);
     /* a tied weight's two ranks: the buffer its other gradient arrives in */
-    const pc_sim_costs *sc = &p->costs->costs;
-    for (int l = 0; l < model->nlayers && (r == sc->tie_a || r == sc->tie_b); l++)
-      if (model->layers[l].tie >= 0)
-        p->memory[r] += sizeof(float) *
-                        pc_layer_ops_of(model->layers[l].kind)->weight_count(&model->layers[l]);
+    size_t tied_floats;
+    pc_model_tied(model, &tied_floats);
+    if (r == p->costs->costs.tie_a || r == p->costs->costs.tie_b)
+      p->memory[r] += sizeof(float) * tied_floats;
   }
   g_free(peak);
   return p;

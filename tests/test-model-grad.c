@@ -201,22 +201,6 @@ static quotient_verdict check_quotient(fixture *f, const probe *p, double l0, do
   return v;
 }
 
-/* Moves batch norm's gamma and beta away from 1 and 0. */
-static void jitter_bn(const fixture *f, int nt, const char **names, float **data,
-                      const size_t *counts) {
-  for (int k = 0; k < nt; k++) {
-    char *layer = g_strndup(names[k], (size_t)(strrchr(names[k], '.') - names[k]));
-    int li = pc_model_find(f->m, layer);
-    g_free(layer);
-    g_assert_cmpint(li, >=, 0);
-    if (f->m->layers[li].kind != PC_LAYER_KIND_BN) continue;
-    if (g_str_has_suffix(names[k], ".weight"))
-      pc_fill_uniform(data[k], counts[k], 0.5f, 1.5f, pc_rng_key(3, names[k]), 0);
-    else if (g_str_has_suffix(names[k], ".bias"))
-      pc_fill_uniform(data[k], counts[k], -0.5f, 0.5f, pc_rng_key(3, names[k]), 0);
-  }
-}
-
 /* The layer a tensor name "<layer>.<what>" belongs to. */
 static int tensor_layer(const fixture *f, const char *name) {
   char *layer = g_strndup(name, (size_t)(strrchr(name, '.') - name));
@@ -224,6 +208,18 @@ static int tensor_layer(const fixture *f, const char *name) {
   g_free(layer);
   g_assert_cmpint(li, >=, 0);
   return li;
+}
+
+/* Moves batch norm's gamma and beta away from 1 and 0. */
+static void jitter_bn(const fixture *f, int nt, const char **names, float **data,
+                      const size_t *counts) {
+  for (int k = 0; k < nt; k++) {
+    if (f->m->layers[tensor_layer(f, names[k])].kind != PC_LAYER_KIND_BN) continue;
+    if (g_str_has_suffix(names[k], ".weight"))
+      pc_fill_uniform(data[k], counts[k], 0.5f, 1.5f, pc_rng_key(3, names[k]), 0);
+    else if (g_str_has_suffix(names[k], ".bias"))
+      pc_fill_uniform(data[k], counts[k], -0.5f, 0.5f, pc_rng_key(3, names[k]), 0);
+  }
 }
 
 /* The other copy of tensor k when it is a tied weight's owner (the embedding's), else NULL;
