@@ -305,7 +305,9 @@ int pc_cmd_train(int argc, char **argv) {
      "Scale the gradients so that their norm over all stages is at most X (0: no clipping)",
      "X"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Seed of the weights and synthetic data (1)", "S"},
-    {"data", 0, 0, G_OPTION_ARG_STRING, &o.data, "synthetic (default), cifar10:DIR or mnist:DIR", "SPEC"},
+    {"data", 0, 0, G_OPTION_ARG_STRING, &o.data,
+     "synthetic (default), cifar10:DIR, mnist:DIR; for a model of token ids synthetic or "
+     "tokens:TRAIN.bin[,TEST.bin]", "SPEC"},
     {"save", 0, 0, G_OPTION_ARG_FILENAME, &o.save, "Write the trained weights to FILE", "FILE"},
     {"load", 0, 0, G_OPTION_ARG_FILENAME, &o.load, "Start from the weights in FILE", "FILE"},
     {"times", 0, 0, G_OPTION_ARG_FILENAME, &o.times, "Write per-iteration seconds as CSV", "FILE"},
