@@ -6,17 +6,14 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "vmath.h"
 
 /* Softmax of row i over its first i + 1 entries; the rest set to 0. */
 static void causal_softmax(float *s, size_t T) {
   for (size_t i = 0; i < T; i++) {
-    float *r = s + i * T, maxv = r[0], sum = 0.0f;
-    for (size_t j = 1; j <= i; j++) maxv = fmaxf(maxv, r[j]);
-    for (size_t j = 0; j <= i; j++) {
-      r[j] = expf(r[j] - maxv);
-      sum += r[j];
-    }
-    float inv = 1.0f / sum;
+    float *r = s + i * T, maxv = pc_maxf(r, i + 1);
+    for (size_t j = 0; j <= i; j++) r[j] = pc_expf(r[j] - maxv);
+    float inv = 1.0f / pc_sumf(r, i + 1);
     for (size_t j = 0; j <= i; j++) r[j] *= inv;
     for (size_t j = i + 1; j < T; j++) r[j] = 0.0f;
   }

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "vmath.h"
 
 size_t pc_softmax_xent_forward(float *probs, float *losses, const float *logits,
                                const int32_t *labels, size_t N, size_t C) {
@@ -15,16 +16,11 @@ size_t pc_softmax_xent_forward(float *probs, float *losses, const float *logits,
   for (size_t n = 0; n < N; n++) {
     const float *x = logits + n * C;
     float *p = probs + n * C;
-    size_t argmax = 0;
-    float maxv = x[0];
-    for (size_t j = 1; j < C; j++) {
-      if (x[j] > maxv) { maxv = x[j]; argmax = j; }
-    }
-    float sum = 0.0f;
-    for (size_t j = 0; j < C; j++) {
-      p[j] = expf(x[j] - maxv);
-      sum += p[j];
-    }
+    float maxv = pc_maxf(x, C);
+    size_t argmax = 0; /* the first largest */
+    while (argmax + 1 < C && !(x[argmax] == maxv)) argmax++;
+    for (size_t j = 0; j < C; j++) p[j] = pc_expf(x[j] - maxv);
+    float sum = pc_sumf(p, C);
     float inv = 1.0f / sum;
     for (size_t j = 0; j < C; j++) p[j] *= inv;
     size_t y = (size_t)labels[n];
