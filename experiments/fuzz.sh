@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz.sh — run the libFuzzer targets of tests/fuzz against pipecast's readers (model language,
-# partition specs, profile/net/GEMM tables, weights files, checkpoints, Chrome traces). Installs
+# partition specs, profile/net/GEMM tables, weights files, checkpoints, Chrome traces, token files). Installs
 # clang and libFuzzer when missing (as root through apt-get, like setup.sh), configures
 # build-fuzz with AddressSanitizer and UndefinedBehaviorSanitizer, then runs each target for
 # SECONDS on a copy of its seed corpus (tests/fuzz/corpus/TARGET; new inputs go to
@@ -9,12 +9,12 @@
 # naming the target and the file that reproduces it (build-fuzz/fuzz-artifacts/TARGET/). Make such a file a regression test:
 # copy it to tests/fuzz/regressions/TARGET/ (tests/test-regressions.c feeds every file there).
 # Usage: experiments/fuzz.sh [SECONDS] [TARGET...]   (default 600 s; every target)
-# Targets: model partition profile net gemm weights checkpoint trace
+# Targets: model partition profile net gemm weights checkpoint trace tokens
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
-all=(model partition profile net gemm weights checkpoint trace)
+all=(model partition profile net gemm weights checkpoint trace tokens)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 build=build-fuzz

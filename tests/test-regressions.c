@@ -11,7 +11,9 @@
  *   weights     the file, read into nothing and into a tiny-mlp runtime (weights, momentum)
  *   checkpoint  DIR/checkpoint, read by `pipecast-exec train --resume DIR` (PC_EXEC): the
  *               reader lives in the executor, with MPI, so it is run as the executor runs it
- *   trace       a Chrome trace (pc_trace_file_parse), checked against a two-stage schedule. */
+ *   trace       a Chrome trace (pc_trace_file_parse), checked against a two-stage schedule
+ *   tokens      an llm.c token file, opened as both splits at windows of 8 under a vocabulary
+ *               of 50 (pc_dataset_open_tokens). */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 
 #include "../sim/costs.h"
 #include "../sim/tracefile.h"
+#include "data.h"
 #include "error.h"
 #include "partition.h"
 #include "runtime.h"
@@ -753,6 +756,84 @@ static void test_trace(void) {
   pc_model_free(m);
 }
 
+/* tokens */
+
+static char *tok_path;
+
+static void feed_tokens(const input *in) {
+  g_assert_true(g_file_set_contents(tok_path, in->data, (gssize)in->size, NULL));
+  char *spec = g_strdup_printf("tokens:%s", tok_path);
+  for (int train = 0; train < 2; train++) {
+    GError *error = NULL;
+    pc_dataset *d = pc_dataset_open_tokens(spec, 8, 50, 0, train, &error);
+    if (d == NULL) {
+      g_assert_nonnull(error);
+      g_assert_true(error->message && error->message[0]);
+      g_clear_error(&error);
+      continue;
+    }
+    float x[8];
+    int32_t y[8];
+    pc_dataset_get(d, pc_dataset_size(d) - 1, 1, x, y);
+    for (int k = 0; k < 8; k++) g_assert_true(y[k] >= 0 && y[k] < 50 && x[k] >= 0 && x[k] < 50);
+    pc_dataset_free(d);
+  }
+  g_free(spec);
+}
+
+/* an llm.c header (magic, version, count) and then TOKENS, as NTOK uint16 */
+static input *token_input(uint32_t magic, uint32_t version, uint32_t count, const uint16_t *tok,
+                          size_t ntok) {
+  input *in = g_new0(input, 1);
+  char *b = g_malloc0(1024 + 2 * ntok);
+  uint32_t head[3] = {magic, version, count};
+  memcpy(b, head, sizeof head);
+  if (ntok) memcpy(b + 1024, tok, 2 * ntok);
+  in->name = "made", in->data = b, in->size = 1024 + 2 * ntok;
+  return in;
+}
+
+static void test_tokens(void) {
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp("pipecast-test-XXXXXX", &error);
+  g_assert_no_error(error);
+  tok_path = g_build_filename(dir, "t.bin", NULL);
+  int n = each_file("regressions", "tokens", feed_tokens);
+  int c = each_file("corpus", "tokens", feed_tokens);
+  g_assert_cmpint(c, >, 0);
+  g_test_message("tokens: %d regression files, %d seeds", n, c);
+  const char *texts[] = {"", "\n", "tokens", NULL};
+  each_string(texts, feed_tokens);
+  uint16_t tok[40];
+  for (int k = 0; k < 40; k++) tok[k] = (uint16_t)(k % 50);
+  struct {
+    uint32_t magic, version, count;
+    size_t ntok;
+  } made[] = {
+    {20240520, 1, 40, 40},         {20240520, 1, 0, 0},          {20240520, 1, 0xFFFFFFFFu, 40},
+    {20240520, 1, 0x80000000u, 40}, {20240520, 1, 41, 40},         {20240520, 1, 39, 40},
+    {20240520, 1, 8, 8},           {20240520, 1, 9, 9},          {20240520, 2, 40, 40},
+    {20240521, 1, 40, 40},         {0, 0, 0, 0},
+  };
+  for (size_t k = 0; k < G_N_ELEMENTS(made); k++) {
+    input *in = token_input(made[k].magic, made[k].version, made[k].count, tok, made[k].ntok);
+    feed_tokens(in);
+    g_free((char *)in->data), g_free(in);
+  }
+  tok[17] = 50; /* an id the vocabulary does not hold: refused, naming its position */
+  input *in = token_input(20240520, 1, 40, tok, 40);
+  g_assert_true(g_file_set_contents(tok_path, in->data, (gssize)in->size, NULL));
+  char *spec = g_strdup_printf("tokens:%s", tok_path);
+  g_assert_null(pc_dataset_open_tokens(spec, 8, 50, 0, true, &error));
+  g_assert_error(error, PC_ERROR, PC_ERROR_FORMAT);
+  g_assert_nonnull(strstr(error->message, "token 17 is 50, outside the model's vocabulary of 50"));
+  g_clear_error(&error);
+  g_free(spec), g_free((char *)in->data), g_free(in);
+  g_remove(tok_path);
+  g_rmdir(dir);
+  g_free(tok_path), g_free(dir);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/regressions/model", test_model);
@@ -761,5 +842,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/regressions/weights", test_weights);
   g_test_add_func("/regressions/checkpoint", test_checkpoint);
   g_test_add_func("/regressions/trace", test_trace);
+  g_test_add_func("/regressions/tokens", test_tokens);
   return g_test_run();
 }
