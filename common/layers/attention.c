@@ -25,13 +25,18 @@ static bool attention_infer(pc_layer *l, GError **error) {
 static double seq(const pc_layer *l) { return (double)l->in[0].d[0]; }
 static double heads(const pc_layer *l) { return (double)PC_ATTRS(l, pc_attention_attrs)->heads; }
 
-/* The products over the whole T x T square (the causal half is not skipped), then the softmax:
- * forward q k^T and att v; backward four products; about 5 and 4 operations per score. */
+/* The scores the kernel computes (blocks of rows against the positions up to each block's
+ * last), per head: forward q k^T and att v; backward four products; about 5 and 4 operations
+ * per score beside them. */
+static double scores(const pc_layer *l) {
+  return heads(l) * (double)pc_attention_scores((size_t)seq(l));
+}
+static double head_size(const pc_layer *l) { return (double)l->out.d[1] / heads(l); }
 static double attention_fwd_flops(const pc_layer *l) {
-  return 4.0 * seq(l) * pc_layer_out_elems(l) + 5.0 * heads(l) * seq(l) * seq(l);
+  return (4.0 * head_size(l) + 5.0) * scores(l);
 }
 static double attention_bwd_flops(const pc_layer *l) {
-  return 8.0 * seq(l) * pc_layer_out_elems(l) + 4.0 * heads(l) * seq(l) * seq(l);
+  return (8.0 * head_size(l) + 4.0) * scores(l);
 }
 
 static int64_t attention_saved(const pc_layer *l) {

@@ -1080,20 +1080,22 @@ static void att_fwd(void *p, float *out) {
   pc_attention_forward(out, c->att, c->qkv, c->N, c->T, c->C, c->H);
 }
 
-static void test_attention(void) {
-  att_ctx c = {.N = 2, .T = 5, .C = 6, .H = 2};
+/* Values against naive double loops, the probabilities zero above the diagonal, and a
+ * finite-difference check of dqkv, for N samples of T positions (T > 64: several row blocks). */
+static void check_attention(size_t N, size_t T, size_t C, size_t H) {
+  att_ctx c = {.N = N, .T = T, .C = C, .H = H};
   size_t nin = c.N * c.T * 3 * c.C, nout = c.N * c.T * c.C, hs = c.C / c.H;
   c.qkv = randn_buf(nin, "att.qkv", -2, 2);
   c.att = g_new(float, c.N * c.H * c.T * c.T);
   float *out = g_new(float, nout), *R = randn_buf(nout, "att.R", -1, 1);
   att_fwd(&c, out);
   /* naive double: each position attends to itself and those before it */
-  double *want = g_new0(double, nout);
+  double *want = g_new0(double, nout), *s = g_new(double, c.T);
   for (size_t n = 0; n < c.N; n++)
     for (size_t h = 0; h < c.H; h++)
       for (size_t i = 0; i < c.T; i++) {
         const float *q = c.qkv + (n * c.T + i) * 3 * c.C + h * hs;
-        double s[8], m = -1e300, z = 0;
+        double m = -1e300, z = 0;
         for (size_t j = 0; j <= i; j++) {
           const float *k = c.qkv + (n * c.T + j) * 3 * c.C + c.C + h * hs;
           s[j] = 0;
@@ -1107,6 +1109,8 @@ static void test_attention(void) {
           for (size_t d = 0; d < hs; d++)
             want[(n * c.T + i) * c.C + h * hs + d] += exp(s[j] - m) / z * v[d];
         }
+        for (size_t j = i + 1; j < c.T; j++)
+          g_assert_cmpfloat(c.att[((n * c.H + h) * c.T + i) * c.T + j], ==, 0.0f);
       }
   assert_close("attention out", out, want, nout, 1e-5, 1e-5);
   float *pin = randn_buf(nin, "att.pin", -1, 1), *din = copy_buf(pin, nin);
@@ -1115,7 +1119,12 @@ static void test_attention(void) {
   sub_prefill(din, pin, nin);
   check_fd("attention dqkv", c.qkv, nin, din, &c, att_fwd, out, R, nout, 1e-2f, 1000, 2e-3);
   g_free(c.qkv), g_free(c.att), g_free(out), g_free(R), g_free(want), g_free(pin), g_free(din);
-  g_free(scratch);
+  g_free(scratch), g_free(s);
+}
+
+static void test_attention(void) {
+  check_attention(2, 5, 6, 2);
+  check_attention(1, 130, 4, 2);
 }
 
 typedef struct {
