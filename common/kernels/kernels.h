@@ -226,14 +226,14 @@ void pc_embed_backward(float *dwte, float *dwpe, const float *dout, const float 
 void pc_attention_forward(float *out, float *att, const float *qkv, size_t N, size_t T,
                           size_t C, size_t H);
 
-/* The scores per head that the two functions compute for T positions: the rows go in blocks,
- * each against the positions up to its last, between T (T + 1) / 2 and T^2. */
-size_t pc_attention_scores(size_t T);
-
 /* Its backward from the kept probabilities, accumulating into dqkv.
  *   dqkv, qkv: (N, T, 3C)   dout: (N, T, C)   att: (N, H, T, T)   scratch: (T, T) */
 void pc_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                            float *scratch, size_t N, size_t T, size_t C, size_t H);
+
+/* The scores per head that pc_attention_forward and _backward compute for T positions: the
+ * rows go in blocks, each against the positions up to its last; between T (T + 1) / 2 and T^2. */
+size_t pc_attention_scores(size_t T);
 
 /* ------------------------------------------------------------------------------------------ */
 /* softmax cross-entropy (softmax_xent.c) */

@@ -1,8 +1,9 @@
 /* vmath.h — a softmax's pieces as loops that vectorize (needs -fno-trapping-math, set for the
  * library), each element or row computed by the same float operations however an array is cut.
  *
- * pc_expf: exp(x) for float as straight-line code (libm's expf is a call): within 1.1 ulp of exp for -87 <= x <= 88, 0 below -87, +inf above 88 (exp
- * of 88 is near FLT_MAX; the kernels never need more), NaN for NaN.
+ * pc_expf: exp(x) for float as straight-line code (libm's expf is a call): within 1.1 ulp of
+ * exp for -87 <= x <= 88, 0 below -87, +inf above 88 (exp of 88 is near FLT_MAX; the kernels
+ * never need more), NaN for NaN.
  * x = n ln2 + r with n an integer and |r| <= ln2 / 2 (ln2 in two parts, so that n ln2 is exact
  * enough), exp(r) by its Taylor series to r^7 (the first term left out is below 2^-23 / 2), and
  * 2^n made from its exponent bits. */
@@ -40,19 +41,14 @@ static inline float pc_expf(float x) {
   return x < -87.0f ? 0.0f : y;
 }
 
-/* The largest of x[0..n), n >= 1, in eight running maxima (NaNs aside, the same value as
- * one). */
+/* The largest of x[0..n), n >= 1, in eight running maxima started at x[0], joined, then the
+ * rest in order: the value `if (x[j] > m) m = x[j]` from m = x[0] finds (NaNs aside). */
 static inline float pc_maxf(const float *x, size_t n) {
-  float m[8];
+  float m[8] = {x[0], x[0], x[0], x[0], x[0], x[0], x[0], x[0]};
   size_t j = 0;
-  if (n >= 8) {
-    for (int k = 0; k < 8; k++) m[k] = x[k];
-    for (j = 8; j + 8 <= n; j += 8)
-      for (int k = 0; k < 8; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
-    for (int k = 1; k < 8; k++) m[0] = m[k] > m[0] ? m[k] : m[0];
-  } else {
-    m[0] = x[0], j = 1;
-  }
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+  for (int k = 1; k < 8; k++) m[0] = m[k] > m[0] ? m[k] : m[0];
   for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
   return m[0];
 }
