@@ -206,7 +206,43 @@ static void write_link(FILE *f, const char *link, const GArray *bytes, const dou
  * when it could not be written. */
 typedef struct {
   double send_ov, recv_ov, ring_rs, ring_ag, slowdown, share;
+  long long tcp_eager, tcp_thread; /* -1: unknown */
 } net_header;
+
+/* The integer control variable NAME of this MPI (read through the MPI tool interface), or -1
+ * when it has none: what Open MPI's TCP transport runs with (pc_progress_configure). */
+static long long mpi_setting(const char *name) {
+  int provided, n = 0;
+  long long value = -1;
+  if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return -1;
+  MPI_T_cvar_get_num(&n);
+  for (int i = 0; i < n && value < 0; i++) {
+    char cvar[128], desc[8];
+    int cvar_len = sizeof cvar, desc_len = sizeof desc, verbosity, bind, scope, size = 0, count;
+    MPI_Datatype type;
+    MPI_T_enum enumtype;
+    if (MPI_T_cvar_get_info(i, cvar, &cvar_len, &verbosity, &type, &enumtype, desc, &desc_len,
+                            &bind, &scope) != MPI_SUCCESS ||
+        strcmp(cvar, name) != 0)
+      continue;
+    MPI_T_cvar_handle handle;
+    MPI_Type_size(type, &size);
+    if (bind != MPI_T_BIND_NO_OBJECT || (size != 4 && size != 8) ||
+        MPI_T_cvar_handle_alloc(i, NULL, &handle, &count) != MPI_SUCCESS)
+      continue;
+    unsigned char raw[64] = {0};
+    if (count == 1 && MPI_T_cvar_read(handle, raw) == MPI_SUCCESS) {
+      int32_t v4;
+      int64_t v8;
+      if (size == 8) memcpy(&v8, raw, 8);
+      else memcpy(&v4, raw, 4), v8 = v4;
+      value = (long long)v8;
+    }
+    MPI_T_cvar_handle_free(&handle);
+  }
+  MPI_T_finalize();
+  return value;
+}
 
 static int write_net(const char *out, const char *layout, const GArray *bytes,
                      double *const oneway[2], const net_header *h) {
@@ -216,9 +252,12 @@ static int write_net(const char *out, const char *layout, const GArray *bytes,
   fprintf(f, "# pipecast net v1\n# ranks %d (%s; pairs measured at once)\n"
              "# send_overhead_s %.9e\n# recv_overhead_s %.9e\n"
              "# ring_reduce_seconds_per_byte %.9e\n# ring_gather_seconds_per_byte %.9e\n"
-             "# overlap_ring_slowdown %.4f\n# overlap_compute_share %.4f\n"
-             "link\tbytes\tlatency_s\tseconds_per_byte\n", pc_exec_size(), layout, h->send_ov,
-          h->recv_ov, h->ring_rs, h->ring_ag, h->slowdown, h->share);
+             "# overlap_ring_slowdown %.4f\n# overlap_compute_share %.4f\n",
+          pc_exec_size(), layout, h->send_ov, h->recv_ov, h->ring_rs, h->ring_ag, h->slowdown,
+          h->share);
+  if (h->tcp_eager >= 0) fprintf(f, "# tcp_eager_limit_bytes %lld\n", h->tcp_eager);
+  if (h->tcp_thread >= 0) fprintf(f, "# tcp_progress_thread %lld\n", h->tcp_thread);
+  fputs("link\tbytes\tlatency_s\tseconds_per_byte\n", f);
   static const char *const names[2] = {"intra", "inter"};
   for (int l = 0; l < 2; l++)
     if (oneway[l]) write_link(f, names[l], bytes, oneway[l]);
@@ -383,7 +422,8 @@ int pc_cmd_calibrate(int argc, char **argv) {
   char *buf = g_malloc0((size_t)max_bytes);
   layout lay = node_layout();
   double *oneway[2];
-  net_header h = {0};
+  net_header h = {.tcp_eager = mpi_setting("btl_tcp_eager_limit"),
+                  .tcp_thread = mpi_setting("btl_tcp_progress_thread")};
   measure_links(&lay, bytes, buf, reps, oneway, &h.send_ov, &h.recv_ov);
   ring_rates(&h.ring_rs, &h.ring_ag); /* every rank takes part in the ring */
   overlap_rates(&h.slowdown, &h.share);

@@ -24,9 +24,14 @@ static void usage(FILE *f) {
           "'" PC_EXEC_PROG " COMMAND --help' shows a command's options.\n"
           "\n"
           "environment:\n"
-          "  PC_PROGRESS=layers|off   train and grid on several ranks call into MPI between a\n"
-          "                     stage's layers, so that messages move while it computes (the\n"
-          "                     default, layers); off: only at the pipeline's own sends and waits\n");
+          "  PC_PROGRESS=thread|layers|off   on several ranks: a communication thread (the\n"
+          "                     default: gradient buckets reduced during the backward, large\n"
+          "                     sends kept moving across nodes) and a call into MPI between a\n"
+          "                     stage's layers; layers: only the calls; off: neither\n"
+          "  OMPI_MCA_btl_tcp_eager_limit, OMPI_MCA_btl_tcp_progress_thread   unless given,\n"
+          "                     4 MiB (with the rendezvous and send sizes) and 1: messages\n"
+          "                     between nodes go without waiting for the receiver, and move\n"
+          "                     while both ranks compute\n");
 }
 
 static const struct {
@@ -49,6 +54,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
     if (strcmp(argv[1], commands[i].name) != 0) continue;
     int provided;
+    pc_progress_configure();
     MPI_Init_thread(&argc, &argv, pc_progress_thread_level(), &provided);
     GError *error = NULL;
     int status;

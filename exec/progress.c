@@ -25,8 +25,12 @@
  *           and it is idle while no send is in flight (calls all the time slow a pipeline
  *           down more than they help it).
  *   off     neither.
+ * Whatever the mode, pc_progress_configure sets Open MPI's TCP transport (between nodes) to
+ * send messages up to 4 MiB at once and to run its own progress thread.
  * The ring of each bucket sums in a fixed order, so runs repeat bit for bit. */
 #define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -89,6 +93,29 @@ static gpointer comm_thread(gpointer data) {
   }
   g_mutex_unlock(&pg.lock);
   return NULL;
+}
+
+/* Between nodes, Open MPI's TCP transport moves bytes only inside MPI calls, and above its
+ * eager limit (64 KiB by default) it sends a message's first fragment, then the rest once the
+ * receiver has matched it and answered: a neighbour deep in its layers holds the activations
+ * up, and the transfer stops overlapping the computation. So before MPI starts: messages up
+ * to PC_TCP_EAGER_BYTES go at once (into the receive the stage posted early), and the
+ * transport's own progress thread, asleep until a socket is ready, moves them while both ranks
+ * compute. A setting the user made wins. */
+void pc_progress_configure(void) {
+  static const char *const limits[] = {"OMPI_MCA_btl_tcp_eager_limit",
+                                       "OMPI_MCA_btl_tcp_rndv_eager_limit",
+                                       "OMPI_MCA_btl_tcp_max_send_size"};
+  bool mine = true;
+  for (size_t i = 0; i < G_N_ELEMENTS(limits); i++) mine = mine && g_getenv(limits[i]) == NULL;
+  char bytes[32];
+  snprintf(bytes, sizeof bytes, "%d", PC_TCP_EAGER_BYTES);
+  for (size_t i = 0; mine && i < G_N_ELEMENTS(limits); i++) g_setenv(limits[i], bytes, TRUE);
+  /* mpirun tells each process its job's size and its node's share of it; the thread only where
+   * the job spans nodes (Open MPI can crash closing an unused TCP transport that has one) */
+  const char *all = g_getenv("OMPI_COMM_WORLD_SIZE"), *here = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (all && here && atoi(here) < atoi(all))
+    g_setenv("OMPI_MCA_btl_tcp_progress_thread", "1", FALSE);
 }
 
 int pc_progress_thread_level(void) {

@@ -2,7 +2,8 @@
 # test-cluster.sh — experiments/cluster.sh (mpi suite). TAP on stdout.
 #   - two emulated nodes are two hosts to Open MPI;
 #   - a pipeline over their TCP link ends bit-identical to the one-process run;
-#   - calibrate across them writes the inter link, and the simulator reads it as such;
+#   - calibrate across them writes the inter link, and the simulator reads it as such; the
+#     TCP transport ran with a 4 MiB eager limit and its progress thread;
 #   - an interrupted or killed cluster leaves no rank, namespace or link behind;
 #   - bad flags exit 2.
 # Skips with the reason where namespaces or tc are refused (cluster.sh's status 4).
@@ -89,10 +90,12 @@ fi
 "${PC_SIM:-false}" run "$models/tiny-cnn.model" --stages 2 --batch 16 --net "$tmp/net.tsv" \
   >"$tmp/sim" 2>&1
 if grep -q "^# ranks 2 (2 nodes, at least 1 rank each" "$tmp/net.tsv" && grep -q "^inter" "$tmp/net.tsv" &&
+   grep -q "^# tcp_eager_limit_bytes 4194304$" "$tmp/net.tsv" && grep -q "^# tcp_progress_thread 1$" "$tmp/net.tsv" &&
    ! grep -q "^intra" "$tmp/net.tsv" && grep -q "inter only: calibrated with one rank per node" "$tmp/sim"; then
-  ok "calibrate across two nodes writes the inter link, and the simulator says what it assumes"
+  ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, progress thread), and the simulator says what it assumes"
 else
-  not_ok "calibrate across two nodes writes the inter link, and the simulator says what it assumes"
+  grep "^# " "$tmp/net.tsv" | sed 's/^/# /'
+  not_ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, progress thread), and the simulator says what it assumes"
 fi
 
 # A long run, ended from outside: no rank survives, no namespace or link is left on the host.
