@@ -57,7 +57,7 @@
 #      compare` of the worst cell's traces), speedup.csv and the
 #      figures (experiments/plot-speedup.gp, plot-dp.gp): speedup.png/.pdf, dp.png/.pdf.
 # Partitions are auto:time (the simulator's time-balanced cut for the microbatch size), and the
-# executor runs exactly that spec. --quick: a smaller grid for the main job (about two minutes).
+# executor runs exactly that spec. --quick: a smaller grid for the main job (about three minutes).
 set -euo pipefail
 caller=$PWD
 cd "$(dirname "$0")/.."
@@ -110,7 +110,7 @@ while [ $# -gt 0 ]; do
 done
 case $model in
   mlp32)
-    if [ $quick = 1 ]; then batch=128 Ms="1 4 16" iters=3 warmup=1 rounds=2
+    if [ $quick = 1 ]; then batch=128 Ms="1 4 16 32" iters=3 warmup=1 rounds=2
     else batch=256 Ms="1 2 4 8 16 32 64" iters=5 warmup=1 rounds=3; fi
     dp=0 ;;
   *)
