@@ -135,7 +135,11 @@ bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *du
   pc_sim_costs c = p->costs->costs;
   c.compute = replay_compute;
   c.message = replay_message;
-  c.reduce = NULL; /* a measured OPT holds its all-reduce */
+  /* a measured OPT holds its all-reduce, the tied weight's exchange and the clipping's
+   * meeting, the waits for the other ranks included */
+  c.reduce = NULL;
+  c.tie_exchange = 0;
+  c.opt_sync = 0;
   c.node = c.node ? replay_node : NULL;
   c.ud = &rc;
   const pc_sim_result *res = pc_engine_run(engine, p->sched, &c, error);

@@ -54,7 +54,8 @@ pc_schedule_kind pc_predict_baseline_kind(pc_schedule_kind kind);
  * overheads as P's costs model them: a measured iteration replayed (`pipecast-sim run
  * --durations`), so that what the schedule and message model alone get wrong shows apart from
  * the compute costs. Replaces P's timeline, statistics and makespan, and its per-stage costs by
- * the means of the durations (the all-reduce, which a measured OPT holds, by 0). Errors: those
+ * the means of the durations (the all-reduce, which a measured OPT holds, by 0; the tied
+ * weight's exchange and the clipping's meeting, which it holds too, are not modelled). Errors: those
  * of pc_engine_run (a negative or NaN duration is PC_ERROR_USAGE). */
 bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *durations,
                           GError **error);

@@ -141,6 +141,17 @@ if [ -f "$tmp/p2.json" ]; then
     "$sim" run "$mlp" -p "fc1..relu2 | fc3.." $args --durations "$tmp/p2.json" -f csv
   if replay_check 1e-5; then ok "a predicted two-stage trace replays to its own time (messages modelled alike)"
   else sed 's/^/# /' "$tmp/out"; not_ok "a predicted two-stage trace replays to its own time (messages modelled alike)"; fi
+  # a measured OPT holds the tied weight's exchange and the clipping's meeting, waits included:
+  # the replay does not model them again (GPT-2's embedding and head on two stages)
+  gpt="$models/gpt2.model --set n_layer=2,n_head=2,n_embd=32,seq=16,vocab=64 --stages 2 --batch 8 -m 4 --schedule 1f1b"
+  for clip in 0 1; do
+    # shellcheck disable=SC2086
+    "$sim" run $gpt --clip-grad-norm $clip --trace "$tmp/tied.json" >/dev/null 2>&1
+    # shellcheck disable=SC2086
+    "$sim" run $gpt --clip-grad-norm $clip --durations "$tmp/tied.json" -f csv >"$tmp/out" 2>&1
+    if replay_check 1e-5; then ok "a predicted trace with a tied weight across the stages (clipping $clip) replays to its own time"
+    else sed 's/^/# /' "$tmp/out"; not_ok "a predicted trace with a tied weight across the stages (clipping $clip) replays to its own time"; fi
+  done
   expect 2 "p2.json: not a trace of this schedule: 2 stages, the schedule 1" \
     "run --durations: a trace of two stages for one: error" -- \
     "$sim" run "$mlp" -p 8 $args --durations "$tmp/p2.json"
