@@ -519,7 +519,8 @@ def report(a, procs, cells, s, why, sp_err, mrows, base_mem):
                      "MAPE %.1f%% over %d cells, worst %+.1f%% (%s); by microbatch size: %s" % (
                          sum(abs(c["before_error"]) for c in s.before) / len(s.before), len(s.before),
                          wb["before_error"], cell_name(wb),
-                         ", ".join("%d samples %.1f%%" % (k, v) for k, v in sorted(s.before_by_mb.items()))))
+                         ", ".join("%d sample%s %.1f%%" % (k, "" if k == 1 else "s", v)
+                                   for k, v in sorted(s.before_by_mb.items()))))
     if key == "paired":
         counts = sorted({len(c["pairs"]) for c in cells})
         lines.append("iteration time over %d cells: MAPE %.1f%%, worst %+.1f%% (%s), each visit against the "
