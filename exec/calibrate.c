@@ -232,10 +232,14 @@ static long long mpi_setting(const char *name) {
       continue;
     unsigned char raw[64] = {0};
     if (count == 1 && MPI_T_cvar_read(handle, raw) == MPI_SUCCESS) {
-      int32_t v4;
       int64_t v8;
-      if (size == 8) memcpy(&v8, raw, 8);
-      else memcpy(&v4, raw, 4), v8 = v4;
+      int32_t v4;
+      if (size == 8) {
+        memcpy(&v8, raw, 8);
+      } else {
+        memcpy(&v4, raw, 4);
+        v8 = v4;
+      }
       value = (long long)v8;
     }
     MPI_T_cvar_handle_free(&handle);

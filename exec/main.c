@@ -29,9 +29,9 @@ static void usage(FILE *f) {
           "                     sends kept moving across nodes) and a call into MPI between a\n"
           "                     stage's layers; layers: only the calls; off: neither\n"
           "  OMPI_MCA_btl_tcp_eager_limit, OMPI_MCA_btl_tcp_progress_thread   unless given,\n"
-          "                     4 MiB (with the rendezvous and send sizes) and 1: messages\n"
-          "                     between nodes go without waiting for the receiver, and move\n"
-          "                     while both ranks compute\n");
+          "                     4 MiB (with the rendezvous and send sizes) and, where the job\n"
+          "                     spans nodes, 1: messages between nodes go without waiting for\n"
+          "                     the receiver, and move while both ranks compute\n");
 }
 
 static const struct {

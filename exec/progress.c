@@ -26,7 +26,8 @@
  *           down more than they help it).
  *   off     neither.
  * Whatever the mode, pc_progress_configure sets Open MPI's TCP transport (between nodes) to
- * send messages up to 4 MiB at once and to run its own progress thread.
+ * send messages up to 4 MiB at once and, where the job spans nodes, to run its own progress
+ * thread.
  * The ring of each bucket sums in a fixed order, so runs repeat bit for bit. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -113,7 +114,8 @@ void pc_progress_configure(void) {
   for (size_t i = 0; mine && i < G_N_ELEMENTS(limits); i++) g_setenv(limits[i], bytes, TRUE);
   /* mpirun tells each process its job's size and its node's share of it; the thread only where
    * the job spans nodes (Open MPI can crash closing an unused TCP transport that has one) */
-  const char *all = g_getenv("OMPI_COMM_WORLD_SIZE"), *here = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const char *all = g_getenv("OMPI_COMM_WORLD_SIZE");
+  const char *here = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
   if (all && here && atoi(here) < atoi(all))
     g_setenv("OMPI_MCA_btl_tcp_progress_thread", "1", FALSE);
 }

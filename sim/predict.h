@@ -55,8 +55,8 @@ pc_schedule_kind pc_predict_baseline_kind(pc_schedule_kind kind);
  * --durations`), so that what the schedule and message model alone get wrong shows apart from
  * the compute costs. Replaces P's timeline, statistics and makespan, and its per-stage costs by
  * the means of the durations (the all-reduce, which a measured OPT holds, by 0; the tied
- * weight's exchange and the clipping's meeting, which it holds too, are not modelled). Errors: those
- * of pc_engine_run (a negative or NaN duration is PC_ERROR_USAGE). */
+ * weight's exchange and the clipping's meeting, which it holds too, are not modelled).
+ * Errors: those of pc_engine_run (a negative or NaN duration is PC_ERROR_USAGE). */
 bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *durations,
                           GError **error);
 
