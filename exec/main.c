@@ -28,10 +28,9 @@ static void usage(FILE *f) {
           "                     default: gradient buckets reduced during the backward, large\n"
           "                     sends kept moving across nodes) and a call into MPI between a\n"
           "                     stage's layers; layers: only the calls; off: neither\n"
-          "  OMPI_MCA_btl_tcp_eager_limit, OMPI_MCA_btl_tcp_progress_thread   unless given,\n"
-          "                     4 MiB (with the rendezvous and send sizes) and, where the job\n"
-          "                     spans nodes, 1: messages between nodes go without waiting for\n"
-          "                     the receiver, and move while both ranks compute\n");
+          "  OMPI_MCA_btl_tcp_eager_limit   unless given, 4 MiB (with the rendezvous and send\n"
+          "                     sizes): messages between nodes go without waiting for the\n"
+          "                     receiver\n");
 }
 
 static const struct {

@@ -26,8 +26,7 @@
  *           down more than they help it).
  *   off     neither.
  * Whatever the mode, pc_progress_configure sets Open MPI's TCP transport (between nodes) to
- * send messages up to 4 MiB at once and, where the job spans nodes, to run its own progress
- * thread.
+ * send messages up to 4 MiB at once.
  * The ring of each bucket sums in a fixed order, so runs repeat bit for bit. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -99,10 +98,11 @@ static gpointer comm_thread(gpointer data) {
 /* Between nodes, Open MPI's TCP transport moves bytes only inside MPI calls, and above its
  * eager limit (64 KiB by default) it sends a message's first fragment, then the rest once the
  * receiver has matched it and answered: a neighbour deep in its layers holds the activations
- * up, and the transfer stops overlapping the computation. So before MPI starts: messages up
- * to PC_TCP_EAGER_BYTES go at once (into the receive the stage posted early), and the
- * transport's own progress thread, asleep until a socket is ready, moves them while both ranks
- * compute. A setting the user made wins. */
+ * up, and the transfer stops overlapping the computation. So before MPI starts, messages up to
+ * PC_TCP_EAGER_BYTES go at once (into the receive the stage posted early). The transport's own
+ * progress thread (btl_tcp_progress_thread) is left to the user: it keeps large messages moving
+ * while both ranks compute, but Open MPI's is known to hang and to crash in MPI_Finalize.
+ * A setting the user made wins. */
 void pc_progress_configure(void) {
   static const char *const limits[] = {"OMPI_MCA_btl_tcp_eager_limit",
                                        "OMPI_MCA_btl_tcp_rndv_eager_limit",
@@ -112,12 +112,6 @@ void pc_progress_configure(void) {
   char bytes[32];
   snprintf(bytes, sizeof bytes, "%d", PC_TCP_EAGER_BYTES);
   for (size_t i = 0; mine && i < G_N_ELEMENTS(limits); i++) g_setenv(limits[i], bytes, TRUE);
-  /* mpirun tells each process its job's size and its node's share of it; the thread only where
-   * the job spans nodes (Open MPI can crash closing an unused TCP transport that has one) */
-  const char *all = g_getenv("OMPI_COMM_WORLD_SIZE");
-  const char *here = g_getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  if (all && here && atoi(here) < atoi(all))
-    g_setenv("OMPI_MCA_btl_tcp_progress_thread", "1", FALSE);
 }
 
 int pc_progress_thread_level(void) {

@@ -52,15 +52,27 @@ case $map in slot|node) ;; *) echo "cluster.sh: --map-by '$map': expected slot o
 
 # Outside: enter private network, mount and PID namespaces; the rest runs in there.
 if [ -z "${PC_CLUSTER_INSIDE:-}" ]; then
-  for tool in unshare ip tc mpirun; do
-    command -v $tool >/dev/null || { echo "cluster.sh: '$tool' is not installed (iproute2, util-linux, openmpi-bin)" >&2; exit 4; }
+  for tool in unshare setpriv pkill ip tc mpirun; do
+    command -v $tool >/dev/null || { echo "cluster.sh: '$tool' is not installed (iproute2, util-linux, procps, openmpi-bin)" >&2; exit 4; }
   done
   if ! unshare -n -m -p --fork --kill-child true 2>/dev/null; then
     echo "cluster.sh: private namespaces are refused here (unshare -n -m -p needs root or user namespaces): no emulated cluster" >&2
     exit 4
   fi
-  PC_CLUSTER_INSIDE=1 exec unshare -n -m -p --fork --kill-child --propagation private --mount-proc \
-    "$0" --nodes "$nodes" --ranks-per-node "$rpn" --map-by "$map" --rate "$rate" $([ $show = 1 ] && echo --print-mpirun) -- "$@"
+  # unshare --fork holds INT and TERM back until its child ends, so this shell stays in front:
+  # on INT, TERM or HUP it sends TERM to the script inside (which ends the cluster; INT would be
+  # ignored there, as in any background job of a script) and exits as that signal asks; a KILL
+  # of this shell takes the cluster along (--pdeathsig).
+  PC_CLUSTER_INSIDE=1 setpriv --pdeathsig KILL unshare -n -m -p --fork --kill-child --propagation private --mount-proc \
+    "$0" --nodes "$nodes" --ranks-per-node "$rpn" --map-by "$map" --rate "$rate" $([ $show = 1 ] && echo --print-mpirun) -- "$@" <&0 &
+  inner=$!
+  got=
+  for sig in INT TERM HUP; do trap "got=$sig; pkill -TERM -P $inner" $sig; done
+  while kill -0 $inner 2>/dev/null; do wait $inner; done
+  wait $inner
+  st=$?
+  case $got in INT) exit 130 ;; TERM) exit 143 ;; HUP) exit 129 ;; esac
+  exit $st
 fi
 
 refused() { echo "cluster.sh: $1 is refused here: no emulated cluster" >&2; exit 4; }
@@ -69,7 +81,9 @@ run=$(mktemp -d /tmp/pipecast-cluster-XXXXXX)
 # This script is the PID namespace's first process: when it ends, the kernel ends every process
 # in it (mpirun, the nodes' daemons and ranks), and the namespaces with their links go too.
 trap 'rm -rf "$run"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # the namespaces' names on a tmpfs of this mount namespace: nothing is left in the host's /run
 mkdir -p /run/netns && mount -t tmpfs pipecast-netns /run/netns || refused "a private /run/netns"
@@ -104,8 +118,13 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 # Every node's daemon sees the whole machine and would bind its first rank to core 0: the
 # emulated nodes share the cores, so no rank is bound.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Open MPI's session directories (/tmp/ompi.HOST.UID) would be shared with another cluster of the
+# same node names running at the same time, and removed under it: this run's own
+export OMPI_MCA_orte_tmpdir_base=$run
 cmd=(mpirun -n $((nodes * rpn)) --hostfile "$run/hostfile" --map-by "$map" --mca plm_rsh_agent "$run/agent"
      --mca btl self,vader,tcp --mca btl_tcp_if_include "$subnet.0/24"
      --mca oob_tcp_if_include "$subnet.0/24" --mca mpi_yield_when_idle 1 --bind-to none "$@")
 [ "$show" = 1 ] && echo "cluster.sh: $nodes nodes x $rpn ranks, links $rate: ${cmd[*]}" >&2
-"${cmd[@]}"
+# in the background, so that a signal's trap runs at once and not when mpirun ends
+"${cmd[@]}" <&0 &
+wait $!

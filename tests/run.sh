@@ -31,9 +31,10 @@ if [ "$sanitize" = 0 ] && { (($# == 0)) || [[ " $* " == *" valgrind "* || " $* "
   pc_need_packages tests valgrind ||
     echo "tests: valgrind could not be installed: the valgrind tests will skip" >&2
 fi
-# The cluster suite (part of mpi) builds emulated nodes with iproute2 (ip, tc)
+# The cluster suite (part of mpi) builds emulated nodes with iproute2 (ip, tc); the faults and
+# cluster suites find ranks with procps (pgrep, pkill)
 if { (($# == 0)) || [[ " $* " == *" mpi "* ]]; }; then
-  pc_need_packages tests iproute2 ||
+  pc_need_packages tests iproute2 procps ||
     echo "tests: iproute2 could not be installed: the cluster tests will skip" >&2
 fi
 args=()

@@ -3,8 +3,10 @@
 #   - two emulated nodes are two hosts to Open MPI;
 #   - a pipeline over their TCP link ends bit-identical to the one-process run;
 #   - calibrate across them writes the inter link, and the simulator reads it as such; the
-#     TCP transport ran with a 4 MiB eager limit and its progress thread;
-#   - an interrupted or killed cluster leaves no rank, namespace or link behind;
+#     TCP transport ran with a 4 MiB eager limit and without its progress thread;
+#   - a cluster interrupted, terminated or killed ends at once, leaving no rank, namespace or
+#     link behind;
+#   - two clusters at once do not disturb each other;
 #   - bad flags exit 2.
 # Skips with the reason where namespaces or tc are refused (cluster.sh's status 4).
 # Needs PC_EXEC, PC_SIM and PC_MODELS_DIR.
@@ -29,8 +31,8 @@ if [ "$st" = 4 ]; then
   why=$(head -1 "$tmp/err")
   for t in "two hosts" "ranks placed by slot and by node" "a pipeline over TCP, bit-identical" \
            "large messages driven by the communication thread, bit-identical" \
-           "data parallel over TCP, buckets during the backward" "calibrate across nodes" \
-           "interrupted: nothing left" "killed: nothing left"; do
+           "data parallel over TCP, buckets during the backward" "two clusters at once" "calibrate across nodes" \
+           "INT: nothing left" "TERM: nothing left" "KILL: nothing left"; do
     skip "$t" "${why:-cluster.sh refused}"
   done
   tap_end
@@ -84,33 +86,63 @@ else
   not_ok "data parallel across two nodes: gradients reduced by bucket during the backward, the same bits as at the step"
 fi
 
+# Two clusters at once (same node names, same user): each keeps its own Open MPI session files
+both=1
+for i in 1 2 3 4 5 6 7 8; do
+  "$cluster" --nodes 2 -- "$x" train "$models/tiny-cnn.model" --iters 2 --batch 16 -m 2 >"$tmp/a.out" 2>"$tmp/a.err" </dev/null &
+  a=$!
+  "$cluster" --nodes 2 -- "$x" train "$models/tiny-cnn.model" --iters 2 --batch 16 -m 2 >"$tmp/b.out" 2>"$tmp/b.err" </dev/null
+  sb=$?
+  wait $a
+  sa=$?
+  if [ $sa != 0 ] || [ $sb != 0 ]; then both=0; cat "$tmp/a.err" "$tmp/b.err" | grep -v "^pipecast\|^partition\|^data" | head -3 | sed 's/^/# /'; break; fi
+done
+if [ $both = 1 ]; then ok "two clusters at once: eight pairs of runs, each run whole"
+else not_ok "two clusters at once: eight pairs of runs, each run whole"; fi
+
 # calibrate across the nodes: inter rows only, which the simulator reads as one rank per node
 "$cluster" --nodes 2 --rate 1gbit -- "$x" calibrate --max-bytes 65536 --out "$tmp/net.tsv" \
   >"$tmp/out" 2>"$tmp/err" </dev/null
 "${PC_SIM:-false}" run "$models/tiny-cnn.model" --stages 2 --batch 16 --net "$tmp/net.tsv" \
   >"$tmp/sim" 2>&1
 if grep -q "^# ranks 2 (2 nodes, at least 1 rank each" "$tmp/net.tsv" && grep -q "^inter" "$tmp/net.tsv" &&
-   grep -q "^# tcp_eager_limit_bytes 4194304$" "$tmp/net.tsv" && grep -q "^# tcp_progress_thread 1$" "$tmp/net.tsv" &&
+   grep -q "^# tcp_eager_limit_bytes 4194304$" "$tmp/net.tsv" && grep -q "^# tcp_progress_thread 0$" "$tmp/net.tsv" &&
    ! grep -q "^intra" "$tmp/net.tsv" && grep -q "inter only: calibrated with one rank per node" "$tmp/sim"; then
-  ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, progress thread), and the simulator says what it assumes"
+  ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, no progress thread), and the simulator says what it assumes"
 else
   grep "^# " "$tmp/net.tsv" | sed 's/^/# /'
-  not_ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, progress thread), and the simulator says what it assumes"
+  not_ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, no progress thread), and the simulator says what it assumes"
 fi
 
-# A long run, ended from outside: no rank survives, no namespace or link is left on the host.
+# A long run, ended from outside — Ctrl-C (INT to its process group, as a terminal sends it),
+# TERM or KILL to the script — ends at once, and no rank, namespace or link is left on the host.
 leftovers() { pgrep -f "pipecast-exec train .*$tmp/long" >/dev/null || [ -e /run/netns/node1 ] || ip link show pcbr0 >/dev/null 2>&1; }
-for how in INT KILL; do
-  "$cluster" --nodes 2 -- "$x" train "$models/mlp32.model" --set width=256,input=64 --iters 100000 \
-    --times "$tmp/long-$how.csv" >"$tmp/log" 2>&1 </dev/null &
+for how in INT TERM KILL; do
+  set -m # a process group of its own, and INT not ignored, as for a job in a terminal
+  "$cluster" --nodes 2 -- "$x" train "$models/mlp32.model" --set width=256,input=64 --lr 0.001 \
+    --iters 100000 --times "$tmp/long-$how.csv" >"$tmp/log" 2>&1 </dev/null &
   job=$!
+  set +m
   for _ in $(seq 200); do grep -q "^iter" "$tmp/log" && break; sleep 0.1; done
-  kill -$how $job
+  if [ $how = INT ]; then kill -INT -- -$job; else kill -$how $job; fi
+  # the job would run for minutes: 30 s is ample for it to end by the signal
+  for _ in $(seq 300); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
+  st=
+  if kill -0 $job 2>/dev/null; then
+    kill -9 -- -$job 2>/dev/null
+    st=running
+  fi
   wait $job 2>/dev/null
+  rc=$?
+  [ -n "$st" ] || st=$rc
   sleep 1
-  what=$([ $how = INT ] && echo interrupted || echo killed)
-  if grep -q "^iter" "$tmp/log" && ! leftovers; then ok "$what: nothing left behind"
-  else not_ok "$what: nothing left behind"; fi
+  want=$(case $how in INT) echo 130 ;; TERM) echo 143 ;; KILL) echo 137 ;; esac)
+  if grep -q "^iter" "$tmp/log" && [ "$st" = "$want" ] && ! leftovers; then
+    ok "$how: the job ends with status $want, nothing left behind"
+  else
+    echo "# status $st (want $want)"; tail -3 "$tmp/log" | sed 's/^/# /'
+    not_ok "$how: the job ends with status $want, nothing left behind"
+  fi
 done
 
 tap_end
