@@ -35,7 +35,7 @@ fi
 # cluster suites find ranks with procps (pgrep, pkill)
 if { (($# == 0)) || [[ " $* " == *" mpi "* ]]; }; then
   pc_need_packages tests iproute2 procps ||
-    echo "tests: iproute2 could not be installed: the cluster tests will skip" >&2
+    echo "tests: iproute2 or procps could not be installed: the cluster tests will skip" >&2
 fi
 args=()
 if (($#)); then for s in "$@"; do args+=(--suite "$s"); done
