@@ -77,16 +77,17 @@ fi
 
 refused() { echo "cluster.sh: $1 is refused here: no emulated cluster" >&2; exit 4; }
 subnet=10.77.0
-run=$(mktemp -d /tmp/pipecast-cluster-XXXXXX)
 # This script is the PID namespace's first process: when it ends, the kernel ends every process
 # in it (mpirun, the nodes' daemons and ranks), and the namespaces with their links go too.
-trap 'rm -rf "$run"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-# the namespaces' names on a tmpfs of this mount namespace: nothing is left in the host's /run
+# the namespaces' names, and this run's own files (hostfile, agent, Open MPI's session files), on
+# tmpfs mounts of this mount namespace: they go with it, also when the script is killed
 mkdir -p /run/netns && mount -t tmpfs pipecast-netns /run/netns || refused "a private /run/netns"
+run=/run/pipecast-cluster
+mkdir -p "$run" && mount -t tmpfs pipecast-run "$run" || refused "a private $run"
 ip link set lo up || refused "bringing up loopback"
 ip link add pcbr0 type bridge && ip link set pcbr0 up || refused "a bridge (ip link add type bridge)"
 ip addr add "$subnet.254/24" dev pcbr0 # the launcher's address: mpirun runs here

@@ -115,8 +115,13 @@ else
 fi
 
 # A long run, ended from outside — Ctrl-C (INT to its process group, as a terminal sends it),
-# TERM or KILL to the script — ends at once, and no rank, namespace or link is left on the host.
-leftovers() { pgrep -f "pipecast-exec train .*$tmp/long" >/dev/null || [ -e /run/netns/node1 ] || ip link show pcbr0 >/dev/null 2>&1; }
+# TERM or KILL to the script — ends at once, and no rank, namespace, link or file is left on the
+# host.
+leftovers() {
+  pgrep -f "pipecast-exec train .*$tmp/long" >/dev/null || [ -e /run/netns/node1 ] || ip link show pcbr0 >/dev/null 2>&1 ||
+    [ -n "$(ls -A /run/pipecast-cluster 2>/dev/null)" ] || [ "$(ls -d /tmp/pipecast-cluster-* 2>/dev/null | wc -l)" != "$files" ]
+}
+files=$(ls -d /tmp/pipecast-cluster-* 2>/dev/null | wc -l) # an older cluster.sh's folders
 for how in INT TERM KILL; do
   set -m # a process group of its own, and INT not ignored, as for a job in a terminal
   "$cluster" --nodes 2 -- "$x" train "$models/mlp32.model" --set width=256,input=64 --lr 0.001 \
