@@ -582,19 +582,20 @@ expect_input_error "grid: without --cells" "--cells and --out are needed" \
   "$x" grid "$models/tiny-mlp.model" --out "$tmp/g1"
 
 # Between nodes, messages up to 4 MiB go without waiting for the receiver: the executor raises
-# Open MPI's TCP eager limit before MPI starts (and on a single node starts no TCP progress
-# thread; test-cluster.sh checks it across nodes); calibrate records the settings in effect,
-# read back from MPI; the user's own settings win.
+# Open MPI's TCP eager limit before MPI starts, and starts no TCP progress thread (test-cluster.sh
+# checks both across nodes); calibrate records the settings in effect, read back from MPI; the
+# user's own limit wins. (A user's progress thread is not tried here: on one node Open MPI's can
+# crash in MPI_Finalize.)
 tcp() { # tcp [VAR=VALUE...]: the eager limit and progress thread a 2-rank calibrate records
   env "$@" mpirun -n 2 "$x" calibrate --max-bytes 64 --reps 2 --out "$tmp/tcp.tsv" >/dev/null 2>&1 </dev/null &&
     sed -n 's/^# tcp_\(eager_limit_bytes\|progress_thread\) //p' "$tmp/tcp.tsv" | tr '\n' ' '
 }
-mine=$(tcp) theirs=$(tcp OMPI_MCA_btl_tcp_eager_limit=131072 OMPI_MCA_btl_tcp_progress_thread=1)
-if [ "$mine" = "4194304 0 " ] && [ "$theirs" = "131072 1 " ]; then
-  ok "TCP: 4 MiB eager limit set before MPI starts, no progress thread on one node, recorded by calibrate; the user's own win"
+mine=$(tcp) theirs=$(tcp OMPI_MCA_btl_tcp_eager_limit=131072)
+if [ "$mine" = "4194304 0 " ] && [ "$theirs" = "131072 0 " ]; then
+  ok "TCP: 4 MiB eager limit set before MPI starts, no progress thread, recorded by calibrate; the user's own limit wins"
 else
   echo "# recorded: '$mine'; with the user's: '$theirs'"
-  not_ok "TCP: 4 MiB eager limit set before MPI starts, no progress thread on one node, recorded by calibrate; the user's own win"
+  not_ok "TCP: 4 MiB eager limit set before MPI starts, no progress thread, recorded by calibrate; the user's own limit wins"
 fi
 
 tap_end
