@@ -60,8 +60,7 @@ size_t pc_exec_peak_rss(void);
  * PC_PROGRESS. pc_progress_stop is collective, before MPI_Finalize. */
 int pc_progress_thread_level(void);
 /* Before MPI_Init: between nodes (Open MPI's TCP transport) messages up to PC_TCP_EAGER_BYTES
- * go without waiting for the receiver and, where the job spans nodes, the transport's progress
- * thread moves them; the user's own settings win. */
+ * go without waiting for the receiver; the user's own settings win. */
 #define PC_TCP_EAGER_BYTES (4 << 20)
 void pc_progress_configure(void);
 bool pc_progress_start(GError **error);

@@ -30,7 +30,6 @@
  * The ring of each bucket sums in a fixed order, so runs repeat bit for bit. */
 #define _GNU_SOURCE
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
