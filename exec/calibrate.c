@@ -207,7 +207,18 @@ static void write_link(FILE *f, const char *link, const GArray *bytes, const dou
 typedef struct {
   double send_ov, recv_ov, ring_rs, ring_ag, slowdown, share;
   long long tcp_eager, tcp_thread; /* -1: unknown */
+  char *tcp_cc;                     /* this node's TCP congestion control, or NULL */
 } net_header;
+
+/* The TCP congestion control of this rank's network namespace, or NULL where Linux does not say. */
+static char *tcp_congestion_control(void) {
+  char *text = NULL;
+  if (!g_file_get_contents("/proc/sys/net/ipv4/tcp_congestion_control", &text, NULL, NULL))
+    return NULL;
+  g_strstrip(text);
+  if (*text == '\0' || strpbrk(text, " \t\n")) g_clear_pointer(&text, g_free);
+  return text;
+}
 
 /* The integer control variable NAME of this MPI (read through the MPI tool interface), or -1
  * when it has none: what Open MPI's TCP transport runs with (pc_progress_configure). */
@@ -261,6 +272,7 @@ static int write_net(const char *out, const char *layout, const GArray *bytes,
           h->share);
   if (h->tcp_eager >= 0) fprintf(f, "# tcp_eager_limit_bytes %lld\n", h->tcp_eager);
   if (h->tcp_thread >= 0) fprintf(f, "# tcp_progress_thread %lld\n", h->tcp_thread);
+  if (h->tcp_cc) fprintf(f, "# tcp_congestion_control %s\n", h->tcp_cc);
   fputs("link\tbytes\tlatency_s\tseconds_per_byte\n", f);
   static const char *const names[2] = {"intra", "inter"};
   for (int l = 0; l < 2; l++)
@@ -427,7 +439,8 @@ int pc_cmd_calibrate(int argc, char **argv) {
   layout lay = node_layout();
   double *oneway[2];
   net_header h = {.tcp_eager = mpi_setting("btl_tcp_eager_limit"),
-                  .tcp_thread = mpi_setting("btl_tcp_progress_thread")};
+                  .tcp_thread = mpi_setting("btl_tcp_progress_thread"),
+                  .tcp_cc = lay.nodes > 1 ? tcp_congestion_control() : NULL};
   measure_links(&lay, bytes, buf, reps, oneway, &h.send_ov, &h.recv_ov);
   ring_rates(&h.ring_rs, &h.ring_ag); /* every rank takes part in the ring */
   overlap_rates(&h.slowdown, &h.share);
@@ -436,6 +449,7 @@ int pc_cmd_calibrate(int argc, char **argv) {
                                 lay.min_per_node == 1 ? "" : "s");
   status = rank == 0 ? write_net(out, where, bytes, oneway, &h) : 0;
   g_free(where);
+  g_free(h.tcp_cc);
   g_free(oneway[0]);
   g_free(oneway[1]);
   g_free(buf);

@@ -9,12 +9,15 @@
 # rank goes with them. Needs root (or user namespaces), iproute2 and tc.
 #
 # Usage: experiments/cluster.sh [--nodes K] [--ranks-per-node R] [--map-by slot|node] [--rate RATE]
-#                               [--print-mpirun] [--check] [--] PROGRAM [ARG...]
+#                               [--tcp ALGORITHM] [--print-mpirun] [--check] [--] PROGRAM [ARG...]
 #   --nodes K            emulated nodes (2)
 #   --ranks-per-node R   ranks on each node (1); mpirun gets -n K*R
 #   --map-by HOW         slot: each node filled in turn (default); node: ranks dealt to the nodes
 #                        in turn (pipecast-sim's --map-by)
 #   --rate RATE          each node's link, tc's units: 100mbit to 25gbit (1gbit)
+#   --tcp ALGORITHM      the nodes' TCP congestion control (cubic, Linux's default, or reno where
+#                        the kernel lets namespaces use only reno and bbr): a host's own default
+#                        is not taken, since BBR stalls for tens of ms on these shaped links
 #   --print-mpirun       print the mpirun command it runs
 #   --check              only check the options (no PROGRAM): exit 0, or 2 with the message
 # PROGRAM runs as mpirun's program, e.g. build/exec/pipecast-exec train models/vgg16.model ...
@@ -22,14 +25,15 @@
 # refused here (the reason is printed).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-nodes=2 rpn=1 rate=1gbit show=0 check=0 map=slot
-usage() { sed -n 's/^# \{0,1\}//; 11,22p' "$0" >&2; exit 2; }
+nodes=2 rpn=1 rate=1gbit show=0 check=0 map=slot tcp=
+usage() { sed -n 's/^# \{0,1\}//; 11,25p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --nodes) nodes=${2:-}; shift 2 ;;
     --ranks-per-node) rpn=${2:-}; shift 2 ;;
     --map-by) map=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
+    --tcp) tcp=${2:-}; shift 2 ;;
     --print-mpirun) show=1; shift ;;
     --check) check=1; shift ;;
     --) shift; break ;;
@@ -48,6 +52,9 @@ if ! [[ $rate =~ ^[0-9]+(\.[0-9]+)?(k|m|g)bit$ ]]; then
   echo "cluster.sh: --rate '$rate': expected a rate like 100mbit, 1gbit or 25gbit" >&2; exit 2
 fi
 case $map in slot|node) ;; *) echo "cluster.sh: --map-by '$map': expected slot or node" >&2; exit 2 ;; esac
+if [ -n "$tcp" ] && ! [[ $tcp =~ ^[a-z][a-z0-9_]{0,15}$ ]]; then
+  echo "cluster.sh: --tcp '$tcp': expected a congestion control's name, like cubic, reno or bbr" >&2; exit 2
+fi
 [ $check = 0 ] || exit 0
 
 # Outside: enter private network, mount and PID namespaces; the rest runs in there.
@@ -64,7 +71,8 @@ if [ -z "${PC_CLUSTER_INSIDE:-}" ]; then
   # ignored there, as in any background job of a script) and exits as that signal asks; a KILL
   # of this shell takes the cluster along (--pdeathsig).
   PC_CLUSTER_INSIDE=1 setpriv --pdeathsig KILL unshare -n -m -p --fork --kill-child --propagation private --mount-proc \
-    "$0" --nodes "$nodes" --ranks-per-node "$rpn" --map-by "$map" --rate "$rate" $([ $show = 1 ] && echo --print-mpirun) -- "$@" <&0 &
+    "$0" --nodes "$nodes" --ranks-per-node "$rpn" --map-by "$map" --rate "$rate" \
+    $([ -n "$tcp" ] && echo "--tcp $tcp") $([ $show = 1 ] && echo --print-mpirun) -- "$@" <&0 &
   inner=$!
   got=
   for sig in INT TERM HUP; do trap "got=$sig; pkill -TERM -P $inner" $sig; done
@@ -102,6 +110,15 @@ for i in $(seq 1 "$nodes"); do
   tc -n "node$i" qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 50ms ||
     refused "tc tbf (shaping a link)"
   tc qdisc add dev "pcv$i" root tbf rate "$rate" burst 256kb latency 50ms || refused "tc tbf"
+  # TCP as a cluster's hosts run it: a namespace takes the kernel's default congestion control,
+  # and where that is BBR it stalls for tens of ms on these links (its model of the path, with a
+  # round trip of microseconds and a token bucket's bursts, collapses its rate); namespaces
+  # may use only the algorithms the host allows them
+  for cc in ${tcp:-cubic reno}; do
+    ip netns exec "node$i" sysctl -qw net.ipv4.tcp_congestion_control="$cc" 2>/dev/null && break
+    cc=
+  done
+  [ -n "$cc" ] || refused "TCP congestion control '${tcp:-cubic or reno}' in a namespace (allowed: $(cat /proc/sys/net/ipv4/tcp_allowed_congestion_control))"
   echo "$subnet.$i slots=$rpn" >>"$run/hostfile"
 done
 
@@ -125,7 +142,7 @@ export OMPI_MCA_orte_tmpdir_base=$run
 cmd=(mpirun -n $((nodes * rpn)) --hostfile "$run/hostfile" --map-by "$map" --mca plm_rsh_agent "$run/agent"
      --mca btl self,vader,tcp --mca btl_tcp_if_include "$subnet.0/24"
      --mca oob_tcp_if_include "$subnet.0/24" --mca mpi_yield_when_idle 1 --bind-to none "$@")
-[ "$show" = 1 ] && echo "cluster.sh: $nodes nodes x $rpn ranks, links $rate: ${cmd[*]}" >&2
+[ "$show" = 1 ] && echo "cluster.sh: $nodes nodes x $rpn ranks, links $rate, TCP $cc: ${cmd[*]}" >&2
 # in the background, so that a signal's trap runs at once and not when mpirun ends
 "${cmd[@]}" <&0 &
 wait $!

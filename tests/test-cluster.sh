@@ -3,7 +3,8 @@
 #   - two emulated nodes are two hosts to Open MPI;
 #   - a pipeline over their TCP link ends bit-identical to the one-process run;
 #   - calibrate across them writes the inter link, and the simulator reads it as such; the
-#     TCP transport ran with a 4 MiB eager limit and without its progress thread;
+#     TCP transport ran with a 4 MiB eager limit, without its progress thread, and with a
+#     loss-based congestion control (--tcp picks another);
 #   - a cluster interrupted, terminated or killed ends at once, leaving no rank, namespace or
 #     link behind;
 #   - two clusters at once do not disturb each other;
@@ -24,6 +25,7 @@ expect 2 "--nodes and --ranks-per-node must be 1 to 64" "--nodes 0" -- "$cluster
 # --check: the options alone, for the scripts that check their rates before any work
 expect 0 "" "--check: good options, no PROGRAM" -- "$cluster" --rate 25gbit --nodes 4 --check
 expect 2 "--rate '25gb': expected a rate like" "--check: a bad rate" -- "$cluster" --rate 25gb --check
+expect 2 "--tcp 'cubic;': expected a congestion control's name" "a bad --tcp" -- "$cluster" --tcp 'cubic;' --check
 
 "$cluster" --nodes 2 --rate 1gbit -- hostname >"$tmp/hosts" 2>"$tmp/err"
 st=$?
@@ -32,7 +34,7 @@ if [ "$st" = 4 ]; then
   for t in "two hosts" "ranks placed by slot and by node" "a pipeline over TCP, bit-identical" \
            "large messages driven by the communication thread, bit-identical" \
            "data parallel over TCP, buckets during the backward" "two clusters at once" "calibrate across nodes" \
-           "INT: nothing left" "TERM: nothing left" "KILL: nothing left"; do
+           "INT: nothing left" "TERM: nothing left" "KILL: nothing left" "--tcp: the nodes' congestion control"; do
     skip "$t" "${why:-cluster.sh refused}"
   done
   tap_end
@@ -107,12 +109,23 @@ else not_ok "two clusters at once: eight pairs of runs, each run whole"; fi
   >"$tmp/sim" 2>&1
 if grep -q "^# ranks 2 (2 nodes, at least 1 rank each" "$tmp/net.tsv" && grep -q "^inter" "$tmp/net.tsv" &&
    grep -q "^# tcp_eager_limit_bytes 4194304$" "$tmp/net.tsv" && grep -q "^# tcp_progress_thread 0$" "$tmp/net.tsv" &&
+   grep -Eq "^# tcp_congestion_control (cubic|reno)$" "$tmp/net.tsv" &&
    ! grep -q "^intra" "$tmp/net.tsv" && grep -q "inter only: calibrated with one rank per node" "$tmp/sim"; then
-  ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, no progress thread), and the simulator says what it assumes"
+  ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, no progress thread, cubic or reno), and the simulator says what it assumes"
 else
   grep "^# " "$tmp/net.tsv" | sed 's/^/# /'
-  not_ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, no progress thread), and the simulator says what it assumes"
+  not_ok "calibrate across two nodes writes the inter link (TCP: 4 MiB eager limit, no progress thread, cubic or reno), and the simulator says what it assumes"
 fi
+# --tcp: every node runs the one asked for, whatever the host's default and the script's own
+cc_of() { "$cluster" --nodes 2 "$@" -- cat /proc/sys/net/ipv4/tcp_congestion_control 2>"$tmp/err" </dev/null |
+            tr '\n' ' '; }
+mine=$(cc_of)
+case $mine in "cubic cubic ") want=reno ;; *) want=bbr ;; esac
+got=$(cc_of --tcp $want)
+if [ "$got" = "$want $want " ] && { [ "$mine" = "cubic cubic " ] || [ "$mine" = "reno reno " ]; }; then
+  ok "--tcp: the nodes' congestion control"
+elif grep -q "is refused here" "$tmp/err"; then skip "--tcp: the nodes' congestion control" "$(head -1 "$tmp/err")"
+else echo "# default '$mine', --tcp $want '$got'"; not_ok "--tcp: the nodes' congestion control"; fi
 
 # A long run, ended from outside — Ctrl-C (INT to its process group, as a terminal sends it),
 # TERM or KILL to the script — ends at once, and no rank, namespace, link or file is left on the
