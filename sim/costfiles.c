@@ -748,6 +748,17 @@ double pc_net_time(const pc_net *net, pc_link link, double bytes) {
   return p->latency + bytes * p->seconds_per_byte;
 }
 
+double pc_net_cpu(const pc_net *net, pc_link link, double bytes) {
+  double share = net->overlap_share;
+  if (link != PC_LINK_INTER || !pc_net_has(net, PC_LINK_INTER) || !(share > 0 && share < 1))
+    return 0;
+  double slow = net->overlap_slowdown > 0 ? net->overlap_slowdown : 1;
+  double ring = net->ring_gather_per_byte > 0 ? net->ring_gather_per_byte
+                                              : net_piece(net, link, bytes)->seconds_per_byte;
+  /* in a ring step each rank sends a chunk and receives one: half the loss to each end */
+  return bytes * (1 - share) * slow * ring / 2;
+}
+
 double pc_net_allreduce(const pc_net *net, pc_link link, double bytes, int d) {
   if (d <= 1) return 0;
   double chunk = bytes / d, piece = (double)PC_ALLREDUCE_PIECE * sizeof(float);

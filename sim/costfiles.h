@@ -139,6 +139,10 @@ bool pc_net_has(const pc_net *net, pc_link link);
 /* Seconds to move BYTES over LINK (LINK must exist, see pc_net_has): the piece with the largest
  * `bytes` <= BYTES (the first piece for smaller messages), latency + BYTES * seconds_per_byte. */
 double pc_net_time(const pc_net *net, pc_link link, double bytes);
+/* Seconds of each end's computation a message of BYTES on LINK takes: between nodes, what the
+ * calibration saw the ring take from computation beside it (1 - overlap_compute_share of the
+ * ring's time beside it), per byte sent or received; 0 within a node or without that record. */
+double pc_net_cpu(const pc_net *net, pc_link link, double bytes);
 
 /* The executor's ring all-reduce (exec/allreduce.h) of BYTES among D ranks over LINK: D - 1
  * reduce-scatter and D - 1 all-gather steps, each passing a chunk of c = BYTES/D in k messages

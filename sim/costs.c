@@ -214,18 +214,31 @@ static double sc_compute(void *ud, int stage, const pc_op *op) {
   }
 }
 
-static double sc_message(void *ud, const pc_xfer *x, bool grad) {
-  (void)grad;
-  const pc_stage_costs *sc = ud;
+/* The index of transfer X in the costs' list, or -1 when the partition has no such transfer. */
+static int xfer_index(const pc_stage_costs *sc, const pc_xfer *x) {
   if (sc->xfer_base) {
     ptrdiff_t i = x - sc->xfer_base;
-    if (i >= 0 && i < sc->nxfers) return sc->message[i];
+    if (i >= 0 && i < sc->nxfers) return (int)i;
   }
   for (int i = 0; i < sc->nxfers; i++)
     if (sc->xfers[i].tensor == x->tensor && sc->xfers[i].src == x->src &&
         sc->xfers[i].dst == x->dst)
-      return sc->message[i];
-  return NAN; /* not a transfer of this partition: the engine reports it */
+      return i;
+  return -1;
+}
+
+static double sc_message(void *ud, const pc_xfer *x, bool grad) {
+  (void)grad;
+  const pc_stage_costs *sc = ud;
+  int i = xfer_index(sc, x);
+  return i < 0 ? NAN : sc->message[i]; /* NaN: not this partition's; the engine reports it */
+}
+
+static double sc_message_cpu(void *ud, const pc_xfer *x, bool grad) {
+  (void)grad;
+  const pc_stage_costs *sc = ud;
+  int i = xfer_index(sc, x);
+  return i < 0 ? NAN : sc->message_cpu[i];
 }
 
 static const pc_sim_reduce *sc_reduce(void *ud, int stage) {
@@ -362,6 +375,7 @@ void pc_stage_costs_bind(pc_stage_costs *sc, const pc_schedule *s) {
                                      sc->ranks_per_node, sc->nnodes)
                            ? PC_LINK_INTER : PC_LINK_INTRA;
     sc->message[x] = pc_net_time(sc->net, sc->xfer_link[x], (double)xf->bytes * sc->mb);
+    sc->message_cpu[x] = pc_net_cpu(sc->net, sc->xfer_link[x], (double)xf->bytes * sc->mb);
   }
   /* a tied weight held on two ranks: their exchange of its gradient */
   sc->costs.tie_exchange = 0;
@@ -407,6 +421,7 @@ void pc_stage_costs_free(pc_stage_costs *sc) {
   g_free(sc->grad_bytes);
   g_free(sc->ar_link);
   g_free(sc->message);
+  g_free(sc->message_cpu);
   g_free(sc->xfer_link);
   g_free(sc->xfers);
   if (sc->own_net) pc_net_free(sc->own_net);
@@ -502,6 +517,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   sc->nxfers = (int)xfers->len;
   sc->xfers = g_new0(pc_xfer, (size_t)MAX(sc->nxfers, 1));
   sc->message = g_new0(double, (size_t)MAX(sc->nxfers, 1));
+  sc->message_cpu = g_new0(double, (size_t)MAX(sc->nxfers, 1));
   sc->xfer_link = g_new0(pc_link, (size_t)MAX(sc->nxfers, 1));
   for (int x = 0; x < sc->nxfers; x++) {
     const pc_xfer *xf = &g_array_index(xfers, pc_xfer, x);
@@ -509,6 +525,7 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
     sc->xfer_link[x] = inter && crosses_nodes(xf->src, xf->dst, P, D, rpn, nnodes)
                            ? PC_LINK_INTER : PC_LINK_INTRA;
     sc->message[x] = pc_net_time(net, sc->xfer_link[x], (double)xf->bytes * mb);
+    sc->message_cpu[x] = pc_net_cpu(net, sc->xfer_link[x], (double)xf->bytes * mb);
   }
   sc->ranks_per_node = inter ? rpn : 0;
   if (cfg->clip) /* a double per layer, each round a message and its two ends' overheads */
@@ -527,8 +544,10 @@ pc_stage_costs *pc_stage_costs_new(const pc_model *model, const pc_partition *pa
   for (int k = 0; k < PC_LINK_COUNT && tied >= 0; k++)
     if (pc_net_has(net, (pc_link)k))
       sc->tie_wire[k] = pc_net_time(net, (pc_link)k, 4.0 * (double)tied_floats) +
-                        net->send_overhead + net->recv_overhead;
+                        net->send_overhead + net->recv_overhead +
+                        2 * pc_net_cpu(net, (pc_link)k, 4.0 * (double)tied_floats);
   sc->costs = (pc_sim_costs){.compute = sc_compute, .message = sc_message,
+                             .message_cpu = sc_message_cpu,
                              .node = sc->ranks_per_node > 0 ? sc_node : NULL,
                              .reduce = sc->reduce ? sc_reduce : NULL,
                              .send_overhead = net->send_overhead,

@@ -92,6 +92,7 @@ typedef struct {
   pc_link *ar_link;     /* (nstages) link of the all-reduce */
   int nxfers;
   double *message;      /* (nxfers) wire seconds of one microbatch message, either direction */
+  double *message_cpu;  /* (nxfers) seconds of each end's compute one message takes (pc_net_cpu) */
   pc_link *xfer_link;   /* (nxfers) link the transfer uses */
   pc_xfer *xfers;       /* (nxfers) copy of the transfer list */
   bool extrapolated;    /* a profile size was extrapolated */

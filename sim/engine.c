@@ -446,6 +446,7 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
   }
   double (*compute)(void *, int, const pc_op *) = costs->compute;
   double (*message)(void *, const pc_xfer *, bool) = costs->message;
+  double (*message_cpu)(void *, const pc_xfer *, bool) = costs->message_cpu;
   void *ud = costs->ud;
   int *pcs = e->pc;
   pc_sim_stage *stats = e->stats;
@@ -491,12 +492,14 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
     switch (op->kind) {
     case PC_OP_SEND: {
       channel *c = &chans[pc_op_tag(op)];
-      next = t + so;
       double wire = message ? message(ud, &s->xfers[op->xfer], op->grad) : 0.0;
-      if (G_UNLIKELY(!(wire >= 0))) {
-        pc_schedule_op_error(error, PC_ERROR_USAGE, s, r, i, "message time %g", wire);
+      double cpu = message_cpu ? message_cpu(ud, &s->xfers[op->xfer], op->grad) : 0.0;
+      if (G_UNLIKELY(!(wire >= 0) || !(cpu >= 0))) {
+        pc_schedule_op_error(error, PC_ERROR_USAGE, s, r, i, "message time %g, its work %g", wire,
+                             cpu);
         return NULL;
       }
+      next = t + so + cpu;
       double arrive = hold_ports(e, c->out, c->in, MAX(link_free[c->link], next), wire);
       link_free[c->link] = arrive;
       links[c->link].busy += wire;
@@ -504,11 +507,11 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
       int k = c->nsent++;
       arrival[c->base + k] = arrive;
       slot_mb[c->base + k] = op->mb;
-      stats[r].comm += so;
+      stats[r].comm += so + cpu;
       span->start = t;
       span->end = next;
       if (c->waiting && c->nrecv == k)
-        complete_recv(e, s, &h, c, op->mb, arrive, ro);
+        complete_recv(e, s, &h, c, op->mb, arrive, ro + cpu);
       break;
     }
     case PC_OP_RECV: {
@@ -522,8 +525,9 @@ const pc_sim_result *pc_engine_run(pc_engine *e, const pc_schedule *s, const pc_
       int64_t slot = c->base + c->nrecv;
       PC_ASSERT(slot_mb[slot] == op->mb); /* FIFO pairing, as validated */
       c->nrecv++;
-      next = MAX(t, arrival[slot]) + ro;
-      stats[r].comm += ro;
+      double end_ro = ro + (message_cpu ? message_cpu(ud, &s->xfers[op->xfer], op->grad) : 0.0);
+      next = MAX(t, arrival[slot]) + end_ro;
+      stats[r].comm += end_ro;
       span->end = next;
       break;
     }

@@ -5,13 +5,15 @@
  * resource; each directed link (src rank -> dst rank) is a FIFO resource, and with nodes
  * (costs->node) so is each node's way out and way in, for the messages that cross nodes.
  *   FWD/BWD/BWD_W/OPT  occupy the stage for costs->compute(ud, stage, op) seconds.
- *   SEND               is non-blocking: it occupies the sender for send_overhead, then the
+ *   SEND               is non-blocking: it occupies the sender for send_overhead (plus
+ *                      costs->message_cpu), then the
  *                      message waits for the link src->dst (FIFO, in the order the sender posts)
  *                      (and, across nodes, for both nodes' ports) and occupies it for
  *                      costs->message(ud, xfer, grad) seconds; it has arrived when it leaves
  *                      the link. The sender goes on after send_overhead.
  *   RECV               waits until its message has arrived, then occupies the receiver for
- *                      recv_overhead. Its span runs from when the stage reached it to the end of
+ *                      recv_overhead (plus message_cpu). Its span runs from when the stage
+ *                      reached it to the end of
  *                      that overhead, so it includes the wait.
  * With costs->reduce, a stage's gradients are all-reduced across replicas in rings beside its
  * last backward op (the last BWD or BWD_W): ring k may start READY[k] seconds after that op
@@ -68,6 +70,10 @@ typedef struct {
   int (*node)(void *ud, int rank);
   /* The gradient all-reduce of STAGE. NULL, or a NULL result: none. */
   const pc_sim_reduce *(*reduce)(void *ud, int stage);
+  /* Seconds a message of transfer X holds each end's compute beyond the fixed overheads: the
+   * sender's at its SEND, the receiver's at the end of its RECV (the hosts' work moving its
+   * bytes). NULL: 0. */
+  double (*message_cpu)(void *ud, const pc_xfer *x, bool grad);
   double send_overhead; /* sender's compute resource busy per SEND */
   double recv_overhead; /* receiver's compute resource busy per RECV */
   /* > 0: the stages' OPTs meet first (clipping by the global gradient norm): each waits, its

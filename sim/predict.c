@@ -135,8 +135,10 @@ bool pc_prediction_replay(pc_engine *engine, pc_prediction *p, double *const *du
   pc_sim_costs c = p->costs->costs;
   c.compute = replay_compute;
   c.message = replay_message;
-  /* a measured OPT holds its all-reduce, the tied weight's exchange and the clipping's
-   * meeting, the waits for the other ranks included */
+  /* measured compute holds the hosts' work on messages; a measured OPT holds its all-reduce,
+   * the tied weight's exchange and the clipping's meeting, the waits for the other ranks
+   * included */
+  c.message_cpu = NULL;
   c.reduce = NULL;
   c.tie_exchange = 0;
   c.opt_sync = 0;

@@ -633,6 +633,20 @@ static void test_buckets(void) {
   g_assert_cmpfloat(sc->allreduce[0], >, free_overlap);
   g_assert_cmpfloat(sc->allreduce[0], <=, sc->allreduce_total[0] * (1 + 1e-12));
   pc_stage_costs_free(sc);
+  /* a message's work on the hosts: between nodes only, half of what the ring took from the
+   * computation beside it per byte to each end (1 - 0.5 of a ring twice as slow at 3e-9) */
+  g_assert_cmpfloat(pc_net_cpu(shared, PC_LINK_INTER, 1e6), ==, 0); /* no inter rows */
+  pc_net *across = pc_net_parse("# ring_gather_seconds_per_byte 3e-9\n# overlap_ring_slowdown 2\n"
+                                "# overlap_compute_share 0.5\n" NHDR "inter\t0\t1e-5\t1e-8\n",
+                                "n.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat_with_epsilon(pc_net_cpu(across, PC_LINK_INTER, 1e6), 1.5e-3, 1e-15);
+  g_assert_cmpfloat(pc_net_cpu(across, PC_LINK_INTRA, 1e6), ==, 0);
+  pc_net_free(across);
+  across = pc_net_parse(NHDR "inter\t0\t1e-5\t1e-8\n", "n.tsv", &err); /* no share recorded */
+  g_assert_no_error(err);
+  g_assert_cmpfloat(pc_net_cpu(across, PC_LINK_INTER, 1e6), ==, 0);
+  pc_net_free(across);
   cfg.net = net;
   pc_net_free(shared);
   g_array_unref(x);

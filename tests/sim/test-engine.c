@@ -158,6 +158,43 @@ static void test_skip(void) {
   pc_schedule_free(s);
 }
 
+static double one(void *ud, const pc_xfer *x, bool grad) {
+  (void)ud, (void)x, (void)grad;
+  return 1;
+}
+
+static double half(void *ud, const pc_xfer *x, bool grad) {
+  (void)ud, (void)x, (void)grad;
+  return 0.5;
+}
+
+/* A message's work on the hosts holds the sender at its SEND and the receiver at the end of its
+ * RECV: 2 stages, 1 microbatch, ops 1, wire 1, work 0.5. Stage 0: F 0..1, S 1..1.5 (on the
+ * wire 1.5..2.5); stage 1: R 0..3, F 3..4, B 4..5, S 5..5.5 (wire 5.5..6.5); stage 0: R 1.5..7,
+ * B 7..8. Without the work: 6. */
+static void test_message_cpu(void) {
+  const pc_xfer x[] = {{.src = 0, .dst = 1}};
+  GError *err = NULL;
+  pc_schedule *s = pc_schedule_new(PC_SCHEDULE_GPIPE, 2, 1, x, 1, &err);
+  g_assert_no_error(err);
+  pc_sim_costs costs = {.compute = unit_compute, .message = one, .message_cpu = half};
+  pc_engine *e = pc_engine_new();
+  const pc_sim_result *res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  assert_span(res, 0, 1, 1, 1.5);
+  assert_span(res, 1, 0, 0, 3);
+  assert_span(res, 1, 3, 5, 5.5);
+  assert_span(res, 0, 2, 1.5, 7);
+  g_assert_cmpfloat(res->makespan, ==, 8);
+  g_assert_cmpfloat(res->stages[0].comm, ==, 1);
+  costs.message_cpu = NULL;
+  res = pc_engine_run(e, s, &costs, &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat(res->makespan, ==, 6);
+  pc_engine_free(e);
+  pc_schedule_free(s);
+}
+
 static int own_node(void *ud, int rank) {
   (void)ud;
   return rank;
@@ -598,6 +635,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/engine/1f1b/uniform", test_1f1b_uniform);
   g_test_add_func("/engine/overheads-and-link", test_overheads_and_link);
   g_test_add_func("/engine/skip", test_skip);
+  g_test_add_func("/engine/message-cpu", test_message_cpu);
   g_test_add_func("/engine/node-ports", test_node_ports);
   g_test_add_func("/engine/reduce-ports", test_reduce_ports);
   g_test_add_func("/engine/new-kinds-closed-form", test_new_kinds_closed_form);
