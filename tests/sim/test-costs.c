@@ -633,20 +633,6 @@ static void test_buckets(void) {
   g_assert_cmpfloat(sc->allreduce[0], >, free_overlap);
   g_assert_cmpfloat(sc->allreduce[0], <=, sc->allreduce_total[0] * (1 + 1e-12));
   pc_stage_costs_free(sc);
-  /* a message's work on the hosts: between nodes only, half of what the ring took from the
-   * computation beside it per byte to each end (1 - 0.5 of a ring twice as slow at 3e-9) */
-  g_assert_cmpfloat(pc_net_cpu(shared, PC_LINK_INTER, 1e6), ==, 0); /* no inter rows */
-  pc_net *across = pc_net_parse("# ring_gather_seconds_per_byte 3e-9\n# overlap_ring_slowdown 2\n"
-                                "# overlap_compute_share 0.5\n" NHDR "inter\t0\t1e-5\t1e-8\n",
-                                "n.tsv", &err);
-  g_assert_no_error(err);
-  g_assert_cmpfloat_with_epsilon(pc_net_cpu(across, PC_LINK_INTER, 1e6), 1.5e-3, 1e-15);
-  g_assert_cmpfloat(pc_net_cpu(across, PC_LINK_INTRA, 1e6), ==, 0);
-  pc_net_free(across);
-  across = pc_net_parse(NHDR "inter\t0\t1e-5\t1e-8\n", "n.tsv", &err); /* no share recorded */
-  g_assert_no_error(err);
-  g_assert_cmpfloat(pc_net_cpu(across, PC_LINK_INTER, 1e6), ==, 0);
-  pc_net_free(across);
   cfg.net = net;
   pc_net_free(shared);
   g_array_unref(x);
@@ -665,6 +651,29 @@ static void test_buckets(void) {
   pc_partition_free(part);
   pc_model_free(m);
   pc_net_free(net);
+}
+
+/* A message's work on the hosts: between nodes only, half of what the ring took from the
+ * computation beside it per byte to each end (1 - 0.5 of a ring twice as slow at 3e-9). */
+static void test_net_cpu(void) {
+  GError *err = NULL;
+  pc_net *within = pc_net_parse("# ring_gather_seconds_per_byte 3e-9\n"
+                                "# overlap_compute_share 0.5\n" NHDR "intra\t0\t1e-5\t1e-9\n",
+                                "n.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat(pc_net_cpu(within, PC_LINK_INTER, 1e6), ==, 0); /* no inter rows */
+  pc_net_free(within);
+  pc_net *across = pc_net_parse("# ring_gather_seconds_per_byte 3e-9\n# overlap_ring_slowdown 2\n"
+                                "# overlap_compute_share 0.5\n" NHDR "inter\t0\t1e-5\t1e-8\n",
+                                "n.tsv", &err);
+  g_assert_no_error(err);
+  g_assert_cmpfloat_with_epsilon(pc_net_cpu(across, PC_LINK_INTER, 1e6), 1.5e-3, 1e-15);
+  g_assert_cmpfloat(pc_net_cpu(across, PC_LINK_INTRA, 1e6), ==, 0);
+  pc_net_free(across);
+  across = pc_net_parse(NHDR "inter\t0\t1e-5\t1e-8\n", "n.tsv", &err); /* no share recorded */
+  g_assert_no_error(err);
+  g_assert_cmpfloat(pc_net_cpu(across, PC_LINK_INTER, 1e6), ==, 0);
+  pc_net_free(across);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1113,7 +1122,9 @@ static void test_chunk_links(void) {
   g_assert_no_error(err);
   GArray *x = pc_partition_transfers(m, part);
   g_assert_cmpint(x->len, ==, 3);
-  pc_net *net = pc_net_parse(good_net, "n.tsv", &err);
+  char *text = g_strconcat("# overlap_compute_share 0.5\n", good_net, NULL);
+  pc_net *net = pc_net_parse(text, "n.tsv", &err);
+  g_free(text);
   g_assert_no_error(err);
   pc_cost_config cfg = {.net = net, .ranks_per_node = 1};
   const pc_schedule_kind kinds[] = {PC_SCHEDULE_INTERLEAVED, PC_SCHEDULE_ZBV};
@@ -1129,6 +1140,10 @@ static void test_chunk_links(void) {
       g_assert_cmpint(sc->xfer_link[t], ==, middle_on_one_rank ? PC_LINK_INTRA : PC_LINK_INTER);
       g_assert_cmpfloat(sc->message[t], ==,
                         pc_net_time(net, sc->xfer_link[t], (double)sc->xfers[t].bytes));
+      /* the hosts' work goes with the link: none for the message a rank passes to itself */
+      double cpu = pc_net_cpu(net, PC_LINK_INTER, (double)sc->xfers[t].bytes);
+      g_assert_cmpfloat(cpu, >, 0);
+      g_assert_cmpfloat(sc->message_cpu[t], ==, middle_on_one_rank ? 0 : cpu);
     }
     pc_stage_costs_free(sc);
     pc_schedule_free(s);
@@ -1150,6 +1165,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/costs/net/good", test_net_good);
   g_test_add_func("/costs/net/bad", test_net_bad);
   g_test_add_func("/costs/net/allreduce", test_allreduce_formula);
+  g_test_add_func("/costs/net/message-cpu", test_net_cpu);
   g_test_add_func("/costs/gemm", test_gemm);
   g_test_add_func("/costs/stage", test_stage_costs);
   g_test_add_func("/costs/chunk-links", test_chunk_links);
