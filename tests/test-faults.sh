@@ -12,6 +12,8 @@ models=${PC_MODELS_DIR:?PC_MODELS_DIR is not set}
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d)
+# the shared-memory segments of the ranks these tests kill or stop go with $tmp, not /dev/shm
+export OMPI_MCA_btl_vader_backing_directory=$tmp
 job=
 trap '[ -n "$job" ] && kill -9 $job 2>/dev/null; pkill -9 -f "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 TAP_LOGS="$tmp/log"
