@@ -3,9 +3,10 @@
 # first; then plan's top five layouts of the job, measured side by side (`pipecast-exec grid`:
 # every cell in memory, visited in turn), on this machine or on emulated nodes.
 #
-# Usage: experiments/plan-check.sh MODEL [--ranks R] [--batch B] [--visits V] [--rate RATE]
-#                                  [--out DIR]
+# Usage: experiments/plan-check.sh MODEL [--set K=V,...] [--ranks R] [--batch B] [--visits V]
+#                                  [--rate RATE] [--out DIR]
 #   MODEL        a name under models/ or a model file's path
+#   --set K=V,.. the model's parameters (as train takes them)
 #   --ranks R    ranks of the job (2)
 #   --batch B    minibatch (32)
 #   --visits V   visits to each cell, one timed iteration each (5)
@@ -18,18 +19,19 @@
 set -uo pipefail
 caller=$PWD
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n 's/^# \{0,1\}//; 6,14p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 's/^# \{0,1\}//; 6,15p' "$0" >&2; exit 2; }
 case $1 in /*) model=$1 ;; */*|*.model) model=$caller/$1 ;; *) model=models/$1.model ;; esac
 shift
-ranks=2 batch=32 visits=5 rate= out=
+ranks=2 batch=32 visits=5 rate= out= sets=()
 while [ $# -gt 0 ]; do
   case $1 in
+    --set) sets+=(--set "${2:-}"); shift 2 ;;
     --ranks) ranks=${2:-}; shift 2 ;;
     --batch) batch=${2:-}; shift 2 ;;
     --visits) visits=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
     --out) out=${2:-}; shift 2 ;;
-    *) echo "plan-check.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 6,14p' "$0" >&2; exit 2 ;;
+    *) echo "plan-check.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 6,15p' "$0" >&2; exit 2 ;;
   esac
 done
 [ -f "$model" ] || { echo "plan-check.sh: no model file '$model'" >&2; exit 2; }
@@ -55,12 +57,12 @@ sizes=$(for d in $(seq "$ranks"); do
         done | sort -n -u | paste -sd, -)
 
 echo "plan-check: profile (sizes $sizes) and calibration on $ranks ranks${rate:+, links $rate}" >&2
-on "$x" profile "$model" --microbatch-sizes "$sizes" --reps 5 -o "$out/profile.tsv" \
+on "$x" profile "$model" "${sets[@]}" --microbatch-sizes "$sizes" --reps 5 -o "$out/profile.tsv" \
   >"$out/profile.log" 2>&1 || { cat "$out/profile.log" >&2; exit 1; }
 on "$x" calibrate --max-bytes 16777216 --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 ||
   { cat "$out/net.log" >&2; exit 1; }
 
-"$sim" plan "$model" --ranks "$ranks" --batch "$batch" --microbatches "$micros" \
+"$sim" plan "$model" "${sets[@]}" --ranks "$ranks" --batch "$batch" --microbatches "$micros" \
   --profile "$out/profile.tsv" --net "$out/net.tsv" --top 5 --format csv >"$out/plan.csv" || exit 1
 # the cells: NAME SCHEDULE M REPLICAS PARTITION
 python3 - "$out/plan.csv" >"$out/cells.txt" <<'PY' || exit 1
@@ -70,7 +72,7 @@ for r in csv.DictReader(open(sys.argv[1])):
                                  r["partition"]))
 PY
 echo "plan-check: the top $(wc -l <"$out/cells.txt") layouts, $visits visits each" >&2
-on "$x" grid "$model" --cells "$out/cells.txt" --out "$out/grid" --batch "$batch" \
+on "$x" grid "$model" "${sets[@]}" --cells "$out/cells.txt" --out "$out/grid" --batch "$batch" \
   --visits "$visits" >"$out/grid.log" 2>&1 || { cat "$out/grid.log" >&2; exit 1; }
 
 python3 - "$out" <<'PY'
