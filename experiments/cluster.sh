@@ -59,7 +59,7 @@ fi
 
 # Outside: enter private network, mount and PID namespaces; the rest runs in there.
 if [ -z "${PC_CLUSTER_INSIDE:-}" ]; then
-  for tool in unshare setpriv pkill ip tc mpirun; do
+  for tool in unshare setpriv pkill sysctl ip tc mpirun; do
     command -v $tool >/dev/null || { echo "cluster.sh: '$tool' is not installed (iproute2, util-linux, procps, openmpi-bin)" >&2; exit 4; }
   done
   if ! unshare -n -m -p --fork --kill-child true 2>/dev/null; then
