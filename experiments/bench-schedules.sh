@@ -10,7 +10,10 @@
 # cell is predicted from those files alone, then measured (median iteration after a warm-up;
 # its bubble from its trace: the part of the iteration a rank is not computing, mean over
 # ranks). Prints the errors, the measured gain of each schedule over 1f1b against the predicted
-# one, and draws the bubble against M per schedule.
+# one, and draws the bubble against M per schedule. The machine's pace: the first cell (gpipe
+# at the first M) runs again before the calibration, before each layout's cells and after the
+# last; each layout's cells are reported with how much slower or faster that job ran around
+# them than before the profiles (a check on the machine, not part of the prediction).
 #
 # Usage: experiments/bench-schedules.sh [--model NAME] [--set K=V,...] [--batch B] [--micro LIST]
 #                                       [--iters N] [--out DIR] [--rate RATE] [--reuse DIR]
@@ -83,16 +86,28 @@ order() { # order SCHEDULE CHUNKS M: a zero-bubble order planned for the profile
     "$out/$1-$2.profile.tsv"
 }
 
+pace() { # pace N: the machine's pace, the first cell's job again
+  launch train "models/$model.model" "${sets[@]}" $(flags gpipe 1) -p "$(cat "$out/gpipe-1.spec")" \
+    --batch "$batch" -m "${MS[0]}" --iters 4 --warmup 1 --times "$out/pace-$1.times.csv" \
+    >"$out/pace-$1.log" 2>&1 || { cat "$out/pace-$1.log" >&2; exit 1; }
+}
+
 # 1. Before any cell: the calibration and a profile per layout.
 if [ -z "$reuse" ]; then
-  echo "calibrate" >&2
-  launch calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
   for l in "${LAYOUTS[@]}"; do
     read -r k c <<<"$l"
     spec=$("$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
            sed -n 2p | awk -F, '{print $NF}')
     [ -n "$spec" ] || { echo "bench-schedules.sh: no partition for $k x $c" >&2; exit 1; }
     echo "$spec" >"$out/$k-$c.spec"
+  done
+  echo "pace" >&2
+  pace 0
+  echo "calibrate" >&2
+  launch calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
+  for l in "${LAYOUTS[@]}"; do
+    read -r k c <<<"$l"
+    spec=$(cat "$out/$k-$c.spec")
     echo "profile $k x $c" >&2
     launch profile "models/$model.model" "${sets[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
       $(chunked $k $c) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
@@ -110,10 +125,14 @@ for l in "${LAYOUTS[@]}"; do
       >"$out/$k-$c-m$m.predicted.csv" || exit 1
   done
 done
+n=0
 for l in "${LAYOUTS[@]}"; do
   [ -z "$reuse" ] || break
   read -r k c <<<"$l"
   spec=$(cat "$out/$k-$c.spec")
+  n=$((n + 1))
+  echo "pace" >&2
+  pace $n
   for m in "${MS[@]}"; do
     echo "measure $k x $c, M = $m" >&2
     cell=$out/$k-$c-m$m
@@ -122,6 +141,7 @@ for l in "${LAYOUTS[@]}"; do
       >"$cell.log" 2>&1 || { cat "$cell.log" >&2; exit 1; }
   done
 done
+if [ -z "$reuse" ]; then echo "pace" >&2; pace $((n + 1)); fi
 
 python3 - "$out" "$micro" "${LAYOUTS[@]}" <<'PY' || exit 1
 import csv, json, statistics, sys
@@ -138,18 +158,27 @@ def trace_bubble(path):
     t1 = max(e["ts"] + e["dur"] for e in ev)
     busy = {r: sum(e["dur"] for e in ev if e["pid"] == r and e.get("cat") == "compute") for r in ranks}
     return statistics.mean(1 - busy[r] / (t1 - t0) for r in ranks)
+def median_iter(path):
+    with open(path) as f:
+        return statistics.median(float(x["seconds"]) for x in csv.DictReader(f) if x["warmup"] == "0")
+# the machine's pace around each layout's cells: the first cell's job before and after them,
+# against that job before the profiles (absent in folders made before it was measured)
+try:
+    paces = [median_iter(f"{out}/pace-{i}.times.csv") for i in range(len(layouts) + 2)]
+except OSError:
+    paces = None
 rows = []
-for l in layouts:
+for i, l in enumerate(layouts):
     k, c = l.split()
+    pace = (paces[i + 1] + paces[i + 2]) / 2 / paces[0] if paces else float("nan")
     for m in micro:
         cell = f"{out}/{k}-{c}-m{m}"
         p = first_row(cell + ".predicted.csv")
-        with open(cell + ".times.csv") as f:
-            meas = statistics.median(float(x["seconds"]) for x in csv.DictReader(f) if x["warmup"] == "0")
+        meas = median_iter(cell + ".times.csv")
         pred = float(p["iteration_s"])
         rows.append(dict(schedule=k, chunks=int(c), microbatches=m, predicted_s=pred, measured_s=meas,
                          error=(pred - meas) / meas, predicted_bubble=float(p["bubble"]),
-                         measured_bubble=trace_bubble(cell + ".json")))
+                         measured_bubble=trace_bubble(cell + ".json"), pace=pace))
 with write_whole(f"{out}/cells.csv", newline="") as f:
     w = csv.DictWriter(f, list(rows[0])); w.writeheader(); w.writerows(rows)
 print(f"{'schedule':11} {'v':>2} {'M':>3} {'pred_s':>8} {'meas_s':>8} {'error':>7} {'bubble p/m':>12}")
@@ -160,6 +189,15 @@ errs = [abs(r["error"]) for r in rows]
 worst = max(rows, key=lambda r: abs(r["error"]))
 print(f"before-run prediction: MAPE {100*statistics.mean(errs):.1f}%, worst cell {100*worst['error']:+.1f}% "
       f"({worst['schedule']} x {worst['chunks']}, M = {worst['microbatches']})")
+if paces:
+    print("the machine's pace (the first cell's job around each layout's cells against it before the "
+          "profiles): " + ", ".join(f"{l.split()[0]}" + (f" x {l.split()[1]}" if l.split()[1] != "1" else "")
+                                    + f" {100 * ((paces[i + 1] + paces[i + 2]) / 2 / paces[0] - 1):+.1f}%"
+                                    for i, l in enumerate(layouts)))
+    adj = [(r["predicted_s"] * r["pace"] - r["measured_s"]) / r["measured_s"] for r in rows]
+    print(f"beside it, the cells against the predictions scaled by that pace (measured during the "
+          f"run, not a before-run figure): MAPE {100 * statistics.mean(abs(a) for a in adj):.1f}%, "
+          f"worst {100 * max(adj, key=abs):+.1f}%")
 base = {r["microbatches"]: r for r in rows if r["schedule"] == "1f1b"}
 for r in rows:
     if r["schedule"] in ("gpipe", "1f1b"):
