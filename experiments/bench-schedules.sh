@@ -10,18 +10,23 @@
 # cell is predicted from those files alone, then measured (median iteration after a warm-up;
 # its bubble from its trace: the part of the iteration a rank is not computing, mean over
 # ranks). Prints the errors, the measured gain of each schedule over 1f1b against the predicted
-# one, and draws the bubble against M per schedule. The machine's pace: the first cell (gpipe
-# at the first M) runs again before the calibration, before each layout's cells and after the
-# last; each layout's cells are reported with how much slower or faster that job ran around
-# them than before the profiles (a check on the machine, not part of the prediction).
+# one, and draws the bubble against M per schedule. The cells run in rounds, the layouts in
+# turn forwards, then backwards, so that a machine whose speed drifts during the study weighs
+# alike on every layout (and on the gains between them). The machine's pace: the first cell
+# (gpipe at the first M) runs again before the calibration, before each layout's cells and
+# after the last; each layout is reported with how much slower or faster that job ran around
+# its cells than before the profiles (a check on the machine, not part of the prediction).
 #
 # Usage: experiments/bench-schedules.sh [--model NAME] [--set K=V,...] [--batch B] [--micro LIST]
-#                                       [--iters N] [--out DIR] [--rate RATE] [--reuse DIR]
+#                                       [--iters N] [--rounds R] [--out DIR] [--rate RATE]
+#                                       [--reuse DIR]
 #   --model NAME   a model under models/ (default mlp32)
 #   --set K=V,...  the model's parameters (say n_layer=4,seq=128 for gpt2)
 #   --batch B      samples per iteration (default 256)
 #   --micro LIST   microbatch counts, even, increasing (default 4,8,16,32)
-#   --iters N      timed iterations per cell after one warm-up (default 5)
+#   --iters N      timed iterations per cell and round, after one warm-up (default 5)
+#   --rounds R     rounds of the cells (default 2); a cell's time is the median of all its
+#                  rounds' iterations
 #   --out DIR      results (default results/schedules-<date>)
 #   --rate RATE    the 2 ranks on 2 emulated nodes (experiments/cluster.sh), each node's link at
 #                  RATE (tc's units, 1gbit); default: both on this machine, shared memory
@@ -31,7 +36,7 @@
 # Writes DIR/cells.csv and DIR/bubble.png.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-model=mlp32 batch=256 micro=4,8,16,32 iters=5 out=results/schedules-$(date +%Y%m%d-%H%M%S) rate=
+model=mlp32 batch=256 micro=4,8,16,32 iters=5 rounds=2 out=results/schedules-$(date +%Y%m%d-%H%M%S) rate=
 sets=() reuse=
 while [ $# -gt 0 ]; do
   case $1 in
@@ -40,16 +45,18 @@ while [ $# -gt 0 ]; do
     --batch) batch=${2:-}; shift 2 ;;
     --micro) micro=${2:-}; shift 2 ;;
     --iters) iters=${2:-}; shift 2 ;;
+    --rounds) rounds=${2:-}; shift 2 ;;
     --out) out=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
     --reuse) reuse=${2:-}; out=$reuse; shift 2 ;;
-    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 15,27p' "$0" >&2; exit 2 ;;
+    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 20,36p' "$0" >&2; exit 2 ;;
   esac
 done
 [ -f "models/$model.model" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
 [ -n "$reuse" ] || [ -z "$rate" ] || experiments/cluster.sh --rate "$rate" --check || exit 2
 [ -z "$reuse" ] || [ -f "$reuse/net.tsv" ] || { echo "bench-schedules.sh: --reuse '$reuse': no net.tsv there" >&2; exit 2; }
 case $iters in ''|*[!0-9]*|0) echo "bench-schedules.sh: --iters '$iters': expected a count >= 1" >&2; exit 2 ;; esac
+case $rounds in ''|*[!0-9]*|0) echo "bench-schedules.sh: --rounds '$rounds': expected a count >= 1" >&2; exit 2 ;; esac
 case $batch in ''|*[!0-9]*|0) echo "bench-schedules.sh: --batch '$batch': expected a count >= 1" >&2; exit 2 ;; esac
 IFS=, read -ra MS <<<"$micro"
 sizes=
@@ -103,6 +110,7 @@ if [ -z "$reuse" ]; then
   done
   echo "pace" >&2
   pace 0
+  : >"$out/pace-order.txt"
   echo "calibrate" >&2
   launch calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
   for l in "${LAYOUTS[@]}"; do
@@ -125,26 +133,38 @@ for l in "${LAYOUTS[@]}"; do
       >"$out/$k-$c-m$m.predicted.csv" || exit 1
   done
 done
+# rounds: the layouts (and their M) forwards, then backwards; the first round keeps the trace
 n=0
-for l in "${LAYOUTS[@]}"; do
+for r in $(seq "$rounds"); do
   [ -z "$reuse" ] || break
-  read -r k c <<<"$l"
-  spec=$(cat "$out/$k-$c.spec")
-  n=$((n + 1))
-  echo "pace" >&2
-  pace $n
-  for m in "${MS[@]}"; do
-    echo "measure $k x $c, M = $m" >&2
-    cell=$out/$k-$c-m$m
-    launch train "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) -p "$spec" \
-      --batch "$batch" -m "$m" --iters $((iters + 1)) --warmup 1 --times "$cell.times.csv" --trace "$cell.json" \
-      >"$cell.log" 2>&1 || { cat "$cell.log" >&2; exit 1; }
+  order_l=("${LAYOUTS[@]}") order_m=("${MS[@]}")
+  if [ $((r % 2)) = 0 ]; then
+    order_l=() order_m=()
+    for ((i = ${#LAYOUTS[@]} - 1; i >= 0; i--)); do order_l+=("${LAYOUTS[i]}"); done
+    for ((i = ${#MS[@]} - 1; i >= 0; i--)); do order_m+=("${MS[i]}"); done
+  fi
+  for l in "${order_l[@]}"; do
+    read -r k c <<<"$l"
+    spec=$(cat "$out/$k-$c.spec")
+    n=$((n + 1))
+    echo "pace" >&2
+    pace $n
+    echo "$n $k $c" >>"$out/pace-order.txt"
+    for m in "${order_m[@]}"; do
+      echo "measure $k x $c, M = $m (round $r)" >&2
+      cell=$out/$k-$c-m$m
+      if [ "$r" = 1 ]; then times=$cell.times.csv trace=(--trace "$cell.json")
+      else times=$cell.times-r$r.csv trace=(); fi
+      launch train "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) -p "$spec" \
+        --batch "$batch" -m "$m" --iters $((iters + 1)) --warmup 1 --times "$times" "${trace[@]}" \
+        >"$cell.log" 2>&1 || { cat "$cell.log" >&2; exit 1; }
+    done
   done
 done
 if [ -z "$reuse" ]; then echo "pace" >&2; pace $((n + 1)); fi
 
 python3 - "$out" "$micro" "${LAYOUTS[@]}" <<'PY' || exit 1
-import csv, json, statistics, sys
+import csv, glob, json, statistics, sys
 sys.path.insert(0, "experiments")
 from cellsim import write_whole
 out, micro, layouts = sys.argv[1], [int(m) for m in sys.argv[2].split(",")], sys.argv[3:]
@@ -158,23 +178,34 @@ def trace_bubble(path):
     t1 = max(e["ts"] + e["dur"] for e in ev)
     busy = {r: sum(e["dur"] for e in ev if e["pid"] == r and e.get("cat") == "compute") for r in ranks}
     return statistics.mean(1 - busy[r] / (t1 - t0) for r in ranks)
-def median_iter(path):
-    with open(path) as f:
-        return statistics.median(float(x["seconds"]) for x in csv.DictReader(f) if x["warmup"] == "0")
-# the machine's pace around each layout's cells: the first cell's job before and after them,
-# against that job before the profiles (absent in folders made before it was measured)
+def median_iter(*paths):
+    t = []
+    for path in paths:
+        with open(path) as f:
+            t += [float(x["seconds"]) for x in csv.DictReader(f) if x["warmup"] == "0"]
+    return statistics.median(t)
+# the machine's pace around each layout's cells: the first cell's job before and after each
+# round of them, against that job before the profiles (absent in folders made before it was)
+pace_of = {}
 try:
-    paces = [median_iter(f"{out}/pace-{i}.times.csv") for i in range(len(layouts) + 2)]
+    try:
+        order = [line.split() for line in open(f"{out}/pace-order.txt")]
+    except OSError:  # one round, the layouts in turn
+        order = [[str(n + 1)] + l.split() for n, l in enumerate(layouts)]
+    paces = [median_iter(f"{out}/pace-{i}.times.csv") for i in range(len(order) + 2)]
+    for n, k, c in order:
+        n = int(n)
+        pace_of.setdefault(f"{k} {c}", []).append((paces[n] + paces[n + 1]) / 2 / paces[0])
 except OSError:
-    paces = None
+    pass
 rows = []
 for i, l in enumerate(layouts):
     k, c = l.split()
-    pace = (paces[i + 1] + paces[i + 2]) / 2 / paces[0] if paces else float("nan")
+    pace = statistics.mean(pace_of[l]) if l in pace_of else float("nan")
     for m in micro:
         cell = f"{out}/{k}-{c}-m{m}"
         p = first_row(cell + ".predicted.csv")
-        meas = median_iter(cell + ".times.csv")
+        meas = median_iter(*sorted(glob.glob(cell + ".times*.csv")))
         pred = float(p["iteration_s"])
         rows.append(dict(schedule=k, chunks=int(c), microbatches=m, predicted_s=pred, measured_s=meas,
                          error=(pred - meas) / meas, predicted_bubble=float(p["bubble"]),
@@ -189,11 +220,11 @@ errs = [abs(r["error"]) for r in rows]
 worst = max(rows, key=lambda r: abs(r["error"]))
 print(f"before-run prediction: MAPE {100*statistics.mean(errs):.1f}%, worst cell {100*worst['error']:+.1f}% "
       f"({worst['schedule']} x {worst['chunks']}, M = {worst['microbatches']})")
-if paces:
+if pace_of:
     print("the machine's pace (the first cell's job around each layout's cells against it before the "
           "profiles): " + ", ".join(f"{l.split()[0]}" + (f" x {l.split()[1]}" if l.split()[1] != "1" else "")
-                                    + f" {100 * ((paces[i + 1] + paces[i + 2]) / 2 / paces[0] - 1):+.1f}%"
-                                    for i, l in enumerate(layouts)))
+                                    + f" {100 * (statistics.mean(pace_of[l]) - 1):+.1f}%"
+                                    for l in layouts if l in pace_of))
     adj = [(r["predicted_s"] * r["pace"] - r["measured_s"]) / r["measured_s"] for r in rows]
     print(f"beside it, the cells against the predictions scaled by that pace (measured during the "
           f"run, not a before-run figure): MAPE {100 * statistics.mean(abs(a) for a in adj):.1f}%, "
