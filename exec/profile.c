@@ -307,6 +307,13 @@ static bool check_memory(const pc_model *m, const pc_partition *part, const int 
   return true;
 }
 
+/* The repetitions go in passes over the sizes (each pass a warm-up, then its share of them), so
+ * that a slow spell of the machine costs one repetition of several sizes, which the median drops,
+ * not every repetition of one size. Pass P of N takes repetitions [first, end). */
+enum { PASSES = 3 };
+static int passes(int reps) { return MIN(reps, PASSES); }
+static int pass_first(int p, int reps) { return p * reps / passes(reps); }
+
 /* --chunks: the rank's stages r, r + ranks, ... (VSHAPE: r and 2 ranks - 1 - r) held at once,
  * as an interleaved (zb-v) schedule's rank holds its chunks, and timed in turn within each
  * repetition (their weights share the caches as in the run). Every rank holds the same count
@@ -318,24 +325,26 @@ static void time_chunks(const pc_model *m, const pc_partition *part, const int *
   pc_schedule place = {.nstages = size, .nchunks = C, .vshape = vshape};
   pc_runtime **rts = g_new(pc_runtime *, (size_t)C);
   double *spare = g_new(double, (size_t)L * NCOLS);
-  for (int si = 0; si < nsizes; si++) {
-    for (int c = 0; c < C; c++) {
-      GError *error = NULL;
-      rts[c] = pc_runtime_new_layout(m, part, pc_schedule_virtual(&place, rank, c),
-                                     (size_t)sizes[si], 1, 1, 0, layout, &error);
-      PC_ASSERT(rts[c] != NULL);
+  for (int p = 0; p < passes(reps); p++)
+    for (int si = 0; si < nsizes; si++) {
+      for (int c = 0; c < C; c++) {
+        GError *error = NULL;
+        rts[c] = pc_runtime_new_layout(m, part, pc_schedule_virtual(&place, rank, c),
+                                       (size_t)sizes[si], 1, 1, 0, layout, &error);
+        PC_ASSERT(rts[c] != NULL);
+      }
+      for (int rep = pass_first(p, reps) - 1; rep < pass_first(p + 1, reps); rep++)
+        for (int c = 0; c < C; c++)
+          time_stage(rts[c], m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si],
+                     1, false, layout->split,
+                     rep < pass_first(p, reps) ? spare
+                                               : samples + sample_at(si, rep, 0, 0, reps, L));
+      for (int c = 0; c < C; c++) {
+        int v = pc_schedule_virtual(&place, rank, c);
+        pc_runtime_free(rts[c]);
+        for (int l = part->first[v]; l < part->first[v + 1]; l++) timed[l] = 1;
+      }
     }
-    for (int rep = -1; rep < reps; rep++)
-      for (int c = 0; c < C; c++)
-        time_stage(rts[c], m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si], 1,
-                   false, layout->split,
-                   rep < 0 ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
-    for (int c = 0; c < C; c++) {
-      int v = pc_schedule_virtual(&place, rank, c);
-      pc_runtime_free(rts[c]);
-      for (int l = part->first[v]; l < part->first[v + 1]; l++) timed[l] = 1;
-    }
-  }
   g_free(spare);
   g_free(rts);
 }
@@ -347,22 +356,24 @@ static void time_all(const pc_model *m, const pc_partition *part, bool staged, c
                      int *timed) {
   int rank = pc_exec_rank(), size = pc_exec_size(), L = m->nlayers;
   int turns = staged ? (part->nstages + size - 1) / size : 1;
-  for (int si = 0; si < nsizes; si++)
-    for (int turn = 0; turn < turns; turn++) {
-      int stage = !staged ? 0 : size > part->nstages ? rank % part->nstages : turn * size + rank;
-      if (stage < part->nstages) {
-        /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
-        GError *error = NULL;
-        pc_runtime *rt =
-            pc_runtime_new_layout(m, part, stage, (size_t)sizes[si], 1, 1, 0, layout, &error);
-        PC_ASSERT(rt != NULL);
-        time_stage(rt, m, part, stage, (size_t)sizes[si], reps, true, layout->split,
-                   samples + sample_at(si, 0, 0, 0, reps, L));
-        pc_runtime_free(rt);
-        for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
-      } else
-        for (int rep = -1; rep < reps; rep++) MPI_Barrier(MPI_COMM_WORLD); /* no stage this turn */
-    }
+  for (int p = 0; p < passes(reps); p++)
+    for (int si = 0; si < nsizes; si++)
+      for (int turn = 0; turn < turns; turn++) {
+        int stage = !staged ? 0 : size > part->nstages ? rank % part->nstages : turn * size + rank;
+        int first = pass_first(p, reps), n = pass_first(p + 1, reps) - first;
+        if (stage < part->nstages) {
+          /* a runtime of the stage alone: only its layers' weights (its share of the caches) */
+          GError *error = NULL;
+          pc_runtime *rt =
+              pc_runtime_new_layout(m, part, stage, (size_t)sizes[si], 1, 1, 0, layout, &error);
+          PC_ASSERT(rt != NULL);
+          time_stage(rt, m, part, stage, (size_t)sizes[si], n, true, layout->split,
+                     samples + sample_at(si, first, 0, 0, reps, L));
+          pc_runtime_free(rt);
+          for (int l = part->first[stage]; l < part->first[stage + 1]; l++) timed[l] = 1;
+        } else
+          for (int rep = -1; rep < n; rep++) MPI_Barrier(MPI_COMM_WORLD); /* no stage this turn */
+      }
 }
 
 /* --partition SPEC: an auto:* spec takes its stage count from the ranks. */
@@ -479,8 +490,11 @@ int pc_cmd_profile(int argc, char **argv) {
   if (chunks) time_chunks(m, part, sizes, nsizes, reps, vshape, &layout, samples, timed);
   else time_all(m, part, spec != NULL, sizes, nsizes, reps, &layout, samples, timed);
   if (rank == 0) {
-    write_header(f, m, part, spec != NULL, chunks, size, reps,
-                 use_min ? "minimum over them" : "median over them", layout.optim);
+    char *over = g_strdup_printf("%s, in %d pass%s over the sizes",
+                                 use_min ? "minimum over them" : "median over them", passes(reps),
+                                 passes(reps) == 1 ? "" : "es");
+    write_header(f, m, part, spec != NULL, chunks, size, reps, over, layout.optim);
+    g_free(over);
     if (sf)
       write_header(sf, m, part, spec != NULL, chunks, size, reps, "every one of them, a row each",
                    layout.optim);

@@ -415,7 +415,7 @@ if "$x" profile "$models/tiny-mlp.model" -p "fc1..relu2 | fc3.." --microbatch-si
 else cat "$tmp/log" | sed 's/^/# /'; not_ok "profile --partition of 2 stages on one rank: both stages in turn, every layer and size"; fi
 if "$x" profile "$models/tiny-mlp.model" --microbatch-sizes 2 --reps 3 --stat min --out "$tmp/pm.tsv" \
      >"$tmp/log" 2>&1 </dev/null && [ "$(rows "$tmp/pm.tsv")" = "8,0" ] &&
-   grep -q '^# reps 3 (minimum over them)' "$tmp/pm.tsv"; then
+   grep -q '^# reps 3 (minimum over them, in 3 passes over the sizes)' "$tmp/pm.tsv"; then
   ok "profile --stat min: the minimum over repetitions, said in the header"
 else not_ok "profile --stat min: the minimum over repetitions, said in the header"; fi
 # --samples: every repetition, one row each (8 layers x 2 sizes x 3 reps; the partition's rows
