@@ -153,7 +153,7 @@ for r in $(seq "$rounds"); do
     for m in "${order_m[@]}"; do
       echo "measure $k x $c, M = $m (round $r)" >&2
       cell=$out/$k-$c-m$m
-      if [ "$r" = 1 ]; then times=$cell.times.csv trace=(--trace "$cell.json")
+      if [ "$r" = 1 ]; then times=$cell.times.csv trace=(--trace "$cell.json"); rm -f "$cell".times-r*.csv
       else times=$cell.times-r$r.csv trace=(); fi
       launch train "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) -p "$spec" \
         --batch "$batch" -m "$m" --iters $((iters + 1)) --warmup 1 --times "$times" "${trace[@]}" \
@@ -199,7 +199,7 @@ try:
 except OSError:
     pass
 rows = []
-for i, l in enumerate(layouts):
+for l in layouts:
     k, c = l.split()
     pace = statistics.mean(pace_of[l]) if l in pace_of else float("nan")
     for m in micro:
