@@ -153,11 +153,12 @@ for r in $(seq "$rounds"); do
     for m in "${order_m[@]}"; do
       echo "measure $k x $c, M = $m (round $r)" >&2
       cell=$out/$k-$c-m$m
-      if [ "$r" = 1 ]; then times=$cell.times.csv trace=(--trace "$cell.json"); rm -f "$cell".times-r*.csv
-      else times=$cell.times-r$r.csv trace=(); fi
+      if [ "$r" = 1 ]; then run=$cell trace=(--trace "$cell.json"); rm -f "$cell".times-r*.csv
+      else run=$cell-r$r trace=(); fi
+      times=$cell.times${run#"$cell"}.csv
       launch train "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) -p "$spec" \
         --batch "$batch" -m "$m" --iters $((iters + 1)) --warmup 1 --times "$times" "${trace[@]}" \
-        >"$cell.log" 2>&1 || { cat "$cell.log" >&2; exit 1; }
+        >"$run.log" 2>&1 || { cat "$run.log" >&2; exit 1; }
     done
   done
 done
@@ -196,8 +197,8 @@ try:
     for n, k, c in order:
         n = int(n)
         pace_of.setdefault(f"{k} {c}", []).append((paces[n] + paces[n + 1]) / 2 / paces[0])
-except OSError:
-    pass
+except (OSError, statistics.StatisticsError):
+    pace_of = {}
 rows = []
 for l in layouts:
     k, c = l.split()

@@ -752,7 +752,7 @@ double pc_net_cpu(const pc_net *net, pc_link link, double bytes) {
   double share = net->overlap_share;
   if (link != PC_LINK_INTER || !pc_net_has(net, PC_LINK_INTER) || !(share > 0 && share < 1))
     return 0;
-  double slow = net->overlap_slowdown > 0 ? net->overlap_slowdown : 1;
+  double slow = net->overlap_slowdown >= 1 ? net->overlap_slowdown : 1; /* as the all-reduce's */
   double ring = net->ring_gather_per_byte > 0 ? net->ring_gather_per_byte
                                               : net_piece(net, link, bytes)->seconds_per_byte;
   /* in a ring step each rank sends a chunk and receives one: half the loss to each end */

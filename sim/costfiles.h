@@ -141,7 +141,8 @@ bool pc_net_has(const pc_net *net, pc_link link);
 double pc_net_time(const pc_net *net, pc_link link, double bytes);
 /* Seconds of each end's computation a message of BYTES on LINK takes: between nodes, what the
  * calibration saw the ring take from computation beside it (1 - overlap_compute_share of the
- * ring's time beside it), per byte sent or received; 0 within a node or without that record. */
+ * ring's time beside it; the link's rate where the ring's is not recorded), per byte sent or
+ * received; 0 within a node or without overlap_compute_share. */
 double pc_net_cpu(const pc_net *net, pc_link link, double bytes);
 
 /* The executor's ring all-reduce (exec/allreduce.h) of BYTES among D ranks over LINK: D - 1

@@ -5,16 +5,15 @@
  * resource; each directed link (src rank -> dst rank) is a FIFO resource, and with nodes
  * (costs->node) so is each node's way out and way in, for the messages that cross nodes.
  *   FWD/BWD/BWD_W/OPT  occupy the stage for costs->compute(ud, stage, op) seconds.
- *   SEND               is non-blocking: it occupies the sender for send_overhead (plus
- *                      costs->message_cpu), then the
- *                      message waits for the link src->dst (FIFO, in the order the sender posts)
- *                      (and, across nodes, for both nodes' ports) and occupies it for
- *                      costs->message(ud, xfer, grad) seconds; it has arrived when it leaves
- *                      the link. The sender goes on after send_overhead.
+ *   SEND               is non-blocking: it occupies the sender for send_overhead plus
+ *                      costs->message_cpu, then the message waits for the link src->dst (FIFO,
+ *                      in the order the sender posts) (and, across nodes, for both nodes'
+ *                      ports) and occupies it for costs->message(ud, xfer, grad) seconds; it
+ *                      has arrived when it leaves the link. The sender goes on after that
+ *                      occupation.
  *   RECV               waits until its message has arrived, then occupies the receiver for
- *                      recv_overhead (plus message_cpu). Its span runs from when the stage
- *                      reached it to the end of
- *                      that overhead, so it includes the wait.
+ *                      recv_overhead plus message_cpu. Its span runs from when the stage
+ *                      reached it to the end of that occupation, so it includes the wait.
  * With costs->reduce, a stage's gradients are all-reduced across replicas in rings beside its
  * last backward op (the last BWD or BWD_W): ring k may start READY[k] seconds after that op
  * began and once ring k-1 is done, and runs WIRE[k] seconds, holding the stage's node's ports
