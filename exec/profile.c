@@ -327,18 +327,18 @@ static void time_chunks(const pc_model *m, const pc_partition *part, const int *
   double *spare = g_new(double, (size_t)L * NCOLS);
   for (int p = 0; p < passes(reps); p++)
     for (int si = 0; si < nsizes; si++) {
+      int first = pass_first(p, reps), end = pass_first(p + 1, reps);
       for (int c = 0; c < C; c++) {
         GError *error = NULL;
         rts[c] = pc_runtime_new_layout(m, part, pc_schedule_virtual(&place, rank, c),
                                        (size_t)sizes[si], 1, 1, 0, layout, &error);
         PC_ASSERT(rts[c] != NULL);
       }
-      for (int rep = pass_first(p, reps) - 1; rep < pass_first(p + 1, reps); rep++)
+      for (int rep = first - 1; rep < end; rep++) /* a warm-up, then the pass's repetitions */
         for (int c = 0; c < C; c++)
           time_stage(rts[c], m, part, pc_schedule_virtual(&place, rank, c), (size_t)sizes[si],
                      1, false, layout->split,
-                     rep < pass_first(p, reps) ? spare
-                                               : samples + sample_at(si, rep, 0, 0, reps, L));
+                     rep < first ? spare : samples + sample_at(si, rep, 0, 0, reps, L));
       for (int c = 0; c < C; c++) {
         int v = pc_schedule_virtual(&place, rank, c);
         pc_runtime_free(rts[c]);
