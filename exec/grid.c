@@ -44,7 +44,8 @@
 /* One line of --cells. */
 typedef struct {
   char *name, *schedule, *partition; /* partition NULL: automatic */
-  int micro, replicas, line;
+  char *zb_costs;                    /* zb-costs=F:B:W (NULL: none) */
+  int micro, replicas, chunks, line; /* chunks=V (0: from the partition or the schedule) */
   train_opts o;
   stage_run r;
   GArray *rows; /* of grid_row */
@@ -70,6 +71,7 @@ static void free_cell(gpointer data) {
   g_free(c->name);
   g_free(c->schedule);
   g_free(c->partition);
+  g_free(c->zb_costs);
   g_array_unref(c->rows);
   g_free(c);
 }
@@ -80,9 +82,30 @@ static bool valid_name(const char *s) {
   return *s != '\0' && *s != '.';
 }
 
-/* --cells FILE: "NAME SCHEDULE MICROBATCHES REPLICAS PARTITION" per line, the partition the rest
- * of the line; '#' comments and blank lines ignored; PARTITION '-' is automatic (ranks /
- * replicas stages, balanced by flops). */
+/* One KEY=VALUE option of cell C's line: chunks=V or zb-costs=F:B:W, train's flags. */
+static bool cell_option(grid_cell *c, const char *field, const char *path, int line,
+                        GError **error) {
+  const char *eq = strchr(field, '=');
+  size_t klen = (size_t)(eq - field);
+  if (klen == 6 && strncmp(field, "chunks", 6) == 0 && c->chunks == 0) {
+    if (parse_int(eq + 1, &c->chunks)) return true;
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--cells %s:%d: chunks='%s': expected a whole "
+                "number from 1 to 1000000", path, line, eq + 1);
+    return false;
+  }
+  if (klen == 8 && strncmp(field, "zb-costs", 8) == 0 && c->zb_costs == NULL) {
+    c->zb_costs = g_strdup(eq + 1); /* checked where train checks --zb-costs */
+    return true;
+  }
+  g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--cells %s:%d: option '%s': expected chunks=V "
+              "or zb-costs=F:B:W, each at most once", path, line, field);
+  return false;
+}
+
+/* --cells FILE: "NAME SCHEDULE MICROBATCHES REPLICAS [KEY=VALUE ...] PARTITION" per line, the
+ * partition the rest of the line (no partition holds a '='), the options train's --chunks and
+ * --zb-costs (chunks=V, zb-costs=F:B:W); '#' comments and blank lines ignored; PARTITION '-' is
+ * automatic (ranks / replicas stages, balanced by flops). */
 static GPtrArray *read_cells(const char *path, GError **error) {
   char *text = NULL;
   size_t len = 0;
@@ -104,14 +127,18 @@ static GPtrArray *read_cells(const char *path, GError **error) {
   for (int i = 0; ok && lines[i]; i++) {
     char *hash = strchr(lines[i], '#');
     if (hash) *hash = '\0';
-    /* four fields, then the partition: the rest of the line (a spec may hold blanks) */
-    const char *f[5];
-    int n = 0;
+    /* four fields, the options, then the partition: the rest of the line (it may hold blanks) */
+    const char *f[5], *opt[3]; /* two options at most: one more is refused */
+    int n = 0, nopt = 0;
     char *p = g_strstrip(lines[i]);
     while (*p && n < 5) {
-      f[n++] = p;
+      size_t w = strcspn(p, " \t");
+      bool is_opt = n == 4 && memchr(p, '=', w) != NULL;
+      if (is_opt && nopt == (int)G_N_ELEMENTS(opt)) break;
+      if (is_opt) opt[nopt++] = p;
+      else f[n++] = p;
       if (n == 5) break;
-      p += strcspn(p, " \t");
+      p += w;
       if (*p) *p++ = '\0';
       p += strspn(p, " \t");
     }
@@ -121,7 +148,11 @@ static GPtrArray *read_cells(const char *path, GError **error) {
       c->line = i + 1;
       c->rows = g_array_new(FALSE, FALSE, sizeof(grid_row));
       g_ptr_array_add(cells, c);
-      if (n != 5) {
+      if (nopt == (int)G_N_ELEMENTS(opt)) {
+        g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--cells %s:%d: more than two options "
+                    "(chunks=V, zb-costs=F:B:W)", path, i + 1);
+        ok = false;
+      } else if (n != 5) {
         g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
                     "--cells %s:%d: expected NAME SCHEDULE MICROBATCHES REPLICAS PARTITION, got "
                     "%d field%s", path, i + 1, n, n == 1 ? "" : "s");
@@ -137,6 +168,8 @@ static GPtrArray *read_cells(const char *path, GError **error) {
                     "1000000, got '%s' and '%s'", path, i + 1, f[2], f[3]);
         ok = false;
       } else {
+        for (int k = 0; ok && k < nopt; k++) ok = cell_option(c, opt[k], path, i + 1, error);
+        if (!ok) continue;
         c->name = g_strdup(f[0]);
         c->schedule = g_strdup(f[1]);
         c->partition = strcmp(f[4], "-") == 0 ? NULL : g_strdup(f[4]);
@@ -323,7 +356,8 @@ int pc_cmd_grid(int argc, char **argv) {
   gint64 seed = 1;
   GOptionEntry entries[] = {
     {"cells", 'c', 0, G_OPTION_ARG_FILENAME, &cells_path,
-     "The cells: 'NAME SCHEDULE MICROBATCHES REPLICAS PARTITION' per line ('-': automatic)", "FILE"},
+     "The cells: 'NAME SCHEDULE MICROBATCHES REPLICAS [chunks=V] [zb-costs=F:B:W] PARTITION' per "
+     "line ('-': automatic)", "FILE"},
     {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write each cell's files into DIR (made if missing)", "DIR"},
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Minibatch size, all replicas together (32)", "B"},
@@ -375,7 +409,8 @@ int pc_cmd_grid(int argc, char **argv) {
   size_t budget = pc_exec_memory_per_rank(), used = 0;
   for (guint i = 0; i < cells->len; i++) {
     grid_cell *c = cells->pdata[i];
-    c->o = (train_opts){.stages = PC_JOB_UNSET, .sets = sets, .schedule = c->schedule, .partition = c->partition,
+    c->o = (train_opts){.stages = PC_JOB_UNSET, .sets = sets, .schedule = c->schedule,
+                        .partition = c->partition, .chunks = c->chunks, .zb_costs = c->zb_costs,
                         .batch = batch, .micro = c->micro, .replicas = c->replicas,
                         .iters = warmup + visits * iters, .warmup = warmup, .print_every = 1,
                         .profile_reps = 1, .lr = 0.01, .momentum = 0.9, .seed = seed,

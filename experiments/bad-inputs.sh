@@ -35,6 +35,7 @@ mkdir -p "$t/ck" && printf 'pipecast-checkpoint 1\niteration x\n' >"$t/ck/checkp
 mkdir -p "$t/cifar" && head -c 5000 /dev/zero >"$t/cifar/data_batch_1.bin"
 printf 'a gpipe 4 1\n' >"$t/cells-short.txt"
 printf 'one gpipe 1 1 -\ntwo gpipe 2 1 2,6\n' >"$t/cells-ranks.txt"
+printf 'a zb-h1 4 1 costs=1:2:1 -\n' >"$t/cells-option.txt"
 mkdir -p "$t/grid"
 "$sim" run "$m/tiny-mlp.model" --batch 8 --microbatches 2 --trace "$t/m2.json" >/dev/null 2>&1
 mkfifo "$t/fifo"
@@ -113,6 +114,7 @@ entry "image data for a model of tokens" -- "$x" train "$m/gpt2.model" $gpt --da
 entry "images of the wrong size for the model" -- "$x" train "$m/tiny-cnn.model" --data mnist:"$t/cifar"
 entry "model too big for the machine" -- mpirun -n 2 "$x" train "$m/vgg16.model" --set input=3x512x512 --batch 512
 entry "grid: a cell line without its partition" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-short.txt" --out "$t/grid"
+entry "grid: a cell option it does not know" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-option.txt" --out "$t/grid"
 entry "grid: a cell needing other ranks than the job's" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/grid"
 entry "grid: output folder in a missing folder" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/none/grid"
 entry "profile: microbatch too large for the machine" -- "$x" profile "$m/mlp32.model" --microbatch-sizes 8,1048576

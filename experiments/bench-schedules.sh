@@ -2,41 +2,42 @@
 # bench-schedules.sh — every schedule, measured and predicted side by side on this machine (or
 # on two emulated nodes):
 # gpipe, 1f1b, interleaved 1F1B (2 and 4 chunks per rank), zb-h1 and zb-v on 2 ranks at several
-# microbatch counts. Before any cell runs: one calibration, and one profile per layout
+# microbatch counts. Before any cell runs: one calibration, and each layout's profile, in rounds
 # (each partition's stages timed on the ranks that hold them, `profile --partition`, a rank's
 # chunks held at once and timed in turn, `--chunks`, in a V for zb-v; for the zero-bubble
 # schedules the backward's input and weight halves timed apart, `--split`, and their order
 # planned for those FWD:BWD:BWD_W costs, `--zb-costs`); every
-# cell is predicted from those files alone, then measured (median iteration after a warm-up;
-# its bubble from its trace: the part of the iteration a rank is not computing, mean over
-# ranks). Prints the errors, the measured gain of each schedule over 1f1b against the predicted
-# one, and draws the bubble against M per schedule. The cells run in rounds, the layouts in
-# turn forwards, then backwards, so that a machine whose speed drifts during the study weighs
-# alike on every layout (and on the gains between them). The machine's pace: the first cell
-# (gpipe at the first M) runs again before the calibration, before each layout's cells and
-# after the last; each layout is reported with how much slower or faster that job ran around
-# its cells than before the profiles (a check on the machine, not part of the prediction).
+# cell is predicted from those files alone, then measured: the layouts at one M side by side in
+# one job (`pipecast-exec grid`: each cell a run of its own, visited in turn, --visits times, so
+# that every layout samples the same stretches of a machine whose speed drifts, and the gains
+# between them are paired). A cell's time is its median iteration over the visits; its bubble
+# comes from its trace (the part of the iteration a rank is not computing, mean over ranks).
+# Prints the errors, the measured gain of each schedule over 1f1b against the predicted one,
+# and draws the bubble against M per schedule. The machine's pace: the first cell (gpipe at the
+# first M) runs as a job of its own before the calibration, before the cells and after them;
+# the cells are reported with how much slower or faster that job ran around them than before
+# the profiles (a check on the machine, not part of the prediction).
 #
 # Usage: experiments/bench-schedules.sh [--model NAME] [--set K=V,...] [--batch B] [--micro LIST]
-#                                       [--iters N] [--rounds R] [--out DIR] [--rate RATE]
-#                                       [--reuse DIR]
+#                                       [--profile-rounds R] [--visits V] [--iters N] [--out DIR]
+#                                       [--rate RATE] [--reuse DIR]
 #   --model NAME   a model under models/ (default mlp32)
 #   --set K=V,...  the model's parameters (say n_layer=4,seq=128 for gpt2)
 #   --batch B      samples per iteration (default 256)
 #   --micro LIST   microbatch counts, even, increasing (default 4,8,16,32)
-#   --iters N      timed iterations per cell and round, after one warm-up (default 5)
-#   --rounds R     rounds of the cells (default 2); a cell's time is the median of all its
-#                  rounds' iterations
+#   --profile-rounds R  rounds of the profiles, 3 repetitions each (default 3)
+#   --visits V     visits to every cell, the layouts at one M in turn (default 5)
+#   --iters N      timed iterations per visit, after one warm-up per cell (default 2)
 #   --out DIR      results (default results/schedules-<date>)
 #   --rate RATE    the 2 ranks on 2 emulated nodes (experiments/cluster.sh), each node's link at
 #                  RATE (tc's units, 1gbit); default: both on this machine, shared memory
 #   --reuse DIR    measure nothing: predict DIR's cells again from its profiles and calibration
 #                  (taken before its cells) with this build, and report (the other options as
 #                  DIR was made with)
-# Writes DIR/cells.csv and DIR/bubble.png.
+# Writes DIR/cells.csv and DIR/bubble.png; DIR/m<M>/ holds each M's grid (times, traces).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-model=mlp32 batch=256 micro=4,8,16,32 iters=5 rounds=2 out=results/schedules-$(date +%Y%m%d-%H%M%S) rate=
+model=mlp32 batch=256 micro=4,8,16,32 iters=2 visits=5 profile_rounds=3 out=results/schedules-$(date +%Y%m%d-%H%M%S) rate=
 sets=() reuse=
 while [ $# -gt 0 ]; do
   case $1 in
@@ -45,18 +46,20 @@ while [ $# -gt 0 ]; do
     --batch) batch=${2:-}; shift 2 ;;
     --micro) micro=${2:-}; shift 2 ;;
     --iters) iters=${2:-}; shift 2 ;;
-    --rounds) rounds=${2:-}; shift 2 ;;
+    --visits) visits=${2:-}; shift 2 ;;
+    --profile-rounds) profile_rounds=${2:-}; shift 2 ;;
     --out) out=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
     --reuse) reuse=${2:-}; out=$reuse; shift 2 ;;
-    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 20,36p' "$0" >&2; exit 2 ;;
+    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 21,37p' "$0" >&2; exit 2 ;;
   esac
 done
 [ -f "models/$model.model" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
 [ -n "$reuse" ] || [ -z "$rate" ] || experiments/cluster.sh --rate "$rate" --check || exit 2
 [ -z "$reuse" ] || [ -f "$reuse/net.tsv" ] || { echo "bench-schedules.sh: --reuse '$reuse': no net.tsv there" >&2; exit 2; }
 case $iters in ''|*[!0-9]*|0) echo "bench-schedules.sh: --iters '$iters': expected a count >= 1" >&2; exit 2 ;; esac
-case $rounds in ''|*[!0-9]*|0) echo "bench-schedules.sh: --rounds '$rounds': expected a count >= 1" >&2; exit 2 ;; esac
+case $profile_rounds in ''|*[!0-9]*|0) echo "bench-schedules.sh: --profile-rounds '$profile_rounds': expected a count >= 1" >&2; exit 2 ;; esac
+case $visits in ''|*[!0-9]*|0) echo "bench-schedules.sh: --visits '$visits': expected a count >= 1" >&2; exit 2 ;; esac
 case $batch in ''|*[!0-9]*|0) echo "bench-schedules.sh: --batch '$batch': expected a count >= 1" >&2; exit 2 ;; esac
 IFS=, read -ra MS <<<"$micro"
 sizes=
@@ -87,10 +90,15 @@ chunked() { # chunked SCHEDULE CHUNKS: profile's flags for the layout's chunks a
 }
 order() { # order SCHEDULE CHUNKS M: a zero-bubble order planned for the profiled FWD:BWD:BWD_W
   case "$1" in zb-*) ;; *) return ;; esac
-  awk -v mb=$((batch / $3)) '!/^#/ && $3 == mb {f += $4; b += $7; w += $8}
+  awk -v mb=$((batch / $3)) '!/^#/ && $3 == mb {f += $6; b += $9; w += $10}
     function r(x) { x /= m; return x > 0.001 ? x : 0.001 }
     END {m = f > b ? f : b; m = m > w ? m : w; printf "--zb-costs %.3f:%.3f:%.3f\n", r(f), r(b), r(w)}' \
-    "$out/$1-$2.profile.tsv"
+    "$out/$1-$2".r*.samples.tsv
+}
+cell_line() { # cell_line SCHEDULE CHUNKS M: the layout's line in a grid's --cells
+  local o
+  o=$(order "$1" "$2" "$3")
+  echo "$1-$2 $1 $3 1$([ "$1" = interleaved ] && echo " chunks=$2")${o:+ zb-costs=${o#--zb-costs }} $(cat "$out/$1-$2.spec")"
 }
 
 pace() { # pace N: the machine's pace, the first cell's job again
@@ -99,7 +107,9 @@ pace() { # pace N: the machine's pace, the first cell's job again
     >"$out/pace-$1.log" 2>&1 || { cat "$out/pace-$1.log" >&2; exit 1; }
 }
 
-# 1. Before any cell: the calibration and a profile per layout.
+# 1. Before any cell: the calibration and each layout's profile, taken in rounds (the layouts in
+# turn, forwards, backwards, forwards, ...) and pooled (the median of all their repetitions), so
+# that a slow spell of the machine during one layout's profile weighs as one round of it.
 if [ -z "$reuse" ]; then
   for l in "${LAYOUTS[@]}"; do
     read -r k c <<<"$l"
@@ -110,62 +120,62 @@ if [ -z "$reuse" ]; then
   done
   echo "pace" >&2
   pace 0
-  : >"$out/pace-order.txt"
   echo "calibrate" >&2
   launch calibrate --reps 10 -o "$out/net.tsv" >"$out/net.log" 2>&1 || { cat "$out/net.log" >&2; exit 1; }
-  for l in "${LAYOUTS[@]}"; do
-    read -r k c <<<"$l"
-    spec=$(cat "$out/$k-$c.spec")
-    echo "profile $k x $c" >&2
-    launch profile "models/$model.model" "${sets[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps 5 \
-      $(chunked $k $c) -o "$out/$k-$c.profile.tsv" >"$out/$k-$c.profile.log" 2>&1 ||
-      { cat "$out/$k-$c.profile.log" >&2; exit 1; }
+  rm -f "$out"/*.samples.tsv
+  for r in $(seq "$profile_rounds"); do
+    order_l=("${LAYOUTS[@]}")
+    if [ $((r % 2)) = 0 ]; then
+      order_l=()
+      for ((i = ${#LAYOUTS[@]} - 1; i >= 0; i--)); do order_l+=("${LAYOUTS[i]}"); done
+    fi
+    for l in "${order_l[@]}"; do
+      read -r k c <<<"$l"
+      spec=$(cat "$out/$k-$c.spec")
+      echo "profile $k x $c (round $r)" >&2
+      launch profile "models/$model.model" "${sets[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps 3 \
+        $(chunked $k $c) -o "$out/$k-$c.r$r.profile.tsv" --samples "$out/$k-$c.r$r.samples.tsv" \
+        >"$out/$k-$c.r$r.profile.log" 2>&1 || { cat "$out/$k-$c.r$r.profile.log" >&2; exit 1; }
+    done
   done
 fi
+profiles() { # profiles SCHEDULE CHUNKS: the simulator's flags for the layout's pooled profile rounds
+  local f
+  for f in "$out/$1-$2".r*.samples.tsv; do
+    [ -f "$f" ] || { echo "bench-schedules.sh: $out: no profile samples for $1 x $2 (a folder made before the profiles were taken in rounds: measure it again)" >&2; exit 2; }
+    echo "--profile $f"
+  done
+}
 
 # 2. Predictions from those files only; 3. the cells, measured.
 for l in "${LAYOUTS[@]}"; do
   read -r k c <<<"$l"
   spec=$(cat "$out/$k-$c.spec")
+  prof=$(profiles $k $c) || exit 2
   for m in "${MS[@]}"; do
     "$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) $nodes -p "$spec" --batch "$batch" \
-      -m "$m" --profile "$out/$k-$c.profile.tsv" --net "$out/net.tsv" --format csv \
-      >"$out/$k-$c-m$m.predicted.csv" || exit 1
+      -m "$m" $prof --net "$out/net.tsv" --format csv \
+      >"$out/$k-$c-m$m.predicted.csv" || exit $?
   done
 done
-# rounds: the layouts (and their M) forwards, then backwards; the first round keeps the trace
-n=0
-for r in $(seq "$rounds"); do
-  [ -z "$reuse" ] || break
-  order_l=("${LAYOUTS[@]}") order_m=("${MS[@]}")
-  if [ $((r % 2)) = 0 ]; then
-    order_l=() order_m=()
-    for ((i = ${#LAYOUTS[@]} - 1; i >= 0; i--)); do order_l+=("${LAYOUTS[i]}"); done
-    for ((i = ${#MS[@]} - 1; i >= 0; i--)); do order_m+=("${MS[i]}"); done
-  fi
-  for l in "${order_l[@]}"; do
-    read -r k c <<<"$l"
-    spec=$(cat "$out/$k-$c.spec")
-    n=$((n + 1))
-    echo "pace" >&2
-    pace $n
-    echo "$n $k $c" >>"$out/pace-order.txt"
-    for m in "${order_m[@]}"; do
-      echo "measure $k x $c, M = $m (round $r)" >&2
-      cell=$out/$k-$c-m$m
-      if [ "$r" = 1 ]; then run=$cell trace=(--trace "$cell.json"); rm -f "$cell".times-r*.csv
-      else run=$cell-r$r trace=(); fi
-      times=$cell.times${run#"$cell"}.csv
-      launch train "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) -p "$spec" \
-        --batch "$batch" -m "$m" --iters $((iters + 1)) --warmup 1 --times "$times" "${trace[@]}" \
-        >"$run.log" 2>&1 || { cat "$run.log" >&2; exit 1; }
-    done
+# the layouts at each M side by side, one grid job per M
+if [ -z "$reuse" ]; then
+  echo "pace" >&2
+  pace 1
+  for m in "${MS[@]}"; do
+    echo "measure the ${#LAYOUTS[@]} layouts at M = $m side by side ($visits visits of $iters iterations)" >&2
+    rm -rf "$out/m$m" && mkdir -p "$out/m$m" || exit 1
+    for l in "${LAYOUTS[@]}"; do cell_line $l "$m"; done >"$out/m$m/cells.txt"
+    launch grid "models/$model.model" "${sets[@]}" --cells "$out/m$m/cells.txt" --out "$out/m$m" \
+      --batch "$batch" --visits "$visits" --iters "$iters" --warmup 1 >"$out/m$m/grid.log" 2>&1 ||
+      { cat "$out/m$m/grid.log" >&2; exit 1; }
   done
-done
-if [ -z "$reuse" ]; then echo "pace" >&2; pace $((n + 1)); fi
+  echo "pace" >&2
+  pace 2
+fi
 
-python3 - "$out" "$micro" "${LAYOUTS[@]}" <<'PY' || exit 1
-import csv, glob, json, statistics, sys
+python3 - "$out" "$micro" "${LAYOUTS[@]}" <<'PY' || exit $?
+import csv, json, statistics, sys
 sys.path.insert(0, "experiments")
 from cellsim import write_whole
 out, micro, layouts = sys.argv[1], [int(m) for m in sys.argv[2].split(",")], sys.argv[3:]
@@ -185,28 +195,25 @@ def median_iter(*paths):
         with open(path) as f:
             t += [float(x["seconds"]) for x in csv.DictReader(f) if x["warmup"] == "0"]
     return statistics.median(t)
-# the machine's pace around each layout's cells: the first cell's job before and after each
-# round of them, against that job before the profiles (absent in folders made before it was)
-pace_of = {}
+# the machine's pace: the first cell's job right before the cells and after them, against that
+# job before the profiles
 try:
-    try:
-        order = [line.split() for line in open(f"{out}/pace-order.txt")]
-    except OSError:  # one round, the layouts in turn
-        order = [[str(n + 1)] + l.split() for n, l in enumerate(layouts)]
-    paces = [median_iter(f"{out}/pace-{i}.times.csv") for i in range(len(order) + 2)]
-    for n, k, c in order:
-        n = int(n)
-        pace_of.setdefault(f"{k} {c}", []).append((paces[n] + paces[n + 1]) / 2 / paces[0])
+    paces = [median_iter(f"{out}/pace-{i}.times.csv") for i in range(3)]
+    pace = (paces[1] + paces[2]) / 2 / paces[0]
 except (OSError, statistics.StatisticsError):
-    pace_of = {}
+    pace = float("nan")
 rows = []
 for l in layouts:
     k, c = l.split()
-    pace = statistics.mean(pace_of[l]) if l in pace_of else float("nan")
     for m in micro:
-        cell = f"{out}/{k}-{c}-m{m}"
-        p = first_row(cell + ".predicted.csv")
-        meas = median_iter(*sorted(glob.glob(cell + ".times*.csv")))
+        p = first_row(f"{out}/{k}-{c}-m{m}.predicted.csv")
+        cell = f"{out}/m{m}/{k}-{c}"
+        try:
+            meas = median_iter(cell + ".times.csv")
+        except OSError:
+            print(f"bench-schedules.sh: {cell}.times.csv: no measurement (a folder made before the "
+                  "cells were measured side by side: measure it again)", file=sys.stderr)
+            sys.exit(2)
         pred = float(p["iteration_s"])
         rows.append(dict(schedule=k, chunks=int(c), microbatches=m, predicted_s=pred, measured_s=meas,
                          error=(pred - meas) / meas, predicted_bubble=float(p["bubble"]),
@@ -221,12 +228,11 @@ errs = [abs(r["error"]) for r in rows]
 worst = max(rows, key=lambda r: abs(r["error"]))
 print(f"before-run prediction: MAPE {100*statistics.mean(errs):.1f}%, worst cell {100*worst['error']:+.1f}% "
       f"({worst['schedule']} x {worst['chunks']}, M = {worst['microbatches']})")
-if pace_of:
-    print("the machine's pace (the first cell's job around each layout's cells against it before the "
-          "profiles): " + ", ".join(f"{l.split()[0]}" + (f" x {l.split()[1]}" if l.split()[1] != "1" else "")
-                                    + f" {100 * (statistics.mean(pace_of[l]) - 1):+.1f}%"
-                                    for l in layouts if l in pace_of))
-    adj = [(r["predicted_s"] * r["pace"] - r["measured_s"]) / r["measured_s"] for r in rows]
+if pace == pace:
+    print(f"the machine's pace (the first cell's job right before the cells and after them, against "
+          f"it before the profiles): {100 * (paces[1] / paces[0] - 1):+.1f}% and "
+          f"{100 * (paces[2] / paces[0] - 1):+.1f}%")
+    adj = [(r["predicted_s"] * pace - r["measured_s"]) / r["measured_s"] for r in rows]
     print(f"beside it, the cells against the predictions scaled by that pace (measured during the "
           f"run, not a before-run figure): MAPE {100 * statistics.mean(abs(a) for a in adj):.1f}%, "
           f"worst {100 * max(adj, key=abs):+.1f}%")

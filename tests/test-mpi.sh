@@ -531,6 +531,17 @@ if mpirun -n 2 "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells4" --out "$
    [ "$(samples_ranks "$tmp/g4/zv.v1.samples.tsv")" = "fc1:0 fc2:1 fc3:1 fc4:0 loss:0 relu1:0 relu2:1 relu3:1" ]; then
   ok "grid with chunks per rank (interleaved, zb-v): train's losses; each chunk's samples from its rank"
 else cat "$tmp/log4" | sed 's/^/# /' | tail -5; not_ok "grid with chunks per rank (interleaved, zb-v): train's losses; each chunk's samples from its rank"; fi
+# a cell's options: chunks=V (an automatic partition into 2 x 2 chunks) and zb-costs=F:B:W,
+# each cell's losses train's with the same flags
+printf 'il interleaved 4 1 chunks=2 -\nzh zb-h1 4 1 zb-costs=1.5:2:1 2,6\n' >"$tmp/cells5"
+if mpirun -n 2 "$x" grid "$models/tiny-mlp.model" --cells "$tmp/cells5" --out "$tmp/g5" --batch 16 \
+     --visits 2 --warmup 0 >"$tmp/log5" 2>&1 </dev/null &&
+   mpirun -n 2 "$x" train "$models/tiny-mlp.model" --schedule zb-h1 --zb-costs 1.5:2:1 -p 2,6 \
+     --batch 16 -m 4 --iters 2 --warmup 0 --times "$tmp/tzh.csv" >>"$tmp/log5" 2>&1 </dev/null &&
+   [ "$(losses "$tmp/g5/zh.times.csv" 5)" = "$(losses "$tmp/tzh.csv" 4)" ] &&
+   [ "$(awk -F, '$1 == "il" { print gsub(/\|/, "|", $5) }' "$tmp/g5/summary.csv")" = 3 ]; then
+  ok "grid cell options: chunks=2 cuts 4 chunks; zb-costs's cell has train's losses"
+else cat "$tmp/log5" | sed 's/^/# /' | tail -5; not_ok "grid cell options: chunks=2 cuts 4 chunks; zb-costs's cell has train's losses"; fi
 # summary.csv: a row per cell, its median the one the table on stdout prints
 if /usr/bin/python3 - "$tmp/g3/summary.csv" "$tmp/log" <<'PY'
 import csv, re, sys
@@ -564,6 +575,14 @@ bad_cells c-div 'a gpipe 3 1 -\n' "a microbatch count that does not divide the b
   "cell a (--cells $tmp/c-div:1): the minibatch of 16 samples is not divisible by --microbatches 3" \
   --batch 16
 bad_cells c-sched 'a pipedream 1 1 -\n' "an unknown schedule" "cell a (--cells $tmp/c-sched:1): --schedule 'pipedream'"
+bad_cells c-opt 'a gpipe 4 1 stages=2 -\n' "an unknown cell option" \
+  "c-opt:1: option 'stages=2': expected chunks=V or zb-costs=F:B:W"
+bad_cells c-opt2 'a interleaved 4 1 chunks=2 chunks=4 -\n' "an option twice" "c-opt2:1: option 'chunks=4'"
+bad_cells c-opt3 'a zb-h1 4 1 chunks=2 zb-costs=1:1:1 chunks=2 -\n' "three options" \
+  "c-opt3:1: more than two options"
+bad_cells c-chunks 'a interleaved 4 1 chunks=x -\n' "chunks not a number" "c-chunks:1: chunks='x'"
+bad_cells c-zb 'a zb-h1 4 1 zb-costs=1:2 -\n' "zb-costs not three numbers, named with its cell" \
+  "cell a (--cells $tmp/c-zb:1): --zb-costs '1:2'" --batch 16
 bad_cells c-empty '# nothing\n' "a cells file with no cell" "c-empty: no cell in it"
 bad_cells c-nul 'a gpipe 1 1 -\n\0b\n' "a binary cells file" "c-nul: not a text file (a NUL byte at offset 14)"
 expect_input_error "grid: a missing cells file" "--cells: $tmp/none: cannot open: No such file" \
