@@ -3,13 +3,14 @@
  * On a shared machine whose speed wanders over seconds (other virtual machines on the host),
  * runs measured one after another each see a different machine, and the difference between two
  * of them is as much the machine's as theirs. grid opens every cell of a list (a schedule,
- * microbatch count, replica count and partition of one model: each a `train` run with its own
- * runtime, data and weights, as train builds it), warms each up, then visits the cells in turn,
- * --visits times: a visit runs the cell's next --iters iterations, timed as train times them,
- * and with --profile-reps times the cell's layers in its own runtime at its microbatch size
- * (train --profile-samples). Each round of visits takes the cells in a new order (shuffled from
- * the seed), so that no cell always follows the same one. Every cell thus samples the same
- * stretches of time, and so do the profiles the simulator is fed from.
+ * microbatch count, replica count, partition and, where given, chunks and zero-bubble costs of
+ * one model: each a `train` run with its own runtime, data and weights, as train builds it),
+ * warms each up, then visits the cells in turn, --visits times: a visit runs the cell's next
+ * --iters iterations, timed as train times them, and with --profile-reps times the cell's
+ * layers in its own runtime at its microbatch size (train --profile-samples). Each round of
+ * visits takes the cells in a new order (shuffled from the seed), so that no cell always follows
+ * the same one. Every cell thus samples the same stretches of time, and so do the profiles the
+ * simulator is fed from.
  *
  * A cell's iterations are those of a train run with the same options: with --profile-reps 0 its
  * losses are train's bit for bit (a profile's step has learning rate 0, but moves the momentum).
