@@ -33,9 +33,10 @@
 #      machine: no oversubscription) x microbatches; CNNs also data parallelism (--replicas K,
 #      one stage, at each process count K > 1). Each cell's memory in its own processes
 #      (`pipecast-exec train`, one iteration; as many cells at once as the cores hold and the
-#      memory budget, PC_MEMORY_MIB, default 80% of the memory available, holds). Once, before
-#      any cell is timed, each layout's condition profiled as a user would profile the layout
-#      to run (before-*.tsv: one process, each partition stage by stage, replicas). Then
+#      memory budget, PC_MEMORY_MIB, default 80% of the memory available, holds). Before any
+#      cell is timed, each layout's condition profiled as a user would profile the layout to run
+#      (one process, each partition stage by stage, replicas), in 3 rounds of them taken in
+#      turn, pooled (before-COND.rR.samples.tsv: a slow spell weighs as one round). Then
 #      ROUNDS times (3; the quick mlp32 grid 2): profile the whole model with every core busy
 #      (mpirun -n PROCS profile) at the grid's microbatch sizes; measure the cells of one process
 #      side by side in one job, then those of two, and so on up to PROCS (`pipecast-exec grid`:
@@ -47,7 +48,8 @@
 #      all its visits, each profile row the median of all the samples of its condition (the same
 #      statistic on both sides, over samples interleaved through the same stretches of time);
 #   4. predict every measured cell with `pipecast-sim run` on the same partition with the profile
-#      taken under the same load (and its trace), and before the run from before-*.tsv; replay each round's measured iteration
+#      taken under the same load (and its trace), and before the run from the before-* rounds;
+#      replay each round's measured iteration
 #      (`run --durations`: its compute ops' measured durations, the messages modelled);
 #   5. the predicted grid: `pipecast-sim sweep` for 1..16 stages, each stage count from its
 #      partitions' profiles (and replicas for CNNs, from the whole-model profile on every core);
@@ -315,27 +317,33 @@ profile() {
     --samples "$out/profile-all.r$r.samples.tsv" --out "$out/profile-all.r$r.tsv" >/dev/null
   pool "$out/profile-all.list" "$out"/profile-all.r*.samples.tsv
 }
-# profile_before: once, before any cell is timed, each condition of the cells profiled as a user
+# profile_before: before any cell is timed, each condition of the cells profiled as a user
 # would profile the layout to be run: one-stage cells the whole model in one process, each
-# partition (parts.tsv) stage by stage on its ranks, K replicas the whole model on K ranks
-# (before-COND.tsv); predict's before-the-run predictions read them
+# partition (parts.tsv) stage by stage on its ranks, K replicas the whole model on K ranks; in
+# BEFORE_ROUNDS rounds, the conditions in turn forwards, then backwards, ...
+# (before-COND.rR.samples.tsv); predict's before-the-run predictions pool them
+BEFORE_ROUNDS=3
 profile_before() {
-  local k P spec D
+  local k P spec D r i j conds=() part
   [ $cont = 0 ] || [ ! -s "$out/before-done" ] || return 0
   worked=1
-  log "profiling before the cells: each layout's condition once (one process, each partition, replicas)"
-  "${mpi[@]}" 1 "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
-    --out "$out/before-1r.tsv" >/dev/null
-  while IFS=$'\t' read -r k P spec; do
-    "${mpi[@]}" "$P" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
-      --out "$out/before-part$k.tsv" >/dev/null </dev/null
-  done <"$out/parts.tsv"
+  log "profiling before the cells: each layout's condition (one process, each partition, replicas), in $BEFORE_ROUNDS rounds"
+  conds=("1r 1 -")
+  while IFS=$'\t' read -r k P spec; do conds+=("part$k $P $spec"); done <"$out/parts.tsv"
   if [ $dp = 1 ]; then
-    for D in $(echo $layouts | cut -s -d' ' -f2-); do
-      "${mpi[@]}" "$D" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
-        --out "$out/before-dp$D.tsv" >/dev/null
-    done
+    for D in $(echo $layouts | cut -s -d' ' -f2-); do conds+=("dp$D $D -"); done
   fi
+  for r in $(seq $BEFORE_ROUNDS); do
+    for ((i = 0; i < ${#conds[@]}; i++)); do
+      j=$i
+      [ $((r % 2)) = 1 ] || j=$((${#conds[@]} - 1 - i))
+      read -r k P spec <<<"${conds[j]}"
+      part=()
+      [ "$spec" = - ] || part=(-p "$spec")
+      "${mpi[@]}" "$P" "$x" profile "${mf[@]}" "${part[@]}" --microbatch-sizes "$sizes" --reps $reps \
+        --out "$out/before-$k.r$r.tsv" --samples "$out/before-$k.r$r.samples.tsv" >/dev/null </dev/null
+    done
+  done
   date >"$out/before-done"
 }
 # pool LIST SAMPLES...: LIST names those of the SAMPLES files that exist, one a line (none: no LIST)
@@ -635,13 +643,16 @@ predict() {
     profile_args all
     "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
       --format csv >"$out/runs/$name.pred-all.csv"
-  fi  # before the run, as a user predicts: the profile of the cell's layout taken once before any
-  # cell was timed (profile_before; a study without it: the first round's whole-model profile)
-  # and the calibration, no pairing (validate.py's before)
-  local bf=$out/before-$cond.tsv
-  [ -f "$bf" ] || bf=$out/profile-all.r1.tsv
-  if [ -f "$bf" ]; then
-    "$sim" run "${mf[@]}" "${cell[@]}" --profile "$bf" --net "$out/net.tsv" --format csv \
+  fi  # before the run, as a user predicts: the profile of the cell's layout taken before any
+  # cell was timed (profile_before's rounds pooled; a study made before them: its one before
+  # profile, or without it the first round's whole-model profile) and the calibration, no
+  # pairing (validate.py's before)
+  local bf=() f
+  for f in "$out/before-$cond".r*.samples.tsv; do [ ! -f "$f" ] || bf+=(--profile "$f"); done
+  [ ${#bf[@]} -gt 0 ] || [ ! -f "$out/before-$cond.tsv" ] || bf=(--profile "$out/before-$cond.tsv")
+  [ ${#bf[@]} -gt 0 ] || [ ! -f "$out/profile-all.r1.tsv" ] || bf=(--profile "$out/profile-all.r1.tsv")
+  if [ ${#bf[@]} -gt 0 ]; then
+    "$sim" run "${mf[@]}" "${cell[@]}" "${bf[@]}" --net "$out/net.tsv" --format csv \
       >"$out/runs/$name.pred-before.csv" 2>/dev/null || rm -f "$out/runs/$name.pred-before.csv"
   fi
 }

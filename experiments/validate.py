@@ -515,7 +515,7 @@ def report(a, procs, cells, s, why, sp_err, mrows, base_mem):
     if s.before:
         wb = max(s.before, key=lambda c: abs(c["before_error"]))
         lines.append("before the run, as a user predicts (the profile of each cell's layout and the "
-                     "calibration, taken once before any cell was timed; no pairing): "
+                     "calibration, taken before any cell was timed; no pairing): "
                      "MAPE %.1f%% over %d cells, worst %+.1f%% (%s); by microbatch size: %s" % (
                          sum(abs(c["before_error"]) for c in s.before) / len(s.before), len(s.before),
                          wb["before_error"], cell_name(wb),
