@@ -155,8 +155,12 @@ static GPtrArray *read_cells(const char *path, GError **error) {
         ok = false;
       } else if (n != 5) {
         g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
-                    "--cells %s:%d: expected NAME SCHEDULE MICROBATCHES REPLICAS PARTITION, got "
-                    "%d field%s", path, i + 1, n, n == 1 ? "" : "s");
+                    "--cells %s:%d: expected NAME SCHEDULE MICROBATCHES REPLICAS [chunks=V] "
+                    "[zb-costs=F:B:W] PARTITION, got %d field%s", path, i + 1, n, n == 1 ? "" : "s");
+        ok = false;
+      } else if (strchr(f[4], '=')) {
+        g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--cells %s:%d: partition '%s': the options "
+                    "(chunks=V, zb-costs=F:B:W) go before the partition", path, i + 1, f[4]);
         ok = false;
       } else if (!valid_name(f[0])) {
         g_set_error(error, PC_ERROR, PC_ERROR_USAGE,

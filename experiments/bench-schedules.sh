@@ -33,7 +33,7 @@
 #                  RATE (tc's units, 1gbit); default: both on this machine, shared memory
 #   --reuse DIR    measure nothing: predict DIR's cells again from its profiles and calibration
 #                  (taken before its cells) with this build, and report (the other options as
-#                  DIR was made with)
+#                  DIR was made with; a folder of this version's: profiles in rounds, grids)
 # Writes DIR/cells.csv and DIR/bubble.png; DIR/m<M>/ holds each M's grid (times, traces).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -90,10 +90,23 @@ chunked() { # chunked SCHEDULE CHUNKS: profile's flags for the layout's chunks a
 }
 order() { # order SCHEDULE CHUNKS M: a zero-bubble order planned for the profiled FWD:BWD:BWD_W
   case "$1" in zb-*) ;; *) return ;; esac
-  awk -v mb=$((batch / $3)) '!/^#/ && $3 == mb {f += $6; b += $9; w += $10}
-    function r(x) { x /= m; return x > 0.001 ? x : 0.001 }
-    END {m = f > b ? f : b; m = m > w ? m : w; printf "--zb-costs %.3f:%.3f:%.3f\n", r(f), r(b), r(w)}' \
-    "$out/$1-$2".r*.samples.tsv
+  local ran # the costs the cell ran with, where it ran (--reuse)
+  ran=$(awk -v c="$1-$2" '$1 == c { for (i = 5; i <= NF; i++) if ($i ~ /^zb-costs=/) print substr($i, 10) }' \
+        "$out/m$3/cells.txt" 2>/dev/null)
+  [ -z "$ran" ] || { echo "--zb-costs $ran"; return; }
+  python3 - $((batch / $3)) "$out/$1-$2".r*.samples.tsv <<'PY'
+import statistics, sys
+mb, rows = sys.argv[1], {}
+for path in sys.argv[2:]:  # layer kind mb rank rep fwd_s bwd_s opt_s bwd_b_s bwd_w_s
+    for x in (line.split() for line in open(path) if not line.startswith("#")):
+        if x[0] != "layer" and x[2] == mb:
+            rows.setdefault((x[0], x[3]), []).append([float(x[k]) for k in (5, 8, 9)])
+# each layer's median, as the simulator pools the rounds
+f, b, w = (sum(statistics.median(r[i] for r in v) for v in rows.values()) for i in range(3))
+m = max(f, b, w)
+if m > 0:
+    print("--zb-costs " + ":".join("%.3f" % max(c / m, 0.001) for c in (f, b, w)))
+PY
 }
 cell_line() { # cell_line SCHEDULE CHUNKS M: the layout's line in a grid's --cells
   local o
@@ -139,11 +152,12 @@ if [ -z "$reuse" ]; then
     done
   done
 fi
-profiles() { # profiles SCHEDULE CHUNKS: the simulator's flags for the layout's pooled profile rounds
+profiles() { # profiles SCHEDULE CHUNKS: prof=(the simulator's flags for the layout's profile rounds)
   local f
+  prof=()
   for f in "$out/$1-$2".r*.samples.tsv; do
-    [ -f "$f" ] || { echo "bench-schedules.sh: $out: no profile samples for $1 x $2 (a folder made before the profiles were taken in rounds: measure it again)" >&2; exit 2; }
-    echo "--profile $f"
+    [ -f "$f" ] || { echo "bench-schedules.sh: $out: no profile samples for $1 x $2 (a folder made before the profiles were taken in rounds: measure it again)" >&2; return 2; }
+    prof+=(--profile "$f")
   done
 }
 
@@ -151,10 +165,10 @@ profiles() { # profiles SCHEDULE CHUNKS: the simulator's flags for the layout's 
 for l in "${LAYOUTS[@]}"; do
   read -r k c <<<"$l"
   spec=$(cat "$out/$k-$c.spec")
-  prof=$(profiles $k $c) || exit 2
+  profiles $k $c || exit 2
   for m in "${MS[@]}"; do
     "$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) $nodes -p "$spec" --batch "$batch" \
-      -m "$m" $prof --net "$out/net.tsv" --format csv \
+      -m "$m" "${prof[@]}" --net "$out/net.tsv" --format csv \
       >"$out/$k-$c-m$m.predicted.csv" || exit $?
   done
 done

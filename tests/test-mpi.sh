@@ -564,7 +564,7 @@ bad_cells() {
     --out "$tmp/g1" "$@"
 }
 bad_cells c-fields 'a gpipe 1 1\n' "a cell line without its partition" \
-  "c-fields:1: expected NAME SCHEDULE MICROBATCHES REPLICAS PARTITION, got 4 fields"
+  "c-fields:1: expected NAME SCHEDULE MICROBATCHES REPLICAS [chunks=V] [zb-costs=F:B:W] PARTITION, got 4 fields"
 bad_cells c-twice 'a gpipe 1 1 -\n\na 1f1b 2 1 -\n' "a cell named twice" "c-twice:3: cell 'a' again (line 1)"
 bad_cells c-num 'a gpipe x 1 -\n' "microbatches not a number" \
   "c-num:1: microbatches and replicas must be whole numbers"
@@ -580,6 +580,8 @@ bad_cells c-opt 'a gpipe 4 1 stages=2 -\n' "an unknown cell option" \
 bad_cells c-opt2 'a interleaved 4 1 chunks=2 chunks=4 -\n' "an option twice" "c-opt2:1: option 'chunks=4'"
 bad_cells c-opt3 'a zb-h1 4 1 chunks=2 zb-costs=1:1:1 chunks=2 -\n' "three options" \
   "c-opt3:1: more than two options"
+bad_cells c-after 'a interleaved 4 1 - chunks=2\n' "an option after the partition" \
+  "c-after:1: partition '- chunks=2': the options (chunks=V, zb-costs=F:B:W) go before the partition"
 bad_cells c-chunks 'a interleaved 4 1 chunks=x -\n' "chunks not a number" "c-chunks:1: chunks='x'"
 bad_cells c-zb 'a zb-h1 4 1 zb-costs=1:2 -\n' "zb-costs not three numbers, named with its cell" \
   "cell a (--cells $tmp/c-zb:1): --zb-costs '1:2'" --batch 16
