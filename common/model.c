@@ -17,6 +17,7 @@ void pc_model_free(pc_model *model) {
   }
   g_free(model->params);
   g_free(model->layers);
+  if (model->index) g_hash_table_unref(model->index);
   g_free(model->splits);
   g_free(model->name);
   g_free(model->path);
@@ -24,6 +25,7 @@ void pc_model_free(pc_model *model) {
 }
 
 int pc_model_find(const pc_model *model, const char *name) {
+  if (model->index) return GPOINTER_TO_INT(g_hash_table_lookup(model->index, name)) - 1;
   for (int i = 0; i < model->nlayers; i++)
     if (strcmp(model->layers[i].name, name) == 0) return i;
   return -1;

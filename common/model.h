@@ -30,6 +30,7 @@ typedef struct {
   int *splits;         /* (nsplits) index of the first layer after each marker */
   int nparams;
   pc_model_param *params;
+  GHashTable *index;   /* layer name -> its index + 1, made by the parser (NULL: searched) */
 } pc_model;
 
 /* Reads a model file. `sets` is a comma-separated list of name=value overrides (or NULL); a name

@@ -1417,6 +1417,8 @@ pc_model *pc_model_parse(const char *text, const char *filename, const char *set
     model->nsplits = (int)ev.splits->len;
     model->splits = (int *)g_array_free(ev.splits, FALSE);
     ev.splits = NULL;
+    model->index = ev.names; /* every layer's name, to its index + 1 */
+    ev.names = NULL;
     model->nparams = (int)ev.param_list->len;
     model->params = g_new0(pc_model_param, ev.param_list->len);
     for (guint i = 0; i < ev.param_list->len; i++) {
@@ -1437,7 +1439,7 @@ pc_model *pc_model_parse(const char *text, const char *filename, const char *set
   g_hash_table_unref(ev.overrides);
   g_ptr_array_unref(ev.param_list);
   g_hash_table_unref(ev.blocks);
-  g_hash_table_unref(ev.names);
+  if (ev.names) g_hash_table_unref(ev.names);
   g_hash_table_unref(ev.scopes);
   g_hash_table_unref(p.block_names);
   g_ptr_array_unref(p.arrays);
