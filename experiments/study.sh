@@ -321,7 +321,8 @@ profile() {
 # would profile the layout to be run: one-stage cells the whole model in one process, each
 # partition (parts.tsv) stage by stage on its ranks, K replicas the whole model on K ranks; in
 # BEFORE_ROUNDS rounds, the conditions in turn forwards, then backwards, ...
-# (before-COND.rR.samples.tsv); predict's before-the-run predictions pool them
+# (before-COND.rR.samples.tsv, listed in profile-before-COND.list); predict's before-the-run
+# predictions pool them
 BEFORE_ROUNDS=3
 profile_before() {
   local k P spec D r i j conds=() part
@@ -343,6 +344,10 @@ profile_before() {
       "${mpi[@]}" "$P" "$x" profile "${mf[@]}" "${part[@]}" --microbatch-sizes "$sizes" --reps $reps \
         --out "$out/before-$k.r$r.tsv" --samples "$out/before-$k.r$r.samples.tsv" >/dev/null </dev/null
     done
+  done
+  for i in "${conds[@]}"; do
+    k=${i%% *}
+    pool "$out/profile-before-$k.list" "$out/before-$k".r*.samples.tsv
   done
   date >"$out/before-done"
 }
@@ -647,8 +652,8 @@ predict() {
   # cell was timed (profile_before's rounds pooled; a study made before them: its one before
   # profile, or without it the first round's whole-model profile) and the calibration, no
   # pairing (validate.py's before)
-  local bf=() f
-  for f in "$out/before-$cond".r*.samples.tsv; do [ ! -f "$f" ] || bf+=(--profile "$f"); done
+  local bf=()
+  if [ -f "$out/profile-before-$cond.list" ]; then profile_args "before-$cond"; bf=("${pa[@]}"); fi
   [ ${#bf[@]} -gt 0 ] || [ ! -f "$out/before-$cond.tsv" ] || bf=(--profile "$out/before-$cond.tsv")
   [ ${#bf[@]} -gt 0 ] || [ ! -f "$out/profile-all.r1.tsv" ] || bf=(--profile "$out/profile-all.r1.tsv")
   if [ ${#bf[@]} -gt 0 ]; then
