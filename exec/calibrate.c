@@ -11,8 +11,8 @@
  * overheads), the seconds per byte of the steps of the gradient all-reduce's ring, run among
  * all ranks at once, and how the ring and computation slow each other when they overlap (as
  * the executor overlaps the all-reduce with the backward). Compute: with --gemm FILE and a
- * MODEL, the single-thread sgemm rate at the GEMM shapes of the model's fc and conv layers for
- * the given microbatch sizes. */
+ * MODEL, the single-thread rate of the model's fc layers (their forward kernel) and of sgemm at
+ * its conv layers' GEMM shapes, for the given microbatch sizes. */
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <errno.h>
@@ -124,8 +124,9 @@ static double pingpong(char *buf, size_t bytes, int peer, bool first, int reps) 
   return m;
 }
 
-/* Seconds of one sgemm (M,N,K), median of reps. */
-static double gemm_seconds(int M, int N, int K, int reps) {
+/* Seconds of one sgemm (M,N,K), median of reps; with fc, of the fc forward kernel with M rows,
+ * K inputs and N outputs, as the executor runs it (a few rows stream the weights). */
+static double gemm_seconds(int M, int N, int K, bool fc, int reps) {
   float *a = g_new0(float, (size_t)M * K), *b = g_new0(float, (size_t)K * N),
         *c = g_new0(float, (size_t)M * N);
   for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
@@ -133,7 +134,10 @@ static double gemm_seconds(int M, int N, int K, int reps) {
   double *t = g_new(double, (size_t)reps);
   for (int r = -1; r < reps; r++) {
     double t0 = MPI_Wtime();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+    if (fc)
+      pc_fc_forward(c, a, b, NULL, (size_t)M, (size_t)K, (size_t)N);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
     if (r >= 0) t[r] = MPI_Wtime() - t0;
   }
   double m = pc_median(t, reps);
@@ -337,39 +341,39 @@ static void measure_links(const layout *l, const GArray *bytes, char *buf, int r
   }
 }
 
-/* --gemm FILE: the sgemm rate of each GEMM shape of M's fc and conv layers at the microbatch
+/* --gemm FILE: the rate of each GEMM shape of M's fc and conv layers at the microbatch
  * sizes SIZES, timed on every rank at once, the ranks' median written by rank 0. false when the
  * file could not be written. */
 static bool gemm_rates(const pc_model *m, const char *sizes_text, const char *gemm) {
   int rank = pc_exec_rank(), size = pc_exec_size();
   bool ok = true;
-  GArray *shapes = g_array_new(FALSE, FALSE, sizeof(int) * 3);
+  GArray *shapes = g_array_new(FALSE, FALSE, sizeof(int) * 4); /* M, N, K, fc */
   gchar **items = g_strsplit(sizes_text ? sizes_text : "1,2,4,8,16,32", ",", -1);
   for (gchar **it = items; *it; it++) {
     int mb = atoi(*it);
     if (mb < 1) continue;
     for (int l = 0; l < m->nlayers; l++) {
       const pc_layer *ly = &m->layers[l];
-      int s[3];
+      int s[4];
       if (ly->kind == PC_LAYER_KIND_FC) {
-        s[0] = mb; s[1] = (int)ly->out.d[0]; s[2] = (int)pc_shape_numel(&ly->in[0]);
+        s[0] = mb; s[1] = (int)ly->out.d[0]; s[2] = (int)pc_shape_numel(&ly->in[0]); s[3] = 1;
       } else if (ly->kind == PC_LAYER_KIND_CONV) {
         const pc_conv_attrs *a = ly->attrs;
         s[0] = (int)a->out; s[1] = mb * (int)(ly->out.d[1] * ly->out.d[2]);
-        s[2] = (int)(ly->in[0].d[0] * a->k * a->k);
+        s[2] = (int)(ly->in[0].d[0] * a->k * a->k); s[3] = 0;
       } else continue;
       bool seen = false;
       for (guint j = 0; j < shapes->len && !seen; j++)
-        seen = memcmp(&g_array_index(shapes, int, 3 * j), s, sizeof s) == 0;
+        seen = memcmp(&g_array_index(shapes, int, 4 * j), s, sizeof s) == 0;
       if (!seen) g_array_append_vals(shapes, s, 1);
     }
   }
   g_strfreev(items);
   double *rate = g_new(double, shapes->len);
   for (guint j = 0; j < shapes->len; j++) {
-    const int *s = (const int *)shapes->data + 3 * j;
+    const int *s = (const int *)shapes->data + 4 * j;
     MPI_Barrier(MPI_COMM_WORLD);
-    rate[j] = 2.0 * s[0] * s[1] * s[2] / gemm_seconds(s[0], s[1], s[2], 5) / 1e9;
+    rate[j] = 2.0 * s[0] * s[1] * s[2] / gemm_seconds(s[0], s[1], s[2], s[3], 5) / 1e9;
   }
   double *all = rank == 0 ? g_new(double, (size_t)size * shapes->len) : NULL;
   MPI_Gather(rate, (int)shapes->len, MPI_DOUBLE, all, (int)shapes->len, MPI_DOUBLE, 0, MPI_COMM_WORLD);
@@ -382,7 +386,7 @@ static bool gemm_rates(const pc_model *m, const char *sizes_text, const char *ge
       for (guint j = 0; j < shapes->len; j++) {
         double v[size];
         for (int r = 0; r < size; r++) v[r] = all[(size_t)r * shapes->len + j];
-        const int *s = (const int *)shapes->data + 3 * j;
+        const int *s = (const int *)shapes->data + 4 * j;
         fprintf(f, "%d\t%d\t%d\t%.3f\n", s[0], s[1], s[2], pc_median(v, size));
       }
       ok = pc_exec_output_close("calibrate", o);

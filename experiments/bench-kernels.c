@@ -1,13 +1,14 @@
 /* bench-kernels.c — how fast the fc and conv kernels run next to bare cblas_sgemm.
  *
- * For the fully connected layer of the 32-layer FC network (batch 256, 1024 -> 1024) and every
- * distinct conv layer of VGG16 and ResNet50 (torchvision's, v1.5) at 3x32x32 with batch 32, it
- * times pc_*_forward and pc_*_backward and, in the same run, the bare cblas_sgemm calls of the
- * same GEMM shapes over the whole batch (forward, weight gradient, input gradient; no im2col, no
- * copies), and prints a table on stdout: medians over repetitions, GFLOP/s (a multiply-add counts
- * 2), and the kernel's throughput as a percentage of the bare GEMMs'. The first conv of each
- * network computes no input gradient (nothing needs it), in both columns. The "total" rows weight
- * every layer by how often it occurs in the network.
+ * For the fully connected layer of the 32-layer FC network (batch 256, 1024 -> 1024, and
+ * microbatches of 1 to 32 rows) and every distinct conv layer of VGG16 and ResNet50
+ * (torchvision's, v1.5) at 3x32x32 with batch 32, it times pc_*_forward and pc_*_backward and,
+ * in the same run, the bare cblas_sgemm calls of the same GEMM shapes over the whole batch
+ * (forward, weight gradient, input gradient; no im2col, no copies), and prints a table on stdout:
+ * medians over repetitions, GFLOP/s (a multiply-add counts 2), and the kernel's throughput as a
+ * percentage of the bare GEMMs'. The first conv of each network computes no input gradient
+ * (nothing needs it), in both columns. The "total" rows weight every layer by how often it
+ * occurs in the network.
  *
  * Usage: OPENBLAS_NUM_THREADS=1 bench-kernels [repetitions (default 7)] [fc|vgg16|resnet50]... */
 #include <cblas.h>
@@ -191,6 +192,13 @@ int main(int argc, char **argv) {
     print_header("fully connected, batch 256");
     result r = bench_fc(256, 1024, 1024, reps);
     print_row("fc", "256x1024->1024", 1, r);
+    // a pipeline's microbatches: the weights streamed once per pass
+    print_header("fully connected, small microbatches");
+    for (size_t n = 1; n <= 32; n *= 2) {
+      char shape[32];
+      snprintf(shape, sizeof shape, "%zux1024->1024", n);
+      print_row("fc", shape, 1, bench_fc(n, 1024, 1024, reps));
+    }
   }
   if (vgg) bench_net("VGG16 convs, 3x32x32, batch 32", vgg16, G_N_ELEMENTS(vgg16), 32, reps);
   if (resnet)

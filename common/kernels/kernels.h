@@ -41,6 +41,12 @@ size_t pc_window_out_size(size_t in, size_t k, size_t stride, size_t pad);
 void pc_fc_forward(float *out, const float *in, const float *w, const float *b,
                    size_t N, size_t IN, size_t OUT);
 
+/* Whether this CPU takes the streaming paths (AVX-512), and the most rows for which the forward and
+ * the input gradient take them: each output's sum then has the same order for any N (fc.c). */
+#define PC_FC_STREAM_FWD_ROWS 32
+#define PC_FC_STREAM_DIN_ROWS 8
+bool pc_fc_streams(void);
+
 /* din += dout · w;  dw += dout^T · in;  db += sum over N of dout.
  *   din: (N, IN) or NULL   dw: (OUT, IN), or NULL for the input gradient alone (db untouched)
  *   db: (OUT) or NULL

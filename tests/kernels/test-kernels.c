@@ -146,6 +146,50 @@ static void test_fc_backward(void) {
   g_free(pb), g_free(din), g_free(dw), g_free(db), g_free(dw2);
 }
 
+/* Row counts on both sides of the streaming paths' limits, inputs with full lane vectors and a
+ * tail, outputs not a multiple of four: forward and input gradient against double sums; where the
+ * CPU streams, each row alone gives the bits it gives in the batch. */
+static void test_fc_rows(void) {
+  const size_t IN = 53, OUT = 11, ns[] = {1, 3, 4, 5, 8, 9, 16, 17, 32, 33};
+  for (size_t t = 0; t < G_N_ELEMENTS(ns); t++) {
+    size_t N = ns[t];
+    float *in = randn_buf(N * IN, "rows.in", -1, 1), *w = randn_buf(OUT * IN, "rows.w", -1, 1);
+    float *b = randn_buf(OUT, "rows.b", -1, 1), *dout = randn_buf(N * OUT, "rows.dout", -1, 1);
+    float *pin = randn_buf(N * IN, "rows.pin", -1, 1), *din = copy_buf(pin, N * IN);
+    float *out = g_new(float, N * OUT), *one = g_new(float, OUT), *done = g_new(float, IN);
+    double *ref = g_new(double, N * OUT), *dref = g_new(double, N * IN);
+    for (size_t n = 0; n < N; n++) {
+      for (size_t o = 0; o < OUT; o++) {
+        double s = b[o];
+        for (size_t i = 0; i < IN; i++) s += (double)in[n * IN + i] * w[o * IN + i];
+        ref[n * OUT + o] = s;
+      }
+      for (size_t i = 0; i < IN; i++) {
+        double s = pin[n * IN + i];
+        for (size_t o = 0; o < OUT; o++) s += (double)dout[n * OUT + o] * w[o * IN + i];
+        dref[n * IN + i] = s;
+      }
+    }
+    pc_fc_forward(out, in, w, b, N, IN, OUT);
+    assert_close("fc rows out", out, ref, N * OUT, 1e-5, 1e-5);
+    pc_fc_backward(din, NULL, NULL, dout, in, w, N, IN, OUT);
+    assert_close("fc rows din", din, dref, N * IN, 1e-5, 1e-5);
+    for (size_t n = 0; n < N && pc_fc_streams(); n++) {
+      if (N <= PC_FC_STREAM_FWD_ROWS) {
+        pc_fc_forward(one, in + n * IN, w, b, 1, IN, OUT);
+        g_assert_cmpmem(one, OUT * sizeof(float), out + n * OUT, OUT * sizeof(float));
+      }
+      if (N <= PC_FC_STREAM_DIN_ROWS) {
+        memcpy(done, pin + n * IN, IN * sizeof(float));
+        pc_fc_backward(done, NULL, NULL, dout + n * OUT, in + n * IN, w, 1, IN, OUT);
+        g_assert_cmpmem(done, IN * sizeof(float), din + n * IN, IN * sizeof(float));
+      }
+    }
+    g_free(in), g_free(w), g_free(b), g_free(dout), g_free(pin), g_free(din), g_free(out);
+    g_free(one), g_free(done), g_free(ref), g_free(dref);
+  }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* conv */
 
@@ -1168,6 +1212,7 @@ int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/kernel/fc/forward", test_fc_forward);
   g_test_add_func("/kernel/fc/backward", test_fc_backward);
+  g_test_add_func("/kernel/fc/rows", test_fc_rows);
   g_test_add_func("/kernel/conv/im2col", test_im2col);
   g_test_add_func("/kernel/conv/forward", test_conv_forward);
   g_test_add_func("/kernel/conv/backward-naive", test_conv_backward_naive);
