@@ -408,7 +408,7 @@ int pc_cmd_calibrate(int argc, char **argv) {
     {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the net table here (default: stdout)", "FILE"},
     {"max-bytes", 0, 0, G_OPTION_ARG_INT64, &max_bytes, "Largest message (64 MiB)", "B"},
     {"reps", 'r', 0, G_OPTION_ARG_INT, &reps, "Round trips per size (20)", "R"},
-    {"gemm", 0, 0, G_OPTION_ARG_FILENAME, &gemm, "Also write the sgemm rates of MODEL's shapes to FILE", "FILE"},
+    {"gemm", 0, 0, G_OPTION_ARG_FILENAME, &gemm, "Also write the GEMM rates of MODEL's fc and conv shapes to FILE", "FILE"},
     {"set", 0, 0, G_OPTION_ARG_STRING, &sets, "Override model parameters", "K=V,..."},
     {"microbatch-sizes", 0, 0, G_OPTION_ARG_STRING, &sizes_text, "For --gemm (1,2,4,8,16,32)", "LIST"},
     G_OPTION_ENTRY_NULL,
