@@ -359,6 +359,7 @@ int pc_cmd_grid(int argc, char **argv) {
   char *sets = NULL, *cells_path = NULL, *out = NULL;
   int batch = 32, visits = 3, iters = 1, warmup = 1, reps = 0;
   gint64 seed = 1;
+  train_opts optim = {PC_STAGE_OPTIM_DEFAULTS}; /* every cell's optimizer */
   GOptionEntry entries[] = {
     {"cells", 'c', 0, G_OPTION_ARG_FILENAME, &cells_path,
      "The cells: 'NAME SCHEDULE MICROBATCHES REPLICAS [chunks=V] [zb-costs=F:B:W] PARTITION' per "
@@ -376,6 +377,7 @@ int pc_cmd_grid(int argc, char **argv) {
   };
   GOptionContext *ctx = g_option_context_new("MODEL - measure training runs side by side, interleaved");
   g_option_context_add_main_entries(ctx, entries, NULL);
+  pc_stage_add_optim_entries(ctx, &optim);
   int status = PC_EXIT_INPUT;
   GError *error = NULL;
   GPtrArray *cells = NULL;
@@ -397,6 +399,8 @@ int pc_cmd_grid(int argc, char **argv) {
               PC_EXEC_MAX_REPS);
     goto out;
   }
+  optim.iters = warmup + visits * iters;
+  if (!pc_stage_all_ok("grid", pc_stage_check_optim(&optim, &error), &error)) goto out;
   cells = read_cells(cells_path, &error);
   if (!pc_stage_all_ok("grid", cells != NULL, &error)) goto out;
   /* --out: a writable folder, made on rank 0 when its parent exists */
@@ -418,8 +422,11 @@ int pc_cmd_grid(int argc, char **argv) {
                         .partition = c->partition, .chunks = c->chunks, .zb_costs = c->zb_costs,
                         .batch = batch, .micro = c->micro, .replicas = c->replicas,
                         .iters = warmup + visits * iters, .warmup = warmup, .print_every = 1,
-                        .profile_reps = 1, .lr = 0.01, .momentum = 0.9, .seed = seed,
-                        .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+                        .profile_reps = 1, .seed = seed};
+    c->o.optimizer = optim.optimizer, c->o.lr_schedule = optim.lr_schedule;
+    c->o.lr = optim.lr, c->o.momentum = optim.momentum, c->o.weight_decay = optim.weight_decay;
+    c->o.beta1 = optim.beta1, c->o.beta2 = optim.beta2, c->o.eps = optim.eps;
+    c->o.clip = optim.clip, c->o.warmup_iters = optim.warmup_iters;
     size_t left = budget == 0 ? 0 : budget > used ? budget - used : 1;
     bool ok = pc_stage_open(&c->r, &c->o, argv[1], left, &error);
     if (!ok) g_prefix_error(&error, "cell %s (--cells %s:%d): ", c->name, cells_path, c->line);
@@ -458,5 +465,6 @@ out:
   if (cells) g_ptr_array_unref(cells);
   g_option_context_free(ctx);
   g_free(sets); g_free(cells_path); g_free(out);
+  g_free(optim.optimizer); g_free(optim.lr_schedule);
   return status;
 }

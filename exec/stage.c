@@ -460,9 +460,26 @@ static double weight_decay_of(const train_opts *o, pc_optim_kind kind) {
   return !unset(o->weight_decay) ? o->weight_decay : kind == PC_OPTIM_ADAMW ? 0.01 : 0;
 }
 
-/* The optimizer flags: names known, each flag with the optimizer it sets (their ranges:
- * check_numbers). */
-static bool check_optimizer(const train_opts *o, GError **error) {
+bool pc_stage_check_optim(const train_opts *o, GError **error) {
+  const struct { const char *flag, *need; double v; bool ok; } reals[] = {
+    {"--lr", "a finite number above 0", o->lr, o->lr > 0 && isfinite(o->lr)},
+    {"--momentum", "at least 0 and below 1", o->momentum,
+     unset(o->momentum) || (o->momentum >= 0 && o->momentum < 1)},
+    {"--weight-decay", "a finite number of at least 0", o->weight_decay,
+     unset(o->weight_decay) || (o->weight_decay >= 0 && isfinite(o->weight_decay))},
+    {"--beta1", "at least 0 and below 1", o->beta1, o->beta1 >= 0 && o->beta1 < 1},
+    {"--beta2", "at least 0 and below 1", o->beta2, o->beta2 >= 0 && o->beta2 < 1},
+    {"--eps", "a finite number above 0", o->eps, o->eps > 0 && isfinite(o->eps)},
+    {"--clip-grad-norm", "a finite number above 0 (or 0: no clipping)", o->clip,
+     o->clip >= 0 && isfinite(o->clip)},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(reals); i++) {
+    if (!reals[i].ok) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be %s, got %g", reals[i].flag,
+                  reals[i].need, reals[i].v);
+      return false;
+    }
+  }
   pc_optim_kind kind;
   if (!pc_job_parse_optimizer(o->optimizer, &kind, error)) return false;
   if (o->lr_schedule && strcmp(o->lr_schedule, "constant") && strcmp(o->lr_schedule, "cosine")) {
@@ -501,6 +518,29 @@ pc_optim pc_stage_optim(const train_opts *o, int iter) {
   return (pc_optim){.kind = kind, .lr = o->lr * f, .weight_decay = weight_decay_of(o, kind),
                     .momentum = momentum_of(o), .beta1 = o->beta1, .beta2 = o->beta2,
                     .eps = o->eps, .step = (int64_t)iter + 1, .grad_scale = 1};
+}
+
+void pc_stage_add_optim_entries(GOptionContext *ctx, train_opts *o) {
+  GOptionEntry entries[] = {
+    {"optimizer", 0, 0, G_OPTION_ARG_STRING, &o->optimizer,
+     "sgd (default: with momentum, as torch.optim.SGD) or adamw (torch.optim.AdamW)", "NAME"},
+    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, "Learning rate (0.01), the peak of a schedule", "X"},
+    {"lr-schedule", 0, 0, G_OPTION_ARG_STRING, &o->lr_schedule,
+     "constant (default) or cosine: a half cosine from --lr to 0 at the last iteration", "NAME"},
+    {"warmup-iters", 0, 0, G_OPTION_ARG_INT, &o->warmup_iters,
+     "Iterations of linear learning-rate warm-up before the schedule (0)", "N"},
+    {"momentum", 0, 0, G_OPTION_ARG_DOUBLE, &o->momentum, "SGD momentum (0.9)", "X"},
+    {"beta1", 0, 0, G_OPTION_ARG_DOUBLE, &o->beta1, "AdamW's first-moment decay (0.9)", "X"},
+    {"beta2", 0, 0, G_OPTION_ARG_DOUBLE, &o->beta2, "AdamW's second-moment decay (0.999)", "X"},
+    {"eps", 0, 0, G_OPTION_ARG_DOUBLE, &o->eps, "AdamW's epsilon (1e-8)", "X"},
+    {"weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o->weight_decay,
+     "SGD: L2 penalty (0); AdamW: decoupled weight decay (0.01)", "X"},
+    {"clip-grad-norm", 0, 0, G_OPTION_ARG_DOUBLE, &o->clip,
+     "Scale the gradients so that their norm over all stages is at most X (0: no clipping)",
+     "X"},
+    G_OPTION_ENTRY_NULL,
+  };
+  g_option_context_add_main_entries(ctx, entries, NULL); /* GLib copies the entries */
 }
 
 char *pc_stage_optim_text(const train_opts *o) {
@@ -545,25 +585,10 @@ static bool check_numbers(const train_opts *o, GError **error) {
                 "--warmup %d leaves no timed iteration of --iters %d", o->warmup, o->iters);
     return false;
   }
-  const struct { const char *flag, *need; double v; bool ok; } reals[] = {
-    {"--lr", "a finite number above 0", o->lr, o->lr > 0 && isfinite(o->lr)},
-    {"--momentum", "at least 0 and below 1", o->momentum,
-     unset(o->momentum) || (o->momentum >= 0 && o->momentum < 1)},
-    {"--weight-decay", "a finite number of at least 0", o->weight_decay,
-     unset(o->weight_decay) || (o->weight_decay >= 0 && isfinite(o->weight_decay))},
-    {"--timeout", "a number of seconds of at least 0", o->timeout, o->timeout >= 0},
-    {"--beta1", "at least 0 and below 1", o->beta1, o->beta1 >= 0 && o->beta1 < 1},
-    {"--beta2", "at least 0 and below 1", o->beta2, o->beta2 >= 0 && o->beta2 < 1},
-    {"--eps", "a finite number above 0", o->eps, o->eps > 0 && isfinite(o->eps)},
-    {"--clip-grad-norm", "a finite number above 0 (or 0: no clipping)", o->clip,
-     o->clip >= 0 && isfinite(o->clip)},
-  };
-  for (size_t i = 0; i < G_N_ELEMENTS(reals); i++) {
-    if (!reals[i].ok) {
-      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be %s, got %g", reals[i].flag,
-                  reals[i].need, reals[i].v);
-      return false;
-    }
+  if (o->timeout < 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--timeout must be a number of seconds of at least 0, got %g", o->timeout);
+    return false;
   }
   if (o->eval_every < 0 || o->eval_samples < 0) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s must be at least 0, got %d",
@@ -583,7 +608,7 @@ static bool check_numbers(const train_opts *o, GError **error) {
     return false;
   }
   if (!pc_job_check_batch(o->batch, o->replicas, o->micro, error)) return false;
-  return check_optimizer(o, error);
+  return pc_stage_check_optim(o, error);
 }
 
 /* The model, partition and schedule, identical on every rank; errors are input errors. */

@@ -84,6 +84,19 @@ bool pc_stage_open(stage_run *r, const train_opts *o, const char *model_path, si
  * prints its message as "pipecast-exec CMD: message"; the others stay quiet. */
 bool pc_stage_all_ok(const char *cmd, bool ok, GError **error);
 
+/* The optimizer's options (--optimizer, --lr and its schedule, --momentum, AdamW's, --weight-decay,
+ * --clip-grad-norm), as train and grid take them, into O. */
+void pc_stage_add_optim_entries(GOptionContext *ctx, train_opts *o);
+
+/* Those options in range, names known, each flag with the optimizer it sets (--warmup-iters
+ * within O->iters). */
+bool pc_stage_check_optim(const train_opts *o, GError **error);
+
+/* Their defaults, in a train_opts initializer. */
+#define PC_STAGE_OPTIM_DEFAULTS                                                                  \
+  .lr = 0.01, .momentum = PC_EXEC_UNSET_REAL, .weight_decay = PC_EXEC_UNSET_REAL, .beta1 = 0.9, \
+  .beta2 = 0.999, .eps = 1e-8
+
 /* The step of iteration ITER (from 0): O's optimizer with its learning rate scheduled. */
 pc_optim pc_stage_optim(const train_opts *o, int iter);
 

@@ -263,9 +263,7 @@ static bool start_run(stage_run *r, bool opened, train_start *st, GError **error
 
 int pc_cmd_train(int argc, char **argv) {
   train_opts o = {.stages = PC_JOB_UNSET, .batch = 32, .micro = 1, .iters = 10, .warmup = INT_MIN, .replicas = 1,
-                  .print_every = 1, .lr = 0.01, .momentum = PC_EXEC_UNSET_REAL,
-                  .weight_decay = PC_EXEC_UNSET_REAL, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
-                  .seed = 1, .profile_reps = 5};
+                  .print_every = 1, PC_STAGE_OPTIM_DEFAULTS, .seed = 1, .profile_reps = 5};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},
     {"partition", 'p', 0, G_OPTION_ARG_STRING, &o.partition, "Partition spec (see models/README.md)", "SPEC"},
@@ -284,26 +282,10 @@ int pc_cmd_train(int argc, char **argv) {
     {"iters", 'n', 0, G_OPTION_ARG_INT, &o.iters, "Iterations (10)", "N"},
     {"warmup", 0, 0, G_OPTION_ARG_INT, &o.warmup, "Iterations left out of the timings (1; 0 with --iters 1)", "W"},
     {"replicas", 0, 0, G_OPTION_ARG_INT, &o.replicas, "Data-parallel copies of the pipeline (1)", "D"},
-    {"optimizer", 0, 0, G_OPTION_ARG_STRING, &o.optimizer,
-     "sgd (default: with momentum, as torch.optim.SGD) or adamw (torch.optim.AdamW)", "NAME"},
-    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Learning rate (0.01), the peak of a schedule", "X"},
-    {"lr-schedule", 0, 0, G_OPTION_ARG_STRING, &o.lr_schedule,
-     "constant (default) or cosine: a half cosine from --lr to 0 at the last iteration", "NAME"},
-    {"warmup-iters", 0, 0, G_OPTION_ARG_INT, &o.warmup_iters,
-     "Iterations of linear learning-rate warm-up before the schedule (0)", "N"},
-    {"momentum", 0, 0, G_OPTION_ARG_DOUBLE, &o.momentum, "SGD momentum (0.9)", "X"},
-    {"beta1", 0, 0, G_OPTION_ARG_DOUBLE, &o.beta1, "AdamW's first-moment decay (0.9)", "X"},
-    {"beta2", 0, 0, G_OPTION_ARG_DOUBLE, &o.beta2, "AdamW's second-moment decay (0.999)", "X"},
-    {"eps", 0, 0, G_OPTION_ARG_DOUBLE, &o.eps, "AdamW's epsilon (1e-8)", "X"},
-    {"weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o.weight_decay,
-     "SGD: L2 penalty (0); AdamW: decoupled weight decay (0.01)", "X"},
     {"eval-every", 0, 0, G_OPTION_ARG_INT, &o.eval_every,
      "Evaluate on the test split every K iterations and after the last (0: never)", "K"},
     {"eval-samples", 0, 0, G_OPTION_ARG_INT, &o.eval_samples,
      "Test samples an evaluation takes at most (default: the whole split)", "N"},
-    {"clip-grad-norm", 0, 0, G_OPTION_ARG_DOUBLE, &o.clip,
-     "Scale the gradients so that their norm over all stages is at most X (0: no clipping)",
-     "X"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Seed of the weights and synthetic data (1)", "S"},
     {"data", 0, 0, G_OPTION_ARG_STRING, &o.data,
      "synthetic (default), cifar10:DIR, mnist:DIR; for a model of token ids synthetic or "
@@ -327,6 +309,7 @@ int pc_cmd_train(int argc, char **argv) {
   };
   GOptionContext *ctx = g_option_context_new("MODEL - train MODEL with pipeline parallelism");
   g_option_context_add_main_entries(ctx, entries, NULL);
+  pc_stage_add_optim_entries(ctx, &o);
   stage_run r = {.o = &o, .stage_comm = MPI_COMM_NULL, .pipe_comm = MPI_COMM_NULL};
   GError *error = NULL;
   int status = PC_EXIT_INPUT;

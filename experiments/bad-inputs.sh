@@ -117,6 +117,7 @@ entry "grid: a cell line without its partition" -- "$x" grid "$m/tiny-mlp.model"
 entry "grid: a cell option it does not know" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-option.txt" --out "$t/grid"
 entry "grid: a cell needing other ranks than the job's" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/grid"
 entry "grid: output folder in a missing folder" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/none/grid"
+entry "grid: an optimizer option out of range" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/grid" --lr 0
 entry "profile: microbatch too large for the machine" -- "$x" profile "$m/mlp32.model" --microbatch-sizes 8,1048576
 entry "profile: samples file in a missing folder" -- "$x" profile "$m/tiny-mlp.model" --samples "$t/none/s.tsv"
 entry "profile: more ranks than the partition has stages, not a multiple" -- mpirun -n 3 "$x" profile "$m/tiny-mlp.model" -p "fc1..relu2 | fc3.."

@@ -124,6 +124,13 @@ class Predictor:
         if not os.path.isfile(path):
             path = os.path.join(here, "..", "models", model + ".model")
         self.mf = [path] + (["--set", sets] if sets else [])
+        # the training options the study ran (study.sh's train-options): the simulator's share
+        topts = []
+        if os.path.exists(os.path.join(out, "train-options")):
+            topts = read_text(os.path.join(out, "train-options")).split()
+        for flag, value in zip(topts[::2], topts[1::2]):
+            if flag in ("--optimizer", "--clip-grad-norm"):
+                self.mf += [flag, value]
         self.sim = sim
         self.out = out
         self.net = os.path.join(out, "net.tsv")

@@ -4,7 +4,8 @@
 #
 #   experiments/study.sh MODEL [--quick] [--out DIR] [--set K=V,...] [--reuse]
 #                        [--batch B] [--microbatches M,...] [--rounds R] [--iters N] [--procs N]
-#                        [--prebuilt] [--continue] [--budget SECONDS]
+#                        [--prebuilt] [--continue] [--budget SECONDS] [--optimizer NAME]
+#                        [--lr X] [--weight-decay X] [--clip-grad-norm X]
 #   (MODEL: a name under models/ — mlp32, vgg16, resnet50 are the seed's studies — or the path
 #   of any model file; a model other than mlp32 is also measured data parallel, and takes the
 #   CNNs' grid (batch 32, microbatches 1 to 32) unless told otherwise; default DIR
@@ -23,7 +24,10 @@
 #   was measured is kept, and the study exits 3 with a message; the same command with --continue,
 #   and a budget of its own, goes on. A step never timed before is judged by the elapsed time
 #   alone, and the prediction and validation after the measurements, seconds to a minute, are
-#   not counted: leave room for them)
+#   not counted: leave room for them; --optimizer (sgd, the default, or adamw), --lr,
+#   --weight-decay and --clip-grad-norm train every cell as `train` takes them, and the profiles
+#   and predictions step and clip as they do (kept in DIR/train-options for --reuse and
+#   --continue))
 #
 # Steps (progress on stderr, one line per step and per measured cell):
 #   1. build pipecast-exec and pipecast-sim (in $PC_BUILD, default build/);
@@ -67,6 +71,7 @@ usage() {
   echo "usage: experiments/study.sh MODEL [--quick] [--out DIR] [--set K=V,...] [--reuse]" >&2
   echo "                            [--batch B] [--microbatches M,...] [--rounds R] [--iters N]" >&2
   echo "                            [--procs N] [--prebuilt] [--continue] [--budget SECONDS]" >&2
+  echo "                            [--optimizer NAME] [--lr X] [--weight-decay X] [--clip-grad-norm X]" >&2
   exit 2
 }
 bad() { echo "study.sh: $*" >&2; exit 2; }
@@ -89,6 +94,7 @@ out=
 sets=
 reuse=0
 o_batch= o_ms= o_rounds= o_iters= o_procs= prebuilt=0 cont=0 budget=
+topts=() # the training options: --optimizer NAME, --lr X, --weight-decay X, --clip-grad-norm X
 while [ $# -gt 0 ]; do
   case $1 in
     --batch|--microbatches|--rounds|--iters|--procs|--budget)
@@ -98,6 +104,16 @@ while [ $# -gt 0 ]; do
         --procs) o_procs=$2 ;; --budget) posint --budget "$2"; budget=$2 ;;
       esac
       shift ;;
+    --optimizer)
+      [ $# -ge 2 ] || usage
+      [[ $2 =~ ^(sgd|adamw)$ ]] || bad "--optimizer must be sgd or adamw, got '$2'"
+      topts+=("$1" "$2"); shift ;;
+    --lr|--weight-decay|--clip-grad-norm)
+      [ $# -ge 2 ] || usage
+      [[ $2 =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]] ||
+        bad "$1 must be a number of at least 0, got '$2'"
+      [ "$1" != --lr ] || awk -v v="$2" 'BEGIN { exit !(v > 0) }' || bad "--lr must be above 0, got '$2'"
+      topts+=("$1" "$2"); shift ;;
     --quick) quick=1 ;;
     --prebuilt) prebuilt=1 ;;
     --continue) cont=1 ;;
@@ -194,6 +210,25 @@ if ! cmp -s "$model_path" "$out/$model.model"; then
   cp "$model_path" "$out/$model.model"
 fi
 model_path=$out/$model.model
+# the training options: a fresh study records them (train-options); --reuse and --continue go on
+# with those the cells were measured with
+if { [ $reuse = 1 ] || [ $cont = 1 ]; } && [ -f "$out/train-options" ]; then
+  was=$(cat "$out/train-options")
+  [ ${#topts[@]} = 0 ] || [ "${topts[*]}" = "$was" ] ||
+    bad "$out was measured with the training options '${was:-(none)}', not '${topts[*]}'"
+  read -r -a topts <<<"$was"
+elif [ $reuse = 0 ] && [ $cont = 0 ]; then
+  echo "${topts[*]}" >"$out/train-options"
+fi
+# to: train's and grid's; po: profile's (the optimizer whose step it times); so: the simulator's
+to=("${topts[@]}") po=() so=()
+for ((i = 0; i < ${#topts[@]}; i += 2)); do
+  case ${topts[i]} in
+    --optimizer) po+=("${topts[@]:i:2}") so+=("${topts[@]:i:2}") ;;
+    --clip-grad-norm) so+=("${topts[@]:i:2}") ;;
+  esac
+done
+[ ${#topts[@]} = 0 ] || grid="$grid; trained with ${topts[*]}"
 t_start=$(date +%s)
 log() { printf "study %s [%3d s]: %s\n" "$model" $(($(date +%s) - t_start)) "$*" >&2; }
 # csv_field BLOCK COLUMN: the column named COLUMN of every row of the BLOCK-th CSV block on stdin
@@ -313,7 +348,7 @@ profile() {
   [ $cont = 0 ] || [ ! -s "$out/profile-all.r$r.samples.tsv" ] || return 0
   worked=1
   log "profiling (round $r) at microbatch sizes $sizes: the whole model on $procs busy ranks"
-  "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" --microbatch-sizes "$sizes" --reps $reps \
+  "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" "${po[@]}" --microbatch-sizes "$sizes" --reps $reps \
     --samples "$out/profile-all.r$r.samples.tsv" --out "$out/profile-all.r$r.tsv" >/dev/null
   pool "$out/profile-all.list" "$out"/profile-all.r*.samples.tsv
 }
@@ -341,7 +376,7 @@ profile_before() {
       read -r k P spec <<<"${conds[j]}"
       part=()
       [ "$spec" = - ] || part=(-p "$spec")
-      "${mpi[@]}" "$P" "$x" profile "${mf[@]}" "${part[@]}" --microbatch-sizes "$sizes" --reps $reps \
+      "${mpi[@]}" "$P" "$x" profile "${mf[@]}" "${po[@]}" "${part[@]}" --microbatch-sizes "$sizes" --reps $reps \
         --out "$out/before-$k.r$r.tsv" --samples "$out/before-$k.r$r.samples.tsv" >/dev/null </dev/null
     done
   done
@@ -372,7 +407,7 @@ spec() {
   local sched=$1 P=$2 D=$3 M=$4 name="$1-P$2-D$3-M$4"
   [ "$P" -gt 1 ] && [ ! -f "$out/runs/$name.spec" ] || return 0
   profile_args all
-  "$sim" run "${mf[@]}" --schedule "$sched" --batch "$batch" --microbatches "$M" --stages "$P" \
+  "$sim" run "${mf[@]}" "${so[@]}" --schedule "$sched" --batch "$batch" --microbatches "$M" --stages "$P" \
     --by time "${pa[@]}" --net "$out/net.tsv" --format csv |
     csv_field 1 partition >"$out/runs/$name.spec"
 }
@@ -413,9 +448,9 @@ profile_beyond() {
   log "profiling (round $r) the partitions of $(echo $beyond | tr ' ' ,) stages, each stage alone"
   profile_args all
   for P in $beyond; do
-    spec=$("$sim" run "${mf[@]}" --batch "$batch" --microbatches "$mid" --stages "$P" --by time \
+    spec=$("$sim" run "${mf[@]}" "${so[@]}" "${so[@]}" --batch "$batch" --microbatches "$mid" --stages "$P" --by time \
              "${pa[@]}" --net "$out/net.tsv" --format csv | csv_field 1 partition)
-    "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
+    "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" "${po[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
       --out /dev/null --samples "$out/profile-stages$P.r$r.samples.tsv" >/dev/null </dev/null
   done
 }
@@ -499,7 +534,7 @@ memory() {
   worked=1
   cell_args "$@"
   launch_as $((P * D)) "$first"
-  "${launch[@]}" train "${mf[@]}" "${cell[@]}" --iters 1 --summary "$out/runs/$name.summary.json" \
+  "${launch[@]}" train "${mf[@]}" "${to[@]}" "${cell[@]}" --iters 1 --summary "$out/runs/$name.summary.json" \
     >"$out/runs/$name.log" 2>&1 </dev/null &
   mem_pids+=($!)
   mem_names+=("$name")
@@ -512,7 +547,7 @@ trap 'kill "${mem_pids[@]}" 2>/dev/null || true' EXIT
 planned_mib() {
   local P=$2 D=$3
   cell_args "$@"
-  "$sim" run "${mf[@]}" "${cell[@]}" --format csv | csv_field 2 memory_bytes |
+  "$sim" run "${mf[@]}" "${so[@]}" "${cell[@]}" --format csv | csv_field 2 memory_bytes |
     awk -v D="$D" -v P="$P" '{ b += $1 } END { printf "%d", b * D / 1048576 + 64 * P * D }'
 }
 # memory_all: every cell's memory, the cells of K processes PROCS / K at a time (the peak memory
@@ -597,7 +632,7 @@ measure_layout() {
   log "round $r: the $n cells of $k process(es) side by side, $iters visit(s) each"
   rm -rf "$g" && mkdir -p "$g"
   launch_as "$k"
-  "${launch[@]}" grid "${mf[@]}" --cells "$cells" --out "$g" --batch "$batch" \
+  "${launch[@]}" grid "${mf[@]}" "${to[@]}" --cells "$cells" --out "$g" --batch "$batch" \
     --visits "$iters" --iters 1 --warmup "$warmup" --profile-reps 1 2>&1 </dev/null |
     tee "$out/runs/grid-$k.r$r.log" | while IFS= read -r line; do
       case $line in visit*) log "  $k process(es): $line" ;; esac
@@ -634,19 +669,19 @@ predict() {
   if [ "$P" -gt 1 ]; then cond=part$(cat "$out/runs/$name.part"); fi
   cell_args "$@"
   profile_args "$cond"
-  "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
+  "$sim" run "${mf[@]}" "${so[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
     --format csv --trace "$out/runs/$name.pred.json" >"$out/runs/$name.pred.csv"
   # each round's measured iteration replayed: its own compute durations, the modelled messages
   # (what the schedule and message model alone get wrong; validate.py's replay column)
   local f
   for f in "$out/runs/$name".r*.meas.json; do
     [ -f "$f" ] || continue
-    "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
+    "$sim" run "${mf[@]}" "${so[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
       --format csv --durations "$f" >"${f%.meas.json}.replay.csv"
   done
   if [ $((P * D)) = 1 ]; then
     profile_args all
-    "$sim" run "${mf[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
+    "$sim" run "${mf[@]}" "${so[@]}" "${cell[@]}" "${pa[@]}" --net "$out/net.tsv" \
       --format csv >"$out/runs/$name.pred-all.csv"
   fi  # before the run, as a user predicts: the profile of the cell's layout taken before any
   # cell was timed (profile_before's rounds pooled; a study made before them: its one before
@@ -657,7 +692,7 @@ predict() {
   [ ${#bf[@]} -gt 0 ] || [ ! -f "$out/before-$cond.tsv" ] || bf=(--profile "$out/before-$cond.tsv")
   [ ${#bf[@]} -gt 0 ] || [ ! -f "$out/profile-all.r1.tsv" ] || bf=(--profile "$out/profile-all.r1.tsv")
   if [ ${#bf[@]} -gt 0 ]; then
-    "$sim" run "${mf[@]}" "${cell[@]}" "${bf[@]}" --net "$out/net.tsv" --format csv \
+    "$sim" run "${mf[@]}" "${so[@]}" "${cell[@]}" "${bf[@]}" --net "$out/net.tsv" --format csv \
       >"$out/runs/$name.pred-before.csv" 2>/dev/null || rm -f "$out/runs/$name.pred-before.csv"
   fi
 }
@@ -736,21 +771,21 @@ grid predict
 mlist=$(echo $Ms | tr ' ' ,)
 log "predicting 1, 2, 4, 8, 16 stages x M in $mlist"
 profile_args all
-"$sim" sweep "${mf[@]}" --batch "$batch" --stages 1,2,4,8,16 --microbatches "$mlist" --by time \
+"$sim" sweep "${mf[@]}" "${so[@]}" --batch "$batch" --stages 1,2,4,8,16 --microbatches "$mlist" --by time \
   "${pa[@]}" --net "$out/net.tsv" --out "$out/sweep-all" --no-plot >/dev/null
 for P in $(echo $layouts | cut -d' ' -f2-) $beyond; do
   profile_args "stages$P"
-  "$sim" sweep "${mf[@]}" --batch "$batch" --stages "$P" --microbatches "$mlist" --by time \
+  "$sim" sweep "${mf[@]}" "${so[@]}" --batch "$batch" --stages "$P" --microbatches "$mlist" --by time \
     "${pa[@]}" --net "$out/net.tsv" --out "$out/sweep-stages$P" --no-plot >/dev/null
 done
 profile_args 1r
-"$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --microbatches "$mlist" --by time \
+"$sim" sweep "${mf[@]}" "${so[@]}" --batch "$batch" --stages 1 --microbatches "$mlist" --by time \
   "${pa[@]}" --net "$out/net.tsv" --out "$out/sweep-1r" --no-plot >/dev/null
 if [ $dp = 1 ]; then
   for D in 2 4 8 16; do
     [ $((batch % D)) = 0 ] || continue # a replica needs at least one sample
     profile_args all
-    "$sim" sweep "${mf[@]}" --batch "$batch" --stages 1 --replicas "$D" --microbatches "$mlist" \
+    "$sim" sweep "${mf[@]}" "${so[@]}" --batch "$batch" --stages 1 --replicas "$D" --microbatches "$mlist" \
       --by time "${pa[@]}" --net "$out/net.tsv" --extrapolate \
       --out "$out/sweep-dp$D" --no-plot >/dev/null
   done

@@ -332,11 +332,12 @@ else
 fi
 
 # --budget: the study stops before a step that would run past it (exit 3), keeping what it
-# measured; --continue then finishes it
+# measured; --continue then finishes it (this study trains with AdamW and clipping, and
+# --continue takes those options from the folder)
 outb=$tmp/sb
 # shellcheck disable=SC2086
 expect 3 "stopped before profile (round 1) after" "study --budget 1: stops before its first round, exit 3" -- \
-  "$study" ${args%--out*} --out "$outb" --budget 1
+  "$study" ${args%--out*} --out "$outb" --budget 1 --optimizer adamw --lr 0.001 --clip-grad-norm 1
 if grep -q "the same command with --continue goes on" "$tmp/err" && [ -s "$outb/baseline-2.log" ] &&
    [ ! -e "$outb/validation.csv" ]; then ok "study --budget: says how to go on; the baselines kept, no tables yet"
 else sed 's/^/# /' "$tmp/err"; not_ok "study --budget: says how to go on; the baselines kept, no tables yet"; fi
@@ -345,6 +346,21 @@ expect 0 "[8/8] round 1" "study --continue after a budget stop: the grid measure
   "$study" ${args%--out*} --out "$outb" --continue
 if [ -s "$outb/validation.csv" ]; then ok "study --continue after a budget stop: the tables written"
 else not_ok "study --continue after a budget stop: the tables written"; fi
+out_a=$out out=$outb
+check "study --optimizer adamw --clip-grad-norm 1: recorded, profiled with AdamW's step, the memory plan AdamW's, the table says so" '
+import csv, glob, os
+o = os.environ["OUT"]
+assert open(o + "/train-options").read().split() == ["--optimizer", "adamw", "--lr", "0.001", "--clip-grad-norm", "1"]
+samples = glob.glob(o + "/before-*.samples.tsv") + glob.glob(o + "/profile-*.samples.tsv")
+assert samples and all("# optimizer adamw" in open(f).read() for f in samples), samples
+rows = list(csv.DictReader(open(o + "/memory.csv")))
+assert rows and all(abs(float(r["error_vs_accounted_pct"])) < 0.01 for r in rows), rows
+assert "trained with --optimizer adamw --lr 0.001 --clip-grad-norm 1" in open(o + "/validation.md").read()
+'
+out=$out_a
+expect 2 "measured with the training options '--optimizer adamw --lr 0.001 --clip-grad-norm 1', not '--optimizer sgd'" \
+  "study --continue with other training options is refused" -- \
+  "$study" ${args%--out*} --out "$outb" --continue --optimizer sgd
 # each step that worked recorded its duration (the next --budget judges by them); a continued
 # study whose steps find their work done records none
 cp "$outb/steps.tsv" "$tmp/steps.first" 2>/dev/null
@@ -354,6 +370,11 @@ if [ "$(cut -f1 "$tmp/steps.first" | sort | paste -sd' ' -)" = "before beyond la
    cmp -s "$outb/steps.tsv" "$tmp/steps.first"; then
   ok "study: steps.tsv holds each step that worked, once; a study with nothing left adds none"
 else sed 's/^/# /' "$outb/steps.tsv"; not_ok "study: steps.tsv holds each step that worked, once; a study with nothing left adds none"; fi
+expect 2 "--optimizer must be sgd or adamw, got 'adam'" "study: an unknown --optimizer is refused" -- \
+  "$study" mlp32 --optimizer adam --out "$tmp/bad"
+expect 2 "--lr must be above 0, got '0'" "study: --lr 0 is refused" -- "$study" mlp32 --lr 0 --out "$tmp/bad"
+expect 2 "--clip-grad-norm must be a number of at least 0, got '-1'" "study: --clip-grad-norm -1 is refused" -- \
+  "$study" mlp32 --clip-grad-norm -1 --out "$tmp/bad"
 expect 2 "--budget must be a whole number" "study: --budget 0 is refused" -- \
   "$study" mlp32 --budget 0 --out "$tmp/bad"
 
