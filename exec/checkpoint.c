@@ -196,7 +196,10 @@ bool pc_checkpoint_check_dir(const char *dir, GError **error) {
     g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--checkpoint: an empty folder name");
     return false;
   }
-  char *parent = g_path_get_dirname(dir);
+  char *bare = g_strdup(dir); /* "ck/" names ck, whose parent is "." */
+  for (size_t n = strlen(bare); n > 1 && bare[n - 1] == '/'; n--) bare[n - 1] = '\0';
+  char *parent = g_path_get_dirname(bare);
+  g_free(bare);
   bool exists = g_file_test(dir, G_FILE_TEST_EXISTS);
   bool ok = exists ? g_file_test(dir, G_FILE_TEST_IS_DIR) && access(dir, W_OK | X_OK) == 0
                    : g_file_test(parent, G_FILE_TEST_IS_DIR) && access(parent, W_OK) == 0;

@@ -75,8 +75,9 @@ static pc_net *links_net(char **links, GError **error) {
   GString *t = g_string_new("link\tbytes\tlatency_s\tseconds_per_byte\n");
   bool seen[2] = {false, false}, ok = true;
   for (char **l = links; ok && *l; l++) {
-    gchar **kv = g_strsplit(*l, "=", 2), **rl = kv[1] ? g_strsplit(kv[1], ",", -1) : NULL;
-    int which = strcmp(kv[0], "intra") == 0 ? 0 : strcmp(kv[0], "inter") == 0 ? 1 : -1;
+    gchar **kv = g_strsplit(*l, "=", 2); /* "" splits into none */
+    gchar **rl = kv[0] && kv[1] ? g_strsplit(kv[1], ",", -1) : NULL;
+    int which = !kv[0] ? -1 : strcmp(kv[0], "intra") == 0 ? 0 : strcmp(kv[0], "inter") == 0 ? 1 : -1;
     double rate = 0, lat = 0;
     ok = which >= 0 && rl && rl[0] && rl[1] && !rl[2] && !seen[which] &&
          parse_unit(rl[0], rate_units, rate_scale, 3, &rate) && rate > 0 &&

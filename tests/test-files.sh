@@ -220,6 +220,9 @@ expect 2 "--eval-every: 3 test samples make no microbatch of each replica's (mic
   "--eval-samples below a microbatch" -- "$x" train "$tiny" --batch 16 -m 4 --eval-every 1 --eval-samples 3
 expect 2 "--checkpoint-every 2 needs --checkpoint DIR" "--checkpoint-every without --checkpoint" -- \
   "$x" train "$tiny" --checkpoint-every 2
+(cd "$tmp" && "$x" train "$tiny" --iters 2 --checkpoint ck-slash/ >out 2>err </dev/null)
+if [ $? = 0 ] && [ -f "$tmp/ck-slash/checkpoint" ]; then ok "--checkpoint DIR/ (a new folder with a slash) is made"
+else not_ok "--checkpoint DIR/ (a new folder with a slash) is made"; fi
 printf 'input 4\nfc out=2 \377\n' >"$tmp/byte.model"
 expect 2 "byte.model:2:10: " "a stray byte in a model file" -- "$sim" describe "$tmp/byte.model"
 if grep -qF '\xFF' "$tmp/err" && iconv -f UTF-8 -t UTF-8 "$tmp/err" >/dev/null 2>&1; then

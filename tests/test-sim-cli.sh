@@ -317,6 +317,12 @@ expect 2 "no layout of 2 ranks fits in --memory-per-rank" "plan: nothing fits th
   "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --memory-per-rank 1000
 expect 2 "--link 'inter=fast': expected" "plan: a link that is not RATE,LATENCY" -- \
   "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --link inter=fast
+expect 2 "--link '': expected" "plan: an empty --link" -- \
+  "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --link ""
+expect 2 "--schedule '': no schedule named" "plan: an empty --schedule" -- \
+  "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --schedule ""
+expect 2 "--schedule '': no schedule named" "sweep: an empty --schedule" -- \
+  "$sim" sweep "$models/tiny-mlp.model" --batch 8 --schedule "" --no-plot --out "$tmp/sw"
 expect 2 "give --net FILE or --link, not both" "plan: --net and --link" -- \
   "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --link inter=1gbit,5us --net "$tmp/net.tsv"
 expect 2 "--ranks R is required" "plan: no --ranks" -- "$sim" plan "$models/tiny-mlp.model" --batch 8

@@ -13,9 +13,12 @@ static bool attention_infer(pc_layer *l, GError **error) {
   int64_t H = PC_ATTRS(l, pc_attention_attrs)->heads;
   char s[PC_SHAPE_STRLEN];
   if (l->in[0].ndim != 2 || l->in[0].d[1] % (3 * H) != 0) {
+    int64_t D = l->in[0].ndim == 2 ? l->in[0].d[1] : 0;
     g_set_error(error, PC_ERROR, PC_ERROR_SHAPE,
                 "attention needs a sequence TxD with D = 3 x heads x head size (%lld heads), "
-                "got %s", (long long)H, pc_shape_format(&l->in[0], s, sizeof s));
+                "got %s%s", (long long)H, pc_shape_format(&l->in[0], s, sizeof s),
+                D > 0 && D % 3 == 0 ? ": the width of q, k and v is not a multiple of the heads"
+                                    : "");
     return false;
   }
   l->out = (pc_shape){.ndim = 2, .d = {l->in[0].d[0], l->in[0].d[1] / 3, 0}};
