@@ -173,6 +173,16 @@ static char *check_target(const char *flag, const char *path, bool *through, GEr
   return target;
 }
 
+bool pc_path_same(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  char *ca = g_canonicalize_filename(a, NULL), *cb = g_canonicalize_filename(b, NULL);
+  bool same = strcmp(ca, cb) == 0;
+  g_free(ca);
+  g_free(cb);
+  return same;
+}
+
 bool pc_output_check(const char *flag, const char *path, GError **error) {
   bool through;
   char *target = check_target(flag, path, &through, error);

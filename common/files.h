@@ -38,6 +38,10 @@ FILE *pc_file_open_regular(const char *path, size_t *size, GError **error);
  * FLAG and PATH otherwise. FLAG may be NULL. */
 bool pc_output_check(const char *flag, const char *path, GError **error);
 
+/* Whether paths A and B name one file: the same file where both exist, else the same path once
+ * made absolute and normalized. */
+bool pc_path_same(const char *a, const char *b);
+
 typedef struct pc_output pc_output;
 
 /* Starts writing PATH (checked as pc_output_check does). NULL and an error naming FLAG. */

@@ -329,3 +329,42 @@ void pc_job_free(pc_job *job) {
   pc_schedule_free(job->sched);
   g_free(job);
 }
+
+void pc_job_join_sets(int *argc, char ***argv) {
+  static char **joined; /* the rewritten command line, kept for the process's life */
+  char **a = *argv;
+  GPtrArray *out = g_ptr_array_new();
+  GString *sets = NULL;
+  int at = -1, more = 0;
+  for (int i = 0; i < *argc; i++) {
+    if (strcmp(a[i], "--") == 0) { /* the options end */
+      for (; i < *argc; i++) g_ptr_array_add(out, a[i]);
+      break;
+    }
+    const char *v = NULL;
+    if (strcmp(a[i], "--set") == 0 && i + 1 < *argc) v = a[++i];
+    else if (g_str_has_prefix(a[i], "--set=")) v = a[i] + strlen("--set=");
+    if (v == NULL) {
+      g_ptr_array_add(out, a[i]);
+    } else if (sets == NULL) {
+      sets = g_string_new(v);
+      at = (int)out->len;
+      g_ptr_array_add(out, NULL);
+    } else {
+      g_string_append_printf(sets, ",%s", v);
+      more++;
+    }
+  }
+  if (more == 0) { /* at most one --set: the command line as it is */
+    g_ptr_array_free(out, TRUE);
+    if (sets) g_string_free(sets, TRUE);
+    return;
+  }
+  out->pdata[at] = g_strconcat("--set=", sets->str, NULL);
+  g_string_free(sets, TRUE);
+  *argc = (int)out->len;
+  g_ptr_array_add(out, NULL);
+  g_free(joined);
+  joined = (char **)g_ptr_array_free(out, FALSE);
+  *argv = joined;
+}

@@ -121,6 +121,10 @@ int pc_job_chunks(const pc_job_request *req, GError **error);
 /* --optimizer: sgd (NULL too) or adamw. */
 bool pc_job_parse_optimizer(const char *name, pc_optim_kind *kind, GError **error);
 
+/* Every --set of the command line joined into one (--set a=1 --set b=2 reads as --set a=1,b=2;
+ * a parameter given twice is then refused as within one --set). Call it before parsing ARGV. */
+void pc_job_join_sets(int *argc, char ***argv);
+
 /* The microbatches of an evaluation (train --eval-every) of SAMPLES test samples: each of
  * REPLICAS replicas its share in whole microbatches of MB; 0 with PC_ERROR_USAGE when that makes
  * none, or more than the op lists of NCHUNKS chunks per rank may hold. */

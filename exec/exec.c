@@ -73,6 +73,7 @@ bool pc_exec_output_close(const char *cmd, pc_output *out) {
 
 bool pc_exec_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv) {
   GError *error = NULL;
+  pc_job_join_sets(argc, argv);
   if (g_option_context_parse(ctx, argc, argv, &error)) return true;
   if (pc_exec_rank() == 0) print_error(cmd, error->message);
   g_error_free(error);

@@ -419,7 +419,7 @@ int pc_cmd_grid(int argc, char **argv) {
   for (guint i = 0; i < cells->len; i++) {
     grid_cell *c = cells->pdata[i];
     c->o = (train_opts){.stages = PC_JOB_UNSET, .sets = sets, .schedule = c->schedule,
-                        .partition = c->partition, .chunks = c->chunks, .zb_costs = c->zb_costs,
+                        .partition = c->partition, .chunks = c->chunks ? c->chunks : PC_JOB_UNSET, .zb_costs = c->zb_costs,
                         .batch = batch, .micro = c->micro, .replicas = c->replicas,
                         .iters = warmup + visits * iters, .warmup = warmup, .print_every = 1,
                         .profile_reps = 1, .seed = seed};

@@ -567,6 +567,7 @@ static bool check_numbers(const train_opts *o, GError **error) {
     {"--stages", o->stages == PC_JOB_UNSET ? 1 : o->stages, 1},
     {"--print-every", o->print_every, 1}, {"--checkpoint-every", o->checkpoint_every, 0},
     {"--profile-reps", o->profile_reps, 1},
+    {"--chunks", o->chunks == PC_JOB_UNSET ? 1 : o->chunks, 1},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(ints); i++) {
     if (ints[i].v < ints[i].min) {
@@ -623,6 +624,29 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
   };
   for (size_t i = 0; i < G_N_ELEMENTS(outs); i++)
     if (outs[i].path && !pc_output_check(outs[i].flag, outs[i].path, error)) return false;
+  /* each output its own file, none of them the model (--save onto --load updates the weights) */
+  const struct { const char *flag, *path; } ins[] = {{"the model file", model_path}};
+  for (size_t i = 0; i < G_N_ELEMENTS(outs); i++) {
+    for (size_t j = i + 1; outs[i].path && j < G_N_ELEMENTS(outs); j++) {
+      if (outs[j].path && pc_path_same(outs[i].path, outs[j].path)) {
+        g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s and %s name one file, %s: give each "
+                    "its own", outs[i].flag, outs[j].flag, outs[j].path);
+        return false;
+      }
+    }
+    for (size_t j = 0; outs[i].path && j < G_N_ELEMENTS(ins); j++) {
+      if (ins[j].path && pc_path_same(outs[i].path, ins[j].path)) {
+        g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s %s is %s: writing it would lose it",
+                    outs[i].flag, outs[i].path, ins[j].flag);
+        return false;
+      }
+    }
+  }
+  if (o->load && o->resume) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--load %s and --resume %s: a resumed run "
+                "starts from its checkpoint's weights; give one of them", o->load, o->resume);
+    return false;
+  }
   if (o->checkpoint && !pc_checkpoint_check_dir(o->checkpoint, error)) return false;
   r->model = pc_model_load(model_path, o->sets, error);
   if (r->model == NULL) return false;
@@ -633,7 +657,8 @@ static bool setup(stage_run *r, const train_opts *o, const char *model_path,
   }
   pc_job_request req = {.partition = o->partition, .by = o->by,
                         .stages = o->stages == PC_JOB_UNSET ? 0 : o->stages,
-                        .schedule = o->schedule, .chunks = o->chunks,
+                        .schedule = o->schedule,
+                        .chunks = o->chunks == PC_JOB_UNSET ? 0 : o->chunks,
                         .zb_costs = o->zb_costs, .batch = o->batch,
                         .micro = o->micro, .replicas = o->replicas, .ranks = size};
   pc_job *job = pc_job_resolve(r->model, &req, error);

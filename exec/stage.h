@@ -27,7 +27,7 @@ typedef struct {
   char *checkpoint, *resume, *profile_samples, *zb_costs;
   char *optimizer, *lr_schedule; /* sgd (NULL too) or adamw; constant (NULL too) or cosine */
   int stages, batch, micro, iters, warmup, replicas, print_every, checkpoint_every, profile_reps;
-  int chunks; /* model chunks per rank (interleaved); 0: the schedule's own */
+  int chunks; /* model chunks per rank (interleaved); PC_JOB_UNSET: the schedule's own */
   gboolean checkpoint_replace;
   double lr, timeout;
   double momentum, weight_decay;  /* PC_EXEC_UNSET_REAL: the optimizer's default */

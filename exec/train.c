@@ -262,7 +262,7 @@ static bool start_run(stage_run *r, bool opened, train_start *st, GError **error
 }
 
 int pc_cmd_train(int argc, char **argv) {
-  train_opts o = {.stages = PC_JOB_UNSET, .batch = 32, .micro = 1, .iters = 10, .warmup = INT_MIN, .replicas = 1,
+  train_opts o = {.stages = PC_JOB_UNSET, .chunks = PC_JOB_UNSET, .batch = 32, .micro = 1, .iters = 10, .warmup = INT_MIN, .replicas = 1,
                   .print_every = 1, PC_STAGE_OPTIM_DEFAULTS, .seed = 1, .profile_reps = 5};
   GOptionEntry entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING, &o.sets, "Override model parameters", "K=V,..."},

@@ -37,6 +37,7 @@ printf 'a gpipe 4 1\n' >"$t/cells-short.txt"
 printf 'one gpipe 1 1 -\ntwo gpipe 2 1 2,6\n' >"$t/cells-ranks.txt"
 printf 'a zb-h1 4 1 costs=1:2:1 -\n' >"$t/cells-option.txt"
 mkdir -p "$t/grid"
+cp models/tiny-mlp.model "$t/mm.model"
 "$sim" run "$m/tiny-mlp.model" --batch 8 --microbatches 2 --trace "$t/m2.json" >/dev/null 2>&1
 mkfifo "$t/fifo"
 printf 'input 8\nembed e vocab=9 dim=4\nfc h out=10 tied=1\nsoftmax_xent\n' >"$t/tied-size.model"
@@ -118,6 +119,9 @@ entry "grid: a cell option it does not know" -- "$x" grid "$m/tiny-mlp.model" --
 entry "grid: a cell needing other ranks than the job's" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/grid"
 entry "grid: output folder in a missing folder" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/none/grid"
 entry "grid: an optimizer option out of range" -- "$x" grid "$m/tiny-mlp.model" --cells "$t/cells-ranks.txt" --out "$t/grid" --lr 0
+entry "two outputs onto one file" -- "$x" train "$m/tiny-mlp.model" --times "$t/same.out" --summary "$t/same.out"
+entry "an output onto the model file" -- "$x" train "$t/mm.model" --save "$t/mm.model"
+entry "--load with --resume" -- "$x" train "$m/tiny-mlp.model" --load "$t/w.pcw" --resume "$t/ck"
 entry "profile: microbatch too large for the machine" -- "$x" profile "$m/mlp32.model" --microbatch-sizes 8,1048576
 entry "profile: samples file in a missing folder" -- "$x" profile "$m/tiny-mlp.model" --samples "$t/none/s.tsv"
 entry "profile: more ranks than the partition has stages, not a multiple" -- mpirun -n 3 "$x" profile "$m/tiny-mlp.model" -p "fc1..relu2 | fc3.."

@@ -24,6 +24,7 @@ void pc_cli_model_entries(pc_cli_model_opts *o, GOptionEntry out[5]) {
 
 gboolean pc_cli_parse(GOptionContext *ctx, const char *cmd, int *argc, char ***argv) {
   GError *error = NULL;
+  pc_job_join_sets(argc, argv);
   if (!g_option_context_parse(ctx, argc, argv, &error)) {
     pc_cli_fail(cmd, error);
     return FALSE;

@@ -354,6 +354,11 @@ int pc_cmd_run(int argc, char **argv) {
   if (!pc_cli_parse_map_by(o.map_by, &cfg.by_node, &error) ||
       !pc_cli_apply_training(&o.training, &cfg, &error))
     goto fail;
+  if (o.chunks != UNSET && o.chunks < 1) {
+    g_set_error(&error, PC_ERROR, PC_ERROR_USAGE, "--chunks must be 1 to %d, got %d",
+                PC_SCHEDULE_MAX_CHUNKS, o.chunks);
+    goto fail;
+  }
   cfg.chunks = o.chunks == UNSET ? 0 : o.chunks;
   pc_job_request req = {.partition = o.partition, .stages = o.stages == UNSET ? 0 : o.stages,
                         .chunks = cfg.chunks,

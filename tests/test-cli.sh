@@ -20,6 +20,10 @@ stdout_has "index,layer,kind,output,params,fwd_flops" "csv: layer header"
 stdout_has "stage,first,last,layers,params" "csv: stage header"
 stdout_has "layer2.1.relu,0,1," "csv: the tensor crossing the cut"
 if [ "$(grep -c '^[0-9]*,layer' "$tmp/out")" -gt 150 ]; then ok "csv: one row per layer"; else not_ok "csv: one row per layer"; fi
+expect 0 "" "describe with two --set options" -- "$sim" describe "$models/mlp32.model" --set width=64 --set=classes=5
+stdout_has "width=64 (set), input=1024, classes=5 (set)" "--set repeated: every one applies"
+expect 2 "--set 'width=32': given twice" "--set repeated with one parameter twice is refused" -- \
+  "$sim" describe "$models/mlp32.model" --set width=64 --set width=32
 expect 0 "" "describe tiny-mlp uses its split markers" -- "$sim" describe "$models/tiny-mlp.model"
 stdout_has "fc1..relu2 | fc3..loss" "split markers become the partition"
 "$sim" describe "$models/tiny-cnn.model" --stages 3 >"$tmp/a" 2>&1

@@ -218,6 +218,17 @@ expect 2 "--eval-every must be at least 0, got -1" "--eval-every negative" -- \
   "$x" train "$tiny" --eval-every -1
 expect 2 "--eval-every: 3 test samples make no microbatch of each replica's (microbatches of 4 on 1 replica)" \
   "--eval-samples below a microbatch" -- "$x" train "$tiny" --batch 16 -m 4 --eval-every 1 --eval-samples 3
+expect 2 "--times and --summary name one file, $tmp/same.out" "two outputs onto one file are refused" -- \
+  "$x" train "$tiny" --times "$tmp/same.out" --summary "$tmp/same.out"
+cp "$tiny" "$tmp/mm.model"
+expect 2 "--save $tmp/mm.model is the model file" "--save onto the model file is refused" -- \
+  "$x" train "$tmp/mm.model" --save "$tmp/mm.model"
+if cmp -s "$tiny" "$tmp/mm.model"; then ok "the model file stays as it was"; else not_ok "the model file stays as it was"; fi
+expect 2 "--load $tmp/none.pcw and --resume $tmp/none-ck: a resumed run starts from its checkpoint's weights" \
+  "--load with --resume is refused" -- "$x" train "$tiny" --load "$tmp/none.pcw" --resume "$tmp/none-ck"
+expect 2 "--chunks must be at least 1, got 0" "train: --chunks 0 is refused" -- "$x" train "$tiny" --chunks 0
+expect 2 "--set 'width=9': given twice" "train: every --set read (one parameter in two is refused)" -- \
+  "$x" train "$models/mlp32.model" --set width=8 --set input=8,width=9
 expect 2 "--checkpoint-every 2 needs --checkpoint DIR" "--checkpoint-every without --checkpoint" -- \
   "$x" train "$tiny" --checkpoint-every 2
 (cd "$tmp" && "$x" train "$tiny" --iters 2 --checkpoint ck-slash/ >out 2>err </dev/null)

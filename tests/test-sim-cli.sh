@@ -317,6 +317,8 @@ expect 2 "no layout of 2 ranks fits in --memory-per-rank" "plan: nothing fits th
   "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --memory-per-rank 1000
 expect 2 "--link 'inter=fast': expected" "plan: a link that is not RATE,LATENCY" -- \
   "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --link inter=fast
+expect 2 "--chunks must be 1 to 64, got 0" "run: --chunks 0 is refused" -- \
+  "$sim" run "$models/mlp32.model" --schedule interleaved --chunks 0 -m 2 --stages 2 --batch 8
 expect 2 "--link '': expected" "plan: an empty --link" -- \
   "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --link ""
 expect 2 "--schedule '': no schedule named" "plan: an empty --schedule" -- \
