@@ -223,7 +223,21 @@ struct pc_profile {
   bool split;        /* rows have the split backward's halves */
   pc_optim_kind optim; /* whose step opt_s timed (`# optimizer`; SGD when absent) */
   GHashTable *by_name;
+  GPtrArray *params;   /* prof_param *: the `# param NAME=VALUE` lines of every file read */
 };
+
+typedef struct {
+  char *name, *value, *file;
+  int line;
+} prof_param;
+
+static void prof_param_free(gpointer p) {
+  prof_param *q = p;
+  g_free(q->name);
+  g_free(q->value);
+  g_free(q->file);
+  g_free(q);
+}
 
 static void prof_layer_free(gpointer p) {
   prof_layer *l = p;
@@ -239,6 +253,7 @@ void pc_profile_free(pc_profile *p) {
   g_free(p->model);
   g_hash_table_unref(p->by_name);
   g_ptr_array_unref(p->layers);
+  g_ptr_array_unref(p->params);
   g_free(p);
 }
 
@@ -255,6 +270,14 @@ static bool profile_meta(void *ud, const tsv *t, int line, const char *key, cons
     p->model = g_strdup(value);
   } else if (key && strcmp(key, "overhead_s") == 0) {
     return tsv_number(t, line, value, "overhead_s", &p->overhead, error);
+  } else if (key && strcmp(key, "param") == 0 && strchr(value, '=') != NULL) {
+    prof_param *q = g_new0(prof_param, 1);
+    const char *eq = strchr(value, '=');
+    q->name = g_strndup(value, (gsize)(eq - value));
+    q->value = g_strdup(eq + 1);
+    q->file = g_strdup(t->filename);
+    q->line = line + 1;
+    g_ptr_array_add(p->params, q);
   } else if (key && strcmp(key, "optimizer") == 0) {
     if (pc_job_parse_optimizer(value, &p->optim, NULL)) return true;
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s:%d: optimizer '%s': expected sgd or adamw",
@@ -269,6 +292,7 @@ static pc_profile *profile_new(const char *filename) {
   p->filename = g_strdup(filename);
   p->layers = g_ptr_array_new_with_free_func(prof_layer_free);
   p->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+  p->params = g_ptr_array_new_with_free_func(prof_param_free);
   return p;
 }
 
@@ -523,7 +547,28 @@ double pc_profile_overhead(const pc_profile *p) { return p->overhead; }
 
 bool pc_profile_pooled(const pc_profile *p) { return p->pooled; }
 
+/* Whether two parameter values are one: equal numbers, or equal text. */
+static bool same_value(const char *a, const char *b) {
+  char *ea, *eb;
+  double x = g_ascii_strtod(a, &ea), y = g_ascii_strtod(b, &eb);
+  if (ea != a && *ea == '\0' && eb != b && *eb == '\0') return x == y;
+  return strcmp(a, b) == 0;
+}
+
 bool pc_profile_check(const pc_profile *p, const pc_model *model, GError **error) {
+  for (guint k = 0; k < p->params->len; k++) {
+    const prof_param *q = g_ptr_array_index(p->params, k);
+    for (int i = 0; i < model->nparams; i++) {
+      const pc_model_param *mp = &model->params[i];
+      if (strcmp(mp->name, q->name) == 0 && !same_value(mp->value, q->value)) {
+        g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
+                    "%s:%d: profiled with %s=%s, but the model has %s=%s (give the --set the "
+                    "profile was taken with)", q->file, q->line, q->name, q->value, mp->name,
+                    mp->value);
+        return false;
+      }
+    }
+  }
   for (int i = 0; i < model->nlayers; i++) {
     const pc_layer *ml = &model->layers[i];
     const prof_layer *l = g_hash_table_lookup(p->by_name, ml->name);

@@ -63,9 +63,10 @@ const char *pc_profile_model(const pc_profile *profile);
 /* The per-op fixed overhead (`# overhead_s`; 0 when absent), seconds. */
 double pc_profile_overhead(const pc_profile *profile);
 
-/* Checks that PROFILE describes MODEL: every layer of the model has rows (else an error naming
- * the first missing layer), every row names a layer of the model with its kind (else an error
- * naming FILE:LINE and the layer). */
+/* Checks that PROFILE describes MODEL: the parameters its files recorded (`# param`) are the
+ * model's, every layer of the model has rows (else an error naming the first missing layer),
+ * every row names a layer of the model with its kind (else an error naming FILE:LINE and the
+ * layer). */
 bool pc_profile_check(const pc_profile *profile, const pc_model *model, GError **error);
 
 /* Seconds of forward and backward of layer NAME for a microbatch of MB samples: exact at a

@@ -58,6 +58,11 @@ if cmp -s "$tmp/out" "$tmp/from-profile.csv"; then ok "samples pooled by their m
 else diff "$tmp/out" "$tmp/from-profile.csv" | sed 's/^/# /'; not_ok "samples pooled by their median predict as the profile of those medians"; fi
 expect 0 "" "run --profile-stat min" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --microbatches 2 --profile "$tmp/s1.tsv" --profile "$tmp/s2.tsv" --profile-stat min
 stdout_has "costs: profile: the min of the samples of $tmp/s1.tsv and more" "run: the pooled samples and their statistic named"
+sed 's/^# model tiny-mlp$/# model tiny-mlp\n# param width=32\n# param input=16/' "$tmp/prof.tsv" >"$tmp/prof-params.tsv"
+expect 0 "" "run: a profile of the model's own parameters" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/prof-params.tsv"
+expect 2 "prof-params.tsv:3: profiled with input=16, but the model has input=8 (give the --set the profile was taken with)" \
+  "run: a profile taken with other parameters is refused" -- \
+  "$sim" run "$models/tiny-mlp.model" --set input=8 --batch 8 --profile "$tmp/prof-params.tsv"
 expect 2 "--profile-stat 'mode': expected median, mean or min" "run: an unknown --profile-stat" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile-stat mode
 expect 2 "$tmp/nope.tsv: cannot open: No such file" "run: a missing samples file among several is named" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile "$tmp/nope.tsv"
 expect 2 "only samples files" "run: a profile among samples files" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile "$tmp/prof.tsv"
