@@ -263,7 +263,14 @@ pc_partition *pc_job_partition(const pc_model *model, const pc_job_request *req,
   int n = req->stages * C;
   *source = PC_JOB_FROM_STAGES;
   if (n == 0) {
-    if (model->nsplits > 0 && (from_ranks == 0 || from_ranks == model->nsplits + 1)) {
+    bool markers = model->nsplits > 0 && (from_ranks == 0 || from_ranks == model->nsplits + 1);
+    if (req->by && (markers || (from_ranks == 0 && C == 1))) {
+      g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--by %s balances an automatic partition: "
+                  "give --stages N (%s)", req->by,
+                  markers ? "the model's split markers cut it otherwise" : "one stage otherwise");
+      return NULL;
+    }
+    if (markers) {
       *source = PC_JOB_FROM_MARKERS;
       return pc_partition_parse(model, "split", 0, error);
     }

@@ -31,6 +31,7 @@ head -c 300 "$t/w.pcw" >"$t/truncated.pcw"
 printf 'layer\tkind\tmb\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t1\t1e-5\t2e-5\t0\n' >"$t/missing-layer.tsv"
 printf 'link\tbytes\tlatency_s\tseconds_per_byte\n' >"$t/net-empty.tsv"
 printf 'layer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t1\t0\t0\t1e-5\t2e-5\t0\n' >"$t/samples.tsv"
+printf '# model tiny-mlp\n# param width=64\nlayer\tkind\tmb\trank\trep\tfwd_s\tbwd_s\topt_s\nfc1\tfc\t1\t0\t0\t1e-5\t2e-5\t0\n' >"$t/samples-64.tsv"
 mkdir -p "$t/ck" && printf 'pipecast-checkpoint 1\niteration x\n' >"$t/ck/checkpoint"
 mkdir -p "$t/cifar" && head -c 5000 /dev/zero >"$t/cifar/data_batch_1.bin"
 printf 'a gpipe 4 1\n' >"$t/cells-short.txt"
@@ -83,6 +84,8 @@ entry "loss that is not the last layer" -- "$sim" describe "$t/loss-not-last.mod
 entry "missing model file" -- "$sim" describe "$t/nope.model"
 entry "--set of an unknown parameter" -- "$sim" describe "$m/mlp32.model" --set widht=3
 entry "--set with a malformed value" -- "$sim" describe "$m/mlp32.model" --set width=wide
+entry "--set giving one parameter twice" -- "$sim" describe "$m/mlp32.model" --set width=64 --set width=32
+entry "--by without --stages" -- "$sim" describe "$m/tiny-mlp.model" --by params
 entry "partition naming an unknown layer" -- "$sim" describe "$m/resnet50.model" -p "conv1..layer9 | layer2.."
 entry "overlapping ranges" -- "$sim" describe "$m/mlp32.model" -p "fc1..fc10 | fc5..loss"
 entry "out-of-order ranges" -- "$sim" describe "$m/mlp32.model" -p "fc9..loss | fc1..relu8"
@@ -93,6 +96,8 @@ entry "unknown schedule" -- "$sim" run "$m/mlp32.model" --batch 8 --schedule pip
 entry "microbatches not dividing the batch (simulator)" -- "$sim" run "$m/mlp32.model" --batch 10 --microbatches 4
 entry "profile missing a layer" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/missing-layer.tsv"
 entry "a profile among samples files to pool" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/samples.tsv" --profile "$t/missing-layer.tsv"
+entry "a profile taken with other parameters" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/samples-64.tsv"
+entry "--extrapolate without a profile" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --extrapolate
 entry "an unknown statistic for pooled samples" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --profile "$t/samples.tsv" --profile-stat mode
 entry "balancing by time where no layer times are read" -- "$x" train "$m/tiny-mlp.model" --stages 2 --by time
 entry "replaying a trace of another configuration" -- "$sim" run "$m/tiny-mlp.model" --batch 8 --microbatches 4 --durations "$t/m2.json"

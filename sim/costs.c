@@ -118,8 +118,9 @@ bool pc_cost_config_load(pc_cost_config *cfg, const char *const *profiles,
   pc_net *n = NULL;
   pc_gemm *g = NULL;
   bool any = profiles && profiles[0];
-  if (!any && profile_stat) {
-    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "--profile-stat goes with --profile");
+  if (!any && (profile_stat || cfg->extrapolate)) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE, "%s goes with --profile",
+                profile_stat ? "--profile-stat" : "--extrapolate");
     return false;
   }
   if ((any && (p = load_profiles(profiles, profile_stat, error)) == NULL) ||

@@ -45,7 +45,8 @@ typedef struct {
 /* Loads the files named into CFG's profile, net and gemm, leaving the other fields alone. PROFILES
  * (NULL-terminated; NULL or empty: none) is one profile, or samples files (`pipecast-exec profile
  * --samples`, `train --profile-samples`) pooled with PROFILE_STAT (median, mean or min; NULL:
- * median). NET and GEMM may be NULL. On error nothing stays loaded. Release with
+ * median); PROFILE_STAT and CFG->extrapolate without them are refused. NET and GEMM may be
+ * NULL. On error nothing stays loaded. Release with
  * pc_cost_config_clear. */
 bool pc_cost_config_load(pc_cost_config *cfg, const char *const *profiles,
                          const char *profile_stat, const char *net, const char *gemm,

@@ -65,6 +65,11 @@ static bool check(run_opts *o, GError **error) {
                 o->eval_every);
     return false;
   }
+  if (o->eval_samples != UNSET && o->eval_every == 0) {
+    g_set_error(error, PC_ERROR, PC_ERROR_USAGE,
+                "--eval-samples %d goes with --eval-every K (when to evaluate)", o->eval_samples);
+    return false;
+  }
   if (o->eval_samples == UNSET) o->eval_samples = PC_SYNTHETIC_TEST_SIZE;
   if (o->gantt && !pc_plot_check_path(o->gantt, error)) return false;
   return o->trace == NULL || pc_output_check("--trace", o->trace, error);

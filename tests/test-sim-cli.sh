@@ -63,6 +63,14 @@ expect 0 "" "run: a profile of the model's own parameters" -- "$sim" run "$model
 expect 2 "prof-params.tsv:3: profiled with input=16, but the model has input=8 (give the --set the profile was taken with)" \
   "run: a profile taken with other parameters is refused" -- \
   "$sim" run "$models/tiny-mlp.model" --set input=8 --batch 8 --profile "$tmp/prof-params.tsv"
+expect 2 "--extrapolate goes with --profile" "run: --extrapolate without a profile" -- \
+  "$sim" run "$models/tiny-mlp.model" --batch 8 --extrapolate
+expect 2 "--by params balances an automatic partition: give --stages N (the model's split markers cut it otherwise)" \
+  "run: --by where the split markers partition" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --by params
+expect 2 "--by flops balances an automatic partition: give --stages N (one stage otherwise)" \
+  "run: --by on one stage" -- "$sim" run "$models/mlp32.model" --batch 8 --by flops
+expect 2 "--eval-samples 5 goes with --eval-every K" "run: --eval-samples without --eval-every" -- \
+  "$sim" run "$models/tiny-mlp.model" --batch 8 --eval-samples 5
 expect 2 "--profile-stat 'mode': expected median, mean or min" "run: an unknown --profile-stat" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile-stat mode
 expect 2 "$tmp/nope.tsv: cannot open: No such file" "run: a missing samples file among several is named" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile "$tmp/nope.tsv"
 expect 2 "only samples files" "run: a profile among samples files" -- "$sim" run "$models/tiny-mlp.model" --batch 8 --profile "$tmp/s1.tsv" --profile "$tmp/prof.tsv"
