@@ -364,7 +364,8 @@ bool pc_checkpoint_load(const char *dir, const pc_checkpoint_job *job, pc_runtim
                 "%s: holds the state of --optimizer %s (%s), not of %s: resume with --optimizer "
                 "%s", path, state_of(p.optimizer), p.optimizer ? p.optimizer : "",
                 state_of(job->optimizer), state_of(p.optimizer));
-  } else if (strcmp(p.config, job->config) != 0) {
+  } else if (strcmp(p.config, job->config) != 0 &&
+             !(job->config_before && strcmp(p.config, job->config_before) == 0)) {
     char *d = config_difference(p.config, job->config);
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT, "%s: written by a run with %s", path, d);
     g_free(d);

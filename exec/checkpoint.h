@@ -31,7 +31,9 @@
 typedef struct {
   const char *model;
   int nstages;
-  const char *config;    /* everything the numbers depend on (partition, batch, ...) */
+  const char *config;    /* everything the numbers depend on (parameters, partition, ...) */
+  const char *config_before; /* as runs wrote it before the parameters (their --set as typed):
+                              * their checkpoints resume too; NULL: none */
   const char *optimizer; /* the optimizer's settings: a resume with others is stated, not refused */
 } pc_checkpoint_job;
 

@@ -202,7 +202,7 @@ static int train_outputs(stage_run *r, const timing *t, int status) {
 
 /* What a run starts from: its checkpoint identity, the checkpoint it resumed, its ID. */
 typedef struct {
-  char *spec, *config, *optimizer;
+  char *spec, *config, *config_before, *optimizer;
   pc_checkpoint_job job;
   pc_checkpoint_info resumed;
   char run[PC_RUN_ID_LEN + 1];
@@ -211,6 +211,7 @@ typedef struct {
 static void start_clear(train_start *st) {
   g_free(st->spec);
   g_free(st->config);
+  g_free(st->config_before);
   g_free(st->optimizer);
   g_free(st->resumed.optimizer);
 }
@@ -221,14 +222,23 @@ static void start_clear(train_start *st) {
 static bool start_run(stage_run *r, bool opened, train_start *st, GError **error) {
   const train_opts *o = r->o;
   st->spec = r->part ? pc_partition_format(r->model, r->part) : NULL;
-  st->config = g_strdup_printf("partition=%s batch=%d microbatches=%d replicas=%d seed=%lld "
-                               "data=%s set=%s", st->spec, o->batch, o->micro, o->replicas,
-                               (long long)o->seed, o->data ? o->data : "synthetic",
-                               o->sets ? o->sets : "");
+  /* the model's parameters as they resolved (however --set wrote them), then the job */
+  GString *params = g_string_new("params=");
+  for (int i = 0; r->model && i < r->model->nparams; i++)
+    g_string_append_printf(params, "%s%s=%s", i ? "," : "", r->model->params[i].name,
+                           r->model->params[i].value);
+  char *job = g_strdup_printf("partition=%s batch=%d microbatches=%d replicas=%d seed=%lld "
+                              "data=%s", st->spec, o->batch, o->micro, o->replicas,
+                              (long long)o->seed, o->data ? o->data : "synthetic");
+  st->config = g_strdup_printf("%s %s", params->str, job);
+  st->config_before = g_strdup_printf("%s set=%s", job, o->sets ? o->sets : "");
+  g_string_free(params, TRUE);
+  g_free(job);
   st->optimizer = pc_stage_optim_text(o);
   /* a file per stage of the partition: chunks are stages of their own */
   st->job = (pc_checkpoint_job){r->model ? r->model->name : NULL,
-                                r->part ? r->part->nstages : r->P, st->config, st->optimizer};
+                                r->part ? r->part->nstages : r->P, st->config,
+                                st->config_before, st->optimizer};
   bool ok = opened;
   if (ok && o->resume) {
     ok = pc_checkpoint_load(o->resume, &st->job, r->rts, r->vstages, r->C, &st->resumed, error);

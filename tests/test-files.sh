@@ -83,6 +83,16 @@ expect 2 "'seed=1', this run has 'seed=2'" "a resume with another seed names the
 expect 2 "holds the state of --optimizer sgd (lr=0.01 momentum=0.9 weight_decay=0), not of adamw: resume with --optimizer sgd" \
   "a resume with another optimizer is refused, naming both" -- \
   mpirun -n 2 "$x" train "$tiny" --iters 6 --optimizer adamw --resume "$ck"
+# the model's parameters as they resolve, however --set writes them
+expect 0 "" "a resume whose --set gives the parameters' own values goes on" -- \
+  mpirun -n 2 "$x" train "$tiny" --iters 6 --set " width=32" --set classes=4 --resume "$ck"
+expect 2 "'params=width=32,input=16,classes=4', this run has 'params=width=16,input=16,classes=4'" \
+  "a resume with another parameter names it" -- mpirun -n 2 "$x" train "$tiny" --iters 6 --set width=16 --resume "$ck"
+# a checkpoint written before the parameters were recorded (its --set as typed) resumes
+cp -r "$ck" "$tmp/ck-before"
+sed -i 's/^config params=[^ ]* \(.*\)$/config \1 set=/' "$tmp/ck-before/checkpoint"
+expect 0 "" "a checkpoint of the earlier format resumes" -- \
+  mpirun -n 2 "$x" train "$tiny" --iters 6 --resume "$tmp/ck-before"
 
 # --- outputs ---------------------------------------------------------------------------------
 expect 0 "" "--save /dev/null writes through" -- "$x" train "$tiny" --iters 1 --save /dev/null

@@ -61,7 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pc_fuzz_write(path, data, size);
   GError *error = NULL;
-  pc_checkpoint_job job = {model->name, 1, CONFIG, "lr=0.01 momentum=0.9 weight_decay=0"};
+  pc_checkpoint_job job = {model->name, 1, CONFIG, NULL, "lr=0.01 momentum=0.9 weight_decay=0"};
   pc_checkpoint_info info = {.iteration = -1};
   if (pc_checkpoint_load(dir, &job, &rt, (const int[]){0}, 1, &info, &error)) {
     if (error || info.iteration < 0 || info.iteration > 3) abort();
