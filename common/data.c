@@ -526,23 +526,46 @@ static pc_dataset *tokens_new(int64_t T, int64_t vocab, bool train) {
   return d;
 }
 
-/* Reads a token file: its windows of T + 1, every token below the vocabulary checked. */
-static bool tokens_read(pc_dataset *d, const char *path, int64_t *windows, GError **error) {
-  size_t len;
-  if (!read_all(path, &d->token_buf, &len, error)) return false;
-  if (len < TOKENS_HEADER || le32(d->token_buf) != TOKENS_MAGIC || le32(d->token_buf + 4) != 1) {
+/* A token file's header HEAD (the first bytes of a file of LEN bytes): llm.c's magic and version,
+ * and a token count that the file's length holds; *N gets the count. */
+static bool tokens_header(const guint8 *head, size_t len, const char *path, uint32_t *n,
+                          GError **error) {
+  if (len < TOKENS_HEADER || le32(head) != TOKENS_MAGIC || le32(head + 4) != 1) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
                 "%s: not a token file (expected llm.c's header of 256 int32: magic %d, version "
                 "1, the token count)", path, TOKENS_MAGIC);
     return false;
   }
-  uint32_t n = le32(d->token_buf + 8);
-  if ((len - TOKENS_HEADER) / 2 != n || (len - TOKENS_HEADER) % 2) {
+  *n = le32(head + 8);
+  if ((len - TOKENS_HEADER) / 2 != *n || (len - TOKENS_HEADER) % 2) {
     g_set_error(error, PC_ERROR, PC_ERROR_FORMAT,
                 "%s: the header counts %u tokens, the file holds %zu bytes of them (2 each)", path,
-                n, len - TOKENS_HEADER);
+                *n, len - TOKENS_HEADER);
     return false;
   }
+  return true;
+}
+
+/* The test file of a training run that does not evaluate: its header, read up front (its
+ * tokens are checked where an evaluation reads it). */
+static bool tokens_check_file(const char *path, GError **error) {
+  size_t size;
+  FILE *f = pc_file_open_regular(path, &size, error);
+  if (f == NULL) return false;
+  guint8 head[TOKENS_HEADER];
+  size_t got = fread(head, 1, sizeof head, f);
+  fclose(f);
+  uint32_t n;
+  return tokens_header(head, got < sizeof head ? got : size, path, &n, error);
+}
+
+/* Reads a token file: its windows of T + 1, every token below the vocabulary checked. */
+static bool tokens_read(pc_dataset *d, const char *path, int64_t *windows, GError **error) {
+  size_t len;
+  uint32_t n;
+  if (!read_all(path, &d->token_buf, &len, error) ||
+      !tokens_header(d->token_buf, len, path, &n, error))
+    return false;
   d->tokens = d->token_buf + TOKENS_HEADER;
   for (int64_t k = 0; k < n; k++)
     if (file_token(d, k) >= d->classes) {
@@ -574,6 +597,7 @@ static pc_dataset *tokens_open_file(const char *files, int64_t T, int64_t vocab,
                 files);
   const char *path = ok ? f[!train && nf == 2 ? 1 : 0] : NULL;
   ok = ok && tokens_read(d, path, &windows, error);
+  ok = ok && (!train || nf == 1 || tokens_check_file(f[1], error));
   if (ok && nf == 1) { /* the last tenth of the windows held out for testing */
     int64_t test = windows / TOKENS_TEST_SHARE;
     if (test < 1) {

@@ -338,7 +338,9 @@ void pc_job_free(pc_job *job) {
 }
 
 void pc_job_join_sets(int *argc, char ***argv) {
-  static char **joined; /* the rewritten command line, kept for the process's life */
+  /* the rewritten command line and its one --set, kept for the process's life (parsing takes
+   * the options out of the array) */
+  static char **joined, *set;
   char **a = *argv;
   GPtrArray *out = g_ptr_array_new();
   GString *sets = NULL;
@@ -367,7 +369,9 @@ void pc_job_join_sets(int *argc, char ***argv) {
     if (sets) g_string_free(sets, TRUE);
     return;
   }
-  out->pdata[at] = g_strconcat("--set=", sets->str, NULL);
+  g_free(set);
+  set = g_strconcat("--set=", sets->str, NULL);
+  out->pdata[at] = set;
   g_string_free(sets, TRUE);
   *argc = (int)out->len;
   g_ptr_array_add(out, NULL);

@@ -542,6 +542,36 @@ static void test_tokens(void) {
     g_clear_error(&error);
     g_free(spec);
   }
+  /* the training split of TRAIN.bin,TEST.bin checks TEST.bin's header though nothing evaluates:
+   * a missing file, another magic number, a count the file lacks */
+  f = token_file(101, 20240521, -1, 0, &len);
+  write_file(dir, "bad.bin", f, len);
+  g_free(f);
+  const char *tests[][2] = {{"none.bin", "none.bin"}, {"bad.bin", "not a token file"}};
+  for (size_t i = 0; i < G_N_ELEMENTS(tests); i++) {
+    spec = g_strdup_printf("tokens:%s/train.bin,%s/%s", dir, dir, tests[i][0]);
+    g_assert_null(pc_dataset_open_tokens(spec, 8, 50, 0, true, &error));
+    g_assert_nonnull(error);
+    if (!strstr(error->message, tests[i][1])) g_error("'%s' lacks '%s'", error->message, tests[i][1]);
+    g_clear_error(&error);
+    g_free(spec);
+  }
+  f = token_file(101, 20240520, -1, 0, &len);
+  write_file(dir, "short.bin", f, len - 4);
+  write_file(dir, "test.bin", f, len);
+  g_free(f);
+  spec = g_strdup_printf("tokens:%s/train.bin,%s/short.bin", dir, dir);
+  g_assert_null(pc_dataset_open_tokens(spec, 8, 50, 0, true, &error));
+  g_assert_error(error, PC_ERROR, PC_ERROR_FORMAT);
+  g_assert_nonnull(strstr(error->message, "the header counts 101 tokens"));
+  g_clear_error(&error);
+  g_free(spec);
+  spec = g_strdup_printf("tokens:%s/train.bin,%s/test.bin", dir, dir);
+  tr = pc_dataset_open_tokens(spec, 8, 50, 0, true, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(pc_dataset_size(tr), ==, 12); /* the whole file trains */
+  pc_dataset_free(tr);
+  g_free(spec);
   /* a data set of images for a model of tokens, and a spec with three files */
   g_assert_null(pc_dataset_open_tokens("mnist:/x", 8, 50, 0, true, &error));
   g_assert_error(error, PC_ERROR, PC_ERROR_USAGE);
