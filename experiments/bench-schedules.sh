@@ -20,7 +20,8 @@
 #
 # Usage: experiments/bench-schedules.sh [--model NAME] [--set K=V,...] [--batch B] [--micro LIST]
 #                                       [--profile-rounds R] [--visits V] [--iters N] [--out DIR]
-#                                       [--rate RATE] [--reuse DIR]
+#                                       [--rate RATE] [--reuse DIR] [--optimizer NAME] [--lr X]
+#                                       [--clip-grad-norm X]
 #   --model NAME   a model under models/ (default mlp32)
 #   --set K=V,...  the model's parameters (say n_layer=4,seq=128 for gpt2)
 #   --batch B      samples per iteration (default 256)
@@ -34,11 +35,14 @@
 #   --reuse DIR    measure nothing: predict DIR's cells again from its profiles and calibration
 #                  (taken before its cells) with this build, and report (the other options as
 #                  DIR was made with; a folder of this version's: profiles in rounds, grids)
+#   --optimizer NAME, --lr X, --clip-grad-norm X  train every cell so (as `train` takes them;
+#                  default SGD at 0.01, no clipping); the profiles time that step, the
+#                  predictions step and clip so
 # Writes DIR/cells.csv and DIR/bubble.png; DIR/m<M>/ holds each M's grid (times, traces).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 model=mlp32 batch=256 micro=4,8,16,32 iters=2 visits=5 profile_rounds=3 out=results/schedules-$(date +%Y%m%d-%H%M%S) rate=
-sets=() reuse=
+sets=() reuse= to=() so=() po=() # to: train's and grid's options, so: the simulator's, po: profile's
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=${2:-}; shift 2 ;;
@@ -51,7 +55,14 @@ while [ $# -gt 0 ]; do
     --out) out=${2:-}; shift 2 ;;
     --rate) rate=${2:-}; shift 2 ;;
     --reuse) reuse=${2:-}; out=$reuse; shift 2 ;;
-    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 21,37p' "$0" >&2; exit 2 ;;
+    --optimizer)
+      [[ ${2:-} =~ ^(sgd|adamw)$ ]] || { echo "bench-schedules.sh: --optimizer must be sgd or adamw, got '${2:-}'" >&2; exit 2; }
+      to+=("$1" "$2") so+=("$1" "$2") po+=("$1" "$2"); shift 2 ;;
+    --lr|--clip-grad-norm)
+      [[ ${2:-} =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]] ||
+        { echo "bench-schedules.sh: $1 must be a number of at least 0, got '${2:-}'" >&2; exit 2; }
+      to+=("$1" "$2"); [ "$1" = --lr ] || so+=("$1" "$2"); shift 2 ;;
+    *) echo "bench-schedules.sh: unknown option '$1'" >&2; sed -n 's/^# \{0,1\}//; 21,41p' "$0" >&2; exit 2 ;;
   esac
 done
 [ -f "models/$model.model" ] || { echo "bench-schedules.sh: no model 'models/$model.model'" >&2; exit 2; }
@@ -115,7 +126,7 @@ cell_line() { # cell_line SCHEDULE CHUNKS M: the layout's line in a grid's --cel
 }
 
 pace() { # pace N: the machine's pace, the first cell's job again
-  launch train "models/$model.model" "${sets[@]}" $(flags gpipe 1) -p "$(cat "$out/gpipe-1.spec")" \
+  launch train "models/$model.model" "${sets[@]}" "${to[@]}" $(flags gpipe 1) -p "$(cat "$out/gpipe-1.spec")" \
     --batch "$batch" -m "${MS[0]}" --iters 4 --warmup 1 --times "$out/pace-$1.times.csv" \
     >"$out/pace-$1.log" 2>&1 || { cat "$out/pace-$1.log" >&2; exit 1; }
 }
@@ -126,7 +137,7 @@ pace() { # pace N: the machine's pace, the first cell's job again
 if [ -z "$reuse" ]; then
   for l in "${LAYOUTS[@]}"; do
     read -r k c <<<"$l"
-    spec=$("$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
+    spec=$("$sim" run "models/$model.model" "${sets[@]}" "${so[@]}" $(flags $k $c) --batch "$batch" -m "${MS[0]}" --format csv |
            sed -n 2p | awk -F, '{print $NF}')
     [ -n "$spec" ] || { echo "bench-schedules.sh: no partition for $k x $c" >&2; exit 1; }
     echo "$spec" >"$out/$k-$c.spec"
@@ -146,7 +157,7 @@ if [ -z "$reuse" ]; then
       read -r k c <<<"$l"
       spec=$(cat "$out/$k-$c.spec")
       echo "profile $k x $c (round $r)" >&2
-      launch profile "models/$model.model" "${sets[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps 3 \
+      launch profile "models/$model.model" "${sets[@]}" "${po[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps 3 \
         $(chunked $k $c) -o "$out/$k-$c.r$r.profile.tsv" --samples "$out/$k-$c.r$r.samples.tsv" \
         >"$out/$k-$c.r$r.profile.log" 2>&1 || { cat "$out/$k-$c.r$r.profile.log" >&2; exit 1; }
     done
@@ -167,7 +178,7 @@ for l in "${LAYOUTS[@]}"; do
   spec=$(cat "$out/$k-$c.spec")
   profiles $k $c || exit 2
   for m in "${MS[@]}"; do
-    "$sim" run "models/$model.model" "${sets[@]}" $(flags $k $c) $(order $k $c $m) $nodes -p "$spec" --batch "$batch" \
+    "$sim" run "models/$model.model" "${sets[@]}" "${so[@]}" $(flags $k $c) $(order $k $c $m) $nodes -p "$spec" --batch "$batch" \
       -m "$m" "${prof[@]}" --net "$out/net.tsv" --format csv \
       >"$out/$k-$c-m$m.predicted.csv" || exit $?
   done
@@ -180,7 +191,7 @@ if [ -z "$reuse" ]; then
     echo "measure the ${#LAYOUTS[@]} layouts at M = $m side by side ($visits visits of $iters iterations)" >&2
     rm -rf "$out/m$m" && mkdir -p "$out/m$m" || exit 1
     for l in "${LAYOUTS[@]}"; do cell_line $l "$m"; done >"$out/m$m/cells.txt"
-    launch grid "models/$model.model" "${sets[@]}" --cells "$out/m$m/cells.txt" --out "$out/m$m" \
+    launch grid "models/$model.model" "${sets[@]}" "${to[@]}" --cells "$out/m$m/cells.txt" --out "$out/m$m" \
       --batch "$batch" --visits "$visits" --iters "$iters" --warmup 1 >"$out/m$m/grid.log" 2>&1 ||
       { cat "$out/m$m/grid.log" >&2; exit 1; }
   done
