@@ -73,8 +73,8 @@ static int cmp_int(const void *a, const void *b) {
 
 GArray *pc_cli_parse_ints(const char *flag, const char *text, GError **error) {
   GArray *v = g_array_new(FALSE, FALSE, sizeof(int));
-  gchar **items = g_strsplit(text, ",", -1); /* "" splits into none: no schedule named */
-  bool ok = true;
+  gchar **items = g_strsplit(text, ",", -1);
+  bool ok = items[0] != NULL;
   for (int i = 0; ok && items[i]; i++) {
     char *item = g_strstrip(items[i]), *end;
     long long x = g_ascii_strtoll(item, &end, 10);

@@ -336,6 +336,8 @@ expect 2 "--link '': expected" "plan: an empty --link" -- \
   "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --link ""
 expect 2 "--schedule '': no schedule named" "plan: an empty --schedule" -- \
   "$sim" plan "$models/tiny-mlp.model" --ranks 2 --batch 8 --schedule ""
+expect 2 "--stages '': expected a comma-separated list of positive integers" "sweep: an empty --stages" -- \
+  "$sim" sweep "$models/tiny-mlp.model" --batch 8 --stages "" --no-plot --out "$tmp/sw"
 expect 2 "--schedule '': no schedule named" "sweep: an empty --schedule" -- \
   "$sim" sweep "$models/tiny-mlp.model" --batch 8 --schedule "" --no-plot --out "$tmp/sw"
 expect 2 "give --net FILE or --link, not both" "plan: --net and --link" -- \
