@@ -423,10 +423,7 @@ int pc_cmd_grid(int argc, char **argv) {
                         .batch = batch, .micro = c->micro, .replicas = c->replicas,
                         .iters = warmup + visits * iters, .warmup = warmup, .print_every = 1,
                         .profile_reps = 1, .seed = seed};
-    c->o.optimizer = optim.optimizer, c->o.lr_schedule = optim.lr_schedule;
-    c->o.lr = optim.lr, c->o.momentum = optim.momentum, c->o.weight_decay = optim.weight_decay;
-    c->o.beta1 = optim.beta1, c->o.beta2 = optim.beta2, c->o.eps = optim.eps;
-    c->o.clip = optim.clip, c->o.warmup_iters = optim.warmup_iters;
+    pc_stage_copy_optim(&c->o, &optim);
     size_t left = budget == 0 ? 0 : budget > used ? budget - used : 1;
     bool ok = pc_stage_open(&c->r, &c->o, argv[1], left, &error);
     if (!ok) g_prefix_error(&error, "cell %s (--cells %s:%d): ", c->name, cells_path, c->line);

@@ -460,6 +460,13 @@ static double weight_decay_of(const train_opts *o, pc_optim_kind kind) {
   return !unset(o->weight_decay) ? o->weight_decay : kind == PC_OPTIM_ADAMW ? 0.01 : 0;
 }
 
+void pc_stage_copy_optim(train_opts *to, const train_opts *from) {
+  to->optimizer = from->optimizer, to->lr_schedule = from->lr_schedule;
+  to->lr = from->lr, to->warmup_iters = from->warmup_iters;
+  to->momentum = from->momentum, to->weight_decay = from->weight_decay;
+  to->beta1 = from->beta1, to->beta2 = from->beta2, to->eps = from->eps, to->clip = from->clip;
+}
+
 bool pc_stage_check_optim(const train_opts *o, GError **error) {
   const struct { const char *flag, *need; double v; bool ok; } reals[] = {
     {"--lr", "a finite number above 0", o->lr, o->lr > 0 && isfinite(o->lr)},

@@ -88,6 +88,9 @@ bool pc_stage_all_ok(const char *cmd, bool ok, GError **error);
  * --clip-grad-norm), as train and grid take them, into O. */
 void pc_stage_add_optim_entries(GOptionContext *ctx, train_opts *o);
 
+/* Those options' values from FROM into TO (the strings shared, not copied). */
+void pc_stage_copy_optim(train_opts *to, const train_opts *from);
+
 /* Those options in range, names known, each flag with the optimizer it sets (--warmup-iters
  * within O->iters). */
 bool pc_stage_check_optim(const train_opts *o, GError **error);
