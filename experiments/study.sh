@@ -448,7 +448,7 @@ profile_beyond() {
   log "profiling (round $r) the partitions of $(echo $beyond | tr ' ' ,) stages, each stage alone"
   profile_args all
   for P in $beyond; do
-    spec=$("$sim" run "${mf[@]}" "${so[@]}" "${so[@]}" --batch "$batch" --microbatches "$mid" --stages "$P" --by time \
+    spec=$("$sim" run "${mf[@]}" "${so[@]}" --batch "$batch" --microbatches "$mid" --stages "$P" --by time \
              "${pa[@]}" --net "$out/net.tsv" --format csv | csv_field 1 partition)
     "${mpi[@]}" "$procs" "$x" profile "${mf[@]}" "${po[@]}" -p "$spec" --microbatch-sizes "$sizes" --reps $reps \
       --out /dev/null --samples "$out/profile-stages$P.r$r.samples.tsv" >/dev/null </dev/null
